@@ -1,0 +1,46 @@
+# Finds vpipe's dependencies (Debian 12 packages, see scripts/install-deps.sh) and exposes each
+# as an imported target named vpipe::<name>, so the module CMakeLists never repeat discovery.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp libwebpdemux)
+pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
+pkg_check_modules(JXL REQUIRED IMPORTED_TARGET libjxl libjxl_threads)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+find_package(PNG REQUIRED)
+find_package(TIFF REQUIRED)
+find_package(GIF REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(GTest REQUIRED)
+find_package(benchmark REQUIRED)
+
+add_library(vpipe::turbojpeg ALIAS PkgConfig::TURBOJPEG)
+add_library(vpipe::webp ALIAS PkgConfig::WEBP)
+add_library(vpipe::heif ALIAS PkgConfig::HEIF)
+add_library(vpipe::jxl ALIAS PkgConfig::JXL)
+add_library(vpipe::xxhash ALIAS PkgConfig::XXHASH)
+
+# Debian ships OpenCV's CMake config only in the meta package libopencv-dev, which drags in
+# every module (VTK included). vpipe links core + imgproc only, so find them directly.
+find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
+find_library(OPENCV_CORE_LIB opencv_core REQUIRED)
+find_library(OPENCV_IMGPROC_LIB opencv_imgproc REQUIRED)
+add_library(vpipe_opencv INTERFACE)
+target_include_directories(vpipe_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
+target_link_libraries(vpipe_opencv INTERFACE ${OPENCV_IMGPROC_LIB} ${OPENCV_CORE_LIB})
+add_library(vpipe::opencv ALIAS vpipe_opencv)
+
+# CUDA is optional: kernels are built when nvcc is found (issue 7). The CUDA runtime is
+# looked up at run time by the device manager, so a binary built here runs without a driver.
+include(CheckLanguage)
+check_language(CUDA)
+set(VPIPE_HAVE_NVCC OFF)
+if(CMAKE_CUDA_COMPILER)
+  set(VPIPE_HAVE_NVCC ON)
+endif()
+message(STATUS "vpipe: nvcc found: ${VPIPE_HAVE_NVCC}")

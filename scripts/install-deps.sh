@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages vpipe needs, and only those that are missing.
+# Idempotent: a second run installs nothing and prints one line. Works as root or through sudo.
+#
+#   scripts/install-deps.sh           build + test dependencies
+#   scripts/install-deps.sh --bench   also the Python peers used by `make bench`
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config
+  libturbojpeg0-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libjxl-dev
+  libopencv-core-dev libopencv-imgproc-dev
+  libxxhash-dev libsqlite3-dev sqlite3
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+bench_pkgs=(python3-pil python3-numpy python3-opencv time)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--bench" ]]; then
+  want+=("${bench_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#want[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps: missing packages (${missing[*]}) and neither root nor sudo" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${#missing[@]} missing package(s): ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists yet; refresh them once per install.
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,1 @@
+# vpipe_codec: format.cpp decode.cpp encode.cpp (owner: codecs)

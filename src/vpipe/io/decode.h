@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "vpipe/core/image.h"
+#include "vpipe/core/status.h"
+#include "vpipe/io/format.h"
+
+namespace vpipe {
+
+/// How to decode one file.
+struct DecodeOptions {
+  /// 0: full resolution. Otherwise the decoded image may be reduced as long as its longer side
+  /// stays >= min_long_side (or is the full size, when that is smaller). JPEG uses TurboJPEG's
+  /// DCT-domain scaling (the smallest factor among 1/8, 1/4, 3/8, 1/2, ..., 1 that satisfies
+  /// this); other formats decode fully and are returned at full resolution.
+  int min_long_side = 0;
+  /// Images of more pixels (width * height, full resolution) are refused as kTooLarge before
+  /// any pixel memory is allocated.
+  uint64_t max_pixels = 200'000'000;
+  /// Truncated/damaged data that the codec still decodes (e.g. libjpeg's "premature end of
+  /// data", grey-filled): kDamaged by default, kOk when lenient. The warning is kept either way.
+  bool lenient = false;
+};
+
+/// The outcome of decoding one file. Never thrown: failures are a status and a reason.
+struct DecodeResult {
+  ItemStatus status = ItemStatus::kCorrupt;
+  std::string message;  ///< reason for a failure, or the codec's warning; empty when clean
+  ImageFormat format = ImageFormat::kUnknown;
+  int width = 0;   ///< full-resolution size after EXIF orientation (0 if unknown)
+  int height = 0;
+  Image image;     ///< 8-bit gray or RGB, EXIF orientation applied, maybe reduced; empty on failure
+};
+
+/// Decodes image files straight from the codec libraries (no OpenCV imgcodecs). Holds per-thread
+/// codec state (one TurboJPEG handle), so it is NOT thread-safe: make one Decoder per worker.
+/// 16-bit sources are reduced to 8 bits; alpha is dropped (composited on black); palette and
+/// CMYK are converted to RGB; GIF gives its first frame.
+class Decoder {
+ public:
+  Decoder();
+  ~Decoder();
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+
+  /// Decodes `bytes` (a whole file). The format is sniffed from the bytes, not taken from a name.
+  [[nodiscard]] DecodeResult decode(std::span<const uint8_t> bytes, const DecodeOptions& options);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vpipe
