@@ -14,7 +14,7 @@ build_pkgs=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-bench_pkgs=(python3-pil python3-numpy python3-opencv time)
+bench_pkgs=(python3-pil python3-numpy python3-opencv python3-xxhash time bc)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then

@@ -17,14 +17,16 @@ enum class ItemStatus : uint8_t {
   kTooLarge,      ///< over the pixel limit (decompression bomb guard)
   kUnreadable,    ///< the file could not be opened or read
   kUnsupported,   ///< an image format or variant vpipe cannot decode
+  kFailed,        ///< an unexpected error while processing the item (the error says which)
 };
 
-inline constexpr std::array<ItemStatus, 7> kAllItemStatuses = {
-    ItemStatus::kOk,       ItemStatus::kDamaged,    ItemStatus::kCorrupt,    ItemStatus::kNotImage,
-    ItemStatus::kTooLarge, ItemStatus::kUnreadable, ItemStatus::kUnsupported};
+inline constexpr std::array<ItemStatus, 8> kAllItemStatuses = {
+    ItemStatus::kOk,         ItemStatus::kDamaged,  ItemStatus::kCorrupt,
+    ItemStatus::kNotImage,   ItemStatus::kTooLarge, ItemStatus::kUnreadable,
+    ItemStatus::kUnsupported, ItemStatus::kFailed};
 
 /// The manifest name of a status: "ok", "damaged", "corrupt", "not_image", "too_large",
-/// "unreadable", "unsupported".
+/// "unreadable", "unsupported", "failed".
 [[nodiscard]] constexpr std::string_view to_string(ItemStatus s) {
   switch (s) {
     case ItemStatus::kOk: return "ok";
@@ -34,6 +36,7 @@ inline constexpr std::array<ItemStatus, 7> kAllItemStatuses = {
     case ItemStatus::kTooLarge: return "too_large";
     case ItemStatus::kUnreadable: return "unreadable";
     case ItemStatus::kUnsupported: return "unsupported";
+    case ItemStatus::kFailed: return "failed";
   }
   return "unknown";
 }

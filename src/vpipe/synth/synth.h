@@ -33,8 +33,10 @@ struct SynthSummary {
 };
 
 /// Writes a deterministic corpus with ground truth to `out_dir/truth.csv` (columns documented in
-/// docs/CLI.md: path,kind,group,source,expected_status,format,width,height,params). Throws
-/// vpipe::IoError when the directory cannot be written.
+/// docs/SYNTH.md: path,kind,group,source,expected_status,format,width,height,params). Throws
+/// vpipe::IoError when the directory cannot be written or holds files that are not a corpus
+/// (see docs/SYNTH.md), vpipe::ConfigError for a negative count. Thread-safe for distinct
+/// out_dirs; uses `threads` worker threads of its own.
 SynthSummary synthesize(const SynthOptions& options);
 
 }  // namespace vpipe

@@ -1,1 +1,6 @@
-# codec tests
+# codec tests: sniffing, every encoder through the decoder, JPEG scaling and EXIF, damaged files.
+vpipe_add_test(codec_test
+  SOURCES
+    ${CMAKE_CURRENT_LIST_DIR}/codec_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/codec_damage_test.cpp
+  LIBS vpipe_codec)

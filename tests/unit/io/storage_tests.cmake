@@ -1,1 +1,4 @@
-# storage tests
+# storage tests: walk and path lists, atomic files, the manifest.
+vpipe_add_test(walk_test SOURCES walk_test.cpp LIBS vpipe_io)
+vpipe_add_test(atomic_file_test SOURCES atomic_file_test.cpp LIBS vpipe_io)
+vpipe_add_test(manifest_test SOURCES manifest_test.cpp LIBS vpipe_io SQLite::SQLite3)

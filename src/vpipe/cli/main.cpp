@@ -1,0 +1,46 @@
+// vpipe: the command-line front end. Thin by design: each subcommand parses its options and calls
+// a library function (STYLE.md); this file wires them and maps errors to exit codes.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "vpipe/cli/commands.h"
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/core/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"vpipe: vision data pipelines (scan, dedup, quality, inference), fast on a GPU and correct on a CPU"};
+  app.set_version_flag("--version", std::string("vpipe ") + vpipe::kVersion);
+  app.require_subcommand(1);
+  bool verbose = false;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbose, "log every per-file problem and debug detail (stderr)");
+  app.add_flag("-q,--quiet", quiet, "log errors only");
+
+  int exit_code = 0;
+  vpipe::cli::add_scan_command(app, &exit_code);
+  vpipe::cli::add_synth_command(app, &exit_code);
+  vpipe::cli::add_devices_command(app, &exit_code);
+  app.parse_complete_callback([&] {
+    vpipe::log().set_level(verbose ? spdlog::level::debug
+                                   : quiet ? spdlog::level::err : spdlog::level::info);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const vpipe::Error& e) {
+    std::cerr << "vpipe: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "vpipe: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return exit_code;
+}

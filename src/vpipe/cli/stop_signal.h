@@ -1,0 +1,18 @@
+#pragma once
+
+#include <atomic>
+
+namespace vpipe::cli {
+
+/// Installs SIGINT and SIGTERM handlers that set `stop_requested()` and remember the signal; a
+/// second signal of the same kind kills the process at once (the handlers reset themselves).
+void install_stop_handlers();
+
+/// Set once SIGINT or SIGTERM arrived.
+const std::atomic<bool>& stop_requested();
+
+/// The exit code that the received signal calls for: 128 + signal number (130 for SIGINT, 143 for
+/// SIGTERM), or 0 when none arrived.
+int stop_exit_code();
+
+}  // namespace vpipe::cli

@@ -1,0 +1,75 @@
+#include "vpipe/dedup/area_resample.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <vector>
+
+namespace vpipe {
+namespace {
+
+// Lengths are measured in units where a source pixel is `out_n` long and an output pixel
+// `in_n` long, so that every overlap is a whole number.
+struct SourceSpan {
+  int first = 0;              // first source pixel touched
+  int last = 0;               // last source pixel touched (inclusive)
+  uint64_t first_weight = 0;  // overlap with `first`
+  uint64_t last_weight = 0;   // overlap with `last` (0 when first == last)
+  // Pixels strictly between first and last are covered fully: weight out_n each.
+};
+
+SourceSpan span_of(int out_index, int in_n, int out_n) {
+  const int64_t begin = static_cast<int64_t>(out_index) * in_n;
+  const int64_t end = begin + in_n;
+  SourceSpan s;
+  s.first = static_cast<int>(begin / out_n);
+  s.last = static_cast<int>((end - 1) / out_n);
+  if (s.first == s.last) {
+    s.first_weight = static_cast<uint64_t>(in_n);
+  } else {
+    s.first_weight = static_cast<uint64_t>(static_cast<int64_t>(s.first + 1) * out_n - begin);
+    s.last_weight = static_cast<uint64_t>(end - static_cast<int64_t>(s.last) * out_n);
+  }
+  return s;
+}
+
+}  // namespace
+
+void area_resample_gray(const Image& gray, int out_width, int out_height, std::span<uint8_t> out) {
+  assert(gray.channels == 1 && !gray.empty() && "area_resample_gray takes a non-empty gray image");
+  assert(out_width >= 1 && out_height >= 1 && "output size must be positive");
+  assert(out.size() == static_cast<size_t>(out_width) * out_height && "output buffer size");
+
+  const int width = gray.width;
+  // Weighted column sums of the source rows under one output row: at most 255 * height each.
+  std::vector<uint32_t> column_sums(static_cast<size_t>(width));
+  const auto add_row = [&](int y, uint32_t weight) {
+    const uint8_t* row = gray.row(y);
+    for (int x = 0; x < width; ++x) column_sums[x] += weight * row[x];
+  };
+  // Every output pixel gathers weight width * height (units above), at most 255 times that.
+  const uint64_t area = static_cast<uint64_t>(width) * gray.height;
+  for (int i = 0; i < out_height; ++i) {
+    const SourceSpan rows = span_of(i, gray.height, out_height);
+    std::fill(column_sums.begin(), column_sums.end(), 0U);
+    add_row(rows.first, static_cast<uint32_t>(rows.first_weight));
+    if (rows.last > rows.first) {
+      for (int y = rows.first + 1; y < rows.last; ++y)
+        add_row(y, static_cast<uint32_t>(out_height));
+      add_row(rows.last, static_cast<uint32_t>(rows.last_weight));
+    }
+    for (int j = 0; j < out_width; ++j) {
+      const SourceSpan cols = span_of(j, width, out_width);
+      uint64_t sum = cols.first_weight * column_sums[cols.first];
+      if (cols.last > cols.first) {
+        sum += cols.last_weight * column_sums[cols.last];
+        uint64_t interior = 0;
+        for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
+        sum += static_cast<uint64_t>(out_width) * interior;
+      }
+      out[static_cast<size_t>(i) * out_width + j] = static_cast<uint8_t>((sum + area / 2) / area);
+    }
+  }
+}
+
+}  // namespace vpipe

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vpipe {
+
+/// The CPU vpipe runs on.
+struct CpuInfo {
+  std::string model;       ///< e.g. "AMD EPYC 7B13", from /proc/cpuinfo ("unknown" if absent)
+  int logical_cores = 0;   ///< cores this process may run on (sched affinity), >= 1
+  bool sse42 = false;
+  bool avx2 = false;
+  bool avx512f = false;
+  bool avx512_vpopcntdq = false;  ///< 512-bit popcount: the fastest Hamming search
+
+  /// The best SIMD level, as users read it: "avx512-vpopcntdq", "avx512", "avx2", "sse4.2", "baseline".
+  [[nodiscard]] std::string simd_level() const;
+};
+
+/// One CUDA device, as the driver reports it.
+struct CudaDeviceInfo {
+  int index = 0;
+  std::string name;
+  int compute_major = 0;
+  int compute_minor = 0;
+  uint64_t total_memory_bytes = 0;
+  uint64_t free_memory_bytes = 0;  ///< 0 when it could not be read
+  int multiprocessors = 0;
+};
+
+/// What the machine offers. CUDA devices are found at run time through the driver library
+/// (libcuda.so.1, loaded with dlopen), so the same binary runs on machines without a driver.
+struct DeviceInventory {
+  CpuInfo cpu;
+  std::vector<CudaDeviceInfo> cuda;
+  /// Why no CUDA device is listed ("no NVIDIA driver (libcuda.so.1 not found)", "driver found,
+  /// 0 devices", "cuInit failed: ..."); empty when devices were found.
+  std::string cuda_status;
+};
+
+/// Probes the CPU and the CUDA driver. Thread-safe; costs a few milliseconds (more when a driver
+/// initialises), so call it once per run.
+[[nodiscard]] DeviceInventory probe_devices();
+
+/// Parses a --device value ("auto", "cpu", "cuda", "cuda:N") against the inventory and returns
+/// the device to use as a display string ("cpu" or "cuda:N"). "auto" falls back to "cpu" when no
+/// CUDA device is present. Throws ConfigError for an unknown value or a missing cuda:N.
+[[nodiscard]] std::string select_device(const DeviceInventory& inventory, const std::string& requested);
+
+}  // namespace vpipe

@@ -1,0 +1,63 @@
+#include "vpipe/engine/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace vpipe {
+
+namespace {
+
+// `ns` as a percentage of the stage's capacity over the run (workers * wall).
+double percent_of_capacity(int64_t ns, int workers, int64_t wall_ns) {
+  if (wall_ns <= 0 || workers <= 0) return 0.0;
+  return 100.0 * static_cast<double>(ns) / (static_cast<double>(wall_ns) * workers);
+}
+
+}  // namespace
+
+double StageMetrics::utilization(int64_t wall_ns) const {
+  return percent_of_capacity(busy_ns, workers, wall_ns) / 100.0;
+}
+
+double StageMetrics::mean_batch_size() const {
+  return batches == 0 ? 0.0 : static_cast<double>(items_in) / static_cast<double>(batches);
+}
+
+std::string RunReport::format_table() const {
+  size_t name_width = 5;
+  for (const StageMetrics& s : stages) name_width = std::max(name_width, s.name.size());
+  std::string out =
+      fmt::format("{:<{}} {:>7} {:>10} {:>10} {:>6} {:>9} {:>10} {:>10}\n", "stage", name_width,
+                  "workers", "items in", "items out", "busy", "wait in", "wait room", "mean batch");
+  for (const StageMetrics& s : stages) {
+    const std::string batch = s.batches == 0 ? "-" : fmt::format("{:.1f}", s.mean_batch_size());
+    out += fmt::format("{:<{}} {:>7} {:>10} {:>10} {:>5.1f}% {:>8.1f}% {:>9.1f}% {:>10}\n", s.name,
+                       name_width, s.workers, s.items_in, s.items_out,
+                       percent_of_capacity(s.busy_ns, s.workers, wall_ns),
+                       percent_of_capacity(s.wait_input_ns, s.workers, wall_ns),
+                       percent_of_capacity(s.wait_output_ns, s.workers, wall_ns), batch);
+  }
+  if (bottleneck < 0 || bottleneck >= static_cast<int>(stages.size())) {
+    out += "bottleneck: none (nothing ran)\n";
+    return out;
+  }
+  const auto b = static_cast<size_t>(bottleneck);
+  const StageMetrics& stage = stages[b];
+  std::string why = fmt::format("busy {:.0f}% of its capacity",
+                                percent_of_capacity(stage.busy_ns, stage.workers, wall_ns));
+  if (b > 0) {
+    const StageMetrics& up = stages[b - 1];
+    why += fmt::format("; '{}' before it waits {:.0f}% for room", up.name,
+                       percent_of_capacity(up.wait_output_ns, up.workers, wall_ns));
+  }
+  if (b + 1 < stages.size()) {
+    const StageMetrics& down = stages[b + 1];
+    why += fmt::format("; '{}' after it waits {:.0f}% for input", down.name,
+                       percent_of_capacity(down.wait_input_ns, down.workers, wall_ns));
+  }
+  out += fmt::format("bottleneck: {} ({})\n", stage.name, why);
+  return out;
+}
+
+}  // namespace vpipe

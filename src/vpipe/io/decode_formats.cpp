@@ -1,0 +1,700 @@
+// Decoders for PNG, WebP, TIFF, GIF, HEIF/AVIF and JPEG XL (JPEG lives in decode.cpp, BMP in
+// bmp_decode.cpp). Each reads the header first and refuses oversized images before allocating.
+
+#include <gif_lib.h>
+#include <jxl/decode.h>
+#include <libheif/heif.h>
+#include <png.h>
+#include <webp/decode.h>
+#include <webp/demux.h>
+
+#include <algorithm>
+#include <cctype>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vpipe/io/decode_internal.h"
+#include "vpipe/io/exif.h"
+#include "vpipe/io/heif_init.h"
+#include "vpipe/io/tiff_io.h"
+
+namespace vpipe::decode_detail {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// PNG. libpng reports errors by longjmp, so the function holding setjmp keeps only trivially
+// destructible locals; all C++ state lives in PngReadState, in the caller's frame.
+
+struct PngReadState {
+  std::span<const uint8_t> bytes;
+  size_t pos = 0;
+  const DecodeOptions* options = nullptr;
+  DecodeResult* result = nullptr;
+  std::vector<uint8_t> scratch;  // RGBA / gray+alpha rows before compositing
+  std::vector<png_bytep> rows;   // row pointers for png_read_image
+  char error[256] = {};
+  std::string warning;
+};
+
+void png_read_from_memory(png_structp png, png_bytep out, size_t length) {
+  auto* state = static_cast<PngReadState*>(png_get_io_ptr(png));
+  if (length > state->bytes.size() - state->pos) {
+    png_error(png, "unexpected end of data (truncated file)");
+  }
+  std::memcpy(out, state->bytes.data() + state->pos, length);
+  state->pos += length;
+}
+
+[[noreturn]] void png_decode_error(png_structp png, png_const_charp message) {
+  auto* state = static_cast<PngReadState*>(png_get_error_ptr(png));
+  std::snprintf(state->error, sizeof(state->error), "%s", message);
+  png_longjmp(png, 1);
+}
+
+void png_decode_warning(png_structp png, png_const_charp message) {
+  auto* state = static_cast<PngReadState*>(png_get_error_ptr(png));
+  if (state->warning.empty()) state->warning = std::string("PNG: ") + message;
+}
+
+/// Returns false after a libpng error (state->error says why) or a refused size (result set).
+bool png_decode_into(PngReadState* state) {
+  png_structp png =
+      png_create_read_struct(PNG_LIBPNG_VER_STRING, state, png_decode_error, png_decode_warning);
+  if (png == nullptr) {
+    std::snprintf(state->error, sizeof(state->error), "out of memory");
+    return false;
+  }
+  png_infop info = png_create_info_struct(png);
+  if (info == nullptr) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    std::snprintf(state->error, sizeof(state->error), "out of memory");
+    return false;
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  png_set_read_fn(png, state, png_read_from_memory);
+  png_read_info(png, info);
+  const png_uint_32 width = png_get_image_width(png, info);
+  const png_uint_32 height = png_get_image_height(png, info);
+  if (refuse_size(*state->result, "PNG", width, height, *state->options)) {
+    state->error[0] = '\0';
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
+  const int color_type = png_get_color_type(png, info);
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color_type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) {
+    png_set_expand_gray_1_2_4_to_8(png);
+  }
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  png_set_strip_16(png);  // keeps the high byte of 16-bit samples
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+
+  const int channels = png_get_channels(png, info);
+  const int color_channels = (channels == 1 || channels == 2) ? 1 : 3;
+  DecodeResult& result = *state->result;
+  result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
+  const size_t row_bytes = png_get_rowbytes(png, info);
+  state->rows.resize(height);
+  uint8_t* target = result.image.pixels.data();
+  if (channels != color_channels) {  // alpha: decode RGBA / GA, then composite on black
+    state->scratch.resize(row_bytes * height);
+    target = state->scratch.data();
+  }
+  for (png_uint_32 y = 0; y < height; ++y) state->rows[y] = target + row_bytes * y;
+  png_read_image(png, state->rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+  if (channels != color_channels) {
+    composite_on_black(state->scratch.data(), result.image.pixels.data(),
+                       static_cast<size_t>(width) * height, color_channels);
+  }
+  result.width = static_cast<int>(width);
+  result.height = static_cast<int>(height);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GIF
+
+struct GifReadState {
+  std::span<const uint8_t> bytes;
+  size_t pos = 0;
+};
+
+int gif_read_from_memory(GifFileType* gif, GifByteType* out, int length) {
+  auto* state = static_cast<GifReadState*>(gif->UserData);
+  if (length <= 0) return 0;
+  const size_t n = std::min(static_cast<size_t>(length), state->bytes.size() - state->pos);
+  std::memcpy(out, state->bytes.data() + state->pos, n);
+  state->pos += n;
+  return static_cast<int>(n);
+}
+
+struct GifCloser {
+  void operator()(GifFileType* gif) const {
+    int error = 0;
+    DGifCloseFile(gif, &error);
+  }
+};
+
+std::string gif_error(int code) {
+  const char* text = GifErrorString(code);
+  std::string message = std::string("GIF: ") + (text != nullptr ? text : "unknown error");
+  if (code == D_GIF_ERR_READ_FAILED) message += " (truncated file)";
+  return message;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HEIF / JPEG XL / WebP RAII
+
+struct HeifContextDeleter {
+  void operator()(heif_context* ctx) const { heif_context_free(ctx); }
+};
+struct HeifHandleDeleter {
+  void operator()(heif_image_handle* handle) const { heif_image_handle_release(handle); }
+};
+struct HeifImageDeleter {
+  void operator()(heif_image* image) const { heif_image_release(image); }
+};
+struct JxlDecoderDeleter {
+  void operator()(JxlDecoder* decoder) const { JxlDecoderDestroy(decoder); }
+};
+struct WebPAnimDecoderDeleter {
+  void operator()(WebPAnimDecoder* decoder) const { WebPAnimDecoderDelete(decoder); }
+};
+
+const char* webp_status_text(VP8StatusCode status) {
+  switch (status) {
+    case VP8_STATUS_OK:
+      return "ok";
+    case VP8_STATUS_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_STATUS_INVALID_PARAM:
+      return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR:
+      return "bitstream error (corrupt data)";
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+      return "unsupported feature";
+    case VP8_STATUS_SUSPENDED:
+      return "suspended";
+    case VP8_STATUS_USER_ABORT:
+      return "aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+      return "not enough data (truncated file)";
+  }
+  return "unknown error";
+}
+
+// ---------------------------------------------------------------------------------------------
+// TIFF helpers
+
+struct TiffCloser {
+  void operator()(TIFF* tif) const { TIFFClose(tif); }
+};
+
+std::string tiff_reason(const char* fallback) {
+  const std::string& errors = tiff_io::errors();
+  return std::string("TIFF: ") + (errors.empty() ? fallback : errors);
+}
+
+/// Converts one TIFF scanline of `spp` samples per pixel (8 or 16 bits, native order) to
+/// `color_channels` 8-bit samples, compositing straight alpha on black when `alpha` says so.
+template <typename Sample>
+void tiff_convert_row(const Sample* src, uint8_t* dst, int width, int spp, int color_channels,
+                      bool straight_alpha, bool has_alpha, bool invert) {
+  constexpr int kShift = sizeof(Sample) == 2 ? 8 : 0;
+  for (int x = 0; x < width; ++x) {
+    const Sample* s = src + static_cast<size_t>(x) * spp;
+    uint8_t* d = dst + static_cast<size_t>(x) * color_channels;
+    const uint32_t alpha = has_alpha ? static_cast<uint32_t>(s[color_channels] >> kShift) : 255;
+    for (int c = 0; c < color_channels; ++c) {
+      uint32_t v = static_cast<uint32_t>(s[c] >> kShift);
+      if (invert) v = 255 - v;
+      if (has_alpha && straight_alpha) v = (v * alpha + 127) / 255;
+      d[c] = static_cast<uint8_t>(v);
+    }
+  }
+}
+
+}  // namespace
+
+DecodeResult decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  DecodeResult result;
+  PngReadState state;
+  state.bytes = bytes;
+  state.options = &options;
+  state.result = &result;
+  if (!png_decode_into(&state)) {
+    if (state.error[0] != '\0') {
+      fail(result, ItemStatus::kCorrupt, std::string("PNG: ") + state.error);
+    }
+    return result;
+  }
+  result.status = ItemStatus::kOk;
+  result.message = std::move(state.warning);
+  return result;
+}
+
+DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  DecodeResult result;
+  WebPDecoderConfig config;
+  if (!WebPInitDecoderConfig(&config)) {
+    fail(result, ItemStatus::kCorrupt, "WebP: library version mismatch");
+    return result;
+  }
+  VP8StatusCode status = WebPGetFeatures(bytes.data(), bytes.size(), &config.input);
+  if (status != VP8_STATUS_OK) {
+    fail(result, ItemStatus::kCorrupt, std::string("WebP: ") + webp_status_text(status));
+    return result;
+  }
+  const int width = config.input.width;
+  const int height = config.input.height;
+  if (refuse_size(result, "WebP", width, height, options)) return result;
+  result.width = width;
+  result.height = height;
+  const size_t pixels = static_cast<size_t>(width) * height;
+
+  if (config.input.has_animation) {  // first frame, composited by the demuxer
+    WebPAnimDecoderOptions anim_options;
+    if (!WebPAnimDecoderOptionsInit(&anim_options)) {
+      fail(result, ItemStatus::kCorrupt, "WebP: library version mismatch");
+      return result;
+    }
+    anim_options.color_mode = MODE_rgbA;  // premultiplied: alpha already composited on black
+    anim_options.use_threads = 0;
+    WebPData data{bytes.data(), bytes.size()};
+    std::unique_ptr<WebPAnimDecoder, WebPAnimDecoderDeleter> anim(
+        WebPAnimDecoderNew(&data, &anim_options));
+    uint8_t* frame = nullptr;
+    int timestamp = 0;
+    if (!anim || !WebPAnimDecoderGetNext(anim.get(), &frame, &timestamp) || frame == nullptr) {
+      fail(result, ItemStatus::kCorrupt, "WebP: cannot decode the first animation frame");
+      return result;
+    }
+    result.image = Image(width, height, 3);
+    drop_alpha(frame, result.image.pixels.data(), pixels, 3);
+    result.status = ItemStatus::kOk;
+    return result;
+  }
+
+  std::vector<uint8_t> rgba;
+  result.image = Image(width, height, 3);
+  config.output.is_external_memory = 1;
+  if (config.input.has_alpha) {
+    rgba.resize(pixels * 4);
+    config.output.colorspace = MODE_rgbA;  // premultiplied: composited on black
+    config.output.u.RGBA.rgba = rgba.data();
+    config.output.u.RGBA.stride = width * 4;
+    config.output.u.RGBA.size = rgba.size();
+  } else {
+    config.output.colorspace = MODE_RGB;
+    config.output.u.RGBA.rgba = result.image.pixels.data();
+    config.output.u.RGBA.stride = width * 3;
+    config.output.u.RGBA.size = result.image.pixels.size();
+  }
+  status = WebPDecode(bytes.data(), bytes.size(), &config);
+  WebPFreeDecBuffer(&config.output);
+  if (status != VP8_STATUS_OK) {
+    fail(result, ItemStatus::kCorrupt, std::string("WebP: ") + webp_status_text(status));
+    return result;
+  }
+  if (config.input.has_alpha) drop_alpha(rgba.data(), result.image.pixels.data(), pixels, 3);
+  result.status = ItemStatus::kOk;
+  return result;
+}
+
+DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  DecodeResult result;
+  tiff_io::clear_diagnostics();
+  tiff_io::ReadStream stream{bytes, 0};
+  std::unique_ptr<TIFF, TiffCloser> tif(tiff_io::open_read(&stream));
+  if (!tif) {
+    fail(result, ItemStatus::kCorrupt, tiff_reason("cannot read the header"));
+    return result;
+  }
+  uint32_t width = 0;
+  uint32_t height = 0;
+  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &width);
+  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &height);
+  if (refuse_size(result, "TIFF", width, height, options)) return result;
+
+  uint16_t bits = 1;
+  uint16_t spp = 1;
+  uint16_t photometric = PHOTOMETRIC_MINISBLACK;
+  uint16_t planar = PLANARCONFIG_CONTIG;
+  uint16_t sample_format = SAMPLEFORMAT_UINT;
+  uint16_t orientation = ORIENTATION_TOPLEFT;
+  uint16_t extra_count = 0;
+  uint16_t* extra_types = nullptr;
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_PLANARCONFIG, &planar);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &sample_format);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_ORIENTATION, &orientation);
+  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_EXTRASAMPLES, &extra_count, &extra_types);
+  const bool has_photometric = TIFFGetField(tif.get(), TIFFTAG_PHOTOMETRIC, &photometric) == 1;
+  if (!has_photometric) photometric = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+
+  const bool is_gray =
+      photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
+  const int color_channels = is_gray ? 1 : 3;
+  const bool fast = !TIFFIsTiled(tif.get()) && planar == PLANARCONFIG_CONTIG &&
+                    (bits == 8 || bits == 16) && sample_format == SAMPLEFORMAT_UINT &&
+                    (is_gray || photometric == PHOTOMETRIC_RGB) && spp >= color_channels &&
+                    spp <= color_channels + 1;
+
+  if (fast) {
+    // Strip-organised 8/16-bit gray or RGB: read scanlines straight into the image.
+    const bool has_alpha = spp == color_channels + 1 && extra_count >= 1 &&
+                           extra_types != nullptr && extra_types[0] != EXTRASAMPLE_UNSPECIFIED;
+    const bool straight = has_alpha && extra_types[0] == EXTRASAMPLE_UNASSALPHA;
+    const tmsize_t line_size = TIFFScanlineSize(tif.get());
+    const size_t expected = static_cast<size_t>(width) * spp * (bits / 8);
+    if (line_size <= 0 || static_cast<size_t>(line_size) < expected) {
+      fail(result, ItemStatus::kCorrupt, tiff_reason("invalid scanline size"));
+      return result;
+    }
+    std::vector<uint8_t> line(static_cast<size_t>(line_size));
+    result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
+    for (uint32_t y = 0; y < height; ++y) {
+      if (TIFFReadScanline(tif.get(), line.data(), y, 0) < 0) {
+        fail(result, ItemStatus::kCorrupt, tiff_reason("cannot read scanline"));
+        return result;
+      }
+      uint8_t* dst = result.image.row(static_cast<int>(y));
+      const bool invert = photometric == PHOTOMETRIC_MINISWHITE;
+      if (bits == 8) {
+        tiff_convert_row(line.data(), dst, static_cast<int>(width), spp, color_channels, straight,
+                         has_alpha, invert);
+      } else {
+        tiff_convert_row(reinterpret_cast<const uint16_t*>(line.data()), dst,
+                         static_cast<int>(width), spp, color_channels, straight, has_alpha, invert);
+      }
+    }
+    apply_orientation(result.image, orientation);
+  } else {
+    // Everything else (palette, YCbCr, CMYK, tiles, 1..4-bit...): libtiff's RGBA reader, which
+    // premultiplies alpha (composited on black) and honours the orientation's flips.
+    char reason[1024] = {};
+    if (!TIFFRGBAImageOK(tif.get(), reason)) {
+      fail(result, ItemStatus::kUnsupported, std::string("TIFF: ") + reason);
+      return result;
+    }
+    std::vector<uint32_t> raster(static_cast<size_t>(width) * height);
+    if (!TIFFReadRGBAImageOriented(tif.get(), width, height, raster.data(), ORIENTATION_TOPLEFT,
+                                   0)) {
+      fail(result, ItemStatus::kCorrupt, tiff_reason("cannot decode the image"));
+      return result;
+    }
+    const bool gray_out = is_gray && spp - extra_count == 1;
+    result.image = Image(static_cast<int>(width), static_cast<int>(height), gray_out ? 1 : 3);
+    uint8_t* dst = result.image.pixels.data();
+    for (size_t i = 0; i < raster.size(); ++i) {
+      if (gray_out) {
+        dst[i] = static_cast<uint8_t>(TIFFGetR(raster[i]));
+      } else {
+        dst[3 * i] = static_cast<uint8_t>(TIFFGetR(raster[i]));
+        dst[3 * i + 1] = static_cast<uint8_t>(TIFFGetG(raster[i]));
+        dst[3 * i + 2] = static_cast<uint8_t>(TIFFGetB(raster[i]));
+      }
+    }
+  }
+  result.width = result.image.width;
+  result.height = result.image.height;
+  result.status = ItemStatus::kOk;
+  if (!tiff_io::errors().empty()) {
+    set_damaged(result, options, tiff_reason(""));
+  } else if (!tiff_io::warnings().empty()) {
+    result.message = "TIFF: " + tiff_io::warnings();
+  }
+  return result;
+}
+
+DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  DecodeResult result;
+  GifReadState state{bytes, 0};
+  int error = 0;
+  std::unique_ptr<GifFileType, GifCloser> gif(DGifOpen(&state, gif_read_from_memory, &error));
+  if (!gif) {
+    fail(result, ItemStatus::kCorrupt, gif_error(error));
+    return result;
+  }
+  int transparent = -1;
+  for (;;) {
+    GifRecordType record = UNDEFINED_RECORD_TYPE;
+    if (DGifGetRecordType(gif.get(), &record) != GIF_OK) {
+      fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+      return result;
+    }
+    if (record == TERMINATE_RECORD_TYPE) {
+      fail(result, ItemStatus::kCorrupt, "GIF: no image frame");
+      return result;
+    }
+    if (record == EXTENSION_RECORD_TYPE) {
+      int code = 0;
+      GifByteType* ext = nullptr;
+      if (DGifGetExtension(gif.get(), &code, &ext) != GIF_OK) {
+        fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+        return result;
+      }
+      // Graphic control extension: [size=4][flags][delay lo][delay hi][transparent index].
+      if (code == GRAPHICS_EXT_FUNC_CODE && ext != nullptr && ext[0] >= 4 && (ext[1] & 1) != 0) {
+        transparent = ext[4];
+      }
+      while (ext != nullptr) {
+        if (DGifGetExtensionNext(gif.get(), &ext) != GIF_OK) {
+          fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+          return result;
+        }
+      }
+      continue;
+    }
+    if (record != IMAGE_DESC_RECORD_TYPE) continue;
+
+    if (DGifGetImageDesc(gif.get()) != GIF_OK) {
+      fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+      return result;
+    }
+    const GifImageDesc& desc = gif->Image;
+    const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
+    if (map == nullptr || map->Colors == nullptr) {
+      fail(result, ItemStatus::kCorrupt, "GIF: no colour map");
+      return result;
+    }
+    int canvas_width = gif->SWidth;
+    int canvas_height = gif->SHeight;
+    if (canvas_width <= 0 || canvas_height <= 0) {
+      canvas_width = desc.Left + desc.Width;
+      canvas_height = desc.Top + desc.Height;
+    }
+    if (refuse_size(result, "GIF", canvas_width, canvas_height, options) ||
+        refuse_size(result, "GIF", desc.Width, desc.Height, options)) {
+      return result;
+    }
+    bool gray = true;
+    for (int i = 0; i < map->ColorCount; ++i) {
+      const GifColorType& c = map->Colors[i];
+      gray = gray && c.Red == c.Green && c.Red == c.Blue;
+    }
+    const int channels = gray ? 1 : 3;
+    result.image = Image(canvas_width, canvas_height, channels);  // black background
+    result.width = canvas_width;
+    result.height = canvas_height;
+    std::vector<GifPixelType> line(static_cast<size_t>(desc.Width));
+    // Interlaced GIFs store rows in four passes: every 8th from 0, every 8th from 4, every 4th
+    // from 2, every 2nd from 1.
+    static constexpr int kPassStart[4] = {0, 4, 2, 1};
+    static constexpr int kPassStep[4] = {8, 8, 4, 2};
+    const int passes = desc.Interlace ? 4 : 1;
+    int rows_done = 0;
+    for (int pass = 0; pass < passes; ++pass) {
+      const int start = desc.Interlace ? kPassStart[pass] : 0;
+      const int step = desc.Interlace ? kPassStep[pass] : 1;
+      for (int fy = start; fy < desc.Height; fy += step) {
+        if (DGifGetLine(gif.get(), line.data(), desc.Width) != GIF_OK) {
+          const std::string reason = gif_error(gif->Error);
+          if (rows_done == 0) {
+            fail(result, ItemStatus::kCorrupt, reason);
+          } else {
+            set_damaged(result, options,
+                        reason + ": " + std::to_string(rows_done) + " of " +
+                            std::to_string(desc.Height) + " rows decoded");
+          }
+          return result;
+        }
+        ++rows_done;
+        const int y = desc.Top + fy;
+        if (y < 0 || y >= canvas_height) continue;
+        uint8_t* dst = result.image.row(y);
+        for (int fx = 0; fx < desc.Width; ++fx) {
+          const int x = desc.Left + fx;
+          const int index = line[fx];
+          if (x < 0 || x >= canvas_width || index == transparent || index >= map->ColorCount) {
+            continue;
+          }
+          const GifColorType& c = map->Colors[index];
+          if (gray) {
+            dst[x] = c.Red;
+          } else {
+            dst[3 * x] = c.Red;
+            dst[3 * x + 1] = c.Green;
+            dst[3 * x + 2] = c.Blue;
+          }
+        }
+      }
+    }
+    result.status = ItemStatus::kOk;
+    return result;
+  }
+}
+
+DecodeResult decode_heif(std::span<const uint8_t> bytes, const DecodeOptions& options, bool avif) {
+  DecodeResult result;
+  const char* codec = avif ? "AVIF" : "HEIF";
+  ensure_heif_initialised();
+  auto heif_fail = [&](ItemStatus status, const heif_error& err) {
+    ItemStatus s = status;
+    if (err.code == heif_error_Unsupported_feature || err.code == heif_error_Unsupported_filetype) {
+      s = ItemStatus::kUnsupported;
+    }
+    std::string reason = err.message != nullptr ? err.message : "error";
+    while (!reason.empty() && std::isspace(static_cast<unsigned char>(reason.back()))) {
+      reason.pop_back();
+    }
+    fail(result, s, std::string(codec) + ": " + reason);
+  };
+  std::unique_ptr<heif_context, HeifContextDeleter> ctx(heif_context_alloc());
+  if (!ctx) {
+    fail(result, ItemStatus::kCorrupt, std::string(codec) + ": out of memory");
+    return result;
+  }
+  heif_error err =
+      heif_context_read_from_memory_without_copy(ctx.get(), bytes.data(), bytes.size(), nullptr);
+  if (err.code != heif_error_Ok) {
+    heif_fail(ItemStatus::kCorrupt, err);
+    return result;
+  }
+  heif_image_handle* raw_handle = nullptr;
+  err = heif_context_get_primary_image_handle(ctx.get(), &raw_handle);
+  std::unique_ptr<heif_image_handle, HeifHandleDeleter> handle(raw_handle);
+  if (err.code != heif_error_Ok) {
+    heif_fail(ItemStatus::kCorrupt, err);
+    return result;
+  }
+  // Width/height are after the file's rotation/mirror (libheif applies them while decoding).
+  const int width = heif_image_handle_get_width(handle.get());
+  const int height = heif_image_handle_get_height(handle.get());
+  if (refuse_size(result, codec, width, height, options)) return result;
+  const bool alpha = heif_image_handle_has_alpha_channel(handle.get()) != 0;
+  const bool premultiplied = heif_image_handle_is_premultiplied_alpha(handle.get()) != 0;
+  heif_image* raw_image = nullptr;
+  err = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
+                          alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB,
+                          nullptr);
+  std::unique_ptr<heif_image, HeifImageDeleter> image(raw_image);
+  if (err.code != heif_error_Ok) {
+    heif_fail(ItemStatus::kCorrupt, err);
+    return result;
+  }
+  int stride = 0;
+  const uint8_t* plane =
+      heif_image_get_plane_readonly(image.get(), heif_channel_interleaved, &stride);
+  const int out_width = heif_image_get_width(image.get(), heif_channel_interleaved);
+  const int out_height = heif_image_get_height(image.get(), heif_channel_interleaved);
+  if (plane == nullptr || out_width <= 0 || out_height <= 0 ||
+      static_cast<int64_t>(out_width) * out_height > static_cast<int64_t>(width) * height * 4) {
+    fail(result, ItemStatus::kCorrupt, std::string(codec) + ": decoder returned no pixels");
+    return result;
+  }
+  result.image = Image(out_width, out_height, 3);
+  for (int y = 0; y < out_height; ++y) {
+    const uint8_t* src = plane + static_cast<size_t>(y) * stride;
+    uint8_t* dst = result.image.row(y);
+    if (!alpha) {
+      std::memcpy(dst, src, static_cast<size_t>(out_width) * 3);
+    } else if (premultiplied) {
+      drop_alpha(src, dst, static_cast<size_t>(out_width), 3);
+    } else {
+      composite_on_black(src, dst, static_cast<size_t>(out_width), 3);
+    }
+  }
+  // libheif 1.15 cannot say whether the coded image is monochrome before decoding, so a gray
+  // source is recognised by its pixels (monochrome HEVC/AV1 decodes to R == G == B exactly).
+  collapse_gray_rgb(result.image);
+  result.width = out_width;
+  result.height = out_height;
+  result.status = ItemStatus::kOk;
+  return result;
+}
+
+DecodeResult decode_jxl(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  DecodeResult result;
+  std::unique_ptr<JxlDecoder, JxlDecoderDeleter> decoder(JxlDecoderCreate(nullptr));
+  if (!decoder ||
+      JxlDecoderSubscribeEvents(decoder.get(), JXL_DEC_BASIC_INFO | JXL_DEC_FULL_IMAGE) !=
+          JXL_DEC_SUCCESS ||
+      JxlDecoderSetInput(decoder.get(), bytes.data(), bytes.size()) != JXL_DEC_SUCCESS) {
+    fail(result, ItemStatus::kCorrupt, "JPEG XL: cannot start the decoder");
+    return result;
+  }
+  // Input is deliberately not closed: a truncated file then ends in JXL_DEC_NEED_MORE_INPUT,
+  // reported cleanly, instead of an error that libjxl 0.7 also prints to stderr.
+  JxlBasicInfo info{};
+  JxlPixelFormat format{3, JXL_TYPE_UINT8, JXL_NATIVE_ENDIAN, 0};
+  int color_channels = 3;
+  bool alpha = false;
+  std::vector<uint8_t> with_alpha;
+  for (;;) {
+    const JxlDecoderStatus status = JxlDecoderProcessInput(decoder.get());
+    switch (status) {
+      case JXL_DEC_ERROR:
+        fail(result, ItemStatus::kCorrupt, "JPEG XL: corrupt or truncated data");
+        return result;
+      case JXL_DEC_NEED_MORE_INPUT:
+        fail(result, ItemStatus::kCorrupt, "JPEG XL: unexpected end of data (truncated file)");
+        return result;
+      case JXL_DEC_BASIC_INFO: {
+        if (JxlDecoderGetBasicInfo(decoder.get(), &info) != JXL_DEC_SUCCESS) {
+          fail(result, ItemStatus::kCorrupt, "JPEG XL: invalid header");
+          return result;
+        }
+        // The decoder applies the orientation; xsize/ysize are before it.
+        const bool swap = info.orientation >= JXL_ORIENT_TRANSPOSE;
+        const int64_t width = swap ? info.ysize : info.xsize;
+        const int64_t height = swap ? info.xsize : info.ysize;
+        if (refuse_size(result, "JPEG XL", width, height, options)) return result;
+        result.width = static_cast<int>(width);
+        result.height = static_cast<int>(height);
+        color_channels = info.num_color_channels == 1 ? 1 : 3;
+        alpha = info.alpha_bits > 0;
+        format.num_channels = static_cast<uint32_t>(color_channels + (alpha ? 1 : 0));
+        break;
+      }
+      case JXL_DEC_NEED_IMAGE_OUT_BUFFER: {
+        size_t size = 0;
+        if (result.width <= 0 ||
+            JxlDecoderImageOutBufferSize(decoder.get(), &format, &size) != JXL_DEC_SUCCESS) {
+          fail(result, ItemStatus::kCorrupt, "JPEG XL: cannot size the output");
+          return result;
+        }
+        result.image = Image(result.width, result.height, color_channels);
+        uint8_t* target = result.image.pixels.data();
+        size_t capacity = result.image.pixels.size();
+        if (alpha) {
+          with_alpha.resize(static_cast<size_t>(result.width) * result.height *
+                            format.num_channels);
+          target = with_alpha.data();
+          capacity = with_alpha.size();
+        }
+        if (size != capacity ||
+            JxlDecoderSetImageOutBuffer(decoder.get(), &format, target, size) != JXL_DEC_SUCCESS) {
+          fail(result, ItemStatus::kCorrupt, "JPEG XL: unexpected output size");
+          return result;
+        }
+        break;
+      }
+      case JXL_DEC_FULL_IMAGE:
+        if (alpha) {
+          composite_on_black(with_alpha.data(), result.image.pixels.data(),
+                             static_cast<size_t>(result.width) * result.height, color_channels);
+        }
+        result.status = ItemStatus::kOk;
+        return result;  // the first frame is all we need
+      case JXL_DEC_SUCCESS:
+        fail(result, ItemStatus::kCorrupt, "JPEG XL: no image frame");
+        return result;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace vpipe::decode_detail

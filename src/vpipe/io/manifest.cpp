@@ -1,0 +1,554 @@
+#include "vpipe/io/manifest.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/core/version.h"
+
+namespace vpipe {
+namespace {
+
+// Schema version 1. The layout is documented column by column in docs/MANIFEST.md; keep the
+// two in step. Text columns hold bytes exactly as given (paths may be non-UTF-8).
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  command       TEXT NOT NULL,
+  config        TEXT NOT NULL,
+  vpipe_version TEXT NOT NULL,
+  device        TEXT NOT NULL,
+  started_at    TEXT NOT NULL,
+  ended_at      TEXT,
+  outcome       TEXT,
+  counts        TEXT
+);
+CREATE TABLE files (
+  path            TEXT PRIMARY KEY NOT NULL,
+  size_bytes      INTEGER NOT NULL,
+  mtime_ns        INTEGER NOT NULL,
+  status          TEXT NOT NULL,
+  error           TEXT,
+  format          TEXT,
+  width           INTEGER,
+  height          INTEGER,
+  content_hash    TEXT,
+  phash           INTEGER,
+  dhash           INTEGER,
+  sharpness       REAL,
+  brightness      REAL,
+  contrast        REAL,
+  dark_fraction   REAL,
+  bright_fraction REAL,
+  entropy         REAL,
+  colorfulness    REAL,
+  run_id          INTEGER REFERENCES runs(id),
+  scanned_at      TEXT NOT NULL
+);
+CREATE INDEX files_content_hash ON files(content_hash);
+)sql";
+
+/// One step of the schema's history: SQL that brings a database at `to_version - 1` to
+/// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
+/// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
+/// describe the step in docs/MANIFEST.md. Never edit a step that has shipped.
+struct Migration {
+  int to_version;
+  const char* sql;
+};
+
+constexpr std::array<Migration, 1> kMigrations{{{1, kSchemaV1}}};
+static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
+              "every schema version needs a migration step");
+
+constexpr const char* kFileColumns =
+    "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
+    "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
+    "colorfulness";
+
+// Updating in place (not INSERT OR REPLACE, which deletes and re-inserts) keeps the row's
+// identity, so tables that later reference a file row are not cascaded away by a rescan.
+constexpr const char* kUpsertSql =
+    "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
+    "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
+    "bright_fraction, entropy, colorfulness, run_id, scanned_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20) "
+    "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
+    "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
+    "format = excluded.format, width = excluded.width, height = excluded.height, "
+    "content_hash = excluded.content_hash, phash = excluded.phash, dhash = excluded.dhash, "
+    "sharpness = excluded.sharpness, brightness = excluded.brightness, "
+    "contrast = excluded.contrast, dark_fraction = excluded.dark_fraction, "
+    "bright_fraction = excluded.bright_fraction, entropy = excluded.entropy, "
+    "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
+    "scanned_at = excluded.scanned_at";
+
+struct StatementDeleter {
+  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
+
+/// Resets a statement when a use of it ends, so the next use starts clean and a failed step
+/// does not keep a read transaction open.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~ResetOnExit() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+/// Now, as ISO 8601 UTC with milliseconds ("2024-05-01T12:34:56.789Z"): readable, sorts as
+/// text, and accepted by SQLite's date functions.
+std::string now_utc_iso8601() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                     static_cast<int>(ms.count() % 1000));
+}
+
+/// A JSON object of name -> count, names escaped per RFC 8259.
+std::string counts_json(const std::map<std::string, int64_t>& counts) {
+  std::string json = "{";
+  bool first = true;
+  for (const auto& [name, count] : counts) {
+    if (!first) json += ',';
+    first = false;
+    json += '"';
+    for (unsigned char c : name) {
+      if (c == '"' || c == '\\') {
+        json += '\\';
+        json += static_cast<char>(c);
+      } else if (c < 0x20) {
+        json += fmt::format("\\u{:04x}", c);
+      } else {
+        json += static_cast<char>(c);
+      }
+    }
+    json += "\":";
+    json += std::to_string(count);
+  }
+  json += '}';
+  return json;
+}
+
+/// Parses ContentHash::hex(): 32 hex digits, high word first.
+std::optional<ContentHash> parse_content_hash(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  ContentHash hash;
+  const auto parse_word = [](std::string_view digits, uint64_t& word) {
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), word, 16);
+    return ec == std::errc() && end == digits.data() + digits.size();
+  };
+  if (!parse_word(hex.substr(0, 16), hash.high) || !parse_word(hex.substr(16), hash.low)) {
+    return std::nullopt;
+  }
+  return hash;
+}
+
+void bind_text(sqlite3_stmt* stmt, int index, std::string_view text) {
+  // Explicit byte length and SQLITE_UTF8 with no validation: the bytes are stored unchanged,
+  // which is what lets non-UTF-8 paths round-trip. SQLITE_STATIC: callers keep `text` alive
+  // until the statement is reset.
+  sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+}
+
+void bind_text_or_null(sqlite3_stmt* stmt, int index, std::string_view text) {
+  if (text.empty()) {
+    sqlite3_bind_null(stmt, index);
+  } else {
+    bind_text(stmt, index, text);
+  }
+}
+
+std::string column_text(sqlite3_stmt* stmt, int index) {
+  // sqlite3_column_text before sqlite3_column_bytes, as SQLite's docs require.
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
+  if (text == nullptr) return {};
+  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
+}
+
+bool column_is_null(sqlite3_stmt* stmt, int index) {
+  return sqlite3_column_type(stmt, index) == SQLITE_NULL;
+}
+
+}  // namespace
+
+struct Manifest::Impl {
+  std::string name;  ///< the database path, for messages
+  sqlite3* db = nullptr;
+  Statement upsert;
+  Statement find;
+  int64_t current_run_id = 0;  ///< set by begin_run; 0 = no run (files.run_id stays NULL)
+
+  ~Impl() {
+    upsert.reset();
+    find.reset();
+    // _v2 defers the close if a statement were still alive, instead of failing.
+    if (db != nullptr) sqlite3_close_v2(db);
+  }
+
+  /// Throws ManifestError naming the database, what was being done and SQLite's reason.
+  [[noreturn]] void fail(const std::string& doing) const {
+    throw ManifestError("manifest '" + name + "': " + doing + ": " +
+                        (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+  }
+
+  void exec(const char* sql, const char* doing) const {
+    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(doing);
+  }
+
+  Statement prepare(const char* sql, unsigned flags = 0) const {
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db, sql, -1, flags, &stmt, nullptr) != SQLITE_OK) {
+      fail(std::string("cannot prepare '") + sql + "'");
+    }
+    return Statement(stmt);
+  }
+
+  /// Steps a statement that returns no rows (or whose rows are ignored).
+  void step_done(sqlite3_stmt* stmt, const char* doing) const {
+    int rc = SQLITE_ROW;
+    while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) fail(doing);
+  }
+
+  /// Runs a statement that returns one integer (e.g. a pragma) and returns it.
+  int64_t query_int(const char* sql, const char* doing) const {
+    Statement stmt = prepare(sql);
+    if (sqlite3_step(stmt.get()) != SQLITE_ROW) fail(doing);
+    return sqlite3_column_int64(stmt.get(), 0);
+  }
+
+  std::string query_text(const char* sql, const char* doing) const {
+    Statement stmt = prepare(sql);
+    if (sqlite3_step(stmt.get()) != SQLITE_ROW) fail(doing);
+    return column_text(stmt.get(), 0);
+  }
+
+  void open(const std::filesystem::path& path) {
+    name = path.string();
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) fail("cannot open");
+    // A concurrent reader (a report, the sqlite3 shell) may briefly hold a lock; wait for it.
+    sqlite3_busy_timeout(db, 10'000);
+
+    // The first statement reads the header: this is where a file that is not a database shows.
+    sqlite3_stmt* probe = nullptr;
+    int probe_rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &probe, nullptr);
+    if (probe_rc == SQLITE_OK) {
+      probe_rc = sqlite3_step(probe);
+    }
+    const int64_t version = probe_rc == SQLITE_ROW ? sqlite3_column_int64(probe, 0) : 0;
+    sqlite3_finalize(probe);
+    if (probe_rc != SQLITE_ROW) {
+      if (sqlite3_errcode(db) == SQLITE_NOTADB) {
+        throw ManifestError("manifest '" + name +
+                            "' is not an SQLite database (wrong path? vpipe will not overwrite "
+                            "it): " +
+                            sqlite3_errmsg(db));
+      }
+      fail("cannot read the schema version");
+    }
+    if (version > Manifest::kSchemaVersion) {
+      throw ManifestError("manifest " + name + " was written by a newer vpipe (schema " +
+                          std::to_string(version) + ", this build knows " +
+                          std::to_string(Manifest::kSchemaVersion) + ")");
+    }
+    if (version == 0 &&
+        query_int("SELECT count(*) FROM sqlite_schema", "cannot read the schema") > 0) {
+      throw ManifestError("manifest '" + name +
+                          "' is an SQLite database but not a vpipe manifest (it has tables and "
+                          "no vpipe schema version); choose another path");
+    }
+
+    // WAL: readers never block the writer and a crash cannot corrupt the file (docs/MANIFEST.md).
+    const std::string mode = query_text("PRAGMA journal_mode = WAL", "cannot enable WAL mode");
+    if (mode != "wal") {
+      log().warn(
+          "manifest '{}': WAL mode unavailable (journal mode is '{}'); the manifest stays "
+          "crash-safe but readers will block the writer",
+          name, mode);
+    }
+    // NORMAL in WAL mode: commits are atomic and never corrupt; only fsync at checkpoints.
+    exec("PRAGMA synchronous = NORMAL", "cannot set synchronous");
+    exec("PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+    // 32 MiB of page cache (default 2 MiB) keeps the path and hash b-trees hot on big runs.
+    exec("PRAGMA cache_size = -32768", "cannot set the cache size");
+
+    if (version < Manifest::kSchemaVersion) migrate();
+
+    upsert = prepare(kUpsertSql, SQLITE_PREPARE_PERSISTENT);
+    find = prepare((std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?1").c_str(),
+                   SQLITE_PREPARE_PERSISTENT);
+  }
+
+  void migrate() {
+    for (const Migration& step : kMigrations) {
+      // IMMEDIATE takes the write lock first, so two processes opening a new manifest at once
+      // cannot both run a step; the version is re-read under the lock.
+      exec("BEGIN IMMEDIATE", "cannot start the schema migration");
+      try {
+        const int64_t version = query_int("PRAGMA user_version", "cannot read the schema version");
+        if (version >= step.to_version) {
+          exec("COMMIT", "cannot finish the schema migration");
+          continue;
+        }
+        exec(step.sql, "cannot migrate the schema");
+        const std::string bump = "PRAGMA user_version = " + std::to_string(step.to_version);
+        exec(bump.c_str(), "cannot set the schema version");
+        exec("COMMIT", "cannot commit the schema migration");
+        if (version == 0) {
+          log().debug("manifest '{}': created (schema {})", name, step.to_version);
+        } else {
+          log().info("manifest '{}': schema migrated from {} to {}", name, version,
+                     step.to_version);
+        }
+      } catch (...) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+  }
+
+  /// Reads a row of kFileColumns into a record.
+  FileRecord read_file_row(sqlite3_stmt* stmt) const {
+    FileRecord record;
+    record.path = column_text(stmt, 0);
+    record.size_bytes = sqlite3_column_int64(stmt, 1);
+    record.mtime_ns = sqlite3_column_int64(stmt, 2);
+    const std::string status = column_text(stmt, 3);
+    const std::optional<ItemStatus> parsed = item_status_from_string(status);
+    if (!parsed) {
+      throw ManifestError("manifest '" + name + "': file row has unknown status '" + status +
+                          "' (written by a newer vpipe?)");
+    }
+    record.status = *parsed;
+    record.error = column_text(stmt, 4);
+    record.format = column_text(stmt, 5);
+    record.width = sqlite3_column_int(stmt, 6);
+    record.height = sqlite3_column_int(stmt, 7);
+    if (!column_is_null(stmt, 8)) {
+      const std::string hex = column_text(stmt, 8);
+      if (const std::optional<ContentHash> hash = parse_content_hash(hex)) {
+        record.has_content_hash = true;
+        record.content_hash = *hash;
+      } else {
+        log().warn("manifest '{}': ignoring malformed content_hash '{}'", name, hex);
+      }
+    }
+    if (!column_is_null(stmt, 9)) {
+      record.has_signals = true;
+      record.phash = std::bit_cast<uint64_t>(sqlite3_column_int64(stmt, 9));
+      record.dhash = std::bit_cast<uint64_t>(sqlite3_column_int64(stmt, 10));
+      QualitySignals& q = record.quality;
+      q.sharpness = sqlite3_column_double(stmt, 11);
+      q.brightness = sqlite3_column_double(stmt, 12);
+      q.contrast = sqlite3_column_double(stmt, 13);
+      q.dark_fraction = sqlite3_column_double(stmt, 14);
+      q.bright_fraction = sqlite3_column_double(stmt, 15);
+      q.entropy = sqlite3_column_double(stmt, 16);
+      q.colorfulness = sqlite3_column_double(stmt, 17);
+    }
+    return record;
+  }
+
+  void bind_file(sqlite3_stmt* stmt, const FileRecord& r, const std::string& hash_hex,
+                 const std::string& scanned_at) const {
+    bind_text(stmt, 1, r.path);
+    sqlite3_bind_int64(stmt, 2, r.size_bytes);
+    sqlite3_bind_int64(stmt, 3, r.mtime_ns);
+    bind_text(stmt, 4, to_string(r.status));
+    bind_text_or_null(stmt, 5, r.error);
+    bind_text_or_null(stmt, 6, r.format);
+    if (r.width > 0) {
+      sqlite3_bind_int(stmt, 7, r.width);
+    } else {
+      sqlite3_bind_null(stmt, 7);
+    }
+    if (r.height > 0) {
+      sqlite3_bind_int(stmt, 8, r.height);
+    } else {
+      sqlite3_bind_null(stmt, 8);
+    }
+    if (r.has_content_hash) {
+      bind_text(stmt, 9, hash_hex);
+    } else {
+      sqlite3_bind_null(stmt, 9);
+    }
+    if (r.has_signals) {
+      // SQLite integers are signed 64-bit; the hash bits are stored as they are.
+      sqlite3_bind_int64(stmt, 10, std::bit_cast<int64_t>(r.phash));
+      sqlite3_bind_int64(stmt, 11, std::bit_cast<int64_t>(r.dhash));
+      const QualitySignals& q = r.quality;
+      sqlite3_bind_double(stmt, 12, q.sharpness);
+      sqlite3_bind_double(stmt, 13, q.brightness);
+      sqlite3_bind_double(stmt, 14, q.contrast);
+      sqlite3_bind_double(stmt, 15, q.dark_fraction);
+      sqlite3_bind_double(stmt, 16, q.bright_fraction);
+      sqlite3_bind_double(stmt, 17, q.entropy);
+      sqlite3_bind_double(stmt, 18, q.colorfulness);
+    }  // else: left NULL (bindings are cleared after every row)
+    if (current_run_id > 0) {
+      sqlite3_bind_int64(stmt, 19, current_run_id);
+    }
+    bind_text(stmt, 20, scanned_at);
+  }
+};
+
+Manifest::Manifest(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+  impl_->open(path);
+}
+
+Manifest::~Manifest() = default;
+
+std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() const {
+  std::unordered_map<std::string, FileStamp> stamps;
+  stamps.reserve(static_cast<size_t>(count_files()));
+  Statement stmt = impl_->prepare("SELECT path, size_bytes, mtime_ns FROM files");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    stamps.emplace(column_text(stmt.get(), 0), FileStamp{sqlite3_column_int64(stmt.get(), 1),
+                                                         sqlite3_column_int64(stmt.get(), 2)});
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read file stamps");
+  return stamps;
+}
+
+void Manifest::upsert_files(std::span<const FileRecord> records) {
+  if (records.empty()) return;
+  Impl& m = *impl_;
+  const std::string scanned_at = now_utc_iso8601();
+  std::string hash_hex;
+  m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
+  try {
+    sqlite3_stmt* stmt = m.upsert.get();
+    for (const FileRecord& record : records) {
+      ResetOnExit reset(stmt);
+      if (record.has_content_hash) hash_hex = record.content_hash.hex();
+      m.bind_file(stmt, record, hash_hex, scanned_at);
+      if (sqlite3_step(stmt) != SQLITE_DONE) m.fail("cannot write the file row");
+    }
+    m.exec("COMMIT", "cannot commit file rows");
+  } catch (...) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::optional<FileRecord> Manifest::find_file(std::string_view path) const {
+  sqlite3_stmt* stmt = impl_->find.get();
+  ResetOnExit reset(stmt);
+  bind_text(stmt, 1, path);
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) impl_->fail("cannot look up a file row");
+  return impl_->read_file_row(stmt);
+}
+
+std::vector<FileRecord> Manifest::all_files() const {
+  std::vector<FileRecord> records;
+  Statement stmt =
+      impl_->prepare((std::string("SELECT ") + kFileColumns + " FROM files ORDER BY path").c_str());
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    records.push_back(impl_->read_file_row(stmt.get()));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read file rows");
+  return records;
+}
+
+int64_t Manifest::count_files() const {
+  return impl_->query_int("SELECT count(*) FROM files", "cannot count file rows");
+}
+
+std::map<std::string, int64_t> Manifest::status_counts() const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare("SELECT status, count(*) FROM files GROUP BY status");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count statuses");
+  return counts;
+}
+
+int64_t Manifest::begin_run(std::string_view command, std::string_view config_json,
+                            std::string_view device) {
+  Statement stmt = impl_->prepare(
+      "INSERT INTO runs (command, config, vpipe_version, device, started_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5)");
+  const std::string started_at = now_utc_iso8601();
+  bind_text(stmt.get(), 1, command);
+  bind_text(stmt.get(), 2, config_json);
+  bind_text(stmt.get(), 3, kVersion);
+  bind_text(stmt.get(), 4, device);
+  bind_text(stmt.get(), 5, started_at);
+  impl_->step_done(stmt.get(), "cannot record the start of the run");
+  impl_->current_run_id = sqlite3_last_insert_rowid(impl_->db);
+  return impl_->current_run_id;
+}
+
+void Manifest::end_run(int64_t run_id, std::string_view outcome,
+                       const std::map<std::string, int64_t>& counts) {
+  Statement stmt =
+      impl_->prepare("UPDATE runs SET ended_at = ?1, outcome = ?2, counts = ?3 WHERE id = ?4");
+  const std::string ended_at = now_utc_iso8601();
+  const std::string json = counts_json(counts);
+  bind_text(stmt.get(), 1, ended_at);
+  bind_text(stmt.get(), 2, outcome);
+  bind_text(stmt.get(), 3, json);
+  sqlite3_bind_int64(stmt.get(), 4, run_id);
+  impl_->step_done(stmt.get(), "cannot record the end of the run");
+  if (sqlite3_changes(impl_->db) == 0) {
+    throw ManifestError("manifest '" + impl_->name + "': no run with id " + std::to_string(run_id));
+  }
+}
+
+std::string Manifest::integrity_check() const {
+  Statement stmt = impl_->prepare("PRAGMA integrity_check");
+  std::string result;
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    if (!result.empty()) result += '\n';
+    result += column_text(stmt.get(), 0);
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot check integrity");
+  return result;
+}
+
+void Manifest::checkpoint() {
+  int wal_frames = 0;
+  int checkpointed = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(impl_->db, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                           &wal_frames, &checkpointed);
+  if (rc == SQLITE_BUSY) {
+    // A reader still needs the WAL. Nothing is lost: committed data is durable in the WAL and
+    // is copied into the main file by a later checkpoint.
+    log().debug("manifest '{}': checkpoint incomplete, a reader is active", impl_->name);
+    return;
+  }
+  if (rc != SQLITE_OK) impl_->fail("cannot checkpoint the write-ahead log");
+}
+
+}  // namespace vpipe

@@ -1,0 +1,361 @@
+#include "vpipe/scan/scan.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <opencv2/core/utility.hpp>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/image_ops.h"
+#include "vpipe/core/log.h"
+#include "vpipe/dedup/hashes.h"
+#include "vpipe/engine/pipeline.h"
+#include "vpipe/io/format.h"
+#include "vpipe/io/manifest.h"
+#include "vpipe/io/walk.h"
+#include "vpipe/quality/signals.h"
+
+namespace vpipe {
+namespace {
+
+/// One file on its way through the scan pipeline. `bytes` lives from read to decode, `decoded`
+/// from decode to signals, so at most a queue's worth of each is in memory.
+struct ScanItem {
+  FileRecord record;
+  std::vector<uint8_t> bytes;
+  Image decoded;
+  bool ignored = false;  // not an image by signature or name: not recorded
+
+  void fail(std::string message) {
+    record.status = ItemStatus::kFailed;
+    record.error = std::move(message);
+    record.has_signals = false;
+    bytes.clear();
+    decoded = Image();
+  }
+  [[nodiscard]] bool pending() const { return !ignored && has_signals(record.status); }
+};
+
+struct FileCloser {
+  int fd;
+  ~FileCloser() { ::close(fd); }
+};
+
+/// Reads a whole file. Returns an empty optional and sets `error` on failure.
+std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uint64_t max_bytes,
+                                                    FileRecord& record, std::string& error,
+                                                    bool& too_large) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = fmt::format("cannot open: {}", std::strerror(errno));
+    return std::nullopt;
+  }
+  FileCloser closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    error = fmt::format("cannot stat: {}", std::strerror(errno));
+    return std::nullopt;
+  }
+  // The stamp of what was actually read, so resume compares against these bytes.
+  record.size_bytes = st.st_size;
+  record.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    too_large = true;
+    error = fmt::format("file is {} bytes, over the {}-byte limit", st.st_size, max_bytes);
+    return std::nullopt;
+  }
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = fmt::format("read failed: {}", std::strerror(errno));
+      return std::nullopt;
+    }
+    if (n == 0) break;  // the file shrank while we read it: keep what is there
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+/// The read stage's work on one item: bytes, content hash, signature check.
+void read_item(ScanItem& item, uint64_t max_bytes) {
+  FileRecord& rec = item.record;
+  std::string error;
+  bool too_large = false;
+  auto bytes = read_whole_file(rec.path, max_bytes, rec, error, too_large);
+  if (!bytes) {
+    rec.status = too_large ? ItemStatus::kTooLarge : ItemStatus::kUnreadable;
+    rec.error = std::move(error);
+    return;
+  }
+  rec.content_hash = content_hash(*bytes);
+  rec.has_content_hash = true;
+  const ImageFormat format = sniff_format(std::span<const uint8_t>(*bytes).first(
+      std::min(bytes->size(), kSniffBytes)));
+  if (format == ImageFormat::kUnknown) {
+    if (!has_image_extension(rec.path)) {
+      item.ignored = true;
+      return;
+    }
+    rec.status = ItemStatus::kNotImage;
+    rec.error = bytes->empty() ? "not an image: the file is empty"
+                               : "not an image: no known image signature in its first bytes";
+    return;
+  }
+  rec.format = std::string(format_name(format));
+  item.bytes = std::move(*bytes);
+}
+
+void decode_item(ScanItem& item, Decoder& decoder, const DecodeOptions& options) {
+  FileRecord& rec = item.record;
+  DecodeResult result = decoder.decode(item.bytes, options);
+  item.bytes = {};  // release the file's bytes as soon as they are decoded
+  rec.status = result.status;
+  rec.error = std::move(result.message);
+  if (result.format != ImageFormat::kUnknown) rec.format = std::string(format_name(result.format));
+  rec.width = result.width;
+  rec.height = result.height;
+  if (has_signals(rec.status)) item.decoded = std::move(result.image);
+}
+
+DecodeOptions scan_decode_options(const DecodeOptions& base) {
+  DecodeOptions options = base;
+  options.min_long_side = kWorkingSize;
+  return options;
+}
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+/// Counts the files a walk will find, for the progress ETA; runs beside the scan.
+class FileCounter {
+ public:
+  FileCounter(const ScanOptions& options, const std::atomic<bool>* stop) {
+    thread_ = std::thread([this, &options, stop] {
+      int64_t n = 0;
+      auto count = [&](WalkEntry&&) {
+        ++n;
+        return !(stop && stop->load()) && !done_.load();
+      };
+      try {
+        if (!options.roots.empty()) walk_files(options.roots, count);
+        if (!options.path_list.empty() && options.path_list != "-") {
+          std::ifstream in(options.path_list, std::ios::binary);
+          read_path_list(in, options.list_delimiter, count);
+        } else if (options.path_list == "-") {
+          return;  // stdin can be read once only: total stays unknown
+        }
+      } catch (const std::exception&) {
+        return;  // the scan itself reports the error
+      }
+      total_.store(n);
+    });
+  }
+  ~FileCounter() {
+    done_.store(true);
+    thread_.join();
+  }
+  [[nodiscard]] int64_t total() const { return total_.load(); }
+
+ private:
+  std::atomic<int64_t> total_{-1};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+
+}  // namespace
+
+void measure_image(const Image& decoded, FileRecord& record) {
+  const Image working = resize_to_fit(decoded, kWorkingSize);
+  const Image gray = to_gray(working);
+  record.phash = phash_cpu(gray);
+  record.dhash = dhash_cpu(gray);
+  record.quality = quality_signals_cpu(working);
+  record.has_signals = true;
+}
+
+void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOptions& options,
+                FileRecord& record) {
+  record.content_hash = content_hash(bytes);
+  record.has_content_hash = true;
+  DecodeResult result = decoder.decode(bytes, scan_decode_options(options));
+  record.status = result.status;
+  record.error = std::move(result.message);
+  record.format = std::string(format_name(result.format));
+  record.width = result.width;
+  record.height = result.height;
+  record.has_signals = false;
+  if (has_signals(record.status)) measure_image(result.image, record);
+}
+
+ScanSummary run_scan(const ScanOptions& options) {
+  if (options.roots.empty() && options.path_list.empty()) {
+    throw ConfigError("scan: give at least one directory or file, or --list FILE");
+  }
+  for (const std::string& root : options.roots) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) {
+      throw IoError(fmt::format("scan: cannot read '{}': {}", root, std::strerror(errno)));
+    }
+  }
+  std::ifstream list_file;
+  if (!options.path_list.empty() && options.path_list != "-") {
+    list_file.open(options.path_list, std::ios::binary);
+    if (!list_file) throw IoError(fmt::format("scan: cannot open list '{}'", options.path_list));
+  }
+
+  Manifest manifest(options.db);
+  std::unordered_map<std::string, Manifest::FileStamp> known;
+  if (!options.force) known = manifest.file_stamps();
+  const int64_t run_id = manifest.begin_run("scan", options.config_json, options.device);
+
+  const int threads = resolve_threads(options.threads);
+  // The stages are the parallelism; OpenCV's own pool inside resize/cvtColor would only add
+  // threads competing for the same cores.
+  cv::setNumThreads(1);
+  const DecodeOptions decode_options = scan_decode_options(options.decode);
+
+  ScanSummary summary;
+  std::atomic<int64_t> unchanged{0};
+  std::atomic<int64_t> walk_errors{0};
+  std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
+  int64_t ignored = 0;                    // idem
+
+  Pipeline<ScanItem> pipeline;
+  pipeline.set_source("walk", [&](const Pipeline<ScanItem>::Emit& emit) {
+    auto visit = [&](WalkEntry&& entry) {
+      if (!options.force) {
+        auto it = known.find(entry.path);
+        if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
+            it->second.mtime_ns == entry.mtime_ns) {
+          unchanged.fetch_add(1, std::memory_order_relaxed);
+          return true;
+        }
+      }
+      ScanItem item;
+      item.record.path = std::move(entry.path);
+      item.record.size_bytes = entry.size_bytes;
+      item.record.mtime_ns = entry.mtime_ns;
+      return emit(std::move(item));
+    };
+    WalkStats stats;
+    if (!options.roots.empty()) stats = walk_files(options.roots, visit);
+    walk_errors.fetch_add(stats.errors);
+    if (!options.path_list.empty()) {
+      stats = read_path_list(options.path_list == "-" ? std::cin : list_file,
+                             options.list_delimiter, visit);
+      walk_errors.fetch_add(stats.errors);
+    }
+  });
+  // Reading is I/O: a few workers keep the disk busy without crowding the decoders.
+  pipeline.add_stage({.name = "read", .workers = std::max(1, std::min(threads, 4))},
+                     [&](int) {
+                       return [max_bytes = options.max_file_bytes](std::span<ScanItem> batch) {
+                         for (ScanItem& item : batch) read_item(item, max_bytes);
+                       };
+                     });
+  pipeline.add_stage({.name = "decode", .workers = threads}, [&](int) {
+    // One decoder (one TurboJPEG handle) per worker thread.
+    return [decoder = std::make_shared<Decoder>(), &decode_options](std::span<ScanItem> batch) {
+      for (ScanItem& item : batch) {
+        if (item.pending()) decode_item(item, *decoder, decode_options);
+      }
+    };
+  });
+  pipeline.add_stage({.name = "signals", .workers = threads}, [](int) {
+    return [](std::span<ScanItem> batch) {
+      for (ScanItem& item : batch) {
+        if (!item.pending() || item.decoded.empty()) continue;
+        measure_image(item.decoded, item.record);
+        item.decoded = Image();
+      }
+    };
+  });
+  // One writer; a transaction per batch of up to 512 rows or 250 ms, whichever comes first.
+  pipeline.add_stage(
+      {.name = "manifest",
+       .workers = 1,
+       .batch = {.max_batch = 512, .max_delay = std::chrono::milliseconds(250)},
+       .queue_capacity = 2048},
+      [&](int) {
+        return [&](std::span<ScanItem> batch) {
+          std::vector<FileRecord> rows;
+          rows.reserve(batch.size());
+          for (ScanItem& item : batch) {
+            if (item.ignored) {
+              ++ignored;
+              continue;
+            }
+            const FileRecord& rec = item.record;
+            if (rec.status != ItemStatus::kOk) {
+              log().debug("{}: {}: {}", rec.path, to_string(rec.status), rec.error);
+            }
+            ++counts[std::string(to_string(rec.status))];
+            rows.push_back(std::move(item.record));
+          }
+          if (!rows.empty()) manifest.upsert_files(rows);
+        };
+      });
+
+  std::optional<FileCounter> counter;
+  RunOptions run_options;
+  run_options.stop = options.stop;
+  run_options.progress = options.progress;
+  run_options.trace = !options.trace_path.empty();
+  if (options.progress != nullptr) {
+    counter.emplace(options, options.stop);
+    run_options.expected_total = [&] {
+      const int64_t total = counter->total();
+      return total < 0 ? total : std::max<int64_t>(0, total - unchanged.load());
+    };
+  }
+
+  try {
+    summary.engine = pipeline.run(run_options);
+  } catch (...) {
+    counter.reset();
+    try {
+      manifest.end_run(run_id, "failed", counts);
+    } catch (const std::exception& e) {
+      log().error("could not record the failed run in {}: {}", options.db.string(), e.what());
+    }
+    throw;
+  }
+  counter.reset();
+
+  summary.status_counts = counts;
+  summary.unchanged = unchanged.load();
+  summary.ignored = ignored;
+  summary.walk_errors = walk_errors.load();
+  summary.stopped = summary.engine.stopped;
+  for (const auto& [name, n] : counts) summary.scanned += n;
+
+  std::map<std::string, int64_t> run_counts = counts;
+  run_counts["unchanged"] = summary.unchanged;
+  run_counts["ignored"] = summary.ignored;
+  run_counts["walk_errors"] = summary.walk_errors;
+  manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
+  manifest.checkpoint();
+
+  if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
+  return summary;
+}
+
+}  // namespace vpipe

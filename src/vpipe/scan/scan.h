@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "vpipe/core/record.h"
+#include "vpipe/engine/metrics.h"
+#include "vpipe/io/decode.h"
+
+namespace vpipe {
+
+/// Everything `vpipe scan` can be told.
+struct ScanOptions {
+  std::vector<std::string> roots;  ///< directories or files, walked recursively
+  std::string path_list;           ///< a file with one path per record ("-" = stdin); may be empty
+  char list_delimiter = '\n';      ///< '\0' for `find -print0` lists
+  std::filesystem::path db;        ///< the manifest
+  int threads = 0;                 ///< decode/signal workers; 0 = available cores
+  bool force = false;              ///< rescan files whose path, size and mtime are unchanged
+  DecodeOptions decode;            ///< lenient, max_pixels (min_long_side is set by the scan)
+  uint64_t max_file_bytes = uint64_t{1} << 30;  ///< bigger files are too_large without reading
+  std::ostream* progress = nullptr;             ///< live progress (stderr in the CLI)
+  std::string trace_path;                       ///< Chrome trace output; empty = none
+  const std::atomic<bool>* stop = nullptr;      ///< set by SIGINT/SIGTERM handlers
+  std::string device = "cpu";                   ///< recorded in the runs table
+  std::string config_json = "{}";               ///< the effective options, recorded in runs
+};
+
+/// What a scan did.
+struct ScanSummary {
+  std::map<std::string, int64_t> status_counts;  ///< files written this run, by status name
+  int64_t scanned = 0;    ///< files read and written to the manifest this run
+  int64_t unchanged = 0;  ///< skipped: already in the manifest with the same size and mtime
+  int64_t ignored = 0;    ///< neither an image signature nor an image extension (not recorded)
+  int64_t walk_errors = 0;
+  bool stopped = false;   ///< interrupted by ScanOptions::stop
+  RunReport engine;       ///< per-stage metrics and the bottleneck
+};
+
+/// Hashes and quality signals from one decoded image (any size, gray or RGB): builds the working
+/// image (resize_to_fit kWorkingSize, area) and fills record.phash, dhash, quality, has_signals.
+/// Thread-safe (pure apart from `record`).
+void measure_image(const Image& decoded, FileRecord& record);
+
+/// The whole per-file scan on bytes already in memory: content hash, format, decode at the
+/// reduced scale, signals. Fills every field of `record` but path, size and mtime. `decoder` is
+/// the calling thread's own. Used by the scan stages' tests and benchmarks.
+void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOptions& options,
+                FileRecord& record);
+
+/// Runs the scan pass (walk -> read -> decode -> signals -> manifest) over `options.roots` and
+/// `options.path_list`, resuming from the manifest. Per-file problems are statuses in the
+/// manifest; throws vpipe::Error for what ends the run (unopenable manifest, missing root).
+ScanSummary run_scan(const ScanOptions& options);
+
+}  // namespace vpipe

@@ -1,0 +1,929 @@
+#include "vpipe/synth/synth.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/image_ops.h"
+#include "vpipe/core/log.h"
+#include "vpipe/core/status.h"
+#include "vpipe/io/encode.h"
+#include "vpipe/io/format.h"
+#include "vpipe/synth/procedural.h"
+#include "vpipe/synth/rng.h"
+
+namespace vpipe {
+namespace {
+
+namespace fs = std::filesystem;
+using synth::Rng;
+using synth::stream_seed;
+
+// What a file is, as written in truth.csv's `kind` column. Keep in step with kKindNames.
+enum class Kind : uint8_t {
+  kOriginal,
+  kNearReencoded,
+  kNearResized,
+  kNearCropped,
+  kNearBrightness,
+  kExactCopy,
+  kFormatVariant,
+  kBlurred,
+  kDark,
+  kOverexposed,
+  kTiny,
+  kTruncated,
+  kCorrupt,
+  kNotImage,
+};
+constexpr size_t kKindCount = 14;
+
+constexpr std::array<std::string_view, kKindCount> kKindNames = {
+    "original",   "near_reencoded", "near_resized", "near_cropped", "near_brightness",
+    "exact_copy", "format_variant", "blurred",      "dark",         "overexposed",
+    "tiny",       "truncated",      "corrupt",      "not_image"};
+
+std::string_view kind_name(Kind k) { return kKindNames[static_cast<size_t>(k)]; }
+
+// Share of each kind in a curate corpus, per mille; originals take what the others leave
+// (about half). Every share is >= 20, so each kind has >= 4 files once count >= 200.
+struct KindShare {
+  Kind kind;
+  int per_mille;
+};
+constexpr std::array<KindShare, kKindCount - 1> kCurateShares = {{
+    {Kind::kNearReencoded, 45},
+    {Kind::kNearResized, 45},
+    {Kind::kNearCropped, 45},
+    {Kind::kNearBrightness, 45},
+    {Kind::kExactCopy, 40},
+    {Kind::kFormatVariant, 100},
+    {Kind::kBlurred, 30},
+    {Kind::kDark, 25},
+    {Kind::kOverexposed, 25},
+    {Kind::kTiny, 25},
+    {Kind::kTruncated, 25},
+    {Kind::kCorrupt, 25},
+    {Kind::kNotImage, 25},
+}};
+
+// Kinds derived from an original's pixels or bytes: they share its group.
+bool derives_from_original(Kind k) {
+  return k == Kind::kNearReencoded || k == Kind::kNearResized || k == Kind::kNearCropped ||
+         k == Kind::kNearBrightness || k == Kind::kExactCopy || k == Kind::kFormatVariant;
+}
+
+enum class VariantFormat : uint8_t {
+  kPng,
+  kPng16,
+  kWebp,
+  kWebpLossless,
+  kTiff,
+  kTiff16,
+  kGif,
+  kBmp,
+  kHeic,
+  kAvif,
+  kJxl
+};
+
+// Format variants cycle through this list. HEIC/AVIF/JXL encoders are slow, so they come once
+// per 30 variants (and small, see kSlowFormatMaxSide); they sit early in the cycle so that a
+// corpus of 200 files (20 variants) already has each format.
+constexpr std::array<VariantFormat, 30> kVariantCycle = {
+    VariantFormat::kPng,    VariantFormat::kWebp,         VariantFormat::kTiff,
+    VariantFormat::kGif,    VariantFormat::kBmp,          VariantFormat::kPng16,
+    VariantFormat::kTiff16, VariantFormat::kHeic,         VariantFormat::kAvif,
+    VariantFormat::kJxl,    VariantFormat::kWebpLossless, VariantFormat::kPng,
+    VariantFormat::kWebp,   VariantFormat::kTiff,         VariantFormat::kGif,
+    VariantFormat::kBmp,    VariantFormat::kPng16,        VariantFormat::kTiff16,
+    VariantFormat::kPng,    VariantFormat::kWebp,         VariantFormat::kTiff,
+    VariantFormat::kGif,    VariantFormat::kBmp,          VariantFormat::kPng,
+    VariantFormat::kWebp,   VariantFormat::kWebpLossless, VariantFormat::kTiff,
+    VariantFormat::kPng16,  VariantFormat::kPng,          VariantFormat::kWebp};
+
+constexpr int kSlowFormatMaxSide = 512;
+// Other variants of big originals are shrunk to this long side: a 3 MP BMP or 16-bit TIFF
+// would only make the corpus heavier (and zlib slower) without testing anything more.
+constexpr int kVariantMaxSide = 768;
+
+// The subdirectories of a corpus. `prepare_out_dir` removes only these (and truth.csv).
+constexpr std::array<std::string_view, 5> kSubdirs = {"originals", "derived", "formats", "defects",
+                                                      "broken"};
+constexpr std::string_view kTruthName = "truth.csv";
+
+// Salts that split a file's seed into independent streams.
+constexpr uint64_t kPlanSalt = 0x706C616E00000000ULL;     // attributes decided while planning
+constexpr uint64_t kContentSalt = 0x7069786500000000ULL;  // the procedural image
+constexpr uint64_t kParamSalt = 0x706172616D000000ULL;    // parameters of a derivation
+constexpr uint64_t kLayoutStream = ~0ULL;                 // kinds, sources, formats
+
+// One planned file. Everything here is decided serially from (seed, count, mix) before any
+// thread starts; the rest comes from per-file seeds while writing.
+struct FilePlan {
+  Kind kind = Kind::kOriginal;
+  std::string path;  // relative to out_dir, '/'-separated
+  int source = -1;   // index of the original this derives from
+  int width = 0;     // originals and fresh images: size as displayed
+  int height = 0;
+  int channels = 3;
+  int quality = 90;     // originals: JPEG quality
+  int orientation = 1;  // originals: EXIF orientation (1 = no tag)
+  int variant = 0;      // format variants: index into kVariantCycle; corrupt/not_image: variant
+  std::vector<int> dependents;  // originals: files derived from this one, in index order
+};
+
+struct TruthRow {
+  std::string path;
+  std::string_view kind;
+  std::string group;
+  std::string source;
+  ItemStatus status = ItemStatus::kOk;
+  std::string_view format;
+  int width = 0;
+  int height = 0;
+  std::string params;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Planning
+
+struct Size {
+  int width;
+  int height;
+};
+
+// A photographic aspect ratio, landscape or portrait.
+double random_aspect(Rng& rng) {
+  constexpr std::array<double, 6> kAspects = {4.0 / 3, 3.0 / 2, 16.0 / 9, 1.0, 5.0 / 4, 2.0};
+  const double a = kAspects[rng.range(0, static_cast<int>(kAspects.size()) - 1)];
+  return rng.chance(0.3) ? 1.0 / a : a;
+}
+
+// Width and height (>= 1) whose product is close to `pixels`, with aspect `aspect` (w / h).
+Size size_for_area(double pixels, double aspect) {
+  const int w = std::max(1, static_cast<int>(std::lround(std::sqrt(pixels * aspect))));
+  const int h = std::max(1, static_cast<int>(std::lround(pixels / w)));
+  return {w, h};
+}
+
+// Log-uniform area in [lo, hi] pixels.
+double log_uniform(Rng& rng, double lo, double hi) {
+  return std::exp(rng.uniform(std::log(lo), std::log(hi)));
+}
+
+// A curate original's size: mostly 0.1..1 MP, some small (short side 64..200 px), some large
+// (1..3 MP).
+Size curate_original_size(Rng& rng) {
+  const double aspect = random_aspect(rng);
+  const double u = rng.uniform();
+  if (u < 0.08) {
+    const int short_side = rng.range(64, 200);
+    const int long_side = static_cast<int>(std::lround(short_side * std::max(aspect, 1 / aspect)));
+    return aspect >= 1 ? Size{long_side, short_side} : Size{short_side, long_side};
+  }
+  if (u < 0.90) return size_for_area(log_uniform(rng, 0.1e6, 1.0e6), aspect);
+  return size_for_area(rng.uniform(1.05e6, 2.95e6), aspect);
+}
+
+std::string original_path(int index, Rng& rng, std::string_view subdir) {
+  const double style = rng.uniform();
+  std::string stem = style < 0.80   ? fmt::format("img_{:06}", index)
+                     : style < 0.90 ? fmt::format("IMG {:06}", index)
+                                    : fmt::format("holiday photo {:06} (1)", index);
+  const double ext = rng.uniform();
+  const char* suffix = ext < 0.80 ? ".jpg" : ext < 0.92 ? ".jpeg" : ".JPG";
+  return fmt::format("{}/{}{}", subdir, stem, suffix);
+}
+
+// The file name of `path` without directory and extension.
+std::string stem_of(const std::string& path) { return fs::path(path).stem().string(); }
+std::string extension_of(const std::string& path) { return fs::path(path).extension().string(); }
+
+std::string_view variant_extension(VariantFormat f) {
+  switch (f) {
+    case VariantFormat::kPng:
+    case VariantFormat::kPng16:
+      return ".png";
+    case VariantFormat::kWebp:
+    case VariantFormat::kWebpLossless:
+      return ".webp";
+    case VariantFormat::kTiff:
+      return ".tif";
+    case VariantFormat::kTiff16:
+      return ".tiff";
+    case VariantFormat::kGif:
+      return ".gif";
+    case VariantFormat::kBmp:
+      return ".bmp";
+    case VariantFormat::kHeic:
+      return ".heic";
+    case VariantFormat::kAvif:
+      return ".avif";
+    case VariantFormat::kJxl:
+      return ".jxl";
+  }
+  return "";
+}
+
+std::vector<Kind> curate_kinds(int count, Rng& layout) {
+  std::vector<Kind> kinds;
+  kinds.reserve(count);
+  for (const KindShare& share : kCurateShares) {
+    const int n = static_cast<int>(static_cast<int64_t>(count) * share.per_mille / 1000);
+    kinds.insert(kinds.end(), n, share.kind);
+  }
+  kinds.insert(kinds.end(), count - static_cast<int>(kinds.size()), Kind::kOriginal);
+  // Fisher-Yates with our own PRNG, so the order is the same with every standard library.
+  for (int i = count - 1; i > 0; --i) std::swap(kinds[i], kinds[layout.range(0, i)]);
+  return kinds;
+}
+
+std::vector<FilePlan> plan_corpus(const SynthOptions& options) {
+  const int count = options.count;
+  Rng layout(stream_seed(options.seed, kLayoutStream ^ static_cast<uint64_t>(options.mix)));
+  std::vector<Kind> kinds = options.mix == SynthMix::kCurate
+                                ? curate_kinds(count, layout)
+                                : std::vector<Kind>(count, Kind::kOriginal);
+  std::vector<FilePlan> plan(count);
+  std::vector<int> sources;  // originals large enough to derive from
+  std::vector<int> originals;
+  for (int i = 0; i < count; ++i) {
+    FilePlan& f = plan[i];
+    f.kind = kinds[i];
+    if (f.kind != Kind::kOriginal) continue;
+    Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
+    Size size{};
+    switch (options.mix) {
+      case SynthMix::kCurate:
+        size = curate_original_size(rng);
+        f.quality = rng.range(80, 95);
+        f.channels = rng.chance(0.08) ? 1 : 3;
+        f.orientation = rng.chance(0.08) ? rng.range(2, 8) : 1;
+        break;
+      case SynthMix::kPhotos:
+        size = size_for_area(rng.uniform(1.05e6, 2.95e6), random_aspect(rng));
+        f.quality = rng.range(85, 95);
+        f.orientation = rng.chance(0.05) ? rng.range(2, 8) : 1;
+        break;
+      case SynthMix::kSmall: {
+        const double aspect = random_aspect(rng);
+        const int long_side = rng.range(64, 256);
+        const int short_side =
+            std::max(64, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
+        size = aspect >= 1 ? Size{long_side, short_side} : Size{short_side, long_side};
+        f.quality = rng.range(75, 95);
+        break;
+      }
+    }
+    f.width = size.width;
+    f.height = size.height;
+    f.path = original_path(i, rng, "originals");
+    originals.push_back(i);
+    // Halving must leave a usable image, and a 2..5% crop must remove at least a pixel.
+    if (std::min(f.width, f.height) >= 96) sources.push_back(i);
+  }
+  if (sources.empty()) sources = originals;
+
+  int variants = 0;
+  int corrupt = 0;
+  int not_images = 0;
+  for (int i = 0; i < count; ++i) {
+    FilePlan& f = plan[i];
+    if (f.kind == Kind::kOriginal) continue;
+    Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
+    if (derives_from_original(f.kind)) {
+      // curate_kinds leaves about half the files originals, so there is always one to use.
+      assert(!sources.empty());
+      f.source = sources[layout.range(0, static_cast<int>(sources.size()) - 1)];
+      FilePlan& src = plan[f.source];
+      src.dependents.push_back(i);
+      f.channels = src.channels;
+      const std::string stem = stem_of(src.path);
+      switch (f.kind) {
+        case Kind::kNearReencoded:
+          f.path = fmt::format("derived/{}_q_{:06}.jpg", stem, i);
+          break;
+        case Kind::kNearResized:
+          f.path = fmt::format("derived/{}_small_{:06}.jpg", stem, i);
+          break;
+        case Kind::kNearCropped:
+          f.path = fmt::format("derived/{}_crop_{:06}.jpg", stem, i);
+          break;
+        case Kind::kNearBrightness:
+          f.path = fmt::format("derived/{}_edit_{:06}.jpg", stem, i);
+          break;
+        case Kind::kExactCopy:
+          f.path = fmt::format("derived/{} copy {:06}{}", stem, i, extension_of(src.path));
+          break;
+        default: {  // format variant
+          f.variant = variants++ % static_cast<int>(kVariantCycle.size());
+          const VariantFormat vf = kVariantCycle[f.variant];
+          const bool deep = vf == VariantFormat::kPng16 || vf == VariantFormat::kTiff16;
+          f.path = fmt::format("formats/{}{}_{:06}{}", stem, deep ? "_16bit" : "", i,
+                               variant_extension(vf));
+          break;
+        }
+      }
+      continue;
+    }
+    // Fresh images: their own procedural scene, so they are unique (no near-duplicate of any
+    // other file) and their defect is the only thing wrong with them.
+    f.channels = rng.chance(0.05) ? 1 : 3;
+    switch (f.kind) {
+      case Kind::kBlurred:
+      case Kind::kDark:
+      case Kind::kOverexposed: {
+        const Size s = size_for_area(log_uniform(rng, 0.1e6, 1.0e6), random_aspect(rng));
+        f.width = s.width;
+        f.height = s.height;
+        f.path = fmt::format("defects/{}_{:06}.jpg", kind_name(f.kind), i);
+        break;
+      }
+      case Kind::kTiny: {
+        const double aspect = random_aspect(rng);
+        const int long_side = rng.range(16, 47);
+        const int short_side =
+            std::max(8, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
+        f.width = aspect >= 1 ? long_side : short_side;
+        f.height = aspect >= 1 ? short_side : long_side;
+        f.variant = rng.chance(0.3) ? 1 : 0;  // 1: PNG
+        f.path = fmt::format("defects/tiny_{:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
+        break;
+      }
+      case Kind::kTruncated: {
+        const Size s = size_for_area(log_uniform(rng, 0.1e6, 0.6e6), random_aspect(rng));
+        f.width = s.width;
+        f.height = s.height;
+        f.path = fmt::format("broken/truncated_{:06}.jpg", i);
+        break;
+      }
+      case Kind::kCorrupt: {
+        const Size s = size_for_area(log_uniform(rng, 0.02e6, 0.2e6), random_aspect(rng));
+        f.width = s.width;
+        f.height = s.height;
+        f.variant = corrupt++ % 3;
+        f.path = fmt::format("broken/corrupt_{:06}{}", i, f.variant == 2 ? ".png" : ".jpg");
+        break;
+      }
+      case Kind::kNotImage:
+        f.channels = 0;
+        f.variant = not_images++ % 3;
+        f.path = fmt::format("broken/download {:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
+        break;
+      default:
+        assert(false && "every kind is planned above");
+    }
+  }
+  return plan;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+// Writes `bytes` to out_dir/rel through a temporary name in the same directory and a rename, so
+// an interrupted run never leaves a partial file under a final name. (No fsync: a corpus is
+// regenerated, not recovered, after a power loss.)
+void write_file(const fs::path& out_dir, const std::string& rel, std::span<const uint8_t> bytes) {
+  const fs::path final_path = out_dir / rel;
+  fs::path tmp = final_path;
+  tmp.replace_filename("." + final_path.filename().string() + ".tmp");
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) {
+    throw IoError(fmt::format("synth: cannot create {}: {}", tmp.string(),
+                              std::error_code(errno, std::generic_category()).message()));
+  }
+  const size_t written = bytes.empty() ? 0 : std::fwrite(bytes.data(), 1, bytes.size(), f);
+  const bool closed = std::fclose(f) == 0;
+  if (written != bytes.size() || !closed) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw IoError(fmt::format("synth: cannot write {} (disk full?)", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, final_path, ec);
+  if (ec) throw IoError(fmt::format("synth: cannot rename {}: {}", tmp.string(), ec.message()));
+}
+
+std::span<const uint8_t> as_bytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::string quality_param(int q) { return fmt::format("q={}", q); }
+
+// Shrinks `img` so that its long side is at most `max_side`; appends "max_side=N" to `params`
+// when it did.
+Image fit_within(const Image& img, int max_side, std::string& params) {
+  if (std::max(img.width, img.height) <= max_side) return img;
+  params += fmt::format("{}max_side={}", params.empty() ? "" : ";", max_side);
+  return resize_to_fit(img, max_side);
+}
+
+// The offset of the first SOFn segment's marker in a JPEG, walking the segment lengths.
+size_t find_sof(const std::vector<uint8_t>& jpeg) {
+  size_t pos = 2;  // after SOI
+  while (pos + 4 <= jpeg.size() && jpeg[pos] == 0xFF) {
+    const uint8_t marker = jpeg[pos + 1];
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      return pos;
+    }
+    pos += 2 + ((static_cast<size_t>(jpeg[pos + 2]) << 8) | jpeg[pos + 3]);
+  }
+  return std::string_view::npos;
+}
+
+std::string words(Rng& rng, int count) {
+  constexpr std::array<std::string_view, 16> kWords = {
+      "the",  "image",  "server", "request", "page",  "not",  "found", "error",
+      "data", "please", "access", "denied",  "cache", "user", "login", "session"};
+  std::string out;
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) out += (i % 12 == 0) ? ".\n" : " ";
+    out += kWords[rng.range(0, static_cast<int>(kWords.size()) - 1)];
+  }
+  return out;
+}
+
+// Text that a crawler saves under an image name: an HTML error page, a plain-text note or a JSON
+// API error.
+std::string not_image_text(int variant, Rng& rng) {
+  switch (variant) {
+    case 0:
+      return fmt::format(
+          "<!DOCTYPE html>\n<html>\n<head><title>404 Not Found</title></head>\n<body>\n"
+          "<h1>Not Found</h1>\n<p>{}</p>\n</body>\n</html>\n",
+          words(rng, rng.range(20, 400)));
+    case 1:
+      return words(rng, rng.range(20, 600)) + "\n";
+    default:
+      return fmt::format("{{\"error\": {{\"code\": 403, \"message\": \"{}\"}}}}\n",
+                         words(rng, rng.range(5, 80)));
+  }
+}
+
+class CorpusWriter {
+ public:
+  CorpusWriter(const SynthOptions& options, const std::vector<FilePlan>& plan,
+               std::vector<TruthRow>& rows)
+      : options_(options), plan_(plan), rows_(rows) {}
+
+  // Writes file `index` and, for an original, every file derived from it (they need its pixels
+  // and bytes, so they are made by the same task). Touches only rows_ of those files.
+  void run_task(int index) const {
+    const FilePlan& f = plan_[index];
+    if (f.kind == Kind::kOriginal) {
+      write_group(index);
+    } else {
+      write_fresh(index);
+    }
+  }
+
+ private:
+  uint64_t content_seed(int index) const {
+    return stream_seed(options_.seed ^ kContentSalt, index);
+  }
+  Rng param_rng(int index) const { return Rng(stream_seed(options_.seed ^ kParamSalt, index)); }
+
+  TruthRow& row(int index, std::string_view format, int width, int height,
+                std::string params) const {
+    TruthRow& r = rows_[index];
+    const FilePlan& f = plan_[index];
+    r.path = f.path;
+    r.kind = kind_name(f.kind);
+    r.format = format;
+    r.width = width;
+    r.height = height;
+    r.params = std::move(params);
+    if (f.source >= 0) r.source = plan_[f.source].path;
+    return r;
+  }
+
+  void write_group(int index) const {
+    const FilePlan& f = plan_[index];
+    const Image display = synth::render_scene(content_seed(index), f.width, f.height, f.channels);
+    const std::vector<uint8_t> bytes = encode_jpeg(
+        synth::stored_for_orientation(display, f.orientation), f.quality, f.orientation);
+    write_file(options_.out_dir, f.path, bytes);
+    std::string params = quality_param(f.quality);
+    if (f.orientation != 1) params += fmt::format(";exif={}", f.orientation);
+    if (f.channels == 1) params += ";gray";
+    row(index, format_name(ImageFormat::kJpeg), display.width, display.height, std::move(params));
+    for (int d : f.dependents) write_derived(d, display, bytes);
+  }
+
+  void write_derived(int index, const Image& display,
+                     const std::vector<uint8_t>& source_bytes) const {
+    const FilePlan& f = plan_[index];
+    const FilePlan& src = plan_[f.source];
+    Rng rng = param_rng(index);
+    auto write_jpeg = [&](const Image& img, int q, std::string params) {
+      write_file(options_.out_dir, f.path, encode_jpeg(img, q, 1));
+      row(index, format_name(ImageFormat::kJpeg), img.width, img.height, std::move(params));
+    };
+    switch (f.kind) {
+      case Kind::kNearReencoded: {
+        // Another quality than the original's.
+        int q = rng.range(70, 94);
+        if (q >= src.quality) ++q;
+        write_jpeg(display, q, quality_param(q));
+        break;
+      }
+      case Kind::kNearResized: {
+        const int percent = rng.range(50, 90);
+        const int w = std::max(1, static_cast<int>(std::lround(display.width * percent / 100.0)));
+        const int h = std::max(1, static_cast<int>(std::lround(display.height * percent / 100.0)));
+        const int q = rng.range(80, 95);
+        write_jpeg(synth::resize_exact(display, w, h), q,
+                   fmt::format("scale={:.2f};q={}", percent / 100.0, q));
+        break;
+      }
+      case Kind::kNearCropped: {
+        // `percent` of each side is cut away, split between its two ends (each gets 1/4..3/4
+        // of the cut: a crop that keeps the subject, as people crop).
+        const int percent = rng.range(2, 5);
+        const int cut_x =
+            std::max(1, static_cast<int>(std::lround(display.width * percent / 100.0)));
+        const int cut_y =
+            std::max(1, static_cast<int>(std::lround(display.height * percent / 100.0)));
+        const int x = rng.range(cut_x / 4, cut_x - cut_x / 4);
+        const int y = rng.range(cut_y / 4, cut_y - cut_y / 4);
+        const int q = rng.range(80, 95);
+        write_jpeg(synth::crop(display, x, y, display.width - cut_x, display.height - cut_y), q,
+                   fmt::format("crop={:.2f};q={}", percent / 100.0, q));
+        break;
+      }
+      case Kind::kNearBrightness: {
+        const int delta = rng.range(10, 25) * (rng.chance(0.5) ? 1 : -1);
+        const int q = rng.range(80, 95);
+        write_jpeg(synth::apply_gain(display, 1.0, delta), q,
+                   fmt::format("brightness={:+};q={}", delta, q));
+        break;
+      }
+      case Kind::kExactCopy:
+        write_file(options_.out_dir, f.path, source_bytes);
+        row(index, format_name(ImageFormat::kJpeg), display.width, display.height, "");
+        break;
+      default:
+        write_variant(index, display, rng);
+        break;
+    }
+  }
+
+  void write_variant(int index, const Image& display, Rng& rng) const {
+    const FilePlan& f = plan_[index];
+    const VariantFormat vf = kVariantCycle[f.variant];
+    std::string params;
+    const bool slow =
+        vf == VariantFormat::kHeic || vf == VariantFormat::kAvif || vf == VariantFormat::kJxl;
+    const Image img =
+        fit_within(display, slow ? rng.range(256, kSlowFormatMaxSide) : kVariantMaxSide, params);
+    auto add = [&params](const std::string& p) { params += (params.empty() ? "" : ";") + p; };
+    std::vector<uint8_t> bytes;
+    ImageFormat format = ImageFormat::kUnknown;
+    switch (vf) {
+      case VariantFormat::kPng:
+        bytes = encode_png(img);
+        format = ImageFormat::kPng;
+        break;
+      case VariantFormat::kPng16:
+        bytes = encode_png16(synth::widen_to_16(img));
+        format = ImageFormat::kPng;
+        add("bits=16");
+        break;
+      case VariantFormat::kWebp: {
+        const int q = rng.range(75, 92);
+        bytes = encode_webp(img, q);
+        format = ImageFormat::kWebp;
+        add(quality_param(q));
+        break;
+      }
+      case VariantFormat::kWebpLossless:
+        bytes = encode_webp(img, 100, true);
+        format = ImageFormat::kWebp;
+        add("lossless");
+        break;
+      case VariantFormat::kTiff:
+        bytes = encode_tiff(img);
+        format = ImageFormat::kTiff;
+        break;
+      case VariantFormat::kTiff16:
+        bytes = encode_tiff16(synth::widen_to_16(img));
+        format = ImageFormat::kTiff;
+        add("bits=16");
+        break;
+      case VariantFormat::kGif:
+        bytes = encode_gif(img);
+        format = ImageFormat::kGif;
+        break;
+      case VariantFormat::kBmp:
+        bytes = encode_bmp(img);
+        format = ImageFormat::kBmp;
+        break;
+      case VariantFormat::kHeic: {
+        const int q = rng.range(60, 85);
+        bytes = encode_heic(img, q);
+        format = ImageFormat::kHeif;
+        add(quality_param(q));
+        break;
+      }
+      case VariantFormat::kAvif: {
+        const int q = rng.range(60, 85);
+        bytes = encode_avif(img, q);
+        format = ImageFormat::kAvif;
+        add(quality_param(q));
+        break;
+      }
+      case VariantFormat::kJxl: {
+        const int tenths = rng.range(5, 20);
+        bytes = encode_jxl(img, static_cast<float>(tenths / 10.0));
+        format = ImageFormat::kJxl;
+        add(fmt::format("distance={:.1f}", tenths / 10.0));
+        break;
+      }
+    }
+    write_file(options_.out_dir, f.path, bytes);
+    row(index, format_name(format), img.width, img.height, std::move(params));
+  }
+
+  void write_fresh(int index) const {
+    const FilePlan& f = plan_[index];
+    Rng rng = param_rng(index);
+    const auto jpeg = format_name(ImageFormat::kJpeg);
+    if (f.kind == Kind::kNotImage) {
+      const std::string text = not_image_text(f.variant, rng);
+      write_file(options_.out_dir, f.path, as_bytes(text));
+      constexpr std::array<std::string_view, 3> kContent = {"html", "text", "json"};
+      row(index, "", 0, 0, fmt::format("content={}", kContent[f.variant])).status =
+          ItemStatus::kNotImage;
+      return;
+    }
+    const Image scene = synth::render_scene(content_seed(index), f.width, f.height, f.channels);
+    switch (f.kind) {
+      case Kind::kBlurred: {
+        // Strong relative to the image: at the 256 px working size the sigma is still 2..4 px.
+        const double sigma =
+            std::round(std::max(f.width, f.height) * rng.uniform(0.008, 0.016) * 10.0) / 10.0;
+        const int q = rng.range(85, 95);
+        write_file(options_.out_dir, f.path,
+                   encode_jpeg(synth::gaussian_blur(scene, std::max(sigma, 2.0)), q));
+        row(index, jpeg, f.width, f.height,
+            fmt::format("sigma={:.1f};q={}", std::max(sigma, 2.0), q));
+        break;
+      }
+      case Kind::kDark: {
+        const double gain = rng.range(6, 18) / 100.0;
+        const int q = rng.range(85, 95);
+        write_file(options_.out_dir, f.path, encode_jpeg(synth::apply_gain(scene, gain, 0.0), q));
+        row(index, jpeg, f.width, f.height, fmt::format("gain={:.2f};q={}", gain, q));
+        break;
+      }
+      case Kind::kOverexposed: {
+        // Highlights clip: most of the frame ends up at or near white.
+        const double gain = rng.range(20, 30) / 10.0;
+        const int q = rng.range(85, 95);
+        write_file(options_.out_dir, f.path, encode_jpeg(synth::apply_gain(scene, gain, 80.0), q));
+        row(index, jpeg, f.width, f.height, fmt::format("gain={:.1f};offset=80;q={}", gain, q));
+        break;
+      }
+      case Kind::kTiny:
+        if (f.variant == 1) {
+          write_file(options_.out_dir, f.path, encode_png(scene));
+          row(index, format_name(ImageFormat::kPng), f.width, f.height, "");
+        } else {
+          write_file(options_.out_dir, f.path, encode_jpeg(scene, 90));
+          row(index, jpeg, f.width, f.height, quality_param(90));
+        }
+        break;
+      case Kind::kTruncated: {
+        const int q = rng.range(85, 95);
+        std::vector<uint8_t> bytes = encode_jpeg(scene, q);
+        const int percent = rng.range(30, 80);
+        bytes.resize(bytes.size() * percent / 100);
+        write_file(options_.out_dir, f.path, bytes);
+        row(index, jpeg, f.width, f.height, fmt::format("cut={:.2f};q={}", percent / 100.0, q))
+            .status = ItemStatus::kDamaged;
+        break;
+      }
+      case Kind::kCorrupt:
+        write_corrupt(index, scene, rng);
+        break;
+      default:
+        assert(false && "write_fresh handles fresh kinds only");
+    }
+  }
+
+  void write_corrupt(int index, const Image& scene, Rng& rng) const {
+    const FilePlan& f = plan_[index];
+    std::vector<uint8_t> bytes;
+    std::string params;
+    ImageFormat format = ImageFormat::kJpeg;
+    switch (f.variant) {
+      case 0: {
+        // A JPEG start-of-image, the 0xFF that starts every marker, then noise. No noise byte
+        // is 0xFF, so no further marker (no frame header, no scan) can ever be found: the
+        // decoder must give up, not guess.
+        bytes = {0xFF, 0xD8, 0xFF};
+        const int n = rng.range(1'000, 20'000);
+        for (int i = 0; i < n; ++i) bytes.push_back(static_cast<uint8_t>(rng.next() % 255));
+        params = "variant=soi_garbage";
+        break;
+      }
+      case 1: {
+        // A whole JPEG whose frame header claims 0 x 0 pixels.
+        bytes = encode_jpeg(scene, 90);
+        const size_t sof = find_sof(bytes);
+        if (sof == std::string_view::npos || sof + 9 > bytes.size()) {
+          throw Error("synth: the JPEG encoder wrote no frame header to garble");
+        }
+        std::fill_n(bytes.begin() + static_cast<std::ptrdiff_t>(sof) + 5, 4, uint8_t{0});
+        params = "variant=jpeg_zero_size";
+        break;
+      }
+      default: {
+        // A PNG whose IHDR is garbled: width 0 and a CRC that no longer matches.
+        bytes = encode_png(scene);
+        // Signature (8) + length (4) + "IHDR" (4), then width (4), height (4).
+        if (bytes.size() < 33) throw Error("synth: the PNG encoder wrote no IHDR to garble");
+        for (size_t i = 16; i < 20; ++i) bytes[i] = 0;
+        bytes[24] ^= 0x5A;  // bit depth
+        format = ImageFormat::kPng;
+        params = "variant=png_bad_ihdr";
+        break;
+      }
+    }
+    write_file(options_.out_dir, f.path, bytes);
+    row(index, format_name(format), 0, 0, std::move(params)).status = ItemStatus::kCorrupt;
+  }
+
+  const SynthOptions& options_;
+  const std::vector<FilePlan>& plan_;
+  std::vector<TruthRow>& rows_;  // each task writes only the rows of its own files
+};
+
+// Group ids: each original and each fresh image that decodes opens a group, numbered in file
+// order; derived files take their original's; corrupt files and non-images have none.
+void assign_groups(const std::vector<FilePlan>& plan, std::vector<TruthRow>& rows) {
+  int next = 1;
+  std::vector<std::string> ids(plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const Kind k = plan[i].kind;
+    if (derives_from_original(k) || k == Kind::kCorrupt || k == Kind::kNotImage) continue;
+    ids[i] = std::to_string(next++);
+  }
+  for (size_t i = 0; i < plan.size(); ++i) {
+    rows[i].group = plan[i].source >= 0 ? ids[plan[i].source] : ids[i];
+  }
+}
+
+// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
+void append_field(std::string& out, std::string_view field) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += field;
+    return;
+  }
+  out += '"';
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+std::string truth_csv(const std::vector<TruthRow>& rows) {
+  std::string out = "path,kind,group,source,expected_status,format,width,height,params\n";
+  for (const TruthRow& r : rows) {
+    append_field(out, r.path);
+    out += ',';
+    append_field(out, r.kind);
+    out += ',';
+    append_field(out, r.group);
+    out += ',';
+    append_field(out, r.source);
+    out += ',';
+    out += to_string(r.status);
+    out += ',';
+    append_field(out, r.format);
+    out += fmt::format(",{},{},", r.width, r.height);
+    append_field(out, r.params);
+    out += '\n';
+  }
+  return out;
+}
+
+// Makes `out_dir` ready: created if missing; a previous corpus (or an interrupted one) is
+// removed; anything else in it is refused rather than deleted.
+void prepare_out_dir(const fs::path& out_dir) {
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) throw IoError(fmt::format("synth: cannot create {}: {}", out_dir.string(), ec.message()));
+  for (const fs::directory_entry& entry : fs::directory_iterator(out_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours = name == kTruthName || name == "." + std::string(kTruthName) + ".tmp" ||
+                      std::find(kSubdirs.begin(), kSubdirs.end(), name) != kSubdirs.end();
+    if (!ours) {
+      throw IoError(fmt::format(
+          "synth: {} holds {}, which is not part of a synthetic corpus; give an empty or new "
+          "directory",
+          out_dir.string(), name));
+    }
+  }
+  if (ec) throw IoError(fmt::format("synth: cannot list {}: {}", out_dir.string(), ec.message()));
+  // The truth goes first: a corpus without it is an unfinished one.
+  fs::remove(out_dir / kTruthName, ec);
+  for (std::string_view sub : kSubdirs) {
+    fs::remove_all(out_dir / sub, ec);
+    if (ec)
+      throw IoError(
+          fmt::format("synth: cannot clear {}: {}", (out_dir / sub).string(), ec.message()));
+  }
+}
+
+}  // namespace
+
+SynthSummary synthesize(const SynthOptions& options) {
+  if (options.count < 0)
+    throw ConfigError(fmt::format("synth: count must be >= 0, not {}", options.count));
+  const fs::path& out_dir = options.out_dir;
+  prepare_out_dir(out_dir);
+
+  const std::vector<FilePlan> plan = plan_corpus(options);
+  for (std::string_view sub : kSubdirs) {
+    const bool used = std::any_of(plan.begin(), plan.end(), [sub](const FilePlan& f) {
+      return std::string_view(f.path).substr(0, sub.size() + 1) == fmt::format("{}/", sub);
+    });
+    std::error_code ec;
+    if (used) fs::create_directories(out_dir / sub, ec);
+    if (ec)
+      throw IoError(
+          fmt::format("synth: cannot create {}: {}", (out_dir / sub).string(), ec.message()));
+  }
+
+  // A task is an original with everything derived from it, or one fresh file; biggest first so
+  // that no thread is left with a 3 MP group at the end.
+  std::vector<int> tasks;
+  std::vector<double> cost(plan.size(), 0.0);
+  for (int i = 0; i < options.count; ++i) {
+    const FilePlan& f = plan[i];
+    if (f.source >= 0) continue;
+    tasks.push_back(i);
+    cost[i] = (static_cast<double>(f.width) * f.height + 1e4) *
+              (1.0 + static_cast<double>(f.dependents.size()));
+  }
+  std::stable_sort(tasks.begin(), tasks.end(), [&cost](int a, int b) { return cost[a] > cost[b]; });
+
+  std::vector<TruthRow> rows(plan.size());
+  const CorpusWriter writer(options, plan, rows);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  auto work = [&] {
+    while (!failed.load(std::memory_order_relaxed)) {
+      const size_t t = next.fetch_add(1);
+      if (t >= tasks.size()) return;
+      try {
+        writer.run_task(tasks[t]);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!error) error = std::current_exception();
+        failed = true;
+      }
+    }
+  };
+  const unsigned hw = std::max(1U, std::thread::hardware_concurrency());
+  const size_t threads = std::min<size_t>(options.threads > 0 ? options.threads : hw,
+                                          std::max<size_t>(1, tasks.size()));
+  if (threads <= 1) {
+    work();
+  } else {
+    std::vector<std::jthread> pool;
+    pool.reserve(threads);
+    for (size_t t = 0; t < threads; ++t) pool.emplace_back(work);
+  }
+  if (error) std::rethrow_exception(error);
+
+  assign_groups(plan, rows);
+  const std::string csv = truth_csv(rows);
+  write_file(out_dir, std::string(kTruthName), as_bytes(csv));
+
+  SynthSummary summary;
+  summary.files = options.count;
+  summary.truth_csv = out_dir / kTruthName;
+  for (const TruthRow& r : rows) ++summary.kinds[std::string(r.kind)];
+  log().debug("synth: wrote {} files and {} to {}", summary.files, kTruthName, out_dir.string());
+  return summary;
+}
+
+}  // namespace vpipe

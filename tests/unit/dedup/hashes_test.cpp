@@ -1,0 +1,309 @@
+#include "vpipe/dedup/hashes.h"
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "test_images.h"
+#include "vpipe/core/image_ops.h"
+
+namespace vpipe {
+namespace {
+
+using test::cropped;
+using test::make_scene;
+using test::scaled;
+using test::with_brightness;
+using test::with_noise;
+
+// ---------------------------------------------------------------------------------------------
+// content_hash
+
+std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> bytes(n);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  return bytes;
+}
+
+TEST(ContentHash, EqualBytesGiveEqualHashes) {
+  const auto a = random_bytes(100000, 1);
+  const auto b = a;  // a separate buffer with the same bytes
+  EXPECT_EQ(content_hash(a), content_hash(b));
+}
+
+TEST(ContentHash, OneFlippedByteChangesTheHash) {
+  const auto original = random_bytes(4096, 2);
+  const ContentHash reference = content_hash(original);
+  for (size_t pos : {size_t{0}, size_t{1}, size_t{2047}, size_t{4095}}) {
+    auto edited = original;
+    edited[pos] ^= 0x01;
+    EXPECT_NE(content_hash(edited), reference) << "byte " << pos;
+  }
+}
+
+TEST(ContentHash, MatchesXxh3128CalledDirectly) {
+  for (size_t n :
+       {size_t{0}, size_t{1}, size_t{16}, size_t{17}, size_t{240}, size_t{241}, size_t{1 << 20}}) {
+    const auto bytes = random_bytes(n, static_cast<uint32_t>(n) + 7);
+    const XXH128_hash_t direct = XXH3_128bits(bytes.data(), bytes.size());
+    const ContentHash ours = content_hash(bytes);
+    EXPECT_EQ(ours.high, direct.high64) << n << " bytes";
+    EXPECT_EQ(ours.low, direct.low64) << n << " bytes";
+  }
+}
+
+TEST(ContentHash, EmptyInputMatchesPublishedValue) {
+  // XXH3_128bits("") with seed 0, from xxHash's own sanity table.
+  const ContentHash h = content_hash({});
+  EXPECT_EQ(h.high, 0x99AA06D3014798D8ULL);
+  EXPECT_EQ(h.low, 0x6001C324468D497FULL);
+  EXPECT_EQ(h.hex(), "99aa06d3014798d86001c324468d497f");
+}
+
+TEST(ContentHash, HexIs32LowercaseDigitsHighWordFirst) {
+  const ContentHash h{.high = 0x0123456789ABCDEFULL, .low = 0x00000000000000FFULL};
+  EXPECT_EQ(h.hex(), "0123456789abcdef00000000000000ff");
+
+  const ContentHash real = content_hash(random_bytes(1000, 3));
+  const std::string hex = real.hex();
+  ASSERT_EQ(hex.size(), 32U);
+  for (char c : hex) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << hex;
+  char expected[33];
+  std::snprintf(expected, sizeof expected, "%016llx%016llx",
+                static_cast<unsigned long long>(real.high),
+                static_cast<unsigned long long>(real.low));
+  EXPECT_EQ(hex, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Perceptual hashes: exact definitions on images whose shrunk form is known exactly.
+
+struct PerceptualHash {
+  const char* name;
+  uint64_t (*fn)(const Image&);
+};
+constexpr std::array<PerceptualHash, 2> kHashes{{{"phash", &phash_cpu}, {"dhash", &dhash_cpu}}};
+
+/// A gray image of `cols` x `rows` constant blocks of `block` x `block` px; area-shrinking it to
+/// cols x rows reproduces the block values exactly.
+Image block_image(const std::vector<uint8_t>& values, int cols, int rows, int block) {
+  Image img(cols * block, rows * block, 1);
+  for (int y = 0; y < img.height; ++y) {
+    for (int x = 0; x < img.width; ++x) img.row(y)[x] = values[(y / block) * cols + x / block];
+  }
+  return img;
+}
+
+std::vector<uint8_t> random_levels(int n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> level(0, 255);
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(level(rng));
+  return v;
+}
+
+TEST(Dhash, BitsAreLeftBrighterThanRightRowMajorMsbFirst) {
+  for (uint32_t seed = 1; seed <= 10; ++seed) {
+    const auto cells = random_levels(9 * 8, seed);
+    uint64_t expected = 0;
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 8; ++c) {
+        if (cells[r * 9 + c] > cells[r * 9 + c + 1]) expected |= uint64_t{1} << (63 - (r * 8 + c));
+      }
+    }
+    // 27 x 24 px blocks: a non-square image whose shrink is still exact.
+    EXPECT_EQ(dhash_cpu(block_image(cells, 9, 8, 27)), expected) << "seed " << seed;
+  }
+}
+
+TEST(Dhash, FirstRowFallingOnlyGivesTopByte) {
+  std::vector<uint8_t> cells(9 * 8, 100);
+  for (int c = 0; c < 9; ++c) cells[c] = static_cast<uint8_t>(200 - 10 * c);
+  EXPECT_EQ(dhash_cpu(block_image(cells, 9, 8, 10)), 0xFF00000000000000ULL);
+}
+
+/// Orthonormal DCT-II of a 32x32 block in double precision, written out from the definition;
+/// returns the top-left 8x8, row-major.
+std::array<double, 64> reference_low_dct(const std::vector<uint8_t>& f) {
+  constexpr int kN = 32;
+  std::array<double, 64> out{};
+  for (int u = 0; u < 8; ++u) {
+    for (int v = 0; v < 8; ++v) {
+      double acc = 0;
+      for (int y = 0; y < kN; ++y) {
+        for (int x = 0; x < kN; ++x) {
+          acc += f[y * kN + x] * std::cos(std::numbers::pi * (2 * y + 1) * u / (2 * kN)) *
+                 std::cos(std::numbers::pi * (2 * x + 1) * v / (2 * kN));
+        }
+      }
+      const double au = u == 0 ? std::sqrt(1.0 / kN) : std::sqrt(2.0 / kN);
+      const double av = v == 0 ? std::sqrt(1.0 / kN) : std::sqrt(2.0 / kN);
+      out[u * 8 + v] = au * av * acc;
+    }
+  }
+  return out;
+}
+
+TEST(Phash, MatchesReferenceDctAndMedianOfAcTerms) {
+  for (uint32_t seed = 1; seed <= 8; ++seed) {
+    // Smooth random 32x32 content (random levels blurred) so the low frequencies carry energy.
+    auto cells = random_levels(32 * 32, seed);
+    cv::Mat m(32, 32, CV_8UC1, cells.data());
+    cv::GaussianBlur(m, m, cv::Size(0, 0), 2.0);
+
+    const auto low = reference_low_dct(cells);
+    std::vector<double> ac(low.begin() + 1, low.end());
+    std::sort(ac.begin(), ac.end());
+    const double median = ac[31];  // 63 AC terms: the 32nd smallest
+    uint64_t expected = 0;
+    for (int i = 0; i < 64; ++i) {
+      if (low[i] > median) expected |= uint64_t{1} << (63 - i);
+    }
+    EXPECT_EQ(__builtin_popcountll(expected), 32);  // 31 AC terms above the median, plus DC
+    EXPECT_EQ(phash_cpu(block_image(cells, 32, 32, 8)), expected) << "seed " << seed;
+  }
+}
+
+TEST(PerceptualHash, ConstantImagesAreWellDefined) {
+  // A constant image has only a DC term (32 * level); every AC term, hence the median, is 0.
+  for (int level : {1, 100, 255}) {
+    Image img(200, 150, 1);
+    std::fill(img.pixels.begin(), img.pixels.end(), static_cast<uint8_t>(level));
+    EXPECT_EQ(phash_cpu(img), uint64_t{1} << 63) << level;
+    EXPECT_EQ(dhash_cpu(img), 0U) << level;
+  }
+  Image black(64, 64, 3);
+  EXPECT_EQ(phash_cpu(black), 0U);
+  EXPECT_EQ(dhash_cpu(black), 0U);
+}
+
+TEST(PerceptualHash, TinyAndEmptyImagesDoNotCrash) {
+  for (const auto& h : kHashes) {
+    SCOPED_TRACE(h.name);
+    for (auto [w, hgt] : {std::pair{1, 1}, {3, 2}, {1, 100}, {100, 1}, {9, 8}, {31, 33}}) {
+      const Image img = make_scene(static_cast<uint32_t>(w * 1000 + hgt), w, hgt);
+      EXPECT_EQ(h.fn(img), h.fn(img));  // deterministic
+    }
+    EXPECT_EQ(h.fn(Image{}), 0U);
+  }
+}
+
+TEST(PerceptualHash, RgbInputHashesLikeItsGray) {
+  for (const auto& h : kHashes) {
+    SCOPED_TRACE(h.name);
+    for (uint32_t seed = 1; seed <= 10; ++seed) {
+      const Image rgb = make_scene(seed, 240, 180);
+      EXPECT_EQ(h.fn(rgb), h.fn(to_gray(rgb))) << "seed " << seed;
+
+      // Gray content replicated into three equal channels is the same picture.
+      const Image gray = to_gray(rgb);
+      Image replicated(gray.width, gray.height, 3);
+      for (size_t i = 0; i < gray.pixels.size(); ++i) {
+        for (int c = 0; c < 3; ++c) replicated.pixels[3 * i + c] = gray.pixels[i];
+      }
+      EXPECT_EQ(h.fn(replicated), h.fn(gray)) << "seed " << seed;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Perceptual hashes: near-duplicates stay near, unrelated images do not.
+
+constexpr int kNearThreshold = 6;
+constexpr uint32_t kScenes = 24;
+
+/// Hash of an image as the scan pass computes it: shrink to the working size, then gray.
+uint64_t scan_hash(const PerceptualHash& h, const Image& img) {
+  return h.fn(to_gray(resize_to_fit(img, kWorkingSize)));
+}
+
+template <typename Edit>
+void expect_stable(const char* what, Edit edit) {
+  for (const auto& h : kHashes) {
+    int worst = 0;
+    for (uint32_t seed = 1; seed <= kScenes; ++seed) {
+      const Image original = make_scene(seed, 256 + static_cast<int>(seed % 3) * 40, 256);
+      const Image edited = edit(original, seed);
+      const int d = hamming_distance(scan_hash(h, original), scan_hash(h, edited));
+      worst = std::max(worst, d);
+      EXPECT_LE(d, kNearThreshold) << h.name << ", " << what << ", seed " << seed;
+    }
+    ::testing::Test::RecordProperty(std::string(h.name) + "_worst_distance", worst);
+  }
+}
+
+TEST(PerceptualHash, StableUnderGaussianNoise) {
+  expect_stable("noise sigma 5",
+                [](const Image& img, uint32_t seed) { return with_noise(img, 5.0, seed + 100); });
+}
+
+TEST(PerceptualHash, StableUnderBrightnessShift) {
+  expect_stable("+20", [](const Image& img, uint32_t) { return with_brightness(img, 20); });
+  expect_stable("-20", [](const Image& img, uint32_t) { return with_brightness(img, -20); });
+}
+
+TEST(PerceptualHash, StableUnderDownscaling) {
+  expect_stable("area resize 0.5..0.9", [](const Image& img, uint32_t seed) {
+    std::mt19937 rng(seed + 200);
+    return scaled(img, std::uniform_real_distribution<double>(0.5, 0.9)(rng));
+  });
+}
+
+TEST(PerceptualHash, MostlyStableUnderSmallCrop) {
+  // Cropping moves content against the hash grid, which neither hash is built to absorb. A crop
+  // removing 2..5% of the pixels (each side shortened by 1..2.5%, the cut split at random
+  // between opposite edges) stays within the threshold for most scenes but not all: in a
+  // 300-scene sweep about 4% exceed it (and about a fifth when 2..5% of each side is cut; see
+  // docs/SIGNALS.md). So this asserts the distribution, not every image.
+  constexpr uint32_t kCropScenes = 60;
+  for (const auto& h : kHashes) {
+    int within = 0;
+    double total = 0;
+    for (uint32_t seed = 1; seed <= kCropScenes; ++seed) {
+      const Image original = make_scene(seed, 256 + static_cast<int>(seed % 3) * 40, 256);
+      std::mt19937 rng(seed + 300);
+      const double area_cut = std::uniform_real_distribution<double>(0.02, 0.05)(rng);
+      const Image edited = cropped(original, 1 - std::sqrt(1 - area_cut), seed + 400);
+      const int d = hamming_distance(scan_hash(h, original), scan_hash(h, edited));
+      within += d <= kNearThreshold ? 1 : 0;
+      total += d;
+    }
+    EXPECT_GE(within, static_cast<int>(kCropScenes * 9 / 10)) << h.name;
+    EXPECT_LE(total / kCropScenes, 4.0) << h.name;
+    ::testing::Test::RecordProperty(std::string(h.name) + "_crop_within_threshold", within);
+  }
+}
+
+TEST(PerceptualHash, UnrelatedImagesAreAboutHalfTheBitsApart) {
+  constexpr int kPairs = 50;
+  for (const auto& h : kHashes) {
+    double total = 0;
+    for (int i = 0; i < kPairs; ++i) {
+      const Image a = make_scene(static_cast<uint32_t>(1000 + 2 * i));
+      const Image b = make_scene(static_cast<uint32_t>(1001 + 2 * i));
+      total += hamming_distance(scan_hash(h, a), scan_hash(h, b));
+    }
+    const double mean = total / kPairs;
+    EXPECT_GE(mean, 26.0) << h.name;
+    EXPECT_LE(mean, 38.0) << h.name;
+  }
+}
+
+TEST(HammingDistance, CountsDifferingBits) {
+  EXPECT_EQ(hamming_distance(0, 0), 0);
+  EXPECT_EQ(hamming_distance(0, ~uint64_t{0}), 64);
+  EXPECT_EQ(hamming_distance(0xF0F0, 0x0FF0), 8);
+  EXPECT_EQ(hamming_distance(uint64_t{1} << 63, 1), 2);
+}
+
+}  // namespace
+}  // namespace vpipe
