@@ -56,6 +56,7 @@ void PipelineCore::begin_run(const RunOptions& options) {
       names.names.push_back(stage.name);
       names.workers.push_back(stage.workers);
     }
+    names.unit = options.unit;
     progress_ = std::make_unique<ProgressMonitor>(*options.progress, std::move(names),
                                                   options.expected_total,
                                                   [this] { return sample(now_ns()); });

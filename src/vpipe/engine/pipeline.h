@@ -58,6 +58,8 @@ struct RunOptions {
   std::function<int64_t()> expected_total;
   /// Record a span per batch per worker, for write_chrome_trace.
   bool trace = false;
+  /// What the progress line calls an item, plural ("files", "frames").
+  std::string unit = "items";
 };
 
 namespace detail {

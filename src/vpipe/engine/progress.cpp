@@ -25,9 +25,10 @@ std::string format_progress_line(const ProgressSample& oldest, const ProgressSam
   const double rate =
       window_s > 0 ? static_cast<double>(newest.items_done - oldest.items_done) / window_s : 0.0;
   std::string line = expected_total >= 0
-                         ? fmt::format("vpipe: {}/{} items, {:.1f} items/s", newest.items_done,
-                                       expected_total, rate)
-                         : fmt::format("vpipe: {} items, {:.1f} items/s", newest.items_done, rate);
+                         ? fmt::format("vpipe: {}/{} {}, {:.1f} {}/s", newest.items_done,
+                                       expected_total, stages.unit, rate, stages.unit)
+                         : fmt::format("vpipe: {} {}, {:.1f} {}/s", newest.items_done, stages.unit, rate,
+                                       stages.unit);
   if (expected_total >= 0) {
     const auto left = expected_total - static_cast<int64_t>(newest.items_done);
     if (left <= 0) {
@@ -58,12 +59,12 @@ std::string format_progress_line(const ProgressSample& oldest, const ProgressSam
   return line;
 }
 
-std::string format_final_progress_line(const RunReport& report) {
+std::string format_final_progress_line(const RunReport& report, const std::string& unit) {
   const uint64_t done = report.stages.empty() ? 0 : report.stages.back().items_out;
   const double wall_s = static_cast<double>(report.wall_ns) / 1e9;
   std::string line =
-      fmt::format("vpipe: {} items in {}, {:.1f} items/s", done, format_duration(wall_s),
-                  wall_s > 0 ? static_cast<double>(done) / wall_s : 0.0);
+      fmt::format("vpipe: {} {} in {}, {:.1f} {}/s", done, unit, format_duration(wall_s),
+                  wall_s > 0 ? static_cast<double>(done) / wall_s : 0.0, unit);
   if (report.stopped) line += " (stopped)";
   if (report.bottleneck >= 0) {
     const StageMetrics& stage = report.stages[report.bottleneck];
@@ -98,7 +99,7 @@ void ProgressMonitor::stop() {
 }
 
 void ProgressMonitor::print_final(const RunReport& report) {
-  draw(format_final_progress_line(report), true);
+  draw(format_final_progress_line(report, stages_.unit), true);
 }
 
 void ProgressMonitor::loop() {

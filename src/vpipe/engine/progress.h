@@ -26,6 +26,7 @@ struct ProgressSample {
 struct ProgressStages {
   std::vector<std::string> names;
   std::vector<int> workers;
+  std::string unit = "items";  ///< plural noun for an item in progress lines
 };
 
 /// One progress line from two readings (`oldest` before `newest`) of a window: items done,
@@ -37,7 +38,8 @@ struct ProgressStages {
                                                int64_t expected_total);
 
 /// The closing line of a run: items done, mean items/s, wall time, the run's bottleneck.
-[[nodiscard]] std::string format_final_progress_line(const RunReport& report);
+[[nodiscard]] std::string format_final_progress_line(const RunReport& report,
+                                                     const std::string& unit = "items");
 
 /// Redraws a progress line on `out` every `period` on its own thread ("\r", no newline), over a
 /// window of the last few seconds. stop() ends the thread; print_final() then closes the line.

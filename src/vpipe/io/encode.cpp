@@ -204,6 +204,10 @@ std::vector<uint8_t> encode_heif_common(const Image& img, int quality,
   // Favour speed: these encoders serve synthetic corpora and tests, not archival output.
   if (format == heif_compression_HEVC) {
     heif_encoder_set_parameter_string(encoder.get(), "preset", "fast");
+    // One thread per encode: callers already run one encode per core, and x265's own pool
+    // would only oversubscribe them ("x265:" parameters go straight to x265_param_parse).
+    heif_encoder_set_parameter_string(encoder.get(), "x265:pools", "none");
+    heif_encoder_set_parameter_string(encoder.get(), "x265:frame-threads", "1");
   } else {
     heif_encoder_set_parameter_integer(encoder.get(), "speed", 8);
   }

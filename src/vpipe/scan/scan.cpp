@@ -51,10 +51,12 @@ struct FileCloser {
   ~FileCloser() { ::close(fd); }
 };
 
-/// Reads a whole file. Returns an empty optional and sets `error` on failure.
+/// Reads a whole file. Returns an empty optional and sets `error` on failure. A file without an
+/// image extension is only read whole when its first bytes are an image signature; otherwise
+/// `not_image` is set and nothing more is read (walks meet many such files).
 std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uint64_t max_bytes,
                                                     FileRecord& record, std::string& error,
-                                                    bool& too_large) {
+                                                    bool& too_large, bool& not_image) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = fmt::format("cannot open: {}", std::strerror(errno));
@@ -69,6 +71,15 @@ std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uin
   // The stamp of what was actually read, so resume compares against these bytes.
   record.size_bytes = st.st_size;
   record.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (!has_image_extension(path)) {
+    uint8_t head[kSniffBytes];
+    const ssize_t n = ::pread(fd, head, sizeof(head), 0);
+    if (n < 0 || sniff_format(std::span<const uint8_t>(head, static_cast<size_t>(n))) ==
+                     ImageFormat::kUnknown) {
+      not_image = true;
+      return std::nullopt;
+    }
+  }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     too_large = true;
     error = fmt::format("file is {} bytes, over the {}-byte limit", st.st_size, max_bytes);
@@ -95,7 +106,12 @@ void read_item(ScanItem& item, uint64_t max_bytes) {
   FileRecord& rec = item.record;
   std::string error;
   bool too_large = false;
-  auto bytes = read_whole_file(rec.path, max_bytes, rec, error, too_large);
+  bool not_image = false;
+  auto bytes = read_whole_file(rec.path, max_bytes, rec, error, too_large, not_image);
+  if (not_image) {
+    item.ignored = true;
+    return;
+  }
   if (!bytes) {
     rec.status = too_large ? ItemStatus::kTooLarge : ItemStatus::kUnreadable;
     rec.error = std::move(error);
@@ -105,11 +121,7 @@ void read_item(ScanItem& item, uint64_t max_bytes) {
   rec.has_content_hash = true;
   const ImageFormat format = sniff_format(std::span<const uint8_t>(*bytes).first(
       std::min(bytes->size(), kSniffBytes)));
-  if (format == ImageFormat::kUnknown) {
-    if (!has_image_extension(rec.path)) {
-      item.ignored = true;
-      return;
-    }
+  if (format == ImageFormat::kUnknown) {  // an image name (others stopped above), no signature
     rec.status = ItemStatus::kNotImage;
     rec.error = bytes->empty() ? "not an image: the file is empty"
                                : "not an image: no known image signature in its first bytes";
@@ -319,6 +331,7 @@ ScanSummary run_scan(const ScanOptions& options) {
   run_options.stop = options.stop;
   run_options.progress = options.progress;
   run_options.trace = !options.trace_path.empty();
+  run_options.unit = "files";
   if (options.progress != nullptr) {
     counter.emplace(options, options.stop);
     run_options.expected_total = [&] {

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -58,7 +59,7 @@ constexpr std::array<std::string_view, kKindCount> kKindNames = {
 std::string_view kind_name(Kind k) { return kKindNames[static_cast<size_t>(k)]; }
 
 // Share of each kind in a curate corpus, per mille; originals take what the others leave
-// (about half). Every share is >= 20, so each kind has >= 4 files once count >= 200.
+// (about half). Every share is >= 25, so each kind has >= 5 files once count >= 200.
 struct KindShare {
   Kind kind;
   int per_mille;
@@ -141,7 +142,7 @@ struct FilePlan {
   int channels = 3;
   int quality = 90;     // originals: JPEG quality
   int orientation = 1;  // originals: EXIF orientation (1 = no tag)
-  int variant = 0;      // format variants: index into kVariantCycle; corrupt/not_image: variant
+  int variant = 0;  // format variants: index into kVariantCycle; tiny/corrupt/not_image: variant
   std::vector<int> dependents;  // originals: files derived from this one, in index order
 };
 
@@ -431,7 +432,8 @@ Image fit_within(const Image& img, int max_side, std::string& params) {
   return resize_to_fit(img, max_side);
 }
 
-// The offset of the first SOFn segment's marker in a JPEG, walking the segment lengths.
+// The offset of the first SOFn segment's marker in a JPEG, walking the segment lengths; npos
+// when there is none.
 size_t find_sof(const std::vector<uint8_t>& jpeg) {
   size_t pos = 2;  // after SOI
   while (pos + 4 <= jpeg.size() && jpeg[pos] == 0xFF) {
@@ -482,8 +484,7 @@ class CorpusWriter {
   // Writes file `index` and, for an original, every file derived from it (they need its pixels
   // and bytes, so they are made by the same task). Touches only rows_ of those files.
   void run_task(int index) const {
-    const FilePlan& f = plan_[index];
-    if (f.kind == Kind::kOriginal) {
+    if (plan_[index].kind == Kind::kOriginal) {
       write_group(index);
     } else {
       write_fresh(index);
@@ -673,13 +674,11 @@ class CorpusWriter {
     switch (f.kind) {
       case Kind::kBlurred: {
         // Strong relative to the image: at the 256 px working size the sigma is still 2..4 px.
-        const double sigma =
-            std::round(std::max(f.width, f.height) * rng.uniform(0.008, 0.016) * 10.0) / 10.0;
+        const double sigma = std::max(
+            2.0, std::round(std::max(f.width, f.height) * rng.uniform(0.008, 0.016) * 10.0) / 10.0);
         const int q = rng.range(85, 95);
-        write_file(options_.out_dir, f.path,
-                   encode_jpeg(synth::gaussian_blur(scene, std::max(sigma, 2.0)), q));
-        row(index, jpeg, f.width, f.height,
-            fmt::format("sigma={:.1f};q={}", std::max(sigma, 2.0), q));
+        write_file(options_.out_dir, f.path, encode_jpeg(synth::gaussian_blur(scene, sigma), q));
+        row(index, jpeg, f.width, f.height, fmt::format("sigma={:.1f};q={}", sigma, q));
         break;
       }
       case Kind::kDark: {
@@ -690,11 +689,17 @@ class CorpusWriter {
         break;
       }
       case Kind::kOverexposed: {
-        // Highlights clip: most of the frame ends up at or near white.
-        const double gain = rng.range(20, 30) / 10.0;
+        // Washed out toward white, highlights clipped: out = in * gain + offset with
+        // offset = 255 (1 - gain) + 25. What is not clipped keeps its structure, so two
+        // overexposed images stay different pictures (a fully white frame would hash like
+        // every other fully white frame).
+        const double gain = rng.range(15, 30) / 100.0;
+        const int offset = static_cast<int>(std::lround(255 * (1 - gain))) + 25;
         const int q = rng.range(85, 95);
-        write_file(options_.out_dir, f.path, encode_jpeg(synth::apply_gain(scene, gain, 80.0), q));
-        row(index, jpeg, f.width, f.height, fmt::format("gain={:.1f};offset=80;q={}", gain, q));
+        write_file(options_.out_dir, f.path,
+                   encode_jpeg(synth::apply_gain(scene, gain, offset), q));
+        row(index, jpeg, f.width, f.height,
+            fmt::format("gain={:.2f};offset={};q={}", gain, offset, q));
         break;
       }
       case Kind::kTiny:
@@ -754,7 +759,7 @@ class CorpusWriter {
       default: {
         // A PNG whose IHDR is garbled: width 0 and a CRC that no longer matches.
         bytes = encode_png(scene);
-        // Signature (8) + length (4) + "IHDR" (4), then width (4), height (4).
+        // Signature (8) + length (4) + "IHDR" (4), then width (4), height (4), bit depth (1).
         if (bytes.size() < 33) throw Error("synth: the PNG encoder wrote no IHDR to garble");
         for (size_t i = 16; i < 20; ++i) bytes[i] = 0;
         bytes[24] ^= 0x5A;  // bit depth
@@ -844,30 +849,34 @@ void prepare_out_dir(const fs::path& out_dir) {
   fs::remove(out_dir / kTruthName, ec);
   for (std::string_view sub : kSubdirs) {
     fs::remove_all(out_dir / sub, ec);
-    if (ec)
+    if (ec) {
       throw IoError(
           fmt::format("synth: cannot clear {}: {}", (out_dir / sub).string(), ec.message()));
+    }
   }
 }
 
 }  // namespace
 
 SynthSummary synthesize(const SynthOptions& options) {
-  if (options.count < 0)
+  if (options.count < 0) {
     throw ConfigError(fmt::format("synth: count must be >= 0, not {}", options.count));
+  }
   const fs::path& out_dir = options.out_dir;
   prepare_out_dir(out_dir);
 
   const std::vector<FilePlan> plan = plan_corpus(options);
   for (std::string_view sub : kSubdirs) {
-    const bool used = std::any_of(plan.begin(), plan.end(), [sub](const FilePlan& f) {
-      return std::string_view(f.path).substr(0, sub.size() + 1) == fmt::format("{}/", sub);
+    const std::string prefix = fmt::format("{}/", sub);
+    const bool used = std::any_of(plan.begin(), plan.end(), [&prefix](const FilePlan& f) {
+      return f.path.compare(0, prefix.size(), prefix) == 0;
     });
     std::error_code ec;
     if (used) fs::create_directories(out_dir / sub, ec);
-    if (ec)
+    if (ec) {
       throw IoError(
           fmt::format("synth: cannot create {}: {}", (out_dir / sub).string(), ec.message()));
+    }
   }
 
   // A task is an original with everything derived from it, or one fresh file; biggest first so
@@ -911,7 +920,7 @@ SynthSummary synthesize(const SynthOptions& options) {
     std::vector<std::jthread> pool;
     pool.reserve(threads);
     for (size_t t = 0; t < threads; ++t) pool.emplace_back(work);
-  }
+  }  // the pool joins here
   if (error) std::rethrow_exception(error);
 
   assign_groups(plan, rows);

@@ -175,26 +175,45 @@ class SynthTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("vpipe_synth_test_" + std::to_string(::getpid()));
     fs::remove_all(root_);
-    SynthOptions options;
-    options.out_dir = root_ / "corpus";
-    options.count = kCount;
-    options.seed = 7;
-    options.threads = 2;
-    summary_ = synthesize(options);
-    truth_ = read_truth(options.out_dir / "truth.csv");
+    fs::create_directories(root_);
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  static fs::path corpus() { return root_ / "corpus"; }
+  // The shared curate corpus (seed 7, 240 files, 2 threads), made on first use: ctest runs each
+  // test in a process of its own, and the tests that do not need it should not pay for it.
+  static const fs::path& corpus() {
+    if (!made_) {
+      SynthOptions options;
+      options.out_dir = root_ / "corpus";
+      options.count = kCount;
+      options.seed = 7;
+      options.threads = 2;
+      summary_ = synthesize(options);
+      truth_ = read_truth(options.out_dir / "truth.csv");
+      corpus_ = options.out_dir;
+      made_ = true;
+    }
+    return corpus_;
+  }
+  static const std::vector<Row>& truth() {
+    corpus();
+    return truth_;
+  }
+  static const SynthSummary& summary() {
+    corpus();
+    return summary_;
+  }
 
   static const Row* row_of(const std::string& path) {
-    for (const Row& r : truth_) {
+    for (const Row& r : truth()) {
       if (r.at("path") == path) return &r;
     }
     return nullptr;
   }
 
   static inline fs::path root_;
+  static inline bool made_ = false;
+  static inline fs::path corpus_;
   static inline SynthSummary summary_;
   static inline std::vector<Row> truth_;
 };
@@ -229,15 +248,15 @@ TEST_F(SynthTest, WritesExactlyCountFilesWithEveryKindAndOneRowEach) {
   const auto files = hash_tree(corpus());
   EXPECT_EQ(files.size(), static_cast<size_t>(kCount) + 1);
   EXPECT_TRUE(files.count("truth.csv"));
-  ASSERT_EQ(truth_.size(), static_cast<size_t>(kCount));
-  EXPECT_EQ(summary_.files, kCount);
-  EXPECT_EQ(summary_.truth_csv, corpus() / "truth.csv");
+  ASSERT_EQ(truth().size(), static_cast<size_t>(kCount));
+  EXPECT_EQ(summary().files, kCount);
+  EXPECT_EQ(summary().truth_csv, corpus() / "truth.csv");
 
   std::set<std::string> paths;
   std::map<std::string, int64_t> kinds;
   std::set<std::string> dirs;
   bool spaces = false;
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) {
     const std::string& p = r.at("path");
     EXPECT_TRUE(files.count(p)) << p << " is in truth.csv but not on disk";
     EXPECT_TRUE(paths.insert(p).second) << p << " twice in truth.csv";
@@ -247,7 +266,7 @@ TEST_F(SynthTest, WritesExactlyCountFilesWithEveryKindAndOneRowEach) {
     dirs.insert(fs::path(p).parent_path().string());
     spaces = spaces || p.find(' ') != std::string::npos;
   }
-  EXPECT_EQ(kinds, summary_.kinds);
+  EXPECT_EQ(kinds, summary().kinds);
   for (const std::string& k : kAllKinds) EXPECT_GT(kinds[k], 0) << "no " << k << " file";
   EXPECT_EQ(kinds.size(), kAllKinds.size()) << "a kind that is not documented";
   // About half are originals.
@@ -261,7 +280,7 @@ TEST_F(SynthTest, EveryFileDecodesAsItsTruthSays) {
   Decoder decoder;
   std::set<std::string> formats;
   int exif = 0, gray = 0, sixteen = 0;
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) {
     const std::string& p = r.at("path");
     const DecodeResult d = decode_file(decoder, corpus() / p);
     EXPECT_EQ(std::string(to_string(d.status)), r.at("expected_status")) << p << ": " << d.message;
@@ -301,8 +320,8 @@ TEST_F(SynthTest, EveryFileDecodesAsItsTruthSays) {
 TEST_F(SynthTest, GroupsAndSourcesAreConsistent) {
   std::map<std::string, std::string> group_of;
   std::map<std::string, int> founders;  // group -> files that are not derived
-  for (const Row& r : truth_) group_of[r.at("path")] = r.at("group");
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) group_of[r.at("path")] = r.at("group");
+  for (const Row& r : truth()) {
     const std::string& kind = r.at("kind");
     const std::string& source = r.at("source");
     if (kNearKinds.count(kind)) {
@@ -329,6 +348,9 @@ TEST_F(SynthTest, GroupsAndSourcesAreConsistent) {
 }
 
 TEST_F(SynthTest, NearDuplicatesResembleTheirSourceAndOtherGroupsDoNot) {
+  // At this Hamming distance a hash dedup recovers the truth's groups exactly: every
+  // near-duplicate is within it of its source, every other pair beyond it.
+  constexpr int kHashThreshold = 10;
   Decoder decoder;
   struct Look {
     cv::Mat thumb;
@@ -346,20 +368,21 @@ TEST_F(SynthTest, NearDuplicatesResembleTheirSourceAndOtherGroupsDoNot) {
   };
   // One file per group that is not derived: originals and the defects that decode fully.
   std::vector<std::string> founders;
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) {
     if (r.at("source").empty() && !r.at("group").empty() && r.at("expected_status") == "ok") {
       founders.push_back(r.at("path"));
     }
   }
   int near = 0, near_exif = 0;
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) {
     if (!kNearKinds.count(r.at("kind"))) continue;
     const std::string& p = r.at("path");
     const Look& copy = look(p);
     const Look& source = look(r.at("source"));
     const double c = correlation(copy.thumb, source.thumb);
     EXPECT_GT(c, 0.8) << p << " (" << r.at("params") << ") vs " << r.at("source");
-    EXPECT_LE(hamming(copy.hash, source.hash), 12) << p << " (" << r.at("params") << ")";
+    EXPECT_LE(hamming(copy.hash, source.hash), kHashThreshold)
+        << p << " (" << r.at("params") << ")";
     // Its source is the file it resembles most.
     for (const std::string& other : founders) {
       if (other == r.at("source")) continue;
@@ -374,7 +397,7 @@ TEST_F(SynthTest, NearDuplicatesResembleTheirSourceAndOtherGroupsDoNot) {
   int pairs = 0;
   for (size_t i = 0; i < founders.size(); ++i) {
     for (size_t j = i + 1; j < founders.size(); ++j) {
-      EXPECT_GE(hamming(look(founders[i]).hash, look(founders[j]).hash), 16)
+      EXPECT_GT(hamming(look(founders[i]).hash, look(founders[j]).hash), kHashThreshold)
           << founders[i] << " and " << founders[j] << " are in different groups";
       ++pairs;
     }
@@ -386,7 +409,7 @@ TEST_F(SynthTest, DefectsHaveTheirDefect) {
   Decoder decoder;
   std::vector<double> original_sharpness;
   std::vector<double> blurred_sharpness;
-  for (const Row& r : truth_) {
+  for (const Row& r : truth()) {
     const std::string& kind = r.at("kind");
     if (kind != "original" && kind != "blurred" && kind != "dark" && kind != "overexposed" &&
         kind != "tiny") {
@@ -478,6 +501,7 @@ TEST_F(SynthTest, RerunReplacesAPreviousCorpusButRefusesForeignFiles) {
 TEST_F(SynthTest, UnwritableDirectoryThrowsIoError) {
   const fs::path file = root_ / "a_file";
   std::ofstream(file) << "x";
+  ASSERT_TRUE(fs::is_regular_file(file));
   SynthOptions options;
   options.out_dir = file / "corpus";
   options.count = 3;
