@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: the scan benchmarks of docs/PERFORMANCE.md, on synthetic corpora kept in
 # bench-data/ (made once; delete it to regenerate). Same thread count for every contender.
-#   bench/run.sh BUILD_DIR            (env: THREADS, PHOTOS=5000, SMALL=100000, SKIP_PYTHON=1)
+#   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000 (0 skips a section), SKIP_PYTHON=1)
 set -euo pipefail
 build=${1:-build}
 vpipe="$build/bin/vpipe"
@@ -21,16 +21,15 @@ corpus() {  # corpus DIR N MIX
   "$vpipe" synth "$dir" --n "$n" --mix "$mix" --seed 3 >/dev/null
 }
 list_of() {  # list_of DIR N > file: the first N images of DIR, one path per line
-  find "$1" -type f ! -name truth.csv | sort | head -n "$2"
+  find "$1" -type f ! -name truth.csv | sort | awk -v n="$2" "NR <= n"
 }
-fresh_scan() {  # fresh_scan LIST -> prints files/s ; peak RSS in $rss_kb
+fresh_scan() {  # fresh_scan LIST -> prints files/s; peak RSS (KB) left in $data/rss.txt
   local list=$1 db="$data/bench.db"
   rm -f "$db" "$db-wal" "$db-shm"
   local t0 t1
   t0=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$data/rss.txt" "$vpipe" scan --list "$list" --db "$db" --threads "$threads" >/dev/null
   t1=$(date +%s.%N)
-  rss_kb=$(tail -n 1 "$data/rss.txt")
   echo "$(wc -l < "$list") / ($t1 - $t0)" | bc -l
 }
 
@@ -39,9 +38,10 @@ log "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(np
 log
 
 # 1. Photos: 1-3 MP JPEGs; the floor, vpipe scan and the Python ways on the same files.
+if [[ "$photos_n" -gt 0 ]]; then
 corpus "$data/photos" "$photos_n" photos
 list_of "$data/photos" "$photos_n" > "$data/photos.list"
-cat $(cat "$data/photos.list") > /dev/null  # page cache warm for everyone
+xargs -d "\n" cat < "$data/photos.list" > /dev/null  # page cache warm for everyone
 floor_line=$("$floor" --threads "$threads" "$data/photos.list")
 floor_ips=$(sed -E 's/.*= ([0-9.]+) images.*/\1/' <<< "$floor_line")
 vpipe_ips=$(fresh_scan "$data/photos.list")
@@ -57,19 +57,23 @@ if [[ -z "${SKIP_PYTHON:-}" ]]; then
   done
 fi
 log
+fi
 
 # 2. Corpus size: small JPEGs, 1k / 10k / 20k / 100k files: images/s and peak RSS.
+if [[ "$small_n" -gt 0 ]]; then
 corpus "$data/small" "$small_n" small
 log "| files (64-256 px JPEGs) | images/s | peak RSS (MB) |"
 log "|---:|---:|---:|"
 for n in 1000 10000 20000 "$small_n"; do
   [[ $n -le $small_n ]] || continue
   list_of "$data/small" "$n" > "$data/small.list"
-  cat $(cat "$data/small.list") > /dev/null
+  xargs -d "\n" cat < "$data/small.list" > /dev/null
   ips=$(fresh_scan "$data/small.list")
+  rss_kb=$(tail -n 1 "$data/rss.txt")
   log "| $n | $(printf %.0f "$ips") | $((rss_kb / 1024)) |"
 done
 log
+fi
 
 # 3. Micro-benchmarks (Google Benchmark), when built.
 for b in "$build"/bench/*_bench; do

@@ -277,13 +277,22 @@ ScanSummary run_scan(const ScanOptions& options) {
     }
   });
   // Reading is I/O: a few workers keep the disk busy without crowding the decoders.
-  pipeline.add_stage({.name = "read", .workers = std::max(1, std::min(threads, 4))},
+  // Queues of 8 per worker: a hand-off per file through a 2-slot queue costs two context
+  // switches (bench/engine_bench.cpp), which small images notice; 8 keeps memory to a few dozen
+  // files' bytes and pixels.
+  const int read_workers = std::max(1, std::min(threads, 4));
+  pipeline.add_stage({.name = "read",
+                      .workers = read_workers,
+                      .queue_capacity = static_cast<size_t>(8 * read_workers)},
                      [&](int) {
                        return [max_bytes = options.max_file_bytes](std::span<ScanItem> batch) {
                          for (ScanItem& item : batch) read_item(item, max_bytes);
                        };
                      });
-  pipeline.add_stage({.name = "decode", .workers = threads}, [&](int) {
+  pipeline.add_stage({.name = "decode",
+                      .workers = threads,
+                      .queue_capacity = static_cast<size_t>(8 * threads)},
+                     [&](int) {
     // One decoder (one TurboJPEG handle) per worker thread.
     return [decoder = std::make_shared<Decoder>(), &decode_options](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
@@ -291,7 +300,10 @@ ScanSummary run_scan(const ScanOptions& options) {
       }
     };
   });
-  pipeline.add_stage({.name = "signals", .workers = threads}, [](int) {
+  pipeline.add_stage({.name = "signals",
+                      .workers = threads,
+                      .queue_capacity = static_cast<size_t>(8 * threads)},
+                     [](int) {
     return [](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
         if (!item.pending() || item.decoded.empty()) continue;
