@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "truth_csv.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode.h"
@@ -38,49 +39,7 @@ std::string read_all(const fs::path& p) {
   return ss.str();
 }
 
-// RFC 4180 rows keyed by the header's column names.
-std::vector<Row> read_truth(const fs::path& csv) {
-  const std::string text = read_all(csv);
-  std::vector<std::vector<std::string>> table;
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else if (c == '\n') {
-      fields.push_back(std::move(field));
-      field.clear();
-      table.push_back(std::move(fields));
-      fields.clear();
-    } else {
-      field += c;
-    }
-  }
-  std::vector<Row> rows;
-  if (table.empty()) return rows;
-  for (size_t r = 1; r < table.size(); ++r) {
-    EXPECT_EQ(table[r].size(), table[0].size()) << "row " << r;
-    Row row;
-    for (size_t c = 0; c < table[0].size() && c < table[r].size(); ++c)
-      row[table[0][c]] = table[r][c];
-    rows.push_back(std::move(row));
-  }
-  return rows;
-}
+std::vector<Row> read_truth(const fs::path& csv) { return testing::read_truth(csv.string()); }
 
 uint64_t fnv1a(const std::string& bytes) {
   uint64_t h = 0xcbf29ce484222325ULL;

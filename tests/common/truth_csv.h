@@ -1,6 +1,6 @@
 #pragma once
 
-// Reads the truth.csv that `vpipe synth` writes (RFC 4180: quoted fields may hold commas,
+// Reads the truth.csv that `vpipe synth` writes (shared by the synth unit test and the CLI tests) (RFC 4180: quoted fields may hold commas,
 // quotes and newlines), keyed by column name.
 
 #include <fstream>
@@ -65,6 +65,11 @@ inline std::vector<CsvRow> read_truth(const std::string& path) {
   if (rows.empty()) throw std::runtime_error(path + " is empty");
   std::vector<CsvRow> out;
   for (size_t r = 1; r < rows.size(); ++r) {
+    if (rows[r].size() != rows[0].size()) {
+      throw std::runtime_error(path + ": row " + std::to_string(r) + " has " +
+                               std::to_string(rows[r].size()) + " fields, the header " +
+                               std::to_string(rows[0].size()));
+    }
     CsvRow row;
     for (size_t c = 0; c < rows[0].size() && c < rows[r].size(); ++c) row[rows[0][c]] = rows[r][c];
     out.push_back(std::move(row));
