@@ -32,8 +32,11 @@ void on_warning(const char* module, const char* fmt, va_list args) {
   append_message(t_warnings, module, fmt, args);
 }
 
+// Reading, seeking and sizing work the same on both streams (a span being read, a vector being
+// written and read back by libtiff), so they are written once over the stream type.
+template <class Stream>
 tmsize_t read_proc(thandle_t handle, void* buffer, tmsize_t size) {
-  auto* stream = static_cast<ReadStream*>(handle);
+  auto* stream = static_cast<Stream*>(handle);
   if (size <= 0 || stream->pos >= stream->bytes.size()) return 0;
   const uint64_t n =
       std::min<uint64_t>(static_cast<uint64_t>(size), stream->bytes.size() - stream->pos);
@@ -42,10 +45,9 @@ tmsize_t read_proc(thandle_t handle, void* buffer, tmsize_t size) {
   return static_cast<tmsize_t>(n);
 }
 
-tmsize_t no_write_proc(thandle_t, void*, tmsize_t) { return -1; }
-
-toff_t read_seek_proc(thandle_t handle, toff_t offset, int whence) {
-  auto* stream = static_cast<ReadStream*>(handle);
+template <class Stream>
+toff_t seek_proc(thandle_t handle, toff_t offset, int whence) {
+  auto* stream = static_cast<Stream*>(handle);
   uint64_t base = 0;
   if (whence == SEEK_CUR) base = stream->pos;
   if (whence == SEEK_END) base = stream->bytes.size();
@@ -53,7 +55,12 @@ toff_t read_seek_proc(thandle_t handle, toff_t offset, int whence) {
   return stream->pos;
 }
 
-toff_t read_size_proc(thandle_t handle) { return static_cast<ReadStream*>(handle)->bytes.size(); }
+template <class Stream>
+toff_t size_proc(thandle_t handle) {
+  return static_cast<Stream*>(handle)->bytes.size();
+}
+
+tmsize_t no_write_proc(thandle_t, void*, tmsize_t) { return -1; }
 
 tmsize_t write_proc(thandle_t handle, void* buffer, tmsize_t size) {
   auto* stream = static_cast<WriteStream*>(handle);
@@ -64,27 +71,6 @@ tmsize_t write_proc(thandle_t handle, void* buffer, tmsize_t size) {
   stream->pos = end;
   return size;
 }
-
-tmsize_t write_read_proc(thandle_t handle, void* buffer, tmsize_t size) {
-  auto* stream = static_cast<WriteStream*>(handle);
-  if (size <= 0 || stream->pos >= stream->bytes.size()) return 0;
-  const uint64_t n =
-      std::min<uint64_t>(static_cast<uint64_t>(size), stream->bytes.size() - stream->pos);
-  std::memcpy(buffer, stream->bytes.data() + stream->pos, n);
-  stream->pos += n;
-  return static_cast<tmsize_t>(n);
-}
-
-toff_t write_seek_proc(thandle_t handle, toff_t offset, int whence) {
-  auto* stream = static_cast<WriteStream*>(handle);
-  uint64_t base = 0;
-  if (whence == SEEK_CUR) base = stream->pos;
-  if (whence == SEEK_END) base = stream->bytes.size();
-  stream->pos = base + offset;
-  return stream->pos;
-}
-
-toff_t write_size_proc(thandle_t handle) { return static_cast<WriteStream*>(handle)->bytes.size(); }
 
 int close_proc(thandle_t) { return 0; }
 int map_proc(thandle_t, void**, toff_t*) { return 0; }
@@ -111,14 +97,16 @@ void clear_diagnostics() {
 TIFF* open_read(ReadStream* stream) {
   install_handlers();
   // "m": no memory mapping (the procs do not support it).
-  return TIFFClientOpen("memory", "rm", stream, read_proc, no_write_proc, read_seek_proc,
-                        close_proc, read_size_proc, map_proc, unmap_proc);
+  return TIFFClientOpen("memory", "rm", stream, read_proc<ReadStream>, no_write_proc,
+                        seek_proc<ReadStream>, close_proc, size_proc<ReadStream>, map_proc,
+                        unmap_proc);
 }
 
 TIFF* open_write(WriteStream* stream) {
   install_handlers();
-  return TIFFClientOpen("memory", "wm", stream, write_read_proc, write_proc, write_seek_proc,
-                        close_proc, write_size_proc, map_proc, unmap_proc);
+  return TIFFClientOpen("memory", "wm", stream, read_proc<WriteStream>, write_proc,
+                        seek_proc<WriteStream>, close_proc, size_proc<WriteStream>, map_proc,
+                        unmap_proc);
 }
 
 }  // namespace vpipe::tiff_io
