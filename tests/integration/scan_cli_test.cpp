@@ -8,6 +8,8 @@
 #include <random>
 #include <set>
 
+#include <sqlite3.h>
+
 #include "process.h"
 #include "truth_csv.h"
 #include "vpipe/core/version.h"
@@ -21,7 +23,7 @@ using vpipe::testing::run_vpipe;
 namespace {
 
 class ScanCli : public ::testing::Test {
- protected:
+ public:
   static void SetUpTestSuite() {
     root_ = fs::temp_directory_path() / ("vpipe_scan_cli_" + std::to_string(::getpid()));
     fs::remove_all(root_);
@@ -54,6 +56,9 @@ class ScanCli : public ::testing::Test {
   }
 
   std::string db() const { return (scratch_ / "run.db").string(); }
+  const fs::path& corpus() const { return corpus_; }
+  const fs::path& scratch() const { return scratch_; }
+  const std::vector<vpipe::testing::CsvRow>& truth() const { return truth_; }
   vpipe::testing::ProcessResult vpipe(std::vector<std::string> args) const {
     return run_vpipe(args, scratch_.string());
   }
@@ -62,6 +67,26 @@ class ScanCli : public ::testing::Test {
     std::map<std::string, vpipe::FileRecord> out;
     for (auto& r : m.all_files()) out.emplace(r.path, r);
     return out;
+  }
+
+  /// The newest row of the manifest's runs table, column name -> text (read with raw SQLite, as
+  /// a user's tool would).
+  static std::map<std::string, std::string> last_run(const std::string& db_path) {
+    std::map<std::string, std::string> row;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT * FROM runs ORDER BY id DESC LIMIT 1", -1, &stmt, nullptr),
+              SQLITE_OK);
+    if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        const auto* text = sqlite3_column_text(stmt, c);
+        row[sqlite3_column_name(stmt, c)] = text ? reinterpret_cast<const char*>(text) : "";
+      }
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return row;
   }
 
   static inline fs::path root_;
@@ -97,6 +122,15 @@ TEST_F(ScanCli, EveryFileGetsTheStatusItsTruthSays) {
   }
   // The corpus has several kinds of broken files; the run went on past all of them.
   EXPECT_GE(broken_kinds_seen.size(), 3u);
+
+  const auto run = last_run(db());
+  EXPECT_EQ(run.at("command"), "scan");
+  EXPECT_EQ(run.at("outcome"), "completed");
+  EXPECT_EQ(run.at("vpipe_version"), vpipe::kVersion);
+  EXPECT_EQ(run.at("device"), "cpu");
+  EXPECT_FALSE(run.at("ended_at").empty());
+  EXPECT_NE(run.at("config").find("\"threads\":2"), std::string::npos) << run.at("config");
+  EXPECT_NE(run.at("counts").find("\"ok\""), std::string::npos) << run.at("counts");
 }
 
 TEST_F(ScanCli, ExactCopiesShareTheContentHashAndNearDuplicatesStayNear) {
@@ -176,34 +210,60 @@ TEST_F(ScanCli, SigkillAtRandomPointsThenRerunLeavesEveryFileExactlyOnce) {
   for (const auto& t : truth_) EXPECT_TRUE(unique.count((corpus_ / t.at("path")).string())) << t.at("path");
 }
 
-TEST_F(ScanCli, SigintFinishesInFlightFilesAndExits130) {
+/// Starts a scan, sends `sig` shortly after it began, and checks the clean stop: the exit code,
+/// a sound manifest recording an interrupted run, and a rerun that scans only the rest.
+void expect_clean_stop(ScanCli& t, int sig, int expected_exit) {
   // Interrupt early; retry earlier if the machine was fast enough to finish first.
   int delay_ms = 300;
   vpipe::testing::ProcessResult r;
   for (int attempt = 0; attempt < 4; ++attempt, delay_ms /= 3) {
-    fs::remove(db());
-    Child child({"scan", corpus_.string(), "--db", db(), "--threads", "1"}, scratch_.string());
+    fs::remove(t.db());
+    Child child({"scan", t.corpus().string(), "--db", t.db(), "--threads", "1"}, t.scratch().string());
     // Wait until the manifest exists (the run has started), then interrupt.
-    for (int i = 0; i < 500 && !fs::exists(db()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 500 && !fs::exists(t.db()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-    child.signal(SIGINT);
+    child.signal(sig);
     r = child.wait();
     if (r.exit_code != 0) break;
   }
-  ASSERT_EQ(r.exit_code, 130) << r.err;
+  ASSERT_EQ(r.exit_code, expected_exit) << r.err;
   EXPECT_NE(r.err.find("interrupted"), std::string::npos) << r.err;
   size_t done = 0;
   {
-    vpipe::Manifest m(db());
+    vpipe::Manifest m(t.db());
     EXPECT_EQ(m.integrity_check(), "ok");
     done = m.all_files().size();
   }
-  EXPECT_LT(done, truth_.size());
+  EXPECT_LT(done, t.truth().size());
+  EXPECT_EQ(ScanCli::last_run(t.db()).at("outcome"), "interrupted");
   // The rerun resumes: it scans only what the interrupted run did not record.
-  const auto resumed = vpipe({"scan", corpus_.string(), "--db", db()});
+  const auto resumed = t.vpipe({"scan", t.corpus().string(), "--db", t.db()});
   ASSERT_EQ(resumed.exit_code, 0);
-  EXPECT_NE(resumed.out.find("scanned " + std::to_string(truth_.size() - done) + " files"), std::string::npos)
+  EXPECT_NE(resumed.out.find("scanned " + std::to_string(t.truth().size() - done) + " files"), std::string::npos)
       << resumed.out;
+}
+
+TEST_F(ScanCli, SigintFinishesInFlightFilesAndExits130) { expect_clean_stop(*this, SIGINT, 130); }
+
+TEST_F(ScanCli, SigtermFinishesInFlightFilesAndExits143) { expect_clean_stop(*this, SIGTERM, 143); }
+
+TEST_F(ScanCli, MaxMegapixelsRefusesLargerImagesWithAReason) {
+  ASSERT_EQ(vpipe({"scan", corpus_.string(), "--db", db(), "--max-megapixels", "0.5"}).exit_code, 0);
+  const auto rows = rows_by_path(db());
+  int refused = 0;
+  for (const auto& t : truth_) {
+    if (t.at("expected_status") != "ok") continue;
+    const auto& rec = rows.at((corpus_ / t.at("path")).string());
+    const bool large = std::stoll(t.at("width")) * std::stoll(t.at("height")) > 500'000;
+    if (large) {
+      EXPECT_EQ(rec.status, vpipe::ItemStatus::kTooLarge) << t.at("path");
+      EXPECT_FALSE(rec.error.empty()) << t.at("path");
+      ++refused;
+    } else {
+      EXPECT_EQ(rec.status, vpipe::ItemStatus::kOk) << t.at("path") << ": " << rec.error;
+    }
+  }
+  EXPECT_GT(refused, 0);
 }
 
 TEST_F(ScanCli, PathsWithSpacesNewlinesAndNonUtf8BytesWorkByWalkAndByList) {
