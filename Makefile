@@ -32,7 +32,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DVPIPE_SANITIZE=$(SANITIZE) >/dev/null
-	@MAKEFLAGS= cmake --build $(BUILD_DIR) -j$(JOBS)
+	@env -u MAKELEVEL MAKEFLAGS= cmake --build $(BUILD_DIR) -j$(JOBS)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
