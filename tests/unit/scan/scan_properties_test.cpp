@@ -22,21 +22,28 @@ std::vector<uint8_t> read_bytes(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// Synthesizes `count` images of `mix` into `dir` and returns their paths, sorted.
+std::vector<fs::path> synth_images(const fs::path& dir, int count, uint64_t seed, vpipe::SynthMix mix) {
+  vpipe::SynthOptions options;
+  options.out_dir = dir;
+  options.count = count;
+  options.seed = seed;
+  options.mix = mix;
+  vpipe::synthesize(options);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file() && e.path().filename() != "truth.csv") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 class ScanProperties : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("vpipe_scan_props_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
-    vpipe::SynthOptions options;
-    options.out_dir = dir_;
-    options.count = 60;
-    options.seed = 5;
-    options.mix = vpipe::SynthMix::kSmall;
-    vpipe::synthesize(options);
-    for (const auto& e : fs::recursive_directory_iterator(dir_)) {
-      if (e.is_regular_file() && e.path().filename() != "truth.csv") files_.push_back(e.path());
-    }
-    std::sort(files_.begin(), files_.end());
+    files_ = synth_images(dir_, 60, 5, vpipe::SynthMix::kSmall);
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
@@ -84,27 +91,22 @@ TEST_F(ScanProperties, JpegReencodedAtQuality70To95StaysWithin6BitsOnBothHashes)
 
 TEST_F(ScanProperties, LargeJpegsReencodedStayWithin6BitsOnBothHashes) {
   // 1-3 MP photos: the case the property is about, held strictly for every file.
-  const fs::path dir = dir_ / "photos";
-  vpipe::SynthOptions options;
-  options.out_dir = dir;
-  options.count = 6;
-  options.seed = 9;
-  options.mix = vpipe::SynthMix::kPhotos;
-  vpipe::synthesize(options);
+  const fs::path dir = fs::temp_directory_path() / ("vpipe_scan_photos_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
   int checked = 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file() || e.path().filename() == "truth.csv") continue;
-    const vpipe::Image pixels = pixels_of(e.path());
+  for (const fs::path& photo : synth_images(dir, 6, 9, vpipe::SynthMix::kPhotos)) {
+    const vpipe::Image pixels = pixels_of(photo);
     EXPECT_GE(static_cast<int64_t>(pixels.width) * pixels.height, 1'000'000);
-    const auto original = scan(read_bytes(e.path()));
+    const auto original = scan(read_bytes(photo));
     for (int q : {70, 80, 95}) {
       const auto reencoded = scan(vpipe::encode_jpeg(pixels, q));
-      EXPECT_LE(vpipe::hamming_distance(original.phash, reencoded.phash), 6) << e.path() << " q=" << q;
-      EXPECT_LE(vpipe::hamming_distance(original.dhash, reencoded.dhash), 6) << e.path() << " q=" << q;
+      EXPECT_LE(vpipe::hamming_distance(original.phash, reencoded.phash), 6) << photo << " q=" << q;
+      EXPECT_LE(vpipe::hamming_distance(original.dhash, reencoded.dhash), 6) << photo << " q=" << q;
     }
     ++checked;
   }
   EXPECT_EQ(checked, 6);
+  fs::remove_all(dir);
 }
 
 TEST_F(ScanProperties, PngAndJpegOfTheSamePixelsAgreeWithin4Bits) {
