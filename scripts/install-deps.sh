@@ -13,6 +13,8 @@ build_pkgs=(
   libxxhash-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the HTML report is tested in headless Chromium (tests/unit/report/report_browser_test)
+  chromium fonts-dejavu-core
 )
 bench_pkgs=(python3-pil python3-numpy python3-opencv python3-xxhash time bc)
 

@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "vpipe/pipeline/config.h"
+
 namespace vpipe::cli {
 
 /// Each subcommand registers its options on `app` and returns the flag-holding state through
@@ -9,5 +11,14 @@ namespace vpipe::cli {
 void add_scan_command(CLI::App& app, int* exit_code);
 void add_synth_command(CLI::App& app, int* exit_code);
 void add_devices_command(CLI::App& app, int* exit_code);
+void add_dedup_command(CLI::App& app, int* exit_code);
+void add_run_command(CLI::App& app, int* exit_code);
+void add_undo_command(CLI::App& app, int* exit_code);
+void add_export_command(CLI::App& app, int* exit_code);
+void add_report_command(CLI::App& app, int* exit_code);
+void add_config_command(CLI::App& app, int* exit_code);
+
+/// --copy-keepers, --link-keepers, --move-rejects, --move-duplicates (dedup and run).
+void add_action_options(CLI::App* cmd, ActionsConfig& actions);
 
 }  // namespace vpipe::cli

@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   vpipe::cli::add_scan_command(app, &exit_code);
   vpipe::cli::add_synth_command(app, &exit_code);
+  vpipe::cli::add_dedup_command(app, &exit_code);
+  vpipe::cli::add_run_command(app, &exit_code);
+  vpipe::cli::add_report_command(app, &exit_code);
+  vpipe::cli::add_export_command(app, &exit_code);
+  vpipe::cli::add_undo_command(app, &exit_code);
+  vpipe::cli::add_config_command(app, &exit_code);
   vpipe::cli::add_devices_command(app, &exit_code);
   app.parse_complete_callback([&] {
     vpipe::log().set_level(verbose ? spdlog::level::debug

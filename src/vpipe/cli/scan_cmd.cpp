@@ -21,6 +21,7 @@ struct ScanArgs {
   std::string db;
   int threads = 0;
   bool force = false;
+  bool orientations = false;
   bool lenient = false;
   double max_megapixels = 200;
   double max_file_mib = 1024;
@@ -34,8 +35,9 @@ std::string config_json(const ScanArgs& a, int threads) {
   for (const auto& r : a.roots) roots += (roots.empty() ? "" : ",") + json_string(r);
   return fmt::format(
       R"({{"command":"scan","roots":[{}],"list":{},"threads":{},"force":{},"lenient_decode":{},)"
-      R"("max_megapixels":{},"max_file_mib":{}}})",
-      roots, json_string(a.list), threads, a.force, a.lenient, a.max_megapixels, a.max_file_mib);
+      R"("max_megapixels":{},"max_file_mib":{},"orientations":{}}})",
+      roots, json_string(a.list), threads, a.force, a.lenient, a.max_megapixels, a.max_file_mib,
+      a.orientations);
 }
 
 int run(const ScanArgs& a) {
@@ -52,6 +54,7 @@ int run(const ScanArgs& a) {
   options.db = a.db;
   options.threads = a.threads > 0 ? a.threads : inventory.cpu.logical_cores;
   options.force = a.force;
+  options.orientation_hashes = a.orientations;
   options.decode.lenient = a.lenient;
   options.decode.max_pixels = static_cast<uint64_t>(a.max_megapixels * 1e6);
   options.max_file_bytes = static_cast<uint64_t>(a.max_file_mib * 1024 * 1024);
@@ -94,6 +97,7 @@ void add_scan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--db", args->db, "the manifest (SQLite); created if missing, resumed if present")->required();
   cmd->add_option("--threads", args->threads, "decode and signal workers (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--force", args->force, "rescan files already in the manifest with the same size and mtime");
+  cmd->add_flag("--orientations", args->orientations, "also store the hashes of the 8 rotations/mirrors (for `dedup --orientations`)");
   cmd->add_flag("--lenient-decode", args->lenient, "keep images the codec decoded with a warning (e.g. truncated JPEG) as ok");
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels (decompression bombs)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-file-mib", args->max_file_mib, "refuse files over this size without reading them")->capture_default_str()->check(CLI::PositiveNumber);

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "vpipe/core/status.h"
 
@@ -32,6 +34,7 @@ struct QualitySignals {
 
 /// One input file as the scan pass sees it: a row of the manifest's `files` table.
 struct FileRecord {
+  int64_t id = 0;    ///< the manifest's row id (files.id); 0 for a record not read from it
   std::string path;  ///< as given or found (raw bytes; may be non-UTF-8)
   int64_t size_bytes = 0;
   int64_t mtime_ns = 0;  ///< modification time, nanoseconds since the Unix epoch
@@ -46,6 +49,74 @@ struct FileRecord {
   uint64_t phash = 0;
   uint64_t dhash = 0;
   QualitySignals quality;
+  /// pHash and dHash of the image turned or mirrored each of the eight ways (index = the
+  /// Orientation of dedup/hashes.h; [0] repeats phash/dhash). Only filled by a scan with
+  /// orientation hashes on (rotation/mirror-invariant dedup).
+  bool has_orientation_hashes = false;
+  std::array<uint64_t, 8> orientation_phash{};
+  std::array<uint64_t, 8> orientation_dhash{};
+};
+
+/// One reason why the quality verdict rejected a file (manifest table `reasons`).
+struct ReasonRecord {
+  std::string rule;    ///< "blurry", "dark", ..., "corrupt"
+  double value = 0;    ///< the measured value the rule read
+  double threshold = 0;
+  double severity = 0;  ///< how far past the threshold, >= 0; comparable within one rule
+};
+
+/// What the dedup and quality passes decided about one file (manifest table `decisions`).
+struct DecisionRecord {
+  int64_t file_id = 0;
+  std::string decision;   ///< "keep", "duplicate" or "reject"
+  int64_t group_id = 0;   ///< duplicate group (groups.id); 0 = in no group
+  bool is_keeper = false;  ///< the member of its group that is kept
+  std::string match;      ///< for a group member other than the keeper: "exact" or "near"
+  int phash_distance = -1;  ///< to the group's keeper; -1 = not applicable
+  int dhash_distance = -1;
+  std::string orientation;  ///< for a turned/mirrored match: how this file is turned vs the keeper
+  double quality_score = 0;
+  std::vector<ReasonRecord> reasons;  ///< why it was rejected (empty unless decision == reject)
+};
+
+/// A quality rule over one measured value as applied by the last dedup pass (manifest table
+/// `quality_thresholds`), so reports can draw the threshold on the value's histogram.
+struct ThresholdRecord {
+  std::string rule;     ///< "blurry", ...
+  std::string signal;   ///< "sharpness", "brightness", ..., "min_side", "aspect_ratio"
+  double threshold = 0;
+  bool rejects_below = true;  ///< the rule fires for value < threshold (else value > threshold)
+  bool enabled = true;
+};
+
+/// A duplicate group (manifest table `groups`).
+struct GroupRecord {
+  int64_t id = 0;           ///< 1..number of groups
+  std::string kind;         ///< "exact" (all members byte-identical), "near", or "mixed"
+  int64_t keeper_id = 0;    ///< files.id of the keeper
+  int64_t size = 0;         ///< members, keeper included
+  int max_distance = 0;     ///< largest pHash distance of a member to the keeper
+};
+
+/// A near-duplicate pair found by the Hamming search (manifest table `near_pairs`), a < b.
+struct NearPairRecord {
+  int64_t a = 0;  ///< files.id
+  int64_t b = 0;
+  int phash_distance = 0;
+  int dhash_distance = 0;
+  std::string orientation;  ///< empty = as stored; else how b is turned relative to a
+};
+
+/// One file operation of an action (`--move-rejects`...), journaled in table `actions` before it
+/// is done so that `vpipe undo` can put it back even after a crash in the middle.
+struct ActionRecord {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::string kind;    ///< "copy", "link" (hard link, or symlink where impossible) or "move"
+  std::string source;  ///< the input file
+  std::string target;  ///< where it went
+  std::string state;   ///< "planned", "done", "failed", "undone"
+  std::string error;
 };
 
 }  // namespace vpipe

@@ -35,23 +35,8 @@ const Image& gray_of(const Image& img, Image& storage) {
   return storage;
 }
 
-}  // namespace
-
-ContentHash content_hash(std::span<const uint8_t> bytes) {
-  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
-  return ContentHash{.high = h.high64, .low = h.low64};
-}
-
-uint64_t phash_cpu(const Image& img) {
-  if (img.empty()) return 0;
-  Image gray_storage;
-  const Image& gray = gray_of(img, gray_storage);
-
-  std::array<uint8_t, kPhashThumbSize> thumb{};
-  // 8-bit thumbnail on purpose: a constant image gives an exactly constant one, so its hash is
-  // exact rather than a pattern of rounding noise (docs/SIGNALS.md).
-  area_resample_gray(gray, kPhashSide, kPhashSide, thumb);
-
+// pHash of a 32x32 8-bit thumbnail (steps 2..6 of docs/SIGNALS.md).
+uint64_t phash_of_thumb(std::span<const uint8_t, kPhashThumbSize> thumb) {
   std::array<float, kPhashThumbSize> spatial{};
   std::copy(thumb.begin(), thumb.end(), spatial.begin());
   std::array<float, kPhashThumbSize> freq{};
@@ -84,14 +69,8 @@ uint64_t phash_cpu(const Image& img) {
   return hash;
 }
 
-uint64_t dhash_cpu(const Image& img) {
-  if (img.empty()) return 0;
-  Image gray_storage;
-  const Image& gray = gray_of(img, gray_storage);
-
-  std::array<uint8_t, kDhashThumbSize> thumb{};
-  area_resample_gray(gray, kDhashWidth, kDhashHeight, thumb);
-
+// dHash of a 9x8 8-bit thumbnail (steps 2..3 of docs/SIGNALS.md).
+uint64_t dhash_of_thumb(std::span<const uint8_t, kDhashThumbSize> thumb) {
   // Row-major over the 8x8 comparisons, (row 0, col 0) in bit 63, (row 7, col 7) in bit 0.
   uint64_t hash = 0;
   for (size_t r = 0; r < kDhashHeight; ++r) {
@@ -99,6 +78,110 @@ uint64_t dhash_cpu(const Image& img) {
     for (int c = 0; c + 1 < kDhashWidth; ++c) hash = (hash << 1) | (row[c] > row[c + 1] ? 1U : 0U);
   }
   return hash;
+}
+
+}  // namespace
+
+ContentHash content_hash(std::span<const uint8_t> bytes) {
+  const XXH128_hash_t h = XXH3_128bits(bytes.data(), bytes.size());
+  return ContentHash{.high = h.high64, .low = h.low64};
+}
+
+bool orientation_swaps_sides(Orientation o) {
+  return o == Orientation::kRotate90 || o == Orientation::kRotate270 ||
+         o == Orientation::kTranspose || o == Orientation::kTransverse;
+}
+
+std::string_view to_string(Orientation o) {
+  switch (o) {
+    case Orientation::kIdentity: return "identity";
+    case Orientation::kRotate90: return "rotate90";
+    case Orientation::kRotate180: return "rotate180";
+    case Orientation::kRotate270: return "rotate270";
+    case Orientation::kMirror: return "mirror";
+    case Orientation::kFlip: return "flip";
+    case Orientation::kTranspose: return "transpose";
+    case Orientation::kTransverse: return "transverse";
+  }
+  return "unknown";
+}
+
+void orient_pixels(std::span<const uint8_t> src, int width, int height, Orientation o,
+                   std::span<uint8_t> dst) {
+  assert(src.size() == static_cast<size_t>(width) * height && dst.size() == src.size() &&
+         "orient_pixels works on one gray plane of width * height bytes");
+  const bool swap = orientation_swaps_sides(o);
+  const int out_w = swap ? height : width;
+  const int out_h = swap ? width : height;
+  for (int r = 0; r < out_h; ++r) {
+    for (int c = 0; c < out_w; ++c) {
+      // (sr, sc): the source pixel that lands on output (r, c).
+      int sr = r;
+      int sc = c;
+      switch (o) {
+        case Orientation::kIdentity: break;
+        case Orientation::kRotate90: sr = height - 1 - c; sc = r; break;
+        case Orientation::kRotate180: sr = height - 1 - r; sc = width - 1 - c; break;
+        case Orientation::kRotate270: sr = c; sc = width - 1 - r; break;
+        case Orientation::kMirror: sc = width - 1 - c; break;
+        case Orientation::kFlip: sr = height - 1 - r; break;
+        case Orientation::kTranspose: sr = c; sc = r; break;
+        case Orientation::kTransverse: sr = height - 1 - c; sc = width - 1 - r; break;
+      }
+      dst[static_cast<size_t>(r) * out_w + c] = src[static_cast<size_t>(sr) * width + sc];
+    }
+  }
+}
+
+uint64_t phash_cpu(const Image& img) {
+  if (img.empty()) return 0;
+  Image gray_storage;
+  const Image& gray = gray_of(img, gray_storage);
+  std::array<uint8_t, kPhashThumbSize> thumb{};
+  // 8-bit thumbnail on purpose: a constant image gives an exactly constant one, so its hash is
+  // exact rather than a pattern of rounding noise (docs/SIGNALS.md).
+  area_resample_gray(gray, kPhashSide, kPhashSide, thumb);
+  return phash_of_thumb(thumb);
+}
+
+uint64_t dhash_cpu(const Image& img) {
+  if (img.empty()) return 0;
+  Image gray_storage;
+  const Image& gray = gray_of(img, gray_storage);
+  std::array<uint8_t, kDhashThumbSize> thumb{};
+  area_resample_gray(gray, kDhashWidth, kDhashHeight, thumb);
+  return dhash_of_thumb(thumb);
+}
+
+OrientationHashes orientation_hashes_cpu(const Image& img) {
+  OrientationHashes hashes;
+  if (img.empty()) return hashes;
+  Image gray_storage;
+  const Image& gray = gray_of(img, gray_storage);
+  // Area resampling treats the two axes alike, so the thumbnail of a turned or mirrored image
+  // is the turned or mirrored thumbnail: one resample per thumbnail shape serves all eight
+  // orientations, and the hashes are bit-identical to hashing the turned image itself.
+  std::array<uint8_t, kPhashThumbSize> phash_thumb{};
+  area_resample_gray(gray, kPhashSide, kPhashSide, phash_thumb);
+  std::array<uint8_t, kDhashThumbSize> dhash_wide{};  // 9 x 8, for orientations that keep sides
+  area_resample_gray(gray, kDhashWidth, kDhashHeight, dhash_wide);
+  std::array<uint8_t, kDhashThumbSize> dhash_tall{};  // 8 x 9, for those that swap them
+  area_resample_gray(gray, kDhashHeight, kDhashWidth, dhash_tall);
+
+  std::array<uint8_t, kPhashThumbSize> turned{};
+  std::array<uint8_t, kDhashThumbSize> turned_small{};
+  for (size_t k = 0; k < kOrientationCount; ++k) {
+    const auto o = static_cast<Orientation>(k);
+    orient_pixels(phash_thumb, kPhashSide, kPhashSide, o, turned);
+    hashes.phash[k] = phash_of_thumb(turned);
+    if (orientation_swaps_sides(o)) {
+      orient_pixels(dhash_tall, kDhashHeight, kDhashWidth, o, turned_small);
+    } else {
+      orient_pixels(dhash_wide, kDhashWidth, kDhashHeight, o, turned_small);
+    }
+    hashes.dhash[k] = dhash_of_thumb(turned_small);
+  }
+  return hashes;
 }
 
 }  // namespace vpipe

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "vpipe/core/image.h"
 #include "vpipe/core/record.h"
@@ -18,6 +21,41 @@ namespace vpipe {
 /// 64-bit difference hash (dHash): the image is area-resized to 9x8 gray and each bit says
 /// whether a pixel is brighter than its right neighbour. Thread-safe. CPU reference.
 [[nodiscard]] uint64_t dhash_cpu(const Image& img);
+
+/// The eight ways an image can be turned or mirrored (the dihedral group; EXIF orientations 1..8
+/// in another order). Rotations are clockwise. Stored in the manifest by position, so never
+/// reorder.
+enum class Orientation : uint8_t {
+  kIdentity = 0,
+  kRotate90,    ///< turned 90 degrees clockwise
+  kRotate180,
+  kRotate270,   ///< turned 90 degrees counter-clockwise
+  kMirror,      ///< left and right swapped
+  kFlip,        ///< top and bottom swapped
+  kTranspose,   ///< mirrored about the main diagonal
+  kTransverse,  ///< mirrored about the anti-diagonal
+};
+inline constexpr size_t kOrientationCount = 8;
+
+/// True for the orientations that swap width and height.
+[[nodiscard]] bool orientation_swaps_sides(Orientation o);
+/// "identity", "rotate90", ..., "transverse".
+[[nodiscard]] std::string_view to_string(Orientation o);
+
+/// Writes `src` (one 8-bit plane, width x height, row-major, tight) turned by `o` into `dst`
+/// (same byte count; width and height swapped when orientation_swaps_sides(o)).
+void orient_pixels(std::span<const uint8_t> src, int width, int height, Orientation o,
+                   std::span<uint8_t> dst);
+
+/// pHash and dHash of the image in each of its eight orientations, indexed by Orientation:
+/// phash[k] == phash_cpu(image turned by k), bit for bit, and likewise for dHash. Derived from one
+/// 32x32 and two 9x8/8x9 thumbnails of the image, so it costs 8 small DCTs more than phash_cpu,
+/// not 8 resamples. Thread-safe. CPU reference.
+struct OrientationHashes {
+  std::array<uint64_t, kOrientationCount> phash{};
+  std::array<uint64_t, kOrientationCount> dhash{};
+};
+[[nodiscard]] OrientationHashes orientation_hashes_cpu(const Image& img);
 
 /// Number of differing bits.
 [[nodiscard]] inline int hamming_distance(uint64_t a, uint64_t b) {

@@ -55,6 +55,117 @@ CREATE TABLE files (
 CREATE INDEX files_content_hash ON files(content_hash);
 )sql";
 
+// Schema version 2: files get an integer id that other tables reference (the v1 table had only
+// the implicit rowid, which VACUUM may renumber), an optional blob of orientation hashes, and the
+// tables of the dedup/quality pass, the action journal and per-stage metrics. SQLite cannot add
+// a primary key to a table, so the files table is rebuilt; rows keep their order and values.
+constexpr const char* kSchemaV2 = R"sql(
+CREATE TABLE files_v2 (
+  id                 INTEGER PRIMARY KEY,
+  path               TEXT NOT NULL UNIQUE,
+  size_bytes         INTEGER NOT NULL,
+  mtime_ns           INTEGER NOT NULL,
+  status             TEXT NOT NULL,
+  error              TEXT,
+  format             TEXT,
+  width              INTEGER,
+  height             INTEGER,
+  content_hash       TEXT,
+  phash              INTEGER,
+  dhash              INTEGER,
+  sharpness          REAL,
+  brightness         REAL,
+  contrast           REAL,
+  dark_fraction      REAL,
+  bright_fraction    REAL,
+  entropy            REAL,
+  colorfulness       REAL,
+  orientation_hashes BLOB,
+  run_id             INTEGER REFERENCES runs(id),
+  scanned_at         TEXT NOT NULL
+);
+INSERT INTO files_v2 (path, size_bytes, mtime_ns, status, error, format, width, height,
+  content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction,
+  entropy, colorfulness, run_id, scanned_at)
+  SELECT path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash,
+  dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, colorfulness,
+  run_id, scanned_at FROM files ORDER BY rowid;
+DROP TABLE files;
+ALTER TABLE files_v2 RENAME TO files;
+CREATE INDEX files_content_hash ON files(content_hash);
+CREATE TABLE groups (
+  id           INTEGER PRIMARY KEY,
+  kind         TEXT NOT NULL,
+  keeper_id    INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  size         INTEGER NOT NULL,
+  max_distance INTEGER NOT NULL
+);
+CREATE TABLE decisions (
+  file_id        INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+  decision       TEXT NOT NULL,
+  group_id       INTEGER REFERENCES groups(id) ON DELETE SET NULL,
+  is_keeper      INTEGER NOT NULL,
+  match          TEXT,
+  phash_distance INTEGER,
+  dhash_distance INTEGER,
+  orientation    TEXT,
+  quality_score  REAL NOT NULL,
+  run_id         INTEGER REFERENCES runs(id)
+);
+CREATE INDEX decisions_group ON decisions(group_id, is_keeper DESC, phash_distance);
+CREATE INDEX decisions_decision ON decisions(decision);
+CREATE TABLE reasons (
+  file_id   INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  rule      TEXT NOT NULL,
+  value     REAL NOT NULL,
+  threshold REAL NOT NULL,
+  severity  REAL NOT NULL,
+  PRIMARY KEY (file_id, rule)
+);
+CREATE INDEX reasons_rule ON reasons(rule, severity DESC);
+CREATE TABLE quality_thresholds (
+  rule          TEXT PRIMARY KEY,
+  signal        TEXT NOT NULL,
+  threshold     REAL NOT NULL,
+  rejects_below INTEGER NOT NULL,
+  enabled       INTEGER NOT NULL
+);
+CREATE TABLE near_pairs (
+  a              INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  b              INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  phash_distance INTEGER NOT NULL,
+  dhash_distance INTEGER NOT NULL,
+  orientation    TEXT,
+  PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE TABLE actions (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER REFERENCES runs(id),
+  kind       TEXT NOT NULL,
+  source     TEXT NOT NULL,
+  target     TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  error      TEXT,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE stage_metrics (
+  run_id         INTEGER NOT NULL REFERENCES runs(id),
+  pass           TEXT NOT NULL,
+  position       INTEGER NOT NULL,
+  stage          TEXT NOT NULL,
+  workers        INTEGER NOT NULL,
+  items_in       INTEGER NOT NULL,
+  items_out      INTEGER NOT NULL,
+  batches        INTEGER NOT NULL,
+  busy_ns        INTEGER NOT NULL,
+  wait_input_ns  INTEGER NOT NULL,
+  wait_output_ns INTEGER NOT NULL,
+  wall_ns        INTEGER NOT NULL,
+  is_bottleneck  INTEGER NOT NULL,
+  PRIMARY KEY (run_id, pass, position)
+);
+)sql";
+
 /// One step of the schema's history: SQL that brings a database at `to_version - 1` to
 /// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -64,23 +175,31 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 1> kMigrations{{{1, kSchemaV1}}};
+constexpr std::array<Migration, 2> kMigrations{{{1, kSchemaV1}, {2, kSchemaV2}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
 constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
-    "colorfulness";
+    "colorfulness, orientation_hashes, id";
+// The same columns qualified for joins (files AS f).
+constexpr const char* kFileColumnsQualified =
+    "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
+    "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
+    "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id";
+constexpr int kFileColumnCount = 20;
+// Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
+constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 
 // Updating in place (not INSERT OR REPLACE, which deletes and re-inserts) keeps the row's
 // identity, so tables that later reference a file row are not cascaded away by a rescan.
 constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
-    "bright_fraction, entropy, colorfulness, run_id, scanned_at) "
+    "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20) "
+    "?19, ?20, ?21) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -89,7 +208,7 @@ constexpr const char* kUpsertSql =
     "contrast = excluded.contrast, dark_fraction = excluded.dark_fraction, "
     "bright_fraction = excluded.bright_fraction, entropy = excluded.entropy, "
     "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
-    "scanned_at = excluded.scanned_at";
+    "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -304,6 +423,7 @@ struct Manifest::Impl {
   }
 
   void migrate() {
+    bool created = false;  // this connection made the database: later steps are not news
     for (const Migration& step : kMigrations) {
       // IMMEDIATE takes the write lock first, so two processes opening a new manifest at once
       // cannot both run a step; the version is re-read under the lock.
@@ -319,7 +439,10 @@ struct Manifest::Impl {
         exec(bump.c_str(), "cannot set the schema version");
         exec("COMMIT", "cannot commit the schema migration");
         if (version == 0) {
-          log().debug("manifest '{}': created (schema {})", name, step.to_version);
+          created = true;
+          log().debug("manifest '{}': created", name);
+        } else if (created) {
+          log().debug("manifest '{}': schema {}", name, step.to_version);
         } else {
           log().info("manifest '{}': schema migrated from {} to {}", name, version,
                      step.to_version);
@@ -370,11 +493,22 @@ struct Manifest::Impl {
       q.entropy = sqlite3_column_double(stmt, 16);
       q.colorfulness = sqlite3_column_double(stmt, 17);
     }
+    if (sqlite3_column_type(stmt, 18) == SQLITE_BLOB &&
+        static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
+      const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 18));
+      for (size_t k = 0; k < 16; ++k) {
+        uint64_t word = 0;
+        for (size_t byte = 0; byte < 8; ++byte) word |= uint64_t{blob[k * 8 + byte]} << (8 * byte);
+        (k < 8 ? record.orientation_phash[k] : record.orientation_dhash[k - 8]) = word;
+      }
+      record.has_orientation_hashes = true;
+    }
+    record.id = sqlite3_column_int64(stmt, 19);
     return record;
   }
 
   void bind_file(sqlite3_stmt* stmt, const FileRecord& r, const std::string& hash_hex,
-                 const std::string& scanned_at) const {
+                 const std::string& scanned_at, std::array<uint8_t, kOrientationBlobBytes>& blob) const {
     bind_text(stmt, 1, r.path);
     sqlite3_bind_int64(stmt, 2, r.size_bytes);
     sqlite3_bind_int64(stmt, 3, r.mtime_ns);
@@ -413,6 +547,13 @@ struct Manifest::Impl {
       sqlite3_bind_int64(stmt, 19, current_run_id);
     }
     bind_text(stmt, 20, scanned_at);
+    if (r.has_orientation_hashes) {
+      for (size_t k = 0; k < 16; ++k) {
+        const uint64_t word = k < 8 ? r.orientation_phash[k] : r.orientation_dhash[k - 8];
+        for (size_t byte = 0; byte < 8; ++byte) blob[k * 8 + byte] = static_cast<uint8_t>(word >> (8 * byte));
+      }
+      sqlite3_bind_blob(stmt, 21, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+    }
   }
 };
 
@@ -425,11 +566,15 @@ Manifest::~Manifest() = default;
 std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() const {
   std::unordered_map<std::string, FileStamp> stamps;
   stamps.reserve(static_cast<size_t>(count_files()));
-  Statement stmt = impl_->prepare("SELECT path, size_bytes, mtime_ns FROM files");
+  Statement stmt = impl_->prepare(
+      "SELECT path, size_bytes, mtime_ns, orientation_hashes IS NOT NULL OR phash IS NULL "
+      "FROM files");
   int rc = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    stamps.emplace(column_text(stmt.get(), 0), FileStamp{sqlite3_column_int64(stmt.get(), 1),
-                                                         sqlite3_column_int64(stmt.get(), 2)});
+    stamps.emplace(column_text(stmt.get(), 0),
+                   FileStamp{sqlite3_column_int64(stmt.get(), 1),
+                             sqlite3_column_int64(stmt.get(), 2),
+                             sqlite3_column_int(stmt.get(), 3) != 0});
   }
   if (rc != SQLITE_DONE) impl_->fail("cannot read file stamps");
   return stamps;
@@ -440,13 +585,14 @@ void Manifest::upsert_files(std::span<const FileRecord> records) {
   Impl& m = *impl_;
   const std::string scanned_at = now_utc_iso8601();
   std::string hash_hex;
+  std::array<uint8_t, kOrientationBlobBytes> blob{};
   m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
   try {
     sqlite3_stmt* stmt = m.upsert.get();
     for (const FileRecord& record : records) {
       ResetOnExit reset(stmt);
       if (record.has_content_hash) hash_hex = record.content_hash.hex();
-      m.bind_file(stmt, record, hash_hex, scanned_at);
+      m.bind_file(stmt, record, hash_hex, scanned_at, blob);
       if (sqlite3_step(stmt) != SQLITE_DONE) m.fail("cannot write the file row");
     }
     m.exec("COMMIT", "cannot commit file rows");
@@ -523,6 +669,402 @@ void Manifest::end_run(int64_t run_id, std::string_view outcome,
   if (sqlite3_changes(impl_->db) == 0) {
     throw ManifestError("manifest '" + impl_->name + "': no run with id " + std::to_string(run_id));
   }
+}
+
+namespace {
+
+/// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it throws.
+template <typename Impl, typename Body>
+void in_transaction(Impl& m, const char* doing, Body&& body) {
+  m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
+  try {
+    body();
+    m.exec("COMMIT", doing);
+  } catch (...) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void bind_int_or_null(sqlite3_stmt* stmt, int index, int64_t value, bool present) {
+  if (present) {
+    sqlite3_bind_int64(stmt, index, value);
+  } else {
+    sqlite3_bind_null(stmt, index);
+  }
+}
+
+}  // namespace
+
+void Manifest::replace_dedup_results(std::span<const GroupRecord> groups,
+                                     std::span<const DecisionRecord> decisions,
+                                     std::span<const ThresholdRecord> thresholds) {
+  Impl& m = *impl_;
+  in_transaction(m, "cannot commit the dedup results", [&] {
+    m.exec("DELETE FROM quality_thresholds", "cannot clear thresholds");
+    Statement threshold_stmt = m.prepare(
+        "INSERT OR REPLACE INTO quality_thresholds (rule, signal, threshold, rejects_below, "
+        "enabled) VALUES (?1, ?2, ?3, ?4, ?5)");
+    for (const ThresholdRecord& t : thresholds) {
+      ResetOnExit reset(threshold_stmt.get());
+      bind_text(threshold_stmt.get(), 1, t.rule);
+      bind_text(threshold_stmt.get(), 2, t.signal);
+      sqlite3_bind_double(threshold_stmt.get(), 3, t.threshold);
+      sqlite3_bind_int(threshold_stmt.get(), 4, t.rejects_below ? 1 : 0);
+      sqlite3_bind_int(threshold_stmt.get(), 5, t.enabled ? 1 : 0);
+      m.step_done(threshold_stmt.get(), "cannot write a threshold");
+    }
+    m.exec("DELETE FROM reasons", "cannot clear reasons");
+    m.exec("DELETE FROM decisions", "cannot clear decisions");
+    m.exec("DELETE FROM groups", "cannot clear groups");
+    Statement group_stmt = m.prepare(
+        "INSERT INTO groups (id, kind, keeper_id, size, max_distance) VALUES (?1, ?2, ?3, ?4, ?5)");
+    for (const GroupRecord& g : groups) {
+      ResetOnExit reset(group_stmt.get());
+      sqlite3_bind_int64(group_stmt.get(), 1, g.id);
+      bind_text(group_stmt.get(), 2, g.kind);
+      sqlite3_bind_int64(group_stmt.get(), 3, g.keeper_id);
+      sqlite3_bind_int64(group_stmt.get(), 4, g.size);
+      sqlite3_bind_int(group_stmt.get(), 5, g.max_distance);
+      m.step_done(group_stmt.get(), "cannot write a group");
+    }
+    Statement decision_stmt = m.prepare(
+        "INSERT INTO decisions (file_id, decision, group_id, is_keeper, match, phash_distance, "
+        "dhash_distance, orientation, quality_score, run_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    Statement reason_stmt = m.prepare(
+        "INSERT OR REPLACE INTO reasons (file_id, rule, value, threshold, severity) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    for (const DecisionRecord& d : decisions) {
+      {
+        sqlite3_stmt* st = decision_stmt.get();
+        ResetOnExit reset(st);
+        sqlite3_bind_int64(st, 1, d.file_id);
+        bind_text(st, 2, d.decision);
+        bind_int_or_null(st, 3, d.group_id, d.group_id > 0);
+        sqlite3_bind_int(st, 4, d.is_keeper ? 1 : 0);
+        bind_text_or_null(st, 5, d.match);
+        bind_int_or_null(st, 6, d.phash_distance, d.phash_distance >= 0);
+        bind_int_or_null(st, 7, d.dhash_distance, d.dhash_distance >= 0);
+        bind_text_or_null(st, 8, d.orientation);
+        sqlite3_bind_double(st, 9, d.quality_score);
+        bind_int_or_null(st, 10, m.current_run_id, m.current_run_id > 0);
+        m.step_done(st, "cannot write a decision");
+      }
+      for (const ReasonRecord& r : d.reasons) {
+        sqlite3_stmt* st = reason_stmt.get();
+        ResetOnExit reset(st);
+        sqlite3_bind_int64(st, 1, d.file_id);
+        bind_text(st, 2, r.rule);
+        sqlite3_bind_double(st, 3, r.value);
+        sqlite3_bind_double(st, 4, r.threshold);
+        sqlite3_bind_double(st, 5, r.severity);
+        m.step_done(st, "cannot write a reason");
+      }
+    }
+  });
+}
+
+void Manifest::clear_near_pairs() {
+  impl_->exec("DELETE FROM near_pairs", "cannot clear near pairs");
+}
+
+void Manifest::add_near_pairs(std::span<const NearPairRecord> pairs) {
+  if (pairs.empty()) return;
+  Impl& m = *impl_;
+  in_transaction(m, "cannot commit near pairs", [&] {
+    Statement stmt = m.prepare(
+        "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    for (const NearPairRecord& p : pairs) {
+      ResetOnExit reset(stmt.get());
+      sqlite3_bind_int64(stmt.get(), 1, p.a);
+      sqlite3_bind_int64(stmt.get(), 2, p.b);
+      sqlite3_bind_int(stmt.get(), 3, p.phash_distance);
+      sqlite3_bind_int(stmt.get(), 4, p.dhash_distance);
+      bind_text_or_null(stmt.get(), 5, p.orientation);
+      m.step_done(stmt.get(), "cannot write a near pair");
+    }
+  });
+}
+
+int64_t Manifest::count_near_pairs() const {
+  return impl_->query_int("SELECT count(*) FROM near_pairs", "cannot count near pairs");
+}
+
+std::map<std::string, int64_t> Manifest::decision_counts() const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare("SELECT decision, count(*) FROM decisions GROUP BY decision");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count decisions");
+  return counts;
+}
+
+std::map<std::string, int64_t> Manifest::reason_counts() const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare("SELECT rule, count(*) FROM reasons GROUP BY rule");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count reasons");
+  return counts;
+}
+
+std::vector<ThresholdRecord> Manifest::quality_thresholds() const {
+  std::vector<ThresholdRecord> result;
+  Statement stmt = impl_->prepare(
+      "SELECT rule, signal, threshold, rejects_below, enabled FROM quality_thresholds "
+      "ORDER BY rowid");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    result.push_back(ThresholdRecord{column_text(stmt.get(), 0), column_text(stmt.get(), 1),
+                                     sqlite3_column_double(stmt.get(), 2),
+                                     sqlite3_column_int(stmt.get(), 3) != 0,
+                                     sqlite3_column_int(stmt.get(), 4) != 0});
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read quality thresholds");
+  return result;
+}
+
+int64_t Manifest::count_groups() const {
+  return impl_->query_int("SELECT count(*) FROM groups", "cannot count groups");
+}
+
+std::vector<GroupRecord> Manifest::groups() const {
+  std::vector<GroupRecord> result;
+  Statement stmt =
+      impl_->prepare("SELECT id, kind, keeper_id, size, max_distance FROM groups ORDER BY id");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    GroupRecord g;
+    g.id = sqlite3_column_int64(stmt.get(), 0);
+    g.kind = column_text(stmt.get(), 1);
+    g.keeper_id = sqlite3_column_int64(stmt.get(), 2);
+    g.size = sqlite3_column_int64(stmt.get(), 3);
+    g.max_distance = sqlite3_column_int(stmt.get(), 4);
+    result.push_back(std::move(g));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read groups");
+  return result;
+}
+
+void Manifest::for_each_curated(const CuratedQuery& query,
+                                const std::function<bool(const CuratedFile&)>& visit) const {
+  Impl& m = *impl_;
+  using Order = CuratedQuery::Order;
+  // Decision columns follow the file columns, at kFileColumnCount + 0..8.
+  std::string sql = std::string("SELECT ") + kFileColumnsQualified +
+                    ", d.file_id, d.decision, d.group_id, d.is_keeper, d.match, d.phash_distance, "
+                    "d.dhash_distance, d.orientation, d.quality_score FROM files AS f ";
+  switch (query.order) {
+    case Order::kPath:
+      sql += "LEFT JOIN decisions AS d ON d.file_id = f.id ";
+      if (!query.decision.empty()) sql += "WHERE d.decision = ?1 ";
+      sql += "ORDER BY f.path ";
+      break;
+    case Order::kGroup:
+      sql +=
+          "JOIN decisions AS d ON d.file_id = f.id WHERE d.group_id BETWEEN ?2 AND ?3 "
+          "ORDER BY d.group_id, d.is_keeper DESC, d.match = 'exact' DESC, d.phash_distance, f.path ";
+      break;
+    case Order::kSeverity:
+      sql +=
+          "JOIN reasons AS r ON r.file_id = f.id AND r.rule = ?4 "
+          "LEFT JOIN decisions AS d ON d.file_id = f.id ORDER BY r.severity DESC, f.path ";
+      break;
+  }
+  sql += "LIMIT ?5 OFFSET ?6";
+  Statement stmt = m.prepare(sql.c_str());
+  Statement reasons_stmt = m.prepare(
+      "SELECT rule, value, threshold, severity FROM reasons WHERE file_id = ?1 "
+      "ORDER BY severity DESC, rule");
+  if (query.order == Order::kPath && !query.decision.empty()) bind_text(stmt.get(), 1, query.decision);
+  if (query.order == Order::kGroup) {
+    sqlite3_bind_int64(stmt.get(), 2, query.group_from);
+    sqlite3_bind_int64(stmt.get(), 3, query.group_to);
+  }
+  if (query.order == Order::kSeverity) bind_text(stmt.get(), 4, query.rule);
+  sqlite3_bind_int64(stmt.get(), 5, query.limit);
+  sqlite3_bind_int64(stmt.get(), 6, query.offset);
+
+  CuratedFile row;
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    sqlite3_stmt* st = stmt.get();
+    row.file = m.read_file_row(st);
+    constexpr int d = kFileColumnCount;
+    row.has_decision = !column_is_null(st, d);
+    row.decision = DecisionRecord{};
+    if (row.has_decision) {
+      DecisionRecord& dec = row.decision;
+      dec.file_id = sqlite3_column_int64(st, d);
+      dec.decision = column_text(st, d + 1);
+      dec.group_id = column_is_null(st, d + 2) ? 0 : sqlite3_column_int64(st, d + 2);
+      dec.is_keeper = sqlite3_column_int(st, d + 3) != 0;
+      dec.match = column_text(st, d + 4);
+      dec.phash_distance = column_is_null(st, d + 5) ? -1 : sqlite3_column_int(st, d + 5);
+      dec.dhash_distance = column_is_null(st, d + 6) ? -1 : sqlite3_column_int(st, d + 6);
+      dec.orientation = column_text(st, d + 7);
+      dec.quality_score = sqlite3_column_double(st, d + 8);
+      if (dec.decision == "reject") {
+        ResetOnExit reset(reasons_stmt.get());
+        sqlite3_bind_int64(reasons_stmt.get(), 1, dec.file_id);
+        int rrc = 0;
+        while ((rrc = sqlite3_step(reasons_stmt.get())) == SQLITE_ROW) {
+          dec.reasons.push_back(ReasonRecord{column_text(reasons_stmt.get(), 0),
+                                             sqlite3_column_double(reasons_stmt.get(), 1),
+                                             sqlite3_column_double(reasons_stmt.get(), 2),
+                                             sqlite3_column_double(reasons_stmt.get(), 3)});
+        }
+        if (rrc != SQLITE_DONE) m.fail("cannot read reasons");
+      }
+    }
+    if (!visit(row)) break;
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) m.fail("cannot read curated files");
+}
+
+std::vector<Manifest::RunRecord> Manifest::runs() const {
+  std::vector<RunRecord> result;
+  Statement stmt = impl_->prepare(
+      "SELECT id, command, config, vpipe_version, device, started_at, ended_at, outcome, counts "
+      "FROM runs ORDER BY id");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    RunRecord r;
+    r.id = sqlite3_column_int64(stmt.get(), 0);
+    r.command = column_text(stmt.get(), 1);
+    r.config = column_text(stmt.get(), 2);
+    r.vpipe_version = column_text(stmt.get(), 3);
+    r.device = column_text(stmt.get(), 4);
+    r.started_at = column_text(stmt.get(), 5);
+    r.ended_at = column_text(stmt.get(), 6);
+    r.outcome = column_text(stmt.get(), 7);
+    r.counts = column_text(stmt.get(), 8);
+    result.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read runs");
+  return result;
+}
+
+void Manifest::record_stage_metrics(int64_t run_id, std::string_view pass,
+                                    const RunReport& report) {
+  Impl& m = *impl_;
+  in_transaction(m, "cannot commit stage metrics", [&] {
+    Statement stmt = m.prepare(
+        "INSERT OR REPLACE INTO stage_metrics (run_id, pass, position, stage, workers, items_in, "
+        "items_out, batches, busy_ns, wait_input_ns, wait_output_ns, wall_ns, is_bottleneck) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+    for (size_t i = 0; i < report.stages.size(); ++i) {
+      const StageMetrics& s = report.stages[i];
+      ResetOnExit reset(stmt.get());
+      sqlite3_bind_int64(stmt.get(), 1, run_id);
+      bind_text(stmt.get(), 2, pass);
+      sqlite3_bind_int64(stmt.get(), 3, static_cast<int64_t>(i));
+      bind_text(stmt.get(), 4, s.name);
+      sqlite3_bind_int(stmt.get(), 5, s.workers);
+      sqlite3_bind_int64(stmt.get(), 6, static_cast<int64_t>(s.items_in));
+      sqlite3_bind_int64(stmt.get(), 7, static_cast<int64_t>(s.items_out));
+      sqlite3_bind_int64(stmt.get(), 8, static_cast<int64_t>(s.batches));
+      sqlite3_bind_int64(stmt.get(), 9, s.busy_ns);
+      sqlite3_bind_int64(stmt.get(), 10, s.wait_input_ns);
+      sqlite3_bind_int64(stmt.get(), 11, s.wait_output_ns);
+      sqlite3_bind_int64(stmt.get(), 12, report.wall_ns);
+      sqlite3_bind_int(stmt.get(), 13, static_cast<int>(i) == report.bottleneck ? 1 : 0);
+      m.step_done(stmt.get(), "cannot write stage metrics");
+    }
+  });
+}
+
+std::vector<Manifest::PassMetrics> Manifest::latest_pass_metrics() const {
+  std::vector<PassMetrics> result;
+  Statement stmt = impl_->prepare(
+      "SELECT s.run_id, s.pass, s.stage, s.workers, s.items_in, s.items_out, s.batches, "
+      "s.busy_ns, s.wait_input_ns, s.wait_output_ns, s.wall_ns, s.is_bottleneck "
+      "FROM stage_metrics AS s "
+      "WHERE s.run_id = (SELECT max(run_id) FROM stage_metrics AS t WHERE t.pass = s.pass) "
+      "ORDER BY s.run_id, s.pass, s.position");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    sqlite3_stmt* st = stmt.get();
+    const int64_t run_id = sqlite3_column_int64(st, 0);
+    const std::string pass = column_text(st, 1);
+    if (result.empty() || result.back().run_id != run_id || result.back().pass != pass) {
+      result.push_back(PassMetrics{run_id, pass, RunReport{}});
+    }
+    RunReport& report = result.back().report;
+    StageMetrics s;
+    s.name = column_text(st, 2);
+    s.workers = sqlite3_column_int(st, 3);
+    s.items_in = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+    s.items_out = static_cast<uint64_t>(sqlite3_column_int64(st, 5));
+    s.batches = static_cast<uint64_t>(sqlite3_column_int64(st, 6));
+    s.busy_ns = sqlite3_column_int64(st, 7);
+    s.wait_input_ns = sqlite3_column_int64(st, 8);
+    s.wait_output_ns = sqlite3_column_int64(st, 9);
+    report.wall_ns = sqlite3_column_int64(st, 10);
+    if (sqlite3_column_int(st, 11) != 0) report.bottleneck = static_cast<int>(report.stages.size());
+    report.stages.push_back(std::move(s));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read stage metrics");
+  return result;
+}
+
+int64_t Manifest::plan_action(const ActionRecord& action) {
+  Statement stmt = impl_->prepare(
+      "INSERT INTO actions (run_id, kind, source, target, state, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, 'planned', ?5)");
+  const std::string now = now_utc_iso8601();
+  const int64_t run_id = action.run_id > 0 ? action.run_id : impl_->current_run_id;
+  bind_int_or_null(stmt.get(), 1, run_id, run_id > 0);
+  bind_text(stmt.get(), 2, action.kind);
+  bind_text(stmt.get(), 3, action.source);
+  bind_text(stmt.get(), 4, action.target);
+  bind_text(stmt.get(), 5, now);
+  impl_->step_done(stmt.get(), "cannot journal an action");
+  return sqlite3_last_insert_rowid(impl_->db);
+}
+
+void Manifest::set_action_state(int64_t id, std::string_view state, std::string_view error) {
+  Statement stmt =
+      impl_->prepare("UPDATE actions SET state = ?1, error = ?2, updated_at = ?3 WHERE id = ?4");
+  const std::string now = now_utc_iso8601();
+  bind_text(stmt.get(), 1, state);
+  bind_text_or_null(stmt.get(), 2, error);
+  bind_text(stmt.get(), 3, now);
+  sqlite3_bind_int64(stmt.get(), 4, id);
+  impl_->step_done(stmt.get(), "cannot update an action");
+  if (sqlite3_changes(impl_->db) == 0) {
+    throw ManifestError("manifest '" + impl_->name + "': no action with id " + std::to_string(id));
+  }
+}
+
+std::vector<ActionRecord> Manifest::actions(std::string_view state) const {
+  std::vector<ActionRecord> result;
+  Statement stmt = impl_->prepare(
+      state.empty()
+          ? "SELECT id, run_id, kind, source, target, state, error FROM actions ORDER BY id"
+          : "SELECT id, run_id, kind, source, target, state, error FROM actions WHERE state = ?1 "
+            "ORDER BY id");
+  if (!state.empty()) bind_text(stmt.get(), 1, state);
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    ActionRecord a;
+    a.id = sqlite3_column_int64(stmt.get(), 0);
+    a.run_id = sqlite3_column_int64(stmt.get(), 1);
+    a.kind = column_text(stmt.get(), 2);
+    a.source = column_text(stmt.get(), 3);
+    a.target = column_text(stmt.get(), 4);
+    a.state = column_text(stmt.get(), 5);
+    a.error = column_text(stmt.get(), 6);
+    result.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read actions");
+  return result;
 }
 
 std::string Manifest::integrity_check() const {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "vpipe/core/record.h"
+#include "vpipe/engine/metrics.h"
 
 namespace vpipe {
 
@@ -23,12 +25,14 @@ namespace vpipe {
 /// (the engine's single writer stage). Other processes may read it concurrently (WAL).
 class Manifest {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   /// Size and mtime of a file as last scanned; resume skips files whose stamp is unchanged.
   struct FileStamp {
     int64_t size_bytes = 0;
     int64_t mtime_ns = 0;
+    /// The row has orientation hashes, or has no hashes at all (no pixels): nothing to add.
+    bool has_orientation_hashes = false;
   };
 
   /// Opens or creates the database at `path` (its directory must exist). Throws ManifestError
@@ -54,6 +58,84 @@ class Manifest {
   int64_t begin_run(std::string_view command, std::string_view config_json, std::string_view device);
   /// Records the end of a run: outcome ("completed", "interrupted", "failed") and counts by name.
   void end_run(int64_t run_id, std::string_view outcome, const std::map<std::string, int64_t>& counts);
+
+  // --- The dedup and quality pass (docs/MANIFEST.md: groups, decisions, reasons, near_pairs) ---
+
+  /// Replaces the results of the previous dedup pass by these, in one transaction: either all of
+  /// them are visible or (after a crash) none, and the previous ones stay. `decisions[i].reasons`
+  /// go to table `reasons`. Decisions are recorded under the current run (begin_run).
+  void replace_dedup_results(std::span<const GroupRecord> groups,
+                             std::span<const DecisionRecord> decisions,
+                             std::span<const ThresholdRecord> thresholds = {});
+  /// The quality thresholds the last dedup pass applied, in the order it wrote them.
+  [[nodiscard]] std::vector<ThresholdRecord> quality_thresholds() const;
+  /// Empties `near_pairs` (the start of a dedup pass that streams its pairs).
+  void clear_near_pairs();
+  /// Appends near pairs in one transaction (a pair already present is replaced).
+  void add_near_pairs(std::span<const NearPairRecord> pairs);
+  [[nodiscard]] int64_t count_near_pairs() const;
+
+  /// decision name ("keep", "duplicate", "reject") -> number of files; empty before a dedup pass.
+  [[nodiscard]] std::map<std::string, int64_t> decision_counts() const;
+  /// rule -> number of files rejected (among other reasons) by it.
+  [[nodiscard]] std::map<std::string, int64_t> reason_counts() const;
+  [[nodiscard]] int64_t count_groups() const;
+  /// Groups ordered by id (ids are 1..count_groups(), largest group first).
+  [[nodiscard]] std::vector<GroupRecord> groups() const;
+
+  /// A file joined with what the dedup pass decided about it.
+  struct CuratedFile {
+    FileRecord file;
+    bool has_decision = false;
+    DecisionRecord decision;  ///< reasons included
+  };
+  /// Which files `for_each_curated` visits, in what order.
+  struct CuratedQuery {
+    enum class Order {
+      kPath,      ///< every file, by path
+      kGroup,     ///< members of groups [group_from, group_to]: by group, keeper first, then distance
+      kSeverity,  ///< files rejected by `rule`, worst first (severity descending, then path)
+    };
+    Order order = Order::kPath;
+    int64_t group_from = 1;
+    int64_t group_to = INT64_MAX;
+    std::string rule;
+    std::string decision;  ///< kPath only: only files with this decision ("" = all)
+    int64_t offset = 0;
+    int64_t limit = -1;  ///< -1 = no limit
+  };
+  /// Streams the selected files to `visit` (return false to stop), one row at a time: memory
+  /// stays flat however large the manifest. Do not write to this Manifest from inside `visit`.
+  void for_each_curated(const CuratedQuery& query,
+                        const std::function<bool(const CuratedFile&)>& visit) const;
+
+  // --- Runs and their stage metrics ---
+
+  /// A row of table `runs`.
+  struct RunRecord {
+    int64_t id = 0;
+    std::string command, config, vpipe_version, device, started_at, ended_at, outcome, counts;
+  };
+  [[nodiscard]] std::vector<RunRecord> runs() const;  ///< oldest first
+  /// Stores the engine's per-stage figures of one pass ("scan", "dedup", ...) of run `run_id`.
+  void record_stage_metrics(int64_t run_id, std::string_view pass, const RunReport& report);
+  /// The figures of each pass's most recent run that recorded it, in order of run, then pass.
+  struct PassMetrics {
+    int64_t run_id = 0;
+    std::string pass;
+    RunReport report;
+  };
+  [[nodiscard]] std::vector<PassMetrics> latest_pass_metrics() const;
+
+  // --- The action journal (docs/MANIFEST.md `actions`) ---
+
+  /// Journals an action as "planned" and commits, before the file operation is done; returns
+  /// its id. `action.state` is ignored.
+  int64_t plan_action(const ActionRecord& action);
+  /// Records the outcome of a planned action: "done", "failed" (with `error`) or "undone".
+  void set_action_state(int64_t id, std::string_view state, std::string_view error = {});
+  /// Actions in journal order; only those in `state` when it is not empty.
+  [[nodiscard]] std::vector<ActionRecord> actions(std::string_view state = {}) const;
 
   /// Result of `PRAGMA integrity_check`: "ok" when the database is sound.
   [[nodiscard]] std::string integrity_check() const;

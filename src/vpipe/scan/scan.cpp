@@ -194,11 +194,20 @@ class FileCounter {
 
 }  // namespace
 
-void measure_image(const Image& decoded, FileRecord& record) {
+void measure_image(const Image& decoded, FileRecord& record, bool orientation_hashes) {
   const Image working = resize_to_fit(decoded, kWorkingSize);
   const Image gray = to_gray(working);
-  record.phash = phash_cpu(gray);
-  record.dhash = dhash_cpu(gray);
+  if (orientation_hashes) {
+    const OrientationHashes hashes = orientation_hashes_cpu(gray);
+    record.orientation_phash = hashes.phash;
+    record.orientation_dhash = hashes.dhash;
+    record.has_orientation_hashes = true;
+    record.phash = hashes.phash[0];
+    record.dhash = hashes.dhash[0];
+  } else {
+    record.phash = phash_cpu(gray);
+    record.dhash = dhash_cpu(gray);
+  }
   record.quality = quality_signals_cpu(working);
   record.has_signals = true;
 }
@@ -255,8 +264,10 @@ ScanSummary run_scan(const ScanOptions& options) {
     auto visit = [&](WalkEntry&& entry) {
       if (!options.force) {
         auto it = known.find(entry.path);
+        // A file scanned without orientation hashes is rescanned when they are asked for now.
         if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
-            it->second.mtime_ns == entry.mtime_ns) {
+            it->second.mtime_ns == entry.mtime_ns &&
+            (!options.orientation_hashes || it->second.has_orientation_hashes)) {
           unchanged.fetch_add(1, std::memory_order_relaxed);
           return true;
         }
@@ -303,11 +314,11 @@ ScanSummary run_scan(const ScanOptions& options) {
   pipeline.add_stage({.name = "signals",
                       .workers = threads,
                       .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [](int) {
-    return [](std::span<ScanItem> batch) {
+                     [orientations = options.orientation_hashes](int) {
+    return [orientations](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
         if (!item.pending() || item.decoded.empty()) continue;
-        measure_image(item.decoded, item.record);
+        measure_image(item.decoded, item.record, orientations);
         item.decoded = Image();
       }
     };

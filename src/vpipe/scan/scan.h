@@ -25,6 +25,9 @@ struct ScanOptions {
   bool force = false;              ///< rescan files whose path, size and mtime are unchanged
   DecodeOptions decode;            ///< lenient, max_pixels (min_long_side is set by the scan)
   uint64_t max_file_bytes = uint64_t{1} << 30;  ///< bigger files are too_large without reading
+  /// Also store the hashes of the eight orientations (rotation/mirror-invariant dedup); costs
+  /// 7 more small DCTs per image (dedup/hashes.h orientation_hashes_cpu).
+  bool orientation_hashes = false;
   std::ostream* progress = nullptr;             ///< live progress (stderr in the CLI)
   std::string trace_path;                       ///< Chrome trace output; empty = none
   const std::atomic<bool>* stop = nullptr;      ///< set by SIGINT/SIGTERM handlers
@@ -44,9 +47,9 @@ struct ScanSummary {
 };
 
 /// Hashes and quality signals from one decoded image (any size, gray or RGB): builds the working
-/// image (resize_to_fit kWorkingSize, area) and fills record.phash, dhash, quality, has_signals.
-/// Thread-safe (pure apart from `record`).
-void measure_image(const Image& decoded, FileRecord& record);
+/// image (resize_to_fit kWorkingSize, area) and fills record.phash, dhash, quality, has_signals,
+/// and the orientation hashes when `orientation_hashes`. Thread-safe (pure apart from `record`).
+void measure_image(const Image& decoded, FileRecord& record, bool orientation_hashes = false);
 
 /// The whole per-file scan on bytes already in memory: content hash, format, decode at the
 /// reduced scale, signals. Fills every field of `record` but path, size and mtime. `decoder` is

@@ -305,5 +305,79 @@ TEST(HammingDistance, CountsDifferingBits) {
   EXPECT_EQ(hamming_distance(uint64_t{1} << 63, 1), 2);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Orientation hashes
+
+// The image turned by `o` with OpenCV (an implementation independent of orient_pixels).
+Image turned_with_opencv(const Image& gray, Orientation o) {
+  const cv::Mat src(gray.height, gray.width, CV_8UC1, const_cast<uint8_t*>(gray.pixels.data()));
+  cv::Mat out;
+  switch (o) {
+    case Orientation::kIdentity: out = src.clone(); break;
+    case Orientation::kRotate90: cv::rotate(src, out, cv::ROTATE_90_CLOCKWISE); break;
+    case Orientation::kRotate180: cv::rotate(src, out, cv::ROTATE_180); break;
+    case Orientation::kRotate270: cv::rotate(src, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
+    case Orientation::kMirror: cv::flip(src, out, 1); break;
+    case Orientation::kFlip: cv::flip(src, out, 0); break;
+    case Orientation::kTranspose: cv::transpose(src, out); break;
+    case Orientation::kTransverse: {
+      cv::Mat t;
+      cv::transpose(src, t);
+      cv::rotate(t, out, cv::ROTATE_180);
+      break;
+    }
+  }
+  Image result(out.cols, out.rows, 1);
+  for (int y = 0; y < out.rows; ++y) std::copy_n(out.ptr<uint8_t>(y), out.cols, result.row(y));
+  return result;
+}
+
+TEST(OrientationHashes, EqualTheHashesOfTheTurnedImageBitForBit) {
+  // Odd, non-square sizes: the thumbnails' area weights differ per axis.
+  for (const auto& [w, h] : {std::pair{257, 173}, std::pair{120, 300}, std::pair{31, 45}}) {
+    const Image gray = to_gray(make_scene(static_cast<uint32_t>(w * 7 + h), w, h));
+    const OrientationHashes hashes = orientation_hashes_cpu(gray);
+    for (size_t k = 0; k < kOrientationCount; ++k) {
+      const auto o = static_cast<Orientation>(k);
+      const Image turned = turned_with_opencv(gray, o);
+      EXPECT_EQ(hashes.phash[k], phash_cpu(turned)) << to_string(o) << " " << w << "x" << h;
+      EXPECT_EQ(hashes.dhash[k], dhash_cpu(turned)) << to_string(o) << " " << w << "x" << h;
+    }
+    EXPECT_EQ(hashes.phash[0], phash_cpu(gray));
+    EXPECT_EQ(hashes.dhash[0], dhash_cpu(gray));
+  }
+}
+
+TEST(OrientationHashes, TurnedCopiesAreFarApartButMatchTheirOrientation) {
+  const Image gray = to_gray(make_scene(99, 320, 240));
+  const OrientationHashes original = orientation_hashes_cpu(gray);
+  for (size_t k = 1; k < kOrientationCount; ++k) {
+    const auto o = static_cast<Orientation>(k);
+    const uint64_t turned_phash = phash_cpu(turned_with_opencv(gray, o));
+    // Without orientation matching a turned copy is not a near duplicate...
+    EXPECT_GT(hamming_distance(turned_phash, original.phash[0]), 10) << to_string(o);
+    // ...with it, it is an exact match of the right orientation.
+    EXPECT_EQ(hamming_distance(turned_phash, original.phash[k]), 0) << to_string(o);
+  }
+}
+
+TEST(OrientationHashes, OrientPixelsComposesLikeTheDihedralGroup) {
+  std::vector<uint8_t> src(6 * 4);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<uint8_t>(i);
+  std::vector<uint8_t> once(src.size()), twice(src.size());
+  // Four quarter turns are the identity; two mirrors are the identity; rotate90 twice is 180.
+  orient_pixels(src, 6, 4, Orientation::kRotate90, once);
+  orient_pixels(once, 4, 6, Orientation::kRotate90, twice);
+  std::vector<uint8_t> half(src.size());
+  orient_pixels(src, 6, 4, Orientation::kRotate180, half);
+  EXPECT_EQ(twice, half);
+  orient_pixels(src, 6, 4, Orientation::kMirror, once);
+  orient_pixels(once, 6, 4, Orientation::kMirror, twice);
+  EXPECT_EQ(twice, src);
+  orient_pixels(src, 6, 4, Orientation::kTranspose, once);
+  orient_pixels(once, 4, 6, Orientation::kTranspose, twice);
+  EXPECT_EQ(twice, src);
+}
+
 }  // namespace
 }  // namespace vpipe

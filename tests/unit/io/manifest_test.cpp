@@ -120,7 +120,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "1");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -357,6 +357,268 @@ TEST_F(ManifestTest, HundredThousandRowsInOneBatch) {
   manifest.upsert_files(rows);  // a full rescan replaces, never duplicates
   EXPECT_EQ(manifest.count_files(), 100'000);
   EXPECT_EQ(manifest.find_file("/dataset/dir99/img_99999.jpg")->content_hash.low, 99'999u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema 2: migration, orientation hashes, dedup results, runs' stage metrics, action journal.
+
+TEST_F(ManifestTest, Version1DatabaseIsMigratedKeepingEveryRow) {
+  {
+    // The exact v1 schema, as shipped, with two rows (one non-UTF-8 path).
+    RawDb raw(db_path_);
+    raw.exec(R"sql(
+CREATE TABLE runs (id INTEGER PRIMARY KEY, command TEXT NOT NULL, config TEXT NOT NULL,
+  vpipe_version TEXT NOT NULL, device TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
+  outcome TEXT, counts TEXT);
+CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size_bytes INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, format TEXT, width INTEGER,
+  height INTEGER, content_hash TEXT, phash INTEGER, dhash INTEGER, sharpness REAL,
+  brightness REAL, contrast REAL, dark_fraction REAL, bright_fraction REAL, entropy REAL,
+  colorfulness REAL, run_id INTEGER REFERENCES runs(id), scanned_at TEXT NOT NULL);
+CREATE INDEX files_content_hash ON files(content_hash);
+INSERT INTO runs VALUES (1, 'scan', '{}', '0.1.0', 'cpu', 't0', 't1', 'completed', '{}');
+INSERT INTO files VALUES ('/z.jpg', 10, 20, 'ok', NULL, 'jpeg', 64, 48,
+  'fedcba98765432100123456789abcdef', -5, 7, 1.5, 2.5, 3.5, 0.1, 0.2, 6.5, 9.5, 1, 't');
+INSERT INTO files VALUES (CAST(X'2f61ff2e6a7067' AS TEXT), 11, 21, 'corrupt', 'bad', NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, 't');
+PRAGMA user_version = 1;
+)sql");
+  }
+  Manifest manifest(db_path_);
+  const std::vector<FileRecord> files = manifest.all_files();
+  ASSERT_EQ(files.size(), 2U);
+  EXPECT_EQ(files[0].path, "/a\xff.jpg");
+  EXPECT_EQ(files[0].status, ItemStatus::kCorrupt);
+  EXPECT_EQ(files[1].path, "/z.jpg");
+  EXPECT_EQ(files[1].phash, static_cast<uint64_t>(-5));
+  EXPECT_EQ(files[1].quality.colorfulness, 9.5);
+  EXPECT_FALSE(files[1].has_orientation_hashes);
+  // Ids follow the old row order and are stable keys now.
+  EXPECT_GT(files[0].id, 0);
+  EXPECT_NE(files[0].id, files[1].id);
+  EXPECT_EQ(manifest.runs().size(), 1U);
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
+  EXPECT_EQ(manifest.integrity_check(), "ok");
+}
+
+TEST_F(ManifestTest, OrientationHashesRoundTripAndMarkTheStamp) {
+  Manifest manifest(db_path_);
+  FileRecord with = full_record("/with.jpg");
+  with.has_orientation_hashes = true;
+  for (size_t k = 0; k < 8; ++k) {
+    with.orientation_phash[k] = 0x8000000000000000ULL >> k | k;
+    with.orientation_dhash[k] = ~with.orientation_phash[k];
+  }
+  FileRecord without = full_record("/without.jpg");
+  FileRecord broken;
+  broken.path = "/broken.jpg";
+  broken.status = ItemStatus::kCorrupt;
+  manifest.upsert_files(std::vector<FileRecord>{with, without, broken});
+  const FileRecord back = *manifest.find_file("/with.jpg");
+  EXPECT_TRUE(back.has_orientation_hashes);
+  EXPECT_EQ(back.orientation_phash, with.orientation_phash);
+  EXPECT_EQ(back.orientation_dhash, with.orientation_dhash);
+  EXPECT_FALSE(manifest.find_file("/without.jpg")->has_orientation_hashes);
+  const auto stamps = manifest.file_stamps();
+  EXPECT_TRUE(stamps.at("/with.jpg").has_orientation_hashes);
+  EXPECT_FALSE(stamps.at("/without.jpg").has_orientation_hashes);
+  EXPECT_TRUE(stamps.at("/broken.jpg").has_orientation_hashes);  // no pixels: nothing to add
+}
+
+DecisionRecord decision(int64_t file_id, const char* what, int64_t group_id = 0, bool keeper = false) {
+  DecisionRecord d;
+  d.file_id = file_id;
+  d.decision = what;
+  d.group_id = group_id;
+  d.is_keeper = keeper;
+  return d;
+}
+
+StageMetrics stage(const char* name, int workers, uint64_t items, int64_t busy_ns) {
+  StageMetrics s;
+  s.name = name;
+  s.workers = workers;
+  s.items_in = items;
+  s.items_out = items;
+  s.busy_ns = busy_ns;
+  return s;
+}
+
+ActionRecord action(const char* kind, const char* source, const char* target) {
+  ActionRecord a;
+  a.kind = kind;
+  a.source = source;
+  a.target = target;
+  return a;
+}
+
+class DedupResultsTest : public ManifestTest {
+ protected:
+  /// Three files a, b, c (ids read back) and one group {a keeper, b near}; c rejected.
+  void fill(Manifest& manifest) {
+    manifest.upsert_files(
+        std::vector<FileRecord>{full_record("/a.jpg"), full_record("/b.jpg"), full_record("/c.jpg")});
+    for (const FileRecord& f : manifest.all_files()) ids_.push_back(f.id);
+    DecisionRecord a = decision(ids_[0], "keep", 1, true);
+    a.phash_distance = a.dhash_distance = 0;
+    a.quality_score = 0.75;
+    DecisionRecord b = decision(ids_[1], "duplicate", 1);
+    b.match = "near";
+    b.phash_distance = 6;
+    b.dhash_distance = 4;
+    b.orientation = "rotate90";
+    DecisionRecord c = decision(ids_[2], "reject");
+    c.reasons = {{"blurry", 3.5, 40, 0.9}, {"dark", 20, 35, 0.4}};
+    const std::vector<GroupRecord> groups = {{1, "near", ids_[0], 2, 6}};
+    const std::vector<ThresholdRecord> thresholds = {{"blurry", "sharpness", 40, true, true},
+                                                     {"overexposed", "brightness", 230, false, false}};
+    manifest.replace_dedup_results(groups, std::vector<DecisionRecord>{a, b, c}, thresholds);
+  }
+  std::vector<int64_t> ids_;
+};
+
+TEST_F(DedupResultsTest, DecisionsGroupsAndReasonsReadBack) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  EXPECT_EQ(manifest.count_groups(), 1);
+  EXPECT_EQ(manifest.decision_counts(),
+            (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}, {"reject", 1}}));
+  EXPECT_EQ(manifest.reason_counts(), (std::map<std::string, int64_t>{{"blurry", 1}, {"dark", 1}}));
+  const std::vector<GroupRecord> groups = manifest.groups();
+  ASSERT_EQ(groups.size(), 1U);
+  EXPECT_EQ(groups[0].keeper_id, ids_[0]);
+  EXPECT_EQ(groups[0].max_distance, 6);
+  const std::vector<ThresholdRecord> t = manifest.quality_thresholds();
+  ASSERT_EQ(t.size(), 2U);
+  EXPECT_EQ(t[1].rule, "overexposed");
+  EXPECT_FALSE(t[1].rejects_below);
+  EXPECT_FALSE(t[1].enabled);
+
+  // By group: keeper first, then the member with its distances.
+  std::vector<Manifest::CuratedFile> members;
+  Manifest::CuratedQuery by_group;
+  by_group.order = Manifest::CuratedQuery::Order::kGroup;
+  manifest.for_each_curated(by_group, [&](const Manifest::CuratedFile& f) {
+    members.push_back(f);
+    return true;
+  });
+  ASSERT_EQ(members.size(), 2U);
+  EXPECT_EQ(members[0].file.path, "/a.jpg");
+  EXPECT_TRUE(members[0].decision.is_keeper);
+  EXPECT_EQ(members[1].decision.phash_distance, 6);
+  EXPECT_EQ(members[1].decision.orientation, "rotate90");
+  EXPECT_EQ(members[1].decision.match, "near");
+
+  // Rejects of one rule, with every reason of each file, worst reason first.
+  std::vector<Manifest::CuratedFile> rejects;
+  Manifest::CuratedQuery by_rule;
+  by_rule.order = Manifest::CuratedQuery::Order::kSeverity;
+  by_rule.rule = "dark";
+  manifest.for_each_curated(by_rule, [&](const Manifest::CuratedFile& f) {
+    rejects.push_back(f);
+    return true;
+  });
+  ASSERT_EQ(rejects.size(), 1U);
+  ASSERT_EQ(rejects[0].decision.reasons.size(), 2U);
+  EXPECT_EQ(rejects[0].decision.reasons[0].rule, "blurry");
+  EXPECT_EQ(rejects[0].decision.reasons[0].threshold, 40);
+
+  // By path with a decision filter, limit and offset; a visitor can stop early.
+  std::vector<std::string> paths;
+  Manifest::CuratedQuery all;
+  all.offset = 1;
+  all.limit = 5;
+  manifest.for_each_curated(all, [&](const Manifest::CuratedFile& f) {
+    paths.push_back(f.file.path);
+    return true;
+  });
+  EXPECT_EQ(paths, (std::vector<std::string>{"/b.jpg", "/c.jpg"}));
+  int visited = 0;
+  manifest.for_each_curated({}, [&](const Manifest::CuratedFile&) { return ++visited < 2; });
+  EXPECT_EQ(visited, 2);
+}
+
+TEST_F(DedupResultsTest, ANewPassReplacesTheOldResultsWhole) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  const DecisionRecord only = decision(ids_[2], "keep");
+  manifest.replace_dedup_results({}, std::vector<DecisionRecord>{only});
+  EXPECT_EQ(manifest.count_groups(), 0);
+  EXPECT_EQ(manifest.decision_counts(), (std::map<std::string, int64_t>{{"keep", 1}}));
+  EXPECT_TRUE(manifest.reason_counts().empty());
+  EXPECT_TRUE(manifest.quality_thresholds().empty());
+}
+
+TEST_F(DedupResultsTest, AFailedPassLeavesThePreviousResults) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  // A decision for a file id that does not exist violates the foreign key: the whole write
+  // rolls back and the previous pass stays.
+  const DecisionRecord bogus = decision(999999, "keep");
+  EXPECT_THROW(manifest.replace_dedup_results({}, std::vector<DecisionRecord>{bogus}), ManifestError);
+  EXPECT_EQ(manifest.count_groups(), 1);
+  EXPECT_EQ(manifest.decision_counts().size(), 3U);
+}
+
+TEST_F(DedupResultsTest, NearPairsStreamInAndClear) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
+  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""},
+                                                      {ids_[1], ids_[2], 9, 9, "mirror"}});
+  EXPECT_EQ(manifest.count_near_pairs(), 2);
+  manifest.clear_near_pairs();
+  EXPECT_EQ(manifest.count_near_pairs(), 0);
+}
+
+TEST_F(ManifestTest, StageMetricsOfTheLatestRunPerPass) {
+  Manifest manifest(db_path_);
+  RunReport first;
+  first.stages = {stage("walk", 1, 5, 100), stage("decode", 2, 5, 900)};
+  first.wall_ns = 1000;
+  first.bottleneck = 1;
+  const int64_t scan_run = manifest.begin_run("scan", "{}", "cpu");
+  manifest.record_stage_metrics(scan_run, "scan", first);
+  RunReport dedup;
+  dedup.stages = {stage("group", 1, 5, 50)};
+  dedup.wall_ns = 60;
+  dedup.bottleneck = 0;
+  const int64_t dedup_run = manifest.begin_run("dedup", "{}", "cpu");
+  manifest.record_stage_metrics(dedup_run, "dedup", dedup);
+  RunReport second = first;
+  second.stages[1].busy_ns = 1900;
+  const int64_t rescan = manifest.begin_run("scan", "{}", "cpu");
+  manifest.record_stage_metrics(rescan, "scan", second);
+
+  const auto latest = manifest.latest_pass_metrics();
+  ASSERT_EQ(latest.size(), 2U);
+  EXPECT_EQ(latest[0].pass, "dedup");
+  EXPECT_EQ(latest[1].pass, "scan");
+  EXPECT_EQ(latest[1].run_id, rescan);
+  ASSERT_EQ(latest[1].report.stages.size(), 2U);
+  EXPECT_EQ(latest[1].report.stages[1].busy_ns, 1900);
+  EXPECT_EQ(latest[1].report.stages[1].workers, 2);
+  EXPECT_EQ(latest[1].report.bottleneck, 1);
+  EXPECT_EQ(latest[1].report.wall_ns, 1000);
+}
+
+TEST_F(ManifestTest, ActionJournalRecordsPlansAndOutcomes) {
+  Manifest manifest(db_path_);
+  const int64_t run = manifest.begin_run("dedup", "{}", "cpu");
+  const int64_t a = manifest.plan_action(action("move", "/in/x.jpg", "/out/x.jpg"));
+  const int64_t b = manifest.plan_action(action("copy", "/in/y.jpg", "/k/y.jpg"));
+  manifest.set_action_state(a, "done");
+  manifest.set_action_state(b, "failed", "No space left on device");
+  const auto all = manifest.actions();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].run_id, run);
+  EXPECT_EQ(all[0].state, "done");
+  EXPECT_EQ(all[1].error, "No space left on device");
+  EXPECT_EQ(manifest.actions("done").size(), 1U);
+  EXPECT_TRUE(manifest.actions("planned").empty());
+  EXPECT_THROW(manifest.set_action_state(12345, "done"), ManifestError);
 }
 
 }  // namespace

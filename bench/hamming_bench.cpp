@@ -1,0 +1,236 @@
+// Throughput of the Hamming index (src/vpipe/dedup/hamming_index.h) on synthetic hashes:
+// uniformly random 64-bit hashes, a fraction of which are replaced by near copies (0..t random
+// bit flips) of other hashes, so that there are pairs to find.
+//
+//   hamming_bench [--n N] [--t T] [--method auto|brute|mih] [--threads K] [--planted F]
+//                 [--simd scalar|avx2|avx512] [--blocks M] [--queries Q] [--seed S]
+//
+// --queries Q runs a cross join of Q transformed queries against the N hashes instead of a
+// self-join. Prints one line: method, SIMD level, time, pairs found, peak RSS. Pairs are
+// counted in the sink, not stored, as a caller streaming them to disk would.
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vpipe/dedup/hamming_index.h"
+#include "vpipe/dedup/hamming_kernels.h"  // the multi-index plan, to print it
+
+namespace {
+
+struct Args {
+  size_t n = 1'000'000;
+  int t = 10;
+  vpipe::HammingMethod method = vpipe::HammingMethod::kAuto;
+  int threads = 0;
+  double planted = 0.01;
+  std::optional<vpipe::SimdLevel> simd;
+  int blocks = 0;
+  size_t queries = 0;
+  uint64_t seed = 1;
+  std::string plan;  // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
+};
+
+[[noreturn]] void usage(const char* message) {
+  std::fprintf(stderr,
+               "hamming_bench: %s\nusage: hamming_bench [--n N] [--t T] [--method auto|brute|mih] "
+               "[--threads K] [--planted F] [--simd scalar|avx2|avx512] [--blocks M] "
+               "[--queries Q] [--seed S]\n",
+               message);
+  std::exit(2);
+}
+
+Args parse(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (i + 1 >= argc) usage("missing value");
+    const char* value = argv[++i];
+    if (flag == "--n") {
+      args.n = std::strtoull(value, nullptr, 10);
+    } else if (flag == "--t") {
+      args.t = std::atoi(value);
+    } else if (flag == "--threads") {
+      args.threads = std::atoi(value);
+    } else if (flag == "--planted") {
+      args.planted = std::atof(value);
+    } else if (flag == "--blocks") {
+      args.blocks = std::atoi(value);
+    } else if (flag == "--queries") {
+      args.queries = std::strtoull(value, nullptr, 10);
+    } else if (flag == "--plan") {
+      args.plan = value;
+    } else if (flag == "--seed") {
+      args.seed = std::strtoull(value, nullptr, 10);
+    } else if (flag == "--method") {
+      const std::string_view m = value;
+      if (m == "auto") {
+        args.method = vpipe::HammingMethod::kAuto;
+      } else if (m == "brute") {
+        args.method = vpipe::HammingMethod::kBruteForce;
+      } else if (m == "mih") {
+        args.method = vpipe::HammingMethod::kMultiIndex;
+      } else {
+        usage("unknown --method");
+      }
+    } else if (flag == "--simd") {
+      const std::string_view s = value;
+      if (s == "scalar") {
+        args.simd = vpipe::SimdLevel::kScalar;
+      } else if (s == "avx2") {
+        args.simd = vpipe::SimdLevel::kAvx2;
+      } else if (s == "avx512") {
+        args.simd = vpipe::SimdLevel::kAvx512;
+      } else {
+        usage("unknown --simd");
+      }
+    } else {
+      usage("unknown flag");
+    }
+  }
+  return args;
+}
+
+// splitmix64: fast, and good enough to make hashes look uniform.
+struct Rng {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+};
+
+uint64_t flip_bits(uint64_t h, int flips, Rng& rng) {
+  for (int f = 0; f < flips; ++f) h ^= uint64_t{1} << (rng.next() % 64);
+  return h;
+}
+
+std::vector<uint64_t> make_hashes(size_t n, int t, double planted, Rng& rng) {
+  std::vector<uint64_t> hashes(n);
+  for (auto& h : hashes) h = rng.next();
+  // Near copies of earlier hashes, 0..t flips (a repeated flip cancels: some land closer).
+  for (size_t i = 1; i < n; ++i) {
+    if (static_cast<double>(rng.next() >> 11) * 0x1.0p-53 < planted) {
+      hashes[i] = flip_bits(hashes[rng.next() % i], static_cast<int>(rng.next() % (t + 1)), rng);
+    }
+  }
+  return hashes;
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KB on Linux
+}
+
+// User + system CPU seconds of the process so far, all threads: on a shared machine it says
+// what the run cost when the wall time is inflated by other load.
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = parse(argc, argv);
+  Rng rng{args.seed};
+  const std::vector<uint64_t> hashes = make_hashes(args.n, args.t, args.planted, rng);
+  std::vector<uint64_t> queries(args.queries);
+  for (auto& q : queries) {
+    q = flip_bits(hashes[rng.next() % hashes.size()], static_cast<int>(rng.next() % (args.t + 3)), rng);
+  }
+
+  vpipe::HammingSearchOptions options;
+  options.max_distance = args.t;
+  options.method = args.method;
+  options.simd = args.simd;
+  options.threads = args.threads;
+  options.mih_blocks = args.blocks;
+  const vpipe::HammingMethod method =
+      args.method != vpipe::HammingMethod::kAuto ? args.method : vpipe::choose_method(args.n, args.t);
+
+  std::string plan_text;
+  std::vector<vpipe::hamming_detail::MihBlock> forced_plan;
+  if (method == vpipe::HammingMethod::kMultiIndex) {
+    namespace hd = vpipe::hamming_detail;
+    const auto nq = static_cast<double>(args.queries > 0 ? args.queries : args.n);
+    std::vector<hd::MihBlock> plan =
+        args.blocks > 0 ? hd::mih_equal_blocks(args.blocks, args.t)
+                        : hd::mih_plan(nq, static_cast<double>(args.n), args.queries == 0, args.t).blocks;
+    if (!args.plan.empty()) {
+      plan.clear();
+      int shift = 0;
+      for (size_t at = 0; at < args.plan.size();) {
+        hd::MihBlock block;
+        block.shift = shift;
+        block.width = std::atoi(args.plan.c_str() + at);
+        block.radius = std::atoi(args.plan.c_str() + args.plan.find('/', at) + 1);
+        shift += block.width;
+        plan.push_back(block);
+        const size_t comma = args.plan.find(',', at);
+        at = comma == std::string::npos ? args.plan.size() : comma + 1;
+      }
+      forced_plan = plan;
+    }
+    plan_text = " blocks(width/radius)=";
+    for (const auto& block : plan) {
+      plan_text += std::to_string(block.width) + "/" + std::to_string(block.radius) + " ";
+    }
+  }
+  std::atomic<uint64_t> pairs{0};
+  uint64_t chunks = 0;
+  const vpipe::HammingPairSink sink = [&](std::span<const vpipe::HammingPair> chunk) {
+    pairs += chunk.size();
+    ++chunks;
+  };
+  const double cpu_start = cpu_seconds();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    if (!forced_plan.empty()) {
+      namespace hd = vpipe::hamming_detail;
+      hd::JoinRequest request;
+      request.queries = hashes;
+      request.base = hashes;
+      request.t = args.t;
+      request.threads = args.threads > 0 ? args.threads : 2;
+      request.kernel = hd::tile_kernel(args.simd.value_or(vpipe::best_simd_level()));
+      request.mih_blocks = forced_plan;
+      hd::JoinOutput output(sink);
+      hd::multi_index_join(request, output);
+      output.finish();
+    } else if (args.queries > 0) {
+      vpipe::hamming_cross_join(queries, hashes, options, sink);
+    } else {
+      vpipe::hamming_self_join(hashes, options, sink);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hamming_bench: %s\n", e.what());
+    return 1;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = cpu_seconds() - cpu_start;
+  std::printf(
+      "%s n=%zu%s t=%d method=%s%s simd=%s threads=%d: %.3f s (cpu %.3f s), %llu pairs (%llu "
+      "chunks), peak RSS %.0f MB\n",
+      args.queries > 0 ? "cross" : "self", args.n,
+      args.queries > 0 ? (" queries=" + std::to_string(args.queries)).c_str() : "", args.t,
+      std::string(vpipe::to_string(method)).c_str(), plan_text.c_str(),
+      std::string(vpipe::to_string(args.simd.value_or(vpipe::best_simd_level()))).c_str(),
+      args.threads, seconds, cpu, static_cast<unsigned long long>(pairs.load()),
+      static_cast<unsigned long long>(chunks), peak_rss_mb());
+  return 0;
+}

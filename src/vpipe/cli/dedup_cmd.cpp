@@ -1,0 +1,154 @@
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "vpipe/cli/commands.h"
+#include "vpipe/cli/stop_signal.h"
+#include "vpipe/cli/summaries.h"
+#include "vpipe/core/error.h"
+#include "vpipe/curate/actions.h"
+#include "vpipe/curate/dedup_pass.h"
+#include "vpipe/io/manifest.h"
+#include "vpipe/pipeline/config.h"
+
+namespace vpipe::cli {
+namespace {
+
+struct DedupArgs {
+  std::string db;
+  std::string config;
+  std::string match;
+  int phash_threshold = 0;
+  int dhash_threshold = 0;
+  std::string method;
+  std::string keeper;
+  bool no_exact = false;
+  bool no_near = false;
+  bool no_chain_guard = false;
+  bool orientations = false;
+  bool no_quality = false;
+  bool auto_thresholds = false;
+  int threads = 0;
+  ActionsConfig actions;
+  // Options given on the command line (they override the config file).
+  CLI::Option* match_opt = nullptr;
+  CLI::Option* phash_opt = nullptr;
+  CLI::Option* dhash_opt = nullptr;
+  CLI::Option* method_opt = nullptr;
+  CLI::Option* keeper_opt = nullptr;
+};
+
+std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
+  std::vector<KeeperCriterion> order;
+  std::stringstream in(text);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    const auto c = keeper_criterion_from_string(name);
+    if (!c) {
+      throw ConfigError(fmt::format(
+          "--keeper: unknown criterion '{}' (use pixels, quality, oldest, shortest_path)", name));
+    }
+    if (std::find(order.begin(), order.end(), *c) != order.end()) {
+      throw ConfigError(fmt::format("--keeper: '{}' is given twice", name));
+    }
+    order.push_back(*c);
+  }
+  return order;
+}
+
+int run(const DedupArgs& a) {
+  install_stop_handlers();
+  DedupPassOptions options;
+  ActionsConfig actions;
+  if (!a.config.empty()) {
+    const PipelineConfig config = load_pipeline_config(a.config);
+    options.dedup = config.dedup;
+    options.quality = config.quality;
+    actions = config.actions;
+  }
+  DedupOptions& d = options.dedup;
+  if (a.match_opt->count() > 0) {
+    const auto m = near_match_from_string(a.match);
+    if (!m) throw ConfigError("--match: use phash, dhash, both or either");
+    d.match = *m;
+  }
+  if (a.phash_opt->count() > 0) d.phash_threshold = a.phash_threshold;
+  if (a.dhash_opt->count() > 0) d.dhash_threshold = a.dhash_threshold;
+  if (a.method_opt->count() > 0) d.method = a.method;
+  if (a.keeper_opt->count() > 0) d.keeper_order = parse_keeper_order(a.keeper);
+  if (a.no_exact) d.exact = false;
+  if (a.no_near) d.near = false;
+  if (a.no_chain_guard) d.chain_guard = false;
+  if (a.orientations) d.orientations = true;
+  if (a.threads > 0) d.threads = a.threads;
+  if (a.auto_thresholds) options.quality.auto_thresholds = true;
+  options.quality_enabled = !a.no_quality;
+  for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &actions.copy_keepers},
+                          std::pair{&a.actions.link_keepers, &actions.link_keepers},
+                          std::pair{&a.actions.move_rejects, &actions.move_rejects},
+                          std::pair{&a.actions.move_duplicates, &actions.move_duplicates}}) {
+    if (!from->empty()) *to = *from;
+  }
+  options.config_json = fmt::format(
+      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"quality":{}}})",
+      to_string(d.match), d.phash_threshold, d.dhash_threshold, d.exact, d.near, d.chain_guard,
+      d.orientations, options.quality_enabled);
+
+  if (!std::filesystem::exists(a.db)) {
+    throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
+  }
+  Manifest manifest(a.db);
+  const DedupPassSummary summary = run_dedup_pass(manifest, options);
+  print_dedup_summary(summary);
+
+  ActionOptions action_options;
+  action_options.copy_keepers = actions.copy_keepers;
+  action_options.link_keepers = actions.link_keepers;
+  action_options.move_rejects = actions.move_rejects;
+  action_options.move_duplicates = actions.move_duplicates;
+  action_options.stop = &stop_requested();
+  const ActionSummary done = run_actions(manifest, action_options);
+  print_action_summary(done);
+  fmt::print("manifest: {}\n", a.db);
+  std::fflush(stdout);
+  if (done.stopped || stop_requested().load()) {
+    std::cerr << "vpipe: interrupted; rerun the same command to finish (done actions are kept)\n";
+    const int code = stop_exit_code();
+    return code != 0 ? code : 130;
+  }
+  return done.failed > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void add_action_options(CLI::App* cmd, ActionsConfig& actions) {
+  cmd->add_option("--copy-keepers", actions.copy_keepers, "copy every kept file into this directory");
+  cmd->add_option("--link-keepers", actions.link_keepers, "hard-link every kept file into this directory (symlink across filesystems)");
+  cmd->add_option("--move-rejects", actions.move_rejects, "move every rejected file into this directory (journaled: `vpipe undo` puts it back)");
+  cmd->add_option("--move-duplicates", actions.move_duplicates, "move every duplicate (non-keeper) into this directory (journaled)");
+}
+
+void add_dedup_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<DedupArgs>();
+  CLI::App* cmd = app.add_subcommand("dedup", "group exact and near duplicates, pick a keeper per group, apply the quality rules; decisions go to the manifest");
+  cmd->add_option("db", args->db, "the manifest written by `vpipe scan`")->required();
+  cmd->add_option("--config", args->config, "take dedup:, quality: and actions: from this pipeline YAML (options below override it)");
+  args->match_opt = cmd->add_option("--match", args->match, "which hashes must agree: phash, dhash, both (default) or either");
+  args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
+  args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
+  args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
+  args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper tie-breaks in order, comma-separated (default pixels,quality,oldest,shortest_path)");
+  cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
+  cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
+  cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");
+  cmd->add_flag("--orientations", args->orientations, "also match copies turned 90/180/270 degrees or mirrored (needs `scan --orientations`)");
+  cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
+  cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");
+  cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
+  add_action_options(cmd, args->actions);
+  cmd->callback([args, exit_code] { *exit_code = run(*args); });
+}
+
+}  // namespace vpipe::cli

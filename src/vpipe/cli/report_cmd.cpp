@@ -1,0 +1,31 @@
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "vpipe/cli/commands.h"
+#include "vpipe/report/html_report.h"
+
+namespace vpipe::cli {
+
+void add_report_command(CLI::App& app, int* exit_code) {
+  auto db = std::make_shared<std::string>();
+  auto options = std::make_shared<ReportOptions>();
+  auto out = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("report", "a static HTML report (opens from disk): counts, duplicate groups, rejects by reason, histograms, stage timings");
+  cmd->add_option("db", *db, "the manifest")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", *out, "directory for the report (created)")->required();
+  cmd->add_option("--page-size", options->page_size, "groups or images per page")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--thumbnail-size", options->thumbnail_size, "longer side of thumbnails, pixels")->capture_default_str()->check(CLI::Range(16, 1024));
+  cmd->add_option("--threads", options->threads, "thumbnail workers (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--title", options->title, "page title");
+  cmd->callback([db, options, out, exit_code] {
+    options->out_dir = *out;
+    const ReportSummary s = write_report(std::filesystem::path(*db), *options);
+    fmt::print("report: {} ({} pages, {} thumbnails made, {} cached, {} placeholders)\n",
+               s.index.string(), s.pages, s.thumbnails_made, s.thumbnails_cached,
+               s.thumbnail_failures);
+    *exit_code = 0;
+  });
+}
+
+}  // namespace vpipe::cli

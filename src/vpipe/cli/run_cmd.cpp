@@ -1,0 +1,81 @@
+#include <chrono>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "vpipe/cli/commands.h"
+#include "vpipe/cli/stop_signal.h"
+#include "vpipe/cli/summaries.h"
+#include "vpipe/pipeline/run.h"
+
+namespace vpipe::cli {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  ActionsConfig actions;
+  std::string report;
+  bool force = false;
+  bool progress = false;
+  std::string trace;
+};
+
+int run(const RunArgs& a) {
+  install_stop_handlers();
+  PipelineConfig config = load_pipeline_config(a.config);
+  for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &config.actions.copy_keepers},
+                          std::pair{&a.actions.link_keepers, &config.actions.link_keepers},
+                          std::pair{&a.actions.move_rejects, &config.actions.move_rejects},
+                          std::pair{&a.actions.move_duplicates, &config.actions.move_duplicates},
+                          std::pair{&a.report, &config.report.out}}) {
+    if (!from->empty()) *to = *from;
+  }
+  if (a.force) config.scan.force = true;
+
+  PipelineRunOptions options;
+  options.progress = a.progress ? &std::cerr : nullptr;
+  options.stop = &stop_requested();
+  options.trace_path = a.trace;
+  const auto start = std::chrono::steady_clock::now();
+  const PipelineRunSummary s = run_pipeline(config, options);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  if (s.scanned) {
+    fmt::print("scan: {} files scanned, {} unchanged (device {})\n", s.scan.scanned,
+               s.scan.unchanged, s.device);
+    for (const auto& [status, n] : s.scan.status_counts) fmt::print("  {:<12}{:>10}\n", status, n);
+    fmt::print("\n{}\n", s.scan.engine.format_table());
+  }
+  if (s.deduplicated) print_dedup_summary(s.dedup);
+  print_action_summary(s.actions);
+  if (s.reported) {
+    fmt::print("report: {} ({} pages, {} thumbnails made, {} cached)\n", s.report.index.string(),
+               s.report.pages, s.report.thumbnails_made, s.report.thumbnails_cached);
+  }
+  fmt::print("manifest: {}\nrun took {:.2f} s\n", config.manifest, seconds);
+  std::fflush(stdout);
+  if (s.stopped) {
+    std::cerr << "vpipe: interrupted; rerun the same command to resume\n";
+    const int code = stop_exit_code();
+    return code != 0 ? code : 130;
+  }
+  return s.actions.failed > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "the whole configured pipeline, resumable: scan -> groups and verdicts -> actions -> report (docs/CONFIG.md)");
+  cmd->add_option("config", args->config, "the pipeline YAML (see configs/default.yaml)")->required()->check(CLI::ExistingFile);
+  add_action_options(cmd, args->actions);
+  cmd->add_option("--report", args->report, "write the HTML report into this directory (overrides report.out)");
+  cmd->add_flag("--force", args->force, "rescan files already in the manifest");
+  cmd->add_flag("--progress", args->progress, "live scan progress on stderr");
+  cmd->add_option("--trace", args->trace, "write a Chrome/Perfetto trace of the scan to this file");
+  cmd->callback([args, exit_code] { *exit_code = run(*args); });
+}
+
+}  // namespace vpipe::cli

@@ -1,0 +1,27 @@
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "vpipe/cli/commands.h"
+#include "vpipe/core/error.h"
+#include "vpipe/curate/actions.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe::cli {
+
+void add_undo_command(CLI::App& app, int* exit_code) {
+  auto db = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("undo", "put back what actions moved and remove the copies and links they made, newest first");
+  cmd->add_option("db", *db, "the manifest whose action journal to undo")->required()->check(CLI::ExistingFile);
+  cmd->callback([db, exit_code] {
+    Manifest manifest(*db);
+    const UndoSummary s = undo_actions(manifest);
+    fmt::print("undo: {} files moved back, {} copies/links removed, {} entries with nothing to undo",
+               s.restored, s.removed, s.skipped);
+    if (s.failed > 0) fmt::print(", {} could not be undone safely (see log)", s.failed);
+    fmt::print("\n");
+    *exit_code = s.failed > 0 ? 1 : 0;
+  });
+}
+
+}  // namespace vpipe::cli

@@ -1,0 +1,365 @@
+#include "vpipe/curate/actions.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/curate/dedup_pass.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::atomic<uint64_t> g_temp_counter{0};
+
+std::string errno_text(int err) { return std::generic_category().message(err); }
+
+bool exists_no_follow(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+/// A hidden temporary name beside `target` (same directory, so the final rename is atomic).
+std::string temp_beside(const fs::path& target) {
+  return (target.parent_path() /
+          fmt::format(".{}.vpipe-tmp-{}-{}", target.filename().native(), ::getpid(),
+                      g_temp_counter.fetch_add(1)))
+      .native();
+}
+
+/// Copies `source` to `dest` (a new file), fsyncs it. Returns 0 or an errno.
+int copy_file_bytes(const std::string& source, const std::string& dest) {
+  const int in = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return errno;
+  struct stat st {};
+  ::fstat(in, &st);
+  const int out = ::open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                         st.st_mode & 0777 ? st.st_mode & 0777 : 0644);
+  if (out < 0) {
+    const int err = errno;
+    ::close(in);
+    return err;
+  }
+  std::vector<char> buffer(1 << 16);
+  int err = 0;
+  while (true) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(out, buffer.data() + done, static_cast<size_t>(n - done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        err = errno;
+        break;
+      }
+      done += w;
+    }
+    if (err != 0) break;
+  }
+  if (err == 0 && ::fsync(out) != 0) err = errno;
+  if (::close(out) != 0 && err == 0) err = errno;
+  ::close(in);
+  if (err != 0) ::unlink(dest.c_str());
+  return err;
+}
+
+/// Test hooks for the crash tests of actions and undo. The process dies as in a crash (no
+/// cleanup, exit status 137) during its N+1th operation:
+/// - VPIPE_FAULT_AFTER_ACTIONS=N: right after journaling it as planned, before the file operation;
+/// - VPIPE_FAULT_BEFORE_MARK=N: after the file operation, before the journal says done.
+/// Read at every call (a test may set them in a forked child).
+void maybe_crash(const char* variable, int64_t operations_so_far) {
+  const char* value = std::getenv(variable);
+  if (value != nullptr && operations_so_far > std::atoll(value)) ::_exit(137);
+}
+
+class ActionRunner {
+ public:
+  ActionRunner(Manifest& manifest, ActionSummary& summary)
+      : manifest_(manifest), summary_(summary) {}
+
+  /// One operation: kind is copy, link (hardlink with symlink fallback) or move.
+  void apply(const std::string& kind, const std::string& source, const fs::path& target_path) {
+    const std::string target = target_path.native();
+    std::error_code ec;
+    fs::create_directories(target_path.parent_path(), ec);
+    if (ec) {
+      throw IoError(fmt::format("action {}: cannot create directory '{}': {}", kind,
+                                target_path.parent_path().string(), ec.message()));
+    }
+    if (exists_no_follow(target)) {
+      // A rerun: the same file is already there. Anything else there is never overwritten.
+      if (kind == "link" ? same_file_or_link(source, target) : files_identical(source, target)) {
+        ++summary_.already_done;
+      } else if (kind == "move" && !exists_no_follow(source)) {
+        ++summary_.already_done;  // moved by an earlier run
+      } else {
+        ++summary_.failed;
+        log().error("action {}: '{}' already exists and is not a copy of '{}'; left alone", kind,
+                    target, source);
+      }
+      return;
+    }
+    ActionRecord record;
+    record.kind = kind;
+    record.source = source;
+    record.target = target;
+    const int64_t id = manifest_.plan_action(record);
+    maybe_crash("VPIPE_FAULT_AFTER_ACTIONS", ++planned_);
+
+    int err = 0;
+    if (kind == "copy") {
+      err = copy_then_rename(source, target);
+      if (err == 0) ++summary_.copied;
+    } else if (kind == "link") {
+      const std::string temp = temp_beside(target_path);
+      if (::link(source.c_str(), temp.c_str()) == 0) {
+        err = rename_or_cleanup(temp, target);
+        if (err == 0) ++summary_.hardlinked;
+      } else if (errno == EXDEV || errno == EPERM || errno == EMLINK || errno == ENOTSUP) {
+        // Another filesystem (or one without hard links): a symlink to the absolute source.
+        const std::string absolute = fs::absolute(source, ec).native();
+        if (::symlink(absolute.c_str(), temp.c_str()) == 0) {
+          err = rename_or_cleanup(temp, target);
+          if (err == 0) ++summary_.symlinked;
+        } else {
+          err = errno;
+        }
+      } else {
+        err = errno;
+      }
+    } else {  // move
+      if (::rename(source.c_str(), target.c_str()) == 0) {
+        ++summary_.moved;
+      } else if (errno == EXDEV) {
+        // Across filesystems: a complete copy under the final name first, then the source goes.
+        err = copy_then_rename(source, target);
+        if (err == 0 && ::unlink(source.c_str()) != 0) err = errno;
+        if (err == 0) ++summary_.moved;
+      } else {
+        err = errno;
+      }
+    }
+    if (err != 0) {
+      ++summary_.failed;
+      const std::string reason = errno_text(err);
+      log().error("action {}: '{}' -> '{}': {}", record.kind, source, target, reason);
+      manifest_.set_action_state(id, "failed", reason);
+      return;
+    }
+    maybe_crash("VPIPE_FAULT_BEFORE_MARK", planned_);
+    manifest_.set_action_state(id, "done");
+  }
+
+ private:
+  static bool same_file_or_link(const std::string& source, const std::string& target) {
+    struct stat a {};
+    struct stat b {};
+    if (::stat(source.c_str(), &a) != 0 || ::stat(target.c_str(), &b) != 0) return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  }
+
+  static int rename_or_cleanup(const std::string& temp, const std::string& target) {
+    // rename() would replace a target that appeared meanwhile; link-then-unlink never does.
+    if (::link(temp.c_str(), target.c_str()) != 0) {
+      const int err = errno;
+      if (err == EPERM || err == ENOTSUP || err == EXDEV) {
+        // No hard links (or temp is a symlink on a filesystem that refuses linking symlinks).
+        if (::rename(temp.c_str(), target.c_str()) == 0) return 0;
+      }
+      const int final_err = err;
+      ::unlink(temp.c_str());
+      return final_err;
+    }
+    ::unlink(temp.c_str());
+    return 0;
+  }
+
+  static int copy_then_rename(const std::string& source, const std::string& target) {
+    const std::string temp = temp_beside(fs::path(target));
+    const int err = copy_file_bytes(source, temp);
+    if (err != 0) return err;
+    return rename_or_cleanup(temp, target);
+  }
+
+  Manifest& manifest_;
+  ActionSummary& summary_;
+  int64_t planned_ = 0;
+};
+
+/// Resolves one planned entry that a crashed run left: looks at the files to see how far the
+/// operation got. Returns the new state: "done" or "failed".
+std::string resolve_planned(const ActionRecord& a) {
+  const bool source_there = exists_no_follow(a.source);
+  const bool target_there = exists_no_follow(a.target);
+  if (a.kind == "move") {
+    if (target_there && !source_there) return "done";
+    if (target_there && source_there && files_identical(a.source, a.target)) {
+      // Cross-filesystem move stopped between the copy and the unlink: finish it.
+      if (::unlink(a.source.c_str()) == 0) return "done";
+    }
+    return "failed";
+  }
+  return target_there ? "done" : "failed";
+}
+
+}  // namespace
+
+fs::path action_target(const fs::path& dir, const std::string& source) {
+  fs::path target = dir;
+  for (const fs::path& part : fs::path(source).lexically_normal()) {
+    const std::string& name = part.native();
+    if (name.empty() || name == "/" || name == ".") continue;
+    target /= name == ".." ? fs::path("_up_") : part;
+  }
+  return target;
+}
+
+ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
+  ActionSummary summary;
+  // First, what a crashed run left half done.
+  for (const ActionRecord& a : manifest.actions("planned")) {
+    const std::string state = resolve_planned(a);
+    manifest.set_action_state(a.id, state, state == "failed" ? "interrupted before it ran" : "");
+    if (state == "done") ++summary.recovered;
+  }
+  const bool any = !options.copy_keepers.empty() || !options.link_keepers.empty() ||
+                   !options.move_rejects.empty() || !options.move_duplicates.empty();
+  if (!any) return summary;
+
+  ActionRunner runner(manifest, summary);
+  // Collect first, act second: for_each_curated must not overlap writes to the manifest.
+  const auto paths_with = [&](const std::string& decision) {
+    std::vector<std::string> paths;
+    Manifest::CuratedQuery query;
+    query.decision = decision;
+    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+      paths.push_back(f.file.path);
+      return true;
+    });
+    return paths;
+  };
+  const auto stopped = [&] {
+    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
+  };
+  const auto run_one = [&](const std::string& kind, const std::string& dir,
+                           const std::string& decision) {
+    if (dir.empty()) return;
+    for (const std::string& path : paths_with(decision)) {
+      if (stopped()) {
+        summary.stopped = true;
+        return;
+      }
+      if (kind != "move" && !exists_no_follow(path)) {
+        ++summary.failed;
+        log().error("action {}: '{}' no longer exists", kind, path);
+        continue;
+      }
+      runner.apply(kind, path, action_target(dir, path));
+    }
+  };
+  run_one("copy", options.copy_keepers, "keep");
+  run_one("link", options.link_keepers, "keep");
+  run_one("move", options.move_rejects, "reject");
+  run_one("move", options.move_duplicates, "duplicate");
+  return summary;
+}
+
+UndoSummary undo_actions(Manifest& manifest) {
+  UndoSummary summary;
+  std::vector<ActionRecord> journal = manifest.actions();
+  for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
+    const ActionRecord& a = *it;
+    if (a.state == "undone" || a.state == "failed") {
+      ++summary.skipped;
+      continue;
+    }
+    const bool source_there = exists_no_follow(a.source);
+    const bool target_there = exists_no_follow(a.target);
+    std::string problem;
+    if (a.kind == "move") {
+      if (target_there && !source_there) {
+        std::error_code ec;
+        fs::create_directories(fs::path(a.source).parent_path(), ec);
+        if (::rename(a.target.c_str(), a.source.c_str()) == 0) {
+          ++summary.restored;
+        } else if (errno == EXDEV) {
+          const std::string temp = temp_beside(fs::path(a.source));
+          int err = copy_file_bytes(a.target, temp);
+          if (err == 0 && ::rename(temp.c_str(), a.source.c_str()) != 0) err = errno;
+          if (err == 0 && ::unlink(a.target.c_str()) != 0) err = errno;
+          if (err != 0) {
+            ::unlink(temp.c_str());
+            problem = errno_text(err);
+          } else {
+            ++summary.restored;
+          }
+        } else {
+          problem = errno_text(errno);
+        }
+      } else if (source_there && !target_there) {
+        ++summary.skipped;  // planned but never moved
+      } else if (source_there && target_there) {
+        if (files_identical(a.source, a.target) && ::unlink(a.target.c_str()) == 0) {
+          ++summary.removed;  // a cross-filesystem move's leftover copy
+        } else {
+          problem = "both the source and the target exist and differ; left alone";
+        }
+      } else {
+        problem = "neither the source nor the target exists any more";
+      }
+    } else {
+      // copy, link: remove the target only while it is still what vpipe made.
+      bool ours = false;
+      if (!target_there) {
+        ++summary.skipped;
+      } else if (a.kind == "link") {
+        // A hard link to the source, or the symlink made when a hard link was impossible.
+        std::error_code ec;
+        struct stat s {};
+        struct stat t {};
+        ours = (::stat(a.source.c_str(), &s) == 0 && ::lstat(a.target.c_str(), &t) == 0 &&
+                s.st_dev == t.st_dev && s.st_ino == t.st_ino) ||
+               (fs::is_symlink(a.target, ec) &&
+                fs::read_symlink(a.target, ec) == fs::absolute(a.source, ec));
+      } else {
+        ours = files_identical(a.source, a.target);
+      }
+      if (target_there) {
+        if (!ours) {
+          problem = "the target was changed since vpipe made it; left alone";
+        } else if (::unlink(a.target.c_str()) == 0) {
+          ++summary.removed;
+        } else {
+          problem = errno_text(errno);
+        }
+      }
+    }
+    if (!problem.empty()) {
+      ++summary.failed;
+      log().error("undo {}: '{}' -> '{}': {}", a.kind, a.source, a.target, problem);
+      continue;
+    }
+    manifest.set_action_state(a.id, "undone");
+  }
+  return summary;
+}
+
+}  // namespace vpipe

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace vpipe {
+
+class Manifest;
+
+/// What to do with the files after a dedup pass (`actions:` in the pipeline config, the
+/// `--copy-keepers`... options). Nothing is ever deleted: rejects and duplicates are moved, and
+/// every operation is journaled in the manifest so `vpipe undo` can put it back.
+/// An empty directory switches that action off.
+struct ActionOptions {
+  std::string copy_keepers;     ///< copy every kept file here
+  std::string link_keepers;     ///< hard-link every kept file here (symlink when it cannot)
+  std::string move_rejects;     ///< move every rejected file here
+  std::string move_duplicates;  ///< move every duplicate (non-keeper group member) here
+  const std::atomic<bool>* stop = nullptr;  ///< SIGINT/SIGTERM: finish the file at hand, stop
+};
+
+struct ActionSummary {
+  int64_t copied = 0;
+  int64_t hardlinked = 0;
+  int64_t symlinked = 0;
+  int64_t moved = 0;
+  int64_t already_done = 0;  ///< target already there with the same bytes (a rerun)
+  int64_t recovered = 0;     ///< operations a crashed run left half done, finished now
+  int64_t failed = 0;        ///< see the log and the journal's error column
+  bool stopped = false;
+};
+
+/// Where `source` goes under `dir`: the source path's components mirrored below it (an
+/// absolute path loses its leading '/', '..' becomes '_up_', '.' is dropped), so two inputs
+/// never map to the same target and the layout stays recognisable.
+[[nodiscard]] std::filesystem::path action_target(const std::filesystem::path& dir,
+                                                  const std::string& source);
+
+/// Carries out the configured actions on the decisions of the last dedup pass. Each file
+/// operation is journaled as planned (committed) before it starts and marked done after; every
+/// write goes to a temporary name in the target directory and is renamed into place, so a crash
+/// leaves no half-written file under a final name. Operations a crashed earlier run left
+/// planned are finished or rolled back first. Never overwrites an existing different file
+/// (that operation fails with a reason). Throws vpipe::Error only for what ends the run (an
+/// action directory that cannot be created).
+ActionSummary run_actions(Manifest& manifest, const ActionOptions& options);
+
+struct UndoSummary {
+  int64_t restored = 0;  ///< moved files put back
+  int64_t removed = 0;   ///< copies and links taken away
+  int64_t skipped = 0;   ///< nothing to undo (never done, or already undone)
+  int64_t failed = 0;    ///< could not be undone safely: see the log
+};
+
+/// Reverses every journaled action, newest first: moves go back to their source path, copies
+/// and links made by vpipe are removed (only when they are still what vpipe wrote). Planned
+/// operations of a crashed run are resolved by looking at the files. Safe to repeat.
+UndoSummary undo_actions(Manifest& manifest);
+
+}  // namespace vpipe

@@ -1,0 +1,235 @@
+#include "vpipe/curate/dedup_pass.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <fstream>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t elapsed_ns(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - since).count();
+}
+
+/// One step of the pass as a single-worker "stage" of the run report, so the report and the
+/// CLI show the dedup pass's timings the same way as the engine's.
+StageMetrics step_metrics(std::string name, uint64_t items, int64_t busy_ns) {
+  StageMetrics s;
+  s.name = std::move(name);
+  s.items_in = items;
+  s.items_out = items;
+  s.batches = 1;
+  s.busy_ns = busy_ns;
+  return s;
+}
+
+/// The signal rules of `rules` as the manifest records them (for histograms in reports).
+std::vector<ThresholdRecord> threshold_records(const QualityRules& rules) {
+  const auto row = [](const char* rule, const char* signal, const ThresholdRule& r, bool below) {
+    return ThresholdRecord{rule, signal, r.threshold, below, r.enabled};
+  };
+  return {row("blurry", "sharpness", rules.blurry, true),
+          row("dark", "brightness", rules.dark, true),
+          row("overexposed", "brightness", rules.overexposed, false),
+          row("low_contrast", "contrast", rules.low_contrast, true),
+          row("low_information", "entropy", rules.low_information, true),
+          row("tiny", "min_side", rules.tiny, true),
+          row("extreme_aspect", "aspect_ratio", rules.extreme_aspect, false)};
+}
+
+}  // namespace
+
+bool files_identical(const std::string& a, const std::string& b) {
+  std::ifstream fa(a, std::ios::binary);
+  std::ifstream fb(b, std::ios::binary);
+  if (!fa || !fb) return false;
+  constexpr size_t kChunk = 1 << 16;
+  std::vector<char> ba(kChunk);
+  std::vector<char> bb(kChunk);
+  while (true) {
+    fa.read(ba.data(), kChunk);
+    fb.read(bb.data(), kChunk);
+    const std::streamsize na = fa.gcount();
+    const std::streamsize nb = fb.gcount();
+    if (na != nb) return false;
+    if (!std::equal(ba.begin(), ba.begin() + na, bb.begin())) return false;
+    if (na < static_cast<std::streamsize>(kChunk)) return fa.eof() && fb.eof();
+  }
+}
+
+DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& options) {
+  DedupPassSummary summary;
+  const auto pass_start = Clock::now();
+  const int64_t run_id = manifest.begin_run("dedup", options.config_json, options.device);
+  try {
+    // Load.
+    auto step_start = Clock::now();
+    const std::vector<FileRecord> files = manifest.all_files();
+    summary.files = static_cast<int64_t>(files.size());
+    summary.timings.stages.push_back(
+        step_metrics("load", files.size(), elapsed_ns(step_start)));
+
+    // Quality verdicts first: a rejected file is never chosen as a keeper while its group has a
+    // usable member.
+    step_start = Clock::now();
+    summary.effective_quality = options.quality;
+    if (options.quality_enabled && options.quality.auto_thresholds) {
+      summary.effective_quality = resolve_auto_thresholds(options.quality, files);
+    }
+    std::vector<DecisionRecord> decisions(files.size());
+    std::vector<GroupingItem> items(files.size());
+    for (size_t i = 0; i < files.size(); ++i) {
+      const FileRecord& f = files[i];
+      DecisionRecord& d = decisions[i];
+      d.file_id = f.id;
+      d.quality_score = f.has_signals ? quality_score(f) : 0.0;
+      if (options.quality_enabled) {
+        for (const RejectReason& r : evaluate_quality(f, summary.effective_quality)) {
+          d.reasons.push_back(ReasonRecord{r.rule, r.value, r.threshold, r.severity});
+        }
+      } else if (!has_signals(f.status)) {
+        // Without the rules, a file with no pixels still cannot be kept.
+        d.reasons.push_back(ReasonRecord{"corrupt", 0, 0, 1});
+      }
+      GroupingItem& item = items[i];
+      item.id = f.id;
+      item.path = f.path;
+      item.size_bytes = f.size_bytes;
+      item.mtime_ns = f.mtime_ns;
+      item.has_content_hash = f.has_content_hash;
+      item.content_hash = f.content_hash;
+      item.has_hashes = f.has_signals;
+      item.phash = f.phash;
+      item.dhash = f.dhash;
+      if (f.has_orientation_hashes) {
+        item.orientation_phash = &f.orientation_phash;
+        item.orientation_dhash = &f.orientation_dhash;
+      }
+      item.pixels = int64_t{f.width} * f.height;
+      item.quality = d.quality_score;
+      item.rejected = !d.reasons.empty();
+    }
+    if (options.dedup.orientations) {
+      const auto missing = std::count_if(files.begin(), files.end(), [](const FileRecord& f) {
+        return f.has_signals && !f.has_orientation_hashes;
+      });
+      if (missing > 0) {
+        log().warn(
+            "dedup: {} files have no orientation hashes (scanned without them); they match "
+            "turned or mirrored copies only as the other side. Rescan with orientation hashes "
+            "on (scan.orientations: true, or `vpipe scan --orientations`)",
+            missing);
+      }
+    }
+    summary.timings.stages.push_back(
+        step_metrics("verdicts", files.size(), elapsed_ns(step_start)));
+
+    // Groups. Near pairs stream to the manifest in chunks as the search finds them.
+    step_start = Clock::now();
+    manifest.clear_near_pairs();
+    std::vector<NearPairRecord> pair_rows;
+    const NearPairSink sink = [&](std::span<const NearPair> pairs) {
+      pair_rows.clear();
+      for (const NearPair& p : pairs) {
+        pair_rows.push_back(NearPairRecord{
+            files[p.a].id, files[p.b].id, p.phash_distance, p.dhash_distance,
+            p.orientation == Orientation::kIdentity ? std::string()
+                                                    : std::string(to_string(p.orientation))});
+      }
+      manifest.add_near_pairs(pair_rows);
+    };
+    const ExactConfirm confirm = [&](size_t a, size_t b) {
+      return files_identical(files[a].path, files[b].path);
+    };
+    DedupOptions dedup = options.dedup;
+    const GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
+    summary.near_pairs = grouping.near_pairs;
+    summary.exact_unconfirmed = grouping.exact_unconfirmed;
+    summary.chain_splits = grouping.chain_splits;
+    summary.timings.stages.push_back(
+        step_metrics("group", files.size(), elapsed_ns(step_start)));
+
+    // Decisions.
+    step_start = Clock::now();
+    std::vector<GroupRecord> groups;
+    groups.reserve(grouping.groups.size());
+    for (size_t g = 0; g < grouping.groups.size(); ++g) {
+      const DuplicateGroup& group = grouping.groups[g];
+      const int64_t group_id = static_cast<int64_t>(g) + 1;
+      groups.push_back(GroupRecord{group_id, group.kind, files[group.members.front().item].id,
+                                   static_cast<int64_t>(group.members.size()),
+                                   group.max_distance()});
+      (group.kind == "exact" ? summary.exact_groups : summary.near_groups) += 1;
+      for (const GroupMember& m : group.members) {
+        DecisionRecord& d = decisions[m.item];
+        d.group_id = group_id;
+        d.is_keeper = m.is_keeper;
+        d.phash_distance = m.phash_distance;
+        d.dhash_distance = m.dhash_distance;
+        if (!m.is_keeper) {
+          d.match = m.exact ? "exact" : "near";
+          if (m.orientation != Orientation::kIdentity) d.orientation = to_string(m.orientation);
+        }
+      }
+    }
+    summary.groups = static_cast<int64_t>(groups.size());
+    for (DecisionRecord& d : decisions) {
+      if (!d.reasons.empty()) {
+        d.decision = "reject";
+      } else if (d.group_id > 0 && !d.is_keeper) {
+        d.decision = "duplicate";
+      } else {
+        d.decision = "keep";
+      }
+      summary.decisions[d.decision] += 1;
+      for (const ReasonRecord& r : d.reasons) summary.reasons[r.rule] += 1;
+    }
+    const std::vector<ThresholdRecord> thresholds =
+        options.quality_enabled ? threshold_records(summary.effective_quality)
+                                : std::vector<ThresholdRecord>{};
+    manifest.replace_dedup_results(groups, decisions, thresholds);
+    summary.timings.stages.push_back(
+        step_metrics("write", decisions.size(), elapsed_ns(step_start)));
+  } catch (...) {
+    manifest.end_run(run_id, "failed", {});
+    throw;
+  }
+
+  summary.timings.wall_ns = elapsed_ns(pass_start);
+  int bottleneck = -1;
+  for (size_t i = 0; i < summary.timings.stages.size(); ++i) {
+    if (bottleneck < 0 ||
+        summary.timings.stages[i].busy_ns > summary.timings.stages[static_cast<size_t>(bottleneck)].busy_ns) {
+      bottleneck = static_cast<int>(i);
+    }
+  }
+  summary.timings.bottleneck = bottleneck;
+  manifest.record_stage_metrics(run_id, "dedup", summary.timings);
+  std::map<std::string, int64_t> counts = summary.decisions;
+  counts["groups"] = summary.groups;
+  counts["near_pairs"] = summary.near_pairs;
+  manifest.end_run(run_id, "completed", counts);
+  manifest.checkpoint();
+  return summary;
+}
+
+DedupPassSummary run_dedup_pass(const std::filesystem::path& db, const DedupPassOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db, ec)) {
+    throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)",
+                              db.string()));
+  }
+  Manifest manifest(db);
+  return run_dedup_pass(manifest, options);
+}
+
+}  // namespace vpipe

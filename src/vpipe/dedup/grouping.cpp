@@ -1,0 +1,436 @@
+#include "vpipe/dedup/grouping.h"
+
+#include <algorithm>
+#include <cassert>
+#include <map>
+#include <numeric>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+
+#include "vpipe/core/log.h"
+#include "vpipe/dedup/hamming_index.h"
+
+namespace vpipe {
+namespace {
+
+/// Union-find over item indices with path halving and union by size.
+class DisjointSets {
+ public:
+  explicit DisjointSets(size_t n) : parent_(n), size_(n, 1) {
+    std::iota(parent_.begin(), parent_.end(), size_t{0});
+  }
+  size_t find(size_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void unite(size_t a, size_t b) {
+    a = find(a);
+    b = find(b);
+    if (a == b) return;
+    if (size_[a] < size_[b]) std::swap(a, b);
+    parent_[b] = a;
+    size_[a] += size_[b];
+  }
+
+ private:
+  std::vector<size_t> parent_;
+  std::vector<size_t> size_;
+};
+
+Orientation inverse(Orientation o) {
+  if (o == Orientation::kRotate90) return Orientation::kRotate270;
+  if (o == Orientation::kRotate270) return Orientation::kRotate90;
+  return o;  // the others are their own inverse
+}
+
+/// The near-duplicate test of the options on one pair of distances.
+struct MatchRule {
+  NearMatch match;
+  int phash_threshold;
+  int dhash_threshold;
+
+  [[nodiscard]] bool accepts(int phash_distance, int dhash_distance) const {
+    switch (match) {
+      case NearMatch::kPhash: return phash_distance <= phash_threshold;
+      case NearMatch::kDhash: return dhash_distance <= dhash_threshold;
+      case NearMatch::kBoth:
+        return phash_distance <= phash_threshold && dhash_distance <= dhash_threshold;
+      case NearMatch::kEither:
+        return phash_distance <= phash_threshold || dhash_distance <= dhash_threshold;
+    }
+    return false;
+  }
+};
+
+/// How near `b` is to `a` turned by each orientation: the best orientation the rule accepts
+/// (smallest pHash distance, then dHash), or nullopt. Without orientation hashes (or when not
+/// asked for) only the identity is tried.
+struct Nearness {
+  int phash_distance;
+  int dhash_distance;
+  Orientation orientation;
+};
+std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
+                                 const MatchRule& rule, bool orientations) {
+  std::optional<Nearness> best;
+  const size_t count = orientations && a.orientation_phash != nullptr ? kOrientationCount : 1;
+  for (size_t k = 0; k < count; ++k) {
+    const uint64_t ap = k == 0 ? a.phash : (*a.orientation_phash)[k];
+    const uint64_t ad = k == 0 ? a.dhash : (*a.orientation_dhash)[k];
+    const int dp = hamming_distance(ap, b.phash);
+    const int dd = hamming_distance(ad, b.dhash);
+    if (!rule.accepts(dp, dd)) continue;
+    if (!best || std::tie(dp, dd) < std::tie(best->phash_distance, best->dhash_distance)) {
+      best = Nearness{dp, dd, static_cast<Orientation>(k)};
+    }
+  }
+  return best;
+}
+
+class Grouper {
+ public:
+  Grouper(std::span<const GroupingItem> items, const DedupOptions& options,
+          const ExactConfirm& confirm, const NearPairSink& sink)
+      : items_(items),
+        options_(options),
+        confirm_(confirm),
+        sink_(sink),
+        rule_{options.match, options.phash_threshold, options.dhash_threshold},
+        exact_class_(items.size()) {
+    std::iota(exact_class_.begin(), exact_class_.end(), size_t{0});
+  }
+
+  GroupingResult run() {
+    if (options_.exact) find_exact_classes();
+    // Members of each exact class, by representative (the class's lowest index).
+    for (size_t i = 0; i < items_.size(); ++i) class_members_[exact_class_[i]].push_back(i);
+
+    std::vector<size_t> reps;  // one per exact class; only they take part in the near search
+    for (const auto& [rep, members] : class_members_) {
+      if (options_.near && items_[rep].has_hashes) reps.push_back(rep);
+    }
+    std::vector<std::vector<size_t>> components;
+    if (options_.near) {
+      components = near_components(reps, /*emit=*/true);
+    }
+    // Exact classes that are in no near component are groups of their own.
+    std::vector<bool> in_component(items_.size(), false);
+    for (const auto& component : components) {
+      for (size_t rep : component) in_component[rep] = true;
+    }
+    for (const auto& [rep, members] : class_members_) {
+      if (members.size() > 1 && !in_component[rep]) components.push_back({rep});
+    }
+    for (auto& component : components) settle(std::move(component));
+
+    std::sort(result_.groups.begin(), result_.groups.end(),
+              [](const DuplicateGroup& x, const DuplicateGroup& y) {
+                if (x.members.size() != y.members.size()) return x.members.size() > y.members.size();
+                return x.members.front().item < y.members.front().item;
+              });
+    return std::move(result_);
+  }
+
+ private:
+  /// Buckets by (content hash, size), then splits each bucket into byte-identical classes.
+  void find_exact_classes() {
+    std::map<std::tuple<uint64_t, uint64_t, int64_t>, std::vector<size_t>> buckets;
+    for (size_t i = 0; i < items_.size(); ++i) {
+      const GroupingItem& item = items_[i];
+      if (!item.has_content_hash) continue;
+      buckets[{item.content_hash.high, item.content_hash.low, item.size_bytes}].push_back(i);
+    }
+    for (auto& [key, bucket] : buckets) {
+      if (bucket.size() < 2) continue;
+      result_.exact_candidates += static_cast<int64_t>(bucket.size());
+      std::vector<size_t> class_reps;
+      for (size_t i : bucket) {
+        bool placed = false;
+        for (size_t rep : class_reps) {
+          if (confirm_ && confirm_(rep, i)) {
+            exact_class_[i] = rep;
+            placed = true;
+            break;
+          }
+        }
+        if (!placed) class_reps.push_back(i);
+      }
+      // Every file that ended up alone in its class had an equal hash but different bytes (or
+      // could not be read): it is not an exact duplicate.
+      for (size_t rep : class_reps) {
+        const bool alone = std::none_of(bucket.begin(), bucket.end(),
+                                        [&](size_t i) { return i != rep && exact_class_[i] == rep; });
+        if (alone) {
+          ++result_.exact_unconfirmed;
+          log().warn("dedup: '{}' has the content hash of another file but not its bytes "
+                     "(changed since the scan, unreadable, or a hash collision); not grouped "
+                     "as an exact copy",
+                     items_[rep].path);
+        }
+      }
+    }
+  }
+
+  /// Near pairs among `reps` (exact-class representatives with hashes), united into components
+  /// of two or more. `emit`: send the pairs to the sink (the first, whole-corpus search only).
+  std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps, bool emit) {
+    const size_t n = reps.size();
+    if (n < 2) return {};
+    std::vector<uint64_t> phashes(n);
+    std::vector<uint64_t> dhashes(n);
+    for (size_t i = 0; i < n; ++i) {
+      phashes[i] = items_[reps[i]].phash;
+      dhashes[i] = items_[reps[i]].dhash;
+    }
+    DisjointSets sets(n);
+    std::vector<NearPair> buffer;
+    const auto flush = [&] {
+      if (emit && sink_ && !buffer.empty()) sink_(buffer);
+      buffer.clear();
+    };
+    // Called from one thread at a time (the Hamming search serialises its sink).
+    const auto consider = [&](size_t i, size_t j, Orientation o) {
+      if (i == j) return;
+      const GroupingItem& a = items_[reps[i]];
+      const GroupingItem& b = items_[reps[j]];
+      const uint64_t ap = o == Orientation::kIdentity ? a.phash : (*a.orientation_phash)[static_cast<size_t>(o)];
+      const uint64_t ad = o == Orientation::kIdentity ? a.dhash : (*a.orientation_dhash)[static_cast<size_t>(o)];
+      const int dp = hamming_distance(ap, b.phash);
+      const int dd = hamming_distance(ad, b.dhash);
+      if (!rule_.accepts(dp, dd)) return;
+      sets.unite(i, j);
+      if (emit) ++result_.near_pairs;
+      NearPair pair{reps[i], reps[j], dp, dd, o};
+      if (pair.a > pair.b) {
+        std::swap(pair.a, pair.b);
+        pair.orientation = inverse(o);
+      }
+      buffer.push_back(pair);
+      if (buffer.size() >= 4096) flush();
+    };
+
+    HammingSearchOptions search;
+    search.method = options_.method == "brute"  ? HammingMethod::kBruteForce
+                    : options_.method == "mih" ? HammingMethod::kMultiIndex
+                                               : HammingMethod::kAuto;
+    search.threads = options_.threads;
+    // Search on the hash the rule needs; with "both" the pHash search finds every candidate
+    // and the dHash condition is checked on each; with "either" both searches run.
+    const bool search_phash = options_.match != NearMatch::kDhash;
+    const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
+    const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
+      search.max_distance = t;
+      hamming_self_join(hashes, search, [&](std::span<const HammingPair> pairs) {
+        for (const HammingPair& p : pairs) consider(p.a, p.b, Orientation::kIdentity);
+      });
+    };
+    if (search_phash) self_join(phashes, options_.phash_threshold);
+    if (search_dhash) self_join(dhashes, options_.dhash_threshold);
+
+    if (options_.orientations) {
+      // Queries: each representative turned the seven other ways; base: the stored hashes.
+      std::vector<uint64_t> queries;
+      std::vector<std::pair<uint32_t, Orientation>> query_of;
+      for (size_t k = 1; k < kOrientationCount; ++k) {
+        for (size_t i = 0; i < n; ++i) {
+          const GroupingItem& item = items_[reps[i]];
+          if (item.orientation_phash == nullptr) continue;
+          queries.push_back(search_phash ? (*item.orientation_phash)[k] : (*item.orientation_dhash)[k]);
+          query_of.emplace_back(static_cast<uint32_t>(i), static_cast<Orientation>(k));
+        }
+      }
+      const auto cross_join = [&](const std::vector<uint64_t>& base, int t) {
+        search.max_distance = t;
+        hamming_cross_join(queries, base, search, [&](std::span<const HammingPair> pairs) {
+          for (const HammingPair& p : pairs) {
+            const auto [i, o] = query_of[p.a];
+            consider(i, p.b, o);
+          }
+        });
+      };
+      cross_join(search_phash ? phashes : dhashes,
+                 search_phash ? options_.phash_threshold : options_.dhash_threshold);
+      if (search_phash && search_dhash) {
+        for (size_t q = 0; q < query_of.size(); ++q) {
+          const auto [i, o] = query_of[q];
+          queries[q] = (*items_[reps[i]].orientation_dhash)[static_cast<size_t>(o)];
+        }
+        cross_join(dhashes, options_.dhash_threshold);
+      }
+    }
+    flush();
+
+    std::map<size_t, std::vector<size_t>> by_root;
+    for (size_t i = 0; i < n; ++i) by_root[sets.find(i)].push_back(reps[i]);
+    std::vector<std::vector<size_t>> components;
+    for (auto& [root, members] : by_root) {
+      if (members.size() > 1) components.push_back(std::move(members));
+    }
+    return components;
+  }
+
+  /// True when item x is a better keeper than item y.
+  [[nodiscard]] bool better_keeper(size_t x, size_t y) const {
+    const GroupingItem& a = items_[x];
+    const GroupingItem& b = items_[y];
+    if (a.rejected != b.rejected) return !a.rejected;
+    for (KeeperCriterion c : options_.keeper_order) {
+      switch (c) {
+        case KeeperCriterion::kPixels:
+          if (a.pixels != b.pixels) return a.pixels > b.pixels;
+          break;
+        case KeeperCriterion::kQuality:
+          if (a.quality != b.quality) return a.quality > b.quality;
+          break;
+        case KeeperCriterion::kOldest:
+          if (a.mtime_ns != b.mtime_ns) return a.mtime_ns < b.mtime_ns;
+          break;
+        case KeeperCriterion::kShortestPath:
+          if (a.path.size() != b.path.size()) return a.path.size() < b.path.size();
+          break;
+      }
+    }
+    // Deterministic last resort: byte order of the path, then input order.
+    if (a.path != b.path) return a.path < b.path;
+    return x < y;
+  }
+
+  /// Turns a component (exact-class representatives) into one or more groups: picks the keeper
+  /// among all members of all its classes; with the chain guard, representatives not near the
+  /// keeper are regrouped among themselves.
+  void settle(std::vector<size_t> reps) {
+    while (!reps.empty()) {
+      size_t keeper = class_members_[reps.front()].front();
+      for (size_t rep : reps) {
+        for (size_t member : class_members_[rep]) {
+          if (better_keeper(member, keeper)) keeper = member;
+        }
+      }
+      const size_t keeper_rep = exact_class_[keeper];
+      DuplicateGroup group;
+      std::vector<size_t> outside;
+      bool any_near = false;
+      bool any_exact = false;
+      for (size_t rep : reps) {
+        std::optional<Nearness> near;
+        if (rep == keeper_rep) {
+          near = Nearness{0, 0, Orientation::kIdentity};
+        } else {
+          near = nearness(items_[keeper], items_[rep], rule_, options_.orientations);
+          if (!near && !options_.chain_guard) {
+            // Joined through a chain: keep it, with its actual distance to the keeper.
+            near = Nearness{hamming_distance(items_[keeper].phash, items_[rep].phash),
+                            hamming_distance(items_[keeper].dhash, items_[rep].dhash),
+                            Orientation::kIdentity};
+          }
+        }
+        if (!near) {
+          outside.push_back(rep);
+          continue;
+        }
+        for (size_t member : class_members_[rep]) {
+          GroupMember m;
+          m.item = member;
+          m.is_keeper = member == keeper;
+          m.exact = rep == keeper_rep;
+          m.phash_distance = near->phash_distance;
+          m.dhash_distance = near->dhash_distance;
+          m.orientation = near->orientation;
+          if (!m.is_keeper) (m.exact ? any_exact : any_near) = true;
+          group.members.push_back(m);
+        }
+      }
+      std::sort(group.members.begin(), group.members.end(),
+                [](const GroupMember& x, const GroupMember& y) {
+                  return std::make_tuple(!x.is_keeper, !x.exact, x.phash_distance, x.dhash_distance, x.item) <
+                         std::make_tuple(!y.is_keeper, !y.exact, y.phash_distance, y.dhash_distance, y.item);
+                });
+      if (group.members.size() > 1) {
+        group.kind = any_exact && any_near ? "mixed" : any_exact ? "exact" : "near";
+        result_.groups.push_back(std::move(group));
+      }
+      if (outside.empty()) return;
+      result_.chain_splits += static_cast<int64_t>(outside.size());
+      // Regroup what the guard moved out, by its own pairs.
+      std::vector<std::vector<size_t>> parts = near_components(outside, /*emit=*/false);
+      std::vector<bool> placed(items_.size(), false);
+      for (auto& part : parts) {
+        for (size_t rep : part) placed[rep] = true;
+        settle(std::move(part));
+      }
+      reps.clear();
+      // Exact classes left without a near partner are still exact groups.
+      for (size_t rep : outside) {
+        if (!placed[rep] && class_members_[rep].size() > 1) settle({rep});
+      }
+    }
+  }
+
+  std::span<const GroupingItem> items_;
+  const DedupOptions& options_;
+  const ExactConfirm& confirm_;
+  const NearPairSink& sink_;
+  MatchRule rule_;
+  std::vector<size_t> exact_class_;  ///< item -> representative of its exact class
+  std::map<size_t, std::vector<size_t>> class_members_;  ///< representative -> members, ascending
+  GroupingResult result_;
+};
+
+}  // namespace
+
+std::optional<NearMatch> near_match_from_string(std::string_view name) {
+  if (name == "phash") return NearMatch::kPhash;
+  if (name == "dhash") return NearMatch::kDhash;
+  if (name == "both") return NearMatch::kBoth;
+  if (name == "either") return NearMatch::kEither;
+  return std::nullopt;
+}
+
+std::string_view to_string(NearMatch m) {
+  switch (m) {
+    case NearMatch::kPhash: return "phash";
+    case NearMatch::kDhash: return "dhash";
+    case NearMatch::kBoth: return "both";
+    case NearMatch::kEither: return "either";
+  }
+  return "unknown";
+}
+
+std::optional<KeeperCriterion> keeper_criterion_from_string(std::string_view name) {
+  if (name == "pixels") return KeeperCriterion::kPixels;
+  if (name == "quality") return KeeperCriterion::kQuality;
+  if (name == "oldest") return KeeperCriterion::kOldest;
+  if (name == "shortest_path") return KeeperCriterion::kShortestPath;
+  return std::nullopt;
+}
+
+std::string_view to_string(KeeperCriterion c) {
+  switch (c) {
+    case KeeperCriterion::kPixels: return "pixels";
+    case KeeperCriterion::kQuality: return "quality";
+    case KeeperCriterion::kOldest: return "oldest";
+    case KeeperCriterion::kShortestPath: return "shortest_path";
+  }
+  return "unknown";
+}
+
+int DuplicateGroup::max_distance() const {
+  int result = 0;
+  for (const GroupMember& m : members) result = std::max(result, m.phash_distance);
+  return result;
+}
+
+GroupingResult group_duplicates(std::span<const GroupingItem> items, const DedupOptions& options,
+                                const ExactConfirm& confirm, const NearPairSink& sink) {
+  if (options.phash_threshold < 0 || options.phash_threshold > 32 || options.dhash_threshold < 0 ||
+      options.dhash_threshold > 32) {
+    throw std::invalid_argument("dedup: Hamming thresholds must be within 0..32");
+  }
+  return Grouper(items, options, confirm, sink).run();
+}
+
+}  // namespace vpipe

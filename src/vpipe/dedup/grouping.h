@@ -1,0 +1,119 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vpipe/core/record.h"
+#include "vpipe/dedup/hashes.h"
+
+namespace vpipe {
+
+/// Which perceptual hashes must agree for two images to be near duplicates.
+enum class NearMatch { kPhash, kDhash, kBoth, kEither };
+
+/// Tie-break criteria of the keeper policy, applied in order (docs/CONFIG.md `dedup.keeper`).
+enum class KeeperCriterion { kPixels, kQuality, kOldest, kShortestPath };
+
+/// Options of the grouping pass (`vpipe dedup`, `dedup:` in the pipeline config).
+struct DedupOptions {
+  bool exact = true;  ///< group byte-identical files (content hash, confirmed byte for byte)
+  bool near = true;   ///< group perceptual near duplicates
+  NearMatch match = NearMatch::kBoth;
+  int phash_threshold = 10;  ///< max pHash Hamming distance for a near pair, 0..32
+  int dhash_threshold = 10;  ///< max dHash Hamming distance, 0..32
+  std::string method = "auto";  ///< Hamming search: auto, brute or mih
+  /// Every member of a near group must be within the thresholds of the group's keeper; members
+  /// that are only reachable through a chain of pairs split off into groups of their own.
+  bool chain_guard = true;
+  /// Also match copies turned by 90/180/270 degrees or mirrored (needs a scan with
+  /// orientation hashes).
+  bool orientations = false;
+  std::vector<KeeperCriterion> keeper_order = {KeeperCriterion::kPixels, KeeperCriterion::kQuality,
+                                               KeeperCriterion::kOldest,
+                                               KeeperCriterion::kShortestPath};
+  int threads = 0;  ///< 0 = all cores
+};
+
+/// Parses "phash", "dhash", "both", "either"; nullopt otherwise. And back.
+[[nodiscard]] std::optional<NearMatch> near_match_from_string(std::string_view name);
+[[nodiscard]] std::string_view to_string(NearMatch m);
+/// Parses "pixels", "quality", "oldest", "shortest_path"; nullopt otherwise. And back.
+[[nodiscard]] std::optional<KeeperCriterion> keeper_criterion_from_string(std::string_view name);
+[[nodiscard]] std::string_view to_string(KeeperCriterion c);
+
+/// One file as the grouping sees it. Views (`path`, the orientation arrays) must outlive the call.
+struct GroupingItem {
+  int64_t id = 0;  ///< the caller's identifier (files.id); echoed in NearPair
+  std::string_view path;
+  int64_t size_bytes = 0;
+  int64_t mtime_ns = 0;
+  bool has_content_hash = false;
+  ContentHash content_hash;
+  bool has_hashes = false;  ///< perceptual hashes present (the file decoded)
+  uint64_t phash = 0;
+  uint64_t dhash = 0;
+  /// Hashes of the eight orientations (dedup/hashes.h), or null; needed when
+  /// DedupOptions::orientations is on (items without them match only as stored).
+  const std::array<uint64_t, kOrientationCount>* orientation_phash = nullptr;
+  const std::array<uint64_t, kOrientationCount>* orientation_dhash = nullptr;
+  int64_t pixels = 0;        ///< width * height
+  double quality = 0;        ///< quality score, higher is better
+  bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
+};
+
+/// One member of a duplicate group.
+struct GroupMember {
+  size_t item = 0;         ///< index into the items given to group_duplicates
+  bool is_keeper = false;
+  bool exact = false;      ///< byte-identical to the keeper (confirmed); else a near match
+  int phash_distance = 0;  ///< to the keeper (in the matching orientation)
+  int dhash_distance = 0;
+  Orientation orientation = Orientation::kIdentity;  ///< this member ~ the keeper turned by it
+};
+
+struct DuplicateGroup {
+  std::string kind;  ///< "exact", "near" or "mixed"
+  std::vector<GroupMember> members;  ///< keeper first, then exact copies, then by distance
+  [[nodiscard]] int max_distance() const;
+};
+
+/// A near pair found by the Hamming search (before grouping), by item index, a < b.
+struct NearPair {
+  size_t a = 0;
+  size_t b = 0;
+  int phash_distance = 0;
+  int dhash_distance = 0;
+  Orientation orientation = Orientation::kIdentity;  ///< b ~ a turned by it
+};
+
+/// Says whether items a and b (same content hash and size) are byte-identical, by reading both
+/// files. A file that cannot be read is not identical.
+using ExactConfirm = std::function<bool(size_t a, size_t b)>;
+using NearPairSink = std::function<void(std::span<const NearPair>)>;
+
+struct GroupingResult {
+  std::vector<DuplicateGroup> groups;  ///< largest first, then by keeper index
+  int64_t near_pairs = 0;              ///< pairs within the thresholds (sent to the sink)
+  int64_t exact_candidates = 0;        ///< files sharing a content hash with another
+  int64_t exact_unconfirmed = 0;       ///< of those, not byte-identical after all
+  int64_t chain_splits = 0;            ///< members moved out of a group by the chain guard
+};
+
+/// Groups exact and near duplicates (docs/DEDUP.md): exact copies by content hash confirmed with
+/// `confirm`; near duplicates by Hamming search over the perceptual hashes (one representative
+/// per exact class), joined by union-find; a keeper per group by `options.keeper_order`; with
+/// `options.chain_guard`, members not within the thresholds of their keeper are regrouped among
+/// themselves. `sink` (may be empty) receives every near pair, from one thread at a time.
+/// Deterministic for the same input. Memory: O(items + groups); pairs are not held.
+[[nodiscard]] GroupingResult group_duplicates(std::span<const GroupingItem> items,
+                                              const DedupOptions& options,
+                                              const ExactConfirm& confirm,
+                                              const NearPairSink& sink = {});
+
+}  // namespace vpipe

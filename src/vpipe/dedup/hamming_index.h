@@ -1,0 +1,107 @@
+#pragma once
+
+// Exact Hamming-distance joins over 64-bit hashes (perceptual hashes, docs/SIGNALS.md): every
+// pair of hashes that differ in at most t bits. Two methods give the same pairs:
+//  - brute force: every pair is compared, tiled for the cache, SIMD (AVX2 / AVX-512 VPOPCNTDQ
+//    picked at run time), parallel over cores. Cost ~ n^2 / 2, independent of the data.
+//  - multi-index hashing (Norouzi, Punjani, Fleet, "Fast exact search in Hamming space with
+//    multi-index hashing", 2012): the 64 bits are split into m blocks; two hashes within t
+//    differ by at most r in one of the blocks (pigeonhole), so only hashes whose block values
+//    are within r of each other are compared. Far cheaper than brute force on spread-out hashes
+//    for small t; on data whose hashes share block values (low entropy) it degrades toward
+//    brute force cost, never toward a wrong answer.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace vpipe {
+
+/// One near pair: indices into the input array(s) and their Hamming distance (0..64).
+/// Self-join: a < b. Cross join: a indexes the queries, b the base.
+struct HammingPair {
+  uint32_t a;
+  uint32_t b;
+  uint8_t distance;
+
+  friend bool operator==(const HammingPair&, const HammingPair&) = default;
+};
+
+enum class HammingMethod { kAuto, kBruteForce, kMultiIndex };
+
+/// Instruction set of the pair-comparison kernel (both methods use it).
+enum class SimdLevel {
+  kScalar,  ///< portable C++, no popcount instruction assumed
+  kAvx2,    ///< AVX2 + POPCNT
+  kAvx512,  ///< AVX-512 F/BW/VL + VPOPCNTDQ
+};
+
+struct HammingSearchOptions {
+  /// t: pairs with distance <= t are reported. 0..32 inclusive.
+  int max_distance = 10;
+  HammingMethod method = HammingMethod::kAuto;
+  /// Force a kernel level (tests, benchmarks). Default: best_simd_level(). A level the CPU
+  /// lacks is refused with std::invalid_argument, never executed.
+  std::optional<SimdLevel> simd;
+  /// Worker threads; 0 = std::thread::hardware_concurrency(). 1 runs on the calling thread.
+  int threads = 0;
+  /// Multi-index hashing only: number of blocks m the 64 bits are split into (3..64). 0 lets a
+  /// cost model choose from n and t (see choose_method). Exposed for tests and tuning.
+  int mih_blocks = 0;
+};
+
+/// Receives pairs in chunks of up to ~64k pairs. Calls are serialised (never two at once) but
+/// may come from any worker thread; the span is valid only during the call. Pair order is
+/// unspecified. An exception thrown by the sink stops the search and is rethrown to the caller.
+using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
+
+/// Every pair (i < j) of `hashes` with popcount(hashes[i] ^ hashes[j]) <= t, each exactly once,
+/// handed to `sink`. Exact (no false positives or negatives) for every method.
+///
+/// `hashes`: n * 8 bytes, contiguous; n < 2^32 (indices are uint32_t). Throws
+/// std::invalid_argument for n >= 2^32, t outside 0..32, threads < 0, an invalid mih_blocks,
+/// or a forced SIMD level the CPU lacks. Thread-safe: the inputs are only read.
+/// Memory: brute force O(1) beyond the input, multi-index ~12 bytes per hash plus one table of
+/// 2^(64/m) counts, plus per-thread pair buffers (~1.5 MB each) in both cases.
+void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOptions& options,
+                       const HammingPairSink& sink);
+
+/// Convenience: all pairs of hamming_self_join, sorted by (a, b).
+[[nodiscard]] std::vector<HammingPair> hamming_self_join(std::span<const uint64_t> hashes,
+                                                         const HammingSearchOptions& options);
+
+/// Every (query i, base j) with popcount(queries[i] ^ base[j]) <= t; pair.a = i, pair.b = j,
+/// no ordering constraint between them. Used for rotation/mirror-invariant matching: the
+/// queries are transformed hashes, the base the canonical ones. Same limits, errors and
+/// thread safety as hamming_self_join; both spans n * 8 bytes with n < 2^32.
+void hamming_cross_join(std::span<const uint64_t> queries, std::span<const uint64_t> base,
+                        const HammingSearchOptions& options, const HammingPairSink& sink);
+
+/// Convenience: all pairs of hamming_cross_join, sorted by (a, b).
+[[nodiscard]] std::vector<HammingPair> hamming_cross_join(std::span<const uint64_t> queries,
+                                                          std::span<const uint64_t> base,
+                                                          const HammingSearchOptions& options);
+
+/// Whether this CPU (and OS) can run the kernel of `level`. Thread-safe.
+[[nodiscard]] bool simd_level_supported(SimdLevel level);
+
+/// The best kernel level this CPU (and OS) supports. Thread-safe.
+[[nodiscard]] SimdLevel best_simd_level();
+
+[[nodiscard]] std::string_view to_string(SimdLevel level);
+[[nodiscard]] std::string_view to_string(HammingMethod method);
+
+/// What kAuto picks for a self-join of n hashes at distance t. The rule is a cost model
+/// calibrated on a 2-core AMD EPYC (Zen 4, AVX-512), assuming spread-out hashes: brute force
+/// costs ~n^2/2 comparisons; multi-index hashing, for its best block count m, costs its
+/// expected candidate comparisons (n^2 * ball(w, r) / 2^(w+1) per block of w bits searched at
+/// radius r) plus one table probe per (non-empty bucket, ball entry). Multi-index wins from a
+/// few thousand hashes at small t and from ~10^5 at t = 10; brute force wins for t >= ~16.
+/// (Measured figures: bench/hamming_bench.cpp.) Cross joins use the same model on nq x nb.
+[[nodiscard]] HammingMethod choose_method(size_t n, int t);
+
+}  // namespace vpipe

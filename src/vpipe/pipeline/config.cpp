@@ -1,0 +1,1149 @@
+#include "vpipe/pipeline/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include "vpipe/core/error.h"
+
+namespace vpipe {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr int kMaxThreads = 1024;
+constexpr int kCommentWidth = 100;  // column limit of the generated YAML comments
+
+// ---- schema builders ------------------------------------------------------------------------
+// Each takes `ref`, a generic lambda `[](auto& c) -> auto& { return c.member; }`: called on a
+// const PipelineConfig it reads, on a mutable one it writes, so one accessor serves get and set.
+
+ConfigField make_field(std::string_view key, ConfigFieldType type, std::string_view doc) {
+  ConfigField field;
+  field.key = key;
+  field.type = type;
+  field.doc = doc;
+  return field;
+}
+
+template <typename Ref>
+ConfigField bool_field(std::string_view key, Ref ref, std::string_view doc) {
+  ConfigField field = make_field(key, ConfigFieldType::kBool, doc);
+  field.get = [ref](const PipelineConfig& c) { return ConfigValue{bool{ref(c)}}; };
+  field.set = [ref](PipelineConfig& c, const ConfigValue& v) { ref(c) = std::get<bool>(v); };
+  return field;
+}
+
+template <typename Ref>
+ConfigField int_field(std::string_view key, Ref ref, int min, int max, std::string_view doc) {
+  ConfigField field = make_field(key, ConfigFieldType::kInt, doc);
+  field.min = min;
+  field.max = max;
+  field.get = [ref](const PipelineConfig& c) { return ConfigValue{int64_t{ref(c)}}; };
+  field.set = [ref](PipelineConfig& c, const ConfigValue& v) {
+    ref(c) = static_cast<int>(std::get<int64_t>(v));  // validated against [min, max] first
+  };
+  return field;
+}
+
+template <typename Ref>
+ConfigField number_field(std::string_view key, Ref ref, double min, double max,
+                         std::string_view doc, bool min_exclusive = false) {
+  ConfigField field = make_field(key, ConfigFieldType::kNumber, doc);
+  field.min = min;
+  field.max = max;
+  field.min_exclusive = min_exclusive;
+  field.get = [ref](const PipelineConfig& c) { return ConfigValue{double{ref(c)}}; };
+  field.set = [ref](PipelineConfig& c, const ConfigValue& v) { ref(c) = std::get<double>(v); };
+  return field;
+}
+
+template <typename Ref>
+ConfigField string_field(std::string_view key, ConfigFieldType type, Ref ref,
+                         std::string_view doc) {
+  ConfigField field = make_field(key, type, doc);
+  field.get = [ref](const PipelineConfig& c) { return ConfigValue{std::string{ref(c)}}; };
+  field.set = [ref](PipelineConfig& c, const ConfigValue& v) { ref(c) = std::get<std::string>(v); };
+  return field;
+}
+
+template <typename Ref>
+ConfigField path_field(std::string_view key, Ref ref, std::string_view doc) {
+  return string_field(key, ConfigFieldType::kPath, ref, doc);
+}
+
+template <typename Ref>
+ConfigField string_choice_field(std::string_view key, Ref ref,
+                                std::vector<std::string_view> choices, std::string_view doc) {
+  ConfigField field = string_field(key, ConfigFieldType::kChoice, ref, doc);
+  field.choices = std::move(choices);
+  return field;
+}
+
+template <typename Enum>
+using EnumNames = std::vector<std::pair<std::string_view, Enum>>;
+
+template <typename Enum>
+std::string_view enum_name(const EnumNames<Enum>& names, Enum value) {
+  for (const auto& [name, v] : names) {
+    if (v == value) return name;
+  }
+  assert(false && "every enumerator has a name in its schema field");
+  return {};
+}
+
+template <typename Enum>
+Enum enum_value(const EnumNames<Enum>& names, std::string_view name) {
+  for (const auto& [n, v] : names) {
+    if (n == name) return v;
+  }
+  assert(false && "the parser only sets names from the field's choices");
+  return names.front().second;
+}
+
+template <typename Enum>
+std::vector<std::string_view> enum_choices(const EnumNames<Enum>& names) {
+  std::vector<std::string_view> choices;
+  for (const auto& entry : names) choices.push_back(entry.first);
+  return choices;
+}
+
+template <typename Enum, typename Ref>
+ConfigField enum_field(std::string_view key, Ref ref, EnumNames<Enum> names, std::string_view doc) {
+  ConfigField field = make_field(key, ConfigFieldType::kChoice, doc);
+  field.choices = enum_choices(names);
+  field.get = [ref, names](const PipelineConfig& c) {
+    return ConfigValue{std::string{enum_name(names, ref(c))}};
+  };
+  field.set = [ref, names](PipelineConfig& c, const ConfigValue& v) {
+    ref(c) = enum_value(names, std::get<std::string>(v));
+  };
+  return field;
+}
+
+template <typename Enum, typename Ref>
+ConfigField enum_list_field(std::string_view key, Ref ref, EnumNames<Enum> names,
+                            std::string_view doc) {
+  ConfigField field = make_field(key, ConfigFieldType::kChoiceList, doc);
+  field.choices = enum_choices(names);
+  field.get = [ref, names](const PipelineConfig& c) {
+    std::vector<std::string> list;
+    for (const Enum value : ref(c)) list.emplace_back(enum_name(names, value));
+    return ConfigValue{std::move(list)};
+  };
+  field.set = [ref, names](PipelineConfig& c, const ConfigValue& v) {
+    auto& out = ref(c);
+    out.clear();
+    for (const std::string& name : std::get<std::vector<std::string>>(v)) {
+      out.push_back(enum_value(names, name));
+    }
+  };
+  return field;
+}
+
+/// The `enabled` key and the threshold key of one quality rule.
+template <typename Ref>
+void add_quality_rule(std::vector<ConfigField>& fields, std::string_view enabled_key,
+                      std::string_view threshold_key, Ref rule, double min, double max,
+                      std::string_view threshold_doc) {
+  fields.push_back(bool_field(
+      enabled_key, [rule](auto& c) -> auto& { return rule(c).enabled; }, "Apply this rule."));
+  fields.push_back(number_field(
+      threshold_key, [rule](auto& c) -> auto& { return rule(c).threshold; }, min, max,
+      threshold_doc));
+}
+
+bool is_device_name(std::string_view name) {
+  if (name == "auto" || name == "cpu" || name == "cuda") return true;
+  constexpr std::string_view kCudaPrefix = "cuda:";
+  if (!name.starts_with(kCudaPrefix) || name.size() == kCudaPrefix.size()) return false;
+  return std::all_of(name.begin() + kCudaPrefix.size(), name.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::vector<ConfigField> build_fields() {
+  using T = ConfigFieldType;
+  std::vector<ConfigField> f;
+
+  // Top level.
+  ConfigField inputs = make_field(
+      "inputs", T::kPathList,
+      "Directories (walked recursively, symlinks followed) or image files to scan: one path or "
+      "a list.");
+  inputs.get = [](const PipelineConfig& c) { return ConfigValue{c.inputs}; };
+  inputs.set = [](PipelineConfig& c, const ConfigValue& v) {
+    c.inputs = std::get<std::vector<std::string>>(v);
+  };
+  f.push_back(std::move(inputs));
+  ConfigField input_list = path_field(
+      "input_list", [](auto& c) -> auto& { return c.input_list; },
+      "A file naming one input path per line, added to `inputs`; `-` reads standard input; "
+      "empty = none.");
+  input_list.dash_is_stdin = true;
+  f.push_back(std::move(input_list));
+  f.push_back(bool_field(
+      "null_delimited", [](auto& c) -> auto& { return c.null_delimited; },
+      "`input_list` records end with NUL instead of a newline (`find -print0`), for names "
+      "holding newlines."));
+  ConfigField manifest = path_field(
+      "manifest", [](auto& c) -> auto& { return c.manifest; },
+      "The run's manifest database (SQLite): created if missing, resumed if present. Required.");
+  manifest.required = true;
+  f.push_back(std::move(manifest));
+  ConfigField device = string_field(
+      "device", T::kString, [](auto& c) -> auto& { return c.device; },
+      "Where the heavy stages run: `auto` (the best device found), `cpu`, `cuda` (the first "
+      "GPU) or `cuda:N`. Without a usable GPU, `auto` runs on the CPU.");
+  device.check = is_device_name;
+  device.expected = "auto, cpu, cuda or cuda:N";
+  f.push_back(std::move(device));
+
+  // scan:
+  f.push_back(int_field(
+      "scan.threads", [](auto& c) -> auto& { return c.scan.threads; }, 0, kMaxThreads,
+      "Decode and signal workers; 0 = the cores this process may use."));
+  f.push_back(bool_field(
+      "scan.force", [](auto& c) -> auto& { return c.scan.force; },
+      "Rescan files that are already in the manifest with the same path, size and mtime."));
+  f.push_back(bool_field(
+      "scan.lenient_decode", [](auto& c) -> auto& { return c.scan.lenient_decode; },
+      "Keep files that the codec decoded only with a warning (a truncated JPEG, grey-filled) as "
+      "`ok` instead of `damaged`; the warning is kept either way."));
+  f.push_back(number_field(
+      "scan.max_megapixels", [](auto& c) -> auto& { return c.scan.max_megapixels; }, 0, 1e6,
+      "Refuse bigger images as `too_large` before allocating their pixels (decompression "
+      "bombs).",
+      /*min_exclusive=*/true));
+  f.push_back(number_field(
+      "scan.max_file_mib", [](auto& c) -> auto& { return c.scan.max_file_mib; }, 0, 1 << 20,
+      "Refuse bigger files (MiB) as `too_large` without reading them.", /*min_exclusive=*/true));
+  f.push_back(bool_field(
+      "scan.orientations", [](auto& c) -> auto& { return c.scan.orientations; },
+      "Also compute the hashes of the 8 orientations (rotated by 0/90/180/270 degrees, plain "
+      "and mirrored), which `dedup.orientations` needs."));
+
+  // dedup:
+  f.push_back(bool_field(
+      "dedup.exact", [](auto& c) -> auto& { return c.dedup.exact; },
+      "Group byte-identical files (same content hash, confirmed byte for byte)."));
+  f.push_back(bool_field(
+      "dedup.near", [](auto& c) -> auto& { return c.dedup.near; },
+      "Group perceptual near duplicates (re-encoded, resized, lightly edited copies)."));
+  f.push_back(enum_field<NearMatch>(
+      "dedup.match", [](auto& c) -> auto& { return c.dedup.match; },
+      {{"phash", NearMatch::kPhash},
+       {"dhash", NearMatch::kDhash},
+       {"both", NearMatch::kBoth},
+       {"either", NearMatch::kEither}},
+      "Which hashes must be within their threshold for a near pair: `both` makes the fewest "
+      "false matches, `either` finds the most copies."));
+  f.push_back(int_field(
+      "dedup.phash_threshold", [](auto& c) -> auto& { return c.dedup.phash_threshold; }, 0, 32,
+      "Largest pHash Hamming distance (bits of 64) of a near pair (docs/SIGNALS.md)."));
+  f.push_back(int_field(
+      "dedup.dhash_threshold", [](auto& c) -> auto& { return c.dedup.dhash_threshold; }, 0, 32,
+      "Largest dHash Hamming distance (bits of 64) of a near pair."));
+  f.push_back(string_choice_field(
+      "dedup.method", [](auto& c) -> auto& { return c.dedup.method; }, {"auto", "brute", "mih"},
+      "Hamming search: `brute` compares every pair, `mih` uses a multi-index hash; both find "
+      "the same pairs. `auto` picks the faster for the corpus and thresholds."));
+  f.push_back(bool_field(
+      "dedup.chain_guard", [](auto& c) -> auto& { return c.dedup.chain_guard; },
+      "Every member of a near group must be within the thresholds of the group's keeper; "
+      "members reachable only through a chain of pairs split off into groups of their own."));
+  f.push_back(bool_field(
+      "dedup.orientations", [](auto& c) -> auto& { return c.dedup.orientations; },
+      "Also match copies turned by 90/180/270 degrees or mirrored; needs files scanned with "
+      "`scan.orientations: true`."));
+  f.push_back(enum_list_field<KeeperCriterion>(
+      "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },
+      {{"pixels", KeeperCriterion::kPixels},
+       {"quality", KeeperCriterion::kQuality},
+       {"oldest", KeeperCriterion::kOldest},
+       {"shortest_path", KeeperCriterion::kShortestPath}},
+      "Which member of a group is kept: criteria tried in this order until one decides; "
+      "`pixels` (most pixels), `quality` (best quality), `oldest` (earliest mtime), "
+      "`shortest_path`. Each at most once."));
+  f.push_back(int_field(
+      "dedup.threads", [](auto& c) -> auto& { return c.dedup.threads; }, 0, kMaxThreads,
+      "Workers of the pair search; 0 = the cores this process may use."));
+
+  // quality: ranges are those of the signals (docs/SIGNALS.md).
+  add_quality_rule(
+      f, "quality.blurry.enabled", "quality.blurry.min_sharpness",
+      [](auto& c) -> auto& { return c.quality.blurry; }, 0, kInf,
+      "Reject images whose sharpness (variance of the Laplacian) is below this.");
+  add_quality_rule(
+      f, "quality.dark.enabled", "quality.dark.min_brightness",
+      [](auto& c) -> auto& { return c.quality.dark; }, 0, 255,
+      "Reject images whose brightness (mean gray level, 0..255) is below this.");
+  add_quality_rule(
+      f, "quality.overexposed.enabled", "quality.overexposed.max_brightness",
+      [](auto& c) -> auto& { return c.quality.overexposed; }, 0, 255,
+      "Reject images whose brightness (mean gray level, 0..255) is above this.");
+  add_quality_rule(
+      f, "quality.low_contrast.enabled", "quality.low_contrast.min_contrast",
+      [](auto& c) -> auto& { return c.quality.low_contrast; }, 0, 127.5,
+      "Reject images whose contrast (standard deviation of gray levels) is below this.");
+  add_quality_rule(
+      f, "quality.low_information.enabled", "quality.low_information.min_entropy",
+      [](auto& c) -> auto& { return c.quality.low_information; }, 0, 8,
+      "Reject images whose gray-level entropy (bits, 0..8) is below this.");
+  add_quality_rule(
+      f, "quality.tiny.enabled", "quality.tiny.min_side",
+      [](auto& c) -> auto& { return c.quality.tiny; }, 0, kInf,
+      "Reject images whose shorter side (pixels, full resolution) is below this.");
+  add_quality_rule(
+      f, "quality.extreme_aspect.enabled", "quality.extreme_aspect.max_ratio",
+      [](auto& c) -> auto& { return c.quality.extreme_aspect; }, 1, kInf,
+      "Reject images whose longer side divided by the shorter is above this.");
+  f.push_back(bool_field(
+      "quality.corrupt.enabled", [](auto& c) -> auto& { return c.quality.reject_corrupt; },
+      "Reject files without usable pixels (any status but `ok` and `damaged`)."));
+  f.push_back(bool_field(
+      "quality.corrupt.include_damaged",
+      [](auto& c) -> auto& { return c.quality.damaged_is_corrupt; },
+      "Also reject files that decoded only with a warning (status `damaged`)."));
+  f.push_back(bool_field(
+      "quality.auto_thresholds", [](auto& c) -> auto& { return c.quality.auto_thresholds; },
+      "Replace the thresholds of the signal rules (blurry, dark, overexposed, low_contrast, "
+      "low_information) by percentiles of this corpus's own values."));
+  f.push_back(number_field(
+      "quality.auto_percentile", [](auto& c) -> auto& { return c.quality.auto_percentile; }, 0, 100,
+      "With `auto_thresholds`: the percent of the corpus each automatic rule may reject."));
+
+  // actions:
+  f.push_back(path_field(
+      "actions.copy_keepers", [](auto& c) -> auto& { return c.actions.copy_keepers; },
+      "Copy the images that are kept (unique ones and the keeper of each group) and pass "
+      "quality into this directory."));
+  f.push_back(path_field(
+      "actions.link_keepers", [](auto& c) -> auto& { return c.actions.link_keepers; },
+      "Like `copy_keepers`, with links instead of copies."));
+  f.push_back(path_field(
+      "actions.move_rejects", [](auto& c) -> auto& { return c.actions.move_rejects; },
+      "Move images that a quality rule rejected into this directory."));
+  f.push_back(path_field(
+      "actions.move_duplicates", [](auto& c) -> auto& { return c.actions.move_duplicates; },
+      "Move duplicates (every group member but its keeper) into this directory."));
+
+  // report:
+  f.push_back(path_field(
+      "report.out", [](auto& c) -> auto& { return c.report.out; },
+      "Where to write the HTML report; empty = no report."));
+  f.push_back(int_field(
+      "report.page_size", [](auto& c) -> auto& { return c.report.page_size; }, 1, 100000,
+      "Images per gallery page."));
+  f.push_back(int_field(
+      "report.thumbnail_size", [](auto& c) -> auto& { return c.report.thumbnail_size; }, 16, 2048,
+      "Longer side of a gallery thumbnail, pixels."));
+  return f;
+}
+
+constexpr ConfigSection kSections[] = {
+    {"scan",
+     "The cheap pass: every file is read and decoded once; its hashes and quality signals go to "
+     "the manifest (docs/SIGNALS.md)."},
+    {"dedup", "Groups exact and near duplicates and picks the keeper of each group."},
+    {"quality",
+     "Rules that reject unusable images; an image is rejected when any enabled rule fires. "
+     "Each signal rule has `enabled` and one threshold (signals: docs/SIGNALS.md)."},
+    {"quality.blurry", "Out of focus or motion-blurred."},
+    {"quality.dark", "Underexposed."},
+    {"quality.overexposed", "Overexposed."},
+    {"quality.low_contrast", "Flat, washed-out images."},
+    {"quality.low_information", "Nearly uniform images (blank frames, solid colours)."},
+    {"quality.tiny", "Too small to be useful."},
+    {"quality.extreme_aspect", "Strips and banners."},
+    {"quality.corrupt", "Files that did not decode."},
+    {"actions",
+     "What to do with the verdicts once dedup and quality have run. Each names a directory "
+     "(created if missing); empty = off."},
+    {"report", "The HTML report: galleries of duplicate groups and rejects, stage timings."},
+};
+
+// ---- small text helpers -------------------------------------------------------------------
+
+std::vector<std::string_view> split_key(std::string_view key) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) return parts;
+    start = dot + 1;
+  }
+}
+
+std::string join_key(std::span<const std::string_view> parts) {
+  std::string key;
+  for (const std::string_view part : parts) {
+    if (!key.empty()) key += '.';
+    key += part;
+  }
+  return key;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The closest of `candidates` to `word`, when close enough to be a typo; empty otherwise.
+std::string_view closest(std::string_view word, std::span<const std::string_view> candidates) {
+  std::string_view best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const std::string_view candidate : candidates) {
+    const size_t distance = edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  if (best.empty() || best_distance > std::max<size_t>(1, best.size() / 3)) return {};
+  return best;
+}
+
+/// `x` without a trailing ".0" when it is a whole number, else the shortest form that reads
+/// back as the same double.
+std::string format_number(double x) {
+  if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 1e15) {
+    return fmt::format("{}", static_cast<int64_t>(x));
+  }
+  return fmt::format("{}", x);
+}
+
+std::string join(std::span<const std::string_view> words, std::string_view separator) {
+  std::string out;
+  for (const std::string_view word : words) {
+    if (!out.empty()) out += separator;
+    out += word;
+  }
+  return out;
+}
+
+bool is_integer_text(std::string_view text) {
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// A decimal number as YAML writes one (1, -2.5, 1e6); no hex, no .inf/.nan.
+std::optional<double> parse_number(std::string_view text) {
+  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
+  if (text.empty() || text.find_first_of("0123456789") == std::string_view::npos) return {};
+  double value = 0;
+  const auto [end, error] =
+      std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::general);
+  if (error != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) return {};
+  return value;
+}
+
+/// Words YAML 1.1 parsers read as something other than a string.
+bool is_yaml_special_word(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  static constexpr std::string_view kWords[] = {"true", "false", "yes", "no", "on",
+                                                "off",  "null",  "y",   "n",  "~"};
+  return std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords);
+}
+
+/// `text` as a YAML scalar: plain when that reads back as the same string, else double-quoted.
+std::string yaml_scalar(std::string_view text) {
+  const auto plain_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '.' || c == '_' || c == '-' || c == '+' || c == ':' || c == '@' || c == '=';
+  };
+  const bool plain = !text.empty() && std::all_of(text.begin(), text.end(), plain_char) &&
+                     text[0] != '-' && text[0] != ':' && text.back() != ':' &&
+                     !is_yaml_special_word(text) && !parse_number(text) && !is_integer_text(text);
+  if (plain) return std::string(text);
+  std::string out = "\"";
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += ch;  // UTF-8 passes through; YAML streams are UTF-8
+    }
+  }
+  out += '"';
+  return out;
+}
+
+/// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not one.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  unsigned char low = 0x80;
+  unsigned char high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;   // overlong
+    if (lead == 0xed) high = 0x9f;  // surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;   // overlong
+    if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return length;
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = utf8_sequence_length(text, i);
+      if (length == 0) {
+        out += fmt::format("\\u{:04x}", c);  // a raw byte of a non-UTF-8 path, as U+00XX
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+  return out;
+}
+
+std::string yaml_value(const ConfigValue& value) {
+  struct Visitor {
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(int64_t i) const { return fmt::format("{}", i); }
+    std::string operator()(double d) const { return format_number(d); }
+    std::string operator()(const std::string& s) const { return yaml_scalar(s); }
+    std::string operator()(const std::vector<std::string>& list) const {
+      std::string out = "[";
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += yaml_scalar(list[i]);
+      }
+      return out + "]";
+    }
+  };
+  return std::visit(Visitor{}, value);
+}
+
+std::string json_value(const ConfigValue& value) {
+  struct Visitor {
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(int64_t i) const { return fmt::format("{}", i); }
+    std::string operator()(double d) const { return format_number(d); }
+    std::string operator()(const std::string& s) const { return json_string(s); }
+    std::string operator()(const std::vector<std::string>& list) const {
+      std::string out = "[";
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (i > 0) out += ",";
+        out += json_string(list[i]);
+      }
+      return out + "]";
+    }
+  };
+  return std::visit(Visitor{}, value);
+}
+
+/// `text` as comment lines of at most kCommentWidth columns, each starting with `indent`.
+std::string comment_lines(std::string_view text, std::string_view indent) {
+  std::string out;
+  std::string line;
+  const size_t width = kCommentWidth - indent.size() - 2;
+  std::istringstream words{std::string(text)};
+  std::string word;
+  while (words >> word) {
+    if (!line.empty() && line.size() + 1 + word.size() > width) {
+      out += fmt::format("{}# {}\n", indent, line);
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty()) out += fmt::format("{}# {}\n", indent, line);
+  return out;
+}
+
+const ConfigSection* find_section(std::string_view key) {
+  for (const ConfigSection& section : pipeline_config_sections()) {
+    if (section.key == key) return &section;
+  }
+  return nullptr;
+}
+
+const ConfigField* find_field(std::string_view key) {
+  for (const ConfigField& field : pipeline_config_fields()) {
+    if (field.key == key) return &field;
+  }
+  return nullptr;
+}
+
+/// True when some field lies under `key` (so `key` names a section).
+bool is_section_key(std::string_view key) {
+  for (const ConfigField& field : pipeline_config_fields()) {
+    if (field.key.size() > key.size() && field.key.starts_with(key) && field.key[key.size()] == '.')
+      return true;
+  }
+  return false;
+}
+
+/// The names directly under section `prefix` ("" = the top level), in schema order.
+std::vector<std::string_view> child_names(std::string_view prefix) {
+  std::vector<std::string_view> names;
+  for (const ConfigField& field : pipeline_config_fields()) {
+    std::string_view rest = field.key;
+    if (!prefix.empty()) {
+      if (!(rest.size() > prefix.size() && rest.starts_with(prefix) && rest[prefix.size()] == '.'))
+        continue;
+      rest.remove_prefix(prefix.size() + 1);
+    }
+    const std::string_view name = rest.substr(0, rest.find('.'));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+/// Walks the schema in order, calling `open(section_key, depth)` when a section starts,
+/// `close(depth)` when it ends and `field(field, depth)` for each key (depth 0 = top level).
+template <typename Open, typename Close, typename Field>
+void walk_schema(Open open, Close close, Field field_fn) {
+  std::vector<std::string_view> open_parts;
+  const auto close_to = [&](size_t depth) {
+    while (open_parts.size() > depth) {
+      open_parts.pop_back();
+      close(open_parts.size());
+    }
+  };
+  for (const ConfigField& field : pipeline_config_fields()) {
+    std::vector<std::string_view> parts = split_key(field.key);
+    parts.pop_back();
+    size_t common = 0;
+    while (common < parts.size() && common < open_parts.size() &&
+           parts[common] == open_parts[common]) {
+      ++common;
+    }
+    close_to(common);
+    while (open_parts.size() < parts.size()) {
+      open_parts.push_back(parts[open_parts.size()]);
+      open(join_key(open_parts), open_parts.size() - 1);
+    }
+    field_fn(field, open_parts.size());
+  }
+  close_to(0);
+}
+
+// ---- the parser ---------------------------------------------------------------------------
+
+class ConfigParser {
+ public:
+  ConfigParser(std::string_view source, std::filesystem::path base_dir)
+      : source_(source), base_dir_(std::move(base_dir)) {
+    config_.source = std::string(source);
+  }
+
+  PipelineConfig parse(std::string_view text) {
+    std::vector<YAML::Node> documents;
+    try {
+      documents = YAML::LoadAll(std::string(text));
+    } catch (const YAML::ParserException& e) {
+      fail(e.mark.line, fmt::format("YAML syntax error: {}", e.msg));
+    } catch (const YAML::Exception& e) {
+      fail(e.mark.line, fmt::format("cannot read YAML: {}", e.msg));
+    }
+    if (documents.size() > 1) {
+      fail(-1, fmt::format("expected one YAML document, found {}", documents.size()));
+    }
+    if (!documents.empty()) read_section(documents.front(), "", 0);
+    for (const ConfigField& field : pipeline_config_fields()) {
+      if (!field.required) continue;
+      const ConfigValue value = field.get(config_);
+      if (std::get<std::string>(value).empty()) {
+        fail(-1, fmt::format("missing required key '{}': {}", field.key, field.doc));
+      }
+    }
+    return std::move(config_);
+  }
+
+ private:
+  [[noreturn]] void fail(int line0, const std::string& message) const {
+    if (line0 < 0) throw ConfigError(fmt::format("{}: {}", source_, message));
+    throw ConfigError(fmt::format("{}:{}: {}", source_, line0 + 1, message));
+  }
+
+  /// How a value that was not what a key expects is shown in the message.
+  static std::string describe_node(const YAML::Node& node) {
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+        return "no value";
+      case YAML::NodeType::Sequence:
+        return "a list";
+      case YAML::NodeType::Map:
+        return "a map";
+      case YAML::NodeType::Scalar: {
+        std::string text = node.Scalar();
+        if (text.size() > 60) text = text.substr(0, 57) + "...";
+        if (is_quoted(node)) return fmt::format("the quoted string \"{}\"", text);
+        return fmt::format("'{}'", text);
+      }
+      default:
+        return "nothing";
+    }
+  }
+
+  static bool is_quoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+  static bool is_plain_scalar(const YAML::Node& node) {
+    return node.IsScalar() && !is_quoted(node);
+  }
+
+  /// The line a value's message points at: the value's own, unless it has none (an empty
+  /// value's mark points at the next token), then the key's.
+  static int line_of(const YAML::Node& value, const YAML::Node& key) {
+    if (value.IsNull() || value.Mark().line < 0) return key.Mark().line;
+    return value.Mark().line;
+  }
+
+  void read_section(const YAML::Node& node, const std::string& prefix, int line0) {
+    if (node.IsNull()) return;  // an empty section: every key takes its default
+    if (!node.IsMap()) {
+      const std::string names = join(child_names(prefix), ", ");
+      if (prefix.empty()) {
+        fail(node.Mark().line < 0 ? line0 : node.Mark().line,
+             fmt::format("expected a map of keys ({}), got {}", names, describe_node(node)));
+      }
+      fail(line0, fmt::format("{}: expected a section (a map of keys: {}), got {}", prefix, names,
+                              describe_node(node)));
+    }
+    std::map<std::string, int> seen_on_line;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      // Copies: it-> yields a proxy that dies at the end of the expression.
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      const int key_line = key.Mark().line;
+      if (!key.IsScalar()) fail(key_line, "a key must be a plain name");
+      const std::string& name = key.Scalar();
+      const std::string full = prefix.empty() ? name : fmt::format("{}.{}", prefix, name);
+      const auto [seen, inserted] = seen_on_line.emplace(name, key_line + 1);
+      if (!inserted) {
+        fail(key_line,
+             fmt::format("duplicate key '{}' (first given on line {})", full, seen->second));
+      }
+      if (const ConfigField* field = find_field(full)) {
+        read_field(*field, key, value);
+      } else if (is_section_key(full)) {
+        read_section(value, full, key_line);
+      } else {
+        fail(key_line, fmt::format("unknown key '{}'{}", full, suggestion(name, prefix)));
+      }
+    }
+  }
+
+  /// " (did you mean 'x'?)" for a typo of a sibling, or for a key that belongs to another
+  /// section; empty when nothing is close.
+  static std::string suggestion(std::string_view name, std::string_view prefix) {
+    const std::vector<std::string_view> siblings = child_names(prefix);
+    if (const std::string_view close = closest(name, siblings); !close.empty()) {
+      return fmt::format(" (did you mean '{}'?)", close);
+    }
+    std::vector<std::string> elsewhere;
+    for (const ConfigField& field : pipeline_config_fields()) {
+      const std::vector<std::string_view> parts = split_key(field.key);
+      for (size_t depth = 0; depth < parts.size(); ++depth) {
+        if (parts[depth] != name) continue;
+        std::string key = join_key(std::span(parts).first(depth + 1));
+        if (std::find(elsewhere.begin(), elsewhere.end(), key) == elsewhere.end()) {
+          elsewhere.push_back(std::move(key));
+        }
+      }
+    }
+    if (elsewhere.empty()) return {};
+    std::string quoted;
+    for (size_t i = 0; i < elsewhere.size(); ++i) {
+      if (i > 0) quoted += " or ";
+      quoted += fmt::format("'{}'", elsewhere[i]);
+    }
+    return fmt::format(" (did you mean {}?)", quoted);
+  }
+
+  [[noreturn]] void fail_expected(const ConfigField& field, const YAML::Node& key,
+                                  const YAML::Node& value, std::string_view extra = {}) const {
+    fail(line_of(value, key), fmt::format("{}: expected {}, got {}{}", field.key, field.describe(),
+                                          describe_node(value), extra));
+  }
+
+  std::string resolve(const ConfigField& field, std::string path) const {
+    if (path.empty() || base_dir_.empty()) return path;
+    if (field.dash_is_stdin && path == "-") return path;
+    const std::filesystem::path p(path);
+    if (p.is_absolute()) return path;
+    return (base_dir_ / p).lexically_normal().string();
+  }
+
+  void read_field(const ConfigField& field, const YAML::Node& key, const YAML::Node& value) {
+    using T = ConfigFieldType;
+    switch (field.type) {
+      case T::kBool: {
+        static constexpr std::string_view kTrue[] = {"true", "True", "TRUE"};
+        static constexpr std::string_view kFalse[] = {"false", "False", "FALSE"};
+        const std::string text = is_plain_scalar(value) ? value.Scalar() : "";
+        if (std::find(std::begin(kTrue), std::end(kTrue), text) != std::end(kTrue)) {
+          field.set(config_, ConfigValue{true});
+        } else if (std::find(std::begin(kFalse), std::end(kFalse), text) != std::end(kFalse)) {
+          field.set(config_, ConfigValue{false});
+        } else {
+          fail_expected(field, key, value);
+        }
+        return;
+      }
+      case T::kInt: {
+        if (!is_plain_scalar(value) || !is_integer_text(value.Scalar())) {
+          fail_expected(field, key, value);
+        }
+        std::string_view text = value.Scalar();
+        if (text[0] == '+') text.remove_prefix(1);
+        int64_t number = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+        if (error != std::errc{} || end != text.data() + text.size() ||
+            static_cast<double>(number) < field.min || static_cast<double>(number) > field.max) {
+          fail_expected(field, key, value);
+        }
+        field.set(config_, ConfigValue{number});
+        return;
+      }
+      case T::kNumber: {
+        const std::optional<double> number =
+            is_plain_scalar(value) ? parse_number(value.Scalar()) : std::nullopt;
+        if (!number || *number > field.max || *number < field.min ||
+            (field.min_exclusive && *number == field.min)) {
+          fail_expected(field, key, value);
+        }
+        field.set(config_, ConfigValue{*number});
+        return;
+      }
+      case T::kString:
+      case T::kPath:
+      case T::kChoice: {
+        if (!value.IsNull() && !value.IsScalar()) fail_expected(field, key, value);
+        std::string text = value.IsNull() ? "" : value.Scalar();
+        if (field.type == T::kString && field.check && !field.check(text)) {
+          fail_expected(field, key, value);
+        }
+        if (field.type == T::kChoice) {
+          if (std::find(field.choices.begin(), field.choices.end(), text) == field.choices.end()) {
+            const std::string_view close = closest(text, field.choices);
+            fail_expected(field, key, value,
+                          close.empty() ? "" : fmt::format(" (did you mean '{}'?)", close));
+          }
+        }
+        if (field.type == T::kPath) {
+          if (field.required && text.empty()) {
+            fail(line_of(value, key),
+                 fmt::format("{}: expected a path, got {}", field.key, describe_node(value)));
+          }
+          text = resolve(field, std::move(text));
+        }
+        field.set(config_, ConfigValue{std::move(text)});
+        return;
+      }
+      case T::kPathList:
+      case T::kChoiceList:
+        read_list(field, key, value);
+        return;
+    }
+  }
+
+  void read_list(const ConfigField& field, const YAML::Node& key, const YAML::Node& value) {
+    const bool paths = field.type == ConfigFieldType::kPathList;
+    std::vector<YAML::Node> items;
+    if (value.IsScalar()) {
+      items.push_back(value);
+    } else if (value.IsSequence()) {
+      for (const YAML::Node& item : value) items.push_back(item);
+    } else if (!(paths && value.IsNull())) {
+      fail_expected(field, key, value);
+    }
+    if (!paths && items.empty()) {
+      fail(line_of(value, key),
+           fmt::format("{}: expected {}, got an empty list", field.key, field.describe()));
+    }
+    std::vector<std::string> list;
+    for (const YAML::Node& item : items) {
+      const int line = line_of(item, key);
+      if (!item.IsScalar() || item.Scalar().empty()) {
+        fail(line, fmt::format("{}: expected {} in the list, got {}", field.key,
+                               paths ? "a path" : "a name", describe_node(item)));
+      }
+      std::string text = item.Scalar();
+      if (paths) {
+        list.push_back(resolve(field, std::move(text)));
+        continue;
+      }
+      if (std::find(field.choices.begin(), field.choices.end(), text) == field.choices.end()) {
+        const std::string_view close = closest(text, field.choices);
+        fail(line, fmt::format("{}: unknown entry '{}', expected one of {}{}", field.key, text,
+                               join(field.choices, ", "),
+                               close.empty() ? "" : fmt::format(" (did you mean '{}'?)", close)));
+      }
+      if (std::find(list.begin(), list.end(), text) != list.end()) {
+        fail(line, fmt::format("{}: '{}' is listed twice; each entry may appear at most once",
+                               field.key, text));
+      }
+      list.push_back(std::move(text));
+    }
+    field.set(config_, ConfigValue{std::move(list)});
+  }
+
+  std::string_view source_;
+  std::filesystem::path base_dir_;
+  PipelineConfig config_;
+};
+
+}  // namespace
+
+std::string ConfigField::describe(bool article) const {
+  std::string text;
+  const auto range = [&](std::string_view noun) {
+    if (min_exclusive) {
+      std::string out = fmt::format("{} > {}", noun, format_number(min));
+      if (std::isfinite(max)) out += fmt::format(" and <= {}", format_number(max));
+      return out;
+    }
+    if (!std::isfinite(max)) return fmt::format("{} >= {}", noun, format_number(min));
+    return fmt::format("{} {}..{}", noun, format_number(min), format_number(max));
+  };
+  switch (type) {
+    case ConfigFieldType::kBool:
+      return "true or false";
+    case ConfigFieldType::kInt:
+      text = range("an integer");
+      break;
+    case ConfigFieldType::kNumber:
+      text = range("a number");
+      break;
+    case ConfigFieldType::kString:
+      if (!expected.empty()) return std::string(expected);
+      text = "a string";
+      break;
+    case ConfigFieldType::kPath:
+      text = "a path";
+      break;
+    case ConfigFieldType::kChoice:
+      return fmt::format("one of {}", join(choices, ", "));
+    case ConfigFieldType::kPathList:
+      return article ? "a path or a list of paths" : "path or list of paths";
+    case ConfigFieldType::kChoiceList:
+      text = fmt::format("a list of distinct names from {}", join(choices, ", "));
+      break;
+  }
+  if (!article) {
+    if (text.starts_with("a ")) return text.substr(2);
+    if (text.starts_with("an ")) return text.substr(3);
+  }
+  return text;
+}
+
+std::span<const ConfigField> pipeline_config_fields() {
+  static const std::vector<ConfigField> fields = build_fields();
+  return fields;
+}
+
+std::span<const ConfigSection> pipeline_config_sections() { return kSections; }
+
+std::vector<ConfigValue> pipeline_config_values(const PipelineConfig& config) {
+  std::vector<ConfigValue> values;
+  for (const ConfigField& field : pipeline_config_fields()) values.push_back(field.get(config));
+  return values;
+}
+
+PipelineConfig parse_pipeline_config(std::string_view yaml_text, std::string_view source_name,
+                                     const std::filesystem::path& base_dir) {
+  return ConfigParser(source_name, base_dir).parse(yaml_text);
+}
+
+PipelineConfig load_pipeline_config(const std::filesystem::path& yaml_file) {
+  std::error_code error;
+  if (std::filesystem::is_directory(yaml_file, error)) {
+    throw IoError(
+        fmt::format("cannot read pipeline config '{}': it is a directory", yaml_file.string()));
+  }
+  std::ifstream in(yaml_file, std::ios::binary);
+  if (!in) {
+    throw IoError(fmt::format("cannot read pipeline config '{}': {}", yaml_file.string(),
+                              std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    throw IoError(fmt::format("cannot read pipeline config '{}'", yaml_file.string()));
+  }
+  const std::filesystem::path base_dir = std::filesystem::absolute(yaml_file, error).parent_path();
+  return parse_pipeline_config(text.str(), yaml_file.string(),
+                               error ? yaml_file.parent_path() : base_dir);
+}
+
+std::string pipeline_config_json(const PipelineConfig& config) {
+  std::string out = "{\"source\":" + json_string(config.source);
+  std::vector<bool> object_is_empty = {false};  // one entry per open object; "source" is in
+  const auto member = [&](std::string_view key) {
+    if (!object_is_empty.back()) out += ',';
+    object_is_empty.back() = false;
+    out += json_string(split_key(key).back());
+    out += ':';
+  };
+  walk_schema(
+      [&](const std::string& section, size_t) {
+        member(section);
+        out += '{';
+        object_is_empty.push_back(true);
+      },
+      [&](size_t) {
+        out += '}';
+        object_is_empty.pop_back();
+      },
+      [&](const ConfigField& field, size_t) {
+        member(field.key);
+        out += json_value(field.get(config));
+      });
+  return out + "}";
+}
+
+std::string pipeline_config_yaml(const PipelineConfig& config) {
+  std::string out =
+      "# vpipe pipeline configuration (`vpipe run pipeline.yaml`); reference: docs/CONFIG.md.\n"
+      "# Keys left out take the defaults shown here. Relative paths are relative to the\n"
+      "# directory of this file.\n";
+  walk_schema(
+      [&](const std::string& section, size_t depth) {
+        const std::string indent(2 * depth, ' ');
+        if (depth == 0) out += '\n';
+        if (const ConfigSection* s = find_section(section)) out += comment_lines(s->doc, indent);
+        out += fmt::format("{}{}:\n", indent, split_key(section).back());
+      },
+      [](size_t) {},
+      [&](const ConfigField& field, size_t depth) {
+        const std::string indent(2 * depth, ' ');
+        if (depth == 0) out += '\n';
+        out += comment_lines(field.doc, indent);
+        out += fmt::format("{}{}: {}\n", indent, split_key(field.key).back(),
+                           yaml_value(field.get(config)));
+      });
+  return out;
+}
+
+std::string pipeline_config_reference_markdown() {
+  const PipelineConfig defaults;
+  const auto cell = [](std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+      if (c == '|') out += '\\';
+      out += c;
+    }
+    return out;
+  };
+  const auto table_header = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  std::string out;
+  std::string group = "-";  // the top-level section whose table is open
+  walk_schema(
+      [&](const std::string& section, size_t depth) {
+        const ConfigSection* s = find_section(section);
+        if (depth == 0) {
+          group = section;
+          out += fmt::format("\n### `{}`\n\n", section);
+          if (s != nullptr) out += fmt::format("{}\n\n", s->doc);
+          out += table_header;
+          return;
+        }
+        out += fmt::format("| `{}` | section | | {} |\n", section, s ? cell(s->doc) : "");
+      },
+      [](size_t) {},
+      [&](const ConfigField& field, size_t depth) {
+        if (depth == 0 && !group.empty()) {
+          group.clear();
+          out += "\n### Top level\n\n";
+          out += table_header;
+        }
+        const ConfigValue value = field.get(defaults);
+        const bool required_unset = field.required && std::holds_alternative<std::string>(value) &&
+                                    std::get<std::string>(value).empty();
+        const std::string shown =
+            required_unset ? "required" : fmt::format("`{}`", cell(yaml_value(value)));
+        out += fmt::format("| `{}` | {} | {} | {} |\n", field.key, cell(field.describe(false)),
+                           shown, cell(field.doc));
+      });
+  out.erase(0, out.find_first_not_of('\n'));
+  return out;
+}
+
+PipelineConfig default_pipeline_config_example() {
+  PipelineConfig config;
+  config.manifest = "run.db";
+  return config;
+}
+
+}  // namespace vpipe

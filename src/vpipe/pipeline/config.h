@@ -1,0 +1,147 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vpipe/dedup/grouping.h"
+#include "vpipe/quality/rules.h"
+
+namespace vpipe {
+
+/// `scan:` of the pipeline config: the cheap pass (docs/SIGNALS.md).
+struct ScanStageConfig {
+  int threads = 0;              ///< decode and signal workers; 0 = the cores this process may use
+  bool force = false;           ///< rescan files whose path, size and mtime are unchanged
+  bool lenient_decode = false;  ///< files decoded with a warning are ok instead of damaged
+  double max_megapixels = 200;  ///< bigger images are too_large before any pixel is allocated
+  double max_file_mib = 1024;   ///< bigger files are too_large without being read
+  bool orientations = false;    ///< compute the 8 orientation hashes (needed by dedup.orientations)
+};
+
+/// `actions:` of the pipeline config. Each is a directory; empty = the action is off.
+struct ActionsConfig {
+  std::string copy_keepers;
+  std::string link_keepers;
+  std::string move_rejects;
+  std::string move_duplicates;
+};
+
+/// `report:` of the pipeline config.
+struct ReportConfig {
+  std::string out;           ///< where the HTML report goes; empty = no report
+  int page_size = 200;       ///< images per gallery page
+  int thumbnail_size = 160;  ///< longer side of a gallery thumbnail, pixels
+};
+
+/// Everything `vpipe run pipeline.yaml` can be told (docs/CONFIG.md). Default member
+/// initialisers, here and in DedupOptions / QualityRules, are the defaults: the schema, the YAML
+/// printed by `vpipe config --defaults`, configs/default.yaml and docs/CONFIG.md all read them.
+/// Paths are as the run uses them: relative ones in the YAML file are already resolved against
+/// its directory by the parser.
+struct PipelineConfig {
+  std::vector<std::string> inputs;  ///< directories (walked recursively) or files
+  std::string input_list;           ///< a file with one path per record; "-" = stdin; may be empty
+  bool null_delimited = false;      ///< input_list records end with NUL instead of newline
+  std::string manifest;             ///< the run's manifest database; required
+  std::string device = "auto";      ///< auto, cpu, cuda or cuda:N
+  ScanStageConfig scan;
+  DedupOptions dedup;
+  QualityRules quality;
+  ActionsConfig actions;
+  ReportConfig report;
+  std::string source;  ///< the YAML file it came from, for messages; not a key of the YAML
+};
+
+/// The kind of value a config key takes; decides parsing, validation and how it is documented.
+enum class ConfigFieldType {
+  kBool,        ///< true or false (YAML 1.2 spellings only: yes/no/on/off are refused)
+  kInt,         ///< a plain integer within [min, max]
+  kNumber,      ///< a plain decimal number within [min, max] (min exclusive when asked)
+  kString,      ///< any scalar; a custom check may restrict it
+  kPath,        ///< a path, resolved against the YAML file's directory; empty = off
+  kChoice,      ///< one of `choices`
+  kPathList,    ///< one path or a list of paths, each resolved like kPath
+  kChoiceList,  ///< a non-empty list of distinct entries of `choices`
+};
+
+/// A config value as the schema moves it around: bool for kBool, int64_t for kInt, double for
+/// kNumber, string for kString/kPath/kChoice, a vector for kPathList/kChoiceList.
+using ConfigValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>>;
+
+/// One key of the pipeline config: the single declaration that parsing, validation,
+/// `pipeline_config_yaml`, `pipeline_config_json` and the docs/CONFIG.md reference all use.
+struct ConfigField {
+  std::string_view key;  ///< dotted path, e.g. "dedup.phash_threshold"
+  ConfigFieldType type = ConfigFieldType::kString;
+  std::string_view doc;                   ///< one or two sentences for the user
+  double min = 0;                         ///< kInt, kNumber: smallest value allowed (-inf: none)
+  double max = 0;                         ///< kInt, kNumber: largest value allowed (+inf: none)
+  bool min_exclusive = false;             ///< kNumber: min itself is not allowed
+  bool required = false;                  ///< an empty value is an error (`manifest`)
+  bool dash_is_stdin = false;             ///< kPath: "-" means standard input and is not resolved
+  std::vector<std::string_view> choices;  ///< kChoice, kChoiceList: the allowed names
+  /// kString: returns true when the value is allowed; `expected` then says what is.
+  std::function<bool(std::string_view)> check;
+  std::string_view expected;  ///< what `check` allows, in words ("auto, cpu, cuda or cuda:N")
+  std::function<ConfigValue(const PipelineConfig&)> get;
+  /// Stores an already validated value of the field's type.
+  std::function<void(PipelineConfig&, const ConfigValue&)> set;
+
+  /// What the key takes, in words: "an integer 0..32", "one of phash, dhash, both, either".
+  /// Without the article ("integer 0..32") when `article` is false, for tables.
+  [[nodiscard]] std::string describe(bool article = true) const;
+};
+
+/// A section of the config (a map of keys): "scan", "quality.blurry", ...
+struct ConfigSection {
+  std::string_view key;
+  std::string_view doc;
+};
+
+/// The schema: every key of the pipeline config, in the order the YAML and the docs list them
+/// (the keys of one section are contiguous). Built once; thread-safe.
+[[nodiscard]] std::span<const ConfigField> pipeline_config_fields();
+
+/// The sections of the schema with their docs, outermost first.
+[[nodiscard]] std::span<const ConfigSection> pipeline_config_sections();
+
+/// Every field's value, in schema order: two configs are the same when these are equal
+/// (`source` is not compared).
+[[nodiscard]] std::vector<ConfigValue> pipeline_config_values(const PipelineConfig& config);
+
+/// Reads and validates a pipeline config file. Relative paths in it are resolved against the
+/// file's directory (made absolute). Throws IoError when the file cannot be read and ConfigError
+/// (message "FILE:LINE: what to fix") when it is not a valid config.
+[[nodiscard]] PipelineConfig load_pipeline_config(const std::filesystem::path& yaml_file);
+
+/// Parses and validates config text. `source_name` prefixes error messages and becomes
+/// PipelineConfig::source; relative paths are resolved against `base_dir` (left as they are
+/// when `base_dir` is empty). Throws ConfigError. Unknown keys, duplicate keys, wrong types,
+/// out-of-range values and a missing `manifest` are errors; absent keys take their defaults.
+[[nodiscard]] PipelineConfig parse_pipeline_config(std::string_view yaml_text,
+                                                   std::string_view source_name,
+                                                   const std::filesystem::path& base_dir);
+
+/// The effective config as one JSON object (sections as nested objects, plus "source"), for
+/// the manifest's runs table. Strings are escaped per RFC 8259; bytes that are not valid UTF-8
+/// are written as \u00XX.
+[[nodiscard]] std::string pipeline_config_json(const PipelineConfig& config);
+
+/// The config as YAML with a comment above every key; parses back to the same values. With
+/// the defaults (manifest "run.db") it is configs/default.yaml and `vpipe config --defaults`.
+[[nodiscard]] std::string pipeline_config_yaml(const PipelineConfig& config);
+
+/// The field-by-field reference (Markdown tables, one per section, defaults from the default
+/// member initialisers) that docs/CONFIG.md holds between its GENERATED REFERENCE markers.
+[[nodiscard]] std::string pipeline_config_reference_markdown();
+
+/// The config that configs/default.yaml describes: every default, manifest "run.db", no inputs.
+[[nodiscard]] PipelineConfig default_pipeline_config_example();
+
+}  // namespace vpipe

@@ -1,0 +1,100 @@
+#include "vpipe/pipeline/run.h"
+
+#include <filesystem>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/device/devices.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+bool stop_requested(const PipelineRunOptions& options) {
+  return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunOptions& options) {
+  PipelineRunSummary summary;
+  const DeviceInventory inventory = probe_devices();
+  summary.device = select_device(inventory, config.device);
+  const std::string config_json = pipeline_config_json(config);
+  const int threads = config.scan.threads > 0 ? config.scan.threads : inventory.cpu.logical_cores;
+
+  // 1. Scan (resumes: unchanged files are skipped).
+  if (!config.inputs.empty() || !config.input_list.empty()) {
+    ScanOptions scan;
+    scan.roots = config.inputs;
+    scan.path_list = config.input_list;
+    scan.list_delimiter = config.null_delimited ? '\0' : '\n';
+    scan.db = config.manifest;
+    scan.threads = threads;
+    scan.force = config.scan.force;
+    scan.decode.lenient = config.scan.lenient_decode;
+    scan.decode.max_pixels = static_cast<uint64_t>(config.scan.max_megapixels * 1e6);
+    scan.max_file_bytes = static_cast<uint64_t>(config.scan.max_file_mib * 1024 * 1024);
+    // Orientation-invariant dedup needs the orientation hashes, whatever scan.orientations says.
+    scan.orientation_hashes = config.scan.orientations || config.dedup.orientations;
+    scan.progress = options.progress;
+    scan.trace_path = options.trace_path;
+    scan.stop = options.stop;
+    scan.device = summary.device;
+    scan.config_json = config_json;
+    summary.scan = run_scan(scan);
+    summary.scanned = true;
+    if (summary.scan.stopped) {
+      summary.stopped = true;
+      return summary;
+    }
+  } else if (!std::filesystem::exists(config.manifest)) {
+    throw ConfigError(config.source + ": no `inputs` or `input_list` to scan, and the manifest '" +
+                      config.manifest + "' does not exist yet");
+  } else {
+    log().info("run: no inputs in the config; using the files already in '{}'", config.manifest);
+  }
+
+  Manifest manifest(config.manifest);
+  // 2. Groups and verdicts (one transaction: a crash keeps the previous results whole).
+  DedupPassOptions dedup;
+  dedup.dedup = config.dedup;
+  if (dedup.dedup.threads == 0) dedup.dedup.threads = threads;
+  dedup.quality = config.quality;
+  dedup.device = summary.device;
+  dedup.config_json = config_json;
+  summary.dedup = run_dedup_pass(manifest, dedup);
+  summary.deduplicated = true;
+  if (stop_requested(options)) {
+    summary.stopped = true;
+    return summary;
+  }
+
+  // 3. Actions (journaled; a rerun skips what is done).
+  ActionOptions actions;
+  actions.copy_keepers = config.actions.copy_keepers;
+  actions.link_keepers = config.actions.link_keepers;
+  actions.move_rejects = config.actions.move_rejects;
+  actions.move_duplicates = config.actions.move_duplicates;
+  actions.stop = options.stop;
+  summary.actions = run_actions(manifest, actions);
+  if (summary.actions.stopped) {
+    summary.stopped = true;
+    return summary;
+  }
+
+  // 4. Report.
+  if (!config.report.out.empty()) {
+    ReportOptions report;
+    report.out_dir = config.report.out;
+    report.page_size = config.report.page_size;
+    report.thumbnail_size = config.report.thumbnail_size;
+    report.threads = threads;
+    report.title = "vpipe report: " + std::filesystem::path(config.manifest).filename().string();
+    summary.report = write_report(manifest, report);
+    summary.reported = true;
+  }
+  return summary;
+}
+
+}  // namespace vpipe

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <atomic>
+#include <ostream>
+#include <string>
+
+#include "vpipe/curate/actions.h"
+#include "vpipe/curate/dedup_pass.h"
+#include "vpipe/pipeline/config.h"
+#include "vpipe/report/html_report.h"
+#include "vpipe/scan/scan.h"
+
+namespace vpipe {
+
+/// How `run_pipeline` talks to its caller.
+struct PipelineRunOptions {
+  std::ostream* progress = nullptr;         ///< live scan progress (stderr in the CLI)
+  const std::atomic<bool>* stop = nullptr;  ///< SIGINT/SIGTERM
+  std::string trace_path;                   ///< Chrome trace of the scan; empty = none
+};
+
+/// What each pass of a pipeline run did.
+struct PipelineRunSummary {
+  std::string device;
+  bool scanned = false;  ///< false when the config names no inputs (the manifest is used as is)
+  ScanSummary scan;
+  bool deduplicated = false;
+  DedupPassSummary dedup;
+  ActionSummary actions;
+  bool reported = false;
+  ReportSummary report;
+  bool stopped = false;  ///< interrupted: rerun the same command to resume
+};
+
+/// The whole configured pipeline (docs/CONFIG.md): scan the inputs into the manifest (resuming
+/// what an earlier run did), the dedup pass (groups, keepers, quality verdicts), the actions,
+/// and the report. Each pass is resumable or atomic, so after a crash or Ctrl-C the same call
+/// finishes the work: the scan skips files already scanned, the dedup pass replaces its results
+/// in one transaction, actions skip what is done and repair what a crash left half done.
+/// Throws vpipe::Error for what ends the run.
+PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunOptions& options);
+
+}  // namespace vpipe

@@ -1,0 +1,277 @@
+#include "vpipe/report/export.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "vpipe/core/error.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+/// Length of the valid UTF-8 sequence starting at text[i], or 0 if it is not valid (overlong
+/// forms, surrogates and code points above U+10FFFF are invalid).
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  size_t n = 0;
+  uint32_t cp = 0;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + n > text.size()) return 0;
+  for (size_t k = 1; k < n; ++k) {
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3f);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+/// Output that is either stdout or a temporary file renamed to its final name on commit().
+class ExportSink {
+ public:
+  explicit ExportSink(const std::filesystem::path& out) : out_(out) {
+    if (out == "-") {
+      file_ = stdout;
+      return;
+    }
+    temp_ =
+        out.parent_path() / fmt::format(".{}.vpipe-tmp-{}", out.filename().native(), ::getpid());
+    file_ = std::fopen(temp_.c_str(), "wb");
+    if (file_ == nullptr) {
+      throw IoError(
+          fmt::format("export: cannot write '{}': {}", out.string(), std::strerror(errno)));
+    }
+  }
+  ~ExportSink() {
+    if (file_ != nullptr && file_ != stdout) {
+      std::fclose(file_);
+      std::remove(temp_.c_str());
+    }
+  }
+  ExportSink(const ExportSink&) = delete;
+  ExportSink& operator=(const ExportSink&) = delete;
+
+  void write(std::string_view text) {
+    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
+      throw IoError(
+          fmt::format("export: cannot write '{}': {}", out_.string(), std::strerror(errno)));
+    }
+  }
+
+  void commit() {
+    if (file_ == stdout) {
+      std::fflush(stdout);
+      return;
+    }
+    const bool ok = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
+    std::fclose(file_);
+    file_ = nullptr;
+    if (!ok || std::rename(temp_.c_str(), out_.c_str()) != 0) {
+      const int err = errno;
+      std::remove(temp_.c_str());
+      throw IoError(
+          fmt::format("export: cannot write '{}': {}", out_.string(), std::strerror(err)));
+    }
+  }
+
+ private:
+  std::filesystem::path out_;
+  std::filesystem::path temp_;
+  std::FILE* file_ = nullptr;
+};
+
+std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
+
+/// A number for CSV/JSON: shortest round-trip form.
+std::string number(double v) { return fmt::format("{}", v); }
+
+constexpr const char* kCsvHeader =
+    "path,status,decision,reasons,reason_details,group_id,is_keeper,match,phash_distance,"
+    "dhash_distance,orientation,quality_score,format,width,height,size_bytes,content_hash,phash,"
+    "dhash,sharpness,brightness,contrast,dark_fraction,bright_fraction,entropy,colorfulness,"
+    "error\n";
+
+std::string csv_row(const Manifest::CuratedFile& row) {
+  const FileRecord& f = row.file;
+  const DecisionRecord& d = row.decision;
+  std::string rules;
+  std::string details;
+  for (const ReasonRecord& r : d.reasons) {
+    if (!rules.empty()) {
+      rules += ';';
+      details += "; ";
+    }
+    rules += r.rule;
+    details += fmt::format("{} {} (threshold {})", r.rule, number(r.value), number(r.threshold));
+  }
+  const auto opt_int = [](bool present, int64_t v) {
+    return present ? std::to_string(v) : std::string();
+  };
+  std::string line;
+  line += csv_field(f.path) + ',' + std::string(to_string(f.status)) + ',' + csv_field(d.decision) +
+          ',' + csv_field(rules) + ',' + csv_field(details) + ',';
+  line += opt_int(d.group_id > 0, d.group_id) + ',' +
+          (row.has_decision ? (d.is_keeper ? "1" : "0") : "") + ',' + d.match + ',' +
+          opt_int(d.group_id > 0 && d.phash_distance >= 0, d.phash_distance) + ',' +
+          opt_int(d.group_id > 0 && d.dhash_distance >= 0, d.dhash_distance) + ',' + d.orientation +
+          ',' + (row.has_decision ? number(d.quality_score) : "") + ',';
+  line += f.format + ',' + opt_int(f.width > 0, f.width) + ',' + opt_int(f.height > 0, f.height) +
+          ',' + std::to_string(f.size_bytes) + ',' +
+          (f.has_content_hash ? f.content_hash.hex() : "") + ',';
+  if (f.has_signals) {
+    const QualitySignals& q = f.quality;
+    line += hex64(f.phash) + ',' + hex64(f.dhash) + ',' + number(q.sharpness) + ',' +
+            number(q.brightness) + ',' + number(q.contrast) + ',' + number(q.dark_fraction) + ',' +
+            number(q.bright_fraction) + ',' + number(q.entropy) + ',' + number(q.colorfulness) +
+            ',';
+  } else {
+    line += ",,,,,,,,,";
+  }
+  line += csv_field(f.error) + '\n';
+  return line;
+}
+
+std::string jsonl_row(const Manifest::CuratedFile& row) {
+  const FileRecord& f = row.file;
+  const DecisionRecord& d = row.decision;
+  std::string json = "{\"path\":" + json_quote(f.path) + ",\"status\":\"" +
+                     std::string(to_string(f.status)) + "\"";
+  if (row.has_decision) {
+    json += ",\"decision\":" + json_quote(d.decision);
+    json += ",\"reasons\":[";
+    for (size_t i = 0; i < d.reasons.size(); ++i) {
+      const ReasonRecord& r = d.reasons[i];
+      json += fmt::format("{}{{\"rule\":{},\"value\":{},\"threshold\":{},\"severity\":{}}}",
+                          i > 0 ? "," : "", json_quote(r.rule), number(r.value),
+                          number(r.threshold), number(r.severity));
+    }
+    json += "]";
+    if (d.group_id > 0) {
+      json += fmt::format(",\"group_id\":{},\"is_keeper\":{}", d.group_id, d.is_keeper);
+      if (!d.is_keeper) {
+        json += fmt::format(",\"match\":{},\"phash_distance\":{},\"dhash_distance\":{}",
+                            json_quote(d.match), d.phash_distance, d.dhash_distance);
+        if (!d.orientation.empty()) json += ",\"orientation\":" + json_quote(d.orientation);
+      }
+    }
+    json += ",\"quality_score\":" + number(d.quality_score);
+  }
+  if (!f.format.empty()) json += ",\"format\":" + json_quote(f.format);
+  if (f.width > 0) json += fmt::format(",\"width\":{},\"height\":{}", f.width, f.height);
+  json += fmt::format(",\"size_bytes\":{}", f.size_bytes);
+  if (f.has_content_hash) json += ",\"content_hash\":\"" + f.content_hash.hex() + "\"";
+  if (f.has_signals) {
+    const QualitySignals& q = f.quality;
+    json += fmt::format(
+        ",\"phash\":\"{}\",\"dhash\":\"{}\",\"signals\":{{\"sharpness\":{},\"brightness\":{},"
+        "\"contrast\":{},\"dark_fraction\":{},\"bright_fraction\":{},\"entropy\":{},"
+        "\"colorfulness\":{}}}",
+        hex64(f.phash), hex64(f.dhash), number(q.sharpness), number(q.brightness),
+        number(q.contrast), number(q.dark_fraction), number(q.bright_fraction), number(q.entropy),
+        number(q.colorfulness));
+  }
+  if (!f.error.empty()) json += ",\"error\":" + json_quote(f.error);
+  json += "}\n";
+  return json;
+}
+
+}  // namespace
+
+std::string json_quote(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", c);
+      ++i;
+    } else if (c < 0x80) {
+      out += static_cast<char>(c);
+      ++i;
+    } else if (const size_t n = utf8_sequence_length(text, i); n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+    } else {
+      out += fmt::format("\\udc{:02x}", c);
+      ++i;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+bool parse_export_format(std::string_view name, ExportFormat& format) {
+  if (name == "csv") {
+    format = ExportFormat::kCsv;
+  } else if (name == "jsonl") {
+    format = ExportFormat::kJsonl;
+  } else if (name == "keepers") {
+    format = ExportFormat::kKeepers;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) {
+  if (manifest.decision_counts().empty() && manifest.count_files() > 0) {
+    throw ConfigError("export: the manifest has no decisions yet; run `vpipe dedup` first");
+  }
+  ExportSink sink(options.out);
+  int64_t written = 0;
+  Manifest::CuratedQuery query;
+  if (options.format == ExportFormat::kKeepers) query.decision = "keep";
+  if (options.format == ExportFormat::kCsv) sink.write(kCsvHeader);
+  manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+    switch (options.format) {
+      case ExportFormat::kCsv:
+        sink.write(csv_row(row));
+        break;
+      case ExportFormat::kJsonl:
+        sink.write(jsonl_row(row));
+        break;
+      case ExportFormat::kKeepers:
+        sink.write(row.file.path);
+        sink.write(options.null_terminated ? std::string_view("\0", 1) : std::string_view("\n"));
+        break;
+    }
+    ++written;
+    return true;
+  });
+  sink.commit();
+  return written;
+}
+
+}  // namespace vpipe

@@ -1,0 +1,1264 @@
+#include "vpipe/report/html_report.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <regex>
+#include <set>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/core/version.h"
+#include "vpipe/io/atomic_file.h"
+#include "vpipe/io/manifest.h"
+#include "vpipe/report/html.h"
+#include "vpipe/report/style.h"
+#include "vpipe/report/svg.h"
+#include "vpipe/report/thumbnails.h"
+
+namespace vpipe {
+namespace {
+
+namespace fs = std::filesystem;
+using CuratedFile = Manifest::CuratedFile;
+using CuratedQuery = Manifest::CuratedQuery;
+
+/// Examples of each rule shown on rejects.html.
+constexpr int64_t kOverviewExamples = 6;
+/// Largest groups previewed on index.html.
+constexpr size_t kIndexGroupPreviews = 8;
+/// Runs listed on index.html, newest first.
+constexpr size_t kRunsShown = 20;
+
+/// What a quality rule means, for page headings.
+struct RuleInfo {
+  std::string_view rule;
+  std::string_view text;
+};
+constexpr std::array<RuleInfo, 8> kRules = {{
+    {"blurry", "sharpness (variance of the Laplacian) below the threshold"},
+    {"dark", "mean brightness below the threshold"},
+    {"overexposed", "mean brightness above the threshold"},
+    {"low_contrast", "contrast (standard deviation of gray levels) below the threshold"},
+    {"low_information", "entropy of the gray histogram below the threshold: a near-constant image"},
+    {"tiny", "shorter side below the threshold, in pixels"},
+    {"extreme_aspect", "aspect ratio (long side / short side) above the threshold"},
+    {"corrupt", "no usable pixels: the file could not be read or decoded"},
+}};
+
+std::string_view rule_text(std::string_view rule) {
+  for (const RuleInfo& r : kRules) {
+    if (r.rule == rule) return r.text;
+  }
+  return "rejected by this rule";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small formatting helpers.
+
+std::string esc(std::string_view text) { return html_escape(text); }
+
+/// 1234567 -> "1,234,567".
+std::string grouped(int64_t n) {
+  std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+/// "1 file", "2 files".
+std::string count_text(int64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", grouped(n), n == 1 ? one : many);
+}
+
+std::string percent(int64_t part, int64_t whole) {
+  if (whole <= 0) return "0%";
+  const double p = 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+  if (p > 0 && p < 0.1) return "<0.1%";
+  return fmt::format("{:.1f}%", p);
+}
+
+/// Share 0..100 for CSS widths.
+double share(int64_t part, int64_t whole) {
+  return whole <= 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string format_bytes(int64_t bytes) {
+  const auto b = static_cast<double>(bytes);
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  if (b < 1024.0 * 1024) return fmt::format("{:.1f} KB", b / 1024);
+  if (b < 1024.0 * 1024 * 1024) return fmt::format("{:.1f} MB", b / (1024.0 * 1024));
+  return fmt::format("{:.2f} GB", b / (1024.0 * 1024 * 1024));
+}
+
+std::string format_duration(int64_t ns) {
+  const double s = static_cast<double>(ns) / 1e9;
+  if (s < 1) return fmt::format("{:.0f} ms", s * 1e3);
+  if (s < 60) return fmt::format("{:.2f} s", s);
+  const auto total = static_cast<int64_t>(s);
+  if (total < 3600) return fmt::format("{} min {:02} s", total / 60, total % 60);
+  return fmt::format("{} h {:02} min", total / 3600, (total / 60) % 60);
+}
+
+/// A measured value for display: 4 significant digits.
+std::string value_text(double v) { return fmt::format("{:.4g}", v); }
+
+/// "2024-05-01T12:34:56.789Z" -> "2024-05-01 12:34:56" (the manifest's timestamps, shortened).
+std::string short_time(std::string_view iso) {
+  std::string out(iso.substr(0, 19));
+  if (out.size() > 10 && out[10] == 'T') out[10] = ' ';
+  return out;
+}
+
+/// The runs' counts, a flat JSON object of numbers, as "keep 403 · reject 144".
+std::string counts_text(std::string_view json) {
+  std::string out;
+  for (char c : json) {
+    if (c == '{' || c == '}' || c == '"') continue;
+    if (c == ',') {
+      out += " · ";
+    } else if (c == ':') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string now_utc() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+/// "a/b/c.jpg" -> {"a/b/", "c.jpg"}. Splitting at '/' never cuts a UTF-8 sequence.
+std::pair<std::string_view, std::string_view> split_path(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {{}, path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+/// The longest directory prefix ("/data/photos/") shared by two paths; "" when none.
+std::string common_directory(std::string_view a, std::string_view b) {
+  const size_t n =
+      static_cast<size_t>(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
+  const size_t slash = a.substr(0, n).rfind('/');
+  return slash == std::string_view::npos ? std::string() : std::string(a.substr(0, slash + 1));
+}
+
+/// A file-name-safe form of a rule name ([A-Za-z0-9_-]); anything else is replaced and a short
+/// hash keeps two different rules apart.
+std::string rule_slug(const std::string& rule) {
+  std::string slug;
+  bool changed = rule.empty();
+  for (char c : rule) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
+    slug += ok ? c : '_';
+    changed = changed || !ok;
+  }
+  if (changed)
+    slug += fmt::format("-{:08x}", static_cast<uint32_t>(XXH3_64bits(rule.data(), rule.size())));
+  return slug;
+}
+
+int64_t pages_for(int64_t items, int64_t page_size) {
+  return std::max<int64_t>(1, (items + page_size - 1) / page_size);
+}
+
+std::string groups_page(int64_t page) { return fmt::format("groups-{}.html", page); }
+std::string files_page(int64_t page) { return fmt::format("files-{}.html", page); }
+std::string rejects_page(const std::string& rule, int64_t page) {
+  return fmt::format("rejects-{}-{}.html", rule_slug(rule), page);
+}
+
+/// Previous / numbered / next links; nothing for a single page.
+std::string pager(int64_t page, int64_t pages, const std::function<std::string(int64_t)>& name,
+                  std::string_view info) {
+  if (pages <= 1) return {};
+  std::string out = "<nav class=\"pager\" aria-label=\"pages\">";
+  if (page > 1) {
+    fmt::format_to(std::back_inserter(out), "<a rel=\"prev\" href=\"{}\">&lsaquo; Previous</a>",
+                   name(page - 1));
+  } else {
+    out += "<span class=\"dis\">&lsaquo; Previous</span>";
+  }
+  std::set<int64_t> shown = {1, pages};
+  for (int64_t p = page - 2; p <= page + 2; ++p) {
+    if (p >= 1 && p <= pages) shown.insert(p);
+  }
+  int64_t last = 0;
+  for (int64_t p : shown) {
+    if (p > last + 1) out += "<span class=\"gap\">&hellip;</span>";
+    if (p == page) {
+      fmt::format_to(std::back_inserter(out), "<span class=\"cur\" aria-current=\"page\">{}</span>",
+                     p);
+    } else {
+      fmt::format_to(std::back_inserter(out), "<a href=\"{}\">{}</a>", name(p), p);
+    }
+    last = p;
+  }
+  if (page < pages) {
+    fmt::format_to(std::back_inserter(out), "<a rel=\"next\" href=\"{}\">Next &rsaquo;</a>",
+                   name(page + 1));
+  } else {
+    out += "<span class=\"dis\">Next &rsaquo;</span>";
+  }
+  fmt::format_to(std::back_inserter(out), "<span class=\"pinfo\">{}</span></nav>", info);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signal histograms.
+
+/// The histograms of index.html: one per quality signal and per size measure, fixed bins.
+class SignalHistograms {
+ public:
+  SignalHistograms() {
+    // Ranges from docs/SIGNALS.md; sharpness and sizes span decades, so log axes.
+    hists_.emplace_back(
+        HistogramAxis{"sharpness", "Sharpness (variance of the Laplacian)", "", 1, 1e5, true, 50});
+    hists_.emplace_back(
+        HistogramAxis{"brightness", "Brightness (mean gray level)", "", 0, 255, false, 51});
+    hists_.emplace_back(
+        HistogramAxis{"contrast", "Contrast (std of gray levels)", "", 0, 128, false, 64});
+    hists_.emplace_back(HistogramAxis{"entropy", "Entropy (bits)", "bits", 0, 8, false, 64});
+    hists_.emplace_back(HistogramAxis{"colorfulness", "Colourfulness (Hasler & Suesstrunk)", "", 0,
+                                      150, false, 50});
+    hists_.emplace_back(
+        HistogramAxis{"min_side", "Shorter side (pixels)", "px", 8, 16384, true, 44});
+    hists_.emplace_back(
+        HistogramAxis{"aspect_ratio", "Aspect ratio (long / short side)", "", 1, 10, true, 40});
+  }
+
+  void add(const FileRecord& f) {
+    if (f.has_signals) {
+      hists_[0].add(f.quality.sharpness);
+      hists_[1].add(f.quality.brightness);
+      hists_[2].add(f.quality.contrast);
+      hists_[3].add(f.quality.entropy);
+      hists_[4].add(f.quality.colorfulness);
+    }
+    if (f.width > 0 && f.height > 0) {
+      const int lo = std::min(f.width, f.height);
+      const int hi = std::max(f.width, f.height);
+      hists_[5].add(lo);
+      hists_[6].add(static_cast<double>(hi) / lo);
+    }
+  }
+
+  [[nodiscard]] const std::vector<Histogram>& all() const { return hists_; }
+
+ private:
+  std::vector<Histogram> hists_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The report being written.
+
+/// A group as the groups pass saw it, for index.html.
+struct GroupPreview {
+  int64_t id = 0;
+  int64_t size = 0;
+  std::string kind;
+  std::string keeper_path;
+  Thumbnail keeper_thumb;
+};
+
+/// Totals that the streaming passes find and index.html shows.
+struct GroupTotals {
+  int64_t exact = 0, near = 0, mixed = 0;
+  int64_t members = 0;
+  int64_t reclaimable_bytes = 0;  ///< bytes of the members that are not keepers
+  std::vector<GroupPreview> largest;
+};
+
+class ReportWriter {
+ public:
+  ReportWriter(const Manifest& manifest, const ReportOptions& options)
+      : manifest_(manifest),
+        options_(options),
+        dir_(options.out_dir),
+        thumbs_(options.out_dir, options.thumbnail_size, options.threads),
+        page_size_(options.page_size),
+        generated_at_(now_utc()) {
+    title_ = options.title.empty() ? "vpipe report" : options.title;
+  }
+
+  ReportSummary run() {
+    write_asset("style.css", kReportStyle);
+    files_ = manifest_.count_files();
+    groups_ = manifest_.count_groups();
+    decisions_ = manifest_.decision_counts();
+    reasons_ = manifest_.reason_counts();
+    for (const auto& [status, n] : manifest_.status_counts()) statuses_.emplace_back(status, n);
+    const auto rank = [](const std::string& name) {
+      const std::optional<ItemStatus> s = item_status_from_string(name);
+      return s ? static_cast<int>(*s) : 1000;
+    };
+    std::stable_sort(statuses_.begin(), statuses_.end(),
+                     [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+    thresholds_ = manifest_.quality_thresholds();
+    rejected_ = decisions_.contains("reject") ? decisions_.at("reject") : 0;
+    // Rules by number of files, largest first.
+    for (const auto& [rule, n] : reasons_) rules_by_count_.emplace_back(rule, n);
+    std::stable_sort(rules_by_count_.begin(), rules_by_count_.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+
+    find_root();
+    write_files_pages();
+    write_groups_pages();
+    for (const auto& [rule, n] : rules_by_count_) write_rule_pages(rule, n);
+    write_rejects_overview();
+    write_index();
+    remove_stale_pages();
+
+    ReportSummary summary;
+    summary.pages = static_cast<int64_t>(written_.size());
+    summary.thumbnails_made = thumbs_.made();
+    summary.thumbnails_cached = thumbs_.cached();
+    summary.thumbnail_failures = thumbs_.failures();
+    summary.index = dir_ / "index.html";
+    return summary;
+  }
+
+ private:
+  // --- Output -------------------------------------------------------------------------------
+
+  void write_asset(const std::string& name, std::string_view text) {
+    write_file_atomic(dir_ / name,
+                      std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  }
+
+  /// Wraps `body` in the page frame (head, navigation, footer) and writes it atomically.
+  void write_page(const std::string& name, std::string_view nav, std::string_view heading,
+                  const std::string& body) {
+    std::string html;
+    html.reserve(body.size() + 4096);
+    html +=
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"generator\" content=\"vpipe\"><link rel=\"icon\" href=\"data:,\">"
+        "<link rel=\"stylesheet\" href=\"style.css\"><title>";
+    append_html_escaped(html, heading);
+    html += " · ";
+    append_html_escaped(html, title_);
+    html +=
+        "</title></head>\n<body>\n<header class=\"topbar\"><a class=\"brand\" href=\"index.html\">"
+        "<span class=\"logo\"></span>";
+    append_html_escaped(html, title_);
+    html += "</a><nav class=\"nav\">";
+    const auto item = [&](std::string_view key, std::string_view href, std::string_view label,
+                          std::optional<int64_t> n) {
+      fmt::format_to(std::back_inserter(html), "<a href=\"{}\"{}>{}", href,
+                     key == nav ? " class=\"active\"" : "", label);
+      if (n) fmt::format_to(std::back_inserter(html), "<span class=\"n\">{}</span>", grouped(*n));
+      html += "</a>";
+    };
+    item("index", "index.html", "Overview", std::nullopt);
+    item("groups", groups_page(1), "Duplicate groups", groups_);
+    item("rejects", "rejects.html", "Rejected", rejected_);
+    item("files", files_page(1), "All files", files_);
+    html += "</nav></header>\n<main>\n";
+    html += body;
+    fmt::format_to(std::back_inserter(html),
+                   "</main>\n<footer>Generated by vpipe {} on {}. A static page: no scripts, no "
+                   "network.</footer>\n</body></html>\n",
+                   kVersion, generated_at_);
+    write_file_atomic(dir_ / name,
+                      std::span(reinterpret_cast<const uint8_t*>(html.data()), html.size()));
+    written_.insert(name);
+  }
+
+  /// Removes pages of an earlier report (more groups or files then) that this one did not write.
+  void remove_stale_pages() {
+    static const std::regex kOurs(R"((groups|files)-\d+\.html|rejects-.+-\d+\.html)");
+    std::error_code ec;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (written_.contains(name) || !std::regex_match(name, kOurs)) continue;
+      fs::remove(entry.path(), ec);
+    }
+  }
+
+  // --- Pieces -------------------------------------------------------------------------------
+
+  /// The thumbnail box: picture or placeholder, with badges in its corner.
+  static void append_thumb(std::string& out, const Thumbnail& thumb, const std::string& badges) {
+    out += "<div class=\"thumb\">";
+    if (!thumb.src.empty()) {
+      fmt::format_to(std::back_inserter(out), "<img src=\"{}\" alt=\"\" loading=\"lazy\">",
+                     thumb.src);
+    } else {
+      out += "<div class=\"ph\"><span class=\"icon\"></span><b>no preview</b><small>";
+      append_html_escaped(out, thumb.failure);
+      out += "</small></div>";
+    }
+    if (!badges.empty())
+      fmt::format_to(std::back_inserter(out), "<div class=\"corner\">{}</div>", badges);
+    out += "</div>";
+  }
+
+  /// File name (bold) and directory (muted, relative to the corpus root, its start elided when
+  /// too long), the whole path as a tooltip.
+  void append_name(std::string& out, const std::string& path) const {
+    auto [dir, base] = split_path(path);
+    if (!root_.empty() && dir.starts_with(root_)) dir.remove_prefix(root_.size());
+    const std::string full = esc(path);
+    fmt::format_to(std::back_inserter(out), "<div class=\"fname\" title=\"{}\">{}</div>", full,
+                   esc(base));
+    if (!dir.empty()) {
+      fmt::format_to(std::back_inserter(out),
+                     "<div class=\"fdir\" title=\"{}\"><span dir=\"ltr\">{}</span></div>", full,
+                     esc(dir));
+    }
+  }
+
+  static std::string size_text(const FileRecord& f) {
+    return f.width > 0 && f.height > 0 ? fmt::format("{}&times;{}", f.width, f.height) : "&mdash;";
+  }
+
+  static void append_reason(std::string& out, const ReasonRecord& r, bool current,
+                            const FileRecord& f) {
+    fmt::format_to(std::back_inserter(out), "<span class=\"reason{}\">", current ? " on" : "");
+    append_html_escaped(out, r.rule);
+    if (r.rule == "corrupt") {
+      out += ": ";
+      append_html_escaped(out, f.error.empty() ? std::string(to_string(f.status)) : f.error);
+    } else {
+      fmt::format_to(std::back_inserter(out), " <b>{}</b> {} {}", value_text(r.value),
+                     r.value < r.threshold ? "&lt;" : "&gt;", value_text(r.threshold));
+    }
+    out += "</span>";
+  }
+
+  std::string group_link(int64_t group_id) const {
+    return fmt::format("{}#g{}", groups_page((group_id - 1) / page_size_ + 1), group_id);
+  }
+
+  /// The directory all files are under: the common prefix of the first and the last path in
+  /// byte order is the common prefix of all of them.
+  void find_root() {
+    if (files_ == 0) return;
+    std::string first, last;
+    CuratedQuery query;
+    query.limit = 1;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      first = row.file.path;
+      return false;
+    });
+    query.offset = files_ - 1;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      last = row.file.path;
+      return false;
+    });
+    root_ = common_directory(first, last);
+    if (root_ == "/") root_.clear();
+  }
+
+  /// "under /data/photos/" for subtitles, or nothing.
+  std::string root_note() const {
+    return root_.empty() ? std::string() : " under <code>" + esc(root_) + "</code>";
+  }
+
+  // --- files-N.html and the histograms -----------------------------------------------------
+
+  void write_files_pages() {
+    const int64_t pages = pages_for(files_, page_size_);
+    int64_t page = 1;
+    int64_t index = 0;
+    std::string rows;
+    const auto flush = [&] {
+      std::string body = fmt::format(
+          "<h1>All files</h1><div class=\"sub\">{} files{} by path; on this page {}&ndash;{}</div>",
+          grouped(files_), root_note(), files_ == 0 ? 0 : (page - 1) * page_size_ + 1,
+          std::min(files_, page * page_size_));
+      const std::string nav =
+          pager(page, pages, files_page, fmt::format("page {} of {}", page, pages));
+      body += nav;
+      if (rows.empty()) {
+        body +=
+            "<div class=\"empty\">The manifest has no files yet: run <code>vpipe "
+            "scan</code>.</div>";
+      } else {
+        body +=
+            "<div class=\"panel\" style=\"padding:4px 6px\"><table class=\"files\"><thead><tr>"
+            "<th class=\"num\">#</th><th>file</th><th>status</th><th>decision</th>"
+            "<th class=\"num\">pixels</th><th>format</th><th class=\"num\">size</th>"
+            "<th class=\"num\">sharpness</th><th class=\"num\">brightness</th>"
+            "<th class=\"num\">contrast</th><th class=\"num\">entropy</th></tr></thead><tbody>";
+        body += rows;
+        body += "</tbody></table></div>";
+      }
+      body += nav;
+      write_page(files_page(page), "files", fmt::format("All files, page {}", page), body);
+      rows.clear();
+      ++page;
+    };
+
+    CuratedQuery query;
+    query.order = CuratedQuery::Order::kPath;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      const FileRecord& f = row.file;
+      histograms_.add(f);
+      if (index > 0 && index % page_size_ == 0) flush();
+      ++index;
+      fmt::format_to(std::back_inserter(rows),
+                     "<tr><td class=\"num muted\">{}</td><td class=\"path\">", grouped(index));
+      append_name(rows, f.path);
+      if (!f.error.empty()) {
+        rows += "<div class=\"error\">";
+        append_html_escaped(rows, f.error);
+        rows += "</div>";
+      }
+      const std::string_view status = to_string(f.status);
+      fmt::format_to(std::back_inserter(rows),
+                     "</td><td><span class=\"chip {}\">{}</span></td><td>",
+                     f.status == ItemStatus::kOk        ? "ok"
+                     : f.status == ItemStatus::kDamaged ? "damaged"
+                                                        : "bad",
+                     status);
+      if (row.has_decision) {
+        const DecisionRecord& d = row.decision;
+        fmt::format_to(std::back_inserter(rows), "<span class=\"chip {}\">{}</span>",
+                       esc(d.decision), esc(d.decision));
+        if (d.group_id > 0) {
+          fmt::format_to(std::back_inserter(rows), " <a href=\"{}\">group {}</a>{}",
+                         group_link(d.group_id), d.group_id,
+                         d.is_keeper ? " <span class=\"muted\">(keeper)</span>" : "");
+        }
+        for (const ReasonRecord& r : d.reasons) {
+          fmt::format_to(std::back_inserter(rows), " <a class=\"muted\" href=\"{}\">",
+                         rejects_page(r.rule, 1));
+          append_html_escaped(rows, r.rule);
+          rows += "</a>";
+        }
+      } else {
+        rows += "<span class=\"muted\">&mdash;</span>";
+      }
+      const auto sig = [&](double v) {
+        return f.has_signals ? value_text(v) : std::string("&mdash;");
+      };
+      fmt::format_to(std::back_inserter(rows),
+                     "</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>"
+                     "<td class=\"num sig\">{}</td><td class=\"num sig\">{}</td>"
+                     "<td class=\"num sig\">{}</td><td class=\"num sig\">{}</td></tr>",
+                     size_text(f), f.format.empty() ? "&mdash;" : esc(f.format),
+                     format_bytes(f.size_bytes), sig(f.quality.sharpness),
+                     sig(f.quality.brightness), sig(f.quality.contrast), sig(f.quality.entropy));
+      return true;
+    });
+    // The last page, and empty ones if the manifest changed under us, so every link works.
+    while (page <= pages) flush();
+  }
+
+  // --- groups-N.html ------------------------------------------------------------------------
+
+  /// One group as streamed: the members shown (keeper first) and totals over all of them.
+  struct GroupCard {
+    int64_t id = 0;
+    std::vector<CuratedFile> shown;
+    int64_t size = 0;
+    int64_t exact = 0, near = 0;
+    int max_phash = 0;
+    int64_t reclaimable = 0;
+
+    [[nodiscard]] std::string kind() const {
+      if (near == 0) return "exact";
+      return exact == 0 ? "near" : "mixed";
+    }
+  };
+
+  void render_group(std::string& out, const GroupCard& g, std::span<const Thumbnail> thumbs) const {
+    fmt::format_to(
+        std::back_inserter(out),
+        "<section class=\"group-card\" id=\"g{0}\"><div class=\"group-head\">"
+        "<a class=\"group-id\" href=\"#g{0}\">Group {0}</a><span class=\"chip {1}\">{1}</span>"
+        "<span class=\"muted\">{2} &middot; max pHash distance {3} &middot; "
+        "{4} reclaimable</span></div><div class=\"gallery\">",
+        g.id, g.kind(), count_text(g.size, "file", "files"), g.max_phash,
+        format_bytes(g.reclaimable));
+    for (size_t i = 0; i < g.shown.size(); ++i) {
+      const FileRecord& f = g.shown[i].file;
+      const DecisionRecord& d = g.shown[i].decision;
+      std::string badges;
+      if (d.is_keeper) badges += "<span class=\"badge keeper\">&#9733; keeper</span>";
+      if (d.decision == "reject") badges += "<span class=\"badge rejected\">rejected</span>";
+      fmt::format_to(std::back_inserter(out), "<figure class=\"tile{}\">",
+                     d.is_keeper ? " is-keeper" : "");
+      append_thumb(out, thumbs[i], badges);
+      out += "<figcaption>";
+      append_name(out, f.path);
+      fmt::format_to(
+          std::back_inserter(out),
+          "<div class=\"facts\"><span>{}</span><span>{}</span><span>quality {:.2f}</span></div>"
+          "<div class=\"dists\">",
+          size_text(f), format_bytes(f.size_bytes), d.quality_score);
+      if (d.is_keeper) {
+        out += "<span class=\"dist ref\">reference</span>";
+      } else if (d.match == "exact") {
+        out += "<span class=\"dist\">identical bytes</span>";
+      } else {
+        fmt::format_to(std::back_inserter(out),
+                       "<span class=\"dist\" title=\"Hamming distance of the "
+                       "perceptual hashes to the keeper's\">pHash {} &middot; dHash {}</span>",
+                       d.phash_distance < 0 ? std::string("?") : std::to_string(d.phash_distance),
+                       d.dhash_distance < 0 ? std::string("?") : std::to_string(d.dhash_distance));
+        if (!d.match.empty() && d.match != "near") {
+          out += "<span class=\"dist\">";
+          append_html_escaped(out, d.match);
+          out += "</span>";
+        }
+      }
+      if (!d.orientation.empty()) {
+        out +=
+            "<span class=\"dist orient\" title=\"how this file is turned relative to the keeper\">";
+        append_html_escaped(out, d.orientation);
+        out += "</span>";
+      }
+      out += "</div></figcaption></figure>";
+    }
+    if (g.size > static_cast<int64_t>(g.shown.size())) {
+      fmt::format_to(std::back_inserter(out), "<div class=\"more\">+ {} more</div>",
+                     grouped(g.size - static_cast<int64_t>(g.shown.size())));
+    }
+    out += "</div></section>\n";
+  }
+
+  void write_groups_pages() {
+    const int64_t pages = pages_for(groups_, page_size_);
+    const auto max_shown = static_cast<size_t>(std::max(1, options_.max_group_members));
+    int64_t page = 1;
+    std::vector<GroupCard> cards;
+    std::optional<GroupCard> current;
+
+    const auto write = [&] {
+      // Thumbnails for every member shown on this page, made in parallel in one batch.
+      std::vector<const FileRecord*> files;
+      for (const GroupCard& g : cards) {
+        for (const CuratedFile& m : g.shown) files.push_back(&m.file);
+      }
+      const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+      const int64_t first = (page - 1) * page_size_ + 1;
+      const int64_t last = std::min(groups_, page * page_size_);
+      std::string body = fmt::format(
+          "<h1>Duplicate groups</h1><div class=\"sub\">{} groups, largest first; on this page "
+          "groups "
+          "{}&ndash;{}. The keeper of each group is kept; every other member is shown with its "
+          "distance to the keeper.</div>",
+          grouped(groups_), groups_ == 0 ? 0 : first, last);
+      const std::string nav =
+          pager(page, pages, groups_page, fmt::format("page {} of {}", page, pages));
+      body += nav;
+      if (cards.empty()) {
+        body += groups_ == 0 ? "<div class=\"empty\">No duplicate groups: every file is unique (or "
+                               "<code>vpipe dedup</code> has not run yet).</div>"
+                             : "<div class=\"empty\">No groups on this page.</div>";
+      }
+      size_t t = 0;
+      for (const GroupCard& g : cards) {
+        render_group(body, g, std::span(thumbs).subspan(t, g.shown.size()));
+        if (group_totals_.largest.size() < kIndexGroupPreviews && !g.shown.empty()) {
+          group_totals_.largest.push_back(
+              GroupPreview{g.id, g.size, g.kind(), g.shown[0].file.path, thumbs[t]});
+        }
+        t += g.shown.size();
+      }
+      body += nav;
+      write_page(groups_page(page), "groups", fmt::format("Duplicate groups, page {}", page), body);
+      cards.clear();
+      ++page;
+    };
+    const auto finish_group = [&] {
+      if (!current) return;
+      GroupCard& g = *current;
+      if (g.near == 0)
+        ++group_totals_.exact;
+      else if (g.exact == 0)
+        ++group_totals_.near;
+      else
+        ++group_totals_.mixed;
+      group_totals_.members += g.size;
+      group_totals_.reclaimable_bytes += g.reclaimable;
+      const int64_t g_page = (g.id - 1) / page_size_ + 1;
+      while (page < g_page && page <= pages) write();
+      cards.push_back(std::move(g));
+      current.reset();
+    };
+
+    CuratedQuery query;
+    query.order = CuratedQuery::Order::kGroup;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      const DecisionRecord& d = row.decision;
+      if (!current || current->id != d.group_id) {
+        finish_group();
+        current.emplace();
+        current->id = d.group_id;
+      }
+      GroupCard& g = *current;
+      ++g.size;
+      if (!d.is_keeper) {
+        g.reclaimable += row.file.size_bytes;
+        if (d.match == "exact")
+          ++g.exact;
+        else
+          ++g.near;
+        g.max_phash = std::max(g.max_phash, d.phash_distance);
+      }
+      if (g.shown.size() < max_shown) g.shown.push_back(row);
+      return true;
+    });
+    finish_group();
+    while (page <= pages) write();
+  }
+
+  // --- rejects-<rule>-N.html and rejects.html ------------------------------------------------
+
+  std::string rule_tabs(const std::string& active) const {
+    std::string out = "<nav class=\"tabs\">";
+    fmt::format_to(std::back_inserter(out), "<a href=\"rejects.html\"{}>All reasons</a>",
+                   active.empty() ? " class=\"active\"" : "");
+    for (const auto& [rule, n] : rules_by_count_) {
+      fmt::format_to(std::back_inserter(out), "<a href=\"{}\"{}>", rejects_page(rule, 1),
+                     rule == active ? " class=\"active\"" : "");
+      append_html_escaped(out, rule);
+      fmt::format_to(std::back_inserter(out), "<span class=\"n\">{}</span></a>", grouped(n));
+    }
+    out += "</nav>";
+    return out;
+  }
+
+  const ThresholdRecord* threshold_of(const std::string& rule) const {
+    for (const ThresholdRecord& t : thresholds_) {
+      if (t.rule == rule) return &t;
+    }
+    return nullptr;
+  }
+
+  /// A gallery tile of a rejected image: picture, name, and every reason (this rule highlighted).
+  void render_reject_tile(std::string& out, const CuratedFile& row, const Thumbnail& thumb,
+                          const std::string& rule) const {
+    const FileRecord& f = row.file;
+    out += "<figure class=\"tile\">";
+    append_thumb(out, thumb, {});
+    out += "<figcaption>";
+    append_name(out, f.path);
+    fmt::format_to(std::back_inserter(out),
+                   "<div class=\"facts\"><span>{}</span><span>{}</span></div>", size_text(f),
+                   format_bytes(f.size_bytes));
+    out += "<div class=\"reasons\">";
+    // This page's rule first, then the others (worst first, as the manifest orders them).
+    for (const ReasonRecord& r : row.decision.reasons) {
+      if (r.rule == rule) append_reason(out, r, true, f);
+    }
+    for (const ReasonRecord& r : row.decision.reasons) {
+      if (r.rule != rule) append_reason(out, r, false, f);
+    }
+    out += "</div></figcaption></figure>";
+  }
+
+  void write_rule_pages(const std::string& rule, int64_t count) {
+    const int64_t pages = pages_for(count, page_size_);
+    const auto name = [&](int64_t p) { return rejects_page(rule, p); };
+    const ThresholdRecord* threshold = threshold_of(rule);
+    int64_t page = 1;
+    std::vector<CuratedFile> rows;
+    const auto write = [&] {
+      std::vector<const FileRecord*> files;
+      files.reserve(rows.size());
+      for (const CuratedFile& r : rows) files.push_back(&r.file);
+      const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+      std::string body = "<h1>Rejected: ";
+      append_html_escaped(body, rule);
+      fmt::format_to(std::back_inserter(body), "</h1><div class=\"sub\">{}: {}",
+                     count_text(count, "file", "files"), rule_text(rule));
+      if (threshold != nullptr) {
+        fmt::format_to(std::back_inserter(body), " (<code>{}</code> {} {})", esc(threshold->signal),
+                       threshold->rejects_below ? "&lt;" : "&gt;",
+                       value_text(threshold->threshold));
+      }
+      fmt::format_to(std::back_inserter(body), ". Worst first; on this page {}&ndash;{}.</div>",
+                     count == 0 ? 0 : (page - 1) * page_size_ + 1,
+                     std::min(count, page * page_size_));
+      body += rule_tabs(rule);
+      const std::string nav = pager(page, pages, name, fmt::format("page {} of {}", page, pages));
+      body += nav;
+      if (rows.empty()) body += "<div class=\"empty\">No files on this page.</div>";
+      body += "<div class=\"gallery\">";
+      for (size_t i = 0; i < rows.size(); ++i) render_reject_tile(body, rows[i], thumbs[i], rule);
+      body += "</div>";
+      body += nav;
+      std::string heading = "Rejected: " + rule;
+      write_page(name(page), "rejects", fmt::format("{}, page {}", heading, page), body);
+      rows.clear();
+      ++page;
+    };
+    CuratedQuery query;
+    query.order = CuratedQuery::Order::kSeverity;
+    query.rule = rule;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      if (static_cast<int64_t>(rows.size()) == page_size_) write();
+      rows.push_back(row);
+      return true;
+    });
+    while (page <= pages) write();
+  }
+
+  void write_rejects_overview() {
+    std::string body = fmt::format(
+        "<h1>Rejected images</h1><div class=\"sub\">{} files rejected by the quality rules "
+        "({} of all files). A file can be rejected for several reasons; each rule lists its files "
+        "worst first.</div>",
+        grouped(rejected_), percent(rejected_, files_));
+    body += rule_tabs({});
+    if (rules_by_count_.empty()) {
+      body += "<div class=\"empty\">Nothing was rejected";
+      body += decisions_.empty() ? " (<code>vpipe dedup</code> has not run yet)." : ".";
+      body += "</div>";
+    }
+    for (const auto& [rule, count] : rules_by_count_) {
+      std::vector<CuratedFile> rows;
+      CuratedQuery query;
+      query.order = CuratedQuery::Order::kSeverity;
+      query.rule = rule;
+      query.limit = kOverviewExamples;
+      manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+        rows.push_back(row);
+        return true;
+      });
+      std::vector<const FileRecord*> files;
+      files.reserve(rows.size());
+      for (const CuratedFile& r : rows) files.push_back(&r.file);
+      const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+      body +=
+          "<section class=\"panel\" style=\"margin-bottom:16px\"><div class=\"panel-head\"><h3>";
+      append_html_escaped(body, rule);
+      fmt::format_to(std::back_inserter(body),
+                     " <span class=\"chip reject\">{}</span></h3><a href=\"{}\">see all "
+                     "&rsaquo;</a></div><div class=\"muted\" style=\"margin:-4px 0 12px\">{}</div>"
+                     "<div class=\"gallery\">",
+                     count_text(count, "file", "files"), rejects_page(rule, 1), rule_text(rule));
+      for (size_t i = 0; i < rows.size(); ++i) render_reject_tile(body, rows[i], thumbs[i], rule);
+      body += "</div></section>";
+    }
+    write_page("rejects.html", "rejects", "Rejected images", body);
+  }
+
+  // --- index.html -----------------------------------------------------------------------------
+
+  int64_t decision(const char* name) const {
+    const auto it = decisions_.find(name);
+    return it == decisions_.end() ? 0 : it->second;
+  }
+
+  void index_cards(std::string& body) const {
+    int64_t unusable = 0;
+    for (const auto& [status, n] : statuses_) {
+      if (status != "ok" && status != "damaged") unusable += n;
+    }
+    const int64_t keep = decision("keep");
+    const int64_t dup = decision("duplicate");
+    body += "<div class=\"cards\">";
+    fmt::format_to(std::back_inserter(body),
+                   "<a class=\"card files\" href=\"{}\"><div class=\"label\">Files</div>"
+                   "<div class=\"value\">{}</div><div class=\"detail\">in the manifest</div></a>",
+                   files_page(1), grouped(files_));
+    fmt::format_to(
+        std::back_inserter(body),
+        "<div class=\"card keep\"><div class=\"label\">Kept</div><div class=\"value\">{}</div>"
+        "<div class=\"detail\">{} of all files</div></div>",
+        grouped(keep), percent(keep, files_));
+    fmt::format_to(std::back_inserter(body),
+                   "<a class=\"card duplicate\" href=\"{}\"><div class=\"label\">Duplicates</div>"
+                   "<div class=\"value\">{}</div><div class=\"detail\">in {} groups &middot; {} "
+                   "reclaimable</div></a>",
+                   groups_page(1), grouped(dup), grouped(groups_),
+                   format_bytes(group_totals_.reclaimable_bytes));
+    fmt::format_to(
+        std::back_inserter(body),
+        "<a class=\"card reject\" href=\"rejects.html\"><div class=\"label\">Rejected</div>"
+        "<div class=\"value\">{}</div><div class=\"detail\">{} of all files &middot; {} "
+        "reasons</div></a>",
+        grouped(rejected_), percent(rejected_, files_), rules_by_count_.size());
+    fmt::format_to(std::back_inserter(body),
+                   "<div class=\"card broken\"><div class=\"label\">Unreadable</div>"
+                   "<div class=\"value\">{}</div><div class=\"detail\">no usable pixels (corrupt, "
+                   "not an image, ...)</div></div>",
+                   grouped(unusable));
+    body += "</div>";
+  }
+
+  void index_breakdown(std::string& body) const {
+    body += "<div class=\"grid2\" style=\"margin-top:16px\">";
+    // Decisions.
+    const int64_t keep = decision("keep");
+    const int64_t dup = decision("duplicate");
+    const int64_t undecided = std::max<int64_t>(0, files_ - keep - dup - rejected_);
+    body += "<section class=\"panel\"><h3>Decisions</h3>";
+    if (decisions_.empty()) {
+      body +=
+          "<div class=\"note\">No dedup pass yet: run <code>vpipe dedup</code> to group "
+          "duplicates and apply the quality rules.</div>";
+    }
+    fmt::format_to(
+        std::back_inserter(body),
+        "<div class=\"stack\"><span class=\"c-keep\" style=\"width:{:.3f}%\"></span>"
+        "<span class=\"c-duplicate\" style=\"width:{:.3f}%\"></span><span class=\"c-reject\" "
+        "style=\"width:{:.3f}%\"></span><span class=\"c-none\" "
+        "style=\"width:{:.3f}%\"></span></div>",
+        share(keep, files_), share(dup, files_), share(rejected_, files_),
+        share(undecided, files_));
+    fmt::format_to(std::back_inserter(body),
+                   "<div class=\"legend\"><span><i class=\"c-keep\"></i>keep {} ({})</span>"
+                   "<span><i class=\"c-duplicate\"></i>duplicate {} ({})</span>"
+                   "<span><i class=\"c-reject\"></i>reject {} ({})</span>",
+                   grouped(keep), percent(keep, files_), grouped(dup), percent(dup, files_),
+                   grouped(rejected_), percent(rejected_, files_));
+    if (undecided > 0) {
+      fmt::format_to(std::back_inserter(body), "<span><i class=\"c-none\"></i>undecided {}</span>",
+                     grouped(undecided));
+    }
+    body += "</div>";
+    // Status.
+    body += "<h3 style=\"margin-top:18px\">File status</h3><div class=\"stack\">";
+    for (const auto& [status, n] : statuses_) {
+      const char* cls = status == "ok" ? "c-ok" : status == "damaged" ? "c-damaged" : "c-bad";
+      fmt::format_to(std::back_inserter(body),
+                     "<span class=\"{}\" style=\"width:{:.3f}%\" title=\"{}\"></span>", cls,
+                     share(n, files_), esc(status));
+    }
+    body += "</div><div class=\"legend\">";
+    for (const auto& [status, n] : statuses_) {
+      const char* cls = status == "ok" ? "c-ok" : status == "damaged" ? "c-damaged" : "c-bad";
+      fmt::format_to(std::back_inserter(body), "<span><i class=\"{}\"></i>{} {} ({})</span>", cls,
+                     esc(status), grouped(n), percent(n, files_));
+    }
+    body += "</div>";
+    // Groups.
+    fmt::format_to(
+        std::back_inserter(body),
+        "<h3 style=\"margin-top:18px\">Duplicate groups</h3><table><tbody>"
+        "<tr><td>exact copies (same bytes)</td><td class=\"num\">{}</td></tr>"
+        "<tr><td>near duplicates (perceptual hashes)</td><td class=\"num\">{}</td></tr>"
+        "<tr><td>mixed (exact and near members)</td><td class=\"num\">{}</td></tr>"
+        "<tr><td>files in groups</td><td class=\"num\">{}</td></tr>"
+        "<tr><td>bytes held by non-keepers</td><td class=\"num\">{}</td></tr></tbody></table>",
+        grouped(group_totals_.exact), grouped(group_totals_.near), grouped(group_totals_.mixed),
+        grouped(group_totals_.members), format_bytes(group_totals_.reclaimable_bytes));
+    body += "</section>";
+
+    // Reasons.
+    body +=
+        "<section class=\"panel\"><div class=\"panel-head\"><h3>Rejection reasons</h3>"
+        "<a href=\"rejects.html\">browse &rsaquo;</a></div>";
+    if (rules_by_count_.empty()) {
+      body += "<div class=\"muted\">Nothing rejected.</div>";
+    } else {
+      const int64_t top = rules_by_count_.front().second;
+      body +=
+          "<table><thead><tr><th>rule</th><th>threshold</th><th class=\"num\">files</th><th></th>"
+          "</tr></thead><tbody>";
+      for (const auto& [rule, n] : rules_by_count_) {
+        fmt::format_to(std::back_inserter(body), "<tr><td><a href=\"{}\">", rejects_page(rule, 1));
+        append_html_escaped(body, rule);
+        body += "</a></td><td class=\"muted\">";
+        if (const ThresholdRecord* t = threshold_of(rule)) {
+          fmt::format_to(std::back_inserter(body), "{} {} {}", esc(t->signal),
+                         t->rejects_below ? "&lt;" : "&gt;", value_text(t->threshold));
+        } else {
+          body += "&mdash;";
+        }
+        fmt::format_to(std::back_inserter(body),
+                       "</td><td class=\"num\">{}</td><td class=\"meter\"><div class=\"bar\">"
+                       "<span style=\"width:{:.2f}%\"></span></div></td></tr>",
+                       grouped(n), share(n, top));
+      }
+      body += "</tbody></table>";
+      const std::vector<const ThresholdRecord*> disabled = [&] {
+        std::vector<const ThresholdRecord*> out;
+        for (const ThresholdRecord& t : thresholds_) {
+          if (!t.enabled) out.push_back(&t);
+        }
+        return out;
+      }();
+      if (!disabled.empty()) {
+        body += "<div class=\"muted\" style=\"margin-top:8px;font-size:12.5px\">Disabled rules: ";
+        for (size_t i = 0; i < disabled.size(); ++i) {
+          if (i > 0) body += ", ";
+          append_html_escaped(body, disabled[i]->rule);
+        }
+        body += "</div>";
+      }
+    }
+    body += "</section></div>";
+    // Largest groups, their keepers.
+    if (!group_totals_.largest.empty()) {
+      fmt::format_to(
+          std::back_inserter(body),
+          "<section class=\"panel\" style=\"margin-top:16px\"><div class=\"panel-head\">"
+          "<h3>Largest duplicate groups <span class=\"muted\">(the keeper of each)</span></h3>"
+          "<a href=\"{}\">all groups &rsaquo;</a></div><div class=\"strip\">",
+          groups_page(1));
+      for (const GroupPreview& g : group_totals_.largest) {
+        fmt::format_to(std::back_inserter(body), "<a class=\"tile\" href=\"{}\" title=\"{}\">",
+                       group_link(g.id), esc(g.keeper_path));
+        append_thumb(
+            body, g.keeper_thumb,
+            fmt::format("<span class=\"badge\">{}</span>", count_text(g.size, "file", "files")));
+        fmt::format_to(
+            std::back_inserter(body),
+            "<figcaption><div class=\"fname\">Group {}</div><div class=\"facts\">{}</div>"
+            "</figcaption></a>",
+            g.id, esc(g.kind));
+      }
+      body += "</div></section>";
+    }
+  }
+
+  void index_histograms(std::string& body) const {
+    body += "<h2 id=\"signals\">Quality signals</h2><div class=\"hists\">";
+    for (const Histogram& h : histograms_.all()) {
+      std::vector<ThresholdMarker> markers;
+      for (const ThresholdRecord& t : thresholds_) {
+        if (t.enabled && t.signal == h.axis().signal)
+          markers.push_back({t.rule, t.threshold, t.rejects_below});
+      }
+      body += "<section class=\"panel\"><h3>";
+      append_html_escaped(body, h.axis().title);
+      body += "</h3>";
+      body += render_histogram_svg(h, markers);
+      fmt::format_to(std::back_inserter(body), "<div class=\"hist-foot\">{} images",
+                     grouped(h.total()));
+      if (h.below() > 0)
+        fmt::format_to(std::back_inserter(body), " &middot; {} below the axis", grouped(h.below()));
+      if (h.above() > 0)
+        fmt::format_to(std::back_inserter(body), " &middot; {} above it", grouped(h.above()));
+      for (const ThresholdMarker& m : markers) {
+        const auto it = reasons_.find(m.rule);
+        fmt::format_to(std::back_inserter(body), " &middot; <a href=\"{}\">",
+                       rejects_page(m.rule, 1));
+        append_html_escaped(body, m.rule);
+        fmt::format_to(std::back_inserter(body), "</a>: {} rejected",
+                       grouped(it == reasons_.end() ? 0 : it->second));
+      }
+      body += "</div></section>";
+    }
+    body += "</div>";
+  }
+
+  static void index_pass(std::string& body, const Manifest::PassMetrics& pass) {
+    const RunReport& r = pass.report;
+    const auto pct = [&](int64_t ns, int workers) {
+      if (r.wall_ns <= 0 || workers <= 0) return 0.0;
+      return std::clamp(100.0 * static_cast<double>(ns) /
+                            (static_cast<double>(workers) * static_cast<double>(r.wall_ns)),
+                        0.0, 100.0);
+    };
+    body +=
+        "<section class=\"panel\" style=\"margin-bottom:16px\"><div "
+        "class=\"panel-head\"><h3>Pass: ";
+    append_html_escaped(body, pass.pass);
+    fmt::format_to(std::back_inserter(body),
+                   "</h3><span class=\"muted\">run {} &middot; wall time {}{}</span></div>",
+                   pass.run_id, format_duration(r.wall_ns),
+                   r.stopped ? " &middot; stopped early" : "");
+    body +=
+        "<table><thead><tr><th>stage</th><th class=\"num\">workers</th><th class=\"num\">items</th>"
+        "<th>share of time</th><th class=\"num\">busy</th>"
+        "<th class=\"num\">items/s</th><th class=\"num\">batch</th></tr></thead><tbody>";
+    for (size_t i = 0; i < r.stages.size(); ++i) {
+      const StageMetrics& s = r.stages[i];
+      const bool bottleneck = static_cast<int>(i) == r.bottleneck;
+      const double busy = pct(s.busy_ns, s.workers);
+      const double in = pct(s.wait_input_ns, s.workers);
+      const double out = pct(s.wait_output_ns, s.workers);
+      const double rate =
+          r.wall_ns > 0 ? static_cast<double>(s.items_out) * 1e9 / static_cast<double>(r.wall_ns)
+                        : 0;
+      fmt::format_to(std::back_inserter(body), "<tr{}><td>",
+                     bottleneck ? " class=\"bottleneck\"" : "");
+      append_html_escaped(body, s.name);
+      if (bottleneck) body += " <span class=\"chip bottleneck\">bottleneck</span>";
+      fmt::format_to(
+          std::back_inserter(body),
+          "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td style=\"width:45%\">"
+          "<div class=\"stack\" style=\"margin:0\" title=\"busy {:.1f}%, waiting for input "
+          "{:.1f}%, waiting for room {:.1f}%\"><span class=\"c-busy\" "
+          "style=\"width:{:.2f}%\"></span>"
+          "<span class=\"c-wait-in\" style=\"width:{:.2f}%\"></span><span class=\"c-wait-out\" "
+          "style=\"width:{:.2f}%\"></span></div></td><td class=\"num\">{:.0f}%</td>"
+          "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+          s.workers, grouped(static_cast<int64_t>(s.items_out)), busy, in, out, busy, in, out, busy,
+          short_number(rate),
+          s.batches == 0 ? std::string("&mdash;") : fmt::format("{:.1f}", s.mean_batch_size()));
+    }
+    body += "</tbody></table>";
+    body +=
+        "<div class=\"legend\" style=\"margin-top:8px\"><span><i class=\"c-busy\"></i>busy</span>"
+        "<span><i class=\"c-wait-in\"></i>waiting for input</span><span><i class=\"c-wait-out\">"
+        "</i>waiting for room downstream</span><span>(share of each stage's capacity: workers "
+        "&times; wall time)</span></div>";
+    if (r.bottleneck >= 0 && r.bottleneck < static_cast<int>(r.stages.size())) {
+      const auto b = static_cast<size_t>(r.bottleneck);
+      const StageMetrics& s = r.stages[b];
+      body += "<p class=\"verdict\">Bottleneck: <b>";
+      append_html_escaped(body, s.name);
+      fmt::format_to(std::back_inserter(body), "</b>, busy {:.0f}% of its capacity",
+                     pct(s.busy_ns, s.workers));
+      if (b > 0) {
+        const StageMetrics& up = r.stages[b - 1];
+        body += "; <i>";
+        append_html_escaped(body, up.name);
+        fmt::format_to(std::back_inserter(body), "</i> before it waits {:.0f}% for room",
+                       pct(up.wait_output_ns, up.workers));
+      }
+      if (b + 1 < r.stages.size()) {
+        const StageMetrics& down = r.stages[b + 1];
+        body += "; <i>";
+        append_html_escaped(body, down.name);
+        fmt::format_to(std::back_inserter(body), "</i> after it waits {:.0f}% for input",
+                       pct(down.wait_input_ns, down.workers));
+      }
+      body += ". Speeding it up (more workers, a faster device) speeds up the pass.</p>";
+    }
+    body += "</section>";
+  }
+
+  void index_runs(std::string& body) const {
+    const std::vector<Manifest::RunRecord> runs = manifest_.runs();
+    body += "<h2 id=\"runs\">Runs</h2><section class=\"panel\" style=\"padding:4px 6px\">";
+    if (runs.empty()) {
+      body += "<div class=\"muted\" style=\"padding:12px\">No runs recorded.</div></section>";
+      return;
+    }
+    body +=
+        "<table><thead><tr><th class=\"num\">run</th><th>command</th><th>started</th>"
+        "<th>ended</th><th>outcome</th><th>device</th><th>vpipe</th><th>counts</th></tr></"
+        "thead><tbody>";
+    size_t shown = 0;
+    for (auto it = runs.rbegin(); it != runs.rend() && shown < kRunsShown; ++it, ++shown) {
+      const Manifest::RunRecord& run = *it;
+      const std::string outcome =
+          run.outcome.empty() ? (run.ended_at.empty() ? "running or killed" : "?") : run.outcome;
+      fmt::format_to(
+          std::back_inserter(body),
+          "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td class=\"muted nowrap\">{}</td>"
+          "<td class=\"muted nowrap\">{}</td><td><span class=\"chip {}\">{}</span></td><td>{}</td>"
+          "<td class=\"muted\">{}</td><td class=\"counts muted\">{}</td></tr>",
+          run.id, esc(run.command), esc(short_time(run.started_at)), esc(short_time(run.ended_at)),
+          esc(outcome), esc(outcome), esc(run.device), esc(run.vpipe_version),
+          esc(counts_text(run.counts)));
+    }
+    body += "</tbody></table>";
+    if (runs.size() > kRunsShown) {
+      fmt::format_to(std::back_inserter(body),
+                     "<div class=\"muted\" style=\"padding:8px 10px\">{} earlier "
+                     "runs not shown.</div>",
+                     runs.size() - kRunsShown);
+    }
+    body += "</section>";
+  }
+
+  void write_index() {
+    std::string body = "<h1>";
+    append_html_escaped(body, title_);
+    fmt::format_to(
+        std::back_inserter(body),
+        "</h1><div class=\"sub\">{} files{} &middot; {} duplicate groups &middot; {} rejected "
+        "&middot; generated {}</div>",
+        grouped(files_), root_note(), grouped(groups_), grouped(rejected_), generated_at_);
+    body +=
+        "<nav class=\"toc\"><a href=\"#signals\">Quality signals</a><a href=\"#timings\">Stage "
+        "timings</a><a href=\"#runs\">Runs</a></nav>";
+    index_cards(body);
+    index_breakdown(body);
+    index_histograms(body);
+    const std::vector<Manifest::PassMetrics> passes = manifest_.latest_pass_metrics();
+    body += "<h2 id=\"timings\">Stage timings</h2>";
+    if (passes.empty()) {
+      body += "<div class=\"empty\">No stage timings recorded.</div>";
+    } else {
+      for (const Manifest::PassMetrics& pass : passes) index_pass(body, pass);
+    }
+    index_runs(body);
+    write_page("index.html", "index", "Overview", body);
+  }
+
+  const Manifest& manifest_;
+  const ReportOptions& options_;
+  fs::path dir_;
+  ThumbnailCache thumbs_;
+  int64_t page_size_;
+  std::string title_;
+  std::string generated_at_;
+  std::set<std::string> written_;
+  std::string root_;  ///< directory prefix shared by every path ("" = none), not repeated on tiles
+
+  int64_t files_ = 0;
+  int64_t groups_ = 0;
+  int64_t rejected_ = 0;
+  std::map<std::string, int64_t> decisions_;
+  std::map<std::string, int64_t> reasons_;
+  std::vector<std::pair<std::string, int64_t>> statuses_;  ///< status -> files, ok first
+  std::vector<ThresholdRecord> thresholds_;
+  std::vector<std::pair<std::string, int64_t>> rules_by_count_;
+  SignalHistograms histograms_;
+  GroupTotals group_totals_;
+};
+
+}  // namespace
+
+ReportSummary write_report(const Manifest& manifest, const ReportOptions& options) {
+  if (options.page_size < 1) {
+    throw ConfigError(
+        fmt::format("report page size must be at least 1, not {}", options.page_size));
+  }
+  if (options.out_dir.empty()) throw ConfigError("report needs an output directory");
+  std::error_code ec;
+  fs::create_directories(options.out_dir, ec);
+  if (ec) {
+    throw IoError(fmt::format("cannot create report directory {}: {}", options.out_dir.string(),
+                              ec.message()));
+  }
+  ReportWriter writer(manifest, options);
+  ReportSummary summary = writer.run();
+  log().info("report: {} pages in {}, {} thumbnails made, {} reused, {} without preview",
+             summary.pages, options.out_dir.string(), summary.thumbnails_made,
+             summary.thumbnails_cached, summary.thumbnail_failures);
+  return summary;
+}
+
+ReportSummary write_report(const fs::path& db, const ReportOptions& options) {
+  std::error_code ec;
+  if (!fs::is_regular_file(db, ec)) {
+    throw IoError(fmt::format("manifest {} does not exist: run `vpipe scan --db {}` first",
+                              db.string(), db.string()));
+  }
+  const Manifest manifest(db);
+  ReportOptions with_title = options;
+  if (with_title.title.empty()) with_title.title = "vpipe report: " + db.filename().string();
+  return write_report(manifest, with_title);
+}
+
+}  // namespace vpipe

@@ -1,0 +1,390 @@
+// End-to-end tests of `vpipe run`, `dedup`, `export`, `report` and `undo`: the real binary on a
+// synthetic corpus whose truth.csv says which files are duplicates of which and which are unusable.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "process.h"
+#include "truth_csv.h"
+#include "vpipe/core/image.h"
+#include "vpipe/io/decode.h"
+#include "vpipe/io/encode.h"
+#include "vpipe/io/manifest.h"
+
+namespace fs = std::filesystem;
+using vpipe::testing::Child;
+using vpipe::testing::CsvRow;
+using vpipe::testing::read_truth;
+using vpipe::testing::run_vpipe;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+/// path relative to `root` -> bytes, for every regular file under it.
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) files[fs::relative(e.path(), root)] = read_file(e.path());
+  }
+  return files;
+}
+
+class RunCli : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("vpipe_run_cli_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    corpus_ = shared_corpus();
+    truth_ = read_truth((corpus_ / "truth.csv").string());
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  /// A 600-file curate corpus made once per build tree (see scan_cli_test.cpp).
+  static fs::path shared_corpus() {
+    const auto built =
+        fs::last_write_time(vpipe::testing::vpipe_binary()).time_since_epoch().count();
+    const fs::path dir = fs::path(VPIPE_BINARY_DIR) / "test-data" /
+                         ("run-cli-corpus-600-seed21-" + std::to_string(static_cast<uint64_t>(built)));
+    if (fs::exists(dir / "truth.csv")) return dir;
+    const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
+    const auto r = run_vpipe({"synth", tmp.string(), "--n", "600", "--seed", "21"}, root_.string());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);
+    if (ec) fs::remove_all(tmp);
+    return dir;
+  }
+
+  void SetUp() override {
+    scratch_ = root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    fs::create_directories(scratch_);
+  }
+
+  vpipe::testing::ProcessResult vpipe(const std::vector<std::string>& args) const {
+    return run_vpipe(args, scratch_.string());
+  }
+  std::string db() const { return (scratch_ / "run.db").string(); }
+
+  /// Writes a pipeline config into the scratch directory and returns its path.
+  std::string config(const std::string& yaml) const {
+    const fs::path p = scratch_ / "pipeline.yaml";
+    write_file(p, yaml);
+    return p.string();
+  }
+
+  /// Copies the corpus files whose truth row satisfies `keep` into scratch/in, preserving the
+  /// relative layout (for tests whose actions move files).
+  std::vector<CsvRow> copy_some(const std::function<bool(const CsvRow&)>& keep) const {
+    std::vector<CsvRow> copied;
+    for (const CsvRow& t : truth_) {
+      if (!keep(t)) continue;
+      const fs::path to = scratch_ / "in" / t.at("path");
+      fs::create_directories(to.parent_path());
+      fs::copy_file(corpus_ / t.at("path"), to);
+      copied.push_back(t);
+    }
+    return copied;
+  }
+
+  static inline fs::path root_;
+  static inline fs::path corpus_;
+  static inline std::vector<CsvRow> truth_;
+  fs::path scratch_;
+};
+
+bool is_defect(const std::string& kind) {
+  return kind == "blurred" || kind == "dark" || kind == "overexposed" || kind == "tiny" ||
+         kind == "truncated" || kind == "corrupt" || kind == "not_image";
+}
+
+TEST_F(RunCli, RunFindsTheTruthsDuplicatesAndDefects) {
+  const auto r = vpipe({"run", config("inputs: [" + corpus_.string() + "]\nmanifest: run.db\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  vpipe::Manifest manifest(db());
+  std::map<std::string, vpipe::Manifest::CuratedFile> by_path;
+  manifest.for_each_curated({}, [&](const vpipe::Manifest::CuratedFile& f) {
+    by_path.emplace(f.file.path, f);
+    return true;
+  });
+  ASSERT_EQ(by_path.size(), truth_.size());
+  // The summary printed is the manifest's.
+  EXPECT_NE(r.out.find(std::to_string(manifest.count_groups()) + " groups"), std::string::npos)
+      << r.out;
+
+  // Near/exact duplicate pairs: every pair of files that share a truth group, against every
+  // pair that shares a vpipe group.
+  std::map<std::string, std::vector<std::string>> truth_groups;
+  std::map<int64_t, std::vector<std::string>> found_groups;
+  for (const CsvRow& t : truth_) {
+    const std::string path = (corpus_ / t.at("path")).string();
+    if (!t.at("group").empty()) truth_groups[t.at("group")].push_back(path);
+    const auto& d = by_path.at(path).decision;
+    if (d.group_id > 0) found_groups[d.group_id].push_back(path);
+  }
+  const auto pairs_of = [](const auto& groups) {
+    std::set<std::pair<std::string, std::string>> pairs;
+    for (const auto& [id, members] : groups) {
+      for (size_t i = 0; i < members.size(); ++i) {
+        for (size_t j = i + 1; j < members.size(); ++j) {
+          pairs.emplace(std::min(members[i], members[j]), std::max(members[i], members[j]));
+        }
+      }
+    }
+    return pairs;
+  };
+  const auto truth_pairs = pairs_of(truth_groups);
+  const auto found_pairs = pairs_of(found_groups);
+  size_t both = 0;
+  for (const auto& p : found_pairs) both += truth_pairs.count(p);
+  ASSERT_GT(truth_pairs.size(), 100U);
+  const double recall = static_cast<double>(both) / truth_pairs.size();
+  const double precision = static_cast<double>(both) / std::max<size_t>(1, found_pairs.size());
+  EXPECT_GE(recall, 0.95) << both << " of " << truth_pairs.size() << " truth pairs found";
+  EXPECT_GE(precision, 0.99) << both << " of " << found_pairs.size() << " found pairs are true";
+
+  // The default keeper policy puts pixel count first: no member of a group is larger than its
+  // keeper (among members that passed the quality rules).
+  for (const auto& [id, members] : found_groups) {
+    int64_t keeper_pixels = -1;
+    int64_t largest = 0;
+    for (const std::string& path : members) {
+      const auto& f = by_path.at(path);
+      const int64_t pixels = int64_t{f.file.width} * f.file.height;
+      if (f.decision.is_keeper) keeper_pixels = pixels;
+      if (f.decision.decision != "reject") largest = std::max(largest, pixels);
+    }
+    EXPECT_EQ(keeper_pixels, largest) << "group " << id;
+  }
+
+  // Quality: blurred, dark and broken files are found; clean files are rarely rejected.
+  std::map<std::string, std::pair<int, int>> rejected_of_kind;  // kind -> (rejected, total)
+  int clean = 0;
+  int clean_rejected = 0;
+  for (const CsvRow& t : truth_) {
+    const auto& f = by_path.at((corpus_ / t.at("path")).string());
+    const bool rejected = f.decision.decision == "reject";
+    auto& [r_count, total] = rejected_of_kind[t.at("kind")];
+    r_count += rejected ? 1 : 0;
+    total += 1;
+    if (!is_defect(t.at("kind"))) {
+      ++clean;
+      clean_rejected += rejected ? 1 : 0;
+      EXPECT_FALSE(rejected) << t.at("path") << " (" << t.at("kind") << ") rejected";
+    }
+  }
+  const auto recall_of = [&](std::initializer_list<const char*> kinds) {
+    int hit = 0;
+    int total = 0;
+    for (const char* k : kinds) {
+      hit += rejected_of_kind[k].first;
+      total += rejected_of_kind[k].second;
+    }
+    EXPECT_GT(total, 0);
+    return total > 0 ? static_cast<double>(hit) / total : 0.0;
+  };
+  EXPECT_GE(recall_of({"blurred"}), 0.95);
+  EXPECT_GE(recall_of({"dark"}), 0.95);
+  EXPECT_GE(recall_of({"corrupt", "truncated", "not_image"}), 0.95);
+  EXPECT_LE(clean_rejected, clean * 0.02);
+}
+
+TEST_F(RunCli, InterruptedRunResumesAndFinishes) {
+  const std::string yaml = config("inputs: [" + corpus_.string() + "]\nmanifest: run.db\n" +
+                                  "scan: {threads: 1}\nreport: {out: report}\n");
+  Child child({"run", yaml}, scratch_.string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  child.signal(SIGINT);
+  const auto first = child.wait();
+  ASSERT_TRUE(first.exit_code == 130 || first.exit_code == 0) << first.err;
+  const auto second = vpipe({"run", yaml});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  vpipe::Manifest manifest(db());
+  EXPECT_EQ(manifest.count_files(), static_cast<int64_t>(truth_.size()));
+  int64_t decided = 0;
+  for (const auto& [name, n] : manifest.decision_counts()) decided += n;
+  EXPECT_EQ(decided, static_cast<int64_t>(truth_.size()));
+  EXPECT_EQ(manifest.integrity_check(), "ok");
+  EXPECT_TRUE(fs::exists(scratch_ / "report" / "index.html"));
+  if (first.exit_code == 130) {
+    EXPECT_NE(second.out.find("unchanged"), std::string::npos);
+  }
+}
+
+TEST_F(RunCli, ConfigErrorsNameTheFileLineAndKey) {
+  const std::string yaml = config("manifest: run.db\ndedup:\n  phash_treshold: 8\n");
+  const auto r = vpipe({"run", yaml});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("pipeline.yaml:3"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("phash_treshold"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("phash_threshold"), std::string::npos) << r.err;  // the suggestion
+  EXPECT_FALSE(fs::exists(db()));  // nothing was touched
+}
+
+TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
+  ASSERT_EQ(vpipe({"scan", corpus_.string(), "--db", db()}).exit_code, 0);
+  // Threshold 0 on pHash alone: only files with identical hashes group.
+  const auto strict = vpipe({"dedup", db(), "--match", "phash", "--phash-threshold", "0"});
+  ASSERT_EQ(strict.exit_code, 0) << strict.err;
+  int64_t strict_groups = 0;
+  {
+    vpipe::Manifest manifest(db());
+    strict_groups = manifest.count_groups();
+    manifest.for_each_curated({}, [](const vpipe::Manifest::CuratedFile& f) {
+      if (f.decision.group_id > 0) {
+        EXPECT_EQ(f.decision.phash_distance, 0) << f.file.path;
+      }
+      return true;
+    });
+  }
+  ASSERT_EQ(vpipe({"dedup", db()}).exit_code, 0);
+  vpipe::Manifest manifest(db());
+  EXPECT_GT(manifest.count_groups(), strict_groups);
+  const auto decisions = manifest.decision_counts();
+
+  const fs::path csv = scratch_ / "files.csv";
+  ASSERT_EQ(vpipe({"export", db(), "--format", "csv", "--out", csv.string()}).exit_code, 0);
+  const auto rows = vpipe::testing::parse_csv(read_file(csv));
+  ASSERT_EQ(rows.size(), truth_.size() + 1);  // a header
+  EXPECT_EQ(rows[0][0], "path");
+  const size_t decision_col = std::find(rows[0].begin(), rows[0].end(), "decision") - rows[0].begin();
+  std::map<std::string, int64_t> csv_counts;
+  for (size_t i = 1; i < rows.size(); ++i) csv_counts[rows[i].at(decision_col)] += 1;
+  EXPECT_EQ(csv_counts, decisions);
+
+  const fs::path jsonl = scratch_ / "files.jsonl";
+  ASSERT_EQ(vpipe({"export", db(), "--format", "jsonl", "--out", jsonl.string()}).exit_code, 0);
+  const std::string json_text = read_file(jsonl);
+  EXPECT_EQ(static_cast<size_t>(std::count(json_text.begin(), json_text.end(), '\n')), truth_.size());
+  size_t reject_lines = 0;
+  for (size_t at = 0; (at = json_text.find("\"decision\":\"reject\"", at)) != std::string::npos; ++at) {
+    ++reject_lines;
+  }
+  EXPECT_EQ(static_cast<int64_t>(reject_lines), decisions.at("reject"));
+
+  const auto keepers = vpipe({"export", db(), "--format", "keepers", "-0"});
+  ASSERT_EQ(keepers.exit_code, 0);
+  EXPECT_EQ(std::count(keepers.out.begin(), keepers.out.end(), '\0'), decisions.at("keep"));
+}
+
+TEST_F(RunCli, ActionsMoveAndLinkThenUndoRestoresTheTree) {
+  // A small tree of its own: the actions move files.
+  int n = 0;
+  copy_some([&](const CsvRow&) { return n++ % 6 == 0; });
+  const std::map<std::string, std::string> before = snapshot(scratch_ / "in");
+  const std::string yaml = config(
+      "inputs: [in]\nmanifest: run.db\nactions:\n  move_rejects: rejects\n"
+      "  move_duplicates: dups\n  link_keepers: keepers\n");
+  const auto r = vpipe({"run", yaml});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  vpipe::Manifest manifest(db());
+  const auto decisions = manifest.decision_counts();
+  ASSERT_GT(decisions.at("reject"), 0);
+  ASSERT_GT(decisions.at("duplicate"), 0);
+  EXPECT_EQ(snapshot(scratch_ / "rejects").size(), static_cast<size_t>(decisions.at("reject")));
+  EXPECT_EQ(snapshot(scratch_ / "dups").size(), static_cast<size_t>(decisions.at("duplicate")));
+  EXPECT_EQ(snapshot(scratch_ / "keepers").size(), static_cast<size_t>(decisions.at("keep")));
+  EXPECT_EQ(snapshot(scratch_ / "in").size(), static_cast<size_t>(decisions.at("keep")));
+
+  const auto undo = vpipe({"undo", db()});
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_EQ(snapshot(scratch_ / "in"), before);
+  EXPECT_TRUE(snapshot(scratch_ / "keepers").empty());
+  EXPECT_TRUE(snapshot(scratch_ / "rejects").empty());
+}
+
+TEST_F(RunCli, CrashInTheMiddleOfMovingThenUndo) {
+  int n = 0;
+  copy_some([&](const CsvRow& t) { return is_defect(t.at("kind")) && n++ < 12; });
+  const std::map<std::string, std::string> before = snapshot(scratch_ / "in");
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  // The fourth move dies after it is journaled and before the file moves (exit 137, as a kill).
+  ::setenv("VPIPE_FAULT_AFTER_ACTIONS", "3", 1);
+  const auto crashed = vpipe({"dedup", db(), "--move-rejects", (scratch_ / "rejects").string()});
+  ::unsetenv("VPIPE_FAULT_AFTER_ACTIONS");
+  ASSERT_EQ(crashed.exit_code, 137) << crashed.out << crashed.err;
+  EXPECT_EQ(snapshot(scratch_ / "rejects").size(), 3U);
+  for (const auto& e : fs::recursive_directory_iterator(scratch_)) {
+    EXPECT_EQ(e.path().filename().native().find(".vpipe-tmp-"), std::string::npos) << e.path();
+  }
+  const auto undo = vpipe({"undo", db()});
+  ASSERT_EQ(undo.exit_code, 0) << undo.err;
+  EXPECT_EQ(snapshot(scratch_ / "in"), before);
+  EXPECT_TRUE(snapshot(scratch_ / "rejects").empty());
+}
+
+TEST_F(RunCli, TurnedAndMirroredCopiesGroupOnlyWithOrientationMatching) {
+  // One original and its copies turned by 90 and 180 degrees and mirrored, re-encoded.
+  const CsvRow& original = *std::find_if(truth_.begin(), truth_.end(), [](const CsvRow& t) {
+    return t.at("kind") == "original" && t.at("format") == "jpeg" && std::stoi(t.at("width")) > 200;
+  });
+  const std::string bytes = read_file(corpus_ / original.at("path"));
+  vpipe::Decoder decoder;
+  const vpipe::DecodeResult decoded = decoder.decode(
+      std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {});
+  ASSERT_EQ(decoded.status, vpipe::ItemStatus::kOk);
+  const vpipe::Image& img = decoded.image;
+  const auto turned = [&](int which) {  // 0: rotate 90 cw, 1: rotate 180, 2: mirror
+    const bool swap = which == 0;
+    vpipe::Image out(swap ? img.height : img.width, swap ? img.width : img.height, img.channels);
+    for (int y = 0; y < out.height; ++y) {
+      for (int x = 0; x < out.width; ++x) {
+        int sx = x;
+        int sy = y;
+        if (which == 0) { sx = y; sy = img.height - 1 - x; }
+        if (which == 1) { sx = img.width - 1 - x; sy = img.height - 1 - y; }
+        if (which == 2) { sx = img.width - 1 - x; }
+        std::copy_n(img.row(sy) + sx * img.channels, img.channels, out.row(y) + x * img.channels);
+      }
+    }
+    return out;
+  };
+  fs::create_directories(scratch_ / "in");
+  fs::copy_file(corpus_ / original.at("path"), scratch_ / "in" / "a.jpg");
+  const char* names[] = {"rot90.jpg", "rot180.jpg", "mirror.jpg"};
+  for (int k = 0; k < 3; ++k) {
+    const auto jpeg = vpipe::encode_jpeg(turned(k), 90);
+    write_file(scratch_ / "in" / names[k], std::string(jpeg.begin(), jpeg.end()));
+  }
+  ASSERT_EQ(vpipe({"run", config("inputs: [in]\nmanifest: run.db\n")}).exit_code, 0);
+  EXPECT_EQ(vpipe::Manifest(db()).count_groups(), 0);
+
+  const auto r = vpipe({"run", config("inputs: [in]\nmanifest: run.db\n"
+                                       "dedup: {orientations: true, keeper: [shortest_path]}\n")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  vpipe::Manifest manifest(db());
+  ASSERT_EQ(manifest.count_groups(), 1);
+  std::map<std::string, std::string> orientation_of;
+  manifest.for_each_curated({}, [&](const vpipe::Manifest::CuratedFile& f) {
+    orientation_of[fs::path(f.file.path).filename()] =
+        f.decision.is_keeper ? "keeper" : f.decision.orientation;
+    return true;
+  });
+  EXPECT_EQ(orientation_of["a.jpg"], "keeper");  // the shortest path: the original
+  EXPECT_EQ(orientation_of["rot90.jpg"], "rotate90");
+  EXPECT_EQ(orientation_of["rot180.jpg"], "rotate180");
+  EXPECT_EQ(orientation_of["mirror.jpg"], "mirror");
+}
+
+}  // namespace

@@ -1,0 +1,235 @@
+#include "vpipe/curate/actions.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void write(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+/// Files under `dir` whose name marks a temporary (none may survive an action, even a crash
+/// between two operations).
+std::vector<std::string> temporaries_under(const fs::path& dir) {
+  std::vector<std::string> found;
+  if (!fs::exists(dir)) return found;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.path().filename().native().find(".vpipe-tmp-") != std::string::npos) {
+      found.push_back(e.path());
+    }
+  }
+  return found;
+}
+
+class ActionsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "vpipe_actions_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+    db_ = root_ / "run.db";
+    // a and d kept, b a duplicate, c rejected; each file has distinct bytes.
+    const std::map<std::string, std::string> decisions = {
+        {"a.jpg", "keep"}, {"b.jpg", "duplicate"}, {"c.jpg", "reject"}, {"sub/d.jpg", "keep"}};
+    Manifest manifest(db_);
+    std::vector<FileRecord> records;
+    for (const auto& [name, what] : decisions) {
+      const fs::path p = root_ / "in" / name;
+      write(p, "bytes of " + name);
+      FileRecord r;
+      r.path = p;
+      r.size_bytes = static_cast<int64_t>(fs::file_size(p));
+      records.push_back(r);
+    }
+    manifest.upsert_files(records);
+    std::vector<DecisionRecord> rows;
+    for (const FileRecord& f : manifest.all_files()) {
+      DecisionRecord d;
+      d.file_id = f.id;
+      d.decision = decisions.at(fs::relative(f.path, root_ / "in"));
+      rows.push_back(d);
+    }
+    manifest.replace_dedup_results({}, rows);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  fs::path in(const std::string& name) const { return root_ / "in" / name; }
+  fs::path under(const std::string& dir, const std::string& name) const {
+    return action_target(root_ / dir, in(name));
+  }
+  ActionOptions all_actions() const {
+    ActionOptions o;
+    o.copy_keepers = root_ / "copies";
+    o.link_keepers = root_ / "links";
+    o.move_rejects = root_ / "rejects";
+    o.move_duplicates = root_ / "dups";
+    return o;
+  }
+  /// Runs run_actions in a forked child with `variable`=`value` (a fault injection); returns
+  /// the child's exit status. The parent holds no connection across the fork.
+  int run_in_child(const ActionOptions& options, const char* variable, const char* value) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::setenv(variable, value, 1);
+      Manifest manifest(db_);
+      (void)run_actions(manifest, options);
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  fs::path root_;
+  fs::path db_;
+};
+
+TEST(ActionTarget, MirrorsThePathBelowTheDirectory) {
+  EXPECT_EQ(action_target("/out", "/data/x/a.jpg"), fs::path("/out/data/x/a.jpg"));
+  EXPECT_EQ(action_target("/out", "../x/./y.jpg"), fs::path("/out/_up_/x/y.jpg"));
+  EXPECT_EQ(action_target("/out", "rel/z.png"), fs::path("/out/rel/z.png"));
+}
+
+TEST_F(ActionsTest, CopyLinkAndMoveThenUndoPutsEverythingBack) {
+  {
+    Manifest manifest(db_);
+    const ActionSummary s = run_actions(manifest, all_actions());
+    EXPECT_EQ(s.copied, 2);
+    EXPECT_EQ(s.hardlinked + s.symlinked, 2);
+    EXPECT_EQ(s.moved, 2);
+    EXPECT_EQ(s.failed, 0);
+    EXPECT_EQ(read_all(under("copies", "a.jpg")), "bytes of a.jpg");
+    EXPECT_EQ(read_all(under("copies", "sub/d.jpg")), "bytes of sub/d.jpg");
+    struct stat src {};
+    struct stat link {};
+    ASSERT_EQ(::stat(in("a.jpg").c_str(), &src), 0);
+    ASSERT_EQ(::stat(under("links", "a.jpg").c_str(), &link), 0);
+    EXPECT_EQ(src.st_ino, link.st_ino);  // same filesystem: a hard link
+    EXPECT_FALSE(fs::exists(in("c.jpg")));
+    EXPECT_EQ(read_all(under("rejects", "c.jpg")), "bytes of c.jpg");
+    EXPECT_FALSE(fs::exists(in("b.jpg")));
+    EXPECT_EQ(read_all(under("dups", "b.jpg")), "bytes of b.jpg");
+    EXPECT_EQ(manifest.actions("done").size(), 6U);
+    EXPECT_TRUE(temporaries_under(root_).empty());
+
+    // A rerun finds everything done and journals nothing new.
+    const ActionSummary again = run_actions(manifest, all_actions());
+    EXPECT_EQ(again.already_done, 6);
+    EXPECT_EQ(again.copied + again.moved + again.hardlinked + again.symlinked, 0);
+    EXPECT_EQ(manifest.actions().size(), 6U);
+
+    const UndoSummary u = undo_actions(manifest);
+    EXPECT_EQ(u.restored, 2);
+    EXPECT_EQ(u.removed, 4);
+    EXPECT_EQ(u.failed, 0);
+    EXPECT_EQ(manifest.actions("undone").size(), 6U);
+  }
+  for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "sub/d.jpg"}) {
+    EXPECT_EQ(read_all(in(name)), std::string("bytes of ") + name) << name;
+  }
+  EXPECT_FALSE(fs::exists(under("copies", "a.jpg")));
+  EXPECT_FALSE(fs::exists(under("links", "a.jpg")));
+  EXPECT_FALSE(fs::exists(under("rejects", "c.jpg")));
+  Manifest manifest(db_);
+  const UndoSummary twice = undo_actions(manifest);
+  EXPECT_EQ(twice.restored + twice.removed + twice.failed, 0);
+}
+
+TEST_F(ActionsTest, NeverOverwritesAFileThatIsAlreadyThere) {
+  write(under("rejects", "c.jpg"), "someone else's file");
+  Manifest manifest(db_);
+  ActionOptions o;
+  o.move_rejects = root_ / "rejects";
+  const ActionSummary s = run_actions(manifest, o);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(s.moved, 0);
+  EXPECT_EQ(read_all(under("rejects", "c.jpg")), "someone else's file");
+  EXPECT_EQ(read_all(in("c.jpg")), "bytes of c.jpg");
+}
+
+TEST_F(ActionsTest, UndoLeavesACopyTheUserChanged) {
+  Manifest manifest(db_);
+  ActionOptions o;
+  o.copy_keepers = root_ / "copies";
+  (void)run_actions(manifest, o);
+  write(under("copies", "a.jpg"), "edited by the user");
+  const UndoSummary u = undo_actions(manifest);
+  EXPECT_EQ(u.failed, 1);
+  EXPECT_EQ(u.removed, 1);  // the untouched copy of d
+  EXPECT_EQ(read_all(under("copies", "a.jpg")), "edited by the user");
+}
+
+TEST_F(ActionsTest, CrashBeforeAMoveThenUndoRestoresEverything) {
+  ActionOptions o;
+  o.move_rejects = root_ / "rejects";
+  o.move_duplicates = root_ / "dups";
+  // Dies while doing its second operation: the first (c to rejects) is done, the second (b)
+  // is journaled as planned but never moved.
+  ASSERT_EQ(run_in_child(o, "VPIPE_FAULT_AFTER_ACTIONS", "1"), 137);
+  {
+    Manifest manifest(db_);
+    EXPECT_EQ(manifest.actions("done").size(), 1U);
+    EXPECT_EQ(manifest.actions("planned").size(), 1U);
+    EXPECT_EQ(manifest.integrity_check(), "ok");
+  }
+  EXPECT_FALSE(fs::exists(in("c.jpg")));
+  EXPECT_TRUE(fs::exists(in("b.jpg")));
+  Manifest manifest(db_);
+  const UndoSummary u = undo_actions(manifest);
+  EXPECT_EQ(u.restored, 1);
+  EXPECT_EQ(u.failed, 0);
+  EXPECT_EQ(read_all(in("c.jpg")), "bytes of c.jpg");
+  EXPECT_EQ(read_all(in("b.jpg")), "bytes of b.jpg");
+  EXPECT_TRUE(temporaries_under(root_).empty());
+}
+
+TEST_F(ActionsTest, CrashBeforeAMoveThenRerunFinishesTheJob) {
+  ActionOptions o;
+  o.move_rejects = root_ / "rejects";
+  o.move_duplicates = root_ / "dups";
+  ASSERT_EQ(run_in_child(o, "VPIPE_FAULT_AFTER_ACTIONS", "1"), 137);
+  Manifest manifest(db_);
+  const ActionSummary s = run_actions(manifest, o);
+  EXPECT_EQ(s.moved, 1);         // b, whose planned move never ran
+  EXPECT_EQ(s.already_done, 1);  // c
+  EXPECT_FALSE(fs::exists(in("b.jpg")));
+  EXPECT_EQ(read_all(under("dups", "b.jpg")), "bytes of b.jpg");
+  EXPECT_TRUE(manifest.actions("planned").empty());
+}
+
+TEST_F(ActionsTest, CrashAfterAMoveBeforeTheJournalSaysDone) {
+  ActionOptions o;
+  o.move_rejects = root_ / "rejects";
+  ASSERT_EQ(run_in_child(o, "VPIPE_FAULT_BEFORE_MARK", "0"), 137);
+  EXPECT_FALSE(fs::exists(in("c.jpg")));  // moved, but the journal still says planned
+  Manifest manifest(db_);
+  ASSERT_EQ(manifest.actions("planned").size(), 1U);
+  const UndoSummary u = undo_actions(manifest);
+  EXPECT_EQ(u.restored, 1);
+  EXPECT_EQ(read_all(in("c.jpg")), "bytes of c.jpg");
+  EXPECT_FALSE(fs::exists(under("rejects", "c.jpg")));
+}
+
+}  // namespace
+}  // namespace vpipe

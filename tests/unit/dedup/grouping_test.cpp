@@ -1,0 +1,330 @@
+#include "vpipe/dedup/grouping.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace vpipe {
+namespace {
+
+// Flips the lowest `bits` bits of the bit positions listed from `first` on.
+uint64_t flip(uint64_t hash, int first, int bits) {
+  for (int i = first; i < first + bits; ++i) hash ^= uint64_t{1} << i;
+  return hash;
+}
+
+constexpr uint64_t kBaseP = 0x9e3779b97f4a7c15ULL;
+constexpr uint64_t kBaseD = 0xc2b2ae3d27d4eb4fULL;
+
+/// A test corpus: items own their paths.
+struct Corpus {
+  std::vector<std::string> paths;
+  std::vector<GroupingItem> items;
+
+  GroupingItem& add(std::string path, uint64_t phash, uint64_t dhash, int64_t pixels = 1000) {
+    paths.push_back(std::move(path));
+    GroupingItem item;
+    item.id = static_cast<int64_t>(items.size()) + 100;
+    item.has_hashes = true;
+    item.phash = phash;
+    item.dhash = dhash;
+    item.pixels = pixels;
+    item.size_bytes = 1000 + static_cast<int64_t>(items.size());
+    items.push_back(item);
+    return items.back();
+  }
+  /// Views must be set after all adds (the paths vector may move its strings).
+  std::span<const GroupingItem> view() {
+    for (size_t i = 0; i < items.size(); ++i) items[i].path = paths[i];
+    return items;
+  }
+};
+
+// prefix + number, built by appending (GCC 12 warns falsely on `"x" + std::to_string(i)`).
+std::string numbered(const char* prefix, int i, int j = -1) {
+  std::string name = prefix;
+  name += std::to_string(i);
+  if (j >= 0) {
+    name += '_';
+    name += std::to_string(j);
+  }
+  return name;
+}
+
+const ExactConfirm kAlwaysIdentical = [](size_t, size_t) { return true; };
+
+/// Group membership as sets of item indices, keeper first in each.
+std::vector<std::vector<size_t>> members_of(const GroupingResult& result) {
+  std::vector<std::vector<size_t>> groups;
+  for (const DuplicateGroup& g : result.groups) {
+    std::vector<size_t> m;
+    for (const GroupMember& member : g.members) m.push_back(member.item);
+    groups.push_back(m);
+  }
+  return groups;
+}
+
+TEST(Grouping, UniqueImagesMakeNoGroups) {
+  Corpus c;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 50; ++i) c.add(numbered("u", i), rng(), rng());
+  const GroupingResult r = group_duplicates(c.view(), {}, kAlwaysIdentical);
+  EXPECT_TRUE(r.groups.empty());
+  EXPECT_EQ(r.near_pairs, 0);
+}
+
+TEST(Grouping, ChainGuardSplitsMembersFarFromTheKeeper) {
+  // a - b: 6 bits, b - c: 6 bits, a - c: 12 bits (> t = 10). a is the largest, so the keeper.
+  Corpus c;
+  c.add("a", kBaseP, kBaseD, 3000);
+  c.add("b", flip(kBaseP, 0, 6), flip(kBaseD, 0, 2), 2000);
+  c.add("c", flip(kBaseP, 0, 6) ^ flip(0, 20, 6), flip(kBaseD, 0, 4), 1000);
+  DedupOptions options;
+  options.match = NearMatch::kPhash;
+  const GroupingResult guarded = group_duplicates(c.view(), options, kAlwaysIdentical);
+  EXPECT_EQ(members_of(guarded), (std::vector<std::vector<size_t>>{{0, 1}}));
+  EXPECT_EQ(guarded.chain_splits, 1);
+  EXPECT_EQ(guarded.near_pairs, 2);
+
+  options.chain_guard = false;
+  const GroupingResult chained = group_duplicates(c.view(), options, kAlwaysIdentical);
+  ASSERT_EQ(chained.groups.size(), 1U);
+  EXPECT_EQ(members_of(chained)[0], (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(chained.groups[0].members[2].phash_distance, 12);  // the real distance to a
+  EXPECT_EQ(chained.groups[0].max_distance(), 12);
+}
+
+TEST(Grouping, ChainGuardKeepsAChainWhoseMiddleIsTheKeeper) {
+  Corpus c;
+  c.add("a", kBaseP, kBaseD, 1000);
+  c.add("b", flip(kBaseP, 0, 6), kBaseD, 5000);  // the largest: keeper, within 6 of both
+  c.add("c", flip(kBaseP, 0, 6) ^ flip(0, 20, 6), kBaseD, 1000);
+  DedupOptions options;
+  options.match = NearMatch::kPhash;
+  const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+  ASSERT_EQ(r.groups.size(), 1U);
+  EXPECT_EQ(r.groups[0].members.front().item, 1U);
+  EXPECT_TRUE(r.groups[0].members.front().is_keeper);
+  EXPECT_EQ(r.chain_splits, 0);
+}
+
+TEST(Grouping, SplitOffMembersRegroupAmongThemselves) {
+  // Two tight pairs joined by one bridge pair: {a, b} ... {c, d}, with b - c within t.
+  Corpus c;
+  c.add("a", kBaseP, kBaseD, 9000);                                      // keeper of the first
+  c.add("b", flip(kBaseP, 0, 5), kBaseD, 100);
+  c.add("c", flip(kBaseP, 0, 5) ^ flip(0, 30, 5), kBaseD, 200);         // 10 from b, 10+ from a
+  c.add("d", flip(kBaseP, 0, 5) ^ flip(0, 30, 5) ^ flip(0, 50, 2), kBaseD, 300);
+  DedupOptions options;
+  options.match = NearMatch::kPhash;
+  options.phash_threshold = 7;
+  const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+  EXPECT_EQ(members_of(r), (std::vector<std::vector<size_t>>{{0, 1}, {3, 2}}));
+}
+
+TEST(Grouping, KeeperTieBreaksFollowTheConfiguredOrder) {
+  Corpus c;
+  auto& a = c.add("dir/longer_name.jpg", kBaseP, kBaseD, 1000);
+  a.quality = 0.9;
+  a.mtime_ns = 200;
+  auto& b = c.add("dir/b.jpg", flip(kBaseP, 0, 1), kBaseD, 1000);
+  b.quality = 0.5;
+  b.mtime_ns = 100;
+  auto& d = c.add("d.jpg", flip(kBaseP, 1, 1), kBaseD, 2000);
+  d.quality = 0.1;
+  d.mtime_ns = 300;
+  DedupOptions options;
+  const auto keeper = [&](std::vector<KeeperCriterion> order) {
+    options.keeper_order = std::move(order);
+    const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+    EXPECT_EQ(r.groups.size(), 1U);
+    return r.groups.empty() ? size_t{99} : r.groups[0].members.front().item;
+  };
+  using K = KeeperCriterion;
+  EXPECT_EQ(keeper({K::kPixels, K::kQuality, K::kOldest, K::kShortestPath}), 2U);
+  EXPECT_EQ(keeper({K::kQuality, K::kPixels}), 0U);
+  EXPECT_EQ(keeper({K::kOldest}), 1U);
+  EXPECT_EQ(keeper({K::kShortestPath}), 2U);
+  // Equal on every criterion: byte order of the path decides, so the result is deterministic.
+  c.items[0].pixels = c.items[1].pixels = c.items[2].pixels = 1;
+  EXPECT_EQ(keeper({K::kPixels}), 2U);  // "d.jpg" < "dir/..."
+}
+
+TEST(Grouping, ARejectedFileIsKeeperOnlyWhenAllMembersAre) {
+  Corpus c;
+  auto& big = c.add("big_but_blurry.jpg", kBaseP, kBaseD, 9000);
+  big.rejected = true;
+  c.add("small.jpg", flip(kBaseP, 0, 2), kBaseD, 100);
+  const GroupingResult r = group_duplicates(c.view(), {}, kAlwaysIdentical);
+  ASSERT_EQ(r.groups.size(), 1U);
+  EXPECT_EQ(r.groups[0].members.front().item, 1U);
+  c.items[1].rejected = true;
+  const GroupingResult all_rejected = group_duplicates(c.view(), {}, kAlwaysIdentical);
+  EXPECT_EQ(all_rejected.groups[0].members.front().item, 0U);
+}
+
+TEST(Grouping, ExactAndNearMixInOneGroup) {
+  Corpus c;
+  auto& original = c.add("original.jpg", kBaseP, kBaseD, 1000);
+  original.has_content_hash = true;
+  original.content_hash = {1, 2};
+  original.size_bytes = 5000;
+  auto& copy = c.add("copy.jpg", kBaseP, kBaseD, 1000);
+  copy.has_content_hash = true;
+  copy.content_hash = {1, 2};
+  copy.size_bytes = 5000;
+  c.add("resized.jpg", flip(kBaseP, 3, 4), flip(kBaseD, 3, 2), 500);
+  c.add("other.jpg", ~kBaseP, ~kBaseD, 1000);
+  const GroupingResult r = group_duplicates(c.view(), {}, kAlwaysIdentical);
+  ASSERT_EQ(r.groups.size(), 1U);
+  const DuplicateGroup& g = r.groups[0];
+  EXPECT_EQ(g.kind, "mixed");
+  ASSERT_EQ(g.members.size(), 3U);
+  EXPECT_EQ(g.members[0].item, 1U);  // same pixels: the shorter path "copy.jpg" keeps
+  EXPECT_TRUE(g.members[1].exact);
+  EXPECT_EQ(g.members[1].item, 0U);
+  EXPECT_FALSE(g.members[2].exact);
+  EXPECT_EQ(g.members[2].phash_distance, 4);
+  EXPECT_EQ(g.members[2].dhash_distance, 2);
+  // Only one representative of the exact class enters the near search: one pair, not two.
+  EXPECT_EQ(r.near_pairs, 1);
+}
+
+TEST(Grouping, EqualHashesThatAreNotEqualBytesAreNotExact) {
+  Corpus c;
+  for (int i = 0; i < 3; ++i) {
+    auto& item = c.add(numbered("f", i), kBaseP + static_cast<uint64_t>(i) * 0xffff, kBaseD);
+    item.has_content_hash = true;
+    item.content_hash = {9, 9};
+    item.size_bytes = 10;
+  }
+  c.items[0].phash = 0;  // far apart perceptually: only the content hash links them
+  c.items[1].phash = ~uint64_t{0};
+  c.items[2].phash = 0xffffffff;
+  // Files 0 and 2 are identical, file 1 only collides.
+  const ExactConfirm confirm = [](size_t a, size_t b) { return (a == 1) == (b == 1); };
+  const GroupingResult r = group_duplicates(c.view(), {}, confirm);
+  ASSERT_EQ(r.groups.size(), 1U);
+  EXPECT_EQ(r.groups[0].kind, "exact");
+  EXPECT_EQ(members_of(r)[0], (std::vector<size_t>{0, 2}));
+  EXPECT_EQ(r.exact_unconfirmed, 1);
+  EXPECT_EQ(r.exact_candidates, 3);
+}
+
+TEST(Grouping, IdenticalUndecodableFilesFormAnExactGroup) {
+  Corpus c;
+  for (int i = 0; i < 2; ++i) {
+    auto& item = c.add(numbered("broken", i), 0, 0);
+    item.has_hashes = false;
+    item.has_content_hash = true;
+    item.content_hash = {4, 4};
+  }
+  c.items[1].size_bytes = c.items[0].size_bytes;
+  const GroupingResult r = group_duplicates(c.view(), {}, kAlwaysIdentical);
+  ASSERT_EQ(r.groups.size(), 1U);
+  EXPECT_EQ(r.groups[0].kind, "exact");
+}
+
+TEST(Grouping, MatchModesCombinePhashAndDhash) {
+  Corpus c;
+  c.add("a", kBaseP, kBaseD);
+  c.add("p_only", flip(kBaseP, 0, 3), flip(kBaseD, 0, 20));   // near by pHash only
+  c.add("d_only", flip(kBaseP, 30, 20), flip(kBaseD, 40, 3));  // near by dHash only
+  const auto groups_with = [&](NearMatch m) {
+    DedupOptions options;
+    options.match = m;
+    options.chain_guard = false;
+    return members_of(group_duplicates(c.view(), options, kAlwaysIdentical));
+  };
+  using G = std::vector<std::vector<size_t>>;
+  EXPECT_EQ(groups_with(NearMatch::kBoth), G{});
+  EXPECT_EQ(groups_with(NearMatch::kPhash), (G{{0, 1}}));
+  EXPECT_EQ(groups_with(NearMatch::kDhash), (G{{0, 2}}));
+  EXPECT_EQ(groups_with(NearMatch::kEither), (G{{0, 1, 2}}));
+}
+
+TEST(Grouping, TurnedCopiesMatchOnlyWithOrientationsOn) {
+  std::array<uint64_t, kOrientationCount> a_phash{};
+  std::array<uint64_t, kOrientationCount> a_dhash{};
+  std::array<uint64_t, kOrientationCount> b_phash{};
+  std::array<uint64_t, kOrientationCount> b_dhash{};
+  std::mt19937_64 rng(3);
+  for (size_t k = 0; k < kOrientationCount; ++k) {
+    a_phash[k] = rng();
+    a_dhash[k] = rng();
+    b_phash[k] = rng();
+    b_dhash[k] = rng();
+  }
+  // b is a turned 90 degrees clockwise, re-encoded (2 bits off).
+  b_phash[0] = flip(a_phash[1], 0, 2);
+  b_dhash[0] = flip(a_dhash[1], 5, 1);
+  Corpus c;
+  auto& a = c.add("a", a_phash[0], a_dhash[0], 2000);
+  a.orientation_phash = &a_phash;
+  a.orientation_dhash = &a_dhash;
+  auto& b = c.add("b", b_phash[0], b_dhash[0], 1000);
+  b.orientation_phash = &b_phash;
+  b.orientation_dhash = &b_dhash;
+  DedupOptions options;
+  EXPECT_TRUE(group_duplicates(c.view(), options, kAlwaysIdentical).groups.empty());
+  options.orientations = true;
+  std::vector<NearPair> pairs;
+  const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical,
+                                            [&](std::span<const NearPair> p) {
+                                              pairs.insert(pairs.end(), p.begin(), p.end());
+                                            });
+  ASSERT_EQ(r.groups.size(), 1U);
+  const GroupMember& member = r.groups[0].members[1];
+  EXPECT_EQ(member.item, 1U);
+  EXPECT_EQ(member.orientation, Orientation::kRotate90);
+  EXPECT_EQ(member.phash_distance, 2);
+  EXPECT_EQ(member.dhash_distance, 1);
+  ASSERT_FALSE(pairs.empty());
+  EXPECT_EQ(pairs[0].a, 0U);
+  EXPECT_EQ(pairs[0].b, 1U);
+  EXPECT_EQ(pairs[0].orientation, Orientation::kRotate90);
+}
+
+TEST(Grouping, SinkGetsEveryPairOnceWithALessThanB) {
+  Corpus c;
+  std::mt19937_64 rng(11);
+  // 40 clusters of 3 near copies plus 200 singletons.
+  for (int g = 0; g < 40; ++g) {
+    const uint64_t p = rng();
+    const uint64_t d = rng();
+    for (int k = 0; k < 3; ++k) {
+      c.add(numbered("g", g, k), flip(p, k * 2, k), flip(d, k, k));
+    }
+  }
+  for (int i = 0; i < 200; ++i) c.add(numbered("s", i), rng(), rng());
+  std::set<std::pair<size_t, size_t>> seen;
+  size_t delivered = 0;
+  const GroupingResult r =
+      group_duplicates(c.view(), {}, kAlwaysIdentical, [&](std::span<const NearPair> pairs) {
+        for (const NearPair& p : pairs) {
+          EXPECT_LT(p.a, p.b);
+          seen.emplace(p.a, p.b);
+          ++delivered;
+        }
+      });
+  EXPECT_EQ(delivered, seen.size());
+  EXPECT_EQ(static_cast<int64_t>(delivered), r.near_pairs);
+  EXPECT_EQ(r.groups.size(), 40U);
+  for (const DuplicateGroup& g : r.groups) EXPECT_EQ(g.members.size(), 3U);
+  // Within a cluster every pair is near: 3 pairs each (random singletons are ~32 bits away).
+  EXPECT_EQ(delivered, 120U);
+}
+
+TEST(Grouping, ThresholdsOutsideTheHashAreRefused) {
+  Corpus c;
+  DedupOptions options;
+  options.phash_threshold = 33;
+  EXPECT_THROW((void)group_duplicates(c.view(), options, kAlwaysIdentical), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace vpipe

@@ -1,0 +1,426 @@
+#include "vpipe/dedup/hamming_index.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace vpipe {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Reference and data
+
+bool pair_less(const HammingPair& x, const HammingPair& y) {
+  return std::tie(x.a, x.b) < std::tie(y.a, y.b);
+}
+
+/// The plain O(n^2) loop every method must match, sorted by (a, b).
+std::vector<HammingPair> naive_self_join(const std::vector<uint64_t>& h, int t) {
+  std::vector<HammingPair> pairs;
+  for (size_t i = 0; i < h.size(); ++i) {
+    for (size_t j = i + 1; j < h.size(); ++j) {
+      const int d = std::popcount(h[i] ^ h[j]);
+      if (d <= t) {
+        pairs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j), static_cast<uint8_t>(d)});
+      }
+    }
+  }
+  return pairs;
+}
+
+std::vector<HammingPair> naive_cross_join(const std::vector<uint64_t>& queries,
+                                          const std::vector<uint64_t>& base, int t) {
+  std::vector<HammingPair> pairs;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    for (size_t j = 0; j < base.size(); ++j) {
+      const int d = std::popcount(queries[i] ^ base[j]);
+      if (d <= t) {
+        pairs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j), static_cast<uint8_t>(d)});
+      }
+    }
+  }
+  return pairs;
+}
+
+/// `h` with exactly `k` distinct random bits flipped.
+uint64_t flip_exactly(uint64_t h, int k, std::mt19937_64& rng) {
+  uint64_t flips = 0;
+  while (std::popcount(flips) < k) flips |= uint64_t{1} << (rng() % 64);
+  return h ^ flips;
+}
+
+/// Random hashes with planted near pairs: copies of earlier hashes at exactly k flips for k in
+/// 0..t+2 (k = 0: exact duplicates; k > t: near misses), some in clusters of 2..6 copies.
+std::vector<uint64_t> planted_hashes(size_t n, int t, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> h;
+  h.reserve(n);
+  while (h.size() < n) {
+    const uint64_t kind = rng() % 10;
+    if (h.empty() || kind < 6) {
+      h.push_back(rng());
+    } else if (kind < 9) {
+      h.push_back(flip_exactly(h[rng() % h.size()], static_cast<int>(rng() % (t + 3)), rng));
+    } else {
+      const uint64_t centre = h[rng() % h.size()];
+      const size_t copies = 2 + rng() % 5;
+      for (size_t c = 0; c < copies && h.size() < n; ++c) {
+        h.push_back(flip_exactly(centre, static_cast<int>(rng() % (t + 3)), rng));
+      }
+    }
+  }
+  return h;
+}
+
+/// Low-entropy hashes, the hard case for multi-index hashing: a few centres with noise on a
+/// handful of bit positions, hashes whose high 40 bits are all the same, and sparse hashes
+/// (few bits set), so many hashes share block values and buckets are large.
+std::vector<uint64_t> clustered_hashes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> centres(6);
+  for (auto& c : centres) c = rng();
+  const uint64_t noisy_bits = 0x0f00f00f000f0ff0ULL;
+  const uint64_t shared_high = rng() & 0xffffffffff000000ULL;
+  std::vector<uint64_t> h(n);
+  for (auto& x : h) {
+    switch (rng() % 3) {
+      case 0:
+        x = centres[rng() % centres.size()] ^ (rng() & rng() & noisy_bits);
+        break;
+      case 1:
+        x = shared_high | (rng() & 0xffffffULL & rng());
+        break;
+      default:
+        x = rng() & rng() & rng() & rng();  // ~4 bits set in 64
+        break;
+    }
+  }
+  return h;
+}
+
+void expect_same_pairs(const std::vector<HammingPair>& expected,
+                       const std::vector<HammingPair>& actual, const std::string& context) {
+  ASSERT_EQ(expected.size(), actual.size()) << context;
+  for (size_t k = 0; k < expected.size(); ++k) {
+    const HammingPair& e = expected[k];
+    const HammingPair& a = actual[k];
+    ASSERT_TRUE(e == a) << context << ": pair " << k << " expected (" << e.a << ", " << e.b
+                        << ", d=" << int{e.distance} << ") got (" << a.a << ", " << a.b
+                        << ", d=" << int{a.distance} << ")";
+  }
+}
+
+HammingSearchOptions options_for(int t, HammingMethod method, SimdLevel level, int blocks = 0) {
+  HammingSearchOptions options;
+  options.max_distance = t;
+  options.method = method;
+  options.simd = level;
+  options.mih_blocks = blocks;
+  options.threads = 2;
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every kernel level this CPU has, each method, against the naive loop
+
+class HammingLevel : public ::testing::TestWithParam<SimdLevel> {
+ protected:
+  void SetUp() override {
+    if (!simd_level_supported(GetParam())) {
+      GTEST_SKIP() << "this CPU cannot run the " << to_string(GetParam()) << " kernel";
+    }
+  }
+};
+
+TEST_P(HammingLevel, SelfJoinMatchesNaiveForEveryDistanceUpTo12) {
+  const SimdLevel level = GetParam();
+  for (int t = 0; t <= 12; ++t) {
+    for (const bool clustered : {false, true}) {
+      const std::vector<uint64_t> h =
+          clustered ? clustered_hashes(1500, 100 + t) : planted_hashes(3000, t, 200 + t);
+      const std::vector<HammingPair> expected = naive_self_join(h, t);
+      const std::string data = clustered ? "clustered" : "planted";
+      ASSERT_FALSE(expected.empty()) << data << " t=" << t;
+      expect_same_pairs(expected,
+                        hamming_self_join(h, options_for(t, HammingMethod::kBruteForce, level)),
+                        "brute force " + data + " t=" + std::to_string(t));
+      expect_same_pairs(expected,
+                        hamming_self_join(h, options_for(t, HammingMethod::kMultiIndex, level)),
+                        "multi-index " + data + " t=" + std::to_string(t));
+    }
+  }
+}
+
+TEST_P(HammingLevel, MultiIndexIsExactForAnyBlockCount) {
+  // Uneven block widths (64 = 3 * 21 + 1, 5 * 12 + 4, ...) and blocks searched at radius
+  // floor(t/m) - 1 or skipped altogether (m > t + 1) must all keep the pigeonhole exact.
+  const SimdLevel level = GetParam();
+  for (int t : {0, 1, 3, 4, 7, 10, 12}) {
+    const std::vector<uint64_t> h = planted_hashes(2000, t, 300 + t);
+    const std::vector<uint64_t> c = clustered_hashes(1000, 400 + t);
+    const std::vector<HammingPair> expected_h = naive_self_join(h, t);
+    const std::vector<HammingPair> expected_c = naive_self_join(c, t);
+    for (int m : {3, 4, 5, 6, 7, 9, 11, 16, 64}) {
+      const std::string context = "t=" + std::to_string(t) + " m=" + std::to_string(m);
+      expect_same_pairs(expected_h,
+                        hamming_self_join(h, options_for(t, HammingMethod::kMultiIndex, level, m)),
+                        "planted " + context);
+      expect_same_pairs(expected_c,
+                        hamming_self_join(c, options_for(t, HammingMethod::kMultiIndex, level, m)),
+                        "clustered " + context);
+    }
+  }
+}
+
+TEST_P(HammingLevel, CrossJoinMatchesNaive) {
+  const SimdLevel level = GetParam();
+  for (int t : {0, 2, 5, 10, 12}) {
+    const std::vector<uint64_t> base = planted_hashes(2000, t, 500 + t);
+    // Queries: near copies of base hashes (as rotated/mirrored hashes would be), plus noise.
+    std::mt19937_64 rng(600 + t);
+    std::vector<uint64_t> queries(700);
+    for (auto& q : queries) {
+      q = rng() % 4 == 0 ? rng() : flip_exactly(base[rng() % base.size()], static_cast<int>(rng() % (t + 3)), rng);
+    }
+    const std::vector<HammingPair> expected = naive_cross_join(queries, base, t);
+    ASSERT_FALSE(expected.empty());
+    for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+      const std::string context = std::string(to_string(method)) + " t=" + std::to_string(t);
+      expect_same_pairs(expected, hamming_cross_join(queries, base, options_for(t, method, level)),
+                        context);
+      // Roles swapped: every pair appears with a and b exchanged.
+      std::vector<HammingPair> swapped = hamming_cross_join(base, queries, options_for(t, method, level));
+      for (auto& p : swapped) std::swap(p.a, p.b);
+      std::sort(swapped.begin(), swapped.end(), pair_less);
+      expect_same_pairs(expected, swapped, "swapped " + context);
+    }
+    const std::vector<uint64_t> clustered_base = clustered_hashes(1500, 700 + t);
+    const std::vector<uint64_t> clustered_queries = clustered_hashes(500, 800 + t);
+    const std::vector<HammingPair> expected_c =
+        naive_cross_join(clustered_queries, clustered_base, t);
+    for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+      expect_same_pairs(expected_c,
+                        hamming_cross_join(clustered_queries, clustered_base, options_for(t, method, level)),
+                        "clustered " + std::string(to_string(method)) + " t=" + std::to_string(t));
+    }
+  }
+}
+
+TEST_P(HammingLevel, TileEdgesAndTinyInputs) {
+  // Sizes around the kernels' vector widths (4, 8 lanes, 4-row groups) and the 2048-hash tiles.
+  const SimdLevel level = GetParam();
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{7}, size_t{8},
+                   size_t{9}, size_t{13}, size_t{17}, size_t{33}, size_t{2047}, size_t{2049},
+                   size_t{4100}}) {
+    for (int t : {0, 6, n < 100 ? 32 : 13}) {
+      const std::vector<uint64_t> h = n < 100 ? clustered_hashes(n, n) : planted_hashes(n, t, n);
+      const std::vector<HammingPair> expected = naive_self_join(h, t);
+      for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+        expect_same_pairs(expected, hamming_self_join(h, options_for(t, method, level)),
+                          std::string(to_string(method)) + " n=" + std::to_string(n) +
+                              " t=" + std::to_string(t));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllLevels, HammingLevel,
+                         ::testing::Values(SimdLevel::kScalar, SimdLevel::kAvx2,
+                                           SimdLevel::kAvx512),
+                         [](const ::testing::TestParamInfo<SimdLevel>& info) {
+                           return std::string(to_string(info.param));
+                         });
+
+// ---------------------------------------------------------------------------------------------
+// Larger inputs: the two methods against each other (the naive loop would be too slow)
+
+TEST(HammingIndex, BruteForceAndMultiIndexAgreeOn200kHashes) {
+  for (int t : {4, 10}) {
+    // Mostly spread-out hashes with planted pairs, plus a low-entropy group that makes a few
+    // large buckets (kept small: at t = 10 it alone gives ~1.5M pairs).
+    std::vector<uint64_t> h = planted_hashes(196000, t, 900 + t);
+    const std::vector<uint64_t> clustered = clustered_hashes(4000, 1000 + t);
+    h.insert(h.end(), clustered.begin(), clustered.end());
+    HammingSearchOptions options;
+    options.max_distance = t;
+    options.method = HammingMethod::kBruteForce;
+    const std::vector<HammingPair> brute = hamming_self_join(h, options);
+    options.method = HammingMethod::kMultiIndex;
+    const std::vector<HammingPair> multi = hamming_self_join(h, options);
+    EXPECT_GT(brute.size(), 10000u) << "t=" << t;
+    expect_same_pairs(brute, multi, "n=200000 t=" + std::to_string(t));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edge cases, arguments, delivery
+
+TEST(HammingIndex, EmptyAndSingleInputsGiveNoPairs) {
+  const std::vector<uint64_t> none;
+  const std::vector<uint64_t> one{42};
+  for (const HammingMethod method :
+       {HammingMethod::kAuto, HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 32;
+    EXPECT_TRUE(hamming_self_join(none, options).empty());
+    EXPECT_TRUE(hamming_self_join(one, options).empty());
+    EXPECT_TRUE(hamming_cross_join(none, one, options).empty());
+    EXPECT_TRUE(hamming_cross_join(one, none, options).empty());
+    ASSERT_EQ(hamming_cross_join(one, one, options).size(), 1u);
+  }
+}
+
+TEST(HammingIndex, DistanceZeroFindsExactlyTheEqualHashes) {
+  const std::vector<uint64_t> h{5, 7, 5, 5, 0, 7, ~uint64_t{0}, 0};
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 0;
+    const std::vector<HammingPair> pairs = hamming_self_join(h, options);
+    const std::vector<HammingPair> expected{{0, 2, 0}, {0, 3, 0}, {1, 5, 0}, {2, 3, 0}, {4, 7, 0}};
+    expect_same_pairs(expected, pairs, std::string(to_string(method)));
+  }
+}
+
+TEST(HammingIndex, DistanceThirtyTwoPairsEverythingWithinHalfTheBits) {
+  // Only the low 32 bits vary, so every pair is within 32: all n(n-1)/2 pairs come back.
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> h(600);
+  for (auto& x : h) x = (rng() & 0xffffffffULL) | 0xabcd123400000000ULL;
+  for (const HammingMethod method :
+       {HammingMethod::kAuto, HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 32;
+    const std::vector<HammingPair> pairs = hamming_self_join(h, options);
+    EXPECT_EQ(pairs.size(), h.size() * (h.size() - 1) / 2) << to_string(method);
+    expect_same_pairs(naive_self_join(h, 32), pairs, std::string(to_string(method)));
+  }
+}
+
+TEST(HammingIndex, InvalidArgumentsThrow) {
+  const std::vector<uint64_t> h{1, 2, 3};
+  const auto with = [](auto change) {
+    HammingSearchOptions options;
+    change(options);
+    return options;
+  };
+  for (int t : {-1, 33, 64}) {
+    EXPECT_THROW((void)hamming_self_join(h, with([&](auto& o) { o.max_distance = t; })),
+                 std::invalid_argument)
+        << t;
+    EXPECT_THROW((void)hamming_cross_join(h, h, with([&](auto& o) { o.max_distance = t; })),
+                 std::invalid_argument)
+        << t;
+  }
+  EXPECT_THROW((void)hamming_self_join(h, with([](auto& o) { o.threads = -1; })),
+               std::invalid_argument);
+  for (int m : {-1, 1, 2, 65}) {
+    EXPECT_THROW((void)hamming_self_join(h, with([&](auto& o) { o.mih_blocks = m; })),
+                 std::invalid_argument)
+        << m;
+  }
+  EXPECT_THROW(hamming_self_join(h, HammingSearchOptions{}, HammingPairSink{}),
+               std::invalid_argument);
+  for (const SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+    if (simd_level_supported(level)) continue;
+    EXPECT_THROW((void)hamming_self_join(h, with([&](auto& o) { o.simd = level; })),
+                 std::invalid_argument)
+        << to_string(level);
+  }
+}
+
+TEST(HammingIndex, SinkGetsChunksThatAddUpToTheFullSetWithoutDuplicates) {
+  // ~180k pairs: more than one 64k chunk per worker.
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> h(1200);
+  for (auto& x : h) x = rng() & 0x00000000ffffffffULL;
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 14;
+    options.threads = 2;
+    std::vector<HammingPair> streamed;
+    size_t chunks = 0;
+    size_t largest = 0;
+    hamming_self_join(h, options, [&](std::span<const HammingPair> chunk) {
+      ++chunks;
+      largest = std::max(largest, chunk.size());
+      streamed.insert(streamed.end(), chunk.begin(), chunk.end());
+    });
+    EXPECT_GT(chunks, 2u) << to_string(method);
+    EXPECT_LE(largest, 2u * 64 * 1024) << to_string(method);
+    std::set<std::pair<uint32_t, uint32_t>> unique;
+    for (const HammingPair& p : streamed) {
+      EXPECT_LT(p.a, p.b);
+      unique.insert({p.a, p.b});
+    }
+    EXPECT_EQ(unique.size(), streamed.size()) << "duplicates from " << to_string(method);
+    std::sort(streamed.begin(), streamed.end(), pair_less);
+    const std::vector<HammingPair> expected = naive_self_join(h, 14);
+    EXPECT_GT(expected.size(), 3u * 64 * 1024);
+    expect_same_pairs(expected, streamed, std::string(to_string(method)));
+  }
+}
+
+TEST(HammingIndex, ThreadCountDoesNotChangeTheResult) {
+  const std::vector<uint64_t> h = planted_hashes(20000, 8, 12);
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 8;
+    options.threads = 1;
+    const std::vector<HammingPair> one = hamming_self_join(h, options);
+    options.threads = 2;
+    const std::vector<HammingPair> two = hamming_self_join(h, options);
+    options.threads = 5;  // more workers than cores
+    const std::vector<HammingPair> five = hamming_self_join(h, options);
+    EXPECT_FALSE(one.empty());
+    expect_same_pairs(one, two, std::string(to_string(method)) + " 1 vs 2 threads");
+    expect_same_pairs(one, five, std::string(to_string(method)) + " 1 vs 5 threads");
+  }
+}
+
+TEST(HammingIndex, SinkExceptionStopsTheSearchAndReachesTheCaller) {
+  std::mt19937_64 rng(13);
+  std::vector<uint64_t> h(3000);
+  for (auto& x : h) x = rng() & 0xffffULL;  // plenty of pairs at t = 16
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 16;
+    options.threads = 2;
+    int calls = 0;
+    EXPECT_THROW(hamming_self_join(h, options,
+                                   [&](std::span<const HammingPair>) {
+                                     ++calls;
+                                     throw std::runtime_error("disk full");
+                                   }),
+                 std::runtime_error);
+    EXPECT_EQ(calls, 1) << "the sink is not called again after it threw";
+  }
+}
+
+TEST(HammingIndex, ChooseMethodFollowsTheCostModel) {
+  EXPECT_EQ(choose_method(0, 10), HammingMethod::kBruteForce);
+  EXPECT_EQ(choose_method(100, 10), HammingMethod::kBruteForce);
+  EXPECT_EQ(choose_method(2'000'000, 10), HammingMethod::kMultiIndex);
+  EXPECT_EQ(choose_method(2'000'000, 4), HammingMethod::kMultiIndex);
+  EXPECT_EQ(choose_method(10'000, 32), HammingMethod::kBruteForce);
+  EXPECT_EQ(to_string(HammingMethod::kMultiIndex), "multi-index");
+  EXPECT_EQ(to_string(SimdLevel::kAvx512), "avx512");
+  EXPECT_TRUE(simd_level_supported(SimdLevel::kScalar));
+  EXPECT_TRUE(simd_level_supported(best_simd_level()));
+}
+
+}  // namespace
+}  // namespace vpipe

@@ -1,0 +1,348 @@
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "report_fixture.h"
+#include "vpipe/core/error.h"
+#include "vpipe/report/html.h"
+#include "vpipe/report/html_report.h"
+#include "vpipe/report/svg.h"
+#include "vpipe/report/thumbnails.h"
+
+namespace vpipe::report_test {
+namespace {
+
+// --- Escaping ------------------------------------------------------------------------------
+
+TEST(HtmlEscape, EscapesMarkupCharacters) {
+  EXPECT_EQ(html_escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
+  EXPECT_EQ(html_escape("a&b \"q\" 'p'"), "a&amp;b &quot;q&quot; &#39;p&#39;");
+  EXPECT_EQ(html_escape("plain/path_01.jpg"), "plain/path_01.jpg");
+}
+
+TEST(HtmlEscape, KeepsValidUtf8) {
+  const std::string s = "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x93\xB7.jpg";  // café 日本 📷
+  EXPECT_EQ(html_escape(s), s);
+}
+
+TEST(HtmlEscape, ReplacesInvalidUtf8WithReplacementCharacter) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(html_escape("caf\xE9.jpg"), "caf" + fffd + ".jpg");           // Latin-1
+  EXPECT_EQ(html_escape("\xFF\xFE"), fffd + fffd);                        // never valid
+  EXPECT_EQ(html_escape("\xC0\xAF"), fffd + fffd);                        // overlong '/'
+  EXPECT_EQ(html_escape("\xED\xA0\x80"), fffd + fffd + fffd);             // surrogate
+  EXPECT_EQ(html_escape("\xE6\x97"), fffd);                               // truncated
+  EXPECT_EQ(html_escape("\xE6\x97x"), fffd + "x");                        // cut short
+  EXPECT_EQ(html_escape("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // > U+10FFFF
+}
+
+TEST(HtmlEscape, ShowsControlCharactersAsPictures) {
+  EXPECT_EQ(html_escape("a\nb"),
+            "a\xE2\x90\x8A"
+            "b");  // U+240A
+  EXPECT_EQ(html_escape("\t"), "\xE2\x90\x89");
+  EXPECT_EQ(html_escape("\x7F"), "\xE2\x90\xA1");
+}
+
+// --- Histogram -----------------------------------------------------------------------------
+
+TEST(Histogram, BinsAndClampsValues) {
+  Histogram h(HistogramAxis{"brightness", "Brightness", "", 0, 100, false, 10});
+  h.add(5);
+  h.add(95);
+  h.add(150);  // above: last bin
+  h.add(-3);   // below: first bin
+  h.add(std::nan(""));
+  EXPECT_EQ(h.total(), 4);
+  EXPECT_EQ(h.counts()[0], 2);
+  EXPECT_EQ(h.counts()[9], 2);
+  EXPECT_EQ(h.below(), 1);
+  EXPECT_EQ(h.above(), 1);
+}
+
+TEST(Histogram, LogAxisBinsByDecade) {
+  Histogram h(HistogramAxis{"sharpness", "Sharpness", "", 1, 1e4, true, 4});
+  h.add(5);
+  h.add(50);
+  h.add(500);
+  h.add(5000);
+  h.add(0);  // log of 0: first bin
+  EXPECT_EQ(h.counts(), (std::vector<int64_t>{2, 1, 1, 1}));
+}
+
+TEST(Histogram, SvgDrawsThresholdLineAndShadesRejectedSide) {
+  Histogram h(HistogramAxis{"brightness", "Brightness", "", 0, 255, false, 51});
+  for (int v = 0; v < 255; v += 3) h.add(v);
+  const ThresholdMarker markers[] = {{"dark", 40, true}, {"<b>odd</b>", 235, false}};
+  const std::string svg = render_histogram_svg(h, markers);
+  EXPECT_EQ(svg.rfind("<svg", 0), 0U);
+  EXPECT_EQ(count_of(svg, "class=\"hist-threshold\""), 2);
+  EXPECT_EQ(count_of(svg, "class=\"hist-reject\""), 2);
+  EXPECT_NE(svg.find("dark &lt; 40"), std::string::npos);
+  EXPECT_NE(svg.find("&lt;b&gt;odd&lt;/b&gt; &gt; 235"), std::string::npos);
+  EXPECT_EQ(svg.find("<b>"), std::string::npos);
+  EXPECT_GT(count_of(svg, "hist-bar-rej"), 0);
+}
+
+// --- The report ----------------------------------------------------------------------------
+
+using ReportTest = ReportFixture;
+
+ReportOptions options_for(const fs::path& out, int page_size = 200) {
+  ReportOptions o;
+  o.out_dir = out;
+  o.page_size = page_size;
+  o.threads = 2;
+  return o;
+}
+
+/// Every `<img src="...">` of every page names a file that exists in the report directory.
+void expect_images_exist(const fs::path& dir) {
+  const std::regex img(R"re(<img src="([^"]*)")re");
+  int64_t images = 0;
+  for (const auto& [name, html] : read_pages(dir)) {
+    for (std::sregex_iterator it(html.begin(), html.end(), img), end; it != end; ++it) {
+      const std::string src = (*it)[1];
+      EXPECT_EQ(src.rfind("thumbs/", 0), 0U) << name << ": " << src;
+      EXPECT_TRUE(fs::is_regular_file(dir / src)) << name << ": " << src;
+      ++images;
+    }
+  }
+  EXPECT_GT(images, 0);
+}
+
+TEST_F(ReportTest, WritesEveryPage) {
+  const ReportSummary s = write_report(db_, options_for(out_));
+  EXPECT_EQ(s.index, out_ / "index.html");
+  for (const char* page : {"index.html", "style.css", "groups-1.html", "files-1.html",
+                           "rejects.html", "rejects-blurry-1.html", "rejects-dark-1.html",
+                           "rejects-low_contrast-1.html", "rejects-corrupt-1.html"}) {
+    EXPECT_TRUE(fs::is_regular_file(out_ / page)) << page;
+  }
+  EXPECT_EQ(s.pages, 8);  // index, groups, files, rejects overview, 4 rules
+  const auto pages = read_pages(out_);
+  for (const auto& [name, html] : pages) {
+    EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0U) << name;
+    EXPECT_NE(html.find("</html>"), std::string::npos) << name;
+    // Static: no scripts, nothing from the network.
+    EXPECT_EQ(html.find("<script"), std::string::npos) << name;
+    EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg")) << name;
+    EXPECT_EQ(html.find("https://"), std::string::npos) << name;
+  }
+  // No temporary files of the atomic writes are left behind.
+  for (const fs::directory_entry& e : fs::recursive_directory_iterator(out_)) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name.ends_with(".html") || name.ends_with(".css") || name.ends_with(".jpg") ||
+                name.ends_with(".fail") || e.is_directory())
+        << name;
+  }
+}
+
+TEST_F(ReportTest, ShowsEveryGroupOnce) {
+  write_report(db_, options_for(out_));
+  const Manifest m(db_);
+  int64_t cards = 0;
+  for (const auto& [name, html] : read_pages(out_)) {
+    if (name.starts_with("groups-")) cards += count_of(html, "<section class=\"group-card\"");
+  }
+  EXPECT_EQ(cards, m.count_groups());
+  const std::string groups = read_text(out_ / "groups-1.html");
+  EXPECT_EQ(count_of(groups, "badge keeper"), 5);  // one keeper per group
+  EXPECT_NE(groups.find("pHash 3 &middot; dHash 2"), std::string::npos);
+  EXPECT_NE(groups.find("identical bytes"), std::string::npos);
+  EXPECT_NE(groups.find(">rot90<"), std::string::npos);
+  EXPECT_NE(groups.find("480&times;360"), std::string::npos);
+  // Largest first, keeper first within a group.
+  EXPECT_LT(groups.find("id=\"g1\""), groups.find("id=\"g2\""));
+  EXPECT_LT(groups.find(">a1.jpg<"), groups.find(">a1-copy.jpg<"));
+  EXPECT_NE(groups.find(">a1.jpg<"), std::string::npos);
+}
+
+TEST_F(ReportTest, PaginatesGroupsWithLinks) {
+  write_report(db_, options_for(out_, 2));
+  ASSERT_TRUE(fs::exists(out_ / "groups-3.html"));
+  EXPECT_FALSE(fs::exists(out_ / "groups-4.html"));
+  const std::string p1 = read_text(out_ / "groups-1.html");
+  const std::string p2 = read_text(out_ / "groups-2.html");
+  const std::string p3 = read_text(out_ / "groups-3.html");
+  EXPECT_EQ(count_of(p1, "<section class=\"group-card\""), 2);
+  EXPECT_EQ(count_of(p2, "<section class=\"group-card\""), 2);
+  EXPECT_EQ(count_of(p3, "<section class=\"group-card\""), 1);
+  EXPECT_NE(p1.find("rel=\"next\" href=\"groups-2.html\""), std::string::npos);
+  EXPECT_NE(p2.find("rel=\"prev\" href=\"groups-1.html\""), std::string::npos);
+  EXPECT_NE(p2.find("rel=\"next\" href=\"groups-3.html\""), std::string::npos);
+  EXPECT_NE(p3.find("rel=\"prev\" href=\"groups-2.html\""), std::string::npos);
+  EXPECT_EQ(p3.find("rel=\"next\""), std::string::npos);
+  EXPECT_NE(p3.find("href=\"groups-1.html\">1</a>"), std::string::npos);
+  // Files: 16 rows -> 8 pages of 2; rejects of blurry: 2 -> 1 page.
+  EXPECT_TRUE(fs::exists(out_ / "files-8.html"));
+  EXPECT_FALSE(fs::exists(out_ / "files-9.html"));
+  EXPECT_EQ(count_of(read_text(out_ / "files-8.html"), "<td class=\"path\">"), 2);
+  EXPECT_FALSE(fs::exists(out_ / "rejects-blurry-2.html"));
+  // A group's link from the files table lands on the right page.
+  std::string all_files;
+  for (int p = 1; p <= 8; ++p)
+    all_files += read_text(out_ / ("files-" + std::to_string(p) + ".html"));
+  EXPECT_NE(all_files.find("<a href=\"groups-3.html#g5\">group 5</a>"), std::string::npos);
+  EXPECT_NE(all_files.find("<a href=\"groups-1.html#g2\">group 2</a>"), std::string::npos);
+
+  // A later report with fewer pages removes the pages it no longer has.
+  write_report(db_, options_for(out_, 200));
+  EXPECT_TRUE(fs::exists(out_ / "groups-1.html"));
+  EXPECT_FALSE(fs::exists(out_ / "groups-2.html"));
+  EXPECT_FALSE(fs::exists(out_ / "files-2.html"));
+}
+
+TEST_F(ReportTest, HostileFileNameIsShownAsText) {
+  write_report(db_, options_for(out_));
+  for (const auto& [name, html] : read_pages(out_)) {
+    EXPECT_EQ(html.find("<script"), std::string::npos) << name;
+    EXPECT_EQ(html.find("alert(1)</"), std::string::npos) << name;
+  }
+  // The whole path escaped in the tooltip; the name and its directory escaped as text.
+  const std::string title = "title=\"" + (images_ / "").string() + kHostileEscaped + "\"";
+  for (const char* page : {"groups-1.html", "files-1.html"}) {
+    const std::string html = read_text(out_ / page);
+    EXPECT_NE(html.find(title), std::string::npos) << page;
+    EXPECT_NE(html.find(std::string(">") + kHostileBaseShown + "<"), std::string::npos) << page;
+    EXPECT_NE(html.find(std::string(kHostileDirShown) + "<"), std::string::npos) << page;
+  }
+}
+
+TEST_F(ReportTest, NonUtf8FileNameIsShownWithReplacementCharacter) {
+  write_report(db_, options_for(out_));
+  const std::string groups = read_text(out_ / "groups-1.html");
+  EXPECT_NE(groups.find(kLatin1Shown), std::string::npos);
+  for (const auto& [name, html] : read_pages(out_)) {
+    // Every page is valid UTF-8: escaping it again changes no bytes but markup characters.
+    std::string stripped;
+    for (char c : html) {
+      if (c != '<' && c != '>' && c != '&' && c != '"' && c != '\'' && c != '\n') stripped += c;
+    }
+    EXPECT_EQ(html_escape(stripped), stripped) << name;
+  }
+}
+
+TEST_F(ReportTest, ThumbnailsAreMadeOnceAndCached) {
+  const ReportSummary first = write_report(db_, options_for(out_));
+  // 11 group members + 4 rejects shown; the broken and the corrupt file have no picture.
+  EXPECT_EQ(first.thumbnails_made, 13);
+  EXPECT_EQ(first.thumbnail_failures, 3);  // broken (groups), corrupt (its page, rejects.html)
+  EXPECT_TRUE(fs::is_regular_file(
+      out_ / "thumbs" /
+      (ThumbnailCache::key(*Manifest(db_).find_file((images_ / "e2-broken.jpg").string()), 160) +
+       ".fail")));
+  expect_images_exist(out_);
+
+  const ReportSummary second = write_report(db_, options_for(out_));
+  EXPECT_EQ(second.thumbnails_made, 0);
+  EXPECT_GT(second.thumbnails_cached, first.thumbnails_cached);
+
+  // A changed file (new mtime) gets a new thumbnail; the others are reused.
+  {
+    Manifest m(db_);
+    FileRecord f = *m.find_file((images_ / "d2.jpg").string());
+    f.mtime_ns += 1'000'000'000;
+    m.upsert_files(std::span(&f, 1));
+  }
+  const ReportSummary third = write_report(db_, options_for(out_));
+  EXPECT_EQ(third.thumbnails_made, 1);
+  expect_images_exist(out_);
+}
+
+TEST_F(ReportTest, ThumbnailKeyFollowsPathSizeAndMtime) {
+  FileRecord a;
+  a.path = "x/a.jpg";
+  a.size_bytes = 10;
+  a.mtime_ns = 5;
+  FileRecord b = a;
+  EXPECT_EQ(ThumbnailCache::key(a, 160), ThumbnailCache::key(b, 160));
+  EXPECT_EQ(ThumbnailCache::key(a, 160).size(), 32U);
+  b.mtime_ns = 6;
+  EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(b, 160));
+  b = a;
+  b.size_bytes = 11;
+  EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(b, 160));
+  b = a;
+  b.path = "x/b.jpg";
+  EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(b, 160));
+  EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(a, 200));
+}
+
+TEST_F(ReportTest, UndecodableFileGetsPlaceholder) {
+  write_report(db_, options_for(out_));
+  const std::string groups = read_text(out_ / "groups-1.html");
+  // The tile of the broken member has a placeholder and no <img>.
+  const size_t at = groups.find(">e2-broken.jpg<");
+  ASSERT_NE(at, std::string::npos);
+  const size_t tile = groups.rfind("<figure", at);
+  const std::string tile_html = groups.substr(tile, at - tile);
+  EXPECT_NE(tile_html.find("class=\"ph\""), std::string::npos);
+  EXPECT_EQ(tile_html.find("<img"), std::string::npos);
+  // The corrupt file's placeholder says why (the scan's error).
+  const std::string corrupt = read_text(out_ / "rejects-corrupt-1.html");
+  EXPECT_NE(corrupt.find("Not a JPEG file"), std::string::npos);
+  EXPECT_EQ(corrupt.find("<img"), std::string::npos);
+  expect_images_exist(out_);
+}
+
+TEST_F(ReportTest, RejectsAreSortedBySeverityWithValueAndThreshold) {
+  write_report(db_, options_for(out_));
+  const std::string blurry = read_text(out_ / "rejects-blurry-1.html");
+  EXPECT_LT(blurry.find(">blurry2.jpg<"), blurry.find(">blurry.jpg<"));  // worst first
+  EXPECT_NE(blurry.find("blurry <b>3</b> &lt; 50"), std::string::npos);
+  const std::string dark = read_text(out_ / "rejects-dark-1.html");
+  EXPECT_NE(dark.find("reason on\">dark <b>22</b> &lt; 40"), std::string::npos);
+  EXPECT_NE(dark.find("low_contrast <b>10</b> &lt; 15"), std::string::npos);
+}
+
+TEST_F(ReportTest, IndexHasCountsHistogramsAndTimings) {
+  write_report(db_, options_for(out_));
+  const std::string index = read_text(out_ / "index.html");
+  EXPECT_NE(index.find("16 files under <code>" + (images_ / "").string() +
+                       "</code> &middot; 5 duplicate groups &middot; 4 rejected"),
+            std::string::npos);
+  EXPECT_EQ(count_of(index, "<svg class=\"hist\""), 7);
+  EXPECT_GE(count_of(index, "class=\"hist-threshold\""), 5);  // enabled rules only
+  EXPECT_NE(index.find("dark &lt; 40"), std::string::npos);
+  EXPECT_NE(index.find("overexposed &gt; 235"), std::string::npos);
+  EXPECT_EQ(index.find("extreme_aspect &gt; 4"), std::string::npos);  // disabled
+  EXPECT_NE(index.find("Bottleneck: <b>decode</b>"), std::string::npos);
+  EXPECT_NE(index.find("Bottleneck: <b>group</b>"), std::string::npos);
+  EXPECT_EQ(count_of(index, "<span class=\"chip bottleneck\">"), 2);
+  EXPECT_NE(index.find("exact copies (same bytes)</td><td class=\"num\">0</td>"),
+            std::string::npos);
+  EXPECT_NE(index.find("mixed (exact and near members)</td><td class=\"num\">1</td>"),
+            std::string::npos);
+}
+
+TEST_F(ReportTest, FilesPagesAreBoundedByPageSize) {
+  write_report(db_, options_for(out_, 5));
+  for (int p = 1; p <= 4; ++p) {
+    const std::string page = read_text(out_ / ("files-" + std::to_string(p) + ".html"));
+    EXPECT_EQ(count_of(page, "<td class=\"path\">"), p < 4 ? 5 : 1) << p;
+  }
+  EXPECT_EQ(count_of(read_text(out_ / "groups-1.html"), "<section class=\"group-card\""), 5);
+}
+
+TEST_F(ReportTest, RefusesBadOptions) {
+  ReportOptions o = options_for(out_, 0);
+  EXPECT_THROW(write_report(db_, o), ConfigError);
+  EXPECT_THROW(write_report(root_ / "missing.db", options_for(out_)), IoError);
+  EXPECT_FALSE(fs::exists(root_ / "missing.db"));
+}
+
+TEST_F(ReportTest, EmptyManifestGivesEmptyPages) {
+  const fs::path db = root_ / "empty.db";
+  { Manifest m(db); }
+  const ReportSummary s = write_report(db, options_for(root_ / "empty-report"));
+  EXPECT_EQ(s.pages, 4);  // index, groups-1, files-1, rejects
+  EXPECT_NE(read_text(root_ / "empty-report" / "groups-1.html").find("class=\"empty\""),
+            std::string::npos);
+  EXPECT_NE(read_text(root_ / "empty-report" / "index.html").find("No dedup pass yet"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace vpipe::report_test
