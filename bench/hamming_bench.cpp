@@ -4,10 +4,19 @@
 //
 //   hamming_bench [--n N] [--t T] [--method auto|brute|mih] [--threads K] [--planted F]
 //                 [--simd scalar|avx2|avx512] [--blocks M] [--queries Q] [--seed S]
+//                 [--plan W/R,W/R,...]
 //
 // --queries Q runs a cross join of Q transformed queries against the N hashes instead of a
-// self-join. Prints one line: method, SIMD level, time, pairs found, peak RSS. Pairs are
-// counted in the sink, not stored, as a caller streaming them to disk would.
+// self-join. --blocks M forces M equal multi-index blocks; --plan forces any blocks (widths
+// and radii, packed from bit 0; self-join only), the tool used to fit the cost model in
+// hamming_mih.cpp. Prints one line: method (and multi-index blocks), SIMD level, wall and CPU
+// time, pairs found, sink calls, peak RSS. Pairs are counted in the sink, not stored, as a
+// caller streaming them to disk would.
+//
+// Reference figures (2-core AMD EPYC Zen 4 VM, AVX-512, --threads 2, --planted 0.01):
+//   n = 2M,  t = 10: multi-index 0.76-0.94 s, 67 MB peak RSS; t = 4: 0.19 s
+//   n = 10M, t = 10: multi-index 11.3 s, 312 MB; t = 4: 1.05 s
+//   brute force: ~2.8e10 pairs/s (n = 200k: 0.71 s, n = 1M: 18.5 s), at any t
 #include <sys/resource.h>
 
 #include <atomic>
@@ -17,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,7 +53,7 @@ struct Args {
   std::fprintf(stderr,
                "hamming_bench: %s\nusage: hamming_bench [--n N] [--t T] [--method auto|brute|mih] "
                "[--threads K] [--planted F] [--simd scalar|avx2|avx512] [--blocks M] "
-               "[--queries Q] [--seed S]\n",
+               "[--queries Q] [--seed S] [--plan W/R,W/R,...]\n",
                message);
   std::exit(2);
 }
@@ -138,7 +148,9 @@ double peak_rss_mb() {
 double cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6; };
+  const auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec * 1e-6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -150,7 +162,8 @@ int main(int argc, char** argv) {
   const std::vector<uint64_t> hashes = make_hashes(args.n, args.t, args.planted, rng);
   std::vector<uint64_t> queries(args.queries);
   for (auto& q : queries) {
-    q = flip_bits(hashes[rng.next() % hashes.size()], static_cast<int>(rng.next() % (args.t + 3)), rng);
+    q = flip_bits(hashes[rng.next() % hashes.size()], static_cast<int>(rng.next() % (args.t + 3)),
+                  rng);
   }
 
   vpipe::HammingSearchOptions options;
@@ -159,17 +172,24 @@ int main(int argc, char** argv) {
   options.simd = args.simd;
   options.threads = args.threads;
   options.mih_blocks = args.blocks;
-  const vpipe::HammingMethod method =
-      args.method != vpipe::HammingMethod::kAuto ? args.method : vpipe::choose_method(args.n, args.t);
+  // What the join will run, for the printout: kAuto resolved as hamming_index.cpp does.
+  namespace hd = vpipe::hamming_detail;
+  const auto nq = static_cast<double>(args.queries > 0 ? args.queries : args.n);
+  const auto nb = static_cast<double>(args.n);
+  const bool self = args.queries == 0;
+  vpipe::HammingMethod method = args.method;
+  if (!args.plan.empty()) method = vpipe::HammingMethod::kMultiIndex;
+  if (method == vpipe::HammingMethod::kAuto) {
+    method = hd::brute_force_cost(nq, nb, self) <= hd::mih_plan(nq, nb, self, args.t).cost
+                 ? vpipe::HammingMethod::kBruteForce
+                 : vpipe::HammingMethod::kMultiIndex;
+  }
 
   std::string plan_text;
-  std::vector<vpipe::hamming_detail::MihBlock> forced_plan;
+  std::vector<hd::MihBlock> forced_plan;
   if (method == vpipe::HammingMethod::kMultiIndex) {
-    namespace hd = vpipe::hamming_detail;
-    const auto nq = static_cast<double>(args.queries > 0 ? args.queries : args.n);
-    std::vector<hd::MihBlock> plan =
-        args.blocks > 0 ? hd::mih_equal_blocks(args.blocks, args.t)
-                        : hd::mih_plan(nq, static_cast<double>(args.n), args.queries == 0, args.t).blocks;
+    std::vector<hd::MihBlock> plan = args.blocks > 0 ? hd::mih_equal_blocks(args.blocks, args.t)
+                                                     : hd::mih_plan(nq, nb, self, args.t).blocks;
     if (!args.plan.empty()) {
       plan.clear();
       int shift = 0;
@@ -200,7 +220,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   try {
     if (!forced_plan.empty()) {
-      namespace hd = vpipe::hamming_detail;
+      if (!self) throw std::invalid_argument("--plan is for self-joins only");
       hd::JoinRequest request;
       request.queries = hashes;
       request.base = hashes;

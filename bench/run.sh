@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the scan benchmarks of docs/PERFORMANCE.md, on synthetic corpora kept in
 # bench-data/ (made once; delete it to regenerate). Same thread count for every contender.
-#   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000 (0 skips a section), SKIP_PYTHON=1)
+#   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000, HAMMING=1, CURATE=20000
+#                             (0 skips a section), SKIP_PYTHON=1)
 set -euo pipefail
 build=${1:-build}
 vpipe="$build/bin/vpipe"
@@ -9,6 +10,8 @@ floor="$build/bin/scan_floor"
 threads=${THREADS:-$(nproc)}
 photos_n=${PHOTOS:-5000}
 small_n=${SMALL:-100000}
+hamming=${HAMMING:-1}
+curate_n=${CURATE:-20000}
 data=${BENCH_DATA:-bench-data}
 out="$data/results-$(date +%Y%m%d-%H%M%S).md"
 mkdir -p "$data"
@@ -75,7 +78,67 @@ done
 log
 fi
 
-# 3. Micro-benchmarks (Google Benchmark), when built.
+# 3. The Hamming index: all pairs within t over 2M and 10M hashes with 1% planted near copies;
+#    the brute-force / multi-index crossover.
+if [[ "$hamming" -gt 0 && -x "$build/bin/hamming_bench" ]]; then
+  hb="$build/bin/hamming_bench"
+  log "## Hamming self-join (1% planted near copies, $threads threads)"
+  log '```'
+  for n in 2000000 10000000; do
+    /usr/bin/time -f "  wall %e s, peak RSS %M KB" -o "$data/time.txt" \
+      "$hb" --n "$n" --t 10 --method auto --threads "$threads" | tee -a "$out"
+    tee -a "$out" < "$data/time.txt"
+  done
+  for t in 4 10; do
+    for n in 10000 50000 200000 1000000; do
+      for m in brute mih; do
+        [[ $m == brute && $n -gt 200000 ]] && continue  # brute force at 1M: ~20 s, known n^2
+        "$hb" --n "$n" --t "$t" --method "$m" --threads "$threads" | tee -a "$out"
+      done
+    done
+  done
+  log '```'
+  log
+fi
+
+# 4. The whole pipeline on a curate corpus: per-pass timings, bottleneck, accuracy against truth,
+#    and what orientation hashes cost.
+if [[ "$curate_n" -gt 0 ]]; then
+  corpus "$data/curate" "$curate_n" curate
+  rm -rf "$data/pipeline" && mkdir -p "$data/pipeline"
+  cat > "$data/pipeline/pipeline.yaml" <<YAML
+inputs: [../curate]
+manifest: run.db
+scan: {threads: $threads}
+dedup: {threads: $threads}
+report: {out: report}
+YAML
+  xargs -0 cat < <(find "$data/curate" -type f -print0) > /dev/null
+  /usr/bin/time -f "%e s, peak RSS %M KB" -o "$data/pipeline/time.txt" \
+    "$vpipe" run "$data/pipeline/pipeline.yaml" > "$data/pipeline/run.txt"
+  log "## vpipe run on a $curate_n-file curate corpus ($(cat "$data/pipeline/time.txt"))"
+  log '```'
+  grep -v '^\[' "$data/pipeline/run.txt" | tee -a "$out" > /dev/null
+  log '```'
+  /usr/bin/python3 bench/accuracy.py "$data/curate" "$data/pipeline/run.db" | tee -a "$out" > /dev/null
+  log
+  for flag in "" --orientations; do
+    rm -f "$data/bench.db" "$data/bench.db-wal" "$data/bench.db-shm"
+    t0=$(date +%s.%N)
+    "$vpipe" scan "$data/curate" --db "$data/bench.db" --threads "$threads" $flag > /dev/null
+    t1=$(date +%s.%N)
+    log "scan ${flag:-(plain)}: $(printf %.2f "$(bc -l <<< "$t1 - $t0")") s"
+  done
+  t0=$(date +%s.%N)
+  "$vpipe" dedup "$data/bench.db" > /dev/null
+  t1=$(date +%s.%N)
+  "$vpipe" dedup "$data/bench.db" --orientations > /dev/null
+  t2=$(date +%s.%N)
+  log "dedup plain: $(printf %.2f "$(bc -l <<< "$t1 - $t0")") s; dedup --orientations: $(printf %.2f "$(bc -l <<< "$t2 - $t1")") s"
+  log
+fi
+
+# 5. Micro-benchmarks (Google Benchmark), when built.
 for b in "$build"/bench/*_bench; do
   [[ -x "$b" ]] || continue
   log "## $(basename "$b")"

@@ -259,10 +259,27 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   const auto stopped = [&] {
     return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
   };
+  // Each file with the keeper of its group ("" when in no group).
+  const auto files_with = [&](const std::string& decision) {
+    std::vector<std::pair<std::string, std::string>> files;
+    if (decision != "duplicate") {
+      for (std::string& p : paths_with(decision)) files.emplace_back(std::move(p), "");
+      return files;
+    }
+    Manifest::CuratedQuery query;
+    query.order = Manifest::CuratedQuery::Order::kGroup;
+    std::string keeper;
+    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+      if (f.decision.is_keeper) keeper = f.file.path;
+      if (f.decision.decision == "duplicate") files.emplace_back(f.file.path, keeper);
+      return true;
+    });
+    return files;
+  };
   const auto run_one = [&](const std::string& kind, const std::string& dir,
                            const std::string& decision) {
     if (dir.empty()) return;
-    for (const std::string& path : paths_with(decision)) {
+    for (const auto& [path, keeper] : files_with(decision)) {
       if (stopped()) {
         summary.stopped = true;
         return;
@@ -270,6 +287,15 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
       if (kind != "move" && !exists_no_follow(path)) {
         ++summary.failed;
         log().error("action {}: '{}' no longer exists", kind, path);
+        continue;
+      }
+      // The same file under two names (a path given both relative and absolute, or a hard
+      // link): moving the "duplicate" would take the keeper with it, or gain nothing.
+      std::error_code ec;
+      if (!keeper.empty() && fs::equivalent(path, keeper, ec)) {
+        ++summary.failed;
+        log().error("action {}: '{}' is the same file as its group's keeper '{}'; left alone",
+                    kind, path, keeper);
         continue;
       }
       runner.apply(kind, path, action_target(dir, path));

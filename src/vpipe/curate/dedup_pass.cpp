@@ -213,6 +213,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     }
   }
   summary.timings.bottleneck = bottleneck;
+  summary.timings.sequential = true;
   manifest.record_stage_metrics(run_id, "dedup", summary.timings);
   std::map<std::string, int64_t> counts = summary.decisions;
   counts["groups"] = summary.groups;

@@ -15,8 +15,8 @@ constexpr uint32_t kBlock = kTileCols;
 
 }  // namespace
 
-size_t tile_scalar(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb,
-                   TileShape shape, int t, HammingPair* out) {
+size_t tile_scalar(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb, TileShape shape,
+                   int t, HammingPair* out) {
   // Every row starts at column 0 or before: the whole tile.
   if (shape.upper && shape.diagonal + static_cast<int64_t>(na) <= 0) shape.upper = false;
   size_t count = 0;
@@ -89,8 +89,8 @@ void brute_force_join(const JoinRequest& request, JoinOutput& output) {
           shape.diagonal = static_cast<int64_t>(row) - static_cast<int64_t>(col_begin);
         }
         HammingPair* pairs = buffer.tile_space();
-        const size_t found = request.kernel(queries + row, rows, base + col_begin, cols, shape,
-                                            request.t, pairs);
+        const size_t found =
+            request.kernel(queries + row, rows, base + col_begin, cols, shape, request.t, pairs);
         for (size_t k = 0; k < found; ++k) {
           pairs[k].a += static_cast<uint32_t>(row);
           pairs[k].b += static_cast<uint32_t>(col_begin);

@@ -12,8 +12,7 @@ inline size_t emit(uint64_t row_hash, uint32_t i, const uint64_t* b, uint32_t j,
                    HammingPair* out, size_t count) {
   while (hits != 0) {
     const uint32_t jj = j + static_cast<uint32_t>(__builtin_ctz(hits));
-    out[count++] =
-        HammingPair{i, jj, static_cast<uint8_t>(__builtin_popcountll(row_hash ^ b[jj]))};
+    out[count++] = HammingPair{i, jj, static_cast<uint8_t>(__builtin_popcountll(row_hash ^ b[jj]))};
     hits &= hits - 1;
   }
   return count;
@@ -22,8 +21,8 @@ inline size_t emit(uint64_t row_hash, uint32_t i, const uint64_t* b, uint32_t j,
 // One row against columns [j, nb) with the scalar POPCNT instruction. Four columns per step,
 // branch-free: popcount - (t + 1) is negative exactly for a hit, so OR-ing the four
 // differences and testing the sign bit asks "any hit?" once.
-inline size_t row_popcnt(const uint64_t* a, uint32_t i, const uint64_t* b, uint32_t j,
-                         uint32_t nb, int t, HammingPair* out, size_t count) {
+inline size_t row_popcnt(const uint64_t* a, uint32_t i, const uint64_t* b, uint32_t j, uint32_t nb,
+                         int t, HammingPair* out, size_t count) {
   const uint64_t row = a[i];
   const int64_t limit = t + 1;
   for (; j + 4 <= nb; j += 4) {
@@ -52,8 +51,7 @@ inline __m256i popcount_lanes(__m256i x) {
   const __m256i low_nibble = _mm256_set1_epi8(0x0f);
   const __m256i lo = _mm256_and_si256(x, low_nibble);
   const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(x, 4), low_nibble);
-  const __m256i bytes =
-      _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
+  const __m256i bytes = _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi));
   return _mm256_sad_epu8(bytes, _mm256_setzero_si256());
 }
 
@@ -62,8 +60,8 @@ inline __m256i popcount_lanes(__m256i x) {
 // buckets. The per-lane distances fit in the low 32 bits of each 64-bit lane (the high half
 // is zero), so a 32-bit unsigned min keeps the nearest per lane.
 template <int kVecs>
-size_t column_block(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb,
-                    uint32_t j0, int t, HammingPair* out, size_t count) {
+size_t column_block(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb, uint32_t j0,
+                    int t, HammingPair* out, size_t count) {
   __m256i cols[kVecs];
   for (int c = 0; c + 1 < kVecs; ++c) {
     cols[c] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + j0 + 4 * c));
@@ -72,8 +70,7 @@ size_t column_block(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t 
   const uint32_t tail = nb - last;  // 1..4
   const __m256i lane_index = _mm256_setr_epi64x(0, 1, 2, 3);
   const __m256i tail_lanes = _mm256_cmpgt_epi64(_mm256_set1_epi64x(tail), lane_index);
-  cols[kVecs - 1] =
-      _mm256_maskload_epi64(reinterpret_cast<const long long*>(b + last), tail_lanes);
+  cols[kVecs - 1] = _mm256_maskload_epi64(reinterpret_cast<const long long*>(b + last), tail_lanes);
   // Missing lanes of the last vector count as distance 64 (> t).
   const __m256i far = _mm256_andnot_si256(tail_lanes, _mm256_set1_epi64x(64));
   const __m256i threshold = _mm256_set1_epi64x(t);
@@ -98,15 +95,24 @@ size_t columns_resident(const uint64_t* a, uint32_t na, const uint64_t* b, uint3
   uint32_t j = 0;
   for (; j + 32 <= nb; j += 32) count = column_block<8>(a, na, b, j + 32, j, t, out, count);
   switch ((nb - j + 3) / 4) {
-    case 1: return column_block<1>(a, na, b, nb, j, t, out, count);
-    case 2: return column_block<2>(a, na, b, nb, j, t, out, count);
-    case 3: return column_block<3>(a, na, b, nb, j, t, out, count);
-    case 4: return column_block<4>(a, na, b, nb, j, t, out, count);
-    case 5: return column_block<5>(a, na, b, nb, j, t, out, count);
-    case 6: return column_block<6>(a, na, b, nb, j, t, out, count);
-    case 7: return column_block<7>(a, na, b, nb, j, t, out, count);
-    case 8: return column_block<8>(a, na, b, nb, j, t, out, count);
-    default: return count;
+    case 1:
+      return column_block<1>(a, na, b, nb, j, t, out, count);
+    case 2:
+      return column_block<2>(a, na, b, nb, j, t, out, count);
+    case 3:
+      return column_block<3>(a, na, b, nb, j, t, out, count);
+    case 4:
+      return column_block<4>(a, na, b, nb, j, t, out, count);
+    case 5:
+      return column_block<5>(a, na, b, nb, j, t, out, count);
+    case 6:
+      return column_block<6>(a, na, b, nb, j, t, out, count);
+    case 7:
+      return column_block<7>(a, na, b, nb, j, t, out, count);
+    case 8:
+      return column_block<8>(a, na, b, nb, j, t, out, count);
+    default:
+      return count;
   }
 }
 

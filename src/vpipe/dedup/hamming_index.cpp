@@ -77,7 +77,6 @@ using hamming_detail::JoinRequest;
 
 constexpr uint64_t kMaxHashes = uint64_t{1} << 32;  // indices are uint32_t
 
-
 JoinRequest make_request(std::span<const uint64_t> queries, std::span<const uint64_t> base,
                          bool self, const HammingSearchOptions& options) {
   if (options.max_distance < 0 || options.max_distance > 32) {
@@ -117,7 +116,8 @@ JoinRequest make_request(std::span<const uint64_t> queries, std::span<const uint
 
 void run(JoinRequest request, HammingMethod method, const HammingPairSink& sink) {
   if (!sink) throw std::invalid_argument("hamming: the pair sink is empty");
-  if (method != HammingMethod::kBruteForce && request.mih_blocks.empty()) {
+  if (method != HammingMethod::kBruteForce) {
+    // kAuto weighs the brute force against the best multi-index plan (choose_method).
     const auto nq = static_cast<double>(request.queries.size());
     const auto nb = static_cast<double>(request.base.size());
     hamming_detail::MihPlan plan = hamming_detail::mih_plan(nq, nb, request.self, request.t);
@@ -126,7 +126,7 @@ void run(JoinRequest request, HammingMethod method, const HammingPairSink& sink)
                    ? HammingMethod::kBruteForce
                    : HammingMethod::kMultiIndex;
     }
-    request.mih_blocks = std::move(plan.blocks);
+    if (request.mih_blocks.empty()) request.mih_blocks = std::move(plan.blocks);
   }
   JoinOutput output(sink);
   if (method == HammingMethod::kBruteForce) {
@@ -139,7 +139,9 @@ void run(JoinRequest request, HammingMethod method, const HammingPairSink& sink)
 
 std::vector<HammingPair> collect_sorted(const std::function<void(const HammingPairSink&)>& join) {
   std::vector<HammingPair> pairs;
-  join([&](std::span<const HammingPair> chunk) { pairs.insert(pairs.end(), chunk.begin(), chunk.end()); });
+  join([&](std::span<const HammingPair> chunk) {
+    pairs.insert(pairs.end(), chunk.begin(), chunk.end());
+  });
   std::sort(pairs.begin(), pairs.end(), [](const HammingPair& x, const HammingPair& y) {
     return x.a != y.a ? x.a < y.a : x.b < y.b;
   });
@@ -156,7 +158,8 @@ void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOpti
 
 std::vector<HammingPair> hamming_self_join(std::span<const uint64_t> hashes,
                                            const HammingSearchOptions& options) {
-  return collect_sorted([&](const HammingPairSink& sink) { hamming_self_join(hashes, options, sink); });
+  return collect_sorted(
+      [&](const HammingPairSink& sink) { hamming_self_join(hashes, options, sink); });
 }
 
 void hamming_cross_join(std::span<const uint64_t> queries, std::span<const uint64_t> base,

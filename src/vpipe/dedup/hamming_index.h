@@ -5,11 +5,15 @@
 //  - brute force: every pair is compared, tiled for the cache, SIMD (AVX2 / AVX-512 VPOPCNTDQ
 //    picked at run time), parallel over cores. Cost ~ n^2 / 2, independent of the data.
 //  - multi-index hashing (Norouzi, Punjani, Fleet, "Fast exact search in Hamming space with
-//    multi-index hashing", 2012): the 64 bits are split into m blocks; two hashes within t
-//    differ by at most r in one of the blocks (pigeonhole), so only hashes whose block values
-//    are within r of each other are compared. Far cheaper than brute force on spread-out hashes
-//    for small t; on data whose hashes share block values (low entropy) it degrades toward
-//    brute force cost, never toward a wrong answer.
+//    multi-index hashing", 2012): the bits are split into blocks searched at radii r_k with
+//    sum(r_k + 1) = t + 1; two hashes within t are within r_k in at least one block
+//    (pigeonhole), so only hashes whose block values are that close are compared. Far cheaper
+//    than brute force on spread-out hashes for small t; on data whose hashes share block values
+//    (low entropy) it degrades toward brute force cost, never toward a wrong answer.
+//
+// Measured on the reference machine (2-core AMD EPYC Zen 4 VM, AVX-512, 2 threads):
+// n = 2M at t = 10 in ~0.8 s with 67 MB peak RSS (16 MB of it the input); n = 10M in ~11 s,
+// 312 MB. See bench/hamming_bench.cpp for the rest.
 
 #include <cstddef>
 #include <cstdint>
@@ -49,14 +53,18 @@ struct HammingSearchOptions {
   std::optional<SimdLevel> simd;
   /// Worker threads; 0 = std::thread::hardware_concurrency(). 1 runs on the calling thread.
   int threads = 0;
-  /// Multi-index hashing only: number of blocks m the 64 bits are split into (3..64). 0 lets a
-  /// cost model choose from n and t (see choose_method). Exposed for tests and tuning.
+  /// Multi-index hashing only: split the 64 bits into m blocks of near-equal width (3..64),
+  /// radius floor(t/m) for the first (t mod m) + 1 blocks and one less for the rest. 0 (the
+  /// default) lets the cost model pick widths and radii freely (see choose_method). For tests
+  /// and tuning; it does not change what kAuto picks.
   int mih_blocks = 0;
 };
 
-/// Receives pairs in chunks of up to ~64k pairs. Calls are serialised (never two at once) but
-/// may come from any worker thread; the span is valid only during the call. Pair order is
-/// unspecified. An exception thrown by the sink stops the search and is rethrown to the caller.
+/// Receives pairs in chunks: each worker thread hands over what it has gathered once it holds
+/// 64k pairs (a chunk is at most 128k pairs, 1.5 MB) and the rest when its work is done. Calls
+/// are serialised (never two at once) but may come from any worker thread; the span is valid
+/// only during the call. Each pair comes exactly once; their order is unspecified. An
+/// exception thrown by the sink stops the search and is rethrown to the caller.
 using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
 
 /// Every pair (i < j) of `hashes` with popcount(hashes[i] ^ hashes[j]) <= t, each exactly once,
@@ -65,8 +73,9 @@ using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
 /// `hashes`: n * 8 bytes, contiguous; n < 2^32 (indices are uint32_t). Throws
 /// std::invalid_argument for n >= 2^32, t outside 0..32, threads < 0, an invalid mih_blocks,
 /// or a forced SIMD level the CPU lacks. Thread-safe: the inputs are only read.
-/// Memory: brute force O(1) beyond the input, multi-index ~12 bytes per hash plus one table of
-/// 2^(64/m) counts, plus per-thread pair buffers (~1.5 MB each) in both cases.
+/// Memory: brute force O(1) beyond the input; multi-index 24 bytes per hash (one block's
+/// bucket table, 12 bytes per hash, and a sort buffer as large, reused block after block) plus
+/// 4 bytes per bucket (at most 2^22); both methods add a ~1.5 MB pair buffer per thread.
 void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOptions& options,
                        const HammingPairSink& sink);
 
@@ -77,7 +86,8 @@ void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOpti
 /// Every (query i, base j) with popcount(queries[i] ^ base[j]) <= t; pair.a = i, pair.b = j,
 /// no ordering constraint between them. Used for rotation/mirror-invariant matching: the
 /// queries are transformed hashes, the base the canonical ones. Same limits, errors and
-/// thread safety as hamming_self_join; both spans n * 8 bytes with n < 2^32.
+/// thread safety as hamming_self_join; both spans n * 8 bytes with n < 2^32. Multi-index
+/// memory: 12 bytes per hash of both sides plus 12 per hash of the larger side.
 void hamming_cross_join(std::span<const uint64_t> queries, std::span<const uint64_t> base,
                         const HammingSearchOptions& options, const HammingPairSink& sink);
 
@@ -95,13 +105,15 @@ void hamming_cross_join(std::span<const uint64_t> queries, std::span<const uint6
 [[nodiscard]] std::string_view to_string(SimdLevel level);
 [[nodiscard]] std::string_view to_string(HammingMethod method);
 
-/// What kAuto picks for a self-join of n hashes at distance t. The rule is a cost model
-/// calibrated on a 2-core AMD EPYC (Zen 4, AVX-512), assuming spread-out hashes: brute force
-/// costs ~n^2/2 comparisons; multi-index hashing, for its best block count m, costs its
-/// expected candidate comparisons (n^2 * ball(w, r) / 2^(w+1) per block of w bits searched at
-/// radius r) plus one table probe per (non-empty bucket, ball entry). Multi-index wins from a
-/// few thousand hashes at small t and from ~10^5 at t = 10; brute force wins for t >= ~16.
-/// (Measured figures: bench/hamming_bench.cpp.) Cross joins use the same model on nq x nb.
+/// What kAuto picks for a self-join of n hashes at distance t: the cheaper of the two under a
+/// cost model calibrated on the reference machine (2-core AMD EPYC Zen 4, AVX-512 kernel),
+/// which assumes spread-out hashes. Brute force: ~0.07 ns per pair, n(n-1)/2 pairs.
+/// Multi-index: for the cheapest set of blocks (widths w_k, radii r_k, found by dynamic
+/// programming), per block a radix sort of the n hashes, one table probe per (non-empty
+/// bucket, ball entry) and the expected candidate comparisons, n^2 * ball(w, r) / 2^(w+1).
+/// In effect: multi-index from n ~ 2k at t = 4, ~4k at t = 10, ~8k at t = 16, ~20k at
+/// t = 20, ~300k at t = 24; brute force always at t = 32. (The two are within a few ms of each
+/// other around the switch.) Cross joins (kAuto) use the same model on nq x nb.
 [[nodiscard]] HammingMethod choose_method(size_t n, int t);
 
 }  // namespace vpipe

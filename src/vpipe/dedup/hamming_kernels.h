@@ -33,12 +33,12 @@ struct TileShape {
 using TileKernel = size_t (*)(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb,
                               TileShape shape, int t, HammingPair* out);
 
-size_t tile_scalar(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb,
-                   TileShape shape, int t, HammingPair* out);
+size_t tile_scalar(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb, TileShape shape,
+                   int t, HammingPair* out);
 size_t tile_avx2(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb, TileShape shape,
                  int t, HammingPair* out);
-size_t tile_avx512(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb,
-                   TileShape shape, int t, HammingPair* out);
+size_t tile_avx512(const uint64_t* a, uint32_t na, const uint64_t* b, uint32_t nb, TileShape shape,
+                   int t, HammingPair* out);
 
 /// The kernel for `level`; the caller has checked that the CPU supports it.
 TileKernel tile_kernel(SimdLevel level);

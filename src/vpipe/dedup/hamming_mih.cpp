@@ -1,18 +1,19 @@
 // Multi-index hashing (Norouzi, Punjani, Fleet 2012) as a join. For each block of bits, in
-// turn: group the hashes by their block value into buckets (a counting sort), then for every
+// turn: group the hashes by their block value into buckets (a radix sort), then for every
 // bucket u compare its hashes with those of every bucket v whose value is within the block's
 // radius of u. Those bucket-against-bucket comparisons are dense tiles for the same SIMD
 // kernels as the brute force, so the cost is mostly the expected number of candidates.
 //
-// A pair within t is found in at least one block (pigeonhole, see mih_blocks). It is reported
-// only from the first block in which its block values are within that block's radius, which
-// deduplicates without a hash set: a hit in block k is dropped if some earlier block would
+// A pair within t is found in at least one block (pigeonhole, see mih_plan_is_exact). It is
+// reported only from the first block in which its block values are within that block's radius,
+// which deduplicates without a hash set: a hit in block k is dropped if some earlier block would
 // have found it.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "vpipe/dedup/hamming_kernels.h"
@@ -29,27 +30,75 @@ struct BucketTable {
   std::vector<uint32_t> index;
 };
 
+/// The radix sort's intermediate order (n * 8 and n * 4 bytes), reused by every table built.
+struct SortScratch {
+  std::vector<uint64_t> hashes;
+  std::vector<uint32_t> index;
+};
+
 uint64_t block_mask(int width) { return width >= 64 ? ~uint64_t{0} : (uint64_t{1} << width) - 1; }
 
-void build_table(std::span<const uint64_t> input, const MihBlock& block, BucketTable& table) {
+// Up to this many key bits are sorted in one scatter pass.
+constexpr int kRadixBits = 11;
+
+/// Groups `input` by the value of `block` (a stable counting sort): `table` gets the offsets,
+/// the hashes and their input positions.
+void build_table(std::span<const uint64_t> input, const MihBlock& block, BucketTable& table,
+                 SortScratch& scratch) {
+  const size_t n = input.size();
   const size_t buckets = size_t{1} << block.width;
   const uint64_t mask = block_mask(block.width);
+  const int shift = block.shift;
   std::vector<uint32_t>& off = table.offsets;
   off.assign(buckets + 1, 0);
-  for (const uint64_t h : input) ++off[((h >> block.shift) & mask) + 1];
-  for (size_t v = 0; v < buckets; ++v) off[v + 1] += off[v];
-  table.hashes.resize(input.size());
-  table.index.resize(input.size());
-  // Scatter with off[v] as bucket v's cursor; afterwards off[v] is where bucket v + 1 starts,
-  // so one shift restores the starts without a second array.
-  for (size_t i = 0; i < input.size(); ++i) {
-    const uint64_t h = input[i];
-    const uint32_t at = off[(h >> block.shift) & mask]++;
-    table.hashes[at] = h;
-    table.index[at] = static_cast<uint32_t>(i);
+  table.hashes.resize(n);
+  table.index.resize(n);
+  if (block.width <= kRadixBits) {
+    for (const uint64_t h : input) ++off[((h >> shift) & mask) + 1];
+    for (size_t v = 0; v < buckets; ++v) off[v + 1] += off[v];
+    // Scatter with off[v] as bucket v's cursor; afterwards off[v] is where bucket v + 1
+    // starts, so one shift restores the starts without a second array.
+    for (size_t i = 0; i < n; ++i) {
+      const uint64_t h = input[i];
+      const uint32_t at = off[(h >> shift) & mask]++;
+      table.hashes[at] = h;
+      table.index[at] = static_cast<uint32_t>(i);
+    }
+    std::copy_backward(off.begin(), off.end() - 2, off.end() - 1);
+    off[0] = 0;
+    return;
   }
-  std::copy_backward(off.begin(), off.end() - 2, off.end() - 1);
-  off[0] = 0;
+  // Wider keys: two stable passes, low digit then high digit (LSD radix sort). Each pass
+  // writes to at most 2^kRadixBits places at once, which the caches absorb; one pass to 2^w
+  // places would miss the cache on nearly every write once the table outgrows it.
+  const int low_bits = block.width / 2;
+  const uint64_t low_mask = block_mask(low_bits);
+  std::vector<uint32_t> low_cursor(size_t{1} << low_bits, 0);
+  for (const uint64_t h : input) {
+    const uint64_t key = (h >> shift) & mask;
+    ++off[key + 1];
+    ++low_cursor[key & low_mask];
+  }
+  for (size_t v = 0; v < buckets; ++v) off[v + 1] += off[v];
+  uint32_t sum = 0;
+  for (uint32_t& c : low_cursor) sum += std::exchange(c, sum);
+  scratch.hashes.resize(std::max(scratch.hashes.size(), n));
+  scratch.index.resize(std::max(scratch.index.size(), n));
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t h = input[i];
+    const uint32_t at = low_cursor[(h >> shift) & low_mask]++;
+    scratch.hashes[at] = h;
+    scratch.index[at] = static_cast<uint32_t>(i);
+  }
+  // High digit d starts where key d << low_bits starts.
+  std::vector<uint32_t> high_cursor(size_t{1} << (block.width - low_bits));
+  for (size_t d = 0; d < high_cursor.size(); ++d) high_cursor[d] = off[d << low_bits];
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t h = scratch.hashes[i];
+    const uint32_t at = high_cursor[((h >> shift) & mask) >> low_bits]++;
+    table.hashes[at] = h;
+    table.index[at] = scratch.index[i];
+  }
 }
 
 /// Every width-bit value with at most `radius` bits set: the XOR masks that take a bucket to
@@ -156,8 +205,10 @@ std::vector<MihBlock> mih_equal_blocks(int m, int t) {
 namespace {
 
 // Cost model constants, ns on the reference machine (2-core AMD EPYC Zen 4 VM, AVX-512
-// kernel), one thread, fitted with bench/hamming_bench.cpp.
-constexpr double kBuildPerHash = 33.0;   // per hash and block: counting sort, row set-up
+// kernel), one thread: fitted to single-block runs of bench/hamming_bench.cpp --plan over
+// n = 3e4..3e6, widths 8..22, radii 0..3 (mostly within 30%), then checked against whole
+// plans at n = 2e5..1e7 (within ~15%).
+constexpr double kBuildPerHash = 12.0;   // per hash and block: radix sort, row set-up
 constexpr double kBuildPerBucket = 7.5;  // per bucket and block: offsets, empty-bucket scan
 constexpr double kProbeSmall = 2.1;      // per (query bucket, ball entry), offsets in L2
 constexpr double kProbeLarge = 3.6;      // the same when the offsets outgrow L2 (> 2^18)
@@ -251,12 +302,13 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
 
   BucketTable base_table;
   BucketTable query_table_storage;
+  SortScratch scratch;
   const BucketTable& query_table = request.self ? base_table : query_table_storage;
 
   for (size_t k = 0; k < blocks.size() && !output.stopped(); ++k) {
     const MihBlock& block = blocks[k];
-    build_table(base, block, base_table);
-    if (!request.self) build_table(queries, block, query_table_storage);
+    build_table(base, block, base_table, scratch);
+    if (!request.self) build_table(queries, block, query_table_storage, scratch);
     const std::vector<uint32_t> masks = ball(block.width, block.radius);
 
     // ~64 tasks per thread for balance; bounded so that a split bucket's slices stay small.
@@ -303,14 +355,16 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
             if (request.self && v < u) continue;
             if (b_off[v] != b_off[v + 1]) neighbours.push_back({b_off[v], b_off[v + 1]});
           }
-          for (size_t nb = 0; nb < neighbours.size(); ++nb) {
-            if (nb + kPrefetchAhead < neighbours.size()) {
-              const Range& ahead = neighbours[nb + kPrefetchAhead];
-              const uint32_t lines = std::min<uint32_t>(ahead.end - ahead.begin, kPrefetchHashes);
-              for (uint32_t at = 0; at < lines; at += 8) __builtin_prefetch(b_hash + ahead.begin + at);
+          for (size_t next = 0; next < neighbours.size(); ++next) {
+            if (next + kPrefetchAhead < neighbours.size()) {
+              const Range& ahead = neighbours[next + kPrefetchAhead];
+              const uint32_t count = std::min<uint32_t>(ahead.end - ahead.begin, kPrefetchHashes);
+              for (uint32_t at = 0; at < count; at += 8) {  // 8 hashes per cache line
+                __builtin_prefetch(b_hash + ahead.begin + at);
+              }
             }
-            const uint32_t c0 = neighbours[nb].begin;
-            const uint32_t c1 = neighbours[nb].end;
+            const uint32_t c0 = neighbours[next].begin;
+            const uint32_t c1 = neighbours[next].end;
             // Self-join: distinct non-empty buckets start at distinct positions.
             const bool same_bucket = request.self && c0 == q_off[u];
             // 64-bit positions: a step past the last tile must not wrap around.
@@ -325,8 +379,8 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
                   shape.diagonal = static_cast<int64_t>(row) - static_cast<int64_t>(col);
                 }
                 HammingPair* pairs = buffer.tile_space();
-                const size_t found = request.kernel(q_hash + row, rows, b_hash + col, cols,
-                                                    shape, request.t, pairs);
+                const size_t found =
+                    request.kernel(q_hash + row, rows, b_hash + col, cols, shape, request.t, pairs);
                 size_t kept = 0;
                 for (size_t h = 0; h < found; ++h) {
                   const uint64_t qi = row + pairs[h].a;

@@ -44,6 +44,12 @@ std::string RunReport::format_table() const {
   }
   const auto b = static_cast<size_t>(bottleneck);
   const StageMetrics& stage = stages[b];
+  if (sequential) {
+    // Steps run one after another: the slowest one is simply the largest share of the time.
+    out += fmt::format("slowest step: {} ({:.0f}% of the pass's {:.2f} s)\n", stage.name,
+                       percent_of_capacity(stage.busy_ns, 1, wall_ns), wall_ns / 1e9);
+    return out;
+  }
   std::string why = fmt::format("busy {:.0f}% of its capacity",
                                 percent_of_capacity(stage.busy_ns, stage.workers, wall_ns));
   if (b > 0) {

@@ -30,6 +30,9 @@ struct RunReport {
   std::vector<StageMetrics> stages;  ///< source first, in pipeline order
   int64_t wall_ns = 0;
   bool stopped = false;  ///< ended by RunOptions::stop rather than by running out of input
+  /// The stages are steps that ran one after another (a pass that is not an engine pipeline):
+  /// the table names the slowest step instead of a bottleneck between concurrent stages.
+  bool sequential = false;
   /// Index in `stages` of the bottleneck: the stage with the highest utilization (busy while its
   /// neighbours wait on it). -1 for an empty run.
   int bottleneck = -1;

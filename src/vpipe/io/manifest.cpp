@@ -162,6 +162,7 @@ CREATE TABLE stage_metrics (
   wait_output_ns INTEGER NOT NULL,
   wall_ns        INTEGER NOT NULL,
   is_bottleneck  INTEGER NOT NULL,
+  sequential     INTEGER NOT NULL,
   PRIMARY KEY (run_id, pass, position)
 );
 )sql";
@@ -957,8 +958,8 @@ void Manifest::record_stage_metrics(int64_t run_id, std::string_view pass,
   in_transaction(m, "cannot commit stage metrics", [&] {
     Statement stmt = m.prepare(
         "INSERT OR REPLACE INTO stage_metrics (run_id, pass, position, stage, workers, items_in, "
-        "items_out, batches, busy_ns, wait_input_ns, wait_output_ns, wall_ns, is_bottleneck) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)");
+        "items_out, batches, busy_ns, wait_input_ns, wait_output_ns, wall_ns, is_bottleneck, "
+        "sequential) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
     for (size_t i = 0; i < report.stages.size(); ++i) {
       const StageMetrics& s = report.stages[i];
       ResetOnExit reset(stmt.get());
@@ -975,6 +976,7 @@ void Manifest::record_stage_metrics(int64_t run_id, std::string_view pass,
       sqlite3_bind_int64(stmt.get(), 11, s.wait_output_ns);
       sqlite3_bind_int64(stmt.get(), 12, report.wall_ns);
       sqlite3_bind_int(stmt.get(), 13, static_cast<int>(i) == report.bottleneck ? 1 : 0);
+      sqlite3_bind_int(stmt.get(), 14, report.sequential ? 1 : 0);
       m.step_done(stmt.get(), "cannot write stage metrics");
     }
   });
@@ -984,7 +986,7 @@ std::vector<Manifest::PassMetrics> Manifest::latest_pass_metrics() const {
   std::vector<PassMetrics> result;
   Statement stmt = impl_->prepare(
       "SELECT s.run_id, s.pass, s.stage, s.workers, s.items_in, s.items_out, s.batches, "
-      "s.busy_ns, s.wait_input_ns, s.wait_output_ns, s.wall_ns, s.is_bottleneck "
+      "s.busy_ns, s.wait_input_ns, s.wait_output_ns, s.wall_ns, s.is_bottleneck, s.sequential "
       "FROM stage_metrics AS s "
       "WHERE s.run_id = (SELECT max(run_id) FROM stage_metrics AS t WHERE t.pass = s.pass) "
       "ORDER BY s.run_id, s.pass, s.position");
@@ -1008,6 +1010,7 @@ std::vector<Manifest::PassMetrics> Manifest::latest_pass_metrics() const {
     s.wait_output_ns = sqlite3_column_int64(st, 9);
     report.wall_ns = sqlite3_column_int64(st, 10);
     if (sqlite3_column_int(st, 11) != 0) report.bottleneck = static_cast<int>(report.stages.size());
+    report.sequential = sqlite3_column_int(st, 12) != 0;
     report.stages.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) impl_->fail("cannot read stage metrics");

@@ -1099,7 +1099,10 @@ class ReportWriter {
       fmt::format_to(std::back_inserter(body), "<tr{}><td>",
                      bottleneck ? " class=\"bottleneck\"" : "");
       append_html_escaped(body, s.name);
-      if (bottleneck) body += " <span class=\"chip bottleneck\">bottleneck</span>";
+      if (bottleneck) {
+        body += r.sequential ? " <span class=\"chip bottleneck\">slowest step</span>"
+                             : " <span class=\"chip bottleneck\">bottleneck</span>";
+      }
       fmt::format_to(
           std::back_inserter(body),
           "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td style=\"width:45%\">"
@@ -1119,7 +1122,14 @@ class ReportWriter {
         "<span><i class=\"c-wait-in\"></i>waiting for input</span><span><i class=\"c-wait-out\">"
         "</i>waiting for room downstream</span><span>(share of each stage's capacity: workers "
         "&times; wall time)</span></div>";
-    if (r.bottleneck >= 0 && r.bottleneck < static_cast<int>(r.stages.size())) {
+    if (r.sequential && r.bottleneck >= 0 && r.bottleneck < static_cast<int>(r.stages.size())) {
+      // Steps that ran one after another: no stage waits on another, the slowest is the cost.
+      const StageMetrics& s = r.stages[static_cast<size_t>(r.bottleneck)];
+      body += "<p class=\"verdict\">The steps of this pass run one after another; the slowest is <b>";
+      append_html_escaped(body, s.name);
+      fmt::format_to(std::back_inserter(body), "</b>, {:.0f}% of its time.</p>",
+                     pct(s.busy_ns, 1));
+    } else if (r.bottleneck >= 0 && r.bottleneck < static_cast<int>(r.stages.size())) {
       const auto b = static_cast<size_t>(r.bottleneck);
       const StageMetrics& s = r.stages[b];
       body += "<p class=\"verdict\">Bottleneck: <b>";

@@ -387,6 +387,7 @@ ScanSummary run_scan(const ScanOptions& options) {
   run_counts["unchanged"] = summary.unchanged;
   run_counts["ignored"] = summary.ignored;
   run_counts["walk_errors"] = summary.walk_errors;
+  manifest.record_stage_metrics(run_id, "scan", summary.engine);
   manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
   manifest.checkpoint();
 

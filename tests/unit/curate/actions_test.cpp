@@ -63,14 +63,23 @@ class ActionsTest : public ::testing::Test {
       records.push_back(r);
     }
     manifest.upsert_files(records);
+    // b is a near duplicate of a (group 1, a keeps).
     std::vector<DecisionRecord> rows;
+    int64_t a_id = 0;
     for (const FileRecord& f : manifest.all_files()) {
       DecisionRecord d;
       d.file_id = f.id;
-      d.decision = decisions.at(fs::relative(f.path, root_ / "in"));
+      const std::string name = fs::relative(f.path, root_ / "in");
+      d.decision = decisions.at(name);
+      if (name == "a.jpg" || name == "b.jpg") {
+        d.group_id = 1;
+        d.is_keeper = name == "a.jpg";
+        if (d.is_keeper) a_id = f.id;
+      }
       rows.push_back(d);
     }
-    manifest.replace_dedup_results({}, rows);
+    const std::vector<GroupRecord> groups = {{1, "near", a_id, 2, 3}};
+    manifest.replace_dedup_results(groups, rows);
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -166,6 +175,20 @@ TEST_F(ActionsTest, NeverOverwritesAFileThatIsAlreadyThere) {
   EXPECT_EQ(s.moved, 0);
   EXPECT_EQ(read_all(under("rejects", "c.jpg")), "someone else's file");
   EXPECT_EQ(read_all(in("c.jpg")), "bytes of c.jpg");
+}
+
+TEST_F(ActionsTest, ADuplicateThatIsTheKeepersOwnFileIsNotMoved) {
+  // b is made a hard link of a: the same file under another name.
+  fs::remove(in("b.jpg"));
+  fs::create_hard_link(in("a.jpg"), in("b.jpg"));
+  Manifest manifest(db_);
+  ActionOptions o;
+  o.move_duplicates = root_ / "dups";
+  const ActionSummary s = run_actions(manifest, o);
+  EXPECT_EQ(s.moved, 0);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_TRUE(fs::exists(in("b.jpg")));
+  EXPECT_EQ(read_all(in("a.jpg")), "bytes of a.jpg");
 }
 
 TEST_F(ActionsTest, UndoLeavesACopyTheUserChanged) {

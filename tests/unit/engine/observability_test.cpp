@@ -353,6 +353,15 @@ TEST(RunReport, UtilizationAndTable) {
             std::string::npos)
       << table;
   EXPECT_NE(table.find("2.5"), std::string::npos) << table;
+
+  // Steps that ran one after another name the slowest step, with its share of the wall time.
+  report.sequential = true;
+  report.stages[1].workers = 1;
+  report.stages[1].busy_ns = 700'000'000;
+  const std::string steps = report.format_table();
+  EXPECT_NE(steps.find("slowest step: embed (70% of the pass's 1.00 s)"), std::string::npos)
+      << steps;
+  EXPECT_EQ(steps.find("bottleneck:"), std::string::npos) << steps;
 }
 
 }  // namespace

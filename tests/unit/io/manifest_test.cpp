@@ -585,6 +585,7 @@ TEST_F(ManifestTest, StageMetricsOfTheLatestRunPerPass) {
   dedup.stages = {stage("group", 1, 5, 50)};
   dedup.wall_ns = 60;
   dedup.bottleneck = 0;
+  dedup.sequential = true;
   const int64_t dedup_run = manifest.begin_run("dedup", "{}", "cpu");
   manifest.record_stage_metrics(dedup_run, "dedup", dedup);
   RunReport second = first;
@@ -596,6 +597,8 @@ TEST_F(ManifestTest, StageMetricsOfTheLatestRunPerPass) {
   ASSERT_EQ(latest.size(), 2U);
   EXPECT_EQ(latest[0].pass, "dedup");
   EXPECT_EQ(latest[1].pass, "scan");
+  EXPECT_TRUE(latest[0].report.sequential);
+  EXPECT_FALSE(latest[1].report.sequential);
   EXPECT_EQ(latest[1].run_id, rescan);
   ASSERT_EQ(latest[1].report.stages.size(), 2U);
   EXPECT_EQ(latest[1].report.stages[1].busy_ns, 1900);
