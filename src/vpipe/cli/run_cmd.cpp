@@ -54,7 +54,13 @@ int run(const RunArgs& a) {
     fmt::print("report: {} ({} pages, {} thumbnails made, {} cached)\n", s.report.index.string(),
                s.report.pages, s.report.thumbnails_made, s.report.thumbnails_cached);
   }
-  fmt::print("manifest: {}\nrun took {:.2f} s\n", config.manifest, seconds);
+  // Where the time went, pass by pass (each pass's own table above breaks it down further).
+  std::string passes;
+  for (const auto& [pass, s_pass] : s.pass_seconds) {
+    passes += fmt::format("{}{} {:.2f} s ({:.0f}%)", passes.empty() ? "" : ", ", pass, s_pass,
+                          seconds > 0 ? 100.0 * s_pass / seconds : 0.0);
+  }
+  fmt::print("manifest: {}\nrun took {:.2f} s: {}\n", config.manifest, seconds, passes);
   std::fflush(stdout);
   if (s.stopped) {
     std::cerr << "vpipe: interrupted; rerun the same command to resume\n";

@@ -232,7 +232,7 @@ std::vector<ConfigField> build_fields() {
   f.push_back(bool_field(
       "scan.orientations", [](auto& c) -> auto& { return c.scan.orientations; },
       "Also compute the hashes of the 8 orientations (rotated by 0/90/180/270 degrees, plain "
-      "and mirrored), which `dedup.orientations` needs."));
+      "and mirrored). `vpipe run` turns this on by itself when `dedup.orientations` is on."));
 
   // dedup:
   f.push_back(bool_field(
@@ -265,8 +265,8 @@ std::vector<ConfigField> build_fields() {
       "members reachable only through a chain of pairs split off into groups of their own."));
   f.push_back(bool_field(
       "dedup.orientations", [](auto& c) -> auto& { return c.dedup.orientations; },
-      "Also match copies turned by 90/180/270 degrees or mirrored; needs files scanned with "
-      "`scan.orientations: true`."));
+      "Also match copies turned by 90/180/270 degrees or mirrored (docs/DEDUP.md); the run's "
+      "scan then stores orientation hashes, rescanning files that lack them."));
   f.push_back(enum_list_field<KeeperCriterion>(
       "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },
       {{"pixels", KeeperCriterion::kPixels},

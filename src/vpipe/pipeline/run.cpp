@@ -1,5 +1,6 @@
 #include "vpipe/pipeline/run.h"
 
+#include <chrono>
 #include <filesystem>
 
 #include "vpipe/core/error.h"
@@ -9,6 +10,12 @@
 
 namespace vpipe {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 bool stop_requested(const PipelineRunOptions& options) {
   return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
@@ -42,8 +49,10 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     scan.stop = options.stop;
     scan.device = summary.device;
     scan.config_json = config_json;
+    const auto start = Clock::now();
     summary.scan = run_scan(scan);
     summary.scanned = true;
+    summary.pass_seconds.emplace_back("scan", seconds_since(start));
     if (summary.scan.stopped) {
       summary.stopped = true;
       return summary;
@@ -63,8 +72,10 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   dedup.quality = config.quality;
   dedup.device = summary.device;
   dedup.config_json = config_json;
+  auto start = Clock::now();
   summary.dedup = run_dedup_pass(manifest, dedup);
   summary.deduplicated = true;
+  summary.pass_seconds.emplace_back("dedup", seconds_since(start));
   if (stop_requested(options)) {
     summary.stopped = true;
     return summary;
@@ -77,7 +88,9 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   actions.move_rejects = config.actions.move_rejects;
   actions.move_duplicates = config.actions.move_duplicates;
   actions.stop = options.stop;
+  start = Clock::now();
   summary.actions = run_actions(manifest, actions);
+  summary.pass_seconds.emplace_back("actions", seconds_since(start));
   if (summary.actions.stopped) {
     summary.stopped = true;
     return summary;
@@ -91,8 +104,10 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     report.thumbnail_size = config.report.thumbnail_size;
     report.threads = threads;
     report.title = "vpipe report: " + std::filesystem::path(config.manifest).filename().string();
+    start = Clock::now();
     summary.report = write_report(manifest, report);
     summary.reported = true;
+    summary.pass_seconds.emplace_back("report", seconds_since(start));
   }
   return summary;
 }

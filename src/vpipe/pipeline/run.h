@@ -3,6 +3,8 @@
 #include <atomic>
 #include <ostream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vpipe/curate/actions.h"
 #include "vpipe/curate/dedup_pass.h"
@@ -30,6 +32,8 @@ struct PipelineRunSummary {
   bool reported = false;
   ReportSummary report;
   bool stopped = false;  ///< interrupted: rerun the same command to resume
+  /// Wall time of each pass that ran, seconds, in order: "scan", "dedup", "actions", "report".
+  std::vector<std::pair<std::string, double>> pass_seconds;
 };
 
 /// The whole configured pipeline (docs/CONFIG.md): scan the inputs into the manifest (resuming
