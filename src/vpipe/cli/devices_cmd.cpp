@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "vpipe/cli/commands.h"
-#include "vpipe/cli/json.h"
+#include "vpipe/core/json.h"
 #include "vpipe/device/devices.h"
 
 namespace vpipe::cli {
@@ -20,13 +20,13 @@ void add_devices_command(CLI::App& app, int* exit_code) {
       for (const auto& d : inv.cuda) {
         cuda += fmt::format(
             R"({}{{"index":{},"name":{},"compute_capability":"{}.{}","total_memory_bytes":{},"free_memory_bytes":{},"multiprocessors":{}}})",
-            cuda.empty() ? "" : ",", d.index, json_string(d.name), d.compute_major, d.compute_minor,
+            cuda.empty() ? "" : ",", d.index, json_quote(d.name), d.compute_major, d.compute_minor,
             d.total_memory_bytes, d.free_memory_bytes, d.multiprocessors);
       }
       fmt::print(R"({{"cpu":{{"model":{},"cores":{},"simd":"{}"}},"cuda":[{}],"cuda_status":{},"auto":"{}"}})"
                  "\n",
-                 json_string(inv.cpu.model), inv.cpu.logical_cores, inv.cpu.simd_level(), cuda,
-                 json_string(inv.cuda_status), chosen);
+                 json_quote(inv.cpu.model), inv.cpu.logical_cores, inv.cpu.simd_level(), cuda,
+                 json_quote(inv.cuda_status), chosen);
     } else {
       fmt::print("cpu     {} | {} cores | SIMD {}\n", inv.cpu.model, inv.cpu.logical_cores, inv.cpu.simd_level());
       if (inv.cuda.empty()) fmt::print("cuda    none: {}\n", inv.cuda_status);

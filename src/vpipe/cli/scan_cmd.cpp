@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "vpipe/cli/commands.h"
-#include "vpipe/cli/json.h"
+#include "vpipe/core/json.h"
 #include "vpipe/cli/stop_signal.h"
 #include "vpipe/core/error.h"
 #include "vpipe/device/devices.h"
@@ -32,11 +32,11 @@ struct ScanArgs {
 
 std::string config_json(const ScanArgs& a, int threads) {
   std::string roots;
-  for (const auto& r : a.roots) roots += (roots.empty() ? "" : ",") + json_string(r);
+  for (const auto& r : a.roots) roots += (roots.empty() ? "" : ",") + json_quote(r);
   return fmt::format(
       R"({{"command":"scan","roots":[{}],"list":{},"threads":{},"force":{},"lenient_decode":{},)"
       R"("max_megapixels":{},"max_file_mib":{},"orientations":{}}})",
-      roots, json_string(a.list), threads, a.force, a.lenient, a.max_megapixels, a.max_file_mib,
+      roots, json_quote(a.list), threads, a.force, a.lenient, a.max_megapixels, a.max_file_mib,
       a.orientations);
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -40,6 +41,9 @@ class DisjointSets {
   std::vector<size_t> parent_;
   std::vector<size_t> size_;
 };
+
+/// Quality scores (0..1) that differ by less than this step compare equal in the keeper policy.
+constexpr double kQualityStep = 0.02;
 
 Orientation inverse(Orientation o) {
   if (o == Orientation::kRotate90) return Orientation::kRotate270;
@@ -283,9 +287,14 @@ class Grouper {
         case KeeperCriterion::kPixels:
           if (a.pixels != b.pixels) return a.pixels > b.pixels;
           break;
-        case KeeperCriterion::kQuality:
-          if (a.quality != b.quality) return a.quality > b.quality;
+        case KeeperCriterion::kQuality: {
+          // Scores within the same 0.02 step are a tie: a re-encode or a brightness edit moves
+          // the score by noise, and the next criterion (age, name) says more about which file
+          // is the original.
+          const auto step = [](double q) { return std::llround(q / kQualityStep); };
+          if (step(a.quality) != step(b.quality)) return a.quality > b.quality;
           break;
+        }
         case KeeperCriterion::kOldest:
           if (a.mtime_ns != b.mtime_ns) return a.mtime_ns < b.mtime_ns;
           break;

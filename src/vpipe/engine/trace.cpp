@@ -1,5 +1,7 @@
 #include "vpipe/engine/trace.h"
 
+#include "vpipe/core/json.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -50,36 +52,6 @@ double to_us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 }  // namespace
 
-std::string json_escape(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(c)));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
 
 void write_chrome_trace_file(const std::string& path, std::span<const TraceThread> threads,
                              int64_t origin_ns, uint64_t dropped_spans) {
@@ -101,8 +73,8 @@ void write_chrome_trace_file(const std::string& path, std::span<const TraceThrea
     for (const TraceThread& thread : threads) {
       fmt::format_to(out,
                      ",\n{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{},"
-                     "\"args\":{{\"name\":\"{}\"}}}}",
-                     thread.tid, json_escape(thread.thread_name));
+                     "\"args\":{{\"name\":{}}}}}",
+                     thread.tid, json_quote(thread.thread_name));
       fmt::format_to(out,
                      ",\n{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{},"
                      "\"args\":{{\"sort_index\":{}}}}}",
@@ -110,10 +82,10 @@ void write_chrome_trace_file(const std::string& path, std::span<const TraceThrea
     }
     for (const TraceThread& thread : threads) {
       if (thread.spans == nullptr) continue;
-      const std::string name = json_escape(thread.event_name);
+      const std::string name = json_quote(thread.event_name);
       for (const TraceSpan& span : *thread.spans) {
         fmt::format_to(out,
-                       ",\n{{\"name\":\"{}\",\"cat\":\"stage\",\"ph\":\"X\",\"pid\":1,\"tid\":{},"
+                       ",\n{{\"name\":{},\"cat\":\"stage\",\"ph\":\"X\",\"pid\":1,\"tid\":{},"
                        "\"ts\":{:.3f},\"dur\":{:.3f},\"args\":{{\"items\":{}}}}}",
                        name, thread.tid, to_us(span.start_ns - origin_ns), to_us(span.duration_ns),
                        span.items);

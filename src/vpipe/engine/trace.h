@@ -35,7 +35,4 @@ inline constexpr int64_t kMaxTraceSpans = 2'000'000;
 void write_chrome_trace_file(const std::string& path, std::span<const TraceThread> threads,
                              int64_t origin_ns, uint64_t dropped_spans);
 
-/// `text` as the body of a JSON string (quotes not included).
-[[nodiscard]] std::string json_escape(const std::string& text);
-
 }  // namespace vpipe::detail

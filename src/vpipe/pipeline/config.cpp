@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/json.h"
 
 namespace vpipe {
 namespace {
@@ -233,6 +234,15 @@ std::vector<ConfigField> build_fields() {
       "scan.orientations", [](auto& c) -> auto& { return c.scan.orientations; },
       "Also compute the hashes of the 8 orientations (rotated by 0/90/180/270 degrees, plain "
       "and mirrored). `vpipe run` turns this on by itself when `dedup.orientations` is on."));
+  f.push_back(int_field(
+      "scan.manifest_batch", [](auto& c) -> auto& { return c.scan.manifest_batch; }, 1, 100000,
+      "Rows the single manifest writer commits per transaction (its batch size): larger batches "
+      "write faster, smaller ones lose less to a crash (the rerun rescans the lost batch)."));
+  f.push_back(int_field(
+      "scan.manifest_max_delay_ms", [](auto& c) -> auto& { return c.scan.manifest_max_delay_ms; },
+      1, 60000,
+      "Longest a scanned row waits for its batch to fill before it is committed anyway, "
+      "milliseconds."));
 
   // dedup:
   f.push_back(bool_field(
@@ -497,83 +507,7 @@ std::string yaml_scalar(std::string_view text) {
   return out;
 }
 
-/// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not one.
-size_t utf8_sequence_length(std::string_view text, size_t i) {
-  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-  const unsigned char lead = byte(i);
-  size_t length = 0;
-  unsigned char low = 0x80;
-  unsigned char high = 0xbf;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;   // overlong
-    if (lead == 0xed) high = 0x9f;  // surrogates
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;   // overlong
-    if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (i + length > text.size()) return 0;
-  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
-  for (size_t k = 2; k < length; ++k) {
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  }
-  return length;
-}
 
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x80) {
-      const size_t length = utf8_sequence_length(text, i);
-      if (length == 0) {
-        out += fmt::format("\\u{:04x}", c);  // a raw byte of a non-UTF-8 path, as U+00XX
-        ++i;
-      } else {
-        out.append(text.substr(i, length));
-        i += length;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
-  return out;
-}
 
 std::string yaml_value(const ConfigValue& value) {
   struct Visitor {
@@ -598,12 +532,12 @@ std::string json_value(const ConfigValue& value) {
     std::string operator()(bool b) const { return b ? "true" : "false"; }
     std::string operator()(int64_t i) const { return fmt::format("{}", i); }
     std::string operator()(double d) const { return format_number(d); }
-    std::string operator()(const std::string& s) const { return json_string(s); }
+    std::string operator()(const std::string& s) const { return json_quote(s); }
     std::string operator()(const std::vector<std::string>& list) const {
       std::string out = "[";
       for (size_t i = 0; i < list.size(); ++i) {
         if (i > 0) out += ",";
-        out += json_string(list[i]);
+        out += json_quote(list[i]);
       }
       return out + "]";
     }
@@ -1048,12 +982,12 @@ PipelineConfig load_pipeline_config(const std::filesystem::path& yaml_file) {
 }
 
 std::string pipeline_config_json(const PipelineConfig& config) {
-  std::string out = "{\"source\":" + json_string(config.source);
+  std::string out = "{\"source\":" + json_quote(config.source);
   std::vector<bool> object_is_empty = {false};  // one entry per open object; "source" is in
   const auto member = [&](std::string_view key) {
     if (!object_is_empty.back()) out += ',';
     object_is_empty.back() = false;
-    out += json_string(split_key(key).back());
+    out += json_quote(split_key(key).back());
     out += ':';
   };
   walk_schema(

@@ -22,6 +22,8 @@ struct ScanStageConfig {
   double max_megapixels = 200;  ///< bigger images are too_large before any pixel is allocated
   double max_file_mib = 1024;   ///< bigger files are too_large without being read
   bool orientations = false;    ///< compute the 8 orientation hashes (needed by dedup.orientations)
+  int manifest_batch = 512;         ///< rows per manifest transaction (the writer's max batch)
+  int manifest_max_delay_ms = 250;  ///< longest a row waits for its batch, milliseconds
 };
 
 /// `actions:` of the pipeline config. Each is a directory; empty = the action is off.
@@ -129,8 +131,8 @@ struct ConfigSection {
                                                    const std::filesystem::path& base_dir);
 
 /// The effective config as one JSON object (sections as nested objects, plus "source"), for
-/// the manifest's runs table. Strings are escaped per RFC 8259; bytes that are not valid UTF-8
-/// are written as \u00XX.
+/// the manifest's runs table. Strings are written by json_quote (core/json.h): valid UTF-8 as
+/// it is, other bytes as \udcXX.
 [[nodiscard]] std::string pipeline_config_json(const PipelineConfig& config);
 
 /// The config as YAML with a comment above every key; parses back to the same values. With

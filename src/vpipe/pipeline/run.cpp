@@ -44,6 +44,8 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     scan.max_file_bytes = static_cast<uint64_t>(config.scan.max_file_mib * 1024 * 1024);
     // Orientation-invariant dedup needs the orientation hashes, whatever scan.orientations says.
     scan.orientation_hashes = config.scan.orientations || config.dedup.orientations;
+    scan.manifest_batch = config.scan.manifest_batch;
+    scan.manifest_max_delay_ms = config.scan.manifest_max_delay_ms;
     scan.progress = options.progress;
     scan.trace_path = options.trace_path;
     scan.stop = options.stop;

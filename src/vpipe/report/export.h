@@ -30,11 +30,6 @@ int64_t export_manifest(const Manifest& manifest, const ExportOptions& options);
 /// Parses "csv", "jsonl", "keepers".
 [[nodiscard]] bool parse_export_format(std::string_view name, ExportFormat& format);
 
-/// `text` as a JSON string literal (quotes included). Valid UTF-8 is kept as it is; a byte that
-/// is not part of valid UTF-8 becomes the escape \udcXX (XX = the byte), the "surrogateescape"
-/// convention, so Python's `os.fsencode(json.loads(s))` gives back the exact bytes of a path.
-[[nodiscard]] std::string json_quote(std::string_view text);
-
 /// One CSV field per RFC 4180: quoted (quotes doubled) when it holds a comma, quote, CR or LF.
 [[nodiscard]] std::string csv_field(std::string_view text);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -323,11 +324,13 @@ ScanSummary run_scan(const ScanOptions& options) {
       }
     };
   });
-  // One writer; a transaction per batch of up to 512 rows or 250 ms, whichever comes first.
+  // One writer; a transaction per batch of up to manifest_batch rows (512) or
+  // manifest_max_delay (250 ms), whichever comes first.
   pipeline.add_stage(
       {.name = "manifest",
        .workers = 1,
-       .batch = {.max_batch = 512, .max_delay = std::chrono::milliseconds(250)},
+       .batch = {.max_batch = static_cast<size_t>(std::max(1, options.manifest_batch)),
+                 .max_delay = std::chrono::milliseconds(std::max(1, options.manifest_max_delay_ms))},
        .queue_capacity = 2048},
       [&](int) {
         return [&](std::span<ScanItem> batch) {

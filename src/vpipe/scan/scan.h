@@ -28,6 +28,10 @@ struct ScanOptions {
   /// Also store the hashes of the eight orientations (rotation/mirror-invariant dedup); costs
   /// 7 more small DCTs per image (dedup/hashes.h orientation_hashes_cpu).
   bool orientation_hashes = false;
+  /// The manifest writer commits a transaction per batch of this many rows, or when the oldest
+  /// row has waited manifest_max_delay_ms, whichever comes first (the engine's batcher).
+  int manifest_batch = 512;
+  int manifest_max_delay_ms = 250;
   std::ostream* progress = nullptr;             ///< live progress (stderr in the CLI)
   std::string trace_path;                       ///< Chrome trace output; empty = none
   const std::atomic<bool>* stop = nullptr;      ///< set by SIGINT/SIGTERM handlers

@@ -149,6 +149,14 @@ TEST(Grouping, KeeperTieBreaksFollowTheConfiguredOrder) {
   EXPECT_EQ(keeper({K::kQuality, K::kPixels}), 0U);
   EXPECT_EQ(keeper({K::kOldest}), 1U);
   EXPECT_EQ(keeper({K::kShortestPath}), 2U);
+  // Quality scores in the same 0.02 step are a tie, so the next criterion decides.
+  c.items[0].quality = 0.341;
+  c.items[1].quality = 0.345;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // tie on quality, b is older
+  c.items[1].quality = 0.38;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // b is better by more than a step
+  c.items[1].quality = 0.30;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 0U);
   // Equal on every criterion: byte order of the path decides, so the result is deterministic.
   c.items[0].pixels = c.items[1].pixels = c.items[2].pixels = 1;
   EXPECT_EQ(keeper({K::kPixels}), 2U);  // "d.jpg" < "dir/..."

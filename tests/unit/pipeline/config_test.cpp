@@ -475,7 +475,7 @@ TEST(PipelineConfigOutput, Json) {
   c.inputs = {"a\"b\\c\n", "\xc3\xa9t\xc3\xa9", "bad\xff"};
   const std::string json = pipeline_config_json(c);
   EXPECT_THAT(json, ::testing::StartsWith(
-                        R"({"source":"p.yaml","inputs":["a\"b\\c\n","été","bad\u00ff"],)"));
+                        R"({"source":"p.yaml","inputs":["a\"b\\c\u000a","été","bad\udcff"],)"));
   EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","scan":{"threads":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","quality","oldest","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"min_sharpness":)"));
