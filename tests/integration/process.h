@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -72,6 +73,29 @@ class Child {
 inline ProcessResult run_vpipe(const std::vector<std::string>& args, const std::string& scratch) {
   Child child(args, scratch);
   return child.wait();
+}
+
+/// A curate corpus of `n` files (`vpipe synth --seed seed`) made once per build tree under
+/// test-data/ and shared read-only by every test: ctest runs each test in its own process, in
+/// parallel, so it is synthesized under a private name and renamed into place. Keyed by the
+/// binary's mtime, since a rebuilt synth may write a different corpus. Returns its directory;
+/// on failure the directory has no truth.csv and `error` says why.
+inline std::filesystem::path shared_synth_corpus(int n, int seed, const std::string& scratch,
+                                                 std::string* error = nullptr) {
+  namespace fs = std::filesystem;
+  const auto built = fs::last_write_time(vpipe_binary()).time_since_epoch().count();
+  const fs::path dir = fs::path(VPIPE_BINARY_DIR) / "test-data" /
+                       ("corpus-" + std::to_string(n) + "-seed" + std::to_string(seed) + "-" +
+                        std::to_string(static_cast<uint64_t>(built)));
+  if (fs::exists(dir / "truth.csv")) return dir;
+  const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
+  const ProcessResult r = run_vpipe(
+      {"synth", tmp.string(), "--n", std::to_string(n), "--seed", std::to_string(seed)}, scratch);
+  if (r.exit_code != 0 && error != nullptr) *error = r.err;
+  std::error_code ec;
+  fs::rename(tmp, dir, ec);
+  if (ec) fs::remove_all(tmp, ec);  // another test process got there first: same bytes
+  return dir;
 }
 
 }  // namespace vpipe::testing

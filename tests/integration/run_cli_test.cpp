@@ -60,21 +60,13 @@ class RunCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
-  /// A 600-file curate corpus made once per build tree (see scan_cli_test.cpp).
   static fs::path shared_corpus() {
-    const auto built =
-        fs::last_write_time(vpipe::testing::vpipe_binary()).time_since_epoch().count();
-    const fs::path dir = fs::path(VPIPE_BINARY_DIR) / "test-data" /
-                         ("run-cli-corpus-600-seed21-" + std::to_string(static_cast<uint64_t>(built)));
-    if (fs::exists(dir / "truth.csv")) return dir;
-    const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
-    const auto r = run_vpipe({"synth", tmp.string(), "--n", "600", "--seed", "21"}, root_.string());
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) fs::remove_all(tmp);
+    std::string error;
+    const fs::path dir = vpipe::testing::shared_synth_corpus(600, 21, root_.string(), &error);
+    EXPECT_TRUE(error.empty()) << error;
     return dir;
   }
+
 
   void SetUp() override {
     scratch_ = root_ / ::testing::UnitTest::GetInstance()->current_test_info()->name();

@@ -32,22 +32,13 @@ class ScanCli : public ::testing::Test {
     truth_ = read_truth((corpus_ / "truth.csv").string());
   }
 
-  /// The corpus every test reads (never writes), made once per build tree: ctest runs each test
-  /// in its own process, in parallel, so it is synthesized under a private name and renamed.
   static fs::path shared_corpus() {
-    // Keyed by the binary's mtime: a rebuilt synth may write a different corpus.
-    const auto built = fs::last_write_time(vpipe::testing::vpipe_binary()).time_since_epoch().count();
-    const fs::path dir = fs::path(VPIPE_BINARY_DIR) / "test-data" /
-                         ("scan-cli-corpus-300-seed11-" + std::to_string(static_cast<uint64_t>(built)));
-    if (fs::exists(dir / "truth.csv")) return dir;
-    const fs::path tmp = dir.string() + ".tmp." + std::to_string(::getpid());
-    const auto r = run_vpipe({"synth", tmp.string(), "--n", "300", "--seed", "11"}, root_.string());
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::error_code ec;
-    fs::rename(tmp, dir, ec);
-    if (ec) fs::remove_all(tmp);  // another test process got there first: same bytes
+    std::string error;
+    const fs::path dir = vpipe::testing::shared_synth_corpus(300, 11, root_.string(), &error);
+    EXPECT_TRUE(error.empty()) << error;
     return dir;
   }
+
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   void SetUp() override {
