@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hamming_index.h"
@@ -119,7 +120,7 @@ class Grouper {
     }
     std::vector<std::vector<size_t>> components;
     if (options_.near) {
-      components = near_components(reps, /*emit=*/true);
+      components = near_components(reps);
     }
     // Exact classes that are in no near component are groups of their own.
     std::vector<bool> in_component(items_.size(), false);
@@ -129,7 +130,7 @@ class Grouper {
     for (const auto& [rep, members] : class_members_) {
       if (members.size() > 1 && !in_component[rep]) components.push_back({rep});
     }
-    for (auto& component : components) settle(std::move(component));
+    for (const auto& component : components) settle(component);
 
     std::sort(result_.groups.begin(), result_.groups.end(),
               [](const DuplicateGroup& x, const DuplicateGroup& y) {
@@ -180,8 +181,9 @@ class Grouper {
   }
 
   /// Near pairs among `reps` (exact-class representatives with hashes), united into components
-  /// of two or more. `emit`: send the pairs to the sink (the first, whole-corpus search only).
-  std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps, bool emit) {
+  /// of two or more. With the chain guard, each representative's neighbours are kept
+  /// (neighbours_) for settle(): memory O(pairs found), the search runs once.
+  std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
     const size_t n = reps.size();
     if (n < 2) return {};
     std::vector<uint64_t> phashes(n);
@@ -193,7 +195,7 @@ class Grouper {
     DisjointSets sets(n);
     std::vector<NearPair> buffer;
     const auto flush = [&] {
-      if (emit && sink_ && !buffer.empty()) sink_(buffer);
+      if (sink_ && !buffer.empty()) sink_(buffer);
       buffer.clear();
     };
     // Called from one thread at a time (the Hamming search serialises its sink).
@@ -207,7 +209,11 @@ class Grouper {
       const int dd = hamming_distance(ad, b.dhash);
       if (!rule_.accepts(dp, dd)) return;
       sets.unite(i, j);
-      if (emit) ++result_.near_pairs;
+      ++result_.near_pairs;
+      if (options_.chain_guard) {
+        neighbours_[reps[i]].push_back(reps[j]);
+        neighbours_[reps[j]].push_back(reps[i]);
+      }
       NearPair pair{reps[i], reps[j], dp, dd, o};
       if (pair.a > pair.b) {
         std::swap(pair.a, pair.b);
@@ -308,75 +314,90 @@ class Grouper {
     return x < y;
   }
 
-  /// Turns a component (exact-class representatives) into one or more groups: picks the keeper
-  /// among all members of all its classes; with the chain guard, representatives not near the
-  /// keeper are regrouped among themselves.
-  void settle(std::vector<size_t> reps) {
-    while (!reps.empty()) {
-      size_t keeper = class_members_[reps.front()].front();
+  /// Turns a component (exact-class representatives) into one or more groups. Without the chain
+  /// guard: one group, keeper the best member of all its classes. With it, greedily in keeper
+  /// order: the best representative not yet placed keeps a group of itself and its unplaced
+  /// neighbours that are near it (within the thresholds of the keeper). That is the same as
+  /// "keeper of the component, members near it stay, the rest regroup by their own pairs",
+  /// repeated, since the best unplaced member is always the best of its own remaining part;
+  /// done on the stored neighbour lists, it costs O(members + pairs), not a search per split.
+  void settle(const std::vector<size_t>& reps) {
+    // Best member of each class, then classes ordered by it.
+    std::vector<std::pair<size_t, size_t>> by_keeper;  // (best member, representative)
+    by_keeper.reserve(reps.size());
+    for (size_t rep : reps) {
+      size_t best = class_members_[rep].front();
+      for (size_t member : class_members_[rep]) {
+        if (better_keeper(member, best)) best = member;
+      }
+      by_keeper.emplace_back(best, rep);
+    }
+    std::sort(by_keeper.begin(), by_keeper.end(),
+              [&](const auto& x, const auto& y) { return better_keeper(x.first, y.first); });
+
+    if (!options_.chain_guard) {
+      const size_t keeper = by_keeper.front().first;
+      std::vector<std::pair<size_t, Nearness>> near;
       for (size_t rep : reps) {
-        for (size_t member : class_members_[rep]) {
-          if (better_keeper(member, keeper)) keeper = member;
+        // Joined through a chain maybe: keep it, with its actual distance to the keeper.
+        near.emplace_back(rep, nearness(items_[keeper], items_[rep], rule_, options_.orientations)
+                                   .value_or(Nearness{
+                                       hamming_distance(items_[keeper].phash, items_[rep].phash),
+                                       hamming_distance(items_[keeper].dhash, items_[rep].dhash),
+                                       Orientation::kIdentity}));
+      }
+      emit_group(keeper, near);
+      return;
+    }
+
+    bool first = true;
+    for (const auto& [keeper, keeper_rep] : by_keeper) {
+      if (placed_.contains(keeper_rep)) continue;
+      placed_.insert(keeper_rep);
+      std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
+      for (size_t other : neighbours_[keeper_rep]) {
+        if (placed_.contains(other)) continue;
+        if (const auto n = nearness(items_[keeper], items_[other], rule_, options_.orientations)) {
+          placed_.insert(other);
+          near.emplace_back(other, *n);
         }
       }
-      const size_t keeper_rep = exact_class_[keeper];
-      DuplicateGroup group;
-      std::vector<size_t> outside;
-      bool any_near = false;
-      bool any_exact = false;
-      for (size_t rep : reps) {
-        std::optional<Nearness> near;
-        if (rep == keeper_rep) {
-          near = Nearness{0, 0, Orientation::kIdentity};
-        } else {
-          near = nearness(items_[keeper], items_[rep], rule_, options_.orientations);
-          if (!near && !options_.chain_guard) {
-            // Joined through a chain: keep it, with its actual distance to the keeper.
-            near = Nearness{hamming_distance(items_[keeper].phash, items_[rep].phash),
-                            hamming_distance(items_[keeper].dhash, items_[rep].dhash),
-                            Orientation::kIdentity};
-          }
-        }
-        if (!near) {
-          outside.push_back(rep);
-          continue;
-        }
-        for (size_t member : class_members_[rep]) {
-          GroupMember m;
-          m.item = member;
-          m.is_keeper = member == keeper;
-          m.exact = rep == keeper_rep;
-          m.phash_distance = near->phash_distance;
-          m.dhash_distance = near->dhash_distance;
-          m.orientation = near->orientation;
-          if (!m.is_keeper) (m.exact ? any_exact : any_near) = true;
-          group.members.push_back(m);
-        }
+      if (first) {
+        result_.chain_splits += static_cast<int64_t>(reps.size() - near.size());
+        first = false;
       }
-      std::sort(group.members.begin(), group.members.end(),
-                [](const GroupMember& x, const GroupMember& y) {
-                  return std::make_tuple(!x.is_keeper, !x.exact, x.phash_distance, x.dhash_distance, x.item) <
-                         std::make_tuple(!y.is_keeper, !y.exact, y.phash_distance, y.dhash_distance, y.item);
-                });
-      if (group.members.size() > 1) {
-        group.kind = any_exact && any_near ? "mixed" : any_exact ? "exact" : "near";
-        result_.groups.push_back(std::move(group));
-      }
-      if (outside.empty()) return;
-      result_.chain_splits += static_cast<int64_t>(outside.size());
-      // Regroup what the guard moved out, by its own pairs.
-      std::vector<std::vector<size_t>> parts = near_components(outside, /*emit=*/false);
-      std::vector<bool> placed(items_.size(), false);
-      for (auto& part : parts) {
-        for (size_t rep : part) placed[rep] = true;
-        settle(std::move(part));
-      }
-      reps.clear();
-      // Exact classes left without a near partner are still exact groups.
-      for (size_t rep : outside) {
-        if (!placed[rep] && class_members_[rep].size() > 1) settle({rep});
+      emit_group(keeper, near);
+    }
+  }
+
+  /// Records a group: `keeper`, and each representative in `near` (the keeper's own class
+  /// included, with distance 0) with all the members of its exact class. Nothing for a lone file.
+  void emit_group(size_t keeper, const std::vector<std::pair<size_t, Nearness>>& near) {
+    const size_t keeper_rep = exact_class_[keeper];
+    DuplicateGroup group;
+    bool any_near = false;
+    bool any_exact = false;
+    for (const auto& [rep, n] : near) {
+      for (size_t member : class_members_[rep]) {
+        GroupMember m;
+        m.item = member;
+        m.is_keeper = member == keeper;
+        m.exact = rep == keeper_rep;
+        m.phash_distance = n.phash_distance;
+        m.dhash_distance = n.dhash_distance;
+        m.orientation = n.orientation;
+        if (!m.is_keeper) (m.exact ? any_exact : any_near) = true;
+        group.members.push_back(m);
       }
     }
+    if (group.members.size() < 2) return;
+    std::sort(group.members.begin(), group.members.end(),
+              [](const GroupMember& x, const GroupMember& y) {
+                return std::make_tuple(!x.is_keeper, !x.exact, x.phash_distance, x.dhash_distance, x.item) <
+                       std::make_tuple(!y.is_keeper, !y.exact, y.phash_distance, y.dhash_distance, y.item);
+              });
+    group.kind = any_exact && any_near ? "mixed" : any_exact ? "exact" : "near";
+    result_.groups.push_back(std::move(group));
   }
 
   std::span<const GroupingItem> items_;
@@ -386,6 +407,9 @@ class Grouper {
   MatchRule rule_;
   std::vector<size_t> exact_class_;  ///< item -> representative of its exact class
   std::map<size_t, std::vector<size_t>> class_members_;  ///< representative -> members, ascending
+  /// representative -> representatives it makes a near pair with (chain guard only).
+  std::unordered_map<size_t, std::vector<size_t>> neighbours_;
+  std::unordered_set<size_t> placed_;  ///< representatives already in a group (chain guard)
   GroupingResult result_;
 };
 

@@ -126,6 +126,27 @@ TEST(Grouping, SplitOffMembersRegroupAmongThemselves) {
   EXPECT_EQ(members_of(r), (std::vector<std::vector<size_t>>{{0, 1}, {3, 2}}));
 }
 
+TEST(Grouping, ALongChainIsSplitIntoTightGroupsWithoutDeepRecursion) {
+  // 20,000 hashes along a Gray-code walk: each differs from the next by one bit, so with t = 1
+  // they form one long chain that the guard must split thousands of times.
+  Corpus c;
+  for (uint64_t i = 0; i < 20000; ++i) c.add(numbered("chain", static_cast<int>(i)), i ^ (i >> 1), kBaseD);
+  DedupOptions options;
+  options.match = NearMatch::kPhash;
+  options.phash_threshold = 1;
+  const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+  EXPECT_GT(r.chain_splits, 1000);
+  std::set<size_t> seen;
+  for (const DuplicateGroup& g : r.groups) {
+    const uint64_t keeper = c.items[g.members.front().item].phash;
+    for (const GroupMember& m : g.members) {
+      EXPECT_TRUE(seen.insert(m.item).second) << "item " << m.item << " is in two groups";
+      EXPECT_LE(hamming_distance(c.items[m.item].phash, keeper), 1);
+    }
+  }
+  EXPECT_GT(seen.size(), 10000U);
+}
+
 TEST(Grouping, KeeperTieBreaksFollowTheConfiguredOrder) {
   Corpus c;
   auto& a = c.add("dir/longer_name.jpg", kBaseP, kBaseD, 1000);
