@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <deque>
+#include <memory>
+#include <unordered_map>
 #include <fstream>
 
 #include "vpipe/core/error.h"
@@ -46,6 +49,28 @@ std::vector<ThresholdRecord> threshold_records(const QualityRules& rules) {
           row("extreme_aspect", "aspect_ratio", rules.extreme_aspect, false)};
 }
 
+/// Stable storage for many short strings (paths): 1 MiB blocks, views never move.
+class PathArena {
+ public:
+  std::string_view add(std::string_view text) {
+    if (text.size() > kBlock) return std::string_view(big_.emplace_back(text));
+    if (blocks_.empty() || used_ + text.size() > kBlock) {
+      blocks_.push_back(std::make_unique<char[]>(kBlock));
+      used_ = 0;
+    }
+    char* at = blocks_.back().get() + used_;
+    std::copy(text.begin(), text.end(), at);
+    used_ += text.size();
+    return {at, text.size()};
+  }
+
+ private:
+  static constexpr size_t kBlock = size_t{1} << 20;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  std::deque<std::string> big_;  ///< the rare path longer than a block
+  size_t used_ = 0;
+};
+
 }  // namespace
 
 bool files_identical(const std::string& a, const std::string& b) {
@@ -71,38 +96,38 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
   const auto pass_start = Clock::now();
   const int64_t run_id = manifest.begin_run("dedup", options.config_json, options.device);
   try {
-    // Load.
+    // Verdict rules first: with automatic thresholds, one streaming pass over the signals.
     auto step_start = Clock::now();
-    const std::vector<FileRecord> files = manifest.all_files();
-    summary.files = static_cast<int64_t>(files.size());
-    summary.timings.stages.push_back(
-        step_metrics("load", files.size(), elapsed_ns(step_start)));
-
-    // Quality verdicts first: a rejected file is never chosen as a keeper while its group has a
-    // usable member.
-    step_start = Clock::now();
     summary.effective_quality = options.quality;
     if (options.quality_enabled && options.quality.auto_thresholds) {
-      summary.effective_quality = resolve_auto_thresholds(options.quality, files);
+      std::vector<FileRecord> signals;  // only what the rules read: no paths or messages
+      manifest.for_each_file([&](const FileRecord& f) {
+        FileRecord lean;
+        lean.status = f.status;
+        lean.width = f.width;
+        lean.height = f.height;
+        lean.has_signals = f.has_signals;
+        lean.quality = f.quality;
+        signals.push_back(std::move(lean));
+        return true;
+      });
+      summary.effective_quality = resolve_auto_thresholds(options.quality, signals);
     }
-    std::vector<DecisionRecord> decisions(files.size());
-    std::vector<GroupingItem> items(files.size());
-    for (size_t i = 0; i < files.size(); ++i) {
-      const FileRecord& f = files[i];
-      DecisionRecord& d = decisions[i];
-      d.file_id = f.id;
-      d.quality_score = f.has_signals ? quality_score(f) : 0.0;
-      if (options.quality_enabled) {
-        for (const RejectReason& r : evaluate_quality(f, summary.effective_quality)) {
-          d.reasons.push_back(ReasonRecord{r.rule, r.value, r.threshold, r.severity});
-        }
-      } else if (!has_signals(f.status)) {
-        // Without the rules, a file with no pixels still cannot be kept.
-        d.reasons.push_back(ReasonRecord{"corrupt", 0, 0, 1});
-      }
-      GroupingItem& item = items[i];
+
+    // Load, streaming: each row becomes a compact GroupingItem (its path in an arena, orientation
+    // hashes only when asked for) and, when rejected, its reasons. Verdicts come first so that a
+    // rejected file is never chosen as a keeper while its group has a usable member.
+    PathArena paths;
+    std::deque<std::array<uint64_t, kOrientationCount>> orientation_phash;
+    std::deque<std::array<uint64_t, kOrientationCount>> orientation_dhash;
+    std::vector<GroupingItem> items;
+    std::unordered_map<size_t, std::vector<ReasonRecord>> reasons;  // rejected items only
+    int64_t missing_orientations = 0;
+    manifest.for_each_file([&](const FileRecord& f) {
+      const size_t index = items.size();
+      GroupingItem& item = items.emplace_back();
       item.id = f.id;
-      item.path = f.path;
+      item.path = paths.add(f.path);
       item.size_bytes = f.size_bytes;
       item.mtime_ns = f.mtime_ns;
       item.has_content_hash = f.has_content_hash;
@@ -110,28 +135,38 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       item.has_hashes = f.has_signals;
       item.phash = f.phash;
       item.dhash = f.dhash;
-      if (f.has_orientation_hashes) {
-        item.orientation_phash = &f.orientation_phash;
-        item.orientation_dhash = &f.orientation_dhash;
+      if (options.dedup.orientations && f.has_signals) {
+        if (f.has_orientation_hashes) {
+          item.orientation_phash = &orientation_phash.emplace_back(f.orientation_phash);
+          item.orientation_dhash = &orientation_dhash.emplace_back(f.orientation_dhash);
+        } else {
+          ++missing_orientations;
+        }
       }
       item.pixels = int64_t{f.width} * f.height;
-      item.quality = d.quality_score;
-      item.rejected = !d.reasons.empty();
-    }
-    if (options.dedup.orientations) {
-      const auto missing = std::count_if(files.begin(), files.end(), [](const FileRecord& f) {
-        return f.has_signals && !f.has_orientation_hashes;
-      });
-      if (missing > 0) {
-        log().warn(
-            "dedup: {} files have no orientation hashes (scanned without them); they match "
-            "turned or mirrored copies only as the other side. Rescan with orientation hashes "
-            "on (scan.orientations: true, or `vpipe scan --orientations`)",
-            missing);
+      item.quality = f.has_signals ? quality_score(f) : 0.0;
+      std::vector<ReasonRecord> why;
+      if (options.quality_enabled) {
+        for (const RejectReason& r : evaluate_quality(f, summary.effective_quality)) {
+          why.push_back(ReasonRecord{r.rule, r.value, r.threshold, r.severity});
+        }
+      } else if (!has_signals(f.status)) {
+        // Without the rules, a file with no pixels still cannot be kept.
+        why.push_back(ReasonRecord{"corrupt", 0, 0, 1});
       }
+      item.rejected = !why.empty();
+      if (item.rejected) reasons.emplace(index, std::move(why));
+      return true;
+    });
+    summary.files = static_cast<int64_t>(items.size());
+    if (missing_orientations > 0) {
+      log().warn(
+          "dedup: {} files have no orientation hashes (scanned without them); they match "
+          "turned or mirrored copies only as the other side. Rescan with orientation hashes "
+          "on (scan.orientations: true, or `vpipe scan --orientations`)",
+          missing_orientations);
     }
-    summary.timings.stages.push_back(
-        step_metrics("verdicts", files.size(), elapsed_ns(step_start)));
+    summary.timings.stages.push_back(step_metrics("load", items.size(), elapsed_ns(step_start)));
 
     // Groups. Near pairs stream to the manifest in chunks as the search finds them.
     step_start = Clock::now();
@@ -141,64 +176,77 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       pair_rows.clear();
       for (const NearPair& p : pairs) {
         pair_rows.push_back(NearPairRecord{
-            files[p.a].id, files[p.b].id, p.phash_distance, p.dhash_distance,
+            items[p.a].id, items[p.b].id, p.phash_distance, p.dhash_distance,
             p.orientation == Orientation::kIdentity ? std::string()
                                                     : std::string(to_string(p.orientation))});
       }
       manifest.add_near_pairs(pair_rows);
     };
     const ExactConfirm confirm = [&](size_t a, size_t b) {
-      return files_identical(files[a].path, files[b].path);
+      return files_identical(std::string(items[a].path), std::string(items[b].path));
     };
-    DedupOptions dedup = options.dedup;
-    const GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
+    GroupingResult grouping = group_duplicates(items, options.dedup, confirm, sink);
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;
-    summary.timings.stages.push_back(
-        step_metrics("group", files.size(), elapsed_ns(step_start)));
+    summary.timings.stages.push_back(step_metrics("group", items.size(), elapsed_ns(step_start)));
 
-    // Decisions.
+    // Decisions, produced row by row into one transaction.
     step_start = Clock::now();
+    struct Membership {
+      int64_t group_id = 0;
+      const GroupMember* member = nullptr;
+    };
+    std::vector<Membership> membership(items.size());
     std::vector<GroupRecord> groups;
     groups.reserve(grouping.groups.size());
     for (size_t g = 0; g < grouping.groups.size(); ++g) {
       const DuplicateGroup& group = grouping.groups[g];
       const int64_t group_id = static_cast<int64_t>(g) + 1;
-      groups.push_back(GroupRecord{group_id, group.kind, files[group.members.front().item].id,
+      groups.push_back(GroupRecord{group_id, group.kind, items[group.members.front().item].id,
                                    static_cast<int64_t>(group.members.size()),
                                    group.max_distance()});
       (group.kind == "exact" ? summary.exact_groups : summary.near_groups) += 1;
-      for (const GroupMember& m : group.members) {
-        DecisionRecord& d = decisions[m.item];
-        d.group_id = group_id;
-        d.is_keeper = m.is_keeper;
-        d.phash_distance = m.phash_distance;
-        d.dhash_distance = m.dhash_distance;
-        if (!m.is_keeper) {
-          d.match = m.exact ? "exact" : "near";
-          if (m.orientation != Orientation::kIdentity) d.orientation = to_string(m.orientation);
-        }
-      }
+      for (const GroupMember& m : group.members) membership[m.item] = Membership{group_id, &m};
     }
     summary.groups = static_cast<int64_t>(groups.size());
-    for (DecisionRecord& d : decisions) {
-      if (!d.reasons.empty()) {
+    const auto decide = [&](size_t i, DecisionRecord& d) {
+      d.file_id = items[i].id;
+      d.quality_score = items[i].quality;
+      if (const Membership& m = membership[i]; m.group_id > 0) {
+        d.group_id = m.group_id;
+        d.is_keeper = m.member->is_keeper;
+        d.phash_distance = m.member->phash_distance;
+        d.dhash_distance = m.member->dhash_distance;
+        if (!d.is_keeper) {
+          d.match = m.member->exact ? "exact" : "near";
+          if (m.member->orientation != Orientation::kIdentity) {
+            d.orientation = to_string(m.member->orientation);
+          }
+        }
+      }
+      if (const auto it = reasons.find(i); it != reasons.end()) {
+        d.reasons = it->second;
         d.decision = "reject";
       } else if (d.group_id > 0 && !d.is_keeper) {
         d.decision = "duplicate";
       } else {
         d.decision = "keep";
       }
-      summary.decisions[d.decision] += 1;
-      for (const ReasonRecord& r : d.reasons) summary.reasons[r.rule] += 1;
+    };
+    DecisionRecord counted;
+    for (size_t i = 0; i < items.size(); ++i) {
+      counted = DecisionRecord{};
+      decide(i, counted);
+      summary.decisions[counted.decision] += 1;
+      for (const ReasonRecord& r : counted.reasons) summary.reasons[r.rule] += 1;
     }
     const std::vector<ThresholdRecord> thresholds =
         options.quality_enabled ? threshold_records(summary.effective_quality)
                                 : std::vector<ThresholdRecord>{};
-    manifest.replace_dedup_results(groups, decisions, thresholds);
+    manifest.replace_dedup_results(groups, items.size(), decide, thresholds);
     summary.timings.stages.push_back(
-        step_metrics("write", decisions.size(), elapsed_ns(step_start)));
+        step_metrics("write", items.size(), elapsed_ns(step_start)));
   } catch (...) {
     manifest.end_run(run_id, "failed", {});
     throw;

@@ -35,7 +35,7 @@ struct DedupPassSummary {
   std::map<std::string, int64_t> decisions;  ///< keep / duplicate / reject -> files
   std::map<std::string, int64_t> reasons;    ///< rule -> files rejected by it
   QualityRules effective_quality;  ///< the rules as applied (automatic thresholds resolved)
-  RunReport timings;               ///< one "stage" per step: load, verdicts, group, write
+  RunReport timings;  ///< one "stage" per step: load (with the verdicts), group, write
 };
 
 /// The group pass over a manifest filled by the scan (docs/DEDUP.md): quality verdicts, exact and

@@ -111,12 +111,19 @@ class Grouper {
 
   GroupingResult run() {
     if (options_.exact) find_exact_classes();
-    // Members of each exact class, by representative (the class's lowest index).
-    for (size_t i = 0; i < items_.size(); ++i) class_members_[exact_class_[i]].push_back(i);
+    // Members of each exact class of two or more, by representative (the lowest index); a file
+    // that is its own representative and has no entry is a class of one.
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (exact_class_[i] != i) {
+        std::vector<size_t>& members = multi_members_[exact_class_[i]];
+        if (members.empty()) members.push_back(exact_class_[i]);
+        members.push_back(i);
+      }
+    }
 
     std::vector<size_t> reps;  // one per exact class; only they take part in the near search
-    for (const auto& [rep, members] : class_members_) {
-      if (options_.near && items_[rep].has_hashes) reps.push_back(rep);
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (exact_class_[i] == i && options_.near && items_[i].has_hashes) reps.push_back(i);
     }
     std::vector<std::vector<size_t>> components;
     if (options_.near) {
@@ -127,9 +134,12 @@ class Grouper {
     for (const auto& component : components) {
       for (size_t rep : component) in_component[rep] = true;
     }
-    for (const auto& [rep, members] : class_members_) {
-      if (members.size() > 1 && !in_component[rep]) components.push_back({rep});
+    std::vector<size_t> exact_only;
+    for (const auto& [rep, members] : multi_members_) {
+      if (!in_component[rep]) exact_only.push_back(rep);
     }
+    std::sort(exact_only.begin(), exact_only.end());  // deterministic order
+    for (size_t rep : exact_only) components.push_back({rep});
     for (const auto& component : components) settle(component);
 
     std::sort(result_.groups.begin(), result_.groups.end(),
@@ -143,13 +153,25 @@ class Grouper {
  private:
   /// Buckets by (content hash, size), then splits each bucket into byte-identical classes.
   void find_exact_classes() {
-    std::map<std::tuple<uint64_t, uint64_t, int64_t>, std::vector<size_t>> buckets;
-    for (size_t i = 0; i < items_.size(); ++i) {
+    // Sorted indices instead of a map of buckets: 8 bytes per file, runs of equal keys.
+    const auto key = [&](size_t i) {
       const GroupingItem& item = items_[i];
-      if (!item.has_content_hash) continue;
-      buckets[{item.content_hash.high, item.content_hash.low, item.size_bytes}].push_back(i);
+      return std::make_tuple(item.content_hash.high, item.content_hash.low, item.size_bytes);
+    };
+    std::vector<size_t> order;
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (items_[i].has_content_hash) order.push_back(i);
     }
-    for (auto& [key, bucket] : buckets) {
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return key(a) != key(b) ? key(a) < key(b) : a < b;
+    });
+    std::vector<size_t> bucket;
+    for (size_t start = 0; start < order.size();) {
+      size_t end = start + 1;
+      while (end < order.size() && key(order[end]) == key(order[start])) ++end;
+      bucket.assign(order.begin() + static_cast<std::ptrdiff_t>(start),
+                    order.begin() + static_cast<std::ptrdiff_t>(end));
+      start = end;
       if (bucket.size() < 2) continue;
       result_.exact_candidates += static_cast<int64_t>(bucket.size());
       std::vector<size_t> class_reps;
@@ -283,6 +305,12 @@ class Grouper {
     return components;
   }
 
+  /// The members of the exact class that `rep` represents (just `rep` for a class of one).
+  [[nodiscard]] std::span<const size_t> members_of(size_t rep) const {
+    if (const auto it = multi_members_.find(rep); it != multi_members_.end()) return it->second;
+    return {&exact_class_[rep], 1};  // exact_class_[rep] == rep
+  }
+
   /// True when item x is a better keeper than item y.
   [[nodiscard]] bool better_keeper(size_t x, size_t y) const {
     const GroupingItem& a = items_[x];
@@ -326,8 +354,8 @@ class Grouper {
     std::vector<std::pair<size_t, size_t>> by_keeper;  // (best member, representative)
     by_keeper.reserve(reps.size());
     for (size_t rep : reps) {
-      size_t best = class_members_[rep].front();
-      for (size_t member : class_members_[rep]) {
+      size_t best = rep;
+      for (size_t member : members_of(rep)) {
         if (better_keeper(member, best)) best = member;
       }
       by_keeper.emplace_back(best, rep);
@@ -378,7 +406,7 @@ class Grouper {
     bool any_near = false;
     bool any_exact = false;
     for (const auto& [rep, n] : near) {
-      for (size_t member : class_members_[rep]) {
+      for (size_t member : members_of(rep)) {
         GroupMember m;
         m.item = member;
         m.is_keeper = member == keeper;
@@ -406,7 +434,8 @@ class Grouper {
   const NearPairSink& sink_;
   MatchRule rule_;
   std::vector<size_t> exact_class_;  ///< item -> representative of its exact class
-  std::map<size_t, std::vector<size_t>> class_members_;  ///< representative -> members, ascending
+  /// representative -> members (itself first, then ascending), for exact classes of two or more.
+  std::unordered_map<size_t, std::vector<size_t>> multi_members_;
   /// representative -> representatives it makes a near pair with (chain guard only).
   std::unordered_map<size_t, std::vector<size_t>> neighbours_;
   std::unordered_set<size_t> placed_;  ///< representatives already in a group (chain guard)

@@ -615,14 +615,21 @@ std::optional<FileRecord> Manifest::find_file(std::string_view path) const {
 
 std::vector<FileRecord> Manifest::all_files() const {
   std::vector<FileRecord> records;
+  for_each_file([&](const FileRecord& r) {
+    records.push_back(r);
+    return true;
+  });
+  return records;
+}
+
+void Manifest::for_each_file(const std::function<bool(const FileRecord&)>& visit) const {
   Statement stmt =
       impl_->prepare((std::string("SELECT ") + kFileColumns + " FROM files ORDER BY path").c_str());
   int rc = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
-    records.push_back(impl_->read_file_row(stmt.get()));
+    if (!visit(impl_->read_file_row(stmt.get()))) return;
   }
   if (rc != SQLITE_DONE) impl_->fail("cannot read file rows");
-  return records;
 }
 
 int64_t Manifest::count_files() const {
@@ -700,6 +707,13 @@ void bind_int_or_null(sqlite3_stmt* stmt, int index, int64_t value, bool present
 void Manifest::replace_dedup_results(std::span<const GroupRecord> groups,
                                      std::span<const DecisionRecord> decisions,
                                      std::span<const ThresholdRecord> thresholds) {
+  replace_dedup_results(groups, decisions.size(),
+                        [&](size_t i, DecisionRecord& d) { d = decisions[i]; }, thresholds);
+}
+
+void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
+                                     const std::function<void(size_t, DecisionRecord&)>& decision,
+                                     std::span<const ThresholdRecord> thresholds) {
   Impl& m = *impl_;
   in_transaction(m, "cannot commit the dedup results", [&] {
     m.exec("DELETE FROM quality_thresholds", "cannot clear thresholds");
@@ -736,7 +750,10 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups,
     Statement reason_stmt = m.prepare(
         "INSERT OR REPLACE INTO reasons (file_id, rule, value, threshold, severity) "
         "VALUES (?1, ?2, ?3, ?4, ?5)");
-    for (const DecisionRecord& d : decisions) {
+    DecisionRecord d;
+    for (size_t i = 0; i < decision_count; ++i) {
+      d = DecisionRecord{};
+      decision(i, d);
       {
         sqlite3_stmt* st = decision_stmt.get();
         ResetOnExit reset(st);

@@ -50,6 +50,9 @@ class Manifest {
 
   [[nodiscard]] std::optional<FileRecord> find_file(std::string_view path) const;
   [[nodiscard]] std::vector<FileRecord> all_files() const;  ///< ordered by path
+  /// Streams every file row, ordered by path, to `visit` (return false to stop): memory stays
+  /// flat however many rows. Do not write to this Manifest from inside `visit`.
+  void for_each_file(const std::function<bool(const FileRecord&)>& visit) const;
   [[nodiscard]] int64_t count_files() const;
   /// status name -> number of file rows with that status.
   [[nodiscard]] std::map<std::string, int64_t> status_counts() const;
@@ -66,6 +69,12 @@ class Manifest {
   /// go to table `reasons`. Decisions are recorded under the current run (begin_run).
   void replace_dedup_results(std::span<const GroupRecord> groups,
                              std::span<const DecisionRecord> decisions,
+                             std::span<const ThresholdRecord> thresholds = {});
+  /// Same, with the decisions produced one at a time: `decision(i, row)` fills the i-th of
+  /// `decision_count` rows (a fresh DecisionRecord each time), so a pass over millions of files
+  /// never holds them all.
+  void replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
+                             const std::function<void(size_t, DecisionRecord&)>& decision,
                              std::span<const ThresholdRecord> thresholds = {});
   /// The quality thresholds the last dedup pass applied, in the order it wrote them.
   [[nodiscard]] std::vector<ThresholdRecord> quality_thresholds() const;
