@@ -444,42 +444,6 @@ class Grouper {
 
 }  // namespace
 
-std::optional<NearMatch> near_match_from_string(std::string_view name) {
-  if (name == "phash") return NearMatch::kPhash;
-  if (name == "dhash") return NearMatch::kDhash;
-  if (name == "both") return NearMatch::kBoth;
-  if (name == "either") return NearMatch::kEither;
-  return std::nullopt;
-}
-
-std::string_view to_string(NearMatch m) {
-  switch (m) {
-    case NearMatch::kPhash: return "phash";
-    case NearMatch::kDhash: return "dhash";
-    case NearMatch::kBoth: return "both";
-    case NearMatch::kEither: return "either";
-  }
-  return "unknown";
-}
-
-std::optional<KeeperCriterion> keeper_criterion_from_string(std::string_view name) {
-  if (name == "pixels") return KeeperCriterion::kPixels;
-  if (name == "quality") return KeeperCriterion::kQuality;
-  if (name == "oldest") return KeeperCriterion::kOldest;
-  if (name == "shortest_path") return KeeperCriterion::kShortestPath;
-  return std::nullopt;
-}
-
-std::string_view to_string(KeeperCriterion c) {
-  switch (c) {
-    case KeeperCriterion::kPixels: return "pixels";
-    case KeeperCriterion::kQuality: return "quality";
-    case KeeperCriterion::kOldest: return "oldest";
-    case KeeperCriterion::kShortestPath: return "shortest_path";
-  }
-  return "unknown";
-}
-
 int DuplicateGroup::max_distance() const {
   int result = 0;
   for (const GroupMember& m : members) result = std::max(result, m.phash_distance);

@@ -40,12 +40,48 @@ struct DedupOptions {
   int threads = 0;  ///< 0 = all cores
 };
 
-/// Parses "phash", "dhash", "both", "either"; nullopt otherwise. And back.
-[[nodiscard]] std::optional<NearMatch> near_match_from_string(std::string_view name);
-[[nodiscard]] std::string_view to_string(NearMatch m);
-/// Parses "pixels", "quality", "oldest", "shortest_path"; nullopt otherwise. And back.
-[[nodiscard]] std::optional<KeeperCriterion> keeper_criterion_from_string(std::string_view name);
-[[nodiscard]] std::string_view to_string(KeeperCriterion c);
+inline constexpr std::array<NearMatch, 4> kAllNearMatches = {NearMatch::kPhash, NearMatch::kDhash,
+                                                             NearMatch::kBoth, NearMatch::kEither};
+inline constexpr std::array<KeeperCriterion, 4> kAllKeeperCriteria = {
+    KeeperCriterion::kPixels, KeeperCriterion::kQuality, KeeperCriterion::kOldest,
+    KeeperCriterion::kShortestPath};
+
+/// The names used by the config and the command line: "phash", "dhash", "both", "either".
+[[nodiscard]] constexpr std::string_view to_string(NearMatch m) {
+  switch (m) {
+    case NearMatch::kPhash: return "phash";
+    case NearMatch::kDhash: return "dhash";
+    case NearMatch::kBoth: return "both";
+    case NearMatch::kEither: return "either";
+  }
+  return "unknown";
+}
+
+/// "pixels", "quality", "oldest", "shortest_path".
+[[nodiscard]] constexpr std::string_view to_string(KeeperCriterion c) {
+  switch (c) {
+    case KeeperCriterion::kPixels: return "pixels";
+    case KeeperCriterion::kQuality: return "quality";
+    case KeeperCriterion::kOldest: return "oldest";
+    case KeeperCriterion::kShortestPath: return "shortest_path";
+  }
+  return "unknown";
+}
+
+/// Inverses of to_string; nullopt for a name that is none of them.
+[[nodiscard]] constexpr std::optional<NearMatch> near_match_from_string(std::string_view name) {
+  for (NearMatch m : kAllNearMatches) {
+    if (to_string(m) == name) return m;
+  }
+  return std::nullopt;
+}
+[[nodiscard]] constexpr std::optional<KeeperCriterion> keeper_criterion_from_string(
+    std::string_view name) {
+  for (KeeperCriterion c : kAllKeeperCriteria) {
+    if (to_string(c) == name) return c;
+  }
+  return std::nullopt;
+}
 
 /// One file as the grouping sees it. Views (`path`, the orientation arrays) must outlive the call.
 struct GroupingItem {

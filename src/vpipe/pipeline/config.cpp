@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cctype>
 #include <cerrno>
@@ -112,6 +113,15 @@ Enum enum_value(const EnumNames<Enum>& names, std::string_view name) {
   }
   assert(false && "the parser only sets names from the field's choices");
   return names.front().second;
+}
+
+/// Name/value pairs of every value of an enum, named by its to_string (one naming for the config,
+/// the command line and the docs).
+template <typename Enum, size_t N>
+EnumNames<Enum> names_of(const std::array<Enum, N>& all) {
+  EnumNames<Enum> names;
+  for (Enum e : all) names.emplace_back(to_string(e), e);
+  return names;
 }
 
 template <typename Enum>
@@ -253,10 +263,7 @@ std::vector<ConfigField> build_fields() {
       "Group perceptual near duplicates (re-encoded, resized, lightly edited copies)."));
   f.push_back(enum_field<NearMatch>(
       "dedup.match", [](auto& c) -> auto& { return c.dedup.match; },
-      {{"phash", NearMatch::kPhash},
-       {"dhash", NearMatch::kDhash},
-       {"both", NearMatch::kBoth},
-       {"either", NearMatch::kEither}},
+      names_of(kAllNearMatches),
       "Which hashes must be within their threshold for a near pair: `both` makes the fewest "
       "false matches, `either` finds the most copies."));
   f.push_back(int_field(
@@ -279,10 +286,7 @@ std::vector<ConfigField> build_fields() {
       "scan then stores orientation hashes, rescanning files that lack them."));
   f.push_back(enum_list_field<KeeperCriterion>(
       "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },
-      {{"pixels", KeeperCriterion::kPixels},
-       {"quality", KeeperCriterion::kQuality},
-       {"oldest", KeeperCriterion::kOldest},
-       {"shortest_path", KeeperCriterion::kShortestPath}},
+      names_of(kAllKeeperCriteria),
       "Which member of a group is kept: criteria tried in this order until one decides; "
       "`pixels` (most pixels), `quality` (best quality), `oldest` (earliest mtime), "
       "`shortest_path`. Each at most once."));
