@@ -119,4 +119,40 @@ struct ActionRecord {
   std::string error;
 };
 
+/// One prediction of a model for a file (manifest table `detections`): a box for a detector, a
+/// class of the whole image for a classifier. Boxes are in pixels of the full-resolution image
+/// after EXIF orientation (FileRecord width x height), corners x1y1 top-left, x2y2 bottom-right.
+struct DetectionRecord {
+  int64_t id = 0;       ///< detections.id; 0 for a record not read from the manifest
+  int64_t file_id = 0;  ///< files.id
+  std::string model;    ///< ModelSpec::name
+  std::string task;     ///< "detect" or "classify"
+  int rank = 0;         ///< 0-based, best score first, within (file, model)
+  int class_id = 0;
+  std::string label;  ///< class name ("" when the model has no labels)
+  float score = 0;
+  bool has_box = false;  ///< false for classifications
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  std::vector<float> keypoints;  ///< x, y pairs in the same pixels; usually empty
+};
+
+/// What one model made of one file (manifest table `inferences`), with its predictions.
+struct InferenceRecord {
+  int64_t file_id = 0;
+  std::string model;
+  std::string status = "ok";  ///< "ok" or "failed"
+  std::string error;          ///< why it failed (decode error, backend error), naming the file
+  std::vector<DetectionRecord> detections;  ///< rank order
+};
+
+/// A crop written for a detection (manifest table `crops`).
+struct CropRecord {
+  int64_t detection_id = 0;  ///< detections.id
+  std::string path;          ///< where it was written
+  int x = 0, y = 0;          ///< crop rectangle in full-resolution pixels (margin included)
+  int width = 0, height = 0;
+  int64_t size_bytes = 0;  ///< of the written file
+  uint64_t xxh64 = 0;      ///< of the written file's bytes (rerun: unchanged crops are kept)
+};
+
 }  // namespace vpipe

@@ -118,6 +118,48 @@ class Manifest {
   void for_each_curated(const CuratedQuery& query,
                         const std::function<bool(const CuratedFile&)>& visit) const;
 
+  // --- The infer pass (docs/MANIFEST.md: inferences, detections, crops) ---
+
+  /// Records what models made of files, in one transaction: for each record, the previous
+  /// inference of that (file, model), its detections and their crops rows are replaced.
+  /// Detection ids are assigned here (`detection.id` is ignored).
+  void record_inferences(std::span<const InferenceRecord> records);
+  /// file id -> files.mtime_ns at the time of the inference, for every file `model` has an "ok"
+  /// inference of; resume skips those whose mtime is unchanged.
+  [[nodiscard]] std::unordered_map<int64_t, int64_t> inferred_files(std::string_view model) const;
+  /// Inference status name ("ok", "failed") -> count, for `model` ("" = every model).
+  [[nodiscard]] std::map<std::string, int64_t> inference_counts(std::string_view model = {}) const;
+  /// The models that have inferences, sorted.
+  [[nodiscard]] std::vector<std::string> inferred_models() const;
+
+  /// Which detections for_each_detection visits.
+  struct DetectionQuery {
+    std::string model;     ///< "" = every model
+    std::string task;      ///< "" = both, else "detect" or "classify"
+    bool keepers_only = false;  ///< only files the dedup pass kept (no decision = kept)
+    int64_t offset = 0;    ///< in files, not detections
+    int64_t limit = -1;    ///< files; -1 = no limit
+  };
+  /// A file with its predictions (of the models the query selects) and their crops.
+  struct FileDetections {
+    FileRecord file;
+    std::vector<DetectionRecord> detections;  ///< by model, then rank
+    std::vector<CropRecord> crops;            ///< those that exist, in detection order
+  };
+  /// Streams the files that have an inference of the selected models, ordered by path (files
+  /// with no detection included: a YOLO export writes an empty label file for them), one file
+  /// at a time: memory stays flat. Do not write to this Manifest from inside `visit`.
+  void for_each_detection(const DetectionQuery& query,
+                          const std::function<bool(const FileDetections&)>& visit) const;
+  /// label -> number of detections (task "detect") or top-1 classifications ("classify").
+  [[nodiscard]] std::map<std::string, int64_t> label_counts(std::string_view model = {}) const;
+  [[nodiscard]] int64_t count_detections(std::string_view model = {}) const;
+
+  /// Inserts or replaces (by detection id) crop rows, in one transaction.
+  void record_crops(std::span<const CropRecord> crops);
+  [[nodiscard]] std::optional<CropRecord> find_crop(int64_t detection_id) const;
+  [[nodiscard]] int64_t count_crops() const;
+
   // --- Runs and their stage metrics ---
 
   /// A row of table `runs`.

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vpipe {
+
+/// A dense float32 tensor, row-major, owning its data.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;  ///< product(shape) values
+
+  /// Number of elements: the product of `shape` (1 for a scalar, shape empty).
+  [[nodiscard]] int64_t numel() const;
+};
+
+/// The engines that run a network file.
+enum class BackendKind {
+  kOpenCvDnn,  ///< ONNX through OpenCV's dnn module (CPU)
+  kLibTorch,   ///< TorchScript through LibTorch (CPU here; CUDA with a CUDA LibTorch)
+};
+
+[[nodiscard]] std::string_view to_string(BackendKind kind);  ///< "opencv-dnn", "libtorch"
+
+/// Where and how a backend runs.
+struct BackendOptions {
+  std::string device = "cpu";  ///< "cpu", or "cuda" / "cuda:N" where the backend supports it
+  int threads = 0;             ///< intra-op threads; 0 = the backend's default
+};
+
+/// A loaded network: one float32 input tensor in, its output tensors out.
+/// Not thread-safe: one Backend per worker that calls infer().
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  [[nodiscard]] virtual BackendKind kind() const = 0;
+  /// The device it runs on, as BackendOptions spells it ("cpu", "cuda:0").
+  [[nodiscard]] virtual std::string device() const = 0;
+  /// Runs the network on one batch. `shape` is the input's shape, batch first ([N, 3, H, W] or
+  /// [N, H, W, 3]); `input` holds product(shape) floats, contiguous. Returns the network's
+  /// outputs in its own order, each with the batch as its first dimension (a network that drops
+  /// it for N = 1 gets it back). Throws ItemError (the batch fails, the run goes on) when the network
+  /// refuses the input (wrong size, ...), naming the model file and the backend's reason.
+  [[nodiscard]] virtual std::vector<Tensor> infer(std::span<const float> input,
+                                                  std::span<const int64_t> shape) = 0;
+};
+
+/// Whether this build has `kind`. When not, `why` (if given) is told what to install.
+[[nodiscard]] bool backend_available(BackendKind kind, std::string* why = nullptr);
+
+/// The backend a model file needs, by its extension: .onnx -> OpenCV dnn; .pt, .pth,
+/// .torchscript, .ts -> LibTorch. Throws ConfigError naming the file for anything else.
+[[nodiscard]] BackendKind backend_for_file(const std::filesystem::path& model);
+
+/// Loads `model` on `kind`. Throws ConfigError naming the file and the reason: a backend this
+/// build lacks ("built without LibTorch: install libtorch-dev and rebuild"), a file that cannot
+/// be read, or one that holds no network of that kind.
+[[nodiscard]] std::unique_ptr<Backend> load_backend(const std::filesystem::path& model,
+                                                    BackendKind kind,
+                                                    const BackendOptions& options = {});
+
+namespace detail {
+// One per backend source file; each has a stub that throws ConfigError when the build lacks it.
+std::unique_ptr<Backend> load_opencv_dnn(const std::filesystem::path& model,
+                                         const BackendOptions& options);
+std::unique_ptr<Backend> load_libtorch(const std::filesystem::path& model,
+                                       const BackendOptions& options);
+bool opencv_dnn_built();
+bool libtorch_built();
+}  // namespace detail
+
+}  // namespace vpipe
