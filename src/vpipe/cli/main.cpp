@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   vpipe::cli::add_synth_command(app, &exit_code);
   vpipe::cli::add_dedup_command(app, &exit_code);
   vpipe::cli::add_run_command(app, &exit_code);
+  vpipe::cli::add_detect_command(app, &exit_code);
+  vpipe::cli::add_classify_command(app, &exit_code);
   vpipe::cli::add_report_command(app, &exit_code);
   vpipe::cli::add_export_command(app, &exit_code);
   vpipe::cli::add_undo_command(app, &exit_code);

@@ -50,6 +50,8 @@ int run(const RunArgs& a) {
   }
   if (s.deduplicated) print_dedup_summary(s.dedup);
   print_action_summary(s.actions);
+  if (s.inferred) print_infer_summary(s.infer, config.infer.model);
+  if (s.cropped) print_crop_summary(s.crops, config.infer.crops);
   if (s.reported) {
     fmt::print("report: {} ({} pages, {} thumbnails made, {} cached)\n", s.report.index.string(),
                s.report.pages, s.report.thumbnails_made, s.report.thumbnails_cached);

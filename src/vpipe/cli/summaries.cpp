@@ -39,4 +39,17 @@ void print_action_summary(const ActionSummary& s) {
   fmt::print("\n");
 }
 
+void print_infer_summary(const InferPassSummary& s, std::string_view model) {
+  fmt::print("infer: {} on {} images ({} ok, {} failed, {} unchanged) with {}\n", model, s.files,
+             s.ok, s.failed, s.unchanged, s.runtime);
+  fmt::print("  {:<24}{:>10}\n", "predictions", s.predictions);
+  for (const auto& [label, n] : s.labels) fmt::print("    {:<22}{:>10}\n", label, n);
+  fmt::print("\n{}\n", s.engine.format_table());
+}
+
+void print_crop_summary(const CropPassSummary& s, const std::string& dir) {
+  fmt::print("crops: {} written, {} unchanged, {} skipped (small or low score), {} failed -> {}\n",
+             s.written, s.unchanged, s.skipped, s.failed, dir);
+}
+
 }  // namespace vpipe::cli

@@ -2,6 +2,7 @@
 
 #include "vpipe/curate/actions.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/curate/infer_pass.h"
 
 namespace vpipe::cli {
 
@@ -9,5 +10,9 @@ namespace vpipe::cli {
 void print_dedup_summary(const DedupPassSummary& s);
 /// Prints what the actions did (stdout); nothing when they did nothing.
 void print_action_summary(const ActionSummary& s);
+/// Prints what an infer pass did (stdout): files, predictions per label, stage timings.
+void print_infer_summary(const InferPassSummary& s, std::string_view model);
+/// Prints what a crop pass did (stdout).
+void print_crop_summary(const CropPassSummary& s, const std::string& dir);
 
 }  // namespace vpipe::cli

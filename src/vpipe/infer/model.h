@@ -83,6 +83,11 @@ struct ModelRequest {
 /// a user network without --format/--task where they cannot be guessed).
 [[nodiscard]] ModelSpec resolve_model(const ModelRequest& request);
 
+/// The spec of a MediaPipe BlazeFace ONNX file (front 128 or back 256, as `config` says):
+/// NHWC RGB in [-1, 1], letterboxed with black, decoded with `config`, label "face".
+[[nodiscard]] ModelSpec blazeface_model_spec(const std::filesystem::path& onnx,
+                                             const BlazeFaceConfig& config);
+
 /// One line per built-in model ("name  what it detects  (source)"), for --help and errors.
 [[nodiscard]] std::string models_help();
 

@@ -353,6 +353,70 @@ std::vector<ConfigField> build_fields() {
       "actions.move_duplicates", [](auto& c) -> auto& { return c.actions.move_duplicates; },
       "Move duplicates (every group member but its keeper) into this directory."));
 
+  // infer:
+  f.push_back(string_field(
+      "infer.model", T::kString, [](auto& c) -> auto& { return c.infer.model; },
+      "The model run on the keepers after dedup: a built-in name (blazeface, blazeface-back, "
+      "haar:NAME, lbp:NAME, hog-people; docs/MODELS.md) or an .onnx / .pt / .torchscript file "
+      "(relative to this file's directory); empty = no infer step."));
+  f.push_back(string_choice_field(
+      "infer.task", [](auto& c) -> auto& { return c.infer.task; }, {"detect", "classify"},
+      "What the model answers: boxes (`detect`) or classes of the whole image (`classify`)."));
+  {
+    ConfigField format = string_field(
+        "infer.format", T::kString, [](auto& c) -> auto& { return c.infer.format; },
+        "How a user network's output is read: yolov5, yolov8 (also yolo11), blazeface, raw "
+        "(a classifier's scores); empty for built-in models.");
+    // The names of infer/model.h parse_output_format (this library does not link vpipe_infer).
+    format.check = [](std::string_view v) {
+      return v.empty() || v == "yolov5" || v == "yolov8" || v == "yolo11" || v == "blazeface" ||
+             v == "raw";
+    };
+    format.expected = "empty, yolov5, yolov8, yolo11, blazeface or raw";
+    f.push_back(std::move(format));
+  }
+  f.push_back(path_field(
+      "infer.labels", [](auto& c) -> auto& { return c.infer.labels; },
+      "Class names, one per line (line 1 = class 0); empty = the model's own or numbers."));
+  f.push_back(int_field(
+      "infer.input", [](auto& c) -> auto& { return c.infer.input; }, 0, 8192,
+      "A user network's square input size in pixels; 0 = 640 for detectors, 224 for "
+      "classifiers."));
+  f.push_back(number_field(
+      "infer.score_threshold", [](auto& c) -> auto& { return c.infer.score_threshold; }, -1, 1,
+      "Keep predictions scoring above this; negative = the model's own default."));
+  f.push_back(number_field(
+      "infer.iou_threshold", [](auto& c) -> auto& { return c.infer.iou_threshold; }, -1, 1,
+      "NMS: a box overlapping a better one of its class by more than this IoU is dropped; "
+      "negative = the model's own default."));
+  f.push_back(int_field(
+      "infer.max_batch", [](auto& c) -> auto& { return c.infer.max_batch; }, 1, 4096,
+      "Images per model call: the batcher sends a batch when it has this many..."));
+  f.push_back(number_field(
+      "infer.max_delay_ms", [](auto& c) -> auto& { return c.infer.max_delay_ms; }, 0, 60000,
+      "...or when its oldest image has waited this many milliseconds."));
+  f.push_back(int_field(
+      "infer.workers", [](auto& c) -> auto& { return c.infer.workers; }, 1, 64,
+      "Model instances running batches side by side."));
+  f.push_back(bool_field(
+      "infer.keepers_only", [](auto& c) -> auto& { return c.infer.keepers_only; },
+      "Only the files the dedup pass kept (false: every file that decoded)."));
+  f.push_back(bool_field(
+      "infer.force", [](auto& c) -> auto& { return c.infer.force; },
+      "Infer again files this model has already done (otherwise a rerun skips them)."));
+  f.push_back(path_field(
+      "infer.crops", [](auto& c) -> auto& { return c.infer.crops; },
+      "Write a crop of every detection under this folder (<model>/<label>/...); empty = none."));
+  f.push_back(number_field(
+      "infer.crop_margin", [](auto& c) -> auto& { return c.infer.crop_margin; }, 0, 10,
+      "Grow each box by this fraction of its width and height on every side before cropping."));
+  f.push_back(int_field(
+      "infer.crop_min_size", [](auto& c) -> auto& { return c.infer.crop_min_size; }, 1, 1 << 20,
+      "Do not crop boxes narrower or shorter than this many pixels."));
+  f.push_back(string_choice_field(
+      "infer.crop_format", [](auto& c) -> auto& { return c.infer.crop_format; }, {"jpeg", "png"},
+      "File format of the crops."));
+
   // report:
   f.push_back(path_field(
       "report.out", [](auto& c) -> auto& { return c.report.out; },
@@ -385,6 +449,9 @@ constexpr ConfigSection kSections[] = {
     {"actions",
      "What to do with the verdicts once dedup and quality have run. Each names a directory "
      "(created if missing); empty = off."},
+    {"infer",
+     "The expensive pass: a detector or classifier over the keepers, batched (docs/MODELS.md); "
+     "predictions go to the manifest, crops to a folder."},
     {"report", "The HTML report: galleries of duplicate groups and rejects, stage timings."},
 };
 

@@ -41,6 +41,26 @@ struct ReportConfig {
   int thumbnail_size = 160;  ///< longer side of a gallery thumbnail, pixels
 };
 
+/// `infer:` of the pipeline config: a model over the keepers, after dedup (docs/MODELS.md).
+struct InferConfig {
+  std::string model;        ///< built-in name or network file; empty = no infer step
+  std::string task = "detect";
+  std::string format;       ///< user networks: yolov5, yolov8, yolo11, blazeface, raw
+  std::string labels;       ///< class names, one per line
+  int input = 0;            ///< user networks: square input size; 0 = the model's own
+  double score_threshold = -1;  ///< < 0: the model's own
+  double iou_threshold = -1;    ///< < 0: the model's own
+  int max_batch = 8;
+  double max_delay_ms = 5;
+  int workers = 1;
+  bool keepers_only = true;
+  bool force = false;
+  std::string crops;  ///< folder for crops of the detections; empty = none
+  double crop_margin = 0.1;
+  int crop_min_size = 16;
+  std::string crop_format = "jpeg";
+};
+
 /// Everything `vpipe run pipeline.yaml` can be told (docs/CONFIG.md). Default member
 /// initialisers, here and in DedupOptions / QualityRules, are the defaults: the schema, the YAML
 /// printed by `vpipe config --defaults`, configs/default.yaml and docs/CONFIG.md all read them.
@@ -56,6 +76,7 @@ struct PipelineConfig {
   DedupOptions dedup;
   QualityRules quality;
   ActionsConfig actions;
+  InferConfig infer;
   ReportConfig report;
   std::string source;  ///< the YAML file it came from, for messages; not a key of the YAML
 };

@@ -98,7 +98,68 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     return summary;
   }
 
-  // 4. Report.
+  // 4. Inference on the keepers (resumes: files this model has done are skipped), then crops.
+  if (!config.infer.model.empty()) {
+    const InferConfig& ic = config.infer;
+    ModelRequest request;
+    request.model = ic.model;
+    // A model file named relative to the YAML file.
+    if (!config.source.empty() && !std::filesystem::exists(ic.model) &&
+        std::filesystem::path(ic.model).is_relative() && ic.model.find(':') == std::string::npos) {
+      const auto beside = std::filesystem::path(config.source).parent_path() / ic.model;
+      if (std::filesystem::exists(beside)) request.model = beside.string();
+    }
+    request.task = parse_model_task(ic.task);
+    if (!ic.format.empty()) request.format = parse_output_format(ic.format);
+    request.labels = ic.labels;
+    request.input = ic.input;
+    if (ic.score_threshold >= 0) request.score_threshold = static_cast<float>(ic.score_threshold);
+    if (ic.iou_threshold >= 0) request.iou_threshold = static_cast<float>(ic.iou_threshold);
+    InferPassOptions infer;
+    infer.model = resolve_model(request);
+    infer.backend.device = summary.device;
+    infer.threads = threads;
+    infer.infer_workers = ic.workers;
+    infer.batch.max_batch = static_cast<size_t>(ic.max_batch);
+    infer.batch.max_delay =
+        std::chrono::microseconds(static_cast<int64_t>(ic.max_delay_ms * 1000));
+    infer.keepers_only = ic.keepers_only;
+    infer.force = ic.force;
+    infer.progress = options.progress;
+    infer.stop = options.stop;
+    infer.command = "run";
+    infer.device = summary.device;
+    infer.config_json = config_json;
+    start = Clock::now();
+    summary.infer = run_infer_pass(config.manifest, infer);
+    summary.inferred = true;
+    summary.pass_seconds.emplace_back("infer", seconds_since(start));
+    if (summary.infer.stopped) {
+      summary.stopped = true;
+      return summary;
+    }
+    if (!ic.crops.empty() && infer.model.task == ModelTask::kDetect) {
+      CropOptions crops;
+      crops.dir = ic.crops;
+      crops.model = infer.model.name;
+      crops.margin = static_cast<float>(ic.crop_margin);
+      crops.min_size = ic.crop_min_size;
+      crops.format = ic.crop_format;
+      crops.keepers_only = ic.keepers_only;
+      crops.threads = threads;
+      crops.stop = options.stop;
+      start = Clock::now();
+      summary.crops = run_crop_pass(config.manifest, crops);
+      summary.cropped = true;
+      summary.pass_seconds.emplace_back("crops", seconds_since(start));
+      if (summary.crops.stopped) {
+        summary.stopped = true;
+        return summary;
+      }
+    }
+  }
+
+  // 5. Report.
   if (!config.report.out.empty()) {
     ReportOptions report;
     report.out_dir = config.report.out;

@@ -8,6 +8,7 @@
 
 #include "vpipe/curate/actions.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/curate/infer_pass.h"
 #include "vpipe/pipeline/config.h"
 #include "vpipe/report/html_report.h"
 #include "vpipe/scan/scan.h"
@@ -29,18 +30,25 @@ struct PipelineRunSummary {
   bool deduplicated = false;
   DedupPassSummary dedup;
   ActionSummary actions;
+  bool inferred = false;  ///< the config names a model (infer.model)
+  InferPassSummary infer;
+  bool cropped = false;
+  CropPassSummary crops;
   bool reported = false;
   ReportSummary report;
   bool stopped = false;  ///< interrupted: rerun the same command to resume
-  /// Wall time of each pass that ran, seconds, in order: "scan", "dedup", "actions", "report".
+  /// Wall time of each pass that ran, seconds, in order: "scan", "dedup", "actions", "infer",
+  /// "crops", "report".
   std::vector<std::pair<std::string, double>> pass_seconds;
 };
 
 /// The whole configured pipeline (docs/CONFIG.md): scan the inputs into the manifest (resuming
 /// what an earlier run did), the dedup pass (groups, keepers, quality verdicts), the actions,
-/// and the report. Each pass is resumable or atomic, so after a crash or Ctrl-C the same call
+/// the infer pass (a model over the keepers, and crops of its detections), and the report.
+/// Each pass is resumable or atomic, so after a crash or Ctrl-C the same call
 /// finishes the work: the scan skips files already scanned, the dedup pass replaces its results
-/// in one transaction, actions skip what is done and repair what a crash left half done.
+/// in one transaction, actions skip what is done and repair what a crash left half done, the
+/// infer pass skips files the model has done, crops that exist and match are kept.
 /// Throws vpipe::Error for what ends the run.
 PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunOptions& options);
 

@@ -16,6 +16,7 @@
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/read_file.h"
 
 namespace vpipe {
 namespace {
@@ -26,7 +27,7 @@ constexpr int kJpegQuality = 82;
 /// Bumped when thumbnails are made differently, so old cached ones are not reused.
 constexpr uint32_t kThumbnailVersion = 1;
 /// Bigger files are not read for a thumbnail (the scan refuses them too, by default).
-constexpr std::streamoff kMaxFileBytes = std::streamoff{1} << 30;
+constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
 
 /// What became of one request.
 enum class Outcome : uint8_t { kMade, kFailed };
@@ -39,29 +40,6 @@ struct Job {
   fs::path fail;
 };
 
-/// Reads a whole file; false (with `why`) when it cannot.
-bool read_file(const std::string& path, std::vector<uint8_t>& bytes, std::string& why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    why = "cannot open the file now";
-    return false;
-  }
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0 || size > kMaxFileBytes) {
-    why = size < 0 ? "cannot read the file now" : "file too large for a preview";
-    return false;
-  }
-  in.seekg(0);
-  bytes.resize(static_cast<size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (in.gcount() != size) {
-    why = "cannot read the file now";
-    return false;
-  }
-  return true;
-}
-
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -71,7 +49,7 @@ std::string read_text(const fs::path& path) {
 void make_one(Job& job, Decoder& decoder, int size) {
   std::vector<uint8_t> bytes;
   std::string why;
-  if (!read_file(job.file->path, bytes, why)) {
+  if (!read_file_bytes(job.file->path, kMaxFileBytes, bytes, why)) {
     // Not recorded: the file may be back next time.
     job.result->failure = why;
     job.outcome = Outcome::kFailed;

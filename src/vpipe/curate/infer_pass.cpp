@@ -1,0 +1,271 @@
+#include "vpipe/curate/infer_pass.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/io/decode.h"
+#include "vpipe/io/manifest.h"
+#include "vpipe/io/read_file.h"
+
+namespace vpipe {
+namespace {
+
+int resolve_threads(int threads) {
+  if (threads > 0) return threads;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+/// One file on its way through the infer pass.
+struct InferItem {
+  int64_t file_id = 0;
+  std::string path;
+  std::vector<uint8_t> bytes;  ///< read -> decode
+  Image image;                 ///< decode -> preprocess
+  int full_width = 0;          ///< full-resolution size after EXIF orientation
+  int full_height = 0;
+  ModelInput input;            ///< preprocess -> infer -> postprocess
+  std::vector<Prediction> predictions;
+  bool failed = false;
+  std::string error;
+
+  void fail(std::string message) {
+    if (failed) return;
+    failed = true;
+    error = std::move(message);
+  }
+};
+
+/// Whether a file goes to the model: it decoded at scan time, and (keepers_only) the dedup
+/// pass kept it or has not run.
+bool selected(const Manifest::CuratedFile& f, bool keepers_only) {
+  const ItemStatus s = f.file.status;
+  if (s != ItemStatus::kOk && s != ItemStatus::kDamaged) return false;
+  return !keepers_only || !f.has_decision || f.decision.decision == "keep";
+}
+
+}  // namespace
+
+InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPassOptions& options) {
+  const int threads = resolve_threads(options.threads);
+  BackendOptions backend = options.backend;
+  if (backend.threads == 0) backend.threads = threads;
+
+  // Load every infer worker's model before the run starts: a model that cannot load ends the
+  // run here, with its reason, rather than inside a worker.
+  std::vector<std::unique_ptr<Model>> models;
+  for (int w = 0; w < std::max(1, options.infer_workers); ++w) {
+    models.push_back(load_model(options.model, backend));
+  }
+  const Model& shared = *models.front();  // prepare and decode are const and thread-safe
+  const ModelSpec& spec = shared.spec();
+
+  Manifest writer(db);
+  Manifest reader(db);  // the source streams the files on its own connection
+  const std::unordered_map<int64_t, int64_t> done =
+      options.force ? std::unordered_map<int64_t, int64_t>{} : writer.inferred_files(spec.name);
+  const int64_t run_id = writer.begin_run(options.command, options.config_json, options.device);
+
+  InferPassSummary summary;
+  summary.runtime = shared.runtime();
+  std::atomic<int64_t> unchanged{0};
+  std::atomic<int64_t> to_do{0};
+
+  DecodeOptions decode_options;
+  decode_options.min_long_side = shared.decode_long_side();
+  decode_options.max_pixels = options.max_pixels;
+  decode_options.lenient = true;  // the scan already judged damaged files; infer what decodes
+
+  Pipeline<InferItem> pipeline;
+  pipeline.set_source("select", [&](const Pipeline<InferItem>::Emit& emit) {
+    Manifest::CuratedQuery query;
+    reader.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+      if (!selected(f, options.keepers_only)) return true;
+      if (auto it = done.find(f.file.id); it != done.end() && it->second == f.file.mtime_ns) {
+        unchanged.fetch_add(1, std::memory_order_relaxed);
+        return true;
+      }
+      to_do.fetch_add(1, std::memory_order_relaxed);
+      InferItem item;
+      item.file_id = f.file.id;
+      item.path = f.file.path;
+      return emit(std::move(item));
+    });
+  });
+  const int io_workers = std::max(1, std::min(threads, 4));
+  pipeline.add_stage({.name = "read",
+                      .workers = io_workers,
+                      .queue_capacity = static_cast<size_t>(8 * io_workers)},
+                     [&](int) {
+                       return [&](std::span<InferItem> batch) {
+                         for (InferItem& item : batch) {
+                           std::string why;
+                           if (!read_file_bytes(item.path, options.max_file_bytes, item.bytes, why)) {
+                             item.fail(why);
+                           }
+                         }
+                       };
+                     });
+  pipeline.add_stage({.name = "decode",
+                      .workers = threads,
+                      .queue_capacity = static_cast<size_t>(8 * threads)},
+                     [&](int) {
+                       return [decoder = std::make_shared<Decoder>(),
+                               &decode_options](std::span<InferItem> batch) {
+                         for (InferItem& item : batch) {
+                           if (item.failed) continue;
+                           DecodeResult r = decoder->decode(item.bytes, decode_options);
+                           item.bytes = {};
+                           if (r.image.empty()) {
+                             item.fail(fmt::format("{}: {}", to_string(r.status), r.message));
+                             continue;
+                           }
+                           item.full_width = r.width;
+                           item.full_height = r.height;
+                           item.image = std::move(r.image);
+                         }
+                       };
+                     });
+  pipeline.add_stage({.name = "preprocess",
+                      .workers = threads,
+                      .queue_capacity = static_cast<size_t>(8 * threads)},
+                     [&](int) {
+                       return [&](std::span<InferItem> batch) {
+                         for (InferItem& item : batch) {
+                           if (item.failed) continue;
+                           shared.prepare(item.image, item.input);
+                           item.image = Image();
+                         }
+                       };
+                     });
+  pipeline.add_stage({.name = "infer",
+                      .workers = static_cast<int>(models.size()),
+                      .batch = options.batch,
+                      .queue_capacity = 2 * models.size() * options.batch.max_batch},
+                     [&](int worker) {
+                       Model* model = models[static_cast<size_t>(worker)].get();
+                       return [model, inputs = std::vector<ModelInput*>()](
+                                  std::span<InferItem> batch) mutable {
+                         inputs.clear();
+                         for (InferItem& item : batch) {
+                           if (!item.failed) inputs.push_back(&item.input);
+                         }
+                         if (!inputs.empty()) model->infer(inputs);
+                       };
+                     });
+  pipeline.add_stage({.name = "postprocess",
+                      .workers = threads,
+                      .queue_capacity = static_cast<size_t>(8 * threads)},
+                     [&](int) {
+                       return [&](std::span<InferItem> batch) {
+                         for (InferItem& item : batch) {
+                           if (item.failed) continue;
+                           item.predictions = shared.decode(item.input);
+                           // Boxes are in pixels of the decoded image, which DCT scaling may
+                           // have reduced: back to full resolution.
+                           const float sx = static_cast<float>(item.full_width) /
+                                            static_cast<float>(item.input.image_width);
+                           const float sy = static_cast<float>(item.full_height) /
+                                            static_cast<float>(item.input.image_height);
+                           for (Prediction& p : item.predictions) {
+                             p.box = Box{p.box.x1 * sx, p.box.y1 * sy, p.box.x2 * sx, p.box.y2 * sy};
+                             for (size_t k = 0; k + 1 < p.keypoints.size(); k += 2) {
+                               p.keypoints[k] *= sx;
+                               p.keypoints[k + 1] *= sy;
+                             }
+                           }
+                           item.input = ModelInput();
+                         }
+                       };
+                     });
+  std::map<std::string, int64_t> labels;  // written by the single writer
+  pipeline.add_stage(
+      {.name = "write",
+       .workers = 1,
+       .batch = {.max_batch = static_cast<size_t>(std::max(1, options.manifest_batch)),
+                 .max_delay = std::chrono::milliseconds(std::max(1, options.manifest_max_delay_ms))},
+       .queue_capacity = 1024},
+      [&](int) {
+        return [&](std::span<InferItem> batch) {
+          std::vector<InferenceRecord> rows;
+          rows.reserve(batch.size());
+          const std::string task(to_string(spec.task));
+          for (InferItem& item : batch) {
+            InferenceRecord rec;
+            rec.file_id = item.file_id;
+            rec.model = spec.name;
+            if (item.failed) {
+              rec.status = "failed";
+              rec.error = fmt::format("{}: {}", item.path, item.error);
+              log().debug("infer: {}", rec.error);
+              ++summary.failed;
+            } else {
+              ++summary.ok;
+              for (size_t r = 0; r < item.predictions.size(); ++r) {
+                const Prediction& p = item.predictions[r];
+                DetectionRecord d;
+                d.file_id = item.file_id;
+                d.model = spec.name;
+                d.task = task;
+                d.rank = static_cast<int>(r);
+                d.class_id = p.class_id;
+                d.label = class_label(spec, p.class_id);
+                d.score = p.score;
+                d.has_box = spec.task == ModelTask::kDetect;
+                if (d.has_box) {
+                  d.x1 = p.box.x1;
+                  d.y1 = p.box.y1;
+                  d.x2 = p.box.x2;
+                  d.y2 = p.box.y2;
+                }
+                d.keypoints = p.keypoints;
+                if (spec.task == ModelTask::kDetect || r == 0) ++labels[d.label];
+                rec.detections.push_back(std::move(d));
+              }
+              summary.predictions += static_cast<int64_t>(item.predictions.size());
+            }
+            rows.push_back(std::move(rec));
+          }
+          writer.record_inferences(rows);
+        };
+      });
+
+  RunOptions run_options;
+  run_options.stop = options.stop;
+  run_options.progress = options.progress;
+  run_options.trace = !options.trace_path.empty();
+  run_options.unit = "images";
+  run_options.expected_total = [&] { return to_do.load(); };
+
+  try {
+    summary.engine = pipeline.run(run_options);
+  } catch (...) {
+    try {
+      writer.end_run(run_id, "failed", {});
+    } catch (const std::exception& e) {
+      log().error("could not record the failed run in {}: {}", db.string(), e.what());
+    }
+    throw;
+  }
+  summary.files = summary.ok + summary.failed;
+  summary.unchanged = unchanged.load();
+  summary.labels = std::move(labels);
+  summary.stopped = summary.engine.stopped;
+  std::map<std::string, int64_t> counts{{"ok", summary.ok},
+                                        {"failed", summary.failed},
+                                        {"unchanged", summary.unchanged},
+                                        {"predictions", summary.predictions}};
+  writer.record_stage_metrics(run_id, "infer:" + spec.name, summary.engine);
+  writer.end_run(run_id, summary.stopped ? "interrupted" : "completed", counts);
+  writer.checkpoint();
+  if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
+  return summary;
+}
+
+}  // namespace vpipe
