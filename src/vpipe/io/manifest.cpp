@@ -167,6 +167,51 @@ CREATE TABLE stage_metrics (
 );
 )sql";
 
+// Schema version 3: the infer pass. `inferences` says what a model made of a file (and the
+// file's mtime then, for resume); `detections` holds its predictions, `crops` the crops written
+// for them. Replacing an inference deletes its detections, which cascades to their crops.
+constexpr const char* kSchemaV3 = R"sql(
+CREATE TABLE inferences (
+  file_id     INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  model       TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  error       TEXT,
+  mtime_ns    INTEGER NOT NULL,
+  run_id      INTEGER REFERENCES runs(id),
+  inferred_at TEXT NOT NULL,
+  PRIMARY KEY (file_id, model)
+);
+CREATE INDEX inferences_model ON inferences(model, status);
+CREATE TABLE detections (
+  id        INTEGER PRIMARY KEY,
+  file_id   INTEGER NOT NULL,
+  model     TEXT NOT NULL,
+  task      TEXT NOT NULL,
+  rank      INTEGER NOT NULL,
+  class_id  INTEGER NOT NULL,
+  label     TEXT,
+  score     REAL NOT NULL,
+  x1        REAL,
+  y1        REAL,
+  x2        REAL,
+  y2        REAL,
+  keypoints BLOB,
+  UNIQUE (file_id, model, rank),
+  FOREIGN KEY (file_id, model) REFERENCES inferences(file_id, model) ON DELETE CASCADE
+);
+CREATE INDEX detections_model_label ON detections(model, label);
+CREATE TABLE crops (
+  detection_id INTEGER PRIMARY KEY REFERENCES detections(id) ON DELETE CASCADE,
+  path         TEXT NOT NULL,
+  x            INTEGER NOT NULL,
+  y            INTEGER NOT NULL,
+  width        INTEGER NOT NULL,
+  height       INTEGER NOT NULL,
+  size_bytes   INTEGER NOT NULL,
+  xxh64        INTEGER NOT NULL
+);
+)sql";
+
 /// One step of the schema's history: SQL that brings a database at `to_version - 1` to
 /// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -176,7 +221,7 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 2> kMigrations{{{1, kSchemaV1}, {2, kSchemaV2}}};
+constexpr std::array<Migration, 3> kMigrations{{{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -944,6 +989,298 @@ void Manifest::for_each_curated(const CuratedQuery& query,
     if (!visit(row)) break;
   }
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) m.fail("cannot read curated files");
+}
+
+// --- The infer pass ---
+
+namespace {
+
+/// Binds a filter value that may be empty as '' (never NULL), so `?N = ''` selects "all".
+void bind_filter(sqlite3_stmt* stmt, int index, std::string_view text) {
+  if (text.empty()) {
+    sqlite3_bind_text64(stmt, index, "", 0, SQLITE_STATIC, SQLITE_UTF8);
+  } else {
+    bind_text(stmt, index, text);
+  }
+}
+
+/// Keypoints blob: x, y pairs of float32, little-endian, 8 bytes per point.
+std::string keypoints_blob(const std::vector<float>& keypoints) {
+  std::string blob(keypoints.size() * 4, '\0');
+  for (size_t i = 0; i < keypoints.size(); ++i) {
+    const auto bits = std::bit_cast<uint32_t>(keypoints[i]);
+    for (size_t byte = 0; byte < 4; ++byte) {
+      blob[i * 4 + byte] = static_cast<char>(bits >> (8 * byte));
+    }
+  }
+  return blob;
+}
+
+std::vector<float> keypoints_from_blob(sqlite3_stmt* stmt, int index) {
+  std::vector<float> keypoints;
+  if (sqlite3_column_type(stmt, index) != SQLITE_BLOB) return keypoints;
+  const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, index));
+  const size_t count = static_cast<size_t>(sqlite3_column_bytes(stmt, index)) / 4;
+  keypoints.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = 0;
+    for (size_t byte = 0; byte < 4; ++byte) bits |= uint32_t{blob[i * 4 + byte]} << (8 * byte);
+    keypoints[i] = std::bit_cast<float>(bits);
+  }
+  return keypoints;
+}
+
+// Crop columns, in the order read_crop reads them (crops AS c).
+constexpr const char* kCropColumns =
+    "c.detection_id, c.path, c.x, c.y, c.width, c.height, c.size_bytes, c.xxh64";
+
+CropRecord read_crop(sqlite3_stmt* stmt, int first) {
+  CropRecord c;
+  c.detection_id = sqlite3_column_int64(stmt, first);
+  c.path = column_text(stmt, first + 1);
+  c.x = sqlite3_column_int(stmt, first + 2);
+  c.y = sqlite3_column_int(stmt, first + 3);
+  c.width = sqlite3_column_int(stmt, first + 4);
+  c.height = sqlite3_column_int(stmt, first + 5);
+  c.size_bytes = sqlite3_column_int64(stmt, first + 6);
+  c.xxh64 = std::bit_cast<uint64_t>(sqlite3_column_int64(stmt, first + 7));
+  return c;
+}
+
+}  // namespace
+
+void Manifest::record_inferences(std::span<const InferenceRecord> records) {
+  if (records.empty()) return;
+  Impl& m = *impl_;
+  const std::string now = now_utc_iso8601();
+  in_transaction(m, "cannot commit inferences", [&] {
+    // Deleting the detections cascades to their crops (crops.detection_id ON DELETE CASCADE).
+    Statement delete_stmt = m.prepare("DELETE FROM detections WHERE file_id = ?1 AND model = ?2");
+    // The file's mtime is read from its row in the same statement, so the stamp resume compares
+    // against is the one the inference saw.
+    Statement inference_stmt = m.prepare(
+        "INSERT INTO inferences (file_id, model, status, error, mtime_ns, run_id, inferred_at) "
+        "SELECT id, ?2, ?3, ?4, mtime_ns, ?5, ?6 FROM files WHERE id = ?1 "
+        "ON CONFLICT (file_id, model) DO UPDATE SET status = excluded.status, "
+        "error = excluded.error, mtime_ns = excluded.mtime_ns, run_id = excluded.run_id, "
+        "inferred_at = excluded.inferred_at");
+    Statement detection_stmt = m.prepare(
+        "INSERT INTO detections (file_id, model, task, rank, class_id, label, score, x1, y1, x2, "
+        "y2, keypoints) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    std::string blob;
+    for (const InferenceRecord& r : records) {
+      {
+        ResetOnExit reset(delete_stmt.get());
+        sqlite3_bind_int64(delete_stmt.get(), 1, r.file_id);
+        bind_text(delete_stmt.get(), 2, r.model);
+        m.step_done(delete_stmt.get(), "cannot delete previous detections");
+      }
+      {
+        sqlite3_stmt* st = inference_stmt.get();
+        ResetOnExit reset(st);
+        sqlite3_bind_int64(st, 1, r.file_id);
+        bind_text(st, 2, r.model);
+        bind_text(st, 3, r.status);
+        bind_text_or_null(st, 4, r.error);
+        bind_int_or_null(st, 5, m.current_run_id, m.current_run_id > 0);
+        bind_text(st, 6, now);
+        m.step_done(st, "cannot write an inference");
+        if (sqlite3_changes(m.db) == 0) {
+          throw ManifestError("manifest '" + m.name + "': inference of model '" + r.model +
+                              "' for file id " + std::to_string(r.file_id) +
+                              ", which has no files row");
+        }
+      }
+      for (size_t i = 0; i < r.detections.size(); ++i) {
+        const DetectionRecord& d = r.detections[i];
+        sqlite3_stmt* st = detection_stmt.get();
+        ResetOnExit reset(st);
+        sqlite3_bind_int64(st, 1, r.file_id);
+        bind_text(st, 2, r.model);
+        bind_text(st, 3, d.task);
+        sqlite3_bind_int64(st, 4, static_cast<int64_t>(i));
+        sqlite3_bind_int(st, 5, d.class_id);
+        bind_text_or_null(st, 6, d.label);
+        sqlite3_bind_double(st, 7, d.score);
+        if (d.has_box) {
+          sqlite3_bind_double(st, 8, d.x1);
+          sqlite3_bind_double(st, 9, d.y1);
+          sqlite3_bind_double(st, 10, d.x2);
+          sqlite3_bind_double(st, 11, d.y2);
+        }  // else NULL (bindings are cleared after every row)
+        if (!d.keypoints.empty()) {
+          blob = keypoints_blob(d.keypoints);
+          sqlite3_bind_blob(st, 12, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+        }
+        m.step_done(st, "cannot write a detection");
+      }
+    }
+  });
+}
+
+std::unordered_map<int64_t, int64_t> Manifest::inferred_files(std::string_view model) const {
+  std::unordered_map<int64_t, int64_t> result;
+  Statement stmt = impl_->prepare(
+      "SELECT file_id, mtime_ns FROM inferences WHERE model = ?1 AND status = 'ok'");
+  bind_filter(stmt.get(), 1, model);
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    result.emplace(sqlite3_column_int64(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read inferred files");
+  return result;
+}
+
+std::map<std::string, int64_t> Manifest::inference_counts(std::string_view model) const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare(
+      "SELECT status, count(*) FROM inferences WHERE ?1 = '' OR model = ?1 GROUP BY status");
+  bind_filter(stmt.get(), 1, model);
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count inferences");
+  return counts;
+}
+
+std::vector<std::string> Manifest::inferred_models() const {
+  std::vector<std::string> models;
+  Statement stmt = impl_->prepare("SELECT DISTINCT model FROM inferences ORDER BY model");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    models.push_back(column_text(stmt.get(), 0));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read inferred models");
+  return models;
+}
+
+void Manifest::for_each_detection(const DetectionQuery& query,
+                                  const std::function<bool(const FileDetections&)>& visit) const {
+  Impl& m = *impl_;
+  std::string sql = std::string("SELECT ") + kFileColumnsQualified +
+                    " FROM files AS f WHERE EXISTS (SELECT 1 FROM inferences AS i WHERE "
+                    "i.file_id = f.id AND i.status = 'ok' AND (?1 = '' OR i.model = ?1)) ";
+  if (query.keepers_only) {
+    // No decision row (no dedup pass yet, or a file added since) counts as kept.
+    sql += "AND NOT EXISTS (SELECT 1 FROM decisions AS d WHERE d.file_id = f.id AND "
+           "d.decision <> 'keep') ";
+  }
+  sql += "ORDER BY f.path LIMIT ?2 OFFSET ?3";
+  Statement files_stmt = m.prepare(sql.c_str());
+  bind_filter(files_stmt.get(), 1, query.model);
+  sqlite3_bind_int64(files_stmt.get(), 2, query.limit);
+  sqlite3_bind_int64(files_stmt.get(), 3, query.offset);
+  // Crop columns follow the detection columns, at 12 + 0..7.
+  Statement detections_stmt = m.prepare(
+      (std::string("SELECT d.id, d.model, d.task, d.rank, d.class_id, d.label, d.score, d.x1, "
+                   "d.y1, d.x2, d.y2, d.keypoints, ") +
+       kCropColumns +
+       " FROM detections AS d LEFT JOIN crops AS c ON c.detection_id = d.id "
+       "WHERE d.file_id = ?1 AND (?2 = '' OR d.model = ?2) AND (?3 = '' OR d.task = ?3) "
+       "AND EXISTS (SELECT 1 FROM inferences AS i WHERE i.file_id = d.file_id AND "
+       "i.model = d.model AND i.status = 'ok') ORDER BY d.model, d.rank")
+          .c_str());
+
+  FileDetections row;
+  int rc = 0;
+  while ((rc = sqlite3_step(files_stmt.get())) == SQLITE_ROW) {
+    row.file = m.read_file_row(files_stmt.get());
+    row.detections.clear();
+    row.crops.clear();
+    {
+      sqlite3_stmt* st = detections_stmt.get();
+      ResetOnExit reset(st);
+      sqlite3_bind_int64(st, 1, row.file.id);
+      bind_filter(st, 2, query.model);
+      bind_filter(st, 3, query.task);
+      int drc = 0;
+      while ((drc = sqlite3_step(st)) == SQLITE_ROW) {
+        DetectionRecord d;
+        d.id = sqlite3_column_int64(st, 0);
+        d.file_id = row.file.id;
+        d.model = column_text(st, 1);
+        d.task = column_text(st, 2);
+        d.rank = sqlite3_column_int(st, 3);
+        d.class_id = sqlite3_column_int(st, 4);
+        d.label = column_text(st, 5);
+        d.score = static_cast<float>(sqlite3_column_double(st, 6));
+        d.has_box = !column_is_null(st, 7);
+        if (d.has_box) {
+          d.x1 = static_cast<float>(sqlite3_column_double(st, 7));
+          d.y1 = static_cast<float>(sqlite3_column_double(st, 8));
+          d.x2 = static_cast<float>(sqlite3_column_double(st, 9));
+          d.y2 = static_cast<float>(sqlite3_column_double(st, 10));
+        }
+        d.keypoints = keypoints_from_blob(st, 11);
+        if (!column_is_null(st, 12)) row.crops.push_back(read_crop(st, 12));
+        row.detections.push_back(std::move(d));
+      }
+      if (drc != SQLITE_DONE) m.fail("cannot read detections");
+    }
+    if (!visit(row)) break;
+  }
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) m.fail("cannot read inferred files");
+}
+
+std::map<std::string, int64_t> Manifest::label_counts(std::string_view model) const {
+  std::map<std::string, int64_t> counts;
+  // A classifier's rank 0 is its top-1 class; its other ranks are runners-up, not findings.
+  Statement stmt = impl_->prepare(
+      "SELECT coalesce(label, CAST(class_id AS TEXT)), count(*) FROM detections "
+      "WHERE (?1 = '' OR model = ?1) AND (task = 'detect' OR rank = 0) GROUP BY 1");
+  bind_filter(stmt.get(), 1, model);
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts[column_text(stmt.get(), 0)] += sqlite3_column_int64(stmt.get(), 1);
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count labels");
+  return counts;
+}
+
+int64_t Manifest::count_detections(std::string_view model) const {
+  Statement stmt = impl_->prepare("SELECT count(*) FROM detections WHERE ?1 = '' OR model = ?1");
+  bind_filter(stmt.get(), 1, model);
+  if (sqlite3_step(stmt.get()) != SQLITE_ROW) impl_->fail("cannot count detections");
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
+void Manifest::record_crops(std::span<const CropRecord> crops) {
+  if (crops.empty()) return;
+  Impl& m = *impl_;
+  in_transaction(m, "cannot commit crops", [&] {
+    Statement stmt = m.prepare(
+        "INSERT OR REPLACE INTO crops (detection_id, path, x, y, width, height, size_bytes, "
+        "xxh64) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for (const CropRecord& c : crops) {
+      sqlite3_stmt* st = stmt.get();
+      ResetOnExit reset(st);
+      sqlite3_bind_int64(st, 1, c.detection_id);
+      bind_text(st, 2, c.path);
+      sqlite3_bind_int(st, 3, c.x);
+      sqlite3_bind_int(st, 4, c.y);
+      sqlite3_bind_int(st, 5, c.width);
+      sqlite3_bind_int(st, 6, c.height);
+      sqlite3_bind_int64(st, 7, c.size_bytes);
+      sqlite3_bind_int64(st, 8, std::bit_cast<int64_t>(c.xxh64));
+      m.step_done(st, "cannot write a crop (does its detection exist?)");
+    }
+  });
+}
+
+std::optional<CropRecord> Manifest::find_crop(int64_t detection_id) const {
+  Statement stmt = impl_->prepare(
+      (std::string("SELECT ") + kCropColumns + " FROM crops AS c WHERE c.detection_id = ?1")
+          .c_str());
+  sqlite3_bind_int64(stmt.get(), 1, detection_id);
+  const int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) impl_->fail("cannot look up a crop");
+  return read_crop(stmt.get(), 0);
+}
+
+int64_t Manifest::count_crops() const {
+  return impl_->query_int("SELECT count(*) FROM crops", "cannot count crops");
 }
 
 std::vector<Manifest::RunRecord> Manifest::runs() const {

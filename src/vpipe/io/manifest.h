@@ -25,7 +25,7 @@ namespace vpipe {
 /// (the engine's single writer stage). Other processes may read it concurrently (WAL).
 class Manifest {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   /// Size and mtime of a file as last scanned; resume skips files whose stamp is unchanged.
   struct FileStamp {
@@ -122,7 +122,10 @@ class Manifest {
 
   /// Records what models made of files, in one transaction: for each record, the previous
   /// inference of that (file, model), its detections and their crops rows are replaced.
-  /// Detection ids are assigned here (`detection.id` is ignored).
+  /// Detection ids are assigned here, ranks are positions in `detections`, and file id and model
+  /// are the record's (each detection's id, rank, file_id and model are ignored). The file's
+  /// current files.mtime_ns is stored with the inference. Throws ManifestError for a file id
+  /// with no files row (nothing of the batch is written then).
   void record_inferences(std::span<const InferenceRecord> records);
   /// file id -> files.mtime_ns at the time of the inference, for every file `model` has an "ok"
   /// inference of; resume skips those whose mtime is unchanged.
@@ -146,16 +149,18 @@ class Manifest {
     std::vector<DetectionRecord> detections;  ///< by model, then rank
     std::vector<CropRecord> crops;            ///< those that exist, in detection order
   };
-  /// Streams the files that have an inference of the selected models, ordered by path (files
+  /// Streams the files that have an "ok" inference of the selected models, ordered by path (files
   /// with no detection included: a YOLO export writes an empty label file for them), one file
   /// at a time: memory stays flat. Do not write to this Manifest from inside `visit`.
   void for_each_detection(const DetectionQuery& query,
                           const std::function<bool(const FileDetections&)>& visit) const;
-  /// label -> number of detections (task "detect") or top-1 classifications ("classify").
+  /// label -> number of detections (task "detect") or top-1 classifications ("classify"); a
+  /// model without labels is counted by class id ("0", "1", ...).
   [[nodiscard]] std::map<std::string, int64_t> label_counts(std::string_view model = {}) const;
   [[nodiscard]] int64_t count_detections(std::string_view model = {}) const;
 
-  /// Inserts or replaces (by detection id) crop rows, in one transaction.
+  /// Inserts or replaces (by detection id) crop rows, in one transaction. Throws ManifestError
+  /// when a crop names no existing detection.
   void record_crops(std::span<const CropRecord> crops);
   [[nodiscard]] std::optional<CropRecord> find_crop(int64_t detection_id) const;
   [[nodiscard]] int64_t count_crops() const;

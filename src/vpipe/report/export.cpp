@@ -11,63 +11,10 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/report/export_sink.h"
 
 namespace vpipe {
 namespace {
-
-/// Output that is either stdout or a temporary file renamed to its final name on commit().
-class ExportSink {
- public:
-  explicit ExportSink(const std::filesystem::path& out) : out_(out) {
-    if (out == "-") {
-      file_ = stdout;
-      return;
-    }
-    temp_ =
-        out.parent_path() / fmt::format(".{}.vpipe-tmp-{}", out.filename().native(), ::getpid());
-    file_ = std::fopen(temp_.c_str(), "wb");
-    if (file_ == nullptr) {
-      throw IoError(
-          fmt::format("export: cannot write '{}': {}", out.string(), std::strerror(errno)));
-    }
-  }
-  ~ExportSink() {
-    if (file_ != nullptr && file_ != stdout) {
-      std::fclose(file_);
-      std::remove(temp_.c_str());
-    }
-  }
-  ExportSink(const ExportSink&) = delete;
-  ExportSink& operator=(const ExportSink&) = delete;
-
-  void write(std::string_view text) {
-    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
-      throw IoError(
-          fmt::format("export: cannot write '{}': {}", out_.string(), std::strerror(errno)));
-    }
-  }
-
-  void commit() {
-    if (file_ == stdout) {
-      std::fflush(stdout);
-      return;
-    }
-    const bool ok = std::fflush(file_) == 0 && ::fsync(fileno(file_)) == 0;
-    std::fclose(file_);
-    file_ = nullptr;
-    if (!ok || std::rename(temp_.c_str(), out_.c_str()) != 0) {
-      const int err = errno;
-      std::remove(temp_.c_str());
-      throw IoError(
-          fmt::format("export: cannot write '{}': {}", out_.string(), std::strerror(err)));
-    }
-  }
-
- private:
-  std::filesystem::path out_;
-  std::filesystem::path temp_;
-  std::FILE* file_ = nullptr;
-};
 
 std::string hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
@@ -184,6 +131,12 @@ bool parse_export_format(std::string_view name, ExportFormat& format) {
     format = ExportFormat::kJsonl;
   } else if (name == "keepers") {
     format = ExportFormat::kKeepers;
+  } else if (name == "coco") {
+    format = ExportFormat::kCoco;
+  } else if (name == "yolo") {
+    format = ExportFormat::kYolo;
+  } else if (name == "detections") {
+    format = ExportFormat::kDetections;
   } else {
     return false;
   }
@@ -191,6 +144,7 @@ bool parse_export_format(std::string_view name, ExportFormat& format) {
 }
 
 int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) {
+  if (is_dataset_format(options.format)) return export_dataset(manifest, options).images;
   if (manifest.decision_counts().empty() && manifest.count_files() > 0) {
     throw ConfigError("export: the manifest has no decisions yet; run `vpipe dedup` first");
   }
@@ -211,6 +165,10 @@ int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) 
         sink.write(row.file.path);
         sink.write(options.null_terminated ? std::string_view("\0", 1) : std::string_view("\n"));
         break;
+      case ExportFormat::kCoco:
+      case ExportFormat::kYolo:
+      case ExportFormat::kDetections:
+        break;  // handled by export_dataset above
     }
     ++written;
     return true;
