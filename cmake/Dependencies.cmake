@@ -48,6 +48,20 @@ else()
   set(VPIPE_HAVE_OPENCV_DNN OFF)
 endif()
 
+# OpenCV objdetect (Haar/LBP cascades, HOG people detector): optional like dnn; without it the
+# cascade and HOG models report themselves missing.
+find_library(OPENCV_OBJDETECT_LIB opencv_objdetect)
+find_path(OPENCV_OBJDETECT_INCLUDE opencv2/objdetect.hpp PATH_SUFFIXES opencv4)
+if(OPENCV_OBJDETECT_LIB AND OPENCV_OBJDETECT_INCLUDE)
+  add_library(vpipe_opencv_objdetect INTERFACE)
+  target_link_libraries(vpipe_opencv_objdetect INTERFACE ${OPENCV_OBJDETECT_LIB} vpipe::opencv)
+  add_library(vpipe::opencv_objdetect ALIAS vpipe_opencv_objdetect)
+  set(VPIPE_HAVE_OPENCV_OBJDETECT ON)
+else()
+  message(STATUS "OpenCV objdetect not found: cascade and HOG models are left out (install libopencv-objdetect-dev)")
+  set(VPIPE_HAVE_OPENCV_OBJDETECT OFF)
+endif()
+
 # CUDA is optional: kernels are built when nvcc is found (issue 7). The CUDA runtime is
 # looked up at run time by the device manager, so a binary built here runs without a driver.
 include(CheckLanguage)

@@ -10,6 +10,8 @@ build_pkgs=(
   build-essential cmake pkg-config
   libturbojpeg0-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libjxl-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-dnn-dev
+  # cascade and HOG detectors (objdetect) and the cascade files themselves (opencv-data)
+  libopencv-objdetect-dev opencv-data
   libxxhash-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
