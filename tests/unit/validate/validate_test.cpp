@@ -81,6 +81,13 @@ void write_corrupt_png(const fs::path& path) {
   write_bytes(path, bytes);
 }
 
+/// A JPEG cut at 60%: libjpeg decodes it grey-filled with a warning (kDamaged).
+void write_truncated_jpeg(const fs::path& path) {
+  std::vector<uint8_t> bytes = vpipe::encode_jpeg(gradient(320, 240), 90);
+  bytes.resize(bytes.size() * 6 / 10);
+  write_bytes(path, bytes);
+}
+
 class ValidateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -137,6 +144,9 @@ TEST_F(ValidateTest, BrokenYoloDatasetGivesEachPlantedDefectOnce) {
   // A corrupt image (with its label file, so only the decode fails).
   write_corrupt_png(d / "images/val/f.png");
   write_text(d / "labels/val/f.txt", "0 0.5 0.5 0.2 0.2\n");
+  // A truncated JPEG that still decodes (a warning).
+  write_truncated_jpeg(d / "images/val/g.jpg");
+  write_text(d / "labels/val/g.txt", "1 0.5 0.5 0.2 0.2\n");
   // One bad line of each kind in a.txt, after its two clean ones.
   write_text(d / "labels/train/a.txt",
              "0 0.5 0.5 0.4 0.4\n"    // 1 ok
@@ -152,6 +162,7 @@ TEST_F(ValidateTest, BrokenYoloDatasetGivesEachPlantedDefectOnce) {
       {(d / "data.yaml").string(), 2, "data_yaml_invalid", Severity::kError},
       {(d / "images/train/d.png").string(), 0, "unlabeled_image", Severity::kWarning},
       {(d / "images/val/f.png").string(), 0, "image_corrupt", Severity::kError},
+      {(d / "images/val/g.jpg").string(), 0, "image_damaged", Severity::kWarning},
       {a, 3, "malformed_line", Severity::kError},
       {a, 4, "class_out_of_range", Severity::kError},
       {a, 5, "box_out_of_bounds", Severity::kError},
@@ -161,7 +172,7 @@ TEST_F(ValidateTest, BrokenYoloDatasetGivesEachPlantedDefectOnce) {
   };
   EXPECT_EQ(keys(r), expected) << describe(r);
   EXPECT_EQ(r.errors(), 7);
-  EXPECT_EQ(r.warnings(), 2);
+  EXPECT_EQ(r.warnings(), 3);
   EXPECT_TRUE(
       std::is_sorted(r.findings.begin(), r.findings.end(), [](const auto& x, const auto& y) {
         return std::tie(x.path, x.line) < std::tie(y.path, y.line);
@@ -343,6 +354,24 @@ TEST_F(ValidateTest, BrokenCocoDatasetGivesEachPlantedDefectOnce) {
       EXPECT_NE(f.message.find("bad.png"), std::string::npos) << f.message;
     }
   }
+}
+
+TEST_F(ValidateTest, CocoEntriesWithoutRequiredFieldsAreInvalid) {
+  const fs::path d = root_ / "coco_invalid";
+  write_png(d / "images/a.png", 16, 12);
+  write_jpeg(d / "images/b.jpg", 20, 10);
+  CocoJson j = clean_coco();
+  j.images[1] = R"({"id": 2, "file_name": "b.jpg"})";  // no size
+  j.annotations.push_back(R"({"id": 3, "image_id": 1, "category_id": 1, "bbox": [1, 1]})");  // 2
+  write_text(d / "annotations.json", j.text());
+  const ValidationReport r = validate(d);
+  const std::string p = (d / "annotations.json").string();
+  const std::multiset<Key> expected = {
+      {p, j.image_line(1), "invalid_entry", Severity::kError},
+      {p, j.annotation_line(2), "invalid_entry", Severity::kError},
+  };
+  EXPECT_EQ(keys(r), expected) << describe(r);
+  EXPECT_EQ(r.images, 2);  // b.jpg is still decoded, its size just cannot be compared
 }
 
 TEST_F(ValidateTest, CocoParseErrorNamesTheLine) {
