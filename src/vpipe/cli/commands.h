@@ -19,6 +19,7 @@ void add_report_command(CLI::App& app, int* exit_code);
 void add_config_command(CLI::App& app, int* exit_code);
 void add_detect_command(CLI::App& app, int* exit_code);
 void add_classify_command(CLI::App& app, int* exit_code);
+void add_validate_command(CLI::App& app, int* exit_code);
 
 /// --copy-keepers, --link-keepers, --move-rejects, --move-duplicates (dedup and run).
 void add_action_options(CLI::App* cmd, ActionsConfig& actions);

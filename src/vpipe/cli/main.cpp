@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   vpipe::cli::add_classify_command(app, &exit_code);
   vpipe::cli::add_report_command(app, &exit_code);
   vpipe::cli::add_export_command(app, &exit_code);
+  vpipe::cli::add_validate_command(app, &exit_code);
   vpipe::cli::add_undo_command(app, &exit_code);
   vpipe::cli::add_config_command(app, &exit_code);
   vpipe::cli::add_devices_command(app, &exit_code);
