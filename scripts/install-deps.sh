@@ -10,6 +10,9 @@ build_pkgs=(
   build-essential cmake pkg-config
   libturbojpeg0-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libjxl-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-dnn-dev
+  # TorchScript models (LibTorch backend); python3-torch writes the test's tiny networks
+  # (tests/fixtures/make_tiny_torchscript.py)
+  libtorch-dev python3-torch
   libxxhash-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
