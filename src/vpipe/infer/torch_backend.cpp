@@ -1,16 +1,24 @@
 // TorchScript networks on LibTorch: CPU, or CUDA with a CUDA build of LibTorch.
 //
-// The only file of vpipe that sees torch headers (CMake builds it as vpipe_torch_backend, with
-// Torch's flags and include dirs confined to it). Written against the APIs that LibTorch 1.13
-// (Debian 12's libtorch-dev) and 2.x share: torch::jit::load, Module::forward, IValue's
-// tensor / tuple / list / dict accessors, c10::InferenceMode, torch::from_blob, Tensor::to.
+// Built only when LibTorch is found, as a plugin (libvpipe_torch.so) that torch_loader.cpp
+// dlopens when the first TorchScript model is loaded: LibTorch's own start-up (Debian's 1.13:
+// about 1.3 s of CPU, registering its operators) is then paid by the runs that use it, not by
+// every process that links vpipe_infer. The only file of vpipe that sees torch headers.
+// Written against the APIs that LibTorch 1.13 (Debian 12's libtorch-dev) and 2.x share:
+// torch::jit::load, Module::forward, IValue's tensor / tuple / list / dict accessors,
+// c10::InferenceMode, torch::from_blob, Tensor::to.
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <torch/cuda.h>
+#include <torch/script.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -18,17 +26,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/infer/backend.h"
 
-#ifdef VPIPE_HAVE_LIBTORCH
-#include <ATen/Parallel.h>
-#include <c10/core/InferenceMode.h>
-#include <torch/cuda.h>
-#include <torch/script.h>
-#endif
-
 namespace vpipe::detail {
-
-#ifdef VPIPE_HAVE_LIBTORCH
-
 namespace {
 
 /// Parses "cpu", "cuda" or "cuda:N" into a torch device; "cuda" means CUDA device 0. Throws
@@ -90,8 +88,11 @@ class LibTorchBackend final : public Backend {
       module_ = torch::jit::load(model_.string(), device_);
       module_.eval();
     } catch (const std::exception& e) {
-      throw ConfigError(fmt::format("model '{}': LibTorch cannot load it as TorchScript: {}",
-                                    model_.string(), reason(e)));
+      // .pt is also what torch.save writes (pickled weights): say what a TorchScript file is.
+      throw ConfigError(fmt::format(
+          "model '{}': LibTorch cannot load it as TorchScript: {} (vpipe needs a network saved "
+          "by torch.jit.script(...).save or torch.jit.trace(...).save, not torch.save's weights)",
+          model_.string(), reason(e)));
     }
   }
 
@@ -180,24 +181,12 @@ class LibTorchBackend final : public Backend {
 };
 
 }  // namespace
-
-bool libtorch_built() { return true; }
-
-std::unique_ptr<Backend> load_libtorch(const std::filesystem::path& model,
-                                       const BackendOptions& options) {
-  return std::make_unique<LibTorchBackend>(model, options);
-}
-
-#else  // no LibTorch in this build
-
-bool libtorch_built() { return false; }
-
-std::unique_ptr<Backend> load_libtorch(const std::filesystem::path& model, const BackendOptions&) {
-  throw ConfigError(fmt::format(
-      "model '{}': this vpipe was built without LibTorch (install libtorch-dev and rebuild)",
-      model.string()));
-}
-
-#endif
-
 }  // namespace vpipe::detail
+
+/// The plugin's one entry point (torch_loader.cpp finds it with dlsym): loads `model` with
+/// `options`; the caller owns the result. Throws ConfigError as load_backend documents.
+extern "C" __attribute__((visibility("default"))) vpipe::Backend* vpipe_libtorch_load(
+    const std::filesystem::path* model, const vpipe::BackendOptions* options) {
+  // A raw pointer, as a C entry point must return; torch_loader.cpp wraps it in a unique_ptr.
+  return std::make_unique<vpipe::detail::LibTorchBackend>(*model, *options).release();
+}

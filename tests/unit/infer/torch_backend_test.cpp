@@ -113,6 +113,16 @@ Fixtures make_fixtures() {
   return f;
 }
 
+/// Whether LibTorch is mapped into this process.
+bool libtorch_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  const std::string text{std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>()};
+  return text.find("libtorch") != std::string::npos;
+}
+
+// Read at static initialisation, before any test has loaded a model.
+const bool kLibTorchMappedAtStart = libtorch_mapped();
+
 const Fixtures& fixtures() {
   static const Fixtures f = make_fixtures();
   return f;
@@ -187,6 +197,12 @@ TEST(LibTorchAvailability, SaysWhatIsMissingOrLoadsNothingAbsent) {
   }
 }
 
+TEST(LibTorchAvailability, LibTorchIsNotLoadedAtStartUp) {
+  // vpipe_infer dlopens the LibTorch plugin with the first TorchScript model: a process that
+  // runs none does not pay LibTorch's start-up.
+  EXPECT_FALSE(kLibTorchMappedAtStart);
+}
+
 TEST(LibTorchAvailability, GarbageFileIsAConfigErrorNamingIt) {
   std::string why;
   if (!backend_available(BackendKind::kLibTorch, &why)) GTEST_SKIP() << why;
@@ -210,6 +226,7 @@ TEST_F(TorchBackendTest, ConvNetMatchesPyTorch) {
   const std::unique_ptr<Backend> backend = load_backend(model("convnet"), BackendKind::kLibTorch);
   EXPECT_EQ(backend->kind(), BackendKind::kLibTorch);
   EXPECT_EQ(backend->device(), "cpu");
+  EXPECT_TRUE(libtorch_mapped());
   const std::vector<Tensor> out = backend->infer(input_, input_shape_);
   ASSERT_EQ(out.size(), 1U);
   expect_matches_python(out[0], "convnet", 0);
