@@ -62,6 +62,36 @@ else()
   set(VPIPE_HAVE_OPENCV_OBJDETECT OFF)
 endif()
 
+# LibTorch (TorchScript models, CPU or CUDA): optional, used when found. Debian's libtorch-dev
+# puts TorchConfig.cmake in /usr/lib/<arch>/cmake/Torch; an unpacked LibTorch 2.x is found with
+# -DTorch_DIR=<libtorch>/share/cmake/Torch (or CMAKE_PREFIX_PATH). Torch's config sets variables
+# of its own (and, for CUDA builds, CUDA flags): found inside a function so they stay there; only
+# the imported target `torch` (with its include dirs and -D_GLIBCXX_USE_CXX11_ABI) is kept, and
+# src/vpipe/infer links it into torch_backend.cpp alone.
+option(VPIPE_WITH_LIBTORCH "Build the LibTorch (TorchScript) backend when LibTorch is found" ON)
+function(vpipe_find_libtorch)
+  set(VPIPE_HAVE_LIBTORCH OFF PARENT_SCOPE)
+  if(NOT VPIPE_WITH_LIBTORCH)
+    message(STATUS "vpipe: LibTorch: off (VPIPE_WITH_LIBTORCH=OFF)")
+    return()
+  endif()
+  find_package(Torch CONFIG QUIET)
+  if(Torch_FOUND AND TARGET torch)
+    set(VPIPE_HAVE_LIBTORCH ON PARENT_SCOPE)
+    set(version "")
+    if(DEFINED Torch_VERSION)
+      set(version " ${Torch_VERSION}")
+    elseif(DEFINED CAFFE2_VERSION)
+      set(version " ${CAFFE2_VERSION}")
+    endif()
+    message(STATUS "vpipe: LibTorch found${version} (${Torch_DIR}): the TorchScript backend is built")
+  else()
+    message(STATUS "vpipe: LibTorch not found: the TorchScript backend is left out (install "
+                   "libtorch-dev, or pass -DTorch_DIR=<libtorch>/share/cmake/Torch)")
+  endif()
+endfunction()
+vpipe_find_libtorch()
+
 # CUDA is optional: kernels are built when nvcc is found (issue 7). The CUDA runtime is
 # looked up at run time by the device manager, so a binary built here runs without a driver.
 include(CheckLanguage)

@@ -12,6 +12,9 @@ build_pkgs=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-dnn-dev
   # cascade and HOG detectors (objdetect) and the cascade files themselves (opencv-data)
   libopencv-objdetect-dev opencv-data
+  # TorchScript models (LibTorch backend); python3-torch writes the test's tiny networks
+  # (tests/fixtures/make_tiny_torchscript.py)
+  libtorch-dev python3-torch
   libxxhash-dev libsqlite3-dev sqlite3
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

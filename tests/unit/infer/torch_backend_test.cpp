@@ -1,0 +1,366 @@
+// The LibTorch backend against PyTorch itself: tests/fixtures/make_tiny_torchscript.py (run with
+// Debian's python3-torch) writes tiny TorchScript networks, an input batch and the outputs PyTorch
+// computes for it; the backend must reproduce them.
+#include "vpipe/infer/backend.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <span>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "vpipe/core/error.h"
+
+namespace vpipe {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr float kTolerance = 1e-5F;
+// What make_tiny_torchscript.py exits with when the Python it runs under has no torch.
+constexpr int kNoTorchInPython = 77;
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Raw little-endian float32 (the fixture's format; this test runs on little-endian hosts).
+std::vector<float> read_f32(const fs::path& path) {
+  const std::string bytes = read_bytes(path);
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  return values;
+}
+
+/// 64-bit FNV-1a: names the fixture cache after the script's content, so an edited script
+/// regenerates its fixtures.
+uint64_t fnv1a(const std::string& bytes) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+/// The fixtures, generated once per build tree and script version (about 4 s of Python), since
+/// ctest runs every test of this file in a process of its own.
+struct Fixtures {
+  fs::path dir;
+  std::map<std::string, std::vector<int64_t>> shapes;  ///< stem of a .f32 file -> its shape
+  std::string skip;                                     ///< why the tests cannot run, if so
+  std::string error;                                    ///< why generating them failed, if so
+};
+
+Fixtures make_fixtures() {
+  Fixtures f;
+  const fs::path script = VPIPE_TORCH_FIXTURE_SCRIPT;
+  const fs::path python = VPIPE_FIXTURE_PYTHON;
+  std::error_code ec;
+  if (!fs::exists(python, ec)) {
+    f.skip = fmt::format("{} is missing (install python3-torch)", python.string());
+    return f;
+  }
+  f.dir = fs::path(VPIPE_BINARY_DIR) / "test-fixtures" /
+          fmt::format("torchscript-{:016x}", fnv1a(read_bytes(script)));
+  if (!fs::exists(f.dir / "shapes.txt", ec)) {
+    // Written beside the cache and renamed into place, so a concurrent test process sees
+    // either nothing or the whole set.
+    const fs::path tmp = f.dir.string() + fmt::format(".tmp-{}", ::getpid());
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp, ec);
+    const std::string command = fmt::format("'{}' '{}' '{}' > '{}/log.txt' 2>&1", python.string(),
+                                            script.string(), tmp.string(), tmp.string());
+    const int status = std::system(command.c_str());
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc == kNoTorchInPython) {
+      f.skip = fmt::format("{} cannot import torch (install python3-torch)", python.string());
+      fs::remove_all(tmp, ec);
+      return f;
+    }
+    if (rc != 0) {
+      f.error = fmt::format("'{}' failed ({}): {}", command, rc, read_bytes(tmp / "log.txt"));
+      return f;
+    }
+    fs::rename(tmp, f.dir, ec);
+    if (ec) fs::remove_all(tmp, ec);  // another process got there first: use its copy
+  }
+  std::ifstream shapes(f.dir / "shapes.txt");
+  std::string line;
+  while (std::getline(shapes, line)) {
+    std::istringstream words(line);
+    std::string stem;
+    words >> stem;
+    std::vector<int64_t> dims;
+    for (int64_t d = 0; words >> d;) dims.push_back(d);
+    f.shapes[stem] = dims;
+  }
+  if (f.shapes.count("input") == 0) f.error = "no shapes.txt in " + f.dir.string();
+  return f;
+}
+
+/// Whether LibTorch is mapped into this process.
+bool libtorch_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  const std::string text{std::istreambuf_iterator<char>(maps), std::istreambuf_iterator<char>()};
+  return text.find("libtorch") != std::string::npos;
+}
+
+// Read at static initialisation, before any test has loaded a model.
+const bool kLibTorchMappedAtStart = libtorch_mapped();
+
+const Fixtures& fixtures() {
+  static const Fixtures f = make_fixtures();
+  return f;
+}
+
+class TorchBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!backend_available(BackendKind::kLibTorch, &why)) GTEST_SKIP() << why;
+    const Fixtures& f = fixtures();
+    if (!f.skip.empty()) GTEST_SKIP() << f.skip;
+    ASSERT_TRUE(f.error.empty()) << f.error;
+    input_ = read_f32(f.dir / "input.f32");
+    input_shape_ = f.shapes.at("input");
+    ASSERT_EQ(input_shape_, (std::vector<int64_t>{3, 3, 16, 16}));
+    ASSERT_EQ(input_.size(), 3U * 3 * 16 * 16);
+  }
+
+  static fs::path model(const std::string& name) { return fixtures().dir / (name + ".pt"); }
+
+  /// Asserts that `actual` is output `k` of network `name` as PyTorch computed it.
+  static void expect_matches_python(const Tensor& actual, const std::string& name, int k) {
+    const std::string stem = fmt::format("{}.{}", name, k);
+    const std::vector<float> expected = read_f32(fixtures().dir / (stem + ".f32"));
+    EXPECT_EQ(actual.shape, fixtures().shapes.at(stem)) << stem;
+    ASSERT_EQ(actual.data.size(), expected.size()) << stem;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      ASSERT_NEAR(actual.data[i], expected[i], kTolerance) << stem << " value " << i;
+    }
+  }
+
+  std::vector<float> input_;
+  std::vector<int64_t> input_shape_;
+};
+
+TEST(BackendForFile, MapsExtensionsToBackends) {
+  EXPECT_EQ(backend_for_file("a/net.pt"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend_for_file("a/net.PT"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend_for_file("a/net.pth"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend_for_file("net.torchscript"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend_for_file("net.ts"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend_for_file("net.onnx"), BackendKind::kOpenCvDnn);
+  try {
+    (void)backend_for_file("models/readme.txt");
+    FAIL() << "a .txt file was given a backend";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("models/readme.txt"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)backend_for_file("net"), ConfigError);
+}
+
+TEST(LibTorchAvailability, SaysWhatIsMissingOrLoadsNothingAbsent) {
+  std::string why;
+  if (!backend_available(BackendKind::kLibTorch, &why)) {
+    // A build without LibTorch says what to install, and so does loading a model on it.
+    EXPECT_NE(why.find("libtorch-dev"), std::string::npos) << why;
+    try {
+      (void)load_backend("net.pt", BackendKind::kLibTorch);
+      FAIL() << "loaded a TorchScript file without LibTorch";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("libtorch-dev"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  EXPECT_TRUE(why.empty()) << why;
+  try {
+    (void)load_backend("no/such/net.pt", BackendKind::kLibTorch);
+    FAIL() << "loaded a file that does not exist";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("no/such/net.pt"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LibTorchAvailability, LibTorchIsNotLoadedAtStartUp) {
+  // vpipe_infer dlopens the LibTorch plugin with the first TorchScript model: a process that
+  // runs none does not pay LibTorch's start-up.
+  EXPECT_FALSE(kLibTorchMappedAtStart);
+}
+
+TEST(LibTorchAvailability, GarbageFileIsAConfigErrorNamingIt) {
+  std::string why;
+  if (!backend_available(BackendKind::kLibTorch, &why)) GTEST_SKIP() << why;
+  const fs::path garbage =
+      fs::temp_directory_path() / fmt::format("vpipe-garbage-{}.pt", ::getpid());
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    out << "this is not a TorchScript archive, nor any zip file";
+  }
+  try {
+    (void)load_backend(garbage, BackendKind::kLibTorch);
+    ADD_FAILURE() << "loaded a garbage file";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(garbage.string()), std::string::npos) << e.what();
+  }
+  std::error_code ec;
+  fs::remove(garbage, ec);
+}
+
+TEST_F(TorchBackendTest, ConvNetMatchesPyTorch) {
+  const std::unique_ptr<Backend> backend = load_backend(model("convnet"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend->kind(), BackendKind::kLibTorch);
+  EXPECT_EQ(backend->device(), "cpu");
+  EXPECT_TRUE(libtorch_mapped());
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 1U);
+  expect_matches_python(out[0], "convnet", 0);
+  // Twice on the same backend: the second run (TorchScript's optimised one) agrees too.
+  const std::vector<Tensor> again = backend->infer(input_, input_shape_);
+  ASSERT_EQ(again.size(), 1U);
+  expect_matches_python(again[0], "convnet", 0);
+}
+
+TEST_F(TorchBackendTest, OneThreadGivesTheSameValues) {
+  BackendOptions options;
+  options.threads = 1;
+  const std::unique_ptr<Backend> backend =
+      load_backend(model("convnet"), BackendKind::kLibTorch, options);
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 1U);
+  expect_matches_python(out[0], "convnet", 0);
+}
+
+TEST_F(TorchBackendTest, BatchOfThreeEqualsImagesOneByOne) {
+  const std::unique_ptr<Backend> backend = load_backend(model("convnet"), BackendKind::kLibTorch);
+  const std::vector<Tensor> batch = backend->infer(input_, input_shape_);
+  ASSERT_EQ(batch.size(), 1U);
+  ASSERT_EQ(batch[0].shape, (std::vector<int64_t>{3, 5}));
+  const size_t per_image = input_.size() / 3;
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  for (size_t b = 0; b < 3; ++b) {
+    const std::vector<Tensor> single =
+        backend->infer(std::span<const float>(input_).subspan(b * per_image, per_image), one);
+    ASSERT_EQ(single.size(), 1U);
+    ASSERT_EQ(single[0].shape, (std::vector<int64_t>{1, 5}));
+    for (size_t i = 0; i < 5; ++i) {
+      EXPECT_NEAR(single[0].data[i], batch[0].data[b * 5 + i], kTolerance)
+          << "image " << b << " logit " << i;
+    }
+  }
+}
+
+TEST_F(TorchBackendTest, TupleOutputGivesBothTensorsInOrder) {
+  const std::unique_ptr<Backend> backend = load_backend(model("tuple"), BackendKind::kLibTorch);
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].shape, (std::vector<int64_t>{3, 2, 16, 16}));
+  EXPECT_EQ(out[1].shape, (std::vector<int64_t>{3, 3}));
+  expect_matches_python(out[0], "tuple", 0);
+  expect_matches_python(out[1], "tuple", 1);
+}
+
+TEST_F(TorchBackendTest, DictOutputGivesItsValuesInInsertionOrder) {
+  // The network inserts "scores" [N,5] before "boxes" [N,4], against alphabetical order.
+  const std::unique_ptr<Backend> backend = load_backend(model("dict"), BackendKind::kLibTorch);
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 2U);
+  EXPECT_EQ(out[0].shape, (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(out[1].shape, (std::vector<int64_t>{3, 4}));
+  expect_matches_python(out[0], "dict", 0);
+  expect_matches_python(out[1], "dict", 1);
+}
+
+TEST_F(TorchBackendTest, BatchDimensionDroppedForOneImageComesBack) {
+  // squeeze.pt returns logits.squeeze(0): [5] for one image.
+  const std::unique_ptr<Backend> backend = load_backend(model("squeeze"), BackendKind::kLibTorch);
+  const std::vector<Tensor> batch = backend->infer(input_, input_shape_);
+  ASSERT_EQ(batch.size(), 1U);
+  expect_matches_python(batch[0], "squeeze", 0);
+  const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  const std::vector<Tensor> single =
+      backend->infer(std::span<const float>(input_).first(input_.size() / 3), one);
+  ASSERT_EQ(single.size(), 1U);
+  EXPECT_EQ(single[0].shape, (std::vector<int64_t>{1, 5}));
+  ASSERT_EQ(single[0].data.size(), 5U);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(single[0].data[i], expected[i], kTolerance);
+}
+
+TEST_F(TorchBackendTest, RefusedInputIsAnItemErrorNamingFileAndShape) {
+  const fs::path path = model("convnet");
+  const std::unique_ptr<Backend> backend = load_backend(path, BackendKind::kLibTorch);
+  // Four channels where the convolution wants three.
+  const std::vector<float> four_channels(4 * 16 * 16, 0.5F);
+  const std::vector<int64_t> shape{1, 4, 16, 16};
+  try {
+    (void)backend->infer(four_channels, shape);
+    FAIL() << "a 4-channel input went through a 3-channel convolution";
+  } catch (const ItemError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("[1, 4, 16, 16]"), std::string::npos) << message;
+    // One line (not the TorchScript interpreter's traceback): it is stored with each image.
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  // A shape that does not match the number of values given.
+  const std::vector<int64_t> too_big{2, 3, 16, 16};
+  EXPECT_THROW((void)backend->infer(std::span<const float>(input_).first(768), too_big),
+               ItemError);
+  // The backend still works after refusing a batch.
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 1U);
+  expect_matches_python(out[0], "convnet", 0);
+}
+
+TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
+  const fs::path path = model("convnet");
+  BackendOptions options;
+  options.device = "tpu";
+  try {
+    (void)load_backend(path, BackendKind::kLibTorch, options);
+    FAIL() << "device 'tpu' accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tpu"), std::string::npos) << e.what();
+  }
+  options.device = "cuda:99";
+  EXPECT_THROW((void)load_backend(path, BackendKind::kLibTorch, options), ConfigError);
+
+  // "cuda": refused with a reason on a CPU-only LibTorch; on a CUDA one, the same values as
+  // PyTorch on the CPU (to GPU rounding).
+  options.device = "cuda";
+  std::unique_ptr<Backend> backend;
+  try {
+    backend = load_backend(path, BackendKind::kLibTorch, options);
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'cuda'"), std::string::npos) << e.what();
+    return;
+  }
+  EXPECT_EQ(backend->device(), "cuda:0");
+  const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+  ASSERT_EQ(out.size(), 1U);
+  ASSERT_EQ(out[0].shape, (std::vector<int64_t>{3, 5}));
+  const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
+  ASSERT_EQ(out[0].data.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(out[0].data[i], expected[i], 1e-4F);
+}
+
+}  // namespace
+}  // namespace vpipe
