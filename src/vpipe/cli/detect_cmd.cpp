@@ -133,7 +133,7 @@ int run(const DetectArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   const InferPassSummary s = run_infer_pass(db, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{} images/s over {:.2f} s (max batch {})\n", seconds > 0 ? s.files / seconds : 0.0,
+  fmt::print("{:.1f} images/s over {:.2f} s (max batch {})\n", seconds > 0 ? s.files / seconds : 0.0,
              seconds, a.max_batch);
   print_infer_summary(s, spec.name);
 

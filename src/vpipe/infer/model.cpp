@@ -134,7 +134,9 @@ ModelSpec cascade_spec(std::string_view kind, std::string_view name) {
   if (const size_t us = label.find('_'); us != std::string::npos) label.resize(us);
   s.labels = {label};
   s.input_width = s.input_height = 640;
-  s.score_threshold = 0.0f;
+  // Score n / (n + 10) for n merged windows (cascade_model.cpp): 0.35 is n >= 6, OpenCV's
+  // usual minNeighbors = 5.
+  s.score_threshold = 0.35f;
   s.iou_threshold = 0.3f;
   s.max_detections = 100;
   return s;
@@ -147,7 +149,8 @@ ModelSpec hog_spec() {
   s.format = OutputFormat::kHog;
   s.labels = {"person"};
   s.input_width = s.input_height = 640;
-  s.score_threshold = 0.0f;
+  // Score m / (m + 1) for the SVM margin m (cascade_model.cpp): 0.3 is m > 0.43.
+  s.score_threshold = 0.3f;
   s.iou_threshold = 0.3f;
   s.max_detections = 100;
   return s;

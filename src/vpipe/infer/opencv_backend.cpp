@@ -10,6 +10,7 @@
 
 #ifdef VPIPE_HAVE_OPENCV_DNN
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 #endif
 
@@ -52,6 +53,14 @@ class OpenCvDnnBackend final : public Backend {
     }
     const int64_t n = shape[0];
     if (n > 1 && !single_only_) {
+      // A graph that fixes its batch makes OpenCV log a shape error before it throws: quiet
+      // while we find out.
+      const auto level = cv::utils::logging::getLogLevel();
+      cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+      struct Restore {
+        cv::utils::logging::LogLevel level;
+        ~Restore() { cv::utils::logging::setLogLevel(level); }
+      } restore{level};
       try {
         std::vector<Tensor> out = forward(input, shape);
         const bool batched = std::all_of(out.begin(), out.end(), [&](const Tensor& t) {
