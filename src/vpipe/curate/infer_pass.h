@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <map>
 #include <ostream>
 #include <string>
@@ -35,6 +37,9 @@ struct InferPassOptions {
   std::string command = "detect";  ///< recorded in the runs table
   std::string device = "cpu";
   std::string config_json = "{}";
+  /// Makes each infer worker's model instead of load_model(model, backend) (tests inject a
+  /// model; `model` must still name it). Empty = load_model.
+  std::function<std::unique_ptr<Model>()> make_model;
 };
 
 /// What an infer pass did.

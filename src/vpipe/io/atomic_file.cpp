@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <string>
 #include <system_error>
 
@@ -107,6 +108,13 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_
   }
   if (const int err = guard.close_fd(); err != 0) {
     fail(path, "close of '" + temp.string() + "' failed", err);
+  }
+  // Test hook of the crash tests (crops, thumbnails): VPIPE_FAULT_BEFORE_RENAME=N makes the
+  // process die as in a crash (exit status 137, no cleanup) in its N+1th atomic write, after the
+  // temporary file is complete and before it is renamed.
+  if (const char* fault = std::getenv("VPIPE_FAULT_BEFORE_RENAME"); fault != nullptr) {
+    static std::atomic<int64_t> writes{0};
+    if (writes.fetch_add(1) >= std::atoll(fault)) ::_exit(137);
   }
   if (::rename(temp.c_str(), path.c_str()) != 0) {
     const int err = errno;
