@@ -49,8 +49,7 @@ std::string line_starting(const std::string& text, const std::string& prefix) {
   return "";
 }
 
-double iou(float ax1, float ay1, float ax2, float ay2, float bx1, float by1, float bx2,
-           float by2) {
+double iou(float ax1, float ay1, float ax2, float ay2, float bx1, float by1, float bx2, float by2) {
   const double w = std::min(ax2, bx2) - std::max(ax1, bx1);
   const double h = std::min(ay2, by2) - std::max(ay1, by1);
   if (w <= 0 || h <= 0) return 0;
@@ -114,9 +113,12 @@ TEST_F(DetectCli, DetectCropsExportAndValidate) {
   if (!copy_photos(why)) GTEST_SKIP() << why;
   const std::string db = (root_ / "run.db").string();
   const fs::path crops = root_ / "crops";
-  const std::vector<std::string> detect = {"detect", (root_ / "photos").string(), "--db", db,
-                                           "-m", "blazeface", "--crops", crops.string(),
-                                           "--threads", "2", "--device", "cpu"};
+  const std::vector<std::string> detect = {"detect",    (root_ / "photos").string(),
+                                           "--db",      db,
+                                           "-m",        "blazeface",
+                                           "--crops",   crops.string(),
+                                           "--threads", "2",
+                                           "--device",  "cpu"};
 
   const ProcessResult first = run_vpipe(detect, scratch_);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
@@ -206,8 +208,8 @@ TEST_F(DetectCli, ClassifyWithATorchScriptNetwork) {
   const fs::path fixtures = root_ / "fixtures";
   fs::create_directories(fixtures);
   std::string command;
-  for (const std::string& word : {python.string(), std::string(VPIPE_TORCH_FIXTURE_SCRIPT),
-                                  fixtures.string()}) {
+  for (const std::string& word :
+       {python.string(), std::string(VPIPE_TORCH_FIXTURE_SCRIPT), fixtures.string()}) {
     command.append("'").append(word).append("' ");
   }
   command.append("> '").append((fixtures / "log.txt").string()).append("' 2>&1");
@@ -218,11 +220,10 @@ TEST_F(DetectCli, ClassifyWithATorchScriptNetwork) {
   ASSERT_TRUE(fs::is_regular_file(fixtures / "convnet.pt"));
 
   const std::string db = (root_ / "run.db").string();
-  const ProcessResult r =
-      run_vpipe({"classify", (root_ / "photos").string(), "--db", db, "-m",
-                 (fixtures / "convnet.pt").string(), "--input", "16", "--threads", "2",
-                 "--device", "cpu"},
-                scratch_);
+  const ProcessResult r = run_vpipe(
+      {"classify", (root_ / "photos").string(), "--db", db, "-m",
+       (fixtures / "convnet.pt").string(), "--input", "16", "--threads", "2", "--device", "cpu"},
+      scratch_);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto found = detections_by_name(db, "classify");
   ASSERT_EQ(found.size(), 3U) << describe(r);

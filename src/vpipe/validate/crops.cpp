@@ -76,10 +76,11 @@ void check_file(const Manifest::FileDetections& f, const CropCheckOptions& optio
   std::optional<Image> source;  // decoded on first need
   bool source_failed = false;
   for (const CropRecord& crop : f.crops) {
-    const auto d = std::find_if(f.detections.begin(), f.detections.end(),
-                                [&](const DetectionRecord& det) { return det.id == crop.detection_id; });
-    const std::string of = fmt::format("crop {}x{}+{}+{} of {}", crop.width, crop.height, crop.x,
-                                       crop.y, file.path);
+    const auto d =
+        std::find_if(f.detections.begin(), f.detections.end(),
+                     [&](const DetectionRecord& det) { return det.id == crop.detection_id; });
+    const std::string of =
+        fmt::format("crop {}x{}+{}+{} of {}", crop.width, crop.height, crop.x, crop.y, file.path);
 
     // The recorded rectangle, against the source's recorded size and the detection's box.
     const bool inside = crop.width > 0 && crop.height > 0 && crop.x >= 0 && crop.y >= 0 &&
@@ -152,8 +153,8 @@ void check_file(const Manifest::FileDetections& f, const CropCheckOptions& optio
           problem = fmt::format("does not decode ({}){}", to_string(r.status),
                                 r.message.empty() ? "" : ": " + r.message);
         } else if (r.image.width != file.width || r.image.height != file.height) {
-          problem = fmt::format("is {}x{} now, {}x{} when scanned", r.image.width,
-                                r.image.height, file.width, file.height);
+          problem = fmt::format("is {}x{} now, {}x{} when scanned", r.image.width, r.image.height,
+                                file.width, file.height);
         } else {
           source = std::move(r.image);
         }
