@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -6,6 +7,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
+#include "vpipe/io/manifest.h"
 #include "vpipe/validate/validate.h"
 
 namespace vpipe::cli {
@@ -16,6 +18,8 @@ struct ValidateArgs {
   std::string format = "auto";
   std::string coco;
   std::string images;
+  std::string manifest;
+  bool no_pixels = false;
   bool json = false;
   int64_t max_findings = 200;
   int threads = 0;
@@ -34,10 +38,16 @@ void print_text(const ValidationReport& r, size_t shown) {
     fmt::print("... {} more findings not shown (--max-findings 0 shows all)\n", r.findings.size() - shown);
   }
   if (!r.findings.empty()) fmt::print("\n");
-  fmt::print("validate: {} dataset {}: {} images, {}{} annotations\n", to_string(r.format),
-             r.root.string(), r.images,
-             r.format == DatasetFormat::kYolo ? fmt::format("{} label files, ", r.label_files) : "",
-             r.annotations);
+  if (!r.root.empty()) {
+    fmt::print("validate: {} dataset {}: {} images, {}{} annotations\n", to_string(r.format),
+               r.root.string(), r.images,
+               r.format == DatasetFormat::kYolo ? fmt::format("{} label files, ", r.label_files)
+                                                : "",
+               r.annotations);
+  }
+  if (!r.manifest.empty()) {
+    fmt::print("validate: manifest {}: {} crops\n", r.manifest.string(), r.crops);
+  }
   if (r.findings.empty()) {
     fmt::print("  no problems found\n");
     return;
@@ -56,10 +66,15 @@ void print_json(const ValidationReport& r, size_t shown) {
     counts += fmt::format(R"({}{}:{{"severity":{},"count":{}}})", counts.empty() ? "" : ",",
                           json_quote(kind), json_quote(to_string(count.first)), count.second);
   }
+  // No dataset (only --manifest): format and root are null.
+  const bool dataset = !r.root.empty();
   fmt::print(R"({{"format":{},"root":{},"sources":[{}],"images":{},"label_files":{},)"
-             R"("annotations":{},"errors":{},"warnings":{},"counts":{{{}}},"findings":[)",
-             json_quote(to_string(r.format)), json_quote(r.root.string()), sources, r.images,
-             r.label_files, r.annotations, r.errors(), r.warnings(), counts);
+             R"("annotations":{},"manifest":{},"crops":{},"errors":{},"warnings":{},)"
+             R"("counts":{{{}}},"findings":[)",
+             dataset ? json_quote(to_string(r.format)) : "null",
+             dataset ? json_quote(r.root.string()) : "null", sources, r.images, r.label_files,
+             r.annotations, r.manifest.empty() ? "null" : json_quote(r.manifest.string()), r.crops,
+             r.errors(), r.warnings(), counts);
   for (size_t i = 0; i < shown; ++i) {
     const Finding& f = r.findings[i];
     fmt::print(R"({}{{"path":{},"line":{},"severity":{},"kind":{},"message":{}}})", i == 0 ? "" : ",\n",
@@ -70,6 +85,9 @@ void print_json(const ValidationReport& r, size_t shown) {
 }
 
 int run(const ValidateArgs& a) {
+  if (a.dir.empty() && a.manifest.empty()) {
+    throw ConfigError("validate: give a dataset directory, --manifest DB, or both");
+  }
   ValidateOptions options;
   options.dir = a.dir;
   const auto format = dataset_format_from_string(a.format);
@@ -81,7 +99,22 @@ int run(const ValidateArgs& a) {
   if (!a.coco.empty() && options.format == DatasetFormat::kYolo) {
     throw ConfigError("--coco names a COCO JSON but --format is yolo");
   }
-  const ValidationReport report = validate_dataset(options);
+  ValidationReport report;
+  if (!a.dir.empty()) report = validate_dataset(options);
+  if (!a.manifest.empty()) {
+    // Opening a manifest creates a missing one: refuse a mistyped name instead.
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(a.manifest, ec)) {
+      throw IoError(fmt::format("{}: no such manifest", a.manifest));
+    }
+    const Manifest manifest(a.manifest);
+    CropCheckOptions crop_options;
+    crop_options.compare_pixels = !a.no_pixels;
+    crop_options.threads = a.threads;
+    report.manifest = a.manifest;
+    validate_crops(manifest, report, crop_options);
+    report.sort_findings();
+  }
   const size_t shown = a.max_findings <= 0
                            ? report.findings.size()
                            : std::min(report.findings.size(), static_cast<size_t>(a.max_findings));
@@ -98,11 +131,13 @@ int run(const ValidateArgs& a) {
 
 void add_validate_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<ValidateArgs>();
-  CLI::App* cmd = app.add_subcommand("validate", "check a YOLO or COCO dataset: labels without images and back, malformed lines, class ids, boxes, duplicates, corrupt images (exit 1 on errors)");
-  cmd->add_option("dir", args->dir, "the dataset directory")->required();
+  CLI::App* cmd = app.add_subcommand("validate", "check a YOLO or COCO dataset: labels without images and back, malformed lines, class ids, boxes, duplicates, corrupt images; and/or the crops of a manifest (exit 1 on errors)");
+  cmd->add_option("dir", args->dir, "the dataset directory (optional with --manifest)");
   cmd->add_option("--format", args->format, "auto, yolo or coco")->capture_default_str()->check(CLI::IsMember({"auto", "yolo", "coco"}));
   cmd->add_option("--coco", args->coco, "the COCO annotation JSON (default: DIR/annotations.json, DIR/_annotations.coco.json or DIR/annotations/*.json)");
   cmd->add_option("--images", args->images, "COCO: the folder file_name is relative to (default: the first of DIR, DIR/images, the JSON's folder that holds the file)");
+  cmd->add_option("--manifest", args->manifest, "also check the crops recorded in this manifest (vpipe detect --crops): present, decodable, unchanged, of the recorded size, inside the image, containing their box, showing the source's pixels");
+  cmd->add_flag("--no-pixels", args->no_pixels, "--manifest: skip decoding the source images to compare each crop's pixels with them");
   cmd->add_flag("--json", args->json, "print one JSON document instead of text");
   cmd->add_option("--max-findings", args->max_findings, "print at most this many findings (0 = all); the counts cover all")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", args->threads, "image decoding workers (default: up to 4)")->check(CLI::Range(1, 1024));

@@ -15,6 +15,8 @@
 
 namespace vpipe {
 
+class Manifest;
+
 /// The dataset layouts `validate_dataset` understands.
 enum class DatasetFormat : uint8_t { kAuto, kYolo, kCoco };
 
@@ -49,6 +51,8 @@ struct ValidationReport {
   int64_t images = 0;                ///< image files decoded
   int64_t label_files = 0;           ///< YOLO label files read (0 for COCO)
   int64_t annotations = 0;           ///< YOLO label lines / COCO annotations seen
+  std::filesystem::path manifest;    ///< the manifest whose crops were checked ("" = none)
+  int64_t crops = 0;                 ///< crop rows checked by validate_crops
   std::vector<Finding> findings;     ///< sorted by path, then line (then kind, message)
 
   void add(Finding f) { findings.push_back(std::move(f)); }
@@ -94,5 +98,33 @@ struct ValidateOptions {
 /// (data.yml) or a labels/ folder (DIR/labels or DIR/<split>/labels), COCO when a COCO JSON is
 /// given or found; ConfigError when neither or both.
 [[nodiscard]] DatasetFormat detect_dataset_format(const ValidateOptions& options);
+
+/// How `validate_crops` checks the crops of a manifest.
+struct CropCheckOptions {
+  std::string model;  ///< only this model's crops; "" = every model's
+  /// Also decode each crop's source image and compare the crop's pixels with the source's pixels
+  /// in the recorded rectangle (the check that the crop shows its box).
+  bool compare_pixels = true;
+  /// `crop_pixels_differ` when the mean absolute difference, in 8-bit levels over every sample,
+  /// is at or above this. JPEG crops at quality 92 differ from their source by 1-3 levels.
+  double pixel_tolerance = 8.0;
+  /// Decoding workers (one Decoder each); <= 0: up to 4, by the cores available.
+  int threads = 0;
+};
+
+/// Checks every crop row of `manifest` (table `crops`, written by the crop pass of `vpipe
+/// detect --crops`) and appends to `report` one finding per defect, named by the crop file
+/// (the message names the source image): the file is missing (`crop_missing`) or does not decode
+/// (`crop_unreadable`); its decoded size is not the recorded width x height
+/// (`crop_size_mismatch`); its size or xxh64 differ from the recorded ones (`crop_changed`);
+/// the recorded rectangle leaves the source image (`crop_outside_image`) or does not contain the
+/// detection's box (`crop_misses_box`); its pixels are not the source's pixels in that rectangle
+/// (`crop_pixels_differ`, when `compare_pixels`). A source image that no longer decodes at its
+/// recorded size is one `crop_source_unreadable` warning (its crops' pixels are not compared).
+/// Counts the rows checked in `report.crops`; does not sort (call `report.sort_findings()`).
+/// Throws ManifestError when the manifest cannot be read. `manifest` is only read, from the
+/// calling thread; crops are decoded on `threads` workers of its own.
+void validate_crops(const Manifest& manifest, ValidationReport& report,
+                    const CropCheckOptions& options = {});
 
 }  // namespace vpipe
