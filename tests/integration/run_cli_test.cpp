@@ -380,3 +380,54 @@ TEST_F(RunCli, TurnedAndMirroredCopiesGroupOnlyWithOrientationMatching) {
 }
 
 }  // namespace
+
+TEST_F(RunCli, InferStepDetectsFacesOnTheKeepersOnlyAndResumes) {
+  const fs::path photos = fs::path(VPIPE_SOURCE_DIR) / "test-photos";
+  const fs::path model =
+      fs::path(VPIPE_SOURCE_DIR) / "models" / "blazeface" / "face_detection_front_128x128.onnx";
+  if (!fs::exists(photos / "astronaut.png") || !fs::exists(model)) {
+    GTEST_SKIP() << "BlazeFace model or test photos missing: run scripts/fetch-models.sh";
+  }
+  int n = 0;
+  copy_some([&](const CsvRow&) { return n++ % 10 == 0; });
+  // The astronaut twice (an exact duplicate: only its keeper goes to the model) and the coffee.
+  fs::copy_file(photos / "astronaut.png", scratch_ / "in" / "astronaut.png");
+  fs::copy_file(photos / "astronaut.png", scratch_ / "in" / "zz-astronaut-copy.png");
+  fs::copy_file(photos / "coffee.png", scratch_ / "in" / "coffee.png");
+  const std::string yaml = config(
+      "inputs: [in]\nmanifest: run.db\ninfer:\n  model: blazeface\n  max_batch: 4\n"
+      "  crops: crops\n");
+  const auto r = vpipe({"run", yaml});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("infer: blazeface on"), std::string::npos) << r.out;
+  int64_t keep = 0;
+  {
+    vpipe::Manifest manifest(db());
+    keep = manifest.decision_counts().at("keep");
+    EXPECT_EQ(manifest.inference_counts("blazeface").at("ok"), keep) << "keepers only";
+    std::map<std::string, size_t> faces;
+    vpipe::Manifest::DetectionQuery q;
+    q.model = "blazeface";
+    manifest.for_each_detection(q, [&](const vpipe::Manifest::FileDetections& f) {
+      faces[fs::path(f.file.path).filename()] = f.detections.size();
+      return true;
+    });
+    EXPECT_EQ(faces.at("astronaut.png"), 1U);
+    EXPECT_EQ(faces.count("zz-astronaut-copy.png"), 0U) << "a duplicate went to the model";
+    EXPECT_EQ(faces.at("coffee.png"), 0U);
+    EXPECT_EQ(manifest.count_crops(), 1);
+  }
+  const auto crops = snapshot(scratch_ / "crops");
+  ASSERT_EQ(crops.size(), 1U);
+  const fs::path crop = scratch_ / "crops" / crops.begin()->first;
+  const auto stamp = fs::last_write_time(crop);
+
+  // The rerun infers nothing and rewrites no crop.
+  const auto again = vpipe({"run", yaml});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("(0 ok, 0 failed, " + std::to_string(keep) + " unchanged)"),
+            std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("crops: 0 written, 1 unchanged"), std::string::npos) << again.out;
+  EXPECT_EQ(fs::last_write_time(crop), stamp);
+}
