@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "vpipe/core/error.h"
+#include "vpipe/infer/model.h"
 
 namespace vpipe {
 namespace {
@@ -360,6 +361,40 @@ TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
   const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
   ASSERT_EQ(out[0].data.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(out[0].data[i], expected[i], 1e-4F);
+}
+
+// A user's YOLO export through the whole model path: resolve_model (--format, --input), the
+// LibTorch backend, decoding, NMS and the letterbox mapped back to the image's pixels.
+TEST_F(TorchBackendTest, UserYoloExportsDecodeThroughTheLetterbox) {
+  for (const std::string format : {"yolov8", "yolov5"}) {
+    ModelRequest request;
+    request.model = model(format).string();
+    request.format = parse_output_format(format);
+    request.input = 64;
+    const ModelSpec spec = resolve_model(request);
+    EXPECT_EQ(spec.name, format);
+    std::unique_ptr<Model> m = load_model(spec);
+    // 128 x 64 into 64 x 64: scale 0.5, the image 64 x 32 at pad_y = 16.
+    Image image(128, 64, 3);
+    ModelInput a;
+    ModelInput b;
+    m->prepare(image, a);
+    m->prepare(image, b);
+    ModelInput* batch[] = {&a, &b};
+    m->infer(batch);
+    for (const ModelInput* in : batch) {
+      const std::vector<Prediction> found = m->decode(*in);
+      // Box B is suppressed by A (same class, IoU 0.9), C is under the 0.25 threshold.
+      ASSERT_EQ(found.size(), 1U) << format;
+      EXPECT_EQ(found[0].class_id, 1);
+      EXPECT_NEAR(found[0].score, 0.9F, 1e-6);
+      // A is (22, 27)-(42, 37) in the model's input: ((x - 0) / 0.5, (y - 16) / 0.5).
+      EXPECT_NEAR(found[0].box.x1, 44.0F, 1e-4);
+      EXPECT_NEAR(found[0].box.y1, 22.0F, 1e-4);
+      EXPECT_NEAR(found[0].box.x2, 84.0F, 1e-4);
+      EXPECT_NEAR(found[0].box.y2, 42.0F, 1e-4);
+    }
+  }
 }
 
 }  // namespace
