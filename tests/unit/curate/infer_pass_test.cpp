@@ -60,6 +60,20 @@ Image upscale2(const Image& src) {
   return out;
 }
 
+/// `src` turned 90 degrees counter-clockwise: what a camera stores for EXIF orientation 6
+/// ("turn 90 degrees clockwise to display").
+Image rotate_ccw(const Image& src) {
+  Image out(src.height, src.width, src.channels);
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      for (int c = 0; c < src.channels; ++c) {
+        out.row(y)[x * src.channels + c] = src.row(x)[(src.width - 1 - y) * src.channels + c];
+      }
+    }
+  }
+  return out;
+}
+
 Image decode_file(const fs::path& p) {
   Decoder decoder;
   return decoder.decode(read_bytes(p), {}).image;
@@ -244,6 +258,7 @@ bool write_photo_corpus(const fs::path& dir) {
   write_file_atomic(dir / "astronaut-q90.jpg", encode_jpeg(astronaut, 90));
   write_file_atomic(dir / "astronaut-small.jpg", encode_jpeg(resize_to_fit(astronaut, 300), 90));
   write_file_atomic(dir / "astronaut-big.jpg", encode_jpeg(upscale2(astronaut), 85));
+  write_file_atomic(dir / "astronaut-exif6.jpg", encode_jpeg(rotate_ccw(astronaut), 90, 6));
   write_file_atomic(dir / "coffee.jpg", encode_jpeg(coffee, 90));
   for (int i = 0; i < 12; ++i) {
     write_file_atomic(dir / ("pattern" + std::to_string(i) + ".jpg"),
@@ -272,7 +287,7 @@ TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
     options.force = true;
     options.batch = BatchPolicy{max_batch, std::chrono::milliseconds(5)};
     const InferPassSummary s = run_infer_pass(db_, options);
-    EXPECT_EQ(s.ok, 17);
+    EXPECT_EQ(s.ok, 18);
     by_batch[max_batch] = results("blazeface");
   }
   const auto& one = by_batch[1];
@@ -283,7 +298,7 @@ TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
     EXPECT_EQ(dets.size(), is_astronaut ? 1U : 0U) << path;
     faces += static_cast<int>(dets.size());
   }
-  EXPECT_EQ(faces, 4);
+  EXPECT_EQ(faces, 5);
   for (const size_t b : {size_t{7}, size_t{32}}) {
     ASSERT_EQ(by_batch[b].size(), one.size());
     for (const auto& [path, dets] : one) {
@@ -305,6 +320,11 @@ TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
   const float k = 2.0f;
   const Box measured{182 * k, 80 * k, 272 * k, 176 * k};
   EXPECT_GE(iou(Box{big[0].x1, big[0].y1, big[0].x2, big[0].y2}, measured), 0.5f);
+  // EXIF orientation is honoured: stored sideways, shown (and detected) upright, so the face is
+  // where it is in the upright photo.
+  const auto& turned = one.at((in_ / "astronaut-exif6.jpg").string());
+  EXPECT_GE(iou(Box{turned[0].x1, turned[0].y1, turned[0].x2, turned[0].y2}, Box{182, 80, 272, 176}),
+            0.5f);
 }
 
 // ---- crops ------------------------------------------------------------------------------
