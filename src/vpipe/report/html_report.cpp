@@ -43,6 +43,15 @@ constexpr int64_t kOverviewExamples = 6;
 constexpr size_t kIndexGroupPreviews = 8;
 /// Runs listed on index.html, newest first.
 constexpr size_t kRunsShown = 20;
+/// Predictions pages show thumbnails this many times the gallery size, so that boxes and their
+/// labels can be read; they are cached beside the others (the size is part of the cache key).
+constexpr int kPreviewScale = 2;
+/// Labels of a model that get pages of their own (the most frequent); the rest are only counted.
+constexpr size_t kLabelPages = 30;
+/// Labels of a model listed on index.html.
+constexpr size_t kIndexLabels = 12;
+/// Predictions listed under a thumbnail (the boxes on it show them all).
+constexpr size_t kCaptionPredictions = 6;
 
 /// What a quality rule means, for page headings.
 struct RuleInfo {
@@ -192,6 +201,34 @@ std::string files_page(int64_t page) { return fmt::format("files-{}.html", page)
 std::string rejects_page(const std::string& rule, int64_t page) {
   return fmt::format("rejects-{}-{}.html", rule_slug(rule), page);
 }
+/// A model's predictions: "detections-<model>-N.html"; one label of them:
+/// "detections-<model>.<label>-N.html" (a slug has no '.', so the two never collide).
+std::string detections_page(const std::string& model, const std::string& label, int64_t page) {
+  if (label.empty()) return fmt::format("detections-{}-{}.html", rule_slug(model), page);
+  return fmt::format("detections-{}.{}-{}.html", rule_slug(model), rule_slug(label), page);
+}
+std::string crops_page(int64_t page) { return fmt::format("crops-{}.html", page); }
+
+/// What a prediction is called on the page: its label, or its class id for a model without labels
+/// (as Manifest::label_counts counts it).
+std::string label_of(const DetectionRecord& d) {
+  return d.label.empty() ? std::to_string(d.class_id) : d.label;
+}
+
+/// A colour class ("k0".."k7") per label, the same on every page.
+std::string label_colour(const std::string& label) {
+  return fmt::format("k{}", XXH3_64bits(label.data(), label.size()) % 8);
+}
+
+/// Size of the thumbnail ThumbnailCache makes of a `width` x `height` image with longer side
+/// `size` (resize_to_fit: never enlarged, each side rounded): what a box is scaled to.
+std::pair<int, int> preview_size(int width, int height, int size) {
+  const int longer = std::max(width, height);
+  if (longer <= size) return {width, height};
+  const double scale = static_cast<double>(size) / longer;
+  return {std::max(1, static_cast<int>(std::lround(width * scale))),
+          std::max(1, static_cast<int>(std::lround(height * scale)))};
+}
 
 /// Previous / numbered / next links; nothing for a single page.
 std::string pager(int64_t page, int64_t pages, const std::function<std::string(int64_t)>& name,
@@ -294,6 +331,18 @@ struct GroupTotals {
   std::vector<GroupPreview> largest;
 };
 
+/// What one model predicted, for index.html and the predictions pages' filters.
+struct ModelTotals {
+  std::string model;
+  int64_t ok = 0, failed = 0;  ///< inferences by status
+  int64_t files_shown = 0;     ///< files with an "ok" inference (the predictions pages)
+  int64_t detections = 0;      ///< predictions: boxes, or classes of whole images
+  bool classifier = false;     ///< its predictions are classifications (no boxes)
+  std::vector<std::pair<std::string, int64_t>> labels;  ///< label -> predictions, most first
+  std::map<std::string, int64_t> label_files;  ///< label -> files it is on (top-1 for classes)
+  std::set<std::string> label_pages;           ///< labels with pages of their own
+};
+
 class ReportWriter {
  public:
   ReportWriter(const Manifest& manifest, const ReportOptions& options)
@@ -301,6 +350,7 @@ class ReportWriter {
         options_(options),
         dir_(options.out_dir),
         thumbs_(options.out_dir, options.thumbnail_size, options.threads),
+        previews_(options.out_dir, kPreviewScale * options.thumbnail_size, options.threads),
         page_size_(options.page_size),
         generated_at_(now_utc()) {
     title_ = options.title.empty() ? "vpipe report" : options.title;
@@ -326,19 +376,23 @@ class ReportWriter {
     std::stable_sort(rules_by_count_.begin(), rules_by_count_.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
 
+    models_ = manifest_.inferred_models();
+    crops_ = models_.empty() ? 0 : manifest_.count_crops();
     find_root();
     write_files_pages();
     write_groups_pages();
     for (const auto& [rule, n] : rules_by_count_) write_rule_pages(rule, n);
     write_rejects_overview();
+    for (const std::string& model : models_) write_model_pages(model);
+    if (crops_ > 0) write_crops_pages();
     write_index();
     remove_stale_pages();
 
     ReportSummary summary;
     summary.pages = static_cast<int64_t>(written_.size());
-    summary.thumbnails_made = thumbs_.made();
-    summary.thumbnails_cached = thumbs_.cached();
-    summary.thumbnail_failures = thumbs_.failures();
+    summary.thumbnails_made = thumbs_.made() + previews_.made();
+    summary.thumbnails_cached = thumbs_.cached() + previews_.cached();
+    summary.thumbnail_failures = thumbs_.failures() + previews_.failures();
     summary.index = dir_ / "index.html";
     return summary;
   }
@@ -380,6 +434,10 @@ class ReportWriter {
     item("groups", groups_page(1), "Duplicate groups", groups_);
     item("rejects", "rejects.html", "Rejected", rejected_);
     item("files", files_page(1), "All files", files_);
+    if (!models_.empty()) {
+      item("detections", detections_page(models_.front(), {}, 1), "Predictions", std::nullopt);
+    }
+    if (crops_ > 0) item("crops", crops_page(1), "Crops", crops_);
     html += "</nav></header>\n<main>\n";
     html += body;
     fmt::format_to(std::back_inserter(html),
@@ -393,7 +451,8 @@ class ReportWriter {
 
   /// Removes pages of an earlier report (more groups or files then) that this one did not write.
   void remove_stale_pages() {
-    static const std::regex kOurs(R"((groups|files)-\d+\.html|rejects-.+-\d+\.html)");
+    static const std::regex kOurs(
+        R"((groups|files|crops)-\d+\.html|(rejects|detections)-.+-\d+\.html)");
     std::error_code ec;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir_, ec)) {
       const std::string name = entry.path().filename().string();
@@ -865,6 +924,346 @@ class ReportWriter {
     write_page("rejects.html", "rejects", "Rejected images", body);
   }
 
+  // --- detections-<model>[.<label>]-N.html --------------------------------------------------
+
+  /// Whether `fd` belongs on the pages of `label`: one of its boxes has it, or (a classifier)
+  /// its best class is it, as Manifest::label_counts counts.
+  static bool has_label(const Manifest::FileDetections& fd, const std::string& label) {
+    return std::any_of(fd.detections.begin(), fd.detections.end(), [&](const DetectionRecord& d) {
+      return label_of(d) == label && (d.task != "classify" || d.rank == 0);
+    });
+  }
+
+  std::string model_tabs(const std::string& active) const {
+    if (models_.size() < 2) return {};
+    std::string out = "<nav class=\"tabs\" aria-label=\"models\">";
+    for (const std::string& model : models_) {
+      fmt::format_to(std::back_inserter(out), "<a href=\"{}\"{}>model ",
+                     detections_page(model, {}, 1), model == active ? " class=\"active\"" : "");
+      append_html_escaped(out, model);
+      out += "</a>";
+    }
+    out += "</nav>";
+    return out;
+  }
+
+  /// The label filter: every label with the number of images it is on; those with pages are
+  /// links.
+  static std::string label_tabs(const ModelTotals& t, const std::string& active) {
+    std::string out = "<nav class=\"tabs\" aria-label=\"labels\">";
+    fmt::format_to(std::back_inserter(out),
+                   "<a href=\"{}\"{}>All labels<span class=\"n\">{}</span>"
+                   "</a>",
+                   detections_page(t.model, {}, 1), active.empty() ? " class=\"active\"" : "",
+                   grouped(t.files_shown));
+    int64_t unlinked = 0;
+    for (const auto& [label, predictions] : t.labels) {
+      if (!t.label_pages.contains(label)) {
+        ++unlinked;
+        continue;
+      }
+      fmt::format_to(std::back_inserter(out), "<a href=\"{}\"{}><i class=\"dot {}\"></i>",
+                     detections_page(t.model, label, 1), label == active ? " class=\"active\"" : "",
+                     label_colour(label));
+      append_html_escaped(out, label);
+      fmt::format_to(std::back_inserter(out), "<span class=\"n\">{}</span></a>",
+                     grouped(t.label_files.at(label)));
+    }
+    if (unlinked > 0) {
+      fmt::format_to(std::back_inserter(out), "<span class=\"muted\">and {} rarer labels</span>",
+                     grouped(unlinked));
+    }
+    out += "</nav>";
+    return out;
+  }
+
+  /// A file with the predictions of one model: its preview with every box drawn (an SVG over the
+  /// picture, in the preview's pixels), and the predictions listed below. On a label's page the
+  /// boxes of other labels are dimmed.
+  void render_prediction_tile(std::string& out, const Manifest::FileDetections& fd,
+                              const Thumbnail& thumb, const std::string& label) const {
+    const FileRecord& f = fd.file;
+    out += "<figure class=\"tile ptile\">";
+    const bool boxes = std::any_of(fd.detections.begin(), fd.detections.end(),
+                                   [](const DetectionRecord& d) { return d.has_box; });
+    if (!thumb.src.empty() && f.width > 0 && f.height > 0) {
+      // The preview keeps the aspect ratio; scaling each axis by its own rounded side keeps
+      // the boxes exactly on the picture that the browser stretches over the same viewBox.
+      const auto [tw, th] = preview_size(f.width, f.height, previews_size());
+      const double sx = static_cast<double>(tw) / f.width;
+      const double sy = static_cast<double>(th) / f.height;
+      fmt::format_to(std::back_inserter(out),
+                     "<div class=\"pview\"><img src=\"{}\" width=\"{}\" height=\"{}\" alt=\"\" "
+                     "loading=\"lazy\">",
+                     thumb.src, tw, th);
+      if (boxes) {
+        fmt::format_to(std::back_inserter(out),
+                       "<svg class=\"boxes\" viewBox=\"0 0 {} {}\" preserveAspectRatio=\"none\" "
+                       "xmlns=\"http://www.w3.org/2000/svg\">",
+                       tw, th);
+        for (const DetectionRecord& d : fd.detections) {
+          if (!d.has_box) continue;
+          const std::string name = label_of(d);
+          const std::string text = fmt::format("{} {:.2f}", esc(name), d.score);
+          const double x = d.x1 * sx, y = d.y1 * sy;
+          fmt::format_to(std::back_inserter(out),
+                         "<g class=\"det {}{}\"><title>{}</title><rect class=\"det-box\" "
+                         "x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\"/>",
+                         label_colour(name), !label.empty() && name != label ? " dim" : "", text, x,
+                         y, (d.x2 - d.x1) * sx, (d.y2 - d.y1) * sy);
+          for (size_t k = 0; k + 1 < d.keypoints.size(); k += 2) {
+            fmt::format_to(std::back_inserter(out),
+                           "<circle class=\"det-kp\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\"/>",
+                           d.keypoints[k] * sx, d.keypoints[k + 1] * sy);
+          }
+          // Above the box, or inside its top edge when the box touches the top of the picture.
+          fmt::format_to(std::back_inserter(out),
+                         "<text class=\"det-label\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text></g>",
+                         std::max(0.0, x) + 1, y >= 13 ? y - 3 : std::max(0.0, y) + 11, text);
+        }
+        out += "</svg>";
+      }
+      out += "</div>";
+    } else {
+      append_thumb(out, thumb, {});
+    }
+    out += "<figcaption>";
+    append_name(out, f.path);
+    const auto n = static_cast<int64_t>(fd.detections.size());
+    const bool classes = !fd.detections.empty() && fd.detections.front().task == "classify";
+    fmt::format_to(std::back_inserter(out), "<div class=\"facts\"><span>{}</span><span>{}</span>",
+                   size_text(f),
+                   classes ? count_text(n, "class", "classes") : count_text(n, "box", "boxes"));
+    if (!fd.crops.empty())
+      fmt::format_to(std::back_inserter(out), "<span>{}</span>",
+                     count_text(static_cast<int64_t>(fd.crops.size()), "crop", "crops"));
+    out += "</div>";
+    if (classes) {
+      // Whole-image classes: "cat 0.93, dog 0.04".
+      out += "<div class=\"classes\">";
+      for (size_t i = 0; i < fd.detections.size() && i < kCaptionPredictions; ++i) {
+        const DetectionRecord& d = fd.detections[i];
+        if (i > 0) out += ", ";
+        out += i == 0 ? "<span class=\"top\">" : "<span>";
+        append_html_escaped(out, label_of(d));
+        fmt::format_to(std::back_inserter(out), " {:.2f}</span>", d.score);
+      }
+      out += "</div>";
+    } else if (n > 0) {
+      out += "<div class=\"preds\">";
+      for (size_t i = 0; i < fd.detections.size() && i < kCaptionPredictions; ++i) {
+        const DetectionRecord& d = fd.detections[i];
+        const std::string name = label_of(d);
+        fmt::format_to(std::back_inserter(out), "<span class=\"pred {}\">", label_colour(name));
+        append_html_escaped(out, name);
+        fmt::format_to(std::back_inserter(out), " {:.2f}</span>", d.score);
+      }
+      if (fd.detections.size() > kCaptionPredictions) {
+        fmt::format_to(std::back_inserter(out), "<span class=\"muted\">+{} more</span>",
+                       fd.detections.size() - kCaptionPredictions);
+      }
+      out += "</div>";
+    } else {
+      out += "<div class=\"muted\">nothing found</div>";
+    }
+    out += "</figcaption></figure>";
+  }
+
+  [[nodiscard]] int previews_size() const {
+    return std::max(16, kPreviewScale * options_.thumbnail_size);
+  }
+
+  /// The pages of one model's predictions (`label` empty), or of one of its labels: `count`
+  /// files, by path, `page_size` a page.
+  void write_prediction_pages(const ModelTotals& t, const std::string& label, int64_t count) {
+    const int64_t pages = pages_for(count, page_size_);
+    const auto name = [&](int64_t p) { return detections_page(t.model, label, p); };
+    int64_t page = 1;
+    std::vector<Manifest::FileDetections> rows;
+    const auto write = [&] {
+      std::vector<const FileRecord*> files;
+      files.reserve(rows.size());
+      for (const Manifest::FileDetections& r : rows) files.push_back(&r.file);
+      const std::vector<Thumbnail> thumbs = previews_.get(files);
+      std::string body = "<h1>Predictions of ";
+      append_html_escaped(body, t.model);
+      if (!label.empty()) {
+        body += ": ";
+        append_html_escaped(body, label);
+      }
+      body += "</h1><div class=\"sub\">";
+      if (label.empty()) {
+        fmt::format_to(std::back_inserter(body), "{} with predictions &middot; {} &middot; ",
+                       count_text(count, "image", "images"),
+                       t.classifier ? count_text(t.detections, "class", "classes")
+                                    : count_text(t.detections, "detection", "detections"));
+        if (t.failed > 0) {
+          fmt::format_to(std::back_inserter(body), "{} failed &middot; ",
+                         count_text(t.failed, "image", "images"));
+        }
+      } else {
+        fmt::format_to(std::back_inserter(body), "{} {} &middot; ",
+                       count_text(count, "image", "images"),
+                       t.classifier ? "classified so (best class)" : "with this label");
+      }
+      fmt::format_to(std::back_inserter(body), "by path; on this page {}&ndash;{}</div>",
+                     count == 0 ? 0 : (page - 1) * page_size_ + 1,
+                     std::min(count, page * page_size_));
+      body += model_tabs(t.model);
+      body += label_tabs(t, label);
+      const std::string nav = pager(page, pages, name, fmt::format("page {} of {}", page, pages));
+      body += nav;
+      if (rows.empty()) body += "<div class=\"empty\">No images on this page.</div>";
+      body += "<div class=\"gallery preds-gallery\">";
+      for (size_t i = 0; i < rows.size(); ++i)
+        render_prediction_tile(body, rows[i], thumbs[i], label);
+      body += "</div>";
+      body += nav;
+      write_page(name(page), "detections",
+                 fmt::format("Predictions of {}{}{}, page {}", t.model, label.empty() ? "" : ": ",
+                             label, page),
+                 body);
+      rows.clear();
+      ++page;
+    };
+    Manifest::DetectionQuery query;
+    query.model = t.model;
+    manifest_.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
+      if (!label.empty() && !has_label(fd, label)) return true;
+      if (static_cast<int64_t>(rows.size()) == page_size_) write();
+      rows.push_back(fd);
+      return true;
+    });
+    while (page <= pages) write();
+  }
+
+  void write_model_pages(const std::string& model) {
+    ModelTotals t;
+    t.model = model;
+    const std::map<std::string, int64_t> status = manifest_.inference_counts(model);
+    const auto of = [&](const char* s) {
+      const auto it = status.find(s);
+      return it == status.end() ? int64_t{0} : it->second;
+    };
+    t.ok = of("ok");
+    t.failed = of("failed");
+    t.detections = manifest_.count_detections(model);
+    for (const auto& [label, n] : manifest_.label_counts(model)) t.labels.emplace_back(label, n);
+    std::stable_sort(t.labels.begin(), t.labels.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    // One streaming pass to count the files of each label: the label pages' pagers need them.
+    Manifest::DetectionQuery query;
+    query.model = model;
+    manifest_.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
+      ++t.files_shown;
+      std::set<std::string> labels;
+      for (const DetectionRecord& d : fd.detections) {
+        if (d.task == "classify") {
+          t.classifier = true;
+          if (d.rank != 0) continue;
+        }
+        labels.insert(label_of(d));
+      }
+      for (const std::string& label : labels) ++t.label_files[label];
+      return true;
+    });
+    for (const auto& [label, n] : t.labels) {
+      if (t.label_pages.size() == kLabelPages) break;
+      if (t.label_files.contains(label)) t.label_pages.insert(label);
+    }
+    write_prediction_pages(t, {}, t.files_shown);
+    for (const std::string& label : t.label_pages)
+      write_prediction_pages(t, label, t.label_files.at(label));
+    model_totals_.push_back(std::move(t));
+  }
+
+  // --- crops-N.html -------------------------------------------------------------------------
+
+  /// A crop as the gallery shows it. Its picture goes through the thumbnail cache like any image:
+  /// the report stays self-contained (crops may live anywhere, or be deleted later) and a changed
+  /// crop (new bytes, so a new hash) gets a new thumbnail.
+  struct CropTile {
+    CropRecord crop;
+    DetectionRecord detection;
+    std::string source;  ///< path of the image it was cut from
+    FileRecord picture;  ///< the crop file, as the cache keys it
+  };
+
+  static void render_crop_tile(std::string& out, const CropTile& c, const Thumbnail& thumb,
+                               const std::string& root) {
+    const std::string name = label_of(c.detection);
+    out += "<figure class=\"tile crop\">";
+    append_thumb(out, thumb, {});
+    fmt::format_to(std::back_inserter(out),
+                   "<figcaption><div class=\"preds\"><span class=\"pred {}\">", label_colour(name));
+    append_html_escaped(out, name);
+    fmt::format_to(std::back_inserter(out),
+                   " {:.2f}</span></div><div class=\"facts\"><span>{}&times;{}</span><span>",
+                   c.detection.score, c.crop.width, c.crop.height);
+    append_html_escaped(out, c.detection.model);
+    out += "</span></div>";
+    // The source image, its directory relative to the corpus root, as the other galleries do.
+    auto [dir, base] = split_path(c.source);
+    if (!root.empty() && dir.starts_with(root)) dir.remove_prefix(root.size());
+    fmt::format_to(std::back_inserter(out),
+                   "<div class=\"fdir src\" title=\"{}\"><span dir=\"ltr\">from {}{}</span></div>",
+                   esc(c.source), esc(dir), esc(base));
+    fmt::format_to(std::back_inserter(out),
+                   "<div class=\"fdir\" title=\"{0}\"><span dir=\"ltr\">{0}</span></div>",
+                   esc(c.crop.path));
+    out += "</figcaption></figure>";
+  }
+
+  void write_crops_pages() {
+    const int64_t pages = pages_for(crops_, page_size_);
+    int64_t page = 1;
+    std::vector<CropTile> tiles;
+    const auto write = [&] {
+      std::vector<const FileRecord*> files;
+      files.reserve(tiles.size());
+      for (const CropTile& c : tiles) files.push_back(&c.picture);
+      const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+      std::string body = fmt::format(
+          "<h1>Crops</h1><div class=\"sub\">{} cut from the images by <code>vpipe detect "
+          "--crops</code>, by source path; on this page {}&ndash;{}</div>",
+          count_text(crops_, "crop", "crops"), crops_ == 0 ? 0 : (page - 1) * page_size_ + 1,
+          std::min(crops_, page * page_size_));
+      const std::string nav =
+          pager(page, pages, crops_page, fmt::format("page {} of {}", page, pages));
+      body += nav;
+      if (tiles.empty()) body += "<div class=\"empty\">No crops on this page.</div>";
+      body += "<div class=\"gallery\">";
+      for (size_t i = 0; i < tiles.size(); ++i) render_crop_tile(body, tiles[i], thumbs[i], root_);
+      body += "</div>";
+      body += nav;
+      write_page(crops_page(page), "crops", fmt::format("Crops, page {}", page), body);
+      tiles.clear();
+      ++page;
+    };
+    manifest_.for_each_detection({}, [&](const Manifest::FileDetections& fd) {
+      for (const CropRecord& crop : fd.crops) {
+        const auto d =
+            std::find_if(fd.detections.begin(), fd.detections.end(),
+                         [&](const DetectionRecord& x) { return x.id == crop.detection_id; });
+        if (d == fd.detections.end()) continue;  // for_each_detection pairs them; never here
+        if (static_cast<int64_t>(tiles.size()) == page_size_) write();
+        CropTile tile;
+        tile.crop = crop;
+        tile.detection = *d;
+        tile.source = fd.file.path;
+        tile.picture.path = crop.path;
+        tile.picture.size_bytes = crop.size_bytes;
+        tile.picture.mtime_ns = static_cast<int64_t>(crop.xxh64);
+        tile.picture.status = ItemStatus::kOk;
+        tile.picture.width = crop.width;
+        tile.picture.height = crop.height;
+        tiles.push_back(std::move(tile));
+      }
+      return true;
+    });
+    while (page <= pages) write();
+  }
+
   // --- index.html -----------------------------------------------------------------------------
 
   int64_t decision(const char* name) const {
@@ -906,6 +1305,31 @@ class ReportWriter {
                    "<div class=\"value\">{}</div><div class=\"detail\">no usable pixels (corrupt, "
                    "not an image, ...)</div></div>",
                    grouped(unusable));
+    for (const ModelTotals& t : model_totals_) {
+      fmt::format_to(std::back_inserter(body),
+                     "<a class=\"card model\" href=\"{}\"><div class=\"label\">Model ",
+                     detections_page(t.model, {}, 1));
+      append_html_escaped(body, t.model);
+      if (t.classifier) {
+        fmt::format_to(std::back_inserter(body),
+                       "</div><div class=\"value\">{}</div><div class=\"detail\">images "
+                       "classified &middot; {} classes seen &middot; {} failed</div></a>",
+                       grouped(t.ok), grouped(static_cast<int64_t>(t.labels.size())),
+                       grouped(t.failed));
+      } else {
+        fmt::format_to(std::back_inserter(body),
+                       "</div><div class=\"value\">{}</div><div class=\"detail\">detections in "
+                       "{} images &middot; {} failed</div></a>",
+                       grouped(t.detections), grouped(t.ok), grouped(t.failed));
+      }
+    }
+    if (crops_ > 0) {
+      fmt::format_to(std::back_inserter(body),
+                     "<a class=\"card crops\" href=\"{}\"><div class=\"label\">Crops</div>"
+                     "<div class=\"value\">{}</div><div class=\"detail\">cut from the "
+                     "predictions' boxes</div></a>",
+                     crops_page(1), grouped(crops_));
+    }
     body += "</div>";
   }
 
@@ -1034,6 +1458,61 @@ class ReportWriter {
       }
       body += "</div></section>";
     }
+  }
+
+  /// Per model: what it found, its most frequent labels linked to their pages.
+  void index_predictions(std::string& body) const {
+    if (model_totals_.empty()) return;
+    body += "<h2 id=\"predictions\">Predictions</h2><div class=\"grid2\">";
+    for (const ModelTotals& t : model_totals_) {
+      fmt::format_to(std::back_inserter(body),
+                     "<section class=\"panel\"><div class=\"panel-head\"><h3>Model ");
+      append_html_escaped(body, t.model);
+      fmt::format_to(std::back_inserter(body),
+                     " <span class=\"chip\">{}</span></h3><a href=\"{}\">browse &rsaquo;</a>"
+                     "</div><div class=\"muted\" style=\"margin:-4px 0 10px\">{} done &middot; {} "
+                     "failed &middot; {}</div>",
+                     t.classifier ? "classify" : "detect", detections_page(t.model, {}, 1),
+                     count_text(t.ok, "image", "images"), grouped(t.failed),
+                     t.classifier ? count_text(t.detections, "class", "classes")
+                                  : count_text(t.detections, "detection", "detections"));
+      if (t.labels.empty()) {
+        body += "<div class=\"muted\">Nothing found.</div></section>";
+        continue;
+      }
+      const int64_t top = t.labels.front().second;
+      body +=
+          "<table><thead><tr><th>label</th><th class=\"num\">predictions</th>"
+          "<th class=\"num\">images</th><th></th></tr></thead><tbody>";
+      for (size_t i = 0; i < t.labels.size() && i < kIndexLabels; ++i) {
+        const auto& [label, n] = t.labels[i];
+        fmt::format_to(std::back_inserter(body), "<tr><td><i class=\"dot {}\"></i>",
+                       label_colour(label));
+        if (t.label_pages.contains(label)) {
+          fmt::format_to(std::back_inserter(body), "<a href=\"{}\">",
+                         detections_page(t.model, label, 1));
+          append_html_escaped(body, label);
+          body += "</a>";
+        } else {
+          append_html_escaped(body, label);
+        }
+        const auto files = t.label_files.find(label);
+        fmt::format_to(std::back_inserter(body),
+                       "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
+                       "class=\"meter\"><div class=\"bar pred-bar\"><span "
+                       "style=\"width:{:.2f}%\"></span></div></td></tr>",
+                       grouped(n), grouped(files == t.label_files.end() ? 0 : files->second),
+                       share(n, top));
+      }
+      body += "</tbody></table>";
+      if (t.labels.size() > kIndexLabels) {
+        fmt::format_to(std::back_inserter(body),
+                       "<div class=\"muted\" style=\"margin-top:8px\">{} more labels.</div>",
+                       t.labels.size() - kIndexLabels);
+      }
+      body += "</section>";
+    }
+    body += "</div>";
   }
 
   void index_histograms(std::string& body) const {
@@ -1198,11 +1677,14 @@ class ReportWriter {
         "</h1><div class=\"sub\">{} files{} &middot; {} duplicate groups &middot; {} rejected "
         "&middot; generated {}</div>",
         grouped(files_), root_note(), grouped(groups_), grouped(rejected_), generated_at_);
+    body += "<nav class=\"toc\">";
+    if (!models_.empty()) body += "<a href=\"#predictions\">Predictions</a>";
     body +=
-        "<nav class=\"toc\"><a href=\"#signals\">Quality signals</a><a href=\"#timings\">Stage "
-        "timings</a><a href=\"#runs\">Runs</a></nav>";
+        "<a href=\"#signals\">Quality signals</a><a href=\"#timings\">Stage timings</a>"
+        "<a href=\"#runs\">Runs</a></nav>";
     index_cards(body);
     index_breakdown(body);
+    index_predictions(body);
     index_histograms(body);
     const std::vector<Manifest::PassMetrics> passes = manifest_.latest_pass_metrics();
     body += "<h2 id=\"timings\">Stage timings</h2>";
@@ -1219,6 +1701,7 @@ class ReportWriter {
   const ReportOptions& options_;
   fs::path dir_;
   ThumbnailCache thumbs_;
+  ThumbnailCache previews_;  ///< bigger thumbnails for the predictions pages, boxes drawn on them
   int64_t page_size_;
   std::string title_;
   std::string generated_at_;
@@ -1226,6 +1709,9 @@ class ReportWriter {
   std::string root_;  ///< directory prefix shared by every path ("" = none), not repeated on tiles
 
   int64_t files_ = 0;
+  std::vector<std::string> models_;        ///< models with inferences, sorted
+  std::vector<ModelTotals> model_totals_;  ///< filled as each model's pages are written
+  int64_t crops_ = 0;
   int64_t groups_ = 0;
   int64_t rejected_ = 0;
   std::map<std::string, int64_t> decisions_;

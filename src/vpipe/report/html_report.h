@@ -36,7 +36,18 @@ struct ReportSummary {
 ///   marked and every member's distance to it;
 /// - `rejects.html` and `rejects-<rule>-N.html`: rejected images per rule, worst first, with the
 ///   measured value against the threshold;
-/// - `files-N.html`: every file, by path, with its status and decision.
+/// - `files-N.html`: every file, by path, with its status and decision;
+/// - when the manifest has inferences (`vpipe detect` / `vpipe classify`), per model
+///   `detections-<model>-N.html`: every file the model ran on, by path, its preview (twice the
+///   thumbnail size) with each box drawn over it as an inline SVG in the preview's pixels
+///   (full-resolution boxes scaled by preview / FileRecord width and height), labelled
+///   "label score", keypoints as dots; classifications as a caption "cat 0.93, dog 0.04". The label
+///   filter is one set of pages per label, `detections-<model>.<label>-N.html` (the 30 most
+///   frequent labels; a classifier's file belongs to its best class); index.html gets a card and
+///   a label table per model;
+/// - `crops-N.html`: the crops `--crops` wrote, with label, score, model and source image. Their
+///   pictures are thumbnails made from the crop files into `thumbs/` like any other (keyed by the
+///   crop's path, size and content hash), so the report stays self-contained when the crops move.
 /// Every list is paginated (`page_size` items per page), and the manifest is streamed, so memory
 /// stays bounded however many files it holds. Thumbnails are made only for images that appear on
 /// a page, cached under `thumbs/` (see ThumbnailCache). Every page is written atomically;

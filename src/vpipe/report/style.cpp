@@ -190,6 +190,32 @@ td.counts { font-size: 12px; }
 .files td.path { max-width: 520px; }
 .files td.path .fname, .files td.path .fdir { max-width: 520px; }
 .files .sig { color: var(--muted); }
+/* Predictions: a preview with an SVG of boxes over it, in the preview's pixels (viewBox). */
+.preds-gallery { grid-template-columns: repeat(auto-fill, minmax(280px, 1fr)); }
+.pview { position: relative; background: var(--panel2); border-bottom: 1px solid var(--border); }
+.pview img { display: block; width: 100%; height: auto; }
+.pview svg.boxes { position: absolute; inset: 0; width: 100%; height: 100%; overflow: hidden; }
+.det { --c: #3556d4; }
+.k0 { --c: #e5484d; } .k1 { --c: #3e8ef7; } .k2 { --c: #30a46c; } .k3 { --c: #f5a524; }
+.k4 { --c: #8e4ec6; } .k5 { --c: #12a594; } .k6 { --c: #e54d9e; } .k7 { --c: #978365; }
+.det-box { fill: none; stroke: var(--c); stroke-width: 2; }
+.det-kp { fill: var(--c); stroke: #fff; stroke-width: .8; }
+.det-label { fill: #fff; font-size: 11px; font-weight: 700; paint-order: stroke; stroke: var(--c);
+  stroke-width: 3px; stroke-linejoin: round; }
+.det.dim { opacity: .3; }
+.det:hover .det-box { stroke-width: 3; }
+.preds { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 2px; align-items: center; }
+.pred { font-size: 11px; font-weight: 600; padding: 1px 6px; border-radius: 5px; color: #fff;
+  background: var(--c, var(--accent)); font-variant-numeric: tabular-nums; white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; max-width: 100%; }
+.classes { font-size: 12px; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.classes .top { font-weight: 700; }
+i.dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 6px;
+  background: var(--c); vertical-align: 0; }
+.card.model { border-top-color: var(--keep); }
+.card.crops { border-top-color: var(--warn); }
+.meter .bar.pred-bar span { background: var(--accent); }
+.fdir.src { color: var(--text); }
 )css";
 
 }  // namespace vpipe

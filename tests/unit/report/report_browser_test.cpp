@@ -1,7 +1,8 @@
 // The report opened in a real browser: Debian's chromium, headless (scripts/install-deps.sh
 // installs it). Skipped, saying why, when chromium is not on PATH.
 //
-// Set VPIPE_REPORT_SCREENSHOT_DIR to keep the screenshots (index.png, groups.png) there.
+// Set VPIPE_REPORT_SCREENSHOT_DIR to keep the screenshots (index.png, groups.png,
+// detections.png, crops.png) there.
 
 #include <gtest/gtest.h>
 
@@ -155,6 +156,32 @@ TEST_F(ReportBrowserTest, HostileFileNameIsTextNotMarkup) {
     EXPECT_EQ(r.stdout_text.find("<script"), std::string::npos) << page;
     EXPECT_EQ(console_lines(r.stderr_text), "") << page;
   }
+}
+
+TEST_F(ReportBrowserTest, PredictionsPageLoadsWithBoxesAndEscapedLabels) {
+  add_predictions();
+  ReportOptions options;
+  options.out_dir = out_;
+  options.threads = 2;
+  write_report(db_, options);
+
+  const BrowserResult r = open("detections-finder-1.html", "--dump-dom");
+  ASSERT_EQ(r.exit_code, 0) << r.stderr_text;
+  EXPECT_EQ(console_lines(r.stderr_text), "");
+  // The browser parsed one box per detection, inside the SVG over each preview.
+  EXPECT_EQ(count_of(r.stdout_text, "<rect class=\"det-box\""), 3);
+  EXPECT_EQ(count_of(r.stdout_text, "<svg class=\"boxes\""), 3);
+  // The hostile label is a text node (re-escaped by the serializer), not an element.
+  EXPECT_NE(r.stdout_text.find(std::string(">") + kHostileLabelEscaped + " 0.55<"),
+            std::string::npos);
+  EXPECT_EQ(r.stdout_text.find("<script"), std::string::npos);
+
+  const BrowserResult crops = open("crops-1.html", "--dump-dom");
+  ASSERT_EQ(crops.exit_code, 0) << crops.stderr_text;
+  EXPECT_EQ(console_lines(crops.stderr_text), "");
+  EXPECT_EQ(count_of(crops.stdout_text, "<figure class=\"tile crop\">"), 2);
+
+  screenshot("detections-finder-1.html", "detections.png");
 }
 
 }  // namespace

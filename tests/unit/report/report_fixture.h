@@ -33,6 +33,8 @@ inline constexpr const char* kHostileName = "<script>alert(1)</script>.jpg";
 inline constexpr const char* kHostileEscaped = "&lt;script&gt;alert(1)&lt;/script&gt;.jpg";
 inline constexpr const char* kHostileDirShown = "&lt;script&gt;alert(1)&lt;/";
 inline constexpr const char* kHostileBaseShown = "script&gt;.jpg";
+inline constexpr const char* kHostileLabel = "<script>alert(2)</script>";
+inline constexpr const char* kHostileLabelEscaped = "&lt;script&gt;alert(2)&lt;/script&gt;";
 inline const std::string kLatin1Name = "caf\xE9.jpg";           // 'é' in Latin-1: not UTF-8
 inline const std::string kLatin1Shown = "caf\xEF\xBF\xBD.jpg";  // as the report shows it
 
@@ -270,6 +272,105 @@ class ReportFixture : public ::testing::Test {
     dedup.bottleneck = 2;
     m.record_stage_metrics(dedup_run, "dedup", dedup);
     m.end_run(dedup_run, "completed", {{"groups", 5}});
+    m.checkpoint();
+  }
+
+  /// Predictions of two models, as `vpipe detect` / `vpipe classify` record them:
+  /// - detector "finder": trip/a1.jpg (480x360) a person with two keypoints, b1.jpg (320x240) a
+  ///   box with a hostile label, d1.jpg (400x200) a person, e1.jpg nothing, single.jpg failed;
+  /// - classifier "sorter": c1.jpg cat 0.93 / dog 0.04, d1.jpg dog 0.70 / cat 0.20;
+  /// - crops of the two persons, real JPEG files under root_/crops (120x100 and 200x100);
+  /// - the stage timings of pass "infer:finder".
+  void add_predictions() {
+    Manifest m(db_);
+    const auto box = [](const char* label, int class_id, float score, float x1, float y1, float x2,
+                        float y2) {
+      DetectionRecord d;
+      d.task = "detect";
+      d.label = label;
+      d.class_id = class_id;
+      d.score = score;
+      d.has_box = true;
+      d.x1 = x1;
+      d.y1 = y1;
+      d.x2 = x2;
+      d.y2 = y2;
+      return d;
+    };
+    const auto cls = [](const char* label, int class_id, float score) {
+      DetectionRecord d;
+      d.task = "classify";
+      d.label = label;
+      d.class_id = class_id;
+      d.score = score;
+      return d;
+    };
+    const auto inference = [&](const char* file, const char* model,
+                               std::vector<DetectionRecord> detections) {
+      InferenceRecord r;
+      r.file_id = id(file);
+      r.model = model;
+      r.detections = std::move(detections);
+      return r;
+    };
+    DetectionRecord person = box("person", 0, 0.91F, 48, 36, 240, 216);
+    person.keypoints = {96, 72, 144, 108};
+    std::vector<InferenceRecord> records = {
+        inference("trip/a1.jpg", "finder", {person}),
+        inference("b1.jpg", "finder", {box(kHostileLabel, 1, 0.55F, 0, 0, 160, 120)}),
+        inference("d1.jpg", "finder", {box("person", 0, 0.8F, 100, 50, 300, 150)}),
+        inference("e1.jpg", "finder", {}),
+        inference("single.jpg", "finder", {}),
+        inference("c1.jpg", "sorter", {cls("cat", 0, 0.93F), cls("dog", 1, 0.04F)}),
+        inference("d1.jpg", "sorter", {cls("dog", 1, 0.70F), cls("cat", 0, 0.20F)}),
+    };
+    records[4].status = "failed";
+    records[4].error = "backend error on single.jpg";
+    const int64_t run = m.begin_run("detect", "{}", "cpu");
+    m.record_inferences(records);
+
+    // Crops of the two persons: detection ids as the manifest assigned them.
+    std::vector<CropRecord> crops;
+    Manifest::DetectionQuery query;
+    query.model = "finder";
+    m.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
+      for (const DetectionRecord& d : fd.detections) {
+        if (d.label != "person") continue;
+        const bool first = fd.file.path.ends_with("a1.jpg");
+        CropRecord c;
+        c.detection_id = d.id;
+        c.width = first ? 120 : 200;
+        c.height = 100;
+        c.x = static_cast<int>(d.x1);
+        c.y = static_cast<int>(d.y1);
+        const fs::path path =
+            root_ / "crops" / "finder" / "person" / (first ? "a1-0.jpg" : "d1-0.jpg");
+        fs::create_directories(path.parent_path());
+        const std::vector<uint8_t> bytes =
+            encode_jpeg(make_picture(first ? 11 : 12, c.width, c.height), 90);
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char*>(bytes.data()),
+                   static_cast<std::streamsize>(bytes.size()));
+        c.path = path.string();
+        c.size_bytes = static_cast<int64_t>(bytes.size());
+        c.xxh64 = first ? 101 : 102;
+        crops.push_back(c);
+      }
+      return true;
+    });
+    EXPECT_EQ(crops.size(), 2U);
+    m.record_crops(crops);
+
+    RunReport infer;
+    infer.wall_ns = 2'000'000'000;
+    infer.stages = {
+        stage("select", 1, 5, 0.01, 0, 0.5),    stage("read", 2, 5, 0.05, 0.1, 0.8),
+        stage("decode", 2, 5, 0.3, 0.05, 0.6),  stage("preprocess", 2, 5, 0.1, 0.3, 0.5),
+        stage("infer", 1, 5, 0.92, 0.04, 0.01), stage("postprocess", 2, 5, 0.02, 0.9, 0),
+        stage("write", 1, 5, 0.03, 0.95, 0)};
+    infer.bottleneck = 4;
+    m.record_stage_metrics(run, "infer:finder", infer);
+    m.end_run(run, "completed", {{"ok", 6}, {"failed", 1}});
     m.checkpoint();
   }
 

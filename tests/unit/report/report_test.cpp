@@ -1,10 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <regex>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "report_fixture.h"
 #include "vpipe/core/error.h"
+#include "vpipe/io/decode.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/html_report.h"
 #include "vpipe/report/svg.h"
@@ -342,6 +346,211 @@ TEST_F(ReportTest, EmptyManifestGivesEmptyPages) {
             std::string::npos);
   EXPECT_NE(read_text(root_ / "empty-report" / "index.html").find("No dedup pass yet"),
             std::string::npos);
+}
+
+// --- Predictions and crops -------------------------------------------------------------------
+
+/// The SVG rectangle of a box (x1, y1)-(x2, y2) in full-resolution pixels of a `width`-wide image,
+/// scaled to a preview `preview_width` wide, as the page must hold it.
+std::string scaled_rect(double x1, double y1, double x2, double y2, int width, int preview_width) {
+  const double s = static_cast<double>(preview_width) / width;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"", x1 * s,
+                y1 * s, (x2 - x1) * s, (y2 - y1) * s);
+  return buf;
+}
+
+/// The text of `html` without its tags.
+std::string text_of(const std::string& html) {
+  return std::regex_replace(html, std::regex("<[^>]*>"), "");
+}
+
+/// The pages whose names start with `prefix`.
+std::vector<std::string> pages_named(const fs::path& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& [name, html] : read_pages(dir)) {
+    if (name.starts_with(prefix)) names.push_back(name);
+  }
+  return names;
+}
+
+class PredictionsReportTest : public ReportFixture {
+ protected:
+  void SetUp() override {
+    ReportFixture::SetUp();
+    add_predictions();
+  }
+};
+
+TEST_F(PredictionsReportTest, DrawsEveryBoxScaledToThePreview) {
+  write_report(db_, options_for(out_));  // thumbnails 160, previews twice that: 320
+  const std::string page = read_text(out_ / "detections-finder-1.html");
+  ASSERT_FALSE(page.empty());
+  // One tile per file with an "ok" inference (e1 found nothing; single.jpg failed: not shown).
+  EXPECT_EQ(count_of(page, "<figure class=\"tile ptile\">"), 4);
+  EXPECT_EQ(page.find(">single.jpg<"), std::string::npos);
+  EXPECT_NE(page.find("nothing found"), std::string::npos);
+  // One box per detection, in preview pixels: a1 480x360 -> 320x240, b1 320x240 stays,
+  // d1 400x200 -> 320x160; the viewBox is the preview's size.
+  EXPECT_EQ(count_of(page, "<rect class=\"det-box\""), 3);
+  EXPECT_NE(page.find(scaled_rect(48, 36, 240, 216, 480, 320)), std::string::npos);
+  EXPECT_NE(page.find(scaled_rect(0, 0, 160, 120, 320, 320)), std::string::npos);
+  EXPECT_NE(page.find(scaled_rect(100, 50, 300, 150, 400, 320)), std::string::npos);
+  EXPECT_NE(page.find("viewBox=\"0 0 320 240\""), std::string::npos);
+  EXPECT_NE(page.find("viewBox=\"0 0 320 160\""), std::string::npos);
+  // The keypoints of the a1 person, scaled by 320 / 480.
+  EXPECT_EQ(count_of(page, "<circle class=\"det-kp\""), 2);
+  EXPECT_NE(page.find("cx=\"64.0\" cy=\"48.0\""), std::string::npos);
+  EXPECT_NE(page.find("cx=\"96.0\" cy=\"72.0\""), std::string::npos);
+  // Each box labelled "label score".
+  EXPECT_NE(page.find(">person 0.91</text>"), std::string::npos);
+  EXPECT_NE(page.find(">person 0.80</text>"), std::string::npos);
+  // The previews exist, at the preview size.
+  expect_images_exist(out_);
+  const std::regex img(R"re(<img src="(thumbs/[0-9a-f]+\.jpg)" width="(\d+)" height="(\d+)")re");
+  int previews = 0;
+  for (std::sregex_iterator it(page.begin(), page.end(), img), end; it != end; ++it) {
+    const std::string bytes = read_text(out_ / (*it)[1].str());
+    Decoder decoder;
+    const DecodeResult d =
+        decoder.decode(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {});
+    EXPECT_EQ(d.image.width, std::stoi((*it)[2])) << (*it)[1];
+    EXPECT_EQ(d.image.height, std::stoi((*it)[3])) << (*it)[1];
+    EXPECT_LE(std::max(d.image.width, d.image.height), 320);  // e1 (300x300) is not enlarged
+    ++previews;
+  }
+  EXPECT_EQ(previews, 4);
+}
+
+TEST_F(PredictionsReportTest, HostileLabelIsShownAsText) {
+  write_report(db_, options_for(out_));
+  for (const auto& [name, html] : read_pages(out_)) {
+    EXPECT_EQ(html.find("<script"), std::string::npos) << name;
+    EXPECT_EQ(html.find("alert(2)</"), std::string::npos) << name;
+    // Page names made of labels stay plain file names.
+    EXPECT_TRUE(std::regex_match(name, std::regex("[A-Za-z0-9_.-]+"))) << name;
+  }
+  const std::string page = read_text(out_ / "detections-finder-1.html");
+  EXPECT_NE(page.find(std::string(">") + kHostileLabelEscaped + " 0.55</text>"), std::string::npos);
+  // The label filter: one page per label, the hostile one with an escaped heading.
+  const std::vector<std::string> labels = pages_named(out_, "detections-finder.");
+  ASSERT_EQ(labels.size(), 2U);
+  int hostile = 0;
+  for (const std::string& name : labels) {
+    const std::string html = read_text(out_ / name);
+    if (html.find(std::string("<h1>Predictions of finder: ") + kHostileLabelEscaped + "</h1>") !=
+        std::string::npos) {
+      ++hostile;
+      EXPECT_EQ(count_of(html, "<figure class=\"tile ptile\">"), 1) << name;
+    }
+  }
+  EXPECT_EQ(hostile, 1);
+}
+
+TEST_F(PredictionsReportTest, LabelPagesHoldTheFilesOfTheirLabel) {
+  write_report(db_, options_for(out_));
+  const std::string person = read_text(out_ / "detections-finder.person-1.html");
+  EXPECT_EQ(count_of(person, "<figure class=\"tile ptile\">"), 2);
+  EXPECT_NE(person.find(">a1.jpg<"), std::string::npos);
+  EXPECT_NE(person.find(">d1.jpg<"), std::string::npos);
+  EXPECT_EQ(person.find(">b1.jpg<"), std::string::npos);
+  // The all-labels page links every label page.
+  const std::string all = read_text(out_ / "detections-finder-1.html");
+  EXPECT_NE(all.find("href=\"detections-finder.person-1.html\""), std::string::npos);
+}
+
+TEST_F(PredictionsReportTest, ClassificationsAreCaptions) {
+  write_report(db_, options_for(out_));
+  const std::string page = read_text(out_ / "detections-sorter-1.html");
+  EXPECT_EQ(count_of(page, "<figure class=\"tile ptile\">"), 2);
+  EXPECT_EQ(page.find("det-box"), std::string::npos);  // no boxes for whole-image classes
+  const std::regex caption(R"re(<div class="classes">(.*?)</div>)re");
+  std::vector<std::string> captions;
+  for (std::sregex_iterator it(page.begin(), page.end(), caption), end; it != end; ++it)
+    captions.push_back(text_of((*it)[1]));
+  EXPECT_EQ(captions, (std::vector<std::string>{"cat 0.93, dog 0.04", "dog 0.70, cat 0.20"}));
+  // A label's page holds the files whose best class it is.
+  const std::string cat = read_text(out_ / "detections-sorter.cat-1.html");
+  EXPECT_EQ(count_of(cat, "<figure class=\"tile ptile\">"), 1);
+  EXPECT_NE(cat.find(">c1.jpg<"), std::string::npos);
+  const std::string dog = read_text(out_ / "detections-sorter.dog-1.html");
+  EXPECT_EQ(count_of(dog, "<figure class=\"tile ptile\">"), 1);
+  EXPECT_NE(dog.find(">d1.jpg<"), std::string::npos);
+}
+
+TEST_F(PredictionsReportTest, CropsGalleryShowsEveryCrop) {
+  write_report(db_, options_for(out_));
+  const std::string page = read_text(out_ / "crops-1.html");
+  ASSERT_FALSE(page.empty());
+  EXPECT_EQ(count_of(page, "<figure class=\"tile crop\">"), 2);
+  EXPECT_NE(page.find("person 0.91"), std::string::npos);
+  EXPECT_NE(page.find("person 0.80"), std::string::npos);
+  EXPECT_NE(page.find("from trip/a1.jpg"), std::string::npos);  // source, under the corpus root
+  EXPECT_NE(page.find("from d1.jpg"), std::string::npos);
+  EXPECT_NE(page.find((root_ / "crops" / "finder" / "person" / "a1-0.jpg").string()),
+            std::string::npos);
+  // The pictures are thumbnails of the crops themselves (120x100 stays, 200x100 -> 160x80),
+  // copied into the report's cache.
+  const std::regex img(R"re(<img src="([^"]*)")re");
+  std::set<std::pair<int, int>> sizes;
+  for (std::sregex_iterator it(page.begin(), page.end(), img), end; it != end; ++it) {
+    const std::string src = (*it)[1];
+    ASSERT_EQ(src.rfind("thumbs/", 0), 0U) << src;
+    const std::string bytes = read_text(out_ / src);
+    ASSERT_FALSE(bytes.empty()) << src;
+    Decoder decoder;
+    const DecodeResult d =
+        decoder.decode(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), {});
+    sizes.insert({d.image.width, d.image.height});
+  }
+  EXPECT_EQ(sizes, (std::set<std::pair<int, int>>{{120, 100}, {160, 80}}));
+  // Reached from the navigation and the overview.
+  EXPECT_NE(read_text(out_ / "index.html").find("href=\"crops-1.html\""), std::string::npos);
+}
+
+TEST_F(PredictionsReportTest, PagesSplitByPageSize) {
+  write_report(db_, options_for(out_, 3));
+  EXPECT_EQ(count_of(read_text(out_ / "detections-finder-1.html"), "<figure class=\"tile ptile\">"),
+            3);
+  EXPECT_EQ(count_of(read_text(out_ / "detections-finder-2.html"), "<figure class=\"tile ptile\">"),
+            1);
+  EXPECT_FALSE(fs::exists(out_ / "detections-finder-3.html"));
+  EXPECT_NE(read_text(out_ / "detections-finder-1.html")
+                .find("rel=\"next\" href=\"detections-finder-2.html\""),
+            std::string::npos);
+  write_report(db_, options_for(out_, 1));
+  EXPECT_TRUE(fs::exists(out_ / "crops-2.html"));
+  EXPECT_FALSE(fs::exists(out_ / "crops-3.html"));
+  EXPECT_EQ(count_of(read_text(out_ / "crops-2.html"), "<figure class=\"tile crop\">"), 1);
+  EXPECT_TRUE(fs::exists(out_ / "detections-finder.person-2.html"));
+  // A later report with bigger pages removes the pages it no longer has.
+  write_report(db_, options_for(out_));
+  EXPECT_FALSE(fs::exists(out_ / "crops-2.html"));
+  EXPECT_FALSE(fs::exists(out_ / "detections-finder-2.html"));
+  EXPECT_FALSE(fs::exists(out_ / "detections-finder.person-2.html"));
+  EXPECT_TRUE(fs::exists(out_ / "detections-finder-1.html"));
+}
+
+TEST_F(PredictionsReportTest, IndexHasModelCardsAndInferTimings) {
+  write_report(db_, options_for(out_));
+  const std::string index = read_text(out_ / "index.html");
+  // finder: 4 images done, 1 failed, 3 detections; sorter: 2 images classified, 2 classes.
+  EXPECT_NE(text_of(index).find("Model finder3detections in 4 images &middot; 1 failed"),
+            std::string::npos);
+  EXPECT_NE(text_of(index).find(
+                "Model sorter2images classified &middot; 2 classes seen &middot; 0 failed"),
+            std::string::npos);
+  EXPECT_NE(index.find("<h2 id=\"predictions\">"), std::string::npos);
+  EXPECT_NE(index.find("href=\"detections-sorter.dog-1.html\""), std::string::npos);
+  EXPECT_NE(index.find("Pass: infer:finder"), std::string::npos);
+  EXPECT_NE(index.find("Bottleneck: <b>infer</b>"), std::string::npos);
+}
+
+TEST_F(ReportTest, NoPredictionPagesWithoutInferences) {
+  write_report(db_, options_for(out_));
+  EXPECT_TRUE(pages_named(out_, "detections-").empty());
+  EXPECT_TRUE(pages_named(out_, "crops-").empty());
+  EXPECT_EQ(read_text(out_ / "index.html").find("Predictions"), std::string::npos);
 }
 
 }  // namespace
