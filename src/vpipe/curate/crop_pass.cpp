@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/curate/infer_pass.h"
+#include "vpipe/engine/threads.h"
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
@@ -164,9 +164,7 @@ CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& options) {
   if (options.format != "jpeg" && options.format != "png") {
     throw ConfigError(fmt::format("crops: format '{}' is not jpeg or png", options.format));
   }
-  const int threads = options.threads > 0
-                          ? options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = resolve_threads(options.threads);
   Manifest writer(db);
   Manifest reader(db);
   CropPassSummary summary;

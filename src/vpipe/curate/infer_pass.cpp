@@ -4,23 +4,18 @@
 
 #include <algorithm>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/engine/threads.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/read_file.h"
 
 namespace vpipe {
 namespace {
-
-int resolve_threads(int threads) {
-  if (threads > 0) return threads;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
 
 /// One file on its way through the infer pass.
 struct InferItem {
@@ -132,18 +127,24 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                          }
                        };
                      });
-  pipeline.add_stage({.name = "preprocess",
-                      .workers = threads,
-                      .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [&](int) {
-                       return [&](std::span<InferItem> batch) {
-                         for (InferItem& item : batch) {
-                           if (item.failed) continue;
-                           shared.prepare(item.image, item.input);
-                           item.image = Image();
-                         }
-                       };
-                     });
+  // A stage of `threads` workers that keep no state of their own, `step` run on each item that
+  // has not failed yet.
+  const auto add_item_stage = [&](const char* name, auto step) {
+    pipeline.add_stage({.name = name,
+                        .workers = threads,
+                        .queue_capacity = static_cast<size_t>(8 * threads)},
+                       [step](int) {
+                         return [step](std::span<InferItem> batch) {
+                           for (InferItem& item : batch) {
+                             if (!item.failed) step(item);
+                           }
+                         };
+                       });
+  };
+  add_item_stage("preprocess", [&](InferItem& item) {
+    shared.prepare(item.image, item.input);
+    item.image = Image();
+  });
   pipeline.add_stage({.name = "infer",
                       .workers = static_cast<int>(models.size()),
                       .batch = options.batch,
@@ -159,31 +160,23 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                          if (!inputs.empty()) model->infer(inputs);
                        };
                      });
-  pipeline.add_stage({.name = "postprocess",
-                      .workers = threads,
-                      .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [&](int) {
-                       return [&](std::span<InferItem> batch) {
-                         for (InferItem& item : batch) {
-                           if (item.failed) continue;
-                           item.predictions = shared.decode(item.input);
-                           // Boxes are in pixels of the decoded image, which DCT scaling may
-                           // have reduced: back to full resolution.
-                           const float sx = static_cast<float>(item.full_width) /
-                                            static_cast<float>(item.input.image_width);
-                           const float sy = static_cast<float>(item.full_height) /
-                                            static_cast<float>(item.input.image_height);
-                           for (Prediction& p : item.predictions) {
-                             p.box = Box{p.box.x1 * sx, p.box.y1 * sy, p.box.x2 * sx, p.box.y2 * sy};
-                             for (size_t k = 0; k + 1 < p.keypoints.size(); k += 2) {
-                               p.keypoints[k] *= sx;
-                               p.keypoints[k + 1] *= sy;
-                             }
-                           }
-                           item.input = ModelInput();
-                         }
-                       };
-                     });
+  add_item_stage("postprocess", [&](InferItem& item) {
+    item.predictions = shared.decode(item.input);
+    // Boxes are in pixels of the decoded image, which DCT scaling may have reduced: back to full
+    // resolution.
+    const float sx =
+        static_cast<float>(item.full_width) / static_cast<float>(item.input.image_width);
+    const float sy =
+        static_cast<float>(item.full_height) / static_cast<float>(item.input.image_height);
+    for (Prediction& p : item.predictions) {
+      p.box = Box{p.box.x1 * sx, p.box.y1 * sy, p.box.x2 * sx, p.box.y2 * sy};
+      for (size_t k = 0; k + 1 < p.keypoints.size(); k += 2) {
+        p.keypoints[k] *= sx;
+        p.keypoints[k + 1] *= sy;
+      }
+    }
+    item.input = ModelInput();
+  });
   std::map<std::string, int64_t> labels;  // written by the single writer
   pipeline.add_stage(
       {.name = "write",

@@ -21,6 +21,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/engine/pipeline.h"
+#include "vpipe/engine/threads.h"
 #include "vpipe/io/format.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/walk.h"
@@ -148,12 +149,6 @@ DecodeOptions scan_decode_options(const DecodeOptions& base) {
   DecodeOptions options = base;
   options.min_long_side = kWorkingSize;
   return options;
-}
-
-int resolve_threads(int requested) {
-  if (requested > 0) return requested;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw > 0 ? static_cast<int>(hw) : 1;
 }
 
 /// Counts the files a walk will find, for the progress ETA; runs beside the scan.

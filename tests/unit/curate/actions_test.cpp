@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 std::string read_all(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -45,9 +47,6 @@ std::vector<std::string> temporaries_under(const fs::path& dir) {
 class ActionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_actions_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
     db_ = root_ / "run.db";
     // a and d kept, b a duplicate, c rejected; each file has distinct bytes.
     const std::map<std::string, std::string> decisions = {
@@ -81,7 +80,6 @@ class ActionsTest : public ::testing::Test {
     const std::vector<GroupRecord> groups = {{1, "near", a_id, 2, 3}};
     manifest.replace_dedup_results(groups, rows);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   fs::path in(const std::string& name) const { return root_ / "in" / name; }
   fs::path under(const std::string& dir, const std::string& name) const {
@@ -110,7 +108,8 @@ class ActionsTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  fs::path root_;
+  TempDir tmp_{"vpipe_actions_"};
+  fs::path root_ = tmp_.path();
   fs::path db_;
 };
 

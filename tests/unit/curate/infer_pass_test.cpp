@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "image_files.h"
+#include "temp_dir.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/infer/models.h"
 #include "vpipe/io/atomic_file.h"
@@ -26,11 +28,8 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<uint8_t> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
+using testing::decode_file;
+using testing::TempDir;
 
 /// A w x h RGB image whose pixels depend on (x, y, seed): distinct images, smooth enough to
 /// survive JPEG.
@@ -74,22 +73,9 @@ Image rotate_ccw(const Image& src) {
   return out;
 }
 
-Image decode_file(const fs::path& p) {
-  Decoder decoder;
-  return decoder.decode(read_bytes(p), {}).image;
-}
-
 class InferPassTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "vpipe_infer_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    root_ = tmpl;
-    in_ = root_ / "in";
-    db_ = root_ / "run.db";
-    fs::create_directories(in_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
+  void SetUp() override { fs::create_directories(in_); }
 
   void scan() {
     ScanOptions scan;
@@ -112,7 +98,10 @@ class InferPassTest : public ::testing::Test {
     return out;
   }
 
-  fs::path root_, in_, db_;
+  TempDir tmp_{"vpipe_infer_"};
+  fs::path root_ = tmp_.path();
+  fs::path in_ = root_ / "in";
+  fs::path db_ = root_ / "run.db";
 };
 
 /// A stand-in model: prepare() may sleep (a slow pre-processing stage), infer() records the

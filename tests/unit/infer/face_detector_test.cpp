@@ -4,10 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "image_files.h"
 #include "vpipe/core/error.h"
 #include "vpipe/infer/models.h"
 #include "vpipe/infer/postprocess.h"
@@ -17,18 +17,7 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A photo fetched by scripts/fetch-models.sh (from Debian's python3-skimage), decoded; empty
-/// when it is missing.
-Image test_photo(const std::string& name) {
-  const fs::path path = fs::path(VPIPE_SOURCE_DIR) / "test-photos" / name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  Decoder decoder;
-  DecodeResult r = decoder.decode(bytes, {});
-  return r.status == ItemStatus::kOk ? std::move(r.image) : Image{};
-}
+using testing::test_photo;
 
 class BlazeFaceTest : public ::testing::Test {
  protected:

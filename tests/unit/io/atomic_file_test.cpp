@@ -10,22 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "vpipe/core/error.h"
 
 namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 class AtomicFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_atomic_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static std::string read_all(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -37,7 +32,8 @@ class AtomicFileTest : public ::testing::Test {
     return names;
   }
 
-  fs::path dir_;
+  TempDir tmp_{"vpipe_atomic_"};
+  fs::path dir_ = tmp_.path();
 };
 
 std::vector<uint8_t> bytes_of(const std::string& text) { return {text.begin(), text.end()}; }

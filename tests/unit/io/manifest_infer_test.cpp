@@ -1,13 +1,14 @@
 // The manifest's infer pass (schema 3): inferences, detections and crops.
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "raw_db.h"
+#include "records.h"
+#include "temp_dir.h"
 #include "vpipe/core/error.h"
 #include "vpipe/io/manifest.h"
 
@@ -15,47 +16,11 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
-
-/// A raw sqlite3 connection, as another process would open the file.
-class RawDb {
- public:
-  explicit RawDb(const fs::path& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << "cannot open " << path << ": " << sqlite3_errmsg(db_);
-    }
-  }
-  ~RawDb() { sqlite3_close_v2(db_); }
-  RawDb(const RawDb&) = delete;
-  RawDb& operator=(const RawDb&) = delete;
-
-  void exec(const std::string& sql) {
-    char* error = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-      ADD_FAILURE() << sql << ": " << (error != nullptr ? error : "?");
-    }
-    sqlite3_free(error);
-  }
-
-  /// First column of the first row, as text ("" when NULL or no row).
-  std::string text(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    std::string out;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
-      return out;
-    }
-    if (sqlite3_step(stmt) == SQLITE_ROW) {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-      if (p != nullptr) out.assign(p, static_cast<size_t>(sqlite3_column_bytes(stmt, 0)));
-    }
-    sqlite3_finalize(stmt);
-    return out;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
+using testing::box;
+using testing::inference;
+using testing::RawDb;
+using testing::TempDir;
+using testing::top_class;
 
 FileRecord file(const std::string& path, int64_t mtime_ns = 1000) {
   FileRecord f;
@@ -66,39 +31,6 @@ FileRecord file(const std::string& path, int64_t mtime_ns = 1000) {
   f.width = 640;
   f.height = 480;
   return f;
-}
-
-DetectionRecord box(int class_id, const char* label, float score, float x1, float y1, float x2,
-                    float y2) {
-  DetectionRecord d;
-  d.task = "detect";
-  d.class_id = class_id;
-  d.label = label;
-  d.score = score;
-  d.has_box = true;
-  d.x1 = x1;
-  d.y1 = y1;
-  d.x2 = x2;
-  d.y2 = y2;
-  return d;
-}
-
-DetectionRecord top_class(int class_id, const char* label, float score) {
-  DetectionRecord d;
-  d.task = "classify";
-  d.class_id = class_id;
-  d.label = label;
-  d.score = score;
-  return d;
-}
-
-InferenceRecord inference(int64_t file_id, const char* model,
-                          std::vector<DetectionRecord> detections) {
-  InferenceRecord r;
-  r.file_id = file_id;
-  r.model = model;
-  r.detections = std::move(detections);
-  return r;
 }
 
 CropRecord crop(int64_t detection_id, const std::string& path) {
@@ -116,13 +48,6 @@ CropRecord crop(int64_t detection_id, const std::string& path) {
 
 class ManifestInferTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_manifest_infer_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    db_path_ = dir_ / "manifest.db";
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   /// Files /c.jpg, /a.jpg, /b.jpg, /d.jpg (ids read back into a_, b_, c_, d_).
   void add_files(Manifest& manifest) {
@@ -151,8 +76,9 @@ class ManifestInferTest : public ::testing::Test {
     return seen;
   }
 
-  fs::path dir_;
-  fs::path db_path_;
+  TempDir tmp_{"vpipe_manifest_infer_"};
+  fs::path dir_ = tmp_.path();
+  fs::path db_path_ = dir_ / "manifest.db";
   int64_t a_ = 0, b_ = 0, c_ = 0, d_ = 0;
 };
 

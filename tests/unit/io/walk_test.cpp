@@ -13,24 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "vpipe/core/error.h"
 
 namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
 
 class WalkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_walk_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
   void TearDown() override {
-    // Restore permissions a test took away so the tree can be removed.
+    // Restore permissions a test took away so tmp_ can remove the tree.
     for (const std::string& dir : locked_) ::chmod(dir.c_str(), 0755);
-    fs::remove_all(root_);
   }
 
   /// Creates `root_/relative` (raw bytes) with `content`, making parent directories.
@@ -53,7 +49,8 @@ class WalkTest : public ::testing::Test {
     return paths;
   }
 
-  std::string root_;
+  TempDir tmp_{"vpipe_walk_"};
+  std::string root_ = tmp_.path().string();
   std::vector<std::string> locked_;
 };
 

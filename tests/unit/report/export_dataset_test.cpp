@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "records.h"
+#include "temp_dir.h"
 #include "vpipe/core/error.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/export.h"
@@ -23,6 +25,10 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::box;
+using testing::inference;
+using testing::TempDir;
+using testing::top_class;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -38,30 +44,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
-DetectionRecord box(int class_id, const char* label, float score, float x1, float y1, float x2,
-                    float y2) {
-  DetectionRecord d;
-  d.task = "detect";
-  d.class_id = class_id;
-  d.label = label;
-  d.score = score;
-  d.has_box = true;
-  d.x1 = x1;
-  d.y1 = y1;
-  d.x2 = x2;
-  d.y2 = y2;
-  return d;
-}
-
-InferenceRecord inference(int64_t file_id, const char* model,
-                          std::vector<DetectionRecord> detections) {
-  InferenceRecord r;
-  r.file_id = file_id;
-  r.model = model;
-  r.detections = std::move(detections);
-  return r;
-}
-
 /// Inputs: one/a.jpg (640x480: a cat, a dog partly outside the frame), two/a.jpg (100x200, same
 /// name: a cat reaching below the frame), "b,c.png" (1000x500, no detection), rejected.jpg
 /// (rejected by dedup: a bird), gone.jpg (inferred, then deleted). Models "det" (boxes) and
@@ -69,9 +51,6 @@ InferenceRecord inference(int64_t file_id, const char* model,
 class ExportDatasetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_export_dataset_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     in_ = dir_ / "in";
     fs::create_directories(in_ / "one");
     fs::create_directories(in_ / "two");
@@ -87,11 +66,6 @@ class ExportDatasetTest : public ::testing::Test {
                                                     file(b_, 1000, 500), file(rejected_, 64, 64),
                                                     file(gone_, 64, 64)});
     const int64_t a1 = id(a1_), a2 = id(a2_), b = id(b_), r = id(rejected_), g = id(gone_);
-    DetectionRecord beach;
-    beach.task = "classify";
-    beach.class_id = 5;
-    beach.label = "beach";
-    beach.score = 0.75f;
     manifest_->record_inferences(std::vector<InferenceRecord>{
         inference(a1, "det", {box(0, "cat", 0.9f, 64, 48, 320, 240),
                               box(2, "dog", 0.3f, -10, -10, 32, 24)}),
@@ -99,7 +73,7 @@ class ExportDatasetTest : public ::testing::Test {
         inference(b, "det", {}),
         inference(r, "det", {box(1, "bird", 0.7f, 1, 1, 9, 9)}),
         inference(g, "det", {}),
-        inference(a1, "cls", {beach})});
+        inference(a1, "cls", {top_class(5, "beach", 0.75f)})});
     DecisionRecord reject;
     reject.file_id = r;
     reject.decision = "reject";
@@ -122,7 +96,6 @@ class ExportDatasetTest : public ::testing::Test {
     });
     fs::remove(gone_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   static FileRecord file(const std::string& path, int width, int height) {
     FileRecord f;
@@ -153,7 +126,8 @@ class ExportDatasetTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_, in_;
+  TempDir tmp_{"vpipe_export_dataset_"};
+  fs::path dir_ = tmp_.path(), in_;
   std::string a1_, a2_, b_, rejected_, gone_;
   std::unique_ptr<Manifest> manifest_;
 };

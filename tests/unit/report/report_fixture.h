@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "records.h"
 #include "vpipe/core/image.h"
 #include "vpipe/core/record.h"
 #include "vpipe/io/encode.h"
@@ -283,46 +284,22 @@ class ReportFixture : public ::testing::Test {
   /// - the stage timings of pass "infer:finder".
   void add_predictions() {
     Manifest m(db_);
-    const auto box = [](const char* label, int class_id, float score, float x1, float y1, float x2,
-                        float y2) {
-      DetectionRecord d;
-      d.task = "detect";
-      d.label = label;
-      d.class_id = class_id;
-      d.score = score;
-      d.has_box = true;
-      d.x1 = x1;
-      d.y1 = y1;
-      d.x2 = x2;
-      d.y2 = y2;
-      return d;
-    };
-    const auto cls = [](const char* label, int class_id, float score) {
-      DetectionRecord d;
-      d.task = "classify";
-      d.label = label;
-      d.class_id = class_id;
-      d.score = score;
-      return d;
-    };
+    using testing::box;
+    using testing::top_class;
     const auto inference = [&](const char* file, const char* model,
                                std::vector<DetectionRecord> detections) {
-      InferenceRecord r;
-      r.file_id = id(file);
-      r.model = model;
-      r.detections = std::move(detections);
-      return r;
+      return testing::inference(id(file), model, std::move(detections));
     };
-    DetectionRecord person = box("person", 0, 0.91F, 48, 36, 240, 216);
+    DetectionRecord person = box(0, "person", 0.91F, 48, 36, 240, 216);
     person.keypoints = {96, 72, 144, 108};
     std::vector<InferenceRecord> records = {
         inference("trip/a1.jpg", "finder", {person}),
-        inference("b1.jpg", "finder", {box(kHostileLabel, 1, 0.55F, 0, 0, 160, 120)}),
-        inference("d1.jpg", "finder", {box("person", 0, 0.8F, 100, 50, 300, 150)}),
+        inference("b1.jpg", "finder", {box(1, kHostileLabel, 0.55F, 0, 0, 160, 120)}),
+        inference("d1.jpg", "finder", {box(0, "person", 0.8F, 100, 50, 300, 150)}),
         inference("e1.jpg", "finder", {}),
         inference("single.jpg", "finder", {}),
-        inference("c1.jpg", "sorter", {cls("cat", 0, 0.93F), cls("dog", 1, 0.04F)}),
-        inference("d1.jpg", "sorter", {cls("dog", 1, 0.70F), cls("cat", 0, 0.20F)}),
+        inference("c1.jpg", "sorter", {top_class(0, "cat", 0.93F), top_class(1, "dog", 0.04F)}),
+        inference("d1.jpg", "sorter", {top_class(1, "dog", 0.70F), top_class(0, "cat", 0.20F)}),
     };
     records[4].status = "failed";
     records[4].error = "backend error on single.jpg";

@@ -2,19 +2,20 @@
 // with real images, boxes recorded as an infer pass would, crops cut by run_crop_pass; clean it
 // gives no findings; each planted defect is found once, with its kind, at the crop file.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <xxhash.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "image_files.h"
+#include "records.h"
+#include "temp_dir.h"
 #include "vpipe/curate/infer_pass.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
@@ -25,6 +26,11 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::box;
+using testing::decode_file;
+using testing::inference;
+using testing::read_bytes;
+using testing::TempDir;
 
 constexpr int kWidth = 240;
 constexpr int kHeight = 180;
@@ -51,17 +57,6 @@ void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
             static_cast<std::streamsize>(bytes.size()));
 }
 
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-Image decode_file(const fs::path& path) {
-  Decoder decoder;
-  DecodeResult r = decoder.decode(read_bytes(path), DecodeOptions{});
-  return std::move(r.image);
-}
-
 Image cut(const Image& src, int x, int y, int w, int h) {
   Image out(w, h, src.channels);
   for (int r = 0; r < h; ++r) {
@@ -69,20 +64,6 @@ Image cut(const Image& src, int x, int y, int w, int h) {
                 static_cast<size_t>(w) * src.channels);
   }
   return out;
-}
-
-DetectionRecord box(float x1, float y1, float x2, float y2) {
-  DetectionRecord d;
-  d.task = "detect";
-  d.class_id = 0;
-  d.label = "thing";
-  d.score = 0.9f;
-  d.has_box = true;
-  d.x1 = x1;
-  d.y1 = y1;
-  d.x2 = x2;
-  d.y2 = y2;
-  return d;
 }
 
 /// (path, kind) of each finding.
@@ -104,10 +85,6 @@ std::string describe(const ValidationReport& r) {
 class CropsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_crops_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    db_ = dir_ / "run.db";
     fs::create_directories(dir_ / "photos");
     // Four PNG sources (exact pixels), two boxes each, recorded as a detector's output.
     std::vector<FileRecord> files;
@@ -129,17 +106,11 @@ class CropsTest : public ::testing::Test {
     m.upsert_files(files);
     std::vector<InferenceRecord> inferences;
     for (const fs::path& source : sources_) {
-      InferenceRecord rec;
-      rec.file_id = m.find_file(source.string())->id;
-      rec.model = "toy";
-      rec.detections = {box(40, 30, 100, 90), box(130.5f, 60.2f, 200, 150.7f)};
-      inferences.push_back(rec);
+      inferences.push_back(inference(m.find_file(source.string())->id, "toy",
+                                     {box(0, "thing", 0.9f, 40, 30, 100, 90),
+                                      box(0, "thing", 0.9f, 130.5f, 60.2f, 200, 150.7f)}));
     }
     m.record_inferences(inferences);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   CropPassSummary crop(float margin = 0.1f) {
@@ -187,8 +158,9 @@ class CropsTest : public ::testing::Test {
     m.record_crops(std::vector<CropRecord>{row});
   }
 
-  fs::path dir_;
-  fs::path db_;
+  TempDir tmp_{"vpipe_crops_"};
+  fs::path dir_ = tmp_.path();
+  fs::path db_ = dir_ / "run.db";
   std::vector<fs::path> sources_;
 };
 

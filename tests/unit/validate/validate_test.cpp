@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "temp_dir.h"
 #include "vpipe/core/error.h"
 #include "vpipe/io/encode.h"
 
@@ -21,6 +22,7 @@ using vpipe::DatasetFormat;
 using vpipe::Severity;
 using vpipe::ValidateOptions;
 using vpipe::ValidationReport;
+using vpipe::testing::TempDir;
 
 namespace {
 
@@ -90,13 +92,6 @@ void write_truncated_jpeg(const fs::path& path) {
 
 class ValidateTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "vpipe_validate_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
   ValidationReport validate(const fs::path& dir,
                             DatasetFormat format = DatasetFormat::kAuto) const {
     ValidateOptions options;
@@ -120,7 +115,8 @@ class ValidateTest : public ::testing::Test {
     return d;
   }
 
-  fs::path root_;
+  TempDir tmp_{"vpipe_validate_"};
+  fs::path root_ = tmp_.path();
 };
 
 TEST_F(ValidateTest, CleanYoloDatasetHasNoFindings) {
