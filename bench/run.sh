@@ -213,7 +213,7 @@ PY
   for b in 1 8 32; do
     log "vpipe detect, max_batch $b:"
     log '```'
-    sed -n '/^infer:/,$p' "$data/detect-b$b.txt" | grep -v '^manifest:' | tee -a "$out" > /dev/null
+    grep -v '^manifest:' "$data/detect-b$b.txt" | tee -a "$out" > /dev/null
     log '```'
   done
   log
