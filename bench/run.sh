@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the scan benchmarks of docs/PERFORMANCE.md, on synthetic corpora kept in
 # bench-data/ (made once; delete it to regenerate). Same thread count for every contender.
-#   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000, HAMMING=1, CURATE=20000
-#                             (0 skips a section), SKIP_PYTHON=1)
+#   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000, HAMMING=1, CURATE=20000,
+#                             DETECT=2000 (0 skips a section), SKIP_PYTHON=1)
 set -euo pipefail
 build=${1:-build}
 vpipe="$build/bin/vpipe"
@@ -12,6 +12,7 @@ photos_n=${PHOTOS:-5000}
 small_n=${SMALL:-100000}
 hamming=${HAMMING:-1}
 curate_n=${CURATE:-20000}
+detect_n=${DETECT:-2000}
 data=${BENCH_DATA:-bench-data}
 out="$data/results-$(date +%Y%m%d-%H%M%S).md"
 mkdir -p "$data"
@@ -138,7 +139,87 @@ YAML
   log
 fi
 
-# 5. Micro-benchmarks (Google Benchmark), when built.
+# 5. BlazeFace (front, 128 px) over photos: vpipe detect at max_batch 1, 8, 32 against the Python
+#    way (bench/detect_python.py: PIL decode, cv2.dnn per image, numpy decoding) on the same files,
+#    model and thread count; the engine's stage table for each run.
+if [[ "$detect_n" -gt 0 ]]; then
+  faces_n=$((detect_n / 40))  # 2.5% copies of test-photos/astronaut.png, so faces exist
+  corpus "$data/detect" $((detect_n - faces_n)) photos
+  if [[ $(find "$data/detect/faces" -name '*.jpg' 2>/dev/null | wc -l) -ne $faces_n ]]; then
+    rm -rf "$data/detect/faces" && mkdir -p "$data/detect/faces"
+    # Re-encoded at 512-2048 px and qualities 80-95, some mirrored: 1-4 MP like the rest.
+    /usr/bin/python3 - "$data/detect/faces" "$faces_n" <<'PY'
+import sys
+from PIL import Image, ImageOps
+out, n = sys.argv[1], int(sys.argv[2])
+src = Image.open("test-photos/astronaut.png").convert("RGB")
+for i in range(n):
+    side = 512 + (i * 1536) // max(1, n - 1)
+    im = src.resize((side, side), Image.BICUBIC)
+    if i % 3 == 1:
+        im = ImageOps.mirror(im)
+    im.save(f"{out}/astronaut-{i:03d}.jpg", quality=80 + i % 16)
+PY
+  fi
+  list_of "$data/detect" "$detect_n" > "$data/detect.list"
+  xargs -d "\n" cat < "$data/detect.list" > /dev/null
+  db="$data/detect.db"
+  rm -f "$db" "$db-wal" "$db-shm"
+  t0=$(date +%s.%N)
+  "$vpipe" scan --list "$data/detect.list" --db "$db" --threads "$threads" > /dev/null
+  t1=$(date +%s.%N)
+  scan_s=$(bc -l <<< "$t1 - $t0")
+  log "## BlazeFace on $detect_n JPEGs ($faces_n with a face), $threads threads"
+  log
+  log "scan into the manifest first (not in the figures below): $(printf %.2f "$scan_s") s"
+  log
+  declare -A detect_ips detect_faces
+  for b in 1 8 32; do
+    t0=$(date +%s.%N)
+    "$vpipe" detect "$db" -m blazeface --force --all --max-batch "$b" --threads "$threads" \
+      > "$data/detect-b$b.txt"
+    t1=$(date +%s.%N)
+    detect_ips[$b]=$(bc -l <<< "$detect_n / ($t1 - $t0)")
+    detect_faces[$b]=$(awk '$1 == "face" {print $2}' "$data/detect-b$b.txt")
+  done
+  if [[ -z "${SKIP_PYTHON:-}" ]]; then
+    py_line=$(/usr/bin/python3 bench/detect_python.py --threads "$threads" \
+      --model models/blazeface/face_detection_front_128x128.onnx \
+      --per-file "$data/detect-python.csv" "$data/detect.list")
+    py_ips=$(head -n 1 <<< "$py_line" | sed -E 's/.*= ([0-9.]+) images.*/\1/')
+    py_faces=$(head -n 1 <<< "$py_line" | sed -E 's/.*images\/s, ([0-9]+) faces.*/\1/')
+  fi
+  # From scratch: the scan included, into a new manifest.
+  rm -f "$data/detect-fresh.db" "$data/detect-fresh.db-wal" "$data/detect-fresh.db-shm"
+  t0=$(date +%s.%N)
+  "$vpipe" detect --list "$data/detect.list" --db "$data/detect-fresh.db" -m blazeface \
+    --threads "$threads" > "$data/detect-fresh.txt"
+  t1=$(date +%s.%N)
+  fresh_ips=$(bc -l <<< "$detect_n / ($t1 - $t0)")
+  log "| contender (wall clock, process start to exit) | images/s | faces | vpipe / Python |"
+  log "|---|---:|---:|---:|"
+  for b in 1 8 32; do
+    ratio=${py_ips:+$(printf %.2f "$(bc -l <<< "${detect_ips[$b]} / $py_ips")")}
+    log "| vpipe detect DB, max_batch $b | $(printf %.1f "${detect_ips[$b]}") | ${detect_faces[$b]:-0} | ${ratio:--} |"
+  done
+  ratio=${py_ips:+$(printf %.2f "$(bc -l <<< "$fresh_ips / $py_ips")")}
+  log "| vpipe detect --list (scan included), max_batch 8 | $(printf %.1f "$fresh_ips") | $(awk '$1 == "face" {print $2}' "$data/detect-fresh.txt") | ${ratio:--} |"
+  if [[ -n "${py_ips:-}" ]]; then
+    log "| Python: PIL + cv2.dnn per image + numpy | $(printf %.1f "$py_ips") | $py_faces | 1.00 |"
+    log
+    log "Python phases: $(sed -n 2p <<< "$py_line" | sed 's/^phases (s): //')"
+  fi
+  log
+  for b in 1 8 32; do
+    log "vpipe detect, max_batch $b:"
+    log '```'
+    grep -v '^manifest:' "$data/detect-b$b.txt" | tee -a "$out" > /dev/null
+    log '```'
+  done
+  log
+fi
+
+# 6. Micro-benchmarks (Google Benchmark), when built.
 for b in "$build"/bench/*_bench; do
   [[ -x "$b" ]] || continue
   log "## $(basename "$b")"
