@@ -112,7 +112,8 @@ int run(const DetectArgs& a) {
 
   InferPassOptions options;
   options.model = spec;
-  options.backend.device = device == "cpu" ? "cpu" : device;
+  options.backend.device = device;
+  options.cpu_fallback = a.device == "auto";
   options.threads = threads;
   options.infer_workers = a.infer_workers;
   options.batch.max_batch = static_cast<size_t>(a.max_batch);

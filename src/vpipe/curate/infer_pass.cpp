@@ -56,7 +56,18 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   // run here, with its reason, rather than inside a worker.
   std::vector<std::unique_ptr<Model>> models;
   for (int w = 0; w < std::max(1, options.infer_workers); ++w) {
-    models.push_back(options.make_model ? options.make_model() : load_model(options.model, backend));
+    if (options.make_model) {
+      models.push_back(options.make_model());
+      continue;
+    }
+    try {
+      models.push_back(load_model(options.model, backend));
+    } catch (const ConfigError& e) {
+      if (!options.cpu_fallback || backend.device == "cpu") throw;
+      log().warn("{}; running it on the CPU instead", e.what());
+      backend.device = "cpu";
+      models.push_back(load_model(options.model, backend));
+    }
   }
   const Model& shared = *models.front();  // prepare and decode are const and thread-safe
   const ModelSpec& spec = shared.spec();

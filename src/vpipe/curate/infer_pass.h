@@ -20,6 +20,9 @@ namespace vpipe {
 struct InferPassOptions {
   ModelSpec model;         ///< resolve_model()
   BackendOptions backend;  ///< device; threads 0 = the cores
+  /// The device was picked automatically (`--device auto`): when the model cannot load there
+  /// (a CPU-only LibTorch on a GPU machine), it is loaded on the CPU instead, with a warning.
+  bool cpu_fallback = false;
   int threads = 0;         ///< read / decode / pre-process / post-process workers; 0 = the cores
   int infer_workers = 1;   ///< one loaded model each
   /// The engine's batcher in front of the model: a batch leaves with max_batch images, or when

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
 #include "vpipe/infer/backend.h"
 
 #ifdef VPIPE_HAVE_OPENCV_DNN
@@ -24,9 +25,10 @@ class OpenCvDnnBackend final : public Backend {
  public:
   OpenCvDnnBackend(std::filesystem::path model, const BackendOptions& options)
       : model_(std::move(model)) {
+    // This build's OpenCV dnn has no CUDA target: a GPU device falls back to the CPU, said once.
     if (options.device != "cpu") {
-      throw ConfigError(fmt::format("model '{}': OpenCV dnn runs on the CPU only, not on '{}'",
-                                    model_.string(), options.device));
+      log().info("model '{}': OpenCV dnn runs it on the CPU (device '{}' is for LibTorch models)",
+                 model_.string(), options.device);
     }
     try {
       net_ = cv::dnn::readNetFromONNX(model_.string());

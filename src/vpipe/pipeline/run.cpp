@@ -118,6 +118,7 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     InferPassOptions infer;
     infer.model = resolve_model(request);
     infer.backend.device = summary.device;
+    infer.cpu_fallback = config.device == "auto";
     infer.threads = threads;
     infer.infer_workers = ic.workers;
     infer.batch.max_batch = static_cast<size_t>(ic.max_batch);
