@@ -81,7 +81,20 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   InferPassSummary summary;
   summary.runtime = shared.runtime();
   std::atomic<int64_t> unchanged{0};
-  std::atomic<int64_t> to_do{0};
+  // The files to infer, counted before the run for the progress line's ETA: one streaming pass
+  // over the manifest, seconds for millions of rows, against hours of inference.
+  const auto to_infer = [&](const Manifest::CuratedFile& f) {
+    if (!selected(f, options.keepers_only)) return false;
+    const auto it = done.find(f.file.id);
+    return it == done.end() || it->second != f.file.mtime_ns;
+  };
+  int64_t to_do = 0;
+  if (options.progress != nullptr) {
+    reader.for_each_curated({}, [&](const Manifest::CuratedFile& f) {
+      to_do += to_infer(f) ? 1 : 0;
+      return true;
+    });
+  }
 
   DecodeOptions decode_options;
   decode_options.min_long_side = shared.decode_long_side();
@@ -93,11 +106,10 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
     Manifest::CuratedQuery query;
     reader.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
       if (!selected(f, options.keepers_only)) return true;
-      if (auto it = done.find(f.file.id); it != done.end() && it->second == f.file.mtime_ns) {
+      if (!to_infer(f)) {
         unchanged.fetch_add(1, std::memory_order_relaxed);
         return true;
       }
-      to_do.fetch_add(1, std::memory_order_relaxed);
       InferItem item;
       item.file_id = f.file.id;
       item.path = f.file.path;
@@ -245,7 +257,7 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   run_options.progress = options.progress;
   run_options.trace = !options.trace_path.empty();
   run_options.unit = "images";
-  run_options.expected_total = [&] { return to_do.load(); };
+  run_options.expected_total = [to_do] { return to_do; };
 
   try {
     summary.engine = pipeline.run(run_options);
