@@ -21,6 +21,7 @@ namespace {
 
 struct DetectArgs {
   ModelTask task = ModelTask::kDetect;
+  std::string task_name;  ///< --task: overrides the command's own task
   std::vector<std::string> inputs;
   std::string list;
   bool null_delimited = false;
@@ -73,8 +74,9 @@ ModelRequest model_request(const DetectArgs& a) {
   return r;
 }
 
-int run(const DetectArgs& a) {
+int run(DetectArgs a) {
   install_stop_handlers();
+  if (!a.task_name.empty()) a.task = *parse_model_task(a.task_name);
   const DeviceInventory inventory = probe_devices();
   const std::string device = select_device(inventory, a.device);
   const ModelSpec spec = resolve_model(model_request(a));
@@ -175,6 +177,7 @@ void add_infer_command(CLI::App& app, int* exit_code, ModelTask task) {
   cmd->add_flag("-0,--null", args->null_delimited, "--list records end with NUL");
   cmd->add_option("--db", args->db, "the manifest (created by the scan when inputs are folders)");
   cmd->add_option("-m,--model", args->model, "a built-in model name or a .onnx / .pt / .torchscript file (list below)")->required();
+  cmd->add_option("--task", args->task_name, std::string("what a user network answers (default: ") + (detect ? "detect" : "classify") + ")")->check(CLI::IsMember({"detect", "classify"}));
   cmd->add_option("--format", args->format, "how a user model's output is read: yolov5, yolov8 (yolo11), blazeface, raw");
   cmd->add_option("--labels", args->labels, "text file of class names, one per line");
   cmd->add_option("--input", args->input, "a user model's square input size in pixels (default 640; classify 224)")->check(CLI::Range(8, 8192));
