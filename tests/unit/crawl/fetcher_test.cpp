@@ -268,6 +268,7 @@ TEST_F(FetcherTest, EveryUrlEndsInTheRightStateAndOnlyImagesLand) {
       {"just words", "bad_scheme", 0},
       {"http://127.0.0.1:1/x.jpg", "connect_failed", -1},
       {b + "/files/good.jpg", "", 1},  // a duplicate: fetched once
+      {b + "/gzip", "", 1},
   };
   std::vector<std::string> urls;
   for (const auto& c : cases) urls.push_back(c.url);
@@ -307,13 +308,15 @@ TEST_F(FetcherTest, EveryUrlEndsInTheRightStateAndOnlyImagesLand) {
   EXPECT_EQ(results[6].http_status, 404);
   EXPECT_EQ(results[9].http_status, 503);
   EXPECT_THAT(results[16].final_url, ::testing::EndsWith("/files/good.jpg"));
-  EXPECT_TRUE(results.back().duplicate);
-  EXPECT_EQ(results.back().path, results[0].path);
+  EXPECT_TRUE(results[21].duplicate);
+  EXPECT_EQ(results[21].path, results[0].path);
+  EXPECT_EQ(testing::read_bytes(results[22].path), jpeg_);  // gzip decoded on the way in
   EXPECT_FALSE(results[0].duplicate);
 
   // nothing but complete images under final names, and exactly those reported done
   EXPECT_EQ(files_in_output(o), done_paths);
-  EXPECT_EQ(done_paths.size(), 5u);  // good.jpg (twice, one file), png, truncated, redirect, e500
+  // good.jpg (twice, one file), png, truncated, redirect, e500, gzip
+  EXPECT_EQ(done_paths.size(), 6u);
 
   const auto s = server_->stats();
   EXPECT_EQ(stat_int(s, "robots 127.0.0.1:" + std::to_string(server_->port())), 1);
