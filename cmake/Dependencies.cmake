@@ -8,6 +8,8 @@ pkg_check_modules(WEBP REQUIRED IMPORTED_TARGET libwebp libwebpdemux)
 pkg_check_modules(HEIF REQUIRED IMPORTED_TARGET libheif)
 pkg_check_modules(JXL REQUIRED IMPORTED_TARGET libjxl libjxl_threads)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# the crawler's HTTP(S) client (libcurl4-openssl-dev): the multi interface, HTTP/2
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl>=7.85)
 find_package(PNG REQUIRED)
 find_package(TIFF REQUIRED)
 find_package(GIF REQUIRED)
@@ -24,6 +26,7 @@ add_library(vpipe::webp ALIAS PkgConfig::WEBP)
 add_library(vpipe::heif ALIAS PkgConfig::HEIF)
 add_library(vpipe::jxl ALIAS PkgConfig::JXL)
 add_library(vpipe::xxhash ALIAS PkgConfig::XXHASH)
+add_library(vpipe::curl ALIAS PkgConfig::CURL)
 
 # Debian ships OpenCV's CMake config only in the meta package libopencv-dev, which drags in
 # every module (VTK included). vpipe links core + imgproc only, so find them directly.

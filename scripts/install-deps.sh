@@ -16,6 +16,8 @@ build_pkgs=(
   # (tests/fixtures/make_tiny_torchscript.py)
   libtorch-dev python3-torch
   libxxhash-dev libsqlite3-dev sqlite3
+  # the crawler (src/vpipe/crawl): libcurl's multi interface, OpenSSL flavour (HTTP/2 via nghttp2)
+  libcurl4-openssl-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HTML report is tested in headless Chromium (tests/unit/report/report_browser_test)

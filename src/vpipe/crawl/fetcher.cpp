@@ -1,0 +1,832 @@
+#include "vpipe/crawl/fetcher.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
+#include "vpipe/crawl/robots.h"
+#include "vpipe/io/format.h"
+
+namespace vpipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kRobotsMaxBytes = 512 * 1024;  // RFC 9309: parse at least the first 500 KiB
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view extension_for(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::kJpeg: return "jpg";
+    case ImageFormat::kTiff: return "tif";
+    case ImageFormat::kHeif: return "heic";
+    default: return format_name(f);
+  }
+}
+
+std::string url_hash_hex(std::string_view url) {
+  const XXH128_hash_t h = XXH3_128bits(url.data(), url.size());
+  return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+/// curl_global_init once per process (it is not thread-safe before 7.84; this makes it so).
+void curl_global_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+bool denied_v4(uint32_t a) {  // host byte order
+  const auto in = [a](uint32_t net, int bits) {
+    const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
+    return (a & mask) == (net & mask);
+  };
+  return in(0x00000000, 8) ||   // 0.0.0.0/8 "this network"
+         in(0x0A000000, 8) ||   // 10/8
+         in(0x64400000, 10) ||  // 100.64/10 CGNAT
+         in(0x7F000000, 8) ||   // loopback
+         in(0xA9FE0000, 16) ||  // link-local (cloud metadata lives here)
+         in(0xAC100000, 12) ||  // 172.16/12
+         in(0xC0000000, 24) ||  // 192.0.0/24 IETF protocol assignments
+         in(0xC0A80000, 16) ||  // 192.168/16
+         in(0xC6120000, 15) ||  // 198.18/15 benchmarking
+         in(0xE0000000, 3);     // multicast, reserved, broadcast (224/4, 240/4)
+}
+
+bool denied_v6(const uint8_t* b) {
+  static constexpr uint8_t kZero[16] = {};
+  if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // ::, ::1
+  // ::ffff:a.b.c.d (mapped) and 64:ff9b::a.b.c.d (NAT64) carry an IPv4 address
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+  if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0) {
+    return denied_v4(uint32_t{b[12]} << 24 | uint32_t{b[13]} << 16 | uint32_t{b[14]} << 8 | b[15]);
+  }
+  if ((b[0] & 0xFE) == 0xFC) return true;                  // fc00::/7 unique local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;  // fe80::/10 link-local
+  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;  // fec0::/10 site-local (deprecated)
+  if (b[0] == 0xFF) return true;                           // multicast
+  return false;
+}
+
+struct Task {
+  std::string url;
+  std::vector<size_t> indices;  // every input index with this URL; the first is the original
+  std::string host;             // lowercase host name: the unit of the per-host limits
+  std::string origin;           // scheme://host:port: the unit of robots.txt
+  std::string robots_path;      // path[?query], matched against robots rules
+  bool is_robots = false;
+  int attempts = 0;
+  FetchResult last;  // what the last attempt gave
+};
+
+struct Host {
+  int in_flight = 0;
+  Clock::time_point next_start{};
+  std::deque<Task*> queue;
+};
+
+struct Robots {
+  enum class State : uint8_t { kUnknown, kFetching, kReady, kFailed };
+  State state = State::kUnknown;
+  RobotsRules rules;
+  std::string fail_reason;
+  std::string fail_message;
+  std::vector<Task*> waiting;
+};
+
+struct Retry {
+  Clock::time_point when;
+  Task* task;
+  bool operator>(const Retry& o) const { return when > o.when; }
+};
+
+}  // namespace
+
+std::string http_reason(int status) { return fmt::format("http_{}", status); }
+
+std::filesystem::path image_path_for(const std::filesystem::path& out_dir, std::string_view url,
+                                     std::string_view ext) {
+  const std::string hex = url_hash_hex(url);
+  return out_dir / hex.substr(0, 2) / fmt::format("{}.{}", hex, ext);
+}
+
+bool is_denied_address(std::string_view ip) {
+  const std::string s(ip);
+  in_addr v4{};
+  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) return denied_v4(ntohl(v4.s_addr));
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) return denied_v6(v6.s6_addr);
+  return true;  // not an address we understand: refuse
+}
+
+struct Fetcher::Impl {
+  FetchOptions options;
+  CURLM* multi = nullptr;
+  curl_slist* resolve = nullptr;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> running{false};
+
+  /// One transfer in flight: an attempt of a task.
+  struct Transfer {
+    Impl* impl = nullptr;
+    Task* task = nullptr;
+    CURL* easy = nullptr;
+    int fd = -1;
+    std::filesystem::path tmp_path;
+    uint64_t bytes = 0;
+    std::vector<uint8_t> head;  // first kSniffBytes of the body
+    std::string body;           // robots.txt only
+    bool too_large = false, not_image = false, write_failed = false, denied = false,
+         robots_truncated = false;
+    std::string denied_ip;
+    char errbuf[CURL_ERROR_SIZE] = {};
+  };
+
+  // ---- per-run state ----
+  std::deque<Task> tasks;
+  std::unordered_map<std::string, Host> hosts;
+  std::unordered_set<Host*> hosts_with_work;
+  std::unordered_map<std::string, Robots> robots;
+  std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries;
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> live;
+  int in_flight = 0;
+  size_t unfinished = 0;
+  FetchStats stats;
+  std::mt19937_64 rng;
+  const std::function<void(const FetchResult&)>* on_result = nullptr;
+
+  explicit Impl(FetchOptions o) : options(std::move(o)) {}
+
+  ~Impl() {
+    abort_all();
+    if (multi != nullptr) curl_multi_cleanup(multi);
+    if (resolve != nullptr) curl_slist_free_all(resolve);
+  }
+
+  /// Removes every live transfer and its temporary file (used on stop, on an exception and at
+  /// the end of a run).
+  void abort_all() {
+    for (auto& [easy, t] : live) {
+      curl_multi_remove_handle(multi, easy);
+      curl_easy_cleanup(easy);
+      discard_file(*t);
+    }
+    live.clear();
+    in_flight = 0;
+  }
+
+  static void discard_file(Transfer& t) {
+    if (t.fd >= 0) {
+      ::close(t.fd);
+      t.fd = -1;
+    }
+    if (!t.tmp_path.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(t.tmp_path, ec);
+    }
+  }
+
+  // ---- callbacks (run on the run() thread, inside curl_multi_perform) ----
+
+  static size_t on_write(char* data, size_t size, size_t nmemb, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    const size_t n = size * nmemb;
+    if (t->task->is_robots) {
+      if (t->body.size() + n > kRobotsMaxBytes) {
+        t->robots_truncated = true;
+        t->body.append(data, kRobotsMaxBytes - t->body.size());
+        return 0;  // aborts: the first 512 KiB are enough
+      }
+      t->body.append(data, n);
+      return n;
+    }
+    if (t->bytes + n > t->impl->options.max_body_bytes) {
+      t->too_large = true;
+      return 0;
+    }
+    t->bytes += n;
+    long code = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code >= 300) return n;  // an error page: counted, not kept
+    if (t->head.size() < kSniffBytes) {
+      const size_t take = std::min(n, kSniffBytes - t->head.size());
+      t->head.insert(t->head.end(), data, data + take);
+      if (t->head.size() == kSniffBytes && sniff_format(t->head) == ImageFormat::kUnknown) {
+        t->not_image = true;  // no need to download the rest of a page that is not an image
+        return 0;
+      }
+    }
+    if (t->fd < 0) {
+      std::error_code ec;
+      std::filesystem::create_directories(t->tmp_path.parent_path(), ec);
+      t->fd = ::open(t->tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (t->fd < 0) {
+        t->write_failed = true;
+        return 0;
+      }
+    }
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t w = ::write(t->fd, data + done, n - done);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        t->write_failed = true;
+        return 0;
+      }
+      done += static_cast<size_t>(w);
+    }
+    return n;
+  }
+
+  static curl_socket_t on_open_socket(void* user, curlsocktype purpose, curl_sockaddr* addr) {
+    auto* t = static_cast<Transfer*>(user);
+    if (purpose == CURLSOCKTYPE_IPCXN && t->impl->options.deny_private_addresses) {
+      char ip[INET6_ADDRSTRLEN] = {};
+      bool denied = true;
+      if (addr->family == AF_INET) {
+        const auto* sin = reinterpret_cast<const sockaddr_in*>(&addr->addr);
+        inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+        denied = denied_v4(ntohl(sin->sin_addr.s_addr));
+      } else if (addr->family == AF_INET6) {
+        const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&addr->addr);
+        inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+        denied = denied_v6(sin6->sin6_addr.s6_addr);
+      }
+      if (denied) {
+        t->denied = true;
+        t->denied_ip = ip;
+        return CURL_SOCKET_BAD;  // curl reports CURLE_COULDNT_CONNECT (or tries the next address)
+      }
+    }
+    return ::socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  }
+
+  // ---- run ----
+
+  void finish(Task& task, FetchResult result) {
+    if (result.ok) {
+      ++stats.done;
+    } else {
+      ++stats.failed;
+    }
+    --unfinished;
+    for (size_t k = 0; k < task.indices.size(); ++k) {
+      result.index = task.indices[k];
+      result.duplicate = k > 0;
+      (*on_result)(result);
+    }
+  }
+
+  FetchResult fail_result(const Task& task, std::string reason, std::string message) {
+    FetchResult r = task.last;
+    r.url = task.url;
+    r.ok = false;
+    r.reason = std::move(reason);
+    r.message = std::move(message);
+    r.attempts = task.attempts;
+    r.path.clear();
+    return r;
+  }
+
+  void start(Task& task, Host& host, Clock::time_point now) {
+    auto t = std::make_unique<Transfer>();
+    t->impl = this;
+    t->task = &task;
+    CURL* e = curl_easy_init();
+    if (e == nullptr) throw Error("curl_easy_init failed (out of memory?)");
+    t->easy = e;
+    if (!task.is_robots) {
+      const std::string hex = url_hash_hex(task.url);
+      t->tmp_path = options.out_dir / hex.substr(0, 2) / fmt::format(".{}.part", hex);
+    }
+    const std::string url = task.is_robots ? task.origin + "/robots.txt" : task.url;
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl was built with
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+    if (!task.is_robots) {
+      curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                       static_cast<curl_off_t>(options.max_body_bytes));
+    }
+    curl_easy_setopt(e, CURLOPT_PROXY, "");  // no proxy from the environment: the deny list
+                                             // must see the address really connected to
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
+    if (resolve != nullptr) curl_easy_setopt(e, CURLOPT_RESOLVE, resolve);
+    if (const CURLMcode mc = curl_multi_add_handle(multi, e); mc != CURLM_OK) {
+      curl_easy_cleanup(e);
+      throw Error(fmt::format("curl_multi_add_handle: {}", curl_multi_strerror(mc)));
+    }
+    live.emplace(e, std::move(t));
+    ++task.attempts;
+    ++stats.requests;
+    if (task.is_robots) ++stats.robots_fetches;
+    if (task.attempts > 1) ++stats.retries;
+    ++host.in_flight;
+    ++in_flight;
+    if (options.requests_per_second_per_host > 0) {
+      host.next_start = std::max(host.next_start, now) +
+                        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                            1.0 / options.requests_per_second_per_host));
+    }
+  }
+
+  void queue_front(Task& task) {
+    Host& h = hosts[task.host];
+    h.queue.push_front(&task);
+    hosts_with_work.insert(&h);
+  }
+
+  void queue_back(Task& task) {
+    Host& h = hosts[task.host];
+    h.queue.push_back(&task);
+    hosts_with_work.insert(&h);
+  }
+
+  /// Starts what the limits allow now; returns when the next thing could start (or max()).
+  Clock::time_point schedule(Clock::time_point now) {
+    while (!retries.empty() && retries.top().when <= now) {
+      queue_back(*retries.top().task);
+      retries.pop();
+    }
+    Clock::time_point next = Clock::time_point::max();
+    if (!retries.empty()) next = retries.top().when;
+    std::vector<Host*> drained;
+    for (Host* h : hosts_with_work) {
+      while (!h->queue.empty() && in_flight < options.max_connections &&
+             h->in_flight < options.max_connections_per_host) {
+        if (h->next_start > now) {
+          next = std::min(next, h->next_start);
+          break;
+        }
+        Task& task = *h->queue.front();
+        h->queue.pop_front();
+        if (!task.is_robots && options.respect_robots) {
+          Robots& r = robots[task.origin];
+          if (r.state == Robots::State::kUnknown || r.state == Robots::State::kFetching) {
+            r.waiting.push_back(&task);
+            if (r.state == Robots::State::kUnknown) {
+              r.state = Robots::State::kFetching;
+              Task& rt = tasks.emplace_back();
+              rt.is_robots = true;
+              rt.host = task.host;
+              rt.origin = task.origin;
+              rt.url = task.origin + "/robots.txt";
+              start(rt, *h, now);
+            }
+            continue;
+          }
+          if (r.state == Robots::State::kFailed) {
+            finish(task, fail_result(task, r.fail_reason, r.fail_message));
+            continue;
+          }
+          if (!r.rules.allowed(task.robots_path)) {
+            finish(task, fail_result(task, "robots_disallowed",
+                                     fmt::format("{}/robots.txt disallows {}", task.origin,
+                                                 task.robots_path)));
+            continue;
+          }
+        }
+        start(task, *h, now);
+      }
+      if (h->queue.empty()) drained.push_back(h);
+    }
+    for (Host* h : drained) hosts_with_work.erase(h);
+    return next;
+  }
+
+  static std::string reason_for(CURLcode rc, const Transfer& t, bool& retryable) {
+    retryable = false;
+    switch (rc) {
+      case CURLE_OPERATION_TIMEDOUT: retryable = true; return "timeout";
+      case CURLE_COULDNT_RESOLVE_HOST: return "dns_failed";
+      case CURLE_COULDNT_CONNECT: return t.denied ? "denied_address" : "connect_failed";
+      case CURLE_UNSUPPORTED_PROTOCOL: return "bad_scheme";
+      case CURLE_TOO_MANY_REDIRECTS: return "too_many_redirects";
+      case CURLE_FILESIZE_EXCEEDED: return "too_large";
+      case CURLE_URL_MALFORMAT: return "bad_url";
+      case CURLE_WRITE_ERROR:
+        if (t.too_large) return "too_large";
+        if (t.not_image) return "not_image";
+        return "write_failed";
+      case CURLE_SSL_CONNECT_ERROR:
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CIPHER:
+      case CURLE_SSL_CACERT_BADFILE:
+        return "tls_failed";
+      case CURLE_GOT_NOTHING:
+      case CURLE_RECV_ERROR:
+      case CURLE_SEND_ERROR:
+      case CURLE_PARTIAL_FILE:
+      case CURLE_HTTP2:
+      case CURLE_HTTP2_STREAM:
+        retryable = true;
+        return "network_error";
+      default: return "network_error";
+    }
+  }
+
+  /// Schedules another attempt, or returns false when none is allowed.
+  bool retry_later(Task& task, Host& host, Clock::time_point now, long retry_after_s,
+                   std::string& why_not) {
+    if (task.attempts >= options.max_attempts) {
+      why_not = fmt::format("gave up after {} attempts", task.attempts);
+      return false;
+    }
+    const auto retry_after = std::chrono::seconds(retry_after_s);
+    if (retry_after > options.retry_after_max) {
+      why_not = fmt::format("Retry-After {} s is beyond the {} ms the crawl waits", retry_after_s,
+                            options.retry_after_max.count());
+      return false;
+    }
+    // exponential back-off with "equal jitter": half fixed, half random
+    const double exp = std::ldexp(static_cast<double>(options.backoff_base.count()),
+                                  std::min(task.attempts - 1, 30));
+    const double cap = std::min(exp, static_cast<double>(options.backoff_max.count()));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const double backoff_ms = cap / 2 + unit(rng) * cap / 2;
+    auto delay = std::chrono::duration_cast<Clock::duration>(
+        std::chrono::duration<double, std::milli>(backoff_ms));
+    if (retry_after_s > 0) {
+      delay = std::max<Clock::duration>(delay, retry_after);
+      // the server asked this host to slow down: nothing else starts there before then
+      host.next_start = std::max(host.next_start, now + retry_after);
+    }
+    retries.push(Retry{now + delay, &task});
+    return true;
+  }
+
+  void on_robots_done(Task& task, Transfer& t, CURLcode rc, long code, Host& host,
+                      Clock::time_point now) {
+    Robots& r = robots[task.origin];
+    bool retryable = false;
+    std::string reason;
+    if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t.robots_truncated)) {
+      if (code >= 200 && code < 300) {
+        r.rules = RobotsRules::parse(t.body, options.user_agent);
+        r.state = Robots::State::kReady;
+      } else if (code == 429 || code >= 500) {
+        long retry_after = 0;
+        curl_off_t ra = 0;
+        if (curl_easy_getinfo(t.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK) retry_after = static_cast<long>(ra);
+        std::string why;
+        if (retry_later(task, host, now, retry_after, why)) return;
+        r.state = Robots::State::kFailed;
+        r.fail_reason = "robots_unavailable";
+        r.fail_message = fmt::format("{}/robots.txt answered {} ({})", task.origin, code, why);
+      } else {
+        r.rules = RobotsRules();  // 4xx (or a redirect that went nowhere): no rules
+        r.state = Robots::State::kReady;
+      }
+    } else {
+      reason = reason_for(rc, t, retryable);
+      if (reason == "timeout" || reason == "connect_failed" || reason == "dns_failed" ||
+          reason == "denied_address" || reason == "tls_failed" || reason == "network_error") {
+        std::string why;
+        if (retryable && retry_later(task, host, now, 0, why)) return;
+        // the host cannot be reached: its URLs fail with the same reason
+        r.state = Robots::State::kFailed;
+        r.fail_reason = reason;
+        r.fail_message = fmt::format("fetching {}/robots.txt: {}", task.origin,
+                                     t.errbuf[0] != '\0' ? t.errbuf : curl_easy_strerror(rc));
+      } else {
+        r.rules = RobotsRules();  // bad redirect, too many redirects...: treated as absent
+        r.state = Robots::State::kReady;
+      }
+    }
+    // the waiting URLs go first, in their order
+    for (auto it = r.waiting.rbegin(); it != r.waiting.rend(); ++it) queue_front(**it);
+    r.waiting.clear();
+  }
+
+  void on_done(CURL* easy, CURLcode rc) {
+    auto node = live.extract(easy);
+    // invariant: every easy handle in the multi was registered in `live` by start()
+    std::unique_ptr<Transfer> t = std::move(node.mapped());
+    Task& task = *t->task;
+    Host& host = hosts[task.host];
+    --host.in_flight;
+    --in_flight;
+    if (host.in_flight < options.max_connections_per_host && !host.queue.empty()) {
+      hosts_with_work.insert(&host);
+    }
+    const Clock::time_point now = Clock::now();
+
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    char* ctype = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ctype);
+    char* effective = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
+    curl_off_t retry_after = 0;
+    curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
+    stats.bytes += t->bytes;
+
+    struct Cleanup {  // the easy handle goes whatever happens below
+      CURLM* multi;
+      CURL* easy;
+      ~Cleanup() {
+        curl_multi_remove_handle(multi, easy);
+        curl_easy_cleanup(easy);
+      }
+    } cleanup{multi, easy};
+
+    if (task.is_robots) {
+      on_robots_done(task, *t, rc, code, host, now);
+      return;
+    }
+
+    task.last = FetchResult();
+    task.last.url = task.url;
+    task.last.http_status = static_cast<int>(code);
+    task.last.content_type = ctype != nullptr ? ctype : "";
+    task.last.final_url = effective != nullptr ? effective : task.url;
+    task.last.bytes = t->bytes;
+    task.last.attempts = task.attempts;
+
+    std::string reason;
+    std::string message;
+    bool retryable = false;
+    if (rc == CURLE_OK) {
+      if (code >= 200 && code < 300) {
+        const ImageFormat fmt = sniff_format(t->head);
+        if (fmt == ImageFormat::kUnknown) {
+          reason = "not_image";
+          message = fmt::format("the bytes are not an image (Content-Type '{}')",
+                                task.last.content_type);
+        } else {
+          bool written = t->fd >= 0;
+          if (written && options.fsync) written = ::fsync(t->fd) == 0;
+          if (t->fd >= 0 && ::close(t->fd) != 0) written = false;
+          t->fd = -1;
+          const std::filesystem::path final_path =
+              image_path_for(options.out_dir, task.url, extension_for(fmt));
+          std::error_code ec;
+          if (written) std::filesystem::rename(t->tmp_path, final_path, ec);
+          if (!written || ec) {
+            reason = "write_failed";
+            message = fmt::format("cannot write {}: {}", final_path.string(),
+                                  ec ? ec.message() : std::strerror(errno));
+          } else {
+            t->tmp_path.clear();
+            FetchResult r = task.last;
+            r.ok = true;
+            r.path = final_path;
+            finish(task, std::move(r));
+            return;
+          }
+        }
+      } else {
+        reason = http_reason(static_cast<int>(code));
+        message = fmt::format("HTTP {}", code);
+        retryable = code == 429 || code >= 500;
+      }
+    } else {
+      reason = reason_for(rc, *t, retryable);
+      message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
+      if (reason == "denied_address") {
+        message = fmt::format("refused to connect to {} (deny_private_addresses)", t->denied_ip);
+      } else if (reason == "too_large") {
+        message = fmt::format("body over {} bytes", options.max_body_bytes);
+      } else if (reason == "not_image") {
+        message = fmt::format("the first {} bytes are not an image (Content-Type '{}')",
+                              kSniffBytes, task.last.content_type);
+      }
+    }
+    discard_file(*t);
+    std::string why_not;
+    if (retryable && retry_later(task, host, now, static_cast<long>(retry_after), why_not)) {
+      log().debug("crawl: {} attempt {}: {} ({}); retrying", task.url, task.attempts, reason,
+                  message);
+      return;
+    }
+    if (retryable) message += "; " + why_not;
+    finish(task, fail_result(task, std::move(reason), std::move(message)));
+  }
+
+  FetchStats run(std::span<const std::string> urls,
+                 const std::function<void(const FetchResult&)>& callback) {
+    tasks.clear();
+    hosts.clear();
+    hosts_with_work.clear();
+    robots.clear();
+    retries = {};
+    stats = FetchStats();
+    in_flight = 0;
+    on_result = &callback;
+    stop = false;
+    rng.seed(options.jitter_seed != 0
+                 ? options.jitter_seed
+                 : static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
+    stats.urls = urls.size();
+
+    struct EndOfRun {  // transfers and temporaries never outlive run(), even on an exception
+      Impl* impl;
+      ~EndOfRun() { impl->abort_all(); }
+    } end_of_run{this};
+
+    std::unordered_map<std::string_view, Task*> by_url;
+    std::vector<Task*> refused;
+    CURLU* parser = curl_url();
+    if (parser == nullptr) throw Error("curl_url failed (out of memory?)");
+    struct FreeUrl {
+      CURLU* h;
+      ~FreeUrl() { curl_url_cleanup(h); }
+    } free_url{parser};
+    for (size_t i = 0; i < urls.size(); ++i) {
+      if (auto it = by_url.find(urls[i]); it != by_url.end()) {
+        it->second->indices.push_back(i);
+        continue;
+      }
+      Task& task = tasks.emplace_back();
+      task.url = urls[i];
+      task.indices.push_back(i);
+      by_url.emplace(task.url, &task);
+      auto part = [&](CURLUPart p, unsigned flags) {
+        char* s = nullptr;
+        std::string out;
+        if (curl_url_get(parser, p, &s, flags) == CURLUE_OK && s != nullptr) out = s;
+        curl_free(s);
+        return out;
+      };
+      if (curl_url_set(parser, CURLUPART_URL, task.url.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
+          CURLUE_OK) {
+        const bool has_scheme = task.url.find("://") != std::string::npos;
+        task.last.reason = has_scheme ? "bad_url" : "bad_scheme";
+        refused.push_back(&task);
+        continue;
+      }
+      const std::string scheme = lower(part(CURLUPART_SCHEME, 0));
+      if (scheme != "http" && scheme != "https") {
+        task.last.reason = "bad_scheme";
+        refused.push_back(&task);
+        continue;
+      }
+      task.host = lower(part(CURLUPART_HOST, 0));
+      if (task.host.empty()) {
+        task.last.reason = "bad_url";
+        refused.push_back(&task);
+        continue;
+      }
+      task.origin = fmt::format("{}://{}:{}", scheme, task.host, part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
+      task.robots_path = part(CURLUPART_PATH, 0);
+      if (const std::string q = part(CURLUPART_QUERY, 0); !q.empty()) task.robots_path += "?" + q;
+      queue_back(task);
+    }
+    unfinished = tasks.size();
+    for (Task* task : refused) {
+      const std::string reason = task->last.reason;
+      finish(*task, fail_result(*task, reason,
+                                reason == "bad_scheme" ? "only http and https URLs are fetched"
+                                                       : "not a URL curl can parse"));
+    }
+
+    while (unfinished > 0) {
+      if (stop) break;
+      Clock::time_point now = Clock::now();
+      const Clock::time_point next = schedule(now);
+      int still_running = 0;
+      if (const CURLMcode mc = curl_multi_perform(multi, &still_running); mc != CURLM_OK) {
+        throw Error(fmt::format("curl_multi_perform: {}", curl_multi_strerror(mc)));
+      }
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+        if (msg->msg == CURLMSG_DONE) on_done(msg->easy_handle, msg->data.result);
+      }
+      if (unfinished == 0) break;
+      now = Clock::now();
+      int wait_ms = 1000;
+      if (next != Clock::time_point::max()) {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+        wait_ms = static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
+      }
+      if (!hosts_with_work.empty() && in_flight < options.max_connections) {
+        // a host may have room now that a transfer ended: look again soon
+        bool room = false;
+        for (Host* h : hosts_with_work) {
+          if (h->in_flight < options.max_connections_per_host && h->next_start <= now) room = true;
+        }
+        if (room) wait_ms = 0;
+      }
+      if (wait_ms > 0) curl_multi_poll(multi, nullptr, 0, wait_ms, nullptr);
+    }
+    if (unfinished > 0) cancel_unfinished();  // stopped: what has not ended is cancelled
+    on_result = nullptr;
+    return stats;
+  }
+
+  void cancel_unfinished() {
+    std::vector<Task*> open;
+    for (auto& [easy, t] : live) open.push_back(t->task);
+    abort_all();
+    for (auto& [name, host] : hosts) {
+      for (Task* t : host.queue) open.push_back(t);
+      host.queue.clear();
+    }
+    while (!retries.empty()) {
+      open.push_back(retries.top().task);
+      retries.pop();
+    }
+    for (auto& [origin, r] : robots) {
+      for (Task* t : r.waiting) open.push_back(t);
+      r.waiting.clear();
+    }
+    for (Task* t : open) {
+      if (t->is_robots) continue;
+      finish(*t, fail_result(*t, "cancelled", "the crawl was stopped"));
+    }
+  }
+};
+
+Fetcher::Fetcher(FetchOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  FetchOptions& o = impl_->options;
+  if (o.out_dir.empty()) throw ConfigError("crawl: the output directory is not set");
+  if (o.max_connections < 1) throw ConfigError("crawl: max_connections must be at least 1");
+  if (o.max_connections_per_host < 1) {
+    throw ConfigError("crawl: max_connections_per_host must be at least 1");
+  }
+  if (o.max_attempts < 1) throw ConfigError("crawl: max_attempts must be at least 1");
+  if (o.requests_per_second_per_host < 0) {
+    throw ConfigError("crawl: requests_per_second_per_host must not be negative");
+  }
+  if (o.max_redirects < 0) throw ConfigError("crawl: max_redirects must not be negative");
+  std::error_code ec;
+  std::filesystem::create_directories(o.out_dir, ec);
+  if (ec) {
+    throw IoError(fmt::format("cannot make the crawl output directory {}: {}", o.out_dir.string(),
+                              ec.message()));
+  }
+  curl_global_once();
+  impl_->multi = curl_multi_init();
+  if (impl_->multi == nullptr) throw Error("curl_multi_init failed (out of memory?)");
+  // The limits are kept by the scheduler (a transfer starts only when its host and the whole
+  // run have room), not by CURLMOPT_MAX_HOST_CONNECTIONS / MAX_TOTAL_CONNECTIONS: with those,
+  // curl parks a transfer until a connection frees up and its timeout runs meanwhile, so a
+  // waiting URL could fail as "timeout" without ever being sent.
+  curl_multi_setopt(impl_->multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+  for (const std::string& pin : o.resolve) {
+    curl_slist* next = curl_slist_append(impl_->resolve, pin.c_str());
+    if (next == nullptr) throw Error("curl_slist_append failed (out of memory?)");
+    impl_->resolve = next;
+  }
+}
+
+Fetcher::~Fetcher() = default;
+
+FetchStats Fetcher::run(std::span<const std::string> urls,
+                        const std::function<void(const FetchResult&)>& on_result) {
+  // invariant: run() is not reentrant (one multi handle, one set of per-run tables)
+  if (impl_->running.exchange(true)) throw Error("Fetcher::run called while it is running");
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{impl_->running};
+  return impl_->run(urls, on_result);
+}
+
+void Fetcher::request_stop() {
+  impl_->stop = true;
+  curl_multi_wakeup(impl_->multi);
+}
+
+}  // namespace vpipe
