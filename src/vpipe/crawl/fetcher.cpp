@@ -23,6 +23,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/core/text.h"
 #include "vpipe/crawl/robots.h"
 #include "vpipe/io/format.h"
 
@@ -32,13 +33,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kRobotsMaxBytes = 512 * 1024;  // RFC 9309: parse at least the first 500 KiB
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view extension_for(ImageFormat f) {
   switch (f) {
@@ -696,13 +690,13 @@ struct Fetcher::Impl {
         refused.push_back(&task);
         continue;
       }
-      const std::string scheme = lower(part(CURLUPART_SCHEME, 0));
+      const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
       if (scheme != "http" && scheme != "https") {
         task.last.reason = "bad_scheme";
         refused.push_back(&task);
         continue;
       }
-      task.host = lower(part(CURLUPART_HOST, 0));
+      task.host = ascii_lower(part(CURLUPART_HOST, 0));
       if (task.host.empty()) {
         task.last.reason = "bad_url";
         refused.push_back(&task);

@@ -3,21 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "vpipe/core/text.h"
+
 namespace vpipe {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 /// Does `pattern` ('*' wildcards, optional trailing '$') match a prefix of `path` (all of it
 /// with '$')? Greedy-free backtracking over the '*' positions: O(len(pattern) * len(path)).
@@ -53,7 +42,7 @@ bool matches(std::string_view pattern, std::string_view path) {
 
 RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agent) {
   std::string token(user_agent.substr(0, user_agent.find_first_of("/ ")));
-  token = lower(trim(token));
+  token = ascii_lower(trim(token));
 
   struct Group {
     std::vector<std::string> agents;
@@ -70,11 +59,11 @@ RobotsRules RobotsRules::parse(std::string_view text, std::string_view user_agen
     if (const size_t hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string key = lower(trim(line.substr(0, colon)));
+    const std::string key = ascii_lower(trim(line.substr(0, colon)));
     const std::string_view value = trim(line.substr(colon + 1));
     if (key == "user-agent") {
       if (!in_agents) groups.emplace_back();
-      groups.back().agents.push_back(lower(value));
+      groups.back().agents.push_back(ascii_lower(value));
       in_agents = true;
     } else if (key == "allow" || key == "disallow") {
       in_agents = false;

@@ -10,21 +10,10 @@
 
 #include <fmt/format.h>
 
+#include "vpipe/core/text.h"
+
 namespace vpipe {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 [[noreturn]] void fail(std::string_view name, size_t line, std::string_view what) {
   throw UrlListError(fmt::format("{}:{}: {}", name, line, what));
@@ -131,9 +120,9 @@ std::vector<UrlRecord> parse_delimited(std::string_view text, char delim, std::s
     auto it = std::find(columns.begin(), columns.end(), options.url_field);
     if (it == columns.end()) {
       // a case-insensitive match, for headers like "URL"
-      const std::string want = lower(options.url_field);
+      const std::string want = ascii_lower(options.url_field);
       it = std::find_if(columns.begin(), columns.end(),
-                        [&](const std::string& c) { return lower(c) == want; });
+                        [&](const std::string& c) { return ascii_lower(c) == want; });
     }
     if (it == columns.end()) {
       fail(name, rows[0].line,
@@ -440,7 +429,7 @@ std::vector<UrlRecord> parse_jsonl(std::string_view text, std::string_view name,
 }
 
 bool ends_with_ci(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == suffix;
+  return s.size() >= suffix.size() && ascii_lower(s.substr(s.size() - suffix.size())) == suffix;
 }
 
 }  // namespace

@@ -2,12 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cctype>
 #include <functional>
 #include <numeric>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/text.h"
 
 namespace vpipe {
 
@@ -40,9 +39,7 @@ bool backend_available(BackendKind kind, std::string* why) {
 }
 
 BackendKind backend_for_file(const std::filesystem::path& model) {
-  std::string ext = model.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string ext = ascii_lower(model.extension().string());
   if (ext == ".onnx") return BackendKind::kOpenCvDnn;
   if (ext == ".pt" || ext == ".pth" || ext == ".torchscript" || ext == ".ts") {
     return BackendKind::kLibTorch;
