@@ -37,33 +37,25 @@ add_library(vpipe_opencv INTERFACE)
 target_include_directories(vpipe_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
 target_link_libraries(vpipe_opencv INTERFACE ${OPENCV_IMGPROC_LIB} ${OPENCV_CORE_LIB})
 add_library(vpipe::opencv ALIAS vpipe_opencv)
-# OpenCV dnn (ONNX models on the CPU): optional; without it the dnn backend reports itself
-# missing instead of the build failing.
-find_library(OPENCV_DNN_LIB opencv_dnn)
-find_path(OPENCV_DNN_INCLUDE opencv2/dnn.hpp PATH_SUFFIXES opencv4)
-if(OPENCV_DNN_LIB AND OPENCV_DNN_INCLUDE)
-  add_library(vpipe_opencv_dnn INTERFACE)
-  target_link_libraries(vpipe_opencv_dnn INTERFACE ${OPENCV_DNN_LIB} vpipe::opencv)
-  add_library(vpipe::opencv_dnn ALIAS vpipe_opencv_dnn)
-  set(VPIPE_HAVE_OPENCV_DNN ON)
-else()
-  message(STATUS "OpenCV dnn not found: the ONNX backend is left out (install libopencv-dnn-dev)")
-  set(VPIPE_HAVE_OPENCV_DNN OFF)
-endif()
-
-# OpenCV objdetect (Haar/LBP cascades, HOG people detector): optional like dnn; without it the
-# cascade and HOG models report themselves missing.
-find_library(OPENCV_OBJDETECT_LIB opencv_objdetect)
-find_path(OPENCV_OBJDETECT_INCLUDE opencv2/objdetect.hpp PATH_SUFFIXES opencv4)
-if(OPENCV_OBJDETECT_LIB AND OPENCV_OBJDETECT_INCLUDE)
-  add_library(vpipe_opencv_objdetect INTERFACE)
-  target_link_libraries(vpipe_opencv_objdetect INTERFACE ${OPENCV_OBJDETECT_LIB} vpipe::opencv)
-  add_library(vpipe::opencv_objdetect ALIAS vpipe_opencv_objdetect)
-  set(VPIPE_HAVE_OPENCV_OBJDETECT ON)
-else()
-  message(STATUS "OpenCV objdetect not found: cascade and HOG models are left out (install libopencv-objdetect-dev)")
-  set(VPIPE_HAVE_OPENCV_OBJDETECT OFF)
-endif()
+# Optional OpenCV modules: vpipe_optional_opencv_module(dnn DNN "why") finds libopencv_dnn and
+# opencv2/dnn.hpp, makes vpipe::opencv_dnn and sets VPIPE_HAVE_OPENCV_DNN; without the module
+# the features that need it report themselves missing instead of the build failing.
+macro(vpipe_optional_opencv_module module upper what)
+  find_library(OPENCV_${upper}_LIB opencv_${module})
+  find_path(OPENCV_${upper}_INCLUDE opencv2/${module}.hpp PATH_SUFFIXES opencv4)
+  if(OPENCV_${upper}_LIB AND OPENCV_${upper}_INCLUDE)
+    add_library(vpipe_opencv_${module} INTERFACE)
+    target_link_libraries(vpipe_opencv_${module} INTERFACE ${OPENCV_${upper}_LIB} vpipe::opencv)
+    add_library(vpipe::opencv_${module} ALIAS vpipe_opencv_${module})
+    set(VPIPE_HAVE_OPENCV_${upper} ON)
+  else()
+    message(STATUS "OpenCV ${module} not found: ${what} left out (install libopencv-${module}-dev)")
+    set(VPIPE_HAVE_OPENCV_${upper} OFF)
+  endif()
+endmacro()
+# dnn: ONNX models on the CPU. objdetect: Haar/LBP cascades and the HOG people detector.
+vpipe_optional_opencv_module(dnn DNN "the ONNX backend is")
+vpipe_optional_opencv_module(objdetect OBJDETECT "cascade and HOG models are")
 
 # LibTorch (TorchScript models, CPU or CUDA): optional, used when found. Debian's libtorch-dev
 # puts TorchConfig.cmake in /usr/lib/<arch>/cmake/Torch; an unpacked LibTorch 2.x is found with
