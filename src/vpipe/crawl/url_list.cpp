@@ -322,6 +322,35 @@ class JsonLine {
     i_ += word.size();
   }
 
+  // Skips the members of an object (`keyed`: "key": value pairs) or an array (values) up to
+  // `close`; the opening bracket is at i_.
+  void skip_members(char close, bool keyed) {
+    ++i_;
+    ws();
+    if (peek() == close) {
+      ++i_;
+      return;
+    }
+    while (true) {
+      ws();
+      if (keyed) {
+        if (peek() != '"') error("expected a string key");
+        (void)string();
+        ws();
+        expect(':');
+        ws();
+      }
+      (void)value(false);
+      ws();
+      if (peek() == ',') {
+        ++i_;
+        continue;
+      }
+      expect(close);
+      return;
+    }
+  }
+
   // Parses one value; returns its text when `keep` and it is a string or a number.
   std::optional<std::string> value(bool keep) {
     if (++depth_ > 64) error("nested too deeply");
@@ -334,46 +363,9 @@ class JsonLine {
       std::string s = number();
       if (keep) out = std::move(s);
     } else if (c == '{') {
-      ++i_;
-      ws();
-      if (peek() == '}') {
-        ++i_;
-      } else {
-        while (true) {
-          ws();
-          if (peek() != '"') error("expected a string key");
-          (void)string();
-          ws();
-          expect(':');
-          ws();
-          (void)value(false);
-          ws();
-          if (peek() == ',') {
-            ++i_;
-            continue;
-          }
-          expect('}');
-          break;
-        }
-      }
+      skip_members('}', true);
     } else if (c == '[') {
-      ++i_;
-      ws();
-      if (peek() == ']') {
-        ++i_;
-      } else {
-        while (true) {
-          ws();
-          (void)value(false);
-          ws();
-          if (peek() == ',') {
-            ++i_;
-            continue;
-          }
-          expect(']');
-          break;
-        }
-      }
+      skip_members(']', false);
     } else if (c == 't') {
       literal("true");
     } else if (c == 'f') {
