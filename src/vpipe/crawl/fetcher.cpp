@@ -95,6 +95,7 @@ struct Task {
   std::string robots_path;      // path[?query], matched against robots rules
   bool is_robots = false;
   int attempts = 0;
+  Clock::time_point first_start{};  // when the first request was handed to curl
   FetchResult last;  // what the last attempt gave
 };
 
@@ -289,6 +290,9 @@ struct Fetcher::Impl {
       ++stats.failed;
     }
     --unfinished;
+    result.started = task.first_start;
+    result.finished = Clock::now();
+    if (task.attempts == 0) result.started = result.finished;
     for (size_t k = 0; k < task.indices.size(); ++k) {
       result.index = task.indices[k];
       result.duplicate = k > 0;
@@ -351,6 +355,7 @@ struct Fetcher::Impl {
       throw Error(fmt::format("curl_multi_add_handle: {}", curl_multi_strerror(mc)));
     }
     live.emplace(e, std::move(t));
+    if (task.attempts == 0) task.first_start = now;
     ++task.attempts;
     ++stats.requests;
     if (task.is_robots) ++stats.robots_fetches;
@@ -577,6 +582,15 @@ struct Fetcher::Impl {
     task.last.final_url = effective != nullptr ? effective : task.url;
     task.last.bytes = t->bytes;
     task.last.attempts = task.attempts;
+    long http_version = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &http_version);
+    switch (http_version) {
+      case CURL_HTTP_VERSION_1_0: task.last.http_version = 10; break;
+      case CURL_HTTP_VERSION_1_1: task.last.http_version = 11; break;
+      case CURL_HTTP_VERSION_2_0: task.last.http_version = 20; break;
+      case CURL_HTTP_VERSION_3: task.last.http_version = 30; break;
+      default: task.last.http_version = 0; break;
+    }
 
     std::string reason;
     std::string message;

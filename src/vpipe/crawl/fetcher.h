@@ -66,6 +66,10 @@ struct FetchResult {
   uint64_t bytes = 0;          ///< body bytes of the last attempt (the file's size when ok)
   int attempts = 0;            ///< requests made for this URL (0: refused before any)
   bool duplicate = false;      ///< same URL as an earlier index: fetched once, result shared
+  int http_version = 0;        ///< of the last response: 10, 11, 20, 30; 0 when none came
+  /// When the URL's first request started and when it ended (both the same for a URL refused
+  /// before any request): per-host throughput in the crawl's report.
+  std::chrono::steady_clock::time_point started{}, finished{};
 };
 
 /// Counters over one run (the later report's crawl figures).
