@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "log errors only");
 
   int exit_code = 0;
+  vpipe::cli::add_crawl_command(app, &exit_code);
   vpipe::cli::add_scan_command(app, &exit_code);
   vpipe::cli::add_synth_command(app, &exit_code);
   vpipe::cli::add_dedup_command(app, &exit_code);

@@ -42,6 +42,7 @@ int run(const RunArgs& a) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  if (s.crawled) print_crawl_summary(s.crawl);
   if (s.scanned) {
     fmt::print("scan: {} files scanned, {} unchanged (device {})\n", s.scan.scanned,
                s.scan.unchanged, s.device);

@@ -4,6 +4,38 @@
 
 namespace vpipe::cli {
 
+void print_crawl_summary(const CrawlPassSummary& s) {
+  fmt::print("crawl: {} URLs listed ({} repeated in the lists), {} new to the manifest, {} to "
+             "fetch\n",
+             s.listed, s.duplicates, s.new_urls, s.to_fetch);
+  fmt::print("  {:<14}{:>10}   ({:.1f} MiB in {:.2f} s, {:.0f} URLs/s)\n", "fetched", s.fetched,
+             static_cast<double>(s.bytes) / (1 << 20), s.seconds,
+             s.seconds > 0 ? static_cast<double>(s.fetched + s.failed) / s.seconds : 0.0);
+  fmt::print("  {:<14}{:>10}\n", "failed", s.failed);
+  for (const auto& [reason, n] : s.failures) fmt::print("    {:<20}{:>8}\n", reason, n);
+  if (s.unfinished > 0) fmt::print("  {:<14}{:>10}   (still pending)\n", "unfinished", s.unfinished);
+  fmt::print("  requests {} ({} retries, {} robots.txt)\n", s.fetch.requests, s.fetch.retries,
+             s.fetch.robots_fetches);
+  if (!s.hosts.empty()) {
+    fmt::print("  {:<32}{:>8}{:>8}{:>8}{:>12}{:>12}\n", "host", "urls", "done", "failed", "MiB",
+               "MiB/s");
+    size_t shown = 0;
+    for (const CrawlHostRecord& h : s.hosts) {
+      if (++shown > 20) {
+        fmt::print("  ... and {} more hosts (the manifest's crawl_hosts table has them all)\n",
+                   s.hosts.size() - 20);
+        break;
+      }
+      const double mib = static_cast<double>(h.bytes) / (1 << 20);
+      fmt::print("  {:<32}{:>8}{:>8}{:>8}{:>12.2f}{:>12.2f}\n", h.host, h.urls, h.done, h.failed,
+                 mib, h.seconds > 0 ? mib / h.seconds : 0.0);
+    }
+  }
+  fmt::print("scan of the downloads: {} files\n", s.scan.scanned);
+  for (const auto& [status, n] : s.scan.status_counts) fmt::print("  {:<12}{:>10}\n", status, n);
+  fmt::print("\n{}\n", s.scan.engine.format_table());
+}
+
 void print_dedup_summary(const DedupPassSummary& s) {
   const auto count = [](const std::map<std::string, int64_t>& m, const char* key) {
     const auto it = m.find(key);

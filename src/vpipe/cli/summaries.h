@@ -1,11 +1,15 @@
 #pragma once
 
 #include "vpipe/curate/actions.h"
+#include "vpipe/curate/crawl_pass.h"
 #include "vpipe/curate/dedup_pass.h"
 #include "vpipe/curate/infer_pass.h"
 
 namespace vpipe::cli {
 
+/// Prints what a crawl pass did (stdout): URLs fetched and failed by reason, bytes, per-host
+/// throughput, the scan of the downloads.
+void print_crawl_summary(const CrawlPassSummary& s);
 /// Prints what a dedup pass decided (stdout): groups, decisions, reasons, timings.
 void print_dedup_summary(const DedupPassSummary& s);
 /// Prints what the actions did (stdout); nothing when they did nothing.

@@ -155,4 +155,30 @@ struct CropRecord {
   uint64_t xxh64 = 0;      ///< of the written file's bytes (rerun: unchanged crops are kept)
 };
 
+/// A row of table `urls` (schema 4): one URL of a crawl and how far it got.
+struct CrawlUrlRecord {
+  std::string url;
+  std::string state = "pending";  ///< pending, done or failed
+  std::string reason;             ///< failed: the fetcher's stable reason (http_404, timeout...)
+  std::string message;            ///< failed: detail for people
+  int http_status = 0;            ///< of the last response; 0 when none came
+  int attempts = 0;               ///< requests made for it, over every run
+  std::string path;               ///< done: the image (a files.path)
+  int64_t bytes = 0;              ///< body bytes of the last response
+  std::string content_type;       ///< as the server sent it
+  std::string final_url;          ///< after redirects
+  std::string host;               ///< lowercase host of `url` (the unit of the per-host figures)
+  std::string source;             ///< the list it came from
+  int64_t line = 0;               ///< and the line there
+  /// The list's other columns (caption, license...) as a JSON object of strings; "{}" if none.
+  std::string extras_json = "{}";
+};
+
+/// A row of table `crawl_hosts`: what one crawl run did on one host.
+struct CrawlHostRecord {
+  std::string host;
+  int64_t urls = 0, done = 0, failed = 0, requests = 0, bytes = 0;
+  double seconds = 0;  ///< from the host's first request to its last result
+};
+
 }  // namespace vpipe

@@ -212,6 +212,44 @@ CREATE TABLE crops (
 );
 )sql";
 
+// Schema version 4: the crawl. `urls` holds every URL of the lists a crawl was given, with its
+// state and the list's other columns; `crawl_hosts` what each crawl run did per host.
+constexpr const char* kSchemaV4 = R"sql(
+CREATE TABLE urls (
+  id           INTEGER PRIMARY KEY,
+  url          TEXT NOT NULL UNIQUE,
+  state        TEXT NOT NULL,
+  reason       TEXT,
+  message      TEXT,
+  http_status  INTEGER,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  path         TEXT,
+  bytes        INTEGER,
+  content_type TEXT,
+  final_url    TEXT,
+  host         TEXT NOT NULL,
+  source       TEXT,
+  line         INTEGER,
+  extras       TEXT NOT NULL DEFAULT '{}',
+  added_run    INTEGER REFERENCES runs(id),
+  run_id       INTEGER REFERENCES runs(id),
+  updated_at   TEXT
+);
+CREATE INDEX urls_state ON urls(state, reason);
+CREATE INDEX urls_path ON urls(path);
+CREATE TABLE crawl_hosts (
+  run_id   INTEGER NOT NULL REFERENCES runs(id),
+  host     TEXT NOT NULL,
+  urls     INTEGER NOT NULL,
+  done     INTEGER NOT NULL,
+  failed   INTEGER NOT NULL,
+  requests INTEGER NOT NULL,
+  bytes    INTEGER NOT NULL,
+  seconds  REAL NOT NULL,
+  PRIMARY KEY (run_id, host)
+);
+)sql";
+
 /// One step of the schema's history: SQL that brings a database at `to_version - 1` to
 /// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -221,7 +259,8 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 3> kMigrations{{{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}}};
+constexpr std::array<Migration, 4> kMigrations{
+    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -1304,6 +1343,208 @@ std::vector<Manifest::RunRecord> Manifest::runs() const {
   }
   if (rc != SQLITE_DONE) impl_->fail("cannot read runs");
   return result;
+}
+
+// ---- the crawl ----
+
+namespace {
+
+constexpr const char* kUrlColumns =
+    "url, state, reason, message, http_status, attempts, path, bytes, content_type, final_url, "
+    "host, source, line, extras";
+
+CrawlUrlRecord read_url_row(sqlite3_stmt* st) {
+  CrawlUrlRecord r;
+  r.url = column_text(st, 0);
+  r.state = column_text(st, 1);
+  r.reason = column_text(st, 2);
+  r.message = column_text(st, 3);
+  r.http_status = sqlite3_column_int(st, 4);
+  r.attempts = sqlite3_column_int(st, 5);
+  r.path = column_text(st, 6);
+  r.bytes = sqlite3_column_int64(st, 7);
+  r.content_type = column_text(st, 8);
+  r.final_url = column_text(st, 9);
+  r.host = column_text(st, 10);
+  r.source = column_text(st, 11);
+  r.line = sqlite3_column_int64(st, 12);
+  r.extras_json = column_text(st, 13);
+  return r;
+}
+
+}  // namespace
+
+int64_t Manifest::add_urls(std::span<const CrawlUrlRecord> urls) {
+  Impl& m = *impl_;
+  int64_t added = 0;
+  if (urls.empty()) return added;
+  in_transaction(m, "cannot commit URL rows", [&] {
+    Statement stmt = m.prepare(
+        "INSERT INTO urls (url, state, host, source, line, extras, added_run, run_id, "
+        "updated_at) VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?6, ?7) "
+        "ON CONFLICT (url) DO NOTHING");
+    const std::string now = now_utc_iso8601();
+    for (const CrawlUrlRecord& u : urls) {
+      ResetOnExit reset(stmt.get());
+      bind_text(stmt.get(), 1, u.url);
+      bind_text(stmt.get(), 2, u.host);
+      bind_text_or_null(stmt.get(), 3, u.source);
+      bind_int_or_null(stmt.get(), 4, u.line, u.line > 0);
+      bind_text(stmt.get(), 5, u.extras_json.empty() ? std::string_view("{}") : u.extras_json);
+      bind_int_or_null(stmt.get(), 6, m.current_run_id, m.current_run_id > 0);
+      bind_text(stmt.get(), 7, now);
+      m.step_done(stmt.get(), "cannot add a URL row");
+      added += sqlite3_changes(m.db);
+    }
+  });
+  return added;
+}
+
+std::vector<std::string> Manifest::urls_to_fetch(
+    const std::function<bool(std::string_view reason)>& retry) const {
+  std::vector<std::string> urls;
+  Statement stmt = impl_->prepare(
+      "SELECT url, state, reason FROM urls WHERE state IN ('pending', 'failed') ORDER BY id");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const std::string state = column_text(stmt.get(), 1);
+    if (state == "failed" && !(retry && retry(column_text(stmt.get(), 2)))) continue;
+    urls.push_back(column_text(stmt.get(), 0));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read URL rows");
+  return urls;
+}
+
+void Manifest::record_crawl_results(std::span<const FileRecord> files,
+                                    std::span<const CrawlUrlRecord> urls) {
+  if (files.empty() && urls.empty()) return;
+  Impl& m = *impl_;
+  const std::string now = now_utc_iso8601();
+  std::string hash_hex;
+  std::array<uint8_t, kOrientationBlobBytes> blob{};
+  in_transaction(m, "cannot commit crawl results", [&] {
+    sqlite3_stmt* upsert = m.upsert.get();
+    for (const FileRecord& record : files) {
+      ResetOnExit reset(upsert);
+      if (record.has_content_hash) hash_hex = record.content_hash.hex();
+      m.bind_file(upsert, record, hash_hex, now, blob);
+      if (sqlite3_step(upsert) != SQLITE_DONE) m.fail("cannot write the file row");
+    }
+    Statement stmt = m.prepare(
+        "UPDATE urls SET state = ?2, reason = ?3, message = ?4, http_status = ?5, "
+        "attempts = attempts + ?6, path = ?7, bytes = ?8, content_type = ?9, final_url = ?10, "
+        "run_id = ?11, updated_at = ?12 WHERE url = ?1");
+    for (const CrawlUrlRecord& u : urls) {
+      ResetOnExit reset(stmt.get());
+      bind_text(stmt.get(), 1, u.url);
+      bind_text(stmt.get(), 2, u.state);
+      bind_text_or_null(stmt.get(), 3, u.reason);
+      bind_text_or_null(stmt.get(), 4, u.message);
+      bind_int_or_null(stmt.get(), 5, u.http_status, u.http_status > 0);
+      sqlite3_bind_int(stmt.get(), 6, u.attempts);
+      bind_text_or_null(stmt.get(), 7, u.path);
+      sqlite3_bind_int64(stmt.get(), 8, u.bytes);
+      bind_text_or_null(stmt.get(), 9, u.content_type);
+      bind_text_or_null(stmt.get(), 10, u.final_url);
+      bind_int_or_null(stmt.get(), 11, m.current_run_id, m.current_run_id > 0);
+      bind_text(stmt.get(), 12, now);
+      m.step_done(stmt.get(), "cannot update a URL row");
+      if (sqlite3_changes(m.db) != 1) {
+        throw ManifestError("manifest '" + m.name + "': no URL row for '" + u.url + "'");
+      }
+    }
+  });
+}
+
+std::optional<CrawlUrlRecord> Manifest::find_url(std::string_view url) const {
+  Statement stmt =
+      impl_->prepare((std::string("SELECT ") + kUrlColumns + " FROM urls WHERE url = ?1").c_str());
+  bind_text(stmt.get(), 1, url);
+  const int rc = sqlite3_step(stmt.get());
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) impl_->fail("cannot look up a URL row");
+  return read_url_row(stmt.get());
+}
+
+void Manifest::for_each_url(const std::function<bool(const CrawlUrlRecord&)>& visit) const {
+  Statement stmt =
+      impl_->prepare((std::string("SELECT ") + kUrlColumns + " FROM urls ORDER BY id").c_str());
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    if (!visit(read_url_row(stmt.get()))) return;
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read URL rows");
+}
+
+std::map<std::string, int64_t> Manifest::url_state_counts() const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare("SELECT state, count(*) FROM urls GROUP BY state");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count URL rows");
+  return counts;
+}
+
+std::map<std::string, int64_t> Manifest::url_failure_counts() const {
+  std::map<std::string, int64_t> counts;
+  Statement stmt = impl_->prepare(
+      "SELECT coalesce(reason, ''), count(*) FROM urls WHERE state = 'failed' GROUP BY 1");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    counts.emplace(column_text(stmt.get(), 0), sqlite3_column_int64(stmt.get(), 1));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot count failed URLs");
+  return counts;
+}
+
+int64_t Manifest::crawled_bytes() const {
+  return impl_->query_int("SELECT coalesce(sum(bytes), 0) FROM urls WHERE state = 'done'",
+                          "cannot sum crawled bytes");
+}
+
+void Manifest::record_crawl_hosts(int64_t run_id, std::span<const CrawlHostRecord> hosts) {
+  Impl& m = *impl_;
+  in_transaction(m, "cannot commit crawl host figures", [&] {
+    Statement stmt = m.prepare(
+        "INSERT OR REPLACE INTO crawl_hosts (run_id, host, urls, done, failed, requests, bytes, "
+        "seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for (const CrawlHostRecord& h : hosts) {
+      ResetOnExit reset(stmt.get());
+      sqlite3_bind_int64(stmt.get(), 1, run_id);
+      bind_text(stmt.get(), 2, h.host);
+      sqlite3_bind_int64(stmt.get(), 3, h.urls);
+      sqlite3_bind_int64(stmt.get(), 4, h.done);
+      sqlite3_bind_int64(stmt.get(), 5, h.failed);
+      sqlite3_bind_int64(stmt.get(), 6, h.requests);
+      sqlite3_bind_int64(stmt.get(), 7, h.bytes);
+      sqlite3_bind_double(stmt.get(), 8, h.seconds);
+      m.step_done(stmt.get(), "cannot write crawl host figures");
+    }
+  });
+}
+
+std::vector<CrawlHostRecord> Manifest::latest_crawl_hosts() const {
+  std::vector<CrawlHostRecord> hosts;
+  Statement stmt = impl_->prepare(
+      "SELECT host, urls, done, failed, requests, bytes, seconds FROM crawl_hosts "
+      "WHERE run_id = (SELECT max(run_id) FROM crawl_hosts) ORDER BY bytes DESC, host");
+  int rc = 0;
+  while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    sqlite3_stmt* st = stmt.get();
+    CrawlHostRecord h;
+    h.host = column_text(st, 0);
+    h.urls = sqlite3_column_int64(st, 1);
+    h.done = sqlite3_column_int64(st, 2);
+    h.failed = sqlite3_column_int64(st, 3);
+    h.requests = sqlite3_column_int64(st, 4);
+    h.bytes = sqlite3_column_int64(st, 5);
+    h.seconds = sqlite3_column_double(st, 6);
+    hosts.push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) impl_->fail("cannot read crawl host figures");
+  return hosts;
 }
 
 void Manifest::record_stage_metrics(int64_t run_id, std::string_view pass,

@@ -25,7 +25,7 @@ namespace vpipe {
 /// (the engine's single writer stage). Other processes may read it concurrently (WAL).
 class Manifest {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   /// Size and mtime of a file as last scanned; resume skips files whose stamp is unchanged.
   struct FileStamp {
@@ -164,6 +164,36 @@ class Manifest {
   void record_crops(std::span<const CropRecord> crops);
   [[nodiscard]] std::optional<CropRecord> find_crop(int64_t detection_id) const;
   [[nodiscard]] int64_t count_crops() const;
+
+  // --- The crawl (docs/MANIFEST.md: urls, crawl_hosts) ---
+
+  /// Adds URLs as "pending" under the current run, in one transaction. A URL already present
+  /// (in any state) is left as it is, its extras included. Returns how many were new.
+  int64_t add_urls(std::span<const CrawlUrlRecord> urls);
+  /// The URLs a crawl still has to fetch, in the order they were added: every "pending" one,
+  /// and the "failed" ones for whose reason `retry` returns true (when given).
+  [[nodiscard]] std::vector<std::string> urls_to_fetch(
+      const std::function<bool(std::string_view reason)>& retry = {}) const;
+  /// Records what fetches ended in, with the file rows of the images they produced, in one
+  /// transaction (so a URL is "done" exactly when its image has a files row). Each URL row is
+  /// updated by `url`: state, reason, message, http_status, path, bytes, content_type,
+  /// final_url; `attempts` is added to the stored count; the run is the current one. Throws
+  /// ManifestError for a URL that was never added (nothing of the batch is written then).
+  void record_crawl_results(std::span<const FileRecord> files,
+                            std::span<const CrawlUrlRecord> urls);
+  [[nodiscard]] std::optional<CrawlUrlRecord> find_url(std::string_view url) const;
+  /// Streams every URL row in the order they were added (return false to stop).
+  void for_each_url(const std::function<bool(const CrawlUrlRecord&)>& visit) const;
+  /// state ("pending", "done", "failed") -> number of URLs; empty when nothing was crawled.
+  [[nodiscard]] std::map<std::string, int64_t> url_state_counts() const;
+  /// reason -> number of failed URLs.
+  [[nodiscard]] std::map<std::string, int64_t> url_failure_counts() const;
+  /// Body bytes of the URLs that are done.
+  [[nodiscard]] int64_t crawled_bytes() const;
+  /// Stores what crawl run `run_id` did per host (one transaction).
+  void record_crawl_hosts(int64_t run_id, std::span<const CrawlHostRecord> hosts);
+  /// The per-host figures of the most recent run that recorded any, most bytes first.
+  [[nodiscard]] std::vector<CrawlHostRecord> latest_crawl_hosts() const;
 
   // --- Runs and their stage metrics ---
 

@@ -221,6 +221,74 @@ std::vector<ConfigField> build_fields() {
   device.expected = "auto, cpu, cuda or cuda:N";
   f.push_back(std::move(device));
 
+  // ingest:
+  ConfigField urls = make_field(
+      "ingest.urls", T::kPathList,
+      "URL lists to crawl before the scan (plain, .csv, .tsv, .jsonl; docs/CRAWL.md): one path "
+      "or a list. Each image is scanned as it lands; the lists' other columns go to the "
+      "manifest with its URL. Empty = no crawl.");
+  urls.get = [](const PipelineConfig& c) { return ConfigValue{c.ingest.urls}; };
+  urls.set = [](PipelineConfig& c, const ConfigValue& v) {
+    c.ingest.urls = std::get<std::vector<std::string>>(v);
+  };
+  f.push_back(std::move(urls));
+  f.push_back(path_field(
+      "ingest.out", [](auto& c) -> auto& { return c.ingest.out; },
+      "Folder the crawled images are written to (<2 hex>/<hash of the URL>.<ext>); required "
+      "with `ingest.urls`."));
+  f.push_back(string_field(
+      "ingest.url_field", T::kString, [](auto& c) -> auto& { return c.ingest.url_field; },
+      "CSV/TSV column or JSONL field holding the URL (for a CSV/TSV without header row, its "
+      "1-based number)."));
+  f.push_back(bool_field(
+      "ingest.header", [](auto& c) -> auto& { return c.ingest.header; },
+      "CSV/TSV lists start with a row naming the columns."));
+  f.push_back(string_field(
+      "ingest.user_agent", T::kString, [](auto& c) -> auto& { return c.ingest.user_agent; },
+      "The User-Agent sent with every request; robots.txt groups are matched against its "
+      "first word."));
+  f.push_back(int_field(
+      "ingest.connections", [](auto& c) -> auto& { return c.ingest.connections; }, 1, 4096,
+      "Transfers in flight, all hosts together."));
+  f.push_back(int_field(
+      "ingest.connections_per_host",
+      [](auto& c) -> auto& { return c.ingest.connections_per_host; }, 1, 1024,
+      "Transfers in flight to one host."));
+  f.push_back(number_field(
+      "ingest.requests_per_second_per_host",
+      [](auto& c) -> auto& { return c.ingest.requests_per_second_per_host; }, 0, 1e6,
+      "Request starts per host per second; 0 = no limit."));
+  f.push_back(int_field(
+      "ingest.attempts", [](auto& c) -> auto& { return c.ingest.attempts; }, 1, 100,
+      "Tries per URL (the first included) on timeouts, network errors, 429 and 5xx, with "
+      "exponential back-off and jitter; a Retry-After is honoured."));
+  f.push_back(number_field(
+      "ingest.connect_timeout_s", [](auto& c) -> auto& { return c.ingest.connect_timeout_s; }, 0,
+      3600, "Longest wait for a connection, seconds.", /*min_exclusive=*/true));
+  f.push_back(number_field(
+      "ingest.timeout_s", [](auto& c) -> auto& { return c.ingest.timeout_s; }, 0, 86400,
+      "Longest a whole transfer may take (redirects included), seconds.",
+      /*min_exclusive=*/true));
+  f.push_back(number_field(
+      "ingest.max_file_mib", [](auto& c) -> auto& { return c.ingest.max_file_mib; }, 0, 1 << 20,
+      "Bodies larger than this (MiB, after decompression) are abandoned as `too_large`.",
+      /*min_exclusive=*/true));
+  f.push_back(int_field(
+      "ingest.max_redirects", [](auto& c) -> auto& { return c.ingest.max_redirects; }, 0, 100,
+      "Redirects followed per URL; each hop's scheme (http, https only) is checked."));
+  f.push_back(bool_field(
+      "ingest.robots", [](auto& c) -> auto& { return c.ingest.robots; },
+      "Honour robots.txt (fetched once per origin). Turn off only for hosts you own."));
+  f.push_back(bool_field(
+      "ingest.deny_private_addresses",
+      [](auto& c) -> auto& { return c.ingest.deny_private_addresses; },
+      "Refuse to connect to loopback, private, link-local (cloud metadata) and other internal "
+      "addresses, on every hop: for crawls of lists you do not trust."));
+  f.push_back(bool_field(
+      "ingest.retry_failed", [](auto& c) -> auto& { return c.ingest.retry_failed; },
+      "Fetch again URLs an earlier run failed for a reason that may pass (timeouts, network "
+      "errors, 429, 5xx); otherwise a rerun fetches only URLs still pending."));
+
   // scan:
   f.push_back(int_field(
       "scan.threads", [](auto& c) -> auto& { return c.scan.threads; }, 0, kMaxThreads,
@@ -431,6 +499,10 @@ std::vector<ConfigField> build_fields() {
 }
 
 constexpr ConfigSection kSections[] = {
+    {"ingest",
+     "The crawl: images fetched from URL lists into `ingest.out`, politely (robots.txt, "
+     "per-host limits, back-off) and resumably (every URL's state is in the manifest), then "
+     "scanned like `inputs` (docs/CRAWL.md)."},
     {"scan",
      "The cheap pass: every file is read and decoded once; its hashes and quality signals go to "
      "the manifest (docs/SIGNALS.md)."},
@@ -731,6 +803,9 @@ class ConfigParser {
       if (std::get<std::string>(value).empty()) {
         fail(-1, fmt::format("missing required key '{}': {}", field.key, field.doc));
       }
+    }
+    if (!config_.ingest.urls.empty() && config_.ingest.out.empty()) {
+      fail(-1, "`ingest.urls` needs `ingest.out`, the folder the images are downloaded to");
     }
     return std::move(config_);
   }

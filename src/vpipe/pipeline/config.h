@@ -9,10 +9,32 @@
 #include <variant>
 #include <vector>
 
+#include "vpipe/crawl/fetcher.h"
+#include "vpipe/crawl/url_list.h"
 #include "vpipe/dedup/grouping.h"
 #include "vpipe/quality/rules.h"
 
 namespace vpipe {
+
+/// `ingest:` of the pipeline config: the crawl (docs/CRAWL.md). Defaults are the fetcher's.
+struct IngestConfig {
+  std::vector<std::string> urls;   ///< URL list files; empty = no crawl
+  std::string out;                 ///< where the images land; required with urls
+  std::string url_field = UrlListOptions{}.url_field;
+  bool header = UrlListOptions{}.header;
+  std::string user_agent = FetchOptions{}.user_agent;
+  int connections = FetchOptions{}.max_connections;
+  int connections_per_host = FetchOptions{}.max_connections_per_host;
+  double requests_per_second_per_host = FetchOptions{}.requests_per_second_per_host;
+  int attempts = FetchOptions{}.max_attempts;
+  double connect_timeout_s = FetchOptions{}.connect_timeout.count() / 1000.0;
+  double timeout_s = FetchOptions{}.total_timeout.count() / 1000.0;
+  double max_file_mib = static_cast<double>(FetchOptions{}.max_body_bytes) / (1 << 20);
+  int max_redirects = FetchOptions{}.max_redirects;
+  bool robots = FetchOptions{}.respect_robots;
+  bool deny_private_addresses = FetchOptions{}.deny_private_addresses;
+  bool retry_failed = false;
+};
 
 /// `scan:` of the pipeline config: the cheap pass (docs/SIGNALS.md).
 struct ScanStageConfig {
@@ -72,6 +94,7 @@ struct PipelineConfig {
   bool null_delimited = false;      ///< input_list records end with NUL instead of newline
   std::string manifest;             ///< the run's manifest database; required
   std::string device = "auto";      ///< auto, cpu, cuda or cuda:N
+  IngestConfig ingest;
   ScanStageConfig scan;
   DedupOptions dedup;
   QualityRules quality;

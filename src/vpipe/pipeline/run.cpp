@@ -23,6 +23,31 @@ bool stop_requested(const PipelineRunOptions& options) {
 
 }  // namespace
 
+CrawlPassOptions crawl_pass_options(const IngestConfig& ingest) {
+  CrawlPassOptions o;
+  o.lists = ingest.urls;
+  o.list.url_field = ingest.url_field;
+  o.list.header = ingest.header;
+  o.retry_failed = ingest.retry_failed;
+  FetchOptions& f = o.fetch;
+  f.out_dir = ingest.out;
+  f.user_agent = ingest.user_agent;
+  f.max_connections = ingest.connections;
+  f.max_connections_per_host = ingest.connections_per_host;
+  f.requests_per_second_per_host = ingest.requests_per_second_per_host;
+  f.max_attempts = ingest.attempts;
+  const auto ms = [](double seconds) {
+    return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000 + 0.5));
+  };
+  f.connect_timeout = ms(ingest.connect_timeout_s);
+  f.total_timeout = ms(ingest.timeout_s);
+  f.max_body_bytes = static_cast<uint64_t>(ingest.max_file_mib * 1024 * 1024);
+  f.max_redirects = ingest.max_redirects;
+  f.respect_robots = ingest.robots;
+  f.deny_private_addresses = ingest.deny_private_addresses;
+  return o;
+}
+
 PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunOptions& options) {
   PipelineRunSummary summary;
   const DeviceInventory inventory = probe_devices();
@@ -30,27 +55,45 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   const std::string config_json = pipeline_config_json(config);
   const int threads = config.scan.threads > 0 ? config.scan.threads : inventory.cpu.logical_cores;
 
+  // The scan's settings, shared by the crawl's scan of its downloads and the scan of inputs.
+  ScanOptions scan;
+  scan.db = config.manifest;
+  scan.threads = threads;
+  scan.force = config.scan.force;
+  scan.decode.lenient = config.scan.lenient_decode;
+  scan.decode.max_pixels = static_cast<uint64_t>(config.scan.max_megapixels * 1e6);
+  scan.max_file_bytes = static_cast<uint64_t>(config.scan.max_file_mib * 1024 * 1024);
+  // Orientation-invariant dedup needs the orientation hashes, whatever scan.orientations says.
+  scan.orientation_hashes = config.scan.orientations || config.dedup.orientations;
+  scan.manifest_batch = config.scan.manifest_batch;
+  scan.manifest_max_delay_ms = config.scan.manifest_max_delay_ms;
+  scan.progress = options.progress;
+  scan.trace_path = options.trace_path;
+  scan.stop = options.stop;
+  scan.device = summary.device;
+  scan.config_json = config_json;
+
+  // 0. Crawl (resumes: URLs done or failed are not fetched again); downloads are scanned as
+  // they land.
+  if (!config.ingest.urls.empty()) {
+    CrawlPassOptions crawl = crawl_pass_options(config.ingest);
+    crawl.fetch.resolve = options.resolve;
+    crawl.scan = scan;
+    const auto start = Clock::now();
+    summary.crawl = run_crawl_pass(crawl);
+    summary.crawled = true;
+    summary.pass_seconds.emplace_back("crawl", seconds_since(start));
+    if (summary.crawl.stopped) {
+      summary.stopped = true;
+      return summary;
+    }
+  }
+
   // 1. Scan (resumes: unchanged files are skipped).
   if (!config.inputs.empty() || !config.input_list.empty()) {
-    ScanOptions scan;
     scan.roots = config.inputs;
     scan.path_list = config.input_list;
     scan.list_delimiter = config.null_delimited ? '\0' : '\n';
-    scan.db = config.manifest;
-    scan.threads = threads;
-    scan.force = config.scan.force;
-    scan.decode.lenient = config.scan.lenient_decode;
-    scan.decode.max_pixels = static_cast<uint64_t>(config.scan.max_megapixels * 1e6);
-    scan.max_file_bytes = static_cast<uint64_t>(config.scan.max_file_mib * 1024 * 1024);
-    // Orientation-invariant dedup needs the orientation hashes, whatever scan.orientations says.
-    scan.orientation_hashes = config.scan.orientations || config.dedup.orientations;
-    scan.manifest_batch = config.scan.manifest_batch;
-    scan.manifest_max_delay_ms = config.scan.manifest_max_delay_ms;
-    scan.progress = options.progress;
-    scan.trace_path = options.trace_path;
-    scan.stop = options.stop;
-    scan.device = summary.device;
-    scan.config_json = config_json;
     const auto start = Clock::now();
     summary.scan = run_scan(scan);
     summary.scanned = true;
@@ -59,10 +102,10 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
       summary.stopped = true;
       return summary;
     }
-  } else if (!std::filesystem::exists(config.manifest)) {
+  } else if (!summary.crawled && !std::filesystem::exists(config.manifest)) {
     throw ConfigError(config.source + ": no `inputs` or `input_list` to scan, and the manifest '" +
                       config.manifest + "' does not exist yet");
-  } else {
+  } else if (!summary.crawled) {
     log().info("run: no inputs in the config; using the files already in '{}'", config.manifest);
   }
 

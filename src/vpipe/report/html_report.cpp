@@ -50,6 +50,7 @@ constexpr int kPreviewScale = 2;
 constexpr size_t kLabelPages = 30;
 /// Labels of a model listed on index.html.
 constexpr size_t kIndexLabels = 12;
+constexpr size_t kIndexHosts = 15;  // hosts listed on the index page (busiest first)
 /// Predictions listed under a thumbnail (the boxes on it show them all).
 constexpr size_t kCaptionPredictions = 6;
 
@@ -378,6 +379,12 @@ class ReportWriter {
 
     models_ = manifest_.inferred_models();
     crops_ = models_.empty() ? 0 : manifest_.count_crops();
+    url_states_ = manifest_.url_state_counts();
+    if (!url_states_.empty()) {
+      url_failures_ = manifest_.url_failure_counts();
+      crawled_bytes_ = manifest_.crawled_bytes();
+      crawl_hosts_ = manifest_.latest_crawl_hosts();
+    }
     find_root();
     write_files_pages();
     write_groups_pages();
@@ -1460,6 +1467,71 @@ class ReportWriter {
     }
   }
 
+  /// What the crawl fetched: URLs by state, failures by reason, bytes, and per host (of the
+  /// latest crawl run) its share and throughput.
+  void index_crawl(std::string& body) const {
+    if (url_states_.empty()) return;
+    const auto state = [&](const char* name) {
+      const auto it = url_states_.find(name);
+      return it == url_states_.end() ? int64_t{0} : it->second;
+    };
+    int64_t total = 0;
+    for (const auto& [name, n] : url_states_) total += n;
+    const int64_t failed = state("failed");
+    fmt::format_to(std::back_inserter(body),
+                   "<h2 id=\"crawl\">Crawl</h2><div class=\"grid2\"><section class=\"panel\">"
+                   "<h3>URLs</h3><div class=\"muted\" style=\"margin:-4px 0 10px\">{} URLs "
+                   "&middot; {} fetched</div><table><tbody>"
+                   "<tr><td>fetched</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>"
+                   "<tr><td>failed</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                   grouped(total), format_bytes(crawled_bytes_), grouped(state("done")),
+                   percent(state("done"), total), grouped(failed), percent(failed, total));
+    std::vector<std::pair<std::string, int64_t>> reasons(url_failures_.begin(),
+                                                         url_failures_.end());
+    std::stable_sort(reasons.begin(), reasons.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (const auto& [reason, n] : reasons) {
+      body += "<tr><td style=\"padding-left:18px\"><code>";
+      append_html_escaped(body, reason);
+      fmt::format_to(std::back_inserter(body),
+                     "</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                     grouped(n), percent(n, total));
+    }
+    if (state("pending") > 0) {
+      fmt::format_to(std::back_inserter(body),
+                     "<tr><td>pending (rerun to fetch)</td><td class=\"num\">{}</td><td "
+                     "class=\"num\">{}</td></tr>",
+                     grouped(state("pending")), percent(state("pending"), total));
+    }
+    body += "</tbody></table></section>";
+    body +=
+        "<section class=\"panel\"><h3>Hosts (latest crawl run)</h3><table><thead><tr>"
+        "<th>host</th><th class=\"num\">URLs</th><th class=\"num\">fetched</th>"
+        "<th class=\"num\">failed</th><th class=\"num\">bytes</th>"
+        "<th class=\"num\">throughput</th></tr></thead><tbody>";
+    for (size_t i = 0; i < crawl_hosts_.size() && i < kIndexHosts; ++i) {
+      const CrawlHostRecord& h = crawl_hosts_[i];
+      body += "<tr><td>";
+      append_html_escaped(body, h.host);
+      fmt::format_to(std::back_inserter(body),
+                     "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
+                     "class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}/s"
+                     "</td></tr>",
+                     grouped(h.urls), grouped(h.done), grouped(h.failed), format_bytes(h.bytes),
+                     format_bytes(h.seconds > 0 ? static_cast<int64_t>(
+                                                      static_cast<double>(h.bytes) / h.seconds)
+                                                : 0));
+    }
+    body += "</tbody></table>";
+    if (crawl_hosts_.size() > kIndexHosts) {
+      fmt::format_to(std::back_inserter(body),
+                     "<div class=\"muted\" style=\"margin-top:8px\">{} more hosts (table "
+                     "<code>crawl_hosts</code> of the manifest).</div>",
+                     crawl_hosts_.size() - kIndexHosts);
+    }
+    body += "</section></div>";
+  }
+
   /// Per model: what it found, its most frequent labels linked to their pages.
   void index_predictions(std::string& body) const {
     if (model_totals_.empty()) return;
@@ -1678,12 +1750,14 @@ class ReportWriter {
         "&middot; generated {}</div>",
         grouped(files_), root_note(), grouped(groups_), grouped(rejected_), generated_at_);
     body += "<nav class=\"toc\">";
+    if (!url_states_.empty()) body += "<a href=\"#crawl\">Crawl</a>";
     if (!models_.empty()) body += "<a href=\"#predictions\">Predictions</a>";
     body +=
         "<a href=\"#signals\">Quality signals</a><a href=\"#timings\">Stage timings</a>"
         "<a href=\"#runs\">Runs</a></nav>";
     index_cards(body);
     index_breakdown(body);
+    index_crawl(body);
     index_predictions(body);
     index_histograms(body);
     const std::vector<Manifest::PassMetrics> passes = manifest_.latest_pass_metrics();
@@ -1712,6 +1786,10 @@ class ReportWriter {
   std::vector<std::string> models_;        ///< models with inferences, sorted
   std::vector<ModelTotals> model_totals_;  ///< filled as each model's pages are written
   int64_t crops_ = 0;
+  std::map<std::string, int64_t> url_states_;    ///< the crawl's URLs by state; empty = no crawl
+  std::map<std::string, int64_t> url_failures_;  ///< failed URLs by reason
+  int64_t crawled_bytes_ = 0;
+  std::vector<CrawlHostRecord> crawl_hosts_;
   int64_t groups_ = 0;
   int64_t rejected_ = 0;
   std::map<std::string, int64_t> decisions_;

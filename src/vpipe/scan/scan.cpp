@@ -37,6 +37,8 @@ struct ScanItem {
   std::vector<uint8_t> bytes;
   Image decoded;
   bool ignored = false;  // not an image by signature or name: not recorded
+  bool no_file = false;  // a crawled URL that produced no file: only its URL row is written
+  std::optional<CrawlUrlRecord> url;  // the crawl's record of the URL this file came from
 
   void fail(std::string message) {
     record.status = ItemStatus::kFailed;
@@ -45,7 +47,9 @@ struct ScanItem {
     bytes.clear();
     decoded = Image();
   }
-  [[nodiscard]] bool pending() const { return !ignored && has_signals(record.status); }
+  [[nodiscard]] bool pending() const {
+    return !ignored && !no_file && has_signals(record.status);
+  }
 };
 
 struct FileCloser {
@@ -222,27 +226,16 @@ void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOp
   if (has_signals(record.status)) measure_image(result.image, record);
 }
 
-ScanSummary run_scan(const ScanOptions& options) {
-  if (options.roots.empty() && options.path_list.empty()) {
-    throw ConfigError("scan: give at least one directory or file, or --list FILE");
-  }
-  for (const std::string& root : options.roots) {
-    struct stat st {};
-    if (::stat(root.c_str(), &st) != 0) {
-      throw IoError(fmt::format("scan: cannot read '{}': {}", root, std::strerror(errno)));
-    }
-  }
-  std::ifstream list_file;
-  if (!options.path_list.empty() && options.path_list != "-") {
-    list_file.open(options.path_list, std::ios::binary);
-    if (!list_file) throw IoError(fmt::format("scan: cannot open list '{}'", options.path_list));
-  }
+namespace {
 
-  Manifest manifest(options.db);
-  std::unordered_map<std::string, Manifest::FileStamp> known;
-  if (!options.force) known = manifest.file_stamps();
-  const int64_t run_id = manifest.begin_run("scan", options.config_json, options.device);
-
+/// The stages every scan shares — read, decode, signals, manifest — behind `source`. Writes
+/// counts as it goes (so a caller can record them when the run fails) and fills the summary's
+/// engine report, status counts, scanned, ignored and stopped.
+ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
+                            const std::string& source_name,
+                            const Pipeline<ScanItem>::SourceFn& source,
+                            std::function<int64_t()> expected_total, std::string_view unit,
+                            std::map<std::string, int64_t>& counts) {
   const int threads = resolve_threads(options.threads);
   // The stages are the parallelism; OpenCV's own pool inside resize/cvtColor would only add
   // threads competing for the same cores.
@@ -250,39 +243,10 @@ ScanSummary run_scan(const ScanOptions& options) {
   const DecodeOptions decode_options = scan_decode_options(options.decode);
 
   ScanSummary summary;
-  std::atomic<int64_t> unchanged{0};
-  std::atomic<int64_t> walk_errors{0};
-  std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
-  int64_t ignored = 0;                    // idem
+  int64_t ignored = 0;  // written by the manifest stage's single worker
 
   Pipeline<ScanItem> pipeline;
-  pipeline.set_source("walk", [&](const Pipeline<ScanItem>::Emit& emit) {
-    auto visit = [&](WalkEntry&& entry) {
-      if (!options.force) {
-        auto it = known.find(entry.path);
-        // A file scanned without orientation hashes is rescanned when they are asked for now.
-        if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
-            it->second.mtime_ns == entry.mtime_ns &&
-            (!options.orientation_hashes || it->second.has_orientation_hashes)) {
-          unchanged.fetch_add(1, std::memory_order_relaxed);
-          return true;
-        }
-      }
-      ScanItem item;
-      item.record.path = std::move(entry.path);
-      item.record.size_bytes = entry.size_bytes;
-      item.record.mtime_ns = entry.mtime_ns;
-      return emit(std::move(item));
-    };
-    WalkStats stats;
-    if (!options.roots.empty()) stats = walk_files(options.roots, visit);
-    walk_errors.fetch_add(stats.errors);
-    if (!options.path_list.empty()) {
-      stats = read_path_list(options.path_list == "-" ? std::cin : list_file,
-                             options.list_delimiter, visit);
-      walk_errors.fetch_add(stats.errors);
-    }
-  });
+  pipeline.set_source(source_name, source);
   // Reading is I/O: a few workers keep the disk busy without crowding the decoders.
   // Queues of 8 per worker: a hand-off per file through a 2-slot queue costs two context
   // switches (bench/engine_bench.cpp), which small images notice; 8 keeps memory to a few dozen
@@ -293,7 +257,9 @@ ScanSummary run_scan(const ScanOptions& options) {
                       .queue_capacity = static_cast<size_t>(8 * read_workers)},
                      [&](int) {
                        return [max_bytes = options.max_file_bytes](std::span<ScanItem> batch) {
-                         for (ScanItem& item : batch) read_item(item, max_bytes);
+                         for (ScanItem& item : batch) {
+                           if (!item.no_file) read_item(item, max_bytes);
+                         }
                        };
                      });
   pipeline.add_stage({.name = "decode",
@@ -320,7 +286,8 @@ ScanSummary run_scan(const ScanOptions& options) {
     };
   });
   // One writer; a transaction per batch of up to manifest_batch rows (512) or
-  // manifest_max_delay (250 ms), whichever comes first.
+  // manifest_max_delay (250 ms), whichever comes first. A crawled file's URL row goes in the
+  // same transaction as its file row.
   pipeline.add_stage(
       {.name = "manifest",
        .workers = 1,
@@ -330,8 +297,19 @@ ScanSummary run_scan(const ScanOptions& options) {
       [&](int) {
         return [&](std::span<ScanItem> batch) {
           std::vector<FileRecord> rows;
+          std::vector<CrawlUrlRecord> urls;
           rows.reserve(batch.size());
           for (ScanItem& item : batch) {
+            if (item.url) {
+              if (item.ignored) {  // the fetcher checked the signature; the file changed since
+                item.url->state = "failed";
+                item.url->reason = "not_image";
+                item.url->message = "the downloaded file is not an image";
+                item.url->path.clear();
+              }
+              urls.push_back(std::move(*item.url));
+            }
+            if (item.no_file) continue;
             if (item.ignored) {
               ++ignored;
               continue;
@@ -343,26 +321,116 @@ ScanSummary run_scan(const ScanOptions& options) {
             ++counts[std::string(to_string(rec.status))];
             rows.push_back(std::move(item.record));
           }
-          if (!rows.empty()) manifest.upsert_files(rows);
+          if (!urls.empty()) {
+            manifest.record_crawl_results(rows, urls);
+          } else if (!rows.empty()) {
+            manifest.upsert_files(rows);
+          }
         };
       });
 
-  std::optional<FileCounter> counter;
   RunOptions run_options;
   run_options.stop = options.stop;
   run_options.progress = options.progress;
   run_options.trace = !options.trace_path.empty();
-  run_options.unit = "files";
+  run_options.unit = std::string(unit);
+  if (options.progress != nullptr) run_options.expected_total = std::move(expected_total);
+
+  summary.engine = pipeline.run(run_options);
+  summary.status_counts = counts;
+  summary.ignored = ignored;
+  summary.stopped = summary.engine.stopped;
+  for (const auto& [name, n] : counts) summary.scanned += n;
+  if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
+  return summary;
+}
+
+}  // namespace
+
+ScanSummary scan_inputs(const ScanOptions& options, Manifest& manifest,
+                        const std::string& source_name, const ScanInputs& inputs,
+                        std::function<int64_t()> expected_total, std::string_view unit) {
+  std::map<std::string, int64_t> counts;
+  return run_scan_stages(
+      options, manifest, source_name,
+      [&](const Pipeline<ScanItem>::Emit& emit) {
+        inputs([&](ScanInput&& input) {
+          ScanItem item;
+          item.no_file = input.path.empty();
+          item.record.path = std::move(input.path);
+          item.url = std::move(input.url);
+          return emit(std::move(item));
+        });
+      },
+      std::move(expected_total), unit, counts);
+}
+
+ScanSummary run_scan(const ScanOptions& options) {
+  if (options.roots.empty() && options.path_list.empty()) {
+    throw ConfigError("scan: give at least one directory or file, or --list FILE");
+  }
+  for (const std::string& root : options.roots) {
+    struct stat st {};
+    if (::stat(root.c_str(), &st) != 0) {
+      throw IoError(fmt::format("scan: cannot read '{}': {}", root, std::strerror(errno)));
+    }
+  }
+  std::ifstream list_file;
+  if (!options.path_list.empty() && options.path_list != "-") {
+    list_file.open(options.path_list, std::ios::binary);
+    if (!list_file) throw IoError(fmt::format("scan: cannot open list '{}'", options.path_list));
+  }
+
+  Manifest manifest(options.db);
+  std::unordered_map<std::string, Manifest::FileStamp> known;
+  if (!options.force) known = manifest.file_stamps();
+  const int64_t run_id = manifest.begin_run("scan", options.config_json, options.device);
+
+  std::atomic<int64_t> unchanged{0};
+  std::atomic<int64_t> walk_errors{0};
+  std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
+
+  auto walk = [&](const Pipeline<ScanItem>::Emit& emit) {
+    auto visit = [&](WalkEntry&& entry) {
+      if (!options.force) {
+        auto it = known.find(entry.path);
+        // A file scanned without orientation hashes is rescanned when they are asked for now.
+        if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
+            it->second.mtime_ns == entry.mtime_ns &&
+            (!options.orientation_hashes || it->second.has_orientation_hashes)) {
+          unchanged.fetch_add(1, std::memory_order_relaxed);
+          return true;
+        }
+      }
+      ScanItem item;
+      item.record.path = std::move(entry.path);
+      item.record.size_bytes = entry.size_bytes;
+      item.record.mtime_ns = entry.mtime_ns;
+      return emit(std::move(item));
+    };
+    WalkStats stats;
+    if (!options.roots.empty()) stats = walk_files(options.roots, visit);
+    walk_errors.fetch_add(stats.errors);
+    if (!options.path_list.empty()) {
+      stats = read_path_list(options.path_list == "-" ? std::cin : list_file,
+                             options.list_delimiter, visit);
+      walk_errors.fetch_add(stats.errors);
+    }
+  };
+
+  std::optional<FileCounter> counter;
+  std::function<int64_t()> expected_total;
   if (options.progress != nullptr) {
     counter.emplace(options, options.stop);
-    run_options.expected_total = [&] {
+    expected_total = [&] {
       const int64_t total = counter->total();
       return total < 0 ? total : std::max<int64_t>(0, total - unchanged.load());
     };
   }
 
+  ScanSummary summary;
   try {
-    summary.engine = pipeline.run(run_options);
+    summary = run_scan_stages(options, manifest, "walk", walk, expected_total, "files", counts);
   } catch (...) {
     counter.reset();
     try {
@@ -374,12 +442,8 @@ ScanSummary run_scan(const ScanOptions& options) {
   }
   counter.reset();
 
-  summary.status_counts = counts;
   summary.unchanged = unchanged.load();
-  summary.ignored = ignored;
   summary.walk_errors = walk_errors.load();
-  summary.stopped = summary.engine.stopped;
-  for (const auto& [name, n] : counts) summary.scanned += n;
 
   std::map<std::string, int64_t> run_counts = counts;
   run_counts["unchanged"] = summary.unchanged;
@@ -388,8 +452,6 @@ ScanSummary run_scan(const ScanOptions& options) {
   manifest.record_stage_metrics(run_id, "scan", summary.engine);
   manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
   manifest.checkpoint();
-
-  if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
   return summary;
 }
 

@@ -3,10 +3,13 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "vpipe/core/record.h"
@@ -65,5 +68,27 @@ void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOp
 /// `options.path_list`, resuming from the manifest. Per-file problems are statuses in the
 /// manifest; throws vpipe::Error for what ends the run (unopenable manifest, missing root).
 ScanSummary run_scan(const ScanOptions& options);
+
+class Manifest;
+
+/// One file handed to the scan by a producer other than the walk (the crawler).
+struct ScanInput {
+  std::string path;  ///< the file; empty when the URL below produced none
+  /// The crawl's record of the URL the file came from: written with the file's row, in the
+  /// same transaction (a URL is "done" exactly when its image is in `files`).
+  std::optional<CrawlUrlRecord> url;
+};
+/// Produces inputs by calling `emit` (which returns false once the scan is stopping).
+using ScanInputs = std::function<void(const std::function<bool(ScanInput&&)>& emit)>;
+
+/// The scan's stages (read -> decode -> signals -> manifest) fed by `inputs` instead of a walk:
+/// the crawler hands each download over as it lands, so nothing walks the directory again.
+/// Every input is scanned (there is no unchanged check). `options.roots`, `path_list`, `db` and
+/// `force` are not used; the caller owns `manifest` and its run (begin_run / end_run / stage
+/// metrics). `expected_total` feeds the progress line's ETA; `unit` names what it counts.
+ScanSummary scan_inputs(const ScanOptions& options, Manifest& manifest,
+                        const std::string& source_name, const ScanInputs& inputs,
+                        std::function<int64_t()> expected_total = {},
+                        std::string_view unit = "files");
 
 }  // namespace vpipe

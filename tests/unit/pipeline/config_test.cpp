@@ -185,6 +185,34 @@ TEST(PipelineConfig, RelativePathsAreResolvedAgainstTheFilesDirectory) {
   EXPECT_EQ(parse("manifest: run.db\n", "").manifest, "run.db");
 }
 
+TEST(PipelineConfig, IngestTakesListsAndAFolderAndRefusesListsWithoutOne) {
+  const PipelineConfig c = parse(
+      "manifest: run.db\ningest:\n  urls: [lists/a.tsv, /data/b.jsonl]\n  out: images\n"
+      "  url_field: URL\n  header: false\n  connections_per_host: 2\n  timeout_s: 2.5\n"
+      "  robots: false\n  retry_failed: true\n",
+      "/projects/x");
+  EXPECT_EQ(c.ingest.urls, (std::vector<std::string>{"/projects/x/lists/a.tsv", "/data/b.jsonl"}));
+  EXPECT_EQ(c.ingest.out, "/projects/x/images");
+  EXPECT_EQ(c.ingest.url_field, "URL");
+  EXPECT_FALSE(c.ingest.header);
+  EXPECT_EQ(c.ingest.connections_per_host, 2);
+  EXPECT_DOUBLE_EQ(c.ingest.timeout_s, 2.5);
+  EXPECT_FALSE(c.ingest.robots);
+  EXPECT_TRUE(c.ingest.retry_failed);
+  // Defaults are the fetcher's own.
+  const PipelineConfig d = parse("manifest: run.db\n");
+  EXPECT_TRUE(d.ingest.urls.empty());
+  EXPECT_EQ(d.ingest.connections_per_host, FetchOptions{}.max_connections_per_host);
+  EXPECT_EQ(d.ingest.user_agent, FetchOptions{}.user_agent);
+  EXPECT_TRUE(d.ingest.robots);
+
+  EXPECT_THAT(error_of("manifest: run.db\ningest: {urls: a.txt}\n"), HasSubstr("ingest.out"));
+  EXPECT_THAT(error_of("manifest: run.db\ningest: {urls: a.txt, out: i, connections: 0}\n"),
+              HasSubstr("ingest.connections"));
+  EXPECT_THAT(error_of("manifest: run.db\ningest: {urls: a.txt, out: i, timeout_s: 0}\n"),
+              HasSubstr("ingest.timeout_s"));
+}
+
 TEST(PipelineConfig, LoadResolvesAgainstTheFileAndNamesItInErrors) {
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("vpipe_config_test_" + std::to_string(::getpid()));
@@ -476,7 +504,8 @@ TEST(PipelineConfigOutput, Json) {
   const std::string json = pipeline_config_json(c);
   EXPECT_THAT(json, ::testing::StartsWith(
                         R"({"source":"p.yaml","inputs":["a\"b\\c\u000a","été","bad\udcff"],)"));
-  EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","scan":{"threads":0,)"));
+  EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","ingest":{"urls":[],)"));
+  EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","quality","oldest","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"min_sharpness":)"));
   EXPECT_THAT(json, HasSubstr(R"("corrupt":{"enabled":true,"include_damaged":true})"));

@@ -1,0 +1,238 @@
+#include "vpipe/curate/crawl_pass.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "vpipe/core/error.h"
+#include "vpipe/core/json.h"
+#include "vpipe/core/log.h"
+#include "vpipe/core/text.h"
+#include "vpipe/io/manifest.h"
+
+namespace vpipe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Turns the caller's stop flag (SIGINT) into Fetcher::request_stop: the fetcher may be waiting
+/// on slow servers with no result coming, so the flag is polled rather than checked per result.
+class StopRelay {
+ public:
+  StopRelay(const std::atomic<bool>* stop, Fetcher& fetcher) {
+    if (stop == nullptr) return;
+    thread_ = std::thread([this, stop, &fetcher] {
+      std::unique_lock lock(mutex_);
+      while (!done_) {
+        if (stop->load()) {
+          fetcher.request_stop();
+          return;
+        }
+        wake_.wait_for(lock, std::chrono::milliseconds(50));
+      }
+    });
+  }
+  ~StopRelay() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  StopRelay(const StopRelay&) = delete;
+  StopRelay& operator=(const StopRelay&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+/// Per-host figures while the crawl runs (on the fetcher's thread only).
+struct HostTally {
+  CrawlHostRecord record;
+  Clock::time_point first{Clock::time_point::max()}, last{};
+};
+
+}  // namespace
+
+bool is_retryable_crawl_failure(std::string_view reason) {
+  static constexpr std::string_view kRetryable[] = {
+      "timeout", "connect_failed", "dns_failed", "network_error", "tls_failed",
+      "robots_unavailable", "write_failed", "http_429"};
+  if (std::find(std::begin(kRetryable), std::end(kRetryable), reason) != std::end(kRetryable)) {
+    return true;
+  }
+  return reason.size() == 8 && reason.starts_with("http_5");
+}
+
+std::string url_host(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  std::string_view rest = url.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
+  if (rest.starts_with('[')) {  // an IPv6 literal keeps its brackets
+    const size_t close = rest.find(']');
+    return ascii_lower(close == std::string_view::npos ? rest : rest.substr(0, close + 1));
+  }
+  return ascii_lower(rest.substr(0, rest.find(':')));
+}
+
+std::string extras_json(const UrlRecord& record) {
+  std::string json = "{";
+  for (const auto& [key, value] : record.extras) {
+    if (json.size() > 1) json += ',';
+    json += json_quote(key);
+    json += ':';
+    json += json_quote(value);
+  }
+  json += '}';
+  return json;
+}
+
+CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
+  if (options.lists.empty()) throw ConfigError("crawl: give at least one URL list");
+  if (options.fetch.out_dir.empty()) throw ConfigError("crawl: give the download folder (--out)");
+  if (options.scan.db.empty()) throw ConfigError("crawl: give the manifest (--db)");
+
+  CrawlPassSummary summary;
+  // Every list is read before anything is written: a malformed list ends the run at once,
+  // naming its file and line, and the manifest is untouched.
+  std::vector<CrawlUrlRecord> records;
+  std::unordered_set<std::string> seen;
+  for (const std::string& list : options.lists) {
+    std::vector<UrlRecord> parsed = read_url_list(list, options.list);
+    summary.listed += static_cast<int64_t>(parsed.size());
+    for (UrlRecord& r : parsed) {
+      if (!seen.insert(r.url).second) {
+        ++summary.duplicates;
+        continue;
+      }
+      CrawlUrlRecord u;
+      u.host = url_host(r.url);
+      u.source = list;
+      u.line = static_cast<int64_t>(r.line);
+      u.extras_json = extras_json(r);
+      u.url = std::move(r.url);
+      records.push_back(std::move(u));
+    }
+  }
+  seen.clear();
+
+  Fetcher fetcher(options.fetch);  // ConfigError for bad limits, before the manifest is touched
+  Manifest manifest(options.scan.db);
+  const int64_t run_id =
+      manifest.begin_run("crawl", options.scan.config_json, options.scan.device);
+  std::map<std::string, int64_t> run_counts;
+  try {
+    summary.new_urls = manifest.add_urls(records);
+    summary.known = static_cast<int64_t>(records.size()) - summary.new_urls;
+    records.clear();
+    records.shrink_to_fit();
+    std::function<bool(std::string_view)> retry;
+    if (options.retry_failed) retry = is_retryable_crawl_failure;
+    const std::vector<std::string> urls = manifest.urls_to_fetch(retry);
+    summary.to_fetch = static_cast<int64_t>(urls.size());
+    log().info("crawl: {} URLs listed ({} new), {} to fetch into {}", summary.listed,
+               summary.new_urls, summary.to_fetch, options.fetch.out_dir.string());
+
+    std::unordered_map<std::string, HostTally> hosts;
+    const auto start = Clock::now();
+    {
+      StopRelay relay(options.scan.stop, fetcher);
+      const ScanInputs inputs = [&](const std::function<bool(ScanInput&&)>& emit) {
+        bool stopping = false;
+        summary.fetch = fetcher.run(urls, [&](const FetchResult& r) {
+          if (r.reason == "cancelled" || stopping) {
+            ++summary.unfinished;  // stays pending: the next run fetches it
+            return;
+          }
+          ScanInput input;
+          CrawlUrlRecord& u = input.url.emplace();
+          u.url = r.url;
+          u.state = r.ok ? "done" : "failed";
+          u.reason = r.reason;
+          u.message = r.message;
+          u.http_status = r.http_status;
+          u.attempts = r.attempts;
+          u.bytes = static_cast<int64_t>(r.bytes);
+          u.content_type = r.content_type;
+          u.final_url = r.final_url;
+          if (r.ok) {
+            u.path = r.path.string();
+            input.path = u.path;
+          }
+          const std::string host = url_host(r.url);
+          if (!emit(std::move(input))) {  // the scan is stopping: this URL stays pending
+            stopping = true;
+            ++summary.unfinished;
+            fetcher.request_stop();
+            return;
+          }
+          HostTally& tally = hosts[host];
+          tally.record.host = host;
+          ++tally.record.urls;
+          tally.record.requests += r.attempts;
+          if (r.ok) {
+            ++summary.fetched;
+            ++tally.record.done;
+            tally.record.bytes += static_cast<int64_t>(r.bytes);
+            summary.bytes += r.bytes;
+          } else {
+            ++summary.failed;
+            ++tally.record.failed;
+            ++summary.failures[r.reason];
+            log().debug("crawl: {}: {} ({})", r.url, r.reason, r.message);
+          }
+          if (r.attempts > 0) tally.first = std::min(tally.first, r.started);
+          tally.last = std::max(tally.last, r.finished);
+        });
+      };
+      summary.scan = scan_inputs(
+          options.scan, manifest, "fetch", inputs, [&] { return summary.to_fetch; }, "URLs");
+    }
+    summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    summary.stopped = summary.scan.stopped || summary.unfinished > 0;
+
+    for (auto& [name, tally] : hosts) {
+      if (tally.first < tally.last) {
+        tally.record.seconds = std::chrono::duration<double>(tally.last - tally.first).count();
+      }
+      summary.hosts.push_back(std::move(tally.record));
+    }
+    std::sort(summary.hosts.begin(), summary.hosts.end(), [](const auto& a, const auto& b) {
+      return a.bytes != b.bytes ? a.bytes > b.bytes : a.host < b.host;
+    });
+
+    run_counts = summary.scan.status_counts;
+    run_counts["urls_new"] = summary.new_urls;
+    run_counts["urls_fetched"] = summary.fetched;
+    run_counts["urls_failed"] = summary.failed;
+    run_counts["urls_unfinished"] = summary.unfinished;
+    run_counts["bytes"] = static_cast<int64_t>(summary.bytes);
+    for (const auto& [reason, n] : summary.failures) run_counts["failed:" + reason] = n;
+    manifest.record_crawl_hosts(run_id, summary.hosts);
+    manifest.record_stage_metrics(run_id, "crawl", summary.scan.engine);
+  } catch (...) {
+    try {
+      manifest.end_run(run_id, "failed", run_counts);
+    } catch (const std::exception& e) {
+      log().error("could not record the failed run in {}: {}", options.scan.db.string(), e.what());
+    }
+    throw;
+  }
+  manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
+  manifest.checkpoint();
+  return summary;
+}
+
+}  // namespace vpipe
