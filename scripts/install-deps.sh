@@ -18,6 +18,9 @@ build_pkgs=(
   libxxhash-dev libsqlite3-dev sqlite3
   # the crawler (src/vpipe/crawl): libcurl's multi interface, OpenSSL flavour (HTTP/2 via nghttp2)
   libcurl4-openssl-dev
+  # the fetcher's HTTP/2 test (tests/unit/crawl/fetcher_http2_test.cpp): nghttpd serves h2 over
+  # TLS, openssl makes its self-signed certificate
+  nghttp2-server openssl
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HTML report is tested in headless Chromium (tests/unit/report/report_browser_test)

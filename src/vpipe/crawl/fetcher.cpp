@@ -88,16 +88,62 @@ bool denied_v6(const uint8_t* b) {
 }
 
 struct Task {
-  std::string url;
+  std::string url;              // as given: names the output file
   std::vector<size_t> indices;  // every input index with this URL; the first is the original
-  std::string host;             // lowercase host name: the unit of the per-host limits
-  std::string origin;           // scheme://host:port: the unit of robots.txt
-  std::string robots_path;      // path[?query], matched against robots rules
+  // The hop to request next: the URL itself, or where its redirects have led so far. The
+  // per-host limits and robots.txt apply to this hop's host and origin.
+  std::string hop_url;
+  std::string host;         // lowercase host name: the unit of the per-host limits
+  std::string origin;       // scheme://host:port: the unit of robots.txt
+  std::string robots_path;  // path[?query], matched against robots rules
   bool is_robots = false;
-  int attempts = 0;
+  int attempts = 0;    // tries (the first and each retry); redirect hops belong to a try
+  int redirects = 0;   // hops followed so far (a retry repeats the failed hop, keeping the count)
+  bool next_is_hop = false;  // the next start() follows a redirect (not a new try)
+  // Transfer time the current try has left over all its hops (total_timeout bounds the chain).
+  // Time spent queued for a host slot between hops does not count: a URL must not time out
+  // without being sent (the reason the scheduler, not curl, keeps the limits).
+  Clock::duration time_left{};
   Clock::time_point first_start{};  // when the first request was handed to curl
   FetchResult last;  // what the last attempt gave
 };
+
+struct UrlParts {
+  std::string reason;  // "" when the URL can be fetched; else bad_url or bad_scheme
+  std::string host, origin, robots_path;
+};
+
+/// The lowercase host, origin and robots path of an absolute http(s) URL. `parser` is scratch,
+/// reused between calls.
+UrlParts split_url(CURLU* parser, const std::string& url) {
+  UrlParts out;
+  auto part = [&](CURLUPart p, unsigned flags) {
+    char* s = nullptr;
+    std::string text;
+    if (curl_url_get(parser, p, &s, flags) == CURLUE_OK && s != nullptr) text = s;
+    curl_free(s);
+    return text;
+  };
+  if (curl_url_set(parser, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    out.reason = url.find("://") != std::string::npos ? "bad_url" : "bad_scheme";
+    return out;
+  }
+  const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
+  if (scheme != "http" && scheme != "https") {
+    out.reason = "bad_scheme";
+    return out;
+  }
+  out.host = ascii_lower(part(CURLUPART_HOST, 0));
+  if (out.host.empty()) {
+    out.reason = "bad_url";
+    return out;
+  }
+  out.origin =
+      fmt::format("{}://{}:{}", scheme, out.host, part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
+  out.robots_path = part(CURLUPART_PATH, 0);
+  if (const std::string q = part(CURLUPART_QUERY, 0); !q.empty()) out.robots_path += "?" + q;
+  return out;
+}
 
 struct Host {
   int in_flight = 0;
@@ -143,6 +189,7 @@ struct Fetcher::Impl {
   FetchOptions options;
   CURLM* multi = nullptr;
   curl_slist* resolve = nullptr;
+  CURLU* url_parser = nullptr;
   std::atomic<bool> stop{false};
   std::atomic<bool> running{false};
 
@@ -159,6 +206,7 @@ struct Fetcher::Impl {
     bool too_large = false, not_image = false, write_failed = false, denied = false,
          robots_truncated = false;
     std::string denied_ip;
+    Clock::time_point started{};
     char errbuf[CURL_ERROR_SIZE] = {};
   };
 
@@ -181,6 +229,7 @@ struct Fetcher::Impl {
     abort_all();
     if (multi != nullptr) curl_multi_cleanup(multi);
     if (resolve != nullptr) curl_slist_free_all(resolve);
+    if (url_parser != nullptr) curl_url_cleanup(url_parser);
   }
 
   /// Removes every live transfer and its temporary file (used on stop, on an exception and at
@@ -322,7 +371,7 @@ struct Fetcher::Impl {
       const std::string hex = url_hash_hex(task.url);
       t->tmp_path = options.out_dir / hex.substr(0, 2) / fmt::format(".{}.part", hex);
     }
-    const std::string url = task.is_robots ? task.origin + "/robots.txt" : task.url;
+    const std::string url = task.is_robots ? task.origin + "/robots.txt" : task.hop_url;
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::on_write);
@@ -331,13 +380,26 @@ struct Fetcher::Impl {
     curl_easy_setopt(e, CURLOPT_USERAGENT, options.user_agent.c_str());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+    if (task.is_robots) {
+      // robots.txt's own redirects are left to curl (RFC 9309 asks for at least five hops):
+      // they are one fetch per origin, not subject to robots rules themselves
+      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+      curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(options.max_redirects));
+    } else {
+      // an image's redirects are followed by the scheduler (on_redirect), so that each hop
+      // waits for its own host's limits and robots.txt
+      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl was built with
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+    const auto time_left =
+        task.is_robots ? options.total_timeout
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(task.time_left);
+    // at least 1 ms (0 would mean no timeout): a chain that used up its time fails as timeout
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                     std::max<long>(1, static_cast<long>(time_left.count())));
     if (!task.is_robots) {
       curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                        static_cast<curl_off_t>(options.max_body_bytes));
@@ -354,12 +416,17 @@ struct Fetcher::Impl {
       curl_easy_cleanup(e);
       throw Error(fmt::format("curl_multi_add_handle: {}", curl_multi_strerror(mc)));
     }
+    t->started = now;
     live.emplace(e, std::move(t));
     if (task.attempts == 0) task.first_start = now;
-    ++task.attempts;
+    if (task.next_is_hop) {
+      task.next_is_hop = false;  // a hop of the current try: not a new attempt
+    } else {
+      ++task.attempts;
+      if (task.attempts > 1) ++stats.retries;
+    }
     ++stats.requests;
     if (task.is_robots) ++stats.robots_fetches;
-    if (task.attempts > 1) ++stats.retries;
     ++host.in_flight;
     ++in_flight;
     if (options.requests_per_second_per_host > 0) {
@@ -491,6 +558,8 @@ struct Fetcher::Impl {
       // the server asked this host to slow down: nothing else starts there before then
       host.next_start = std::max(host.next_start, now + retry_after);
     }
+    // a retry repeats the hop that failed, with a fresh total_timeout for the rest of the chain
+    task.time_left = options.total_timeout;
     retries.push(Retry{now + delay, &task});
     return true;
   }
@@ -575,11 +644,12 @@ struct Fetcher::Impl {
       return;
     }
 
+    task.time_left -= now - t->started;
     task.last = FetchResult();
     task.last.url = task.url;
     task.last.http_status = static_cast<int>(code);
     task.last.content_type = ctype != nullptr ? ctype : "";
-    task.last.final_url = effective != nullptr ? effective : task.url;
+    task.last.final_url = effective != nullptr ? effective : task.hop_url;
     task.last.bytes = t->bytes;
     task.last.attempts = task.attempts;
     long http_version = 0;
@@ -595,6 +665,14 @@ struct Fetcher::Impl {
     std::string reason;
     std::string message;
     bool retryable = false;
+    char* location = nullptr;
+    if (rc == CURLE_OK && code >= 300 && code < 400 &&
+        curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+        location != nullptr) {
+      discard_file(*t);
+      on_redirect(task, location);
+      return;
+    }
     if (rc == CURLE_OK) {
       if (code >= 200 && code < 300) {
         const ImageFormat fmt = sniff_format(t->head);
@@ -652,6 +730,37 @@ struct Fetcher::Impl {
     finish(task, fail_result(task, std::move(reason), std::move(message)));
   }
 
+  /// A hop answered 3xx with a Location (`target`, absolute): the task fails, or goes on as the
+  /// next hop queued under the target's host, where robots.txt and the host's limits apply as
+  /// to any URL (schedule()).
+  void on_redirect(Task& task, const std::string& target) {
+    if (task.redirects >= options.max_redirects) {
+      finish(task, fail_result(task, "too_many_redirects",
+                               fmt::format("more than {} redirects (the last to {})",
+                                           options.max_redirects, target)));
+      return;
+    }
+    const UrlParts next = split_url(url_parser, target);
+    if (!next.reason.empty()) {
+      finish(task, fail_result(task, next.reason,
+                               next.reason == "bad_scheme"
+                                   ? fmt::format("redirect to {}: only http and https are fetched",
+                                                 target)
+                                   : fmt::format("redirect to {}: not a URL curl can parse",
+                                                 target)));
+      return;
+    }
+    ++task.redirects;
+    task.hop_url = target;
+    task.host = next.host;
+    task.origin = next.origin;
+    task.robots_path = next.robots_path;
+    task.last.final_url = target;  // a hop refused before its request still names where it led
+    task.next_is_hop = true;
+    // ahead of the host's waiting URLs: a chain under way finishes before new ones start
+    queue_front(task);
+  }
+
   FetchStats run(std::span<const std::string> urls,
                  const std::function<void(const FetchResult&)>& callback) {
     tasks.clear();
@@ -675,12 +784,6 @@ struct Fetcher::Impl {
 
     std::unordered_map<std::string_view, Task*> by_url;
     std::vector<Task*> refused;
-    CURLU* parser = curl_url();
-    if (parser == nullptr) throw Error("curl_url failed (out of memory?)");
-    struct FreeUrl {
-      CURLU* h;
-      ~FreeUrl() { curl_url_cleanup(h); }
-    } free_url{parser};
     for (size_t i = 0; i < urls.size(); ++i) {
       if (auto it = by_url.find(urls[i]); it != by_url.end()) {
         it->second->indices.push_back(i);
@@ -690,35 +793,17 @@ struct Fetcher::Impl {
       task.url = urls[i];
       task.indices.push_back(i);
       by_url.emplace(task.url, &task);
-      auto part = [&](CURLUPart p, unsigned flags) {
-        char* s = nullptr;
-        std::string out;
-        if (curl_url_get(parser, p, &s, flags) == CURLUE_OK && s != nullptr) out = s;
-        curl_free(s);
-        return out;
-      };
-      if (curl_url_set(parser, CURLUPART_URL, task.url.c_str(), CURLU_NON_SUPPORT_SCHEME) !=
-          CURLUE_OK) {
-        const bool has_scheme = task.url.find("://") != std::string::npos;
-        task.last.reason = has_scheme ? "bad_url" : "bad_scheme";
+      UrlParts parts = split_url(url_parser, task.url);
+      if (!parts.reason.empty()) {
+        task.last.reason = std::move(parts.reason);
         refused.push_back(&task);
         continue;
       }
-      const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
-      if (scheme != "http" && scheme != "https") {
-        task.last.reason = "bad_scheme";
-        refused.push_back(&task);
-        continue;
-      }
-      task.host = ascii_lower(part(CURLUPART_HOST, 0));
-      if (task.host.empty()) {
-        task.last.reason = "bad_url";
-        refused.push_back(&task);
-        continue;
-      }
-      task.origin = fmt::format("{}://{}:{}", scheme, task.host, part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
-      task.robots_path = part(CURLUPART_PATH, 0);
-      if (const std::string q = part(CURLUPART_QUERY, 0); !q.empty()) task.robots_path += "?" + q;
+      task.hop_url = task.url;
+      task.host = std::move(parts.host);
+      task.origin = std::move(parts.origin);
+      task.robots_path = std::move(parts.robots_path);
+      task.time_left = options.total_timeout;
       queue_back(task);
     }
     unfinished = tasks.size();
@@ -807,6 +892,8 @@ Fetcher::Fetcher(FetchOptions options) : impl_(std::make_unique<Impl>(std::move(
   curl_global_once();
   impl_->multi = curl_multi_init();
   if (impl_->multi == nullptr) throw Error("curl_multi_init failed (out of memory?)");
+  impl_->url_parser = curl_url();
+  if (impl_->url_parser == nullptr) throw Error("curl_url failed (out of memory?)");
   // The limits are kept by the scheduler (a transfer starts only when its host and the whole
   // run have room), not by CURLMOPT_MAX_HOST_CONNECTIONS / MAX_TOTAL_CONNECTIONS: with those,
   // curl parks a transfer until a connection frees up and its timeout runs meanwhile, so a

@@ -31,10 +31,15 @@ struct FetchOptions {
   /// A Retry-After longer than this is not waited for: the URL fails (http_429 / http_503...).
   std::chrono::milliseconds retry_after_max{120000};
   std::chrono::milliseconds connect_timeout{10000};
-  std::chrono::milliseconds total_timeout{60000};  ///< whole transfer, redirects included
+  /// A whole try, its redirect hops included (their transfer times add up; time queued for a
+  /// host slot between hops does not count). A retry starts with the full time again.
+  std::chrono::milliseconds total_timeout{60000};
   uint64_t max_body_bytes = 50ull << 20;            ///< larger bodies are aborted: too_large
+  /// Redirects followed per URL (more: too_many_redirects). The fetcher follows them itself:
+  /// each hop is a request under its own host's limits and robots.txt.
   int max_redirects = 5;
-  bool respect_robots = true;  ///< fetch /robots.txt once per origin and honour it
+  /// Fetch /robots.txt once per origin and honour it, for the URL and every redirect target.
+  bool respect_robots = true;
   /// Refuse connections to loopback, private (RFC 1918, ULA), link-local, CGNAT, multicast and
   /// unspecified addresses, for the first request and every redirect (checked on the address
   /// actually connected to, so DNS tricks do not get around it).
@@ -61,10 +66,12 @@ struct FetchResult {
   std::string message;  ///< detail for people (curl's error text...); not stable
   int http_status = 0;  ///< of the last attempt's final response; 0 when none came
   std::string content_type;  ///< as the server sent it (not trusted: the bytes decide)
-  std::string final_url;     ///< after redirects
+  std::string final_url;     ///< the last hop: after redirects (robots_disallowed: the target)
   std::filesystem::path path;  ///< the image, when ok
   uint64_t bytes = 0;          ///< body bytes of the last attempt (the file's size when ok)
-  int attempts = 0;            ///< requests made for this URL (0: refused before any)
+  /// Tries for this URL: the first and each retry (0: refused before any request). The
+  /// redirect hops of a try are one attempt; a retry repeats only the hop that failed.
+  int attempts = 0;
   bool duplicate = false;      ///< same URL as an earlier index: fetched once, result shared
   int http_version = 0;        ///< of the last response: 10, 11, 20, 30; 0 when none came
   /// When the URL's first request started and when it ended (both the same for a URL refused
@@ -72,7 +79,8 @@ struct FetchResult {
   std::chrono::steady_clock::time_point started{}, finished{};
 };
 
-/// Counters over one run (the later report's crawl figures).
+/// Counters over one run (the later report's crawl figures). Each distinct URL is counted once in
+/// done or failed; `requests` counts every request (redirect hops and robots.txt fetches included).
 struct FetchStats {
   uint64_t urls = 0, done = 0, failed = 0, requests = 0, retries = 0, bytes = 0,
            robots_fetches = 0;

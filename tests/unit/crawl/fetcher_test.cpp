@@ -451,6 +451,136 @@ TEST_F(FetcherTest, RobotsIsFetchedOncePerOriginAndCanBeSwitchedOff) {
   EXPECT_EQ(stat_int(s, "hits /private/good.jpg"), 1);
 }
 
+/// `from` + "/redirect?to=" + `to` percent-encoded (+ "&ms=" + ms when ms > 0).
+std::string redirect_url(const std::string& from, const std::string& to, int ms = 0) {
+  char* escaped = curl_easy_escape(nullptr, to.c_str(), static_cast<int>(to.size()));
+  std::string url = from + "/redirect?to=" + escaped;
+  curl_free(escaped);
+  if (ms > 0) url += "&ms=" + std::to_string(ms);
+  return url;
+}
+
+TEST_F(FetcherTest, RobotsOfTheRedirectTargetIsHonoured) {
+  FetchOptions o = options();
+  const std::string port = std::to_string(server_->port());
+  o.resolve = {"a.test:" + port + ":127.0.0.1", "t.test:" + port + ":127.0.0.1",
+               "closed.test:" + port + ":127.0.0.1"};
+  const std::string a = "http://a.test:" + port;
+  const std::string closed_target = "http://closed.test:" + port + "/files/good.jpg";
+  const std::string private_target = "http://t.test:" + port + "/private/good.jpg";
+  // a.test's robots.txt allows /files/ and /redirect; the targets' own robots.txt decide
+  const std::vector<std::string> urls = {redirect_url(a, closed_target),
+                                         redirect_url(a, private_target)};
+  const auto results = fetch(o, urls);
+  EXPECT_EQ(results[0].reason, "robots_disallowed") << results[0].message;
+  EXPECT_EQ(results[0].final_url, closed_target);
+  EXPECT_EQ(results[0].http_status, 302);
+  EXPECT_EQ(results[0].attempts, 1);
+  EXPECT_EQ(results[1].reason, "robots_disallowed") << results[1].message;
+  EXPECT_EQ(results[1].final_url, private_target);
+  EXPECT_TRUE(files_in_output(o).empty());
+  const auto s = server_->stats();
+  EXPECT_EQ(stat_int(s, "hits /files/good.jpg"), 0);  // the disallowed targets never requested
+  EXPECT_EQ(stat_int(s, "hits /private/good.jpg"), 0);
+  EXPECT_EQ(stat_int(s, "hits /redirect"), 2);
+  EXPECT_EQ(stat_int(s, "robots a.test:" + port), 1);
+  EXPECT_EQ(stat_int(s, "robots closed.test:" + port), 1);
+  EXPECT_EQ(stat_int(s, "robots t.test:" + port), 1);
+}
+
+TEST_F(FetcherTest, ARedirectChainAcrossHostsEndsOkNamedFromTheOriginalUrl) {
+  FetchOptions o = options();
+  const std::string port = std::to_string(server_->port());
+  o.resolve = {"a.test:" + port + ":127.0.0.1", "b.test:" + port + ":127.0.0.1",
+               "c.test:" + port + ":127.0.0.1"};
+  const std::string last = "http://c.test:" + port + "/files/good.jpg";
+  const std::string url =
+      redirect_url("http://a.test:" + port, redirect_url("http://b.test:" + port, last));
+  FetchStats stats;
+  const auto results = fetch(o, {url}, &stats);
+  const FetchResult& r = results[0];
+  ASSERT_TRUE(r.ok) << r.reason << ": " << r.message;
+  EXPECT_EQ(r.url, url);
+  EXPECT_EQ(r.final_url, last);
+  EXPECT_EQ(r.http_status, 200);
+  EXPECT_EQ(r.attempts, 1);  // hops belong to one try
+  EXPECT_EQ(r.path, image_path_for(o.out_dir, url, "jpg"));
+  EXPECT_EQ(testing::read_bytes(r.path), jpeg_);
+  EXPECT_EQ(files_in_output(o), std::set<std::filesystem::path>{r.path});
+  EXPECT_EQ(stats.done, 1u);
+  EXPECT_EQ(stats.failed, 0u);
+  EXPECT_EQ(stats.requests, 6u);  // three hops and one robots.txt per host
+  EXPECT_EQ(stats.robots_fetches, 3u);
+  const auto s = server_->stats();
+  for (const char* host : {"a.test:", "b.test:", "c.test:"}) {
+    EXPECT_EQ(stat_int(s, "robots " + std::string(host) + port), 1) << host;
+  }
+}
+
+TEST_F(FetcherTest, PerHostLimitHoldsOnTheRedirectTargetsHost) {
+  FetchOptions o = options();
+  o.max_connections_per_host = 2;
+  const std::string port = std::to_string(server_->port());
+  o.resolve = {"a.test:" + port + ":127.0.0.1", "b.test:" + port + ":127.0.0.1",
+               "c.test:" + port + ":127.0.0.1", "t.test:" + port + ":127.0.0.1"};
+  std::vector<std::string> urls;
+  for (int i = 0; i < 4; ++i) {
+    for (const char* host : {"a.test:", "b.test:", "c.test:"}) {
+      const std::string target =
+          "http://t.test:" + port + "/held?ms=150&i=" + host + std::to_string(i);
+      urls.push_back(redirect_url("http://" + std::string(host) + port, target));
+    }
+  }
+  const auto results = fetch(o, urls);
+  for (const auto& r : results) EXPECT_TRUE(r.ok) << r.url << " " << r.reason << " " << r.message;
+  const auto s = server_->stats();
+  const int t = stat_int(s, "max_active t.test:" + port);
+  EXPECT_LE(t, 2);  // a, b and c together could have sent 6 at once
+  EXPECT_EQ(t, 2);  // the limit was reached, so it was tested
+  EXPECT_EQ(stat_int(s, "hits /held"), 12);
+  EXPECT_EQ(stat_int(s, "robots t.test:" + port), 1);
+}
+
+TEST_F(FetcherTest, TotalTimeoutBoundsTheWholeRedirectChain) {
+  FetchOptions o = options();
+  o.respect_robots = false;
+  o.max_attempts = 1;
+  o.total_timeout = 1000ms;
+  const std::string b = server_->base();
+  // three hops of 400 ms each: each alone fits in the timeout, the chain does not
+  const std::string chain = redirect_url(
+      b, redirect_url(b, redirect_url(b, b + "/files/good.jpg", 400), 400), 400);
+  auto results = fetch(o, {chain});
+  EXPECT_EQ(results[0].reason, "timeout") << results[0].message;
+  EXPECT_EQ(results[0].attempts, 1);
+  auto s = server_->stats();
+  EXPECT_EQ(stat_int(s, "hits /files/good.jpg"), 0);
+  EXPECT_EQ(stat_int(s, "hits /redirect"), 3);
+
+  (void)server_->get("/__reset");
+  o.total_timeout = 6000ms;  // generous: 1.2 s of hops on a busy machine
+  results = fetch(o, {chain});
+  EXPECT_TRUE(results[0].ok) << results[0].reason << ": " << results[0].message;
+}
+
+TEST_F(FetcherTest, ARetryRepeatsTheHopThatFailed) {
+  FetchOptions o = options();
+  o.respect_robots = false;
+  const std::string port = std::to_string(server_->port());
+  o.resolve = {"a.test:" + port + ":127.0.0.1", "b.test:" + port + ":127.0.0.1"};
+  const std::string target = "http://b.test:" + port + "/flaky?key=hop&fail=1&code=503";
+  FetchStats stats;
+  const auto results = fetch(o, {redirect_url("http://a.test:" + port, target)}, &stats);
+  EXPECT_TRUE(results[0].ok) << results[0].reason << ": " << results[0].message;
+  EXPECT_EQ(results[0].attempts, 2);
+  EXPECT_EQ(results[0].final_url, target);
+  EXPECT_EQ(stats.retries, 1u);
+  EXPECT_EQ(stats.requests, 3u);
+  const auto s = server_->stats();
+  EXPECT_EQ(stat_int(s, "hits /redirect"), 1);  // the first hop is not asked again
+  EXPECT_EQ(stat_times(s, "times hop").size(), 2u);
+}
+
 TEST_F(FetcherTest, StopCancelsAndLeavesNoPartialFiles) {
   FetchOptions o = options();
   o.respect_robots = false;
