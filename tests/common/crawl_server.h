@@ -98,7 +98,7 @@ class CrawlServer {
       words >> kind;
       std::vector<std::string> rest;
       for (std::string w; words >> w;) rest.push_back(w);
-      if (kind == "max_active_all" || kind == "max_conns") {
+      if (kind == "max_active_all" || kind == "max_conns" || kind == "accepted") {
         out[kind] = rest;
       } else if (!rest.empty()) {
         out[kind + " " + rest[0]] = std::vector<std::string>(rest.begin() + 1, rest.end());

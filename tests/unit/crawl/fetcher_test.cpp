@@ -246,6 +246,20 @@ TEST_F(FetcherTest, RetriesHonourRetryAfterInSecondsAndAsADate) {
   EXPECT_GE(plain[1] - plain[0], 0.005);  // back-off of 10 ms, half of it fixed
 }
 
+TEST_F(FetcherTest, ConnectionsAreKeptAliveAcrossRequestsToAHost) {
+  FetchOptions o = options();
+  o.max_connections_per_host = 1;
+  std::vector<std::string> urls;
+  for (int i = 0; i < 20; ++i) {
+    urls.push_back(server_->base() + "/files/good.jpg?n=" + std::to_string(i));
+  }
+  server_->get("/__reset");
+  const std::vector<FetchResult> results = fetch(o, urls);
+  for (const FetchResult& r : results) EXPECT_TRUE(r.ok) << r.url << " " << r.reason;
+  // robots.txt and the 20 images over one connection; the /__stats request opens the second.
+  EXPECT_EQ(stat_int(server_->stats(), "accepted"), 2);
+}
+
 TEST_F(FetcherTest, PerHostAndGlobalConcurrencyLimitsHold) {
   FetchOptions o = options();
   o.respect_robots = false;
