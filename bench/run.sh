@@ -2,7 +2,7 @@
 # `make bench`: the scan benchmarks of docs/PERFORMANCE.md, on synthetic corpora kept in
 # bench-data/ (made once; delete it to regenerate). Same thread count for every contender.
 #   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000, HAMMING=1, CURATE=20000,
-#                             DETECT=2000, CRAWL=20000 (0 skips a section), SKIP_PYTHON=1)
+#                             DETECT=2000, CRAWL=20000, MICRO=1 (0 skips a section), SKIP_PYTHON=1)
 set -euo pipefail
 build=${1:-build}
 vpipe="$build/bin/vpipe"
@@ -14,6 +14,7 @@ hamming=${HAMMING:-1}
 curate_n=${CURATE:-20000}
 detect_n=${DETECT:-2000}
 crawl_n=${CRAWL:-20000}
+micro=${MICRO:-1}
 data=${BENCH_DATA:-bench-data}
 out="$data/results-$(date +%Y%m%d-%H%M%S).md"
 mkdir -p "$data"
@@ -221,23 +222,24 @@ PY
 fi
 
 # 6. Crawl: CRAWL small JPEGs from 4 local servers (tests/fixtures/crawl_server.py, python
-#    http.server on 127.0.0.1, one process per "host"), 8 transfers per host; vpipe crawl (fetch +
+#    http.server on 127.0.0.1, four ports of one host name), 16 transfers in flight; vpipe crawl (fetch +
 #    scan into the manifest) against Python requests sessions in 64 threads (fetch + write only).
 #    The servers run on the same cores: URLs/s is a floor; CPU per URL is the client's own.
 if [[ "$crawl_n" -gt 0 ]]; then
-  corpus "$data/small" 1000 small
+  corpus "$data/crawl-src" 200 small
   serve="$data/crawl-serve"
   rm -rf "$serve" "$data/crawl" && mkdir -p "$serve" "$data/crawl"
   i=0
-  while read -r f; do cp "$f" "$serve/img$i.jpg"; i=$((i + 1)); done < <(list_of "$data/small" 64 | grep -i '\.jpe\?g$')
+  while read -r f; do cp "$f" "$serve/img$i.jpg"; i=$((i + 1)); done < <(list_of "$data/crawl-src" 200 | grep -i '\.jpe\?g$' | head -n 64)
   n_img=$i
-  server_pids=()
+  # The servers exit when their stdin (a fifo held open here) reaches end of file.
+  rm -f "$data/crawl/stdin" && mkfifo "$data/crawl/stdin"
   ports=()
   for h in 0 1 2 3; do
-    (sleep 100000 | exec python3 tests/fixtures/crawl_server.py --root "$serve" > "$data/crawl/port$h") &
-    server_pids+=($!)
+    python3 tests/fixtures/crawl_server.py --root "$serve" < "$data/crawl/stdin" \
+      > "$data/crawl/port$h" 2>&1 &
   done
-  trap 'kill "${server_pids[@]}" 2>/dev/null; pkill -f "tests/fixtures/crawl_server.py --root $serve" 2>/dev/null || true' EXIT
+  exec {servers_stdin}> "$data/crawl/stdin"
   for h in 0 1 2 3; do
     for _ in $(seq 100); do grep -q PORT "$data/crawl/port$h" 2>/dev/null && break; sleep 0.1; done
     ports+=("$(awk '{print $2}' "$data/crawl/port$h")")
@@ -246,18 +248,18 @@ if [[ "$crawl_n" -gt 0 ]]; then
     echo "http://127.0.0.1:${ports[$((u % 4))]}/files/img$((u % n_img)).jpg?n=$u"
   done > "$data/crawl/urls.txt"
   bytes=$(du -sb "$serve" | awk '{print $1}')
-  log "## Crawl: $crawl_n URLs of $n_img small JPEGs (avg $((bytes / n_img)) bytes) from 4 local python servers, 8 per host"
+  log "## Crawl: $crawl_n URLs of $n_img small JPEGs (avg $((bytes / n_img)) bytes) from 4 local python servers on 127.0.0.1 (one host name: 16 in flight)"
   log
   log "| contender | URLs/s | client CPU per URL (ms) | peak RSS (MB) | vpipe / Python (URLs/s) |"
   log "|---|---:|---:|---:|---:|"
   /usr/bin/time -f "%e %U %S %M" -o "$data/crawl/vpipe.time" \
     "$vpipe" crawl "$data/crawl/urls.txt" --out "$data/crawl/vpipe-images" --db "$data/crawl/run.db" \
-    --per-host 8 --connections 64 --threads "$threads" > "$data/crawl/vpipe.txt"
+    --per-host 16 --connections 64 --threads "$threads" > "$data/crawl/vpipe.txt"
   read -r v_wall v_user v_sys v_rss < "$data/crawl/vpipe.time"
   v_ups=$(bc -l <<< "$crawl_n / $v_wall")
   if [[ -z "${SKIP_PYTHON:-}" ]]; then
     /usr/bin/time -f "%e %U %S %M" -o "$data/crawl/python.time" \
-      /usr/bin/python3 bench/compare/python_crawl.py --threads 64 --per-host 8 \
+      /usr/bin/python3 bench/compare/python_crawl.py --threads 64 --per-host 16 \
       --out "$data/crawl/python-images" "$data/crawl/urls.txt" > "$data/crawl/python.txt"
     read -r p_wall p_user p_sys p_rss < "$data/crawl/python.time"
     p_ups=$(bc -l <<< "$crawl_n / $p_wall")
@@ -272,14 +274,13 @@ if [[ "$crawl_n" -gt 0 ]]; then
   grep -v '^\[' "$data/crawl/vpipe.txt" | tee -a "$out" > /dev/null
   log '```'
   log
-  kill "${server_pids[@]}" 2>/dev/null || true
-  pkill -f "tests/fixtures/crawl_server.py --root $serve" 2>/dev/null || true
-  trap - EXIT
+  exec {servers_stdin}>&-
+  wait
 fi
 
 # 7. Micro-benchmarks (Google Benchmark), when built.
 for b in "$build"/bench/*_bench; do
-  [[ -x "$b" ]] || continue
+  [[ -x "$b" && "$micro" -gt 0 ]] || continue
   log "## $(basename "$b")"
   "$b" --benchmark_min_time=0.2 2>/dev/null | tee -a "$out" >/dev/null
 done

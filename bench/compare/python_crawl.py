@@ -42,7 +42,7 @@ def main():
         return local.s
 
     def host_limit(url):
-        host = urlsplit(url).netloc
+        host = urlsplit(url).hostname  # per host name, as vpipe (ports of one host share it)
         with lock:
             if host not in limits:
                 limits[host] = threading.BoundedSemaphore(a.per_host)

@@ -244,6 +244,20 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
 
   ScanSummary summary;
   int64_t ignored = 0;  // written by the manifest stage's single worker
+  int sync_fd = -1;
+  if (!options.sync_before_commit.empty()) {
+    sync_fd = ::open(options.sync_before_commit.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sync_fd < 0) {
+      throw IoError(fmt::format("cannot open '{}': {}", options.sync_before_commit.string(),
+                                std::strerror(errno)));
+    }
+  }
+  struct SyncFdCloser {
+    int fd;
+    ~SyncFdCloser() {
+      if (fd >= 0) ::close(fd);
+    }
+  } sync_fd_closer{sync_fd};
 
   Pipeline<ScanItem> pipeline;
   pipeline.set_source(source_name, source);
@@ -320,6 +334,10 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
             }
             ++counts[std::string(to_string(rec.status))];
             rows.push_back(std::move(item.record));
+          }
+          if (sync_fd >= 0 && !rows.empty() && ::syncfs(sync_fd) != 0) {
+            throw IoError(fmt::format("cannot flush '{}' to disk: {}",
+                                      options.sync_before_commit.string(), std::strerror(errno)));
           }
           if (!urls.empty()) {
             manifest.record_crawl_results(rows, urls);

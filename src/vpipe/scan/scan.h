@@ -40,6 +40,10 @@ struct ScanOptions {
   const std::atomic<bool>* stop = nullptr;      ///< set by SIGINT/SIGTERM handlers
   std::string device = "cpu";                   ///< recorded in the runs table
   std::string config_json = "{}";               ///< the effective options, recorded in runs
+  /// When set, the file system holding this path is flushed (syncfs) before each manifest
+  /// commit that records files: the crawl uses it so that a URL is recorded done only once its
+  /// image (data and rename) is on disk, one flush per batch instead of an fsync per file.
+  std::filesystem::path sync_before_commit;
 };
 
 /// What a scan did.
