@@ -138,7 +138,7 @@ TEST_F(CrawlCli, AMalformedListIsAnErrorNamingItsLineAndNothingIsFetched) {
   const fs::path list = dir_.path() / "urls.csv";
   std::ofstream(list) << "url,caption\n" << url("/files/img0.jpg") << ",ok\n\"unterminated,x\n";
   const auto r = run_vpipe({"crawl", list.string(), "--out", out(), "--db", db()}, scratch());
-  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find(list.string() + ":3:"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(db()));
   EXPECT_EQ(stat_int(server_->stats(), "hits /files/img0.jpg"), 0);
@@ -146,6 +146,7 @@ TEST_F(CrawlCli, AMalformedListIsAnErrorNamingItsLineAndNothingIsFetched) {
 
 TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
   const fs::path list = write_list(12, 0);  // 12 URLs over 8 images: 4 exact duplicates
+  std::ofstream(list, std::ios::app) << url("/status/404") << "\tgone\n";
   const fs::path config = dir_.path() / "pipeline.yaml";
   std::ofstream(config) << "manifest: run.db\n"
                         << "ingest:\n  urls: " << list.filename().string()
@@ -153,17 +154,19 @@ TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
                         << "report:\n  out: report\n";
   const auto r = run_vpipe({"run", config.string()}, scratch());
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
-  EXPECT_NE(r.out.find("crawl: 12 URLs listed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("crawl: 13 URLs listed"), std::string::npos) << r.out;
   Manifest m(db());
-  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", 12}}));
+  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", 12}, {"failed", 1}}));
   EXPECT_EQ(m.count_files(), 12);
   const auto decisions = m.decision_counts();
   EXPECT_EQ(decisions.at("duplicate"), 4) << "the 4 repeated images are exact duplicates";
-  // The report shows the crawl: fetched count and the host.
+  // The report shows the crawl: its section, the failure reason, the host's row.
   std::ifstream html(dir_.path() / "report" / "index.html");
   const std::string page((std::istreambuf_iterator<char>(html)), std::istreambuf_iterator<char>());
-  EXPECT_NE(page.find("Crawl"), std::string::npos);
-  EXPECT_NE(page.find("127.0.0.1"), std::string::npos);
+  EXPECT_NE(page.find("<h2 id=\"crawl\">Crawl</h2>"), std::string::npos);
+  EXPECT_NE(page.find("<code>http_404</code>"), std::string::npos);
+  EXPECT_NE(page.find("<tr><td>127.0.0.1</td><td class=\"num\">13</td><td class=\"num\">12</td>"),
+            std::string::npos);
 
   // A config with URL lists and no download folder is refused, naming the key.
   std::ofstream(config) << "manifest: run.db\ningest:\n  urls: " << list.filename().string() << "\n";
