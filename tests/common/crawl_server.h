@@ -24,6 +24,22 @@ namespace vpipe {
 
 using namespace std::chrono_literals;
 
+/// Waits up to 2 s for the child `pid` to exit, then kills it (SIGKILL); reaps it either way and
+/// sets `pid` to -1. Nothing to do for pid <= 0.
+inline void reap_or_kill(pid_t& pid) {
+  if (pid <= 0) return;
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+      pid = -1;
+      return;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  pid = -1;
+}
+
 /// The python fixture: forked with a pipe on stdin (closing it ends the server) and one on stdout
 /// (the "PORT n" line). Serves the files of `root` under /files/.
 class CrawlServer {
@@ -111,17 +127,7 @@ class CrawlServer {
   void stop() {
     if (stdin_ >= 0) ::close(stdin_);
     stdin_ = -1;
-    if (pid_ <= 0) return;
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    reap_or_kill(pid_);
   }
 
   pid_t pid_ = -1;

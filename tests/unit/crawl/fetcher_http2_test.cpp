@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "crawl_server.h"
 #include "image_files.h"
 #include "temp_dir.h"
 #include "vpipe/crawl/fetcher.h"
@@ -162,16 +163,7 @@ class Http2Server {
   void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+    reap_or_kill(pid_);
   }
 
   std::filesystem::path log_;
