@@ -87,12 +87,24 @@ function(vpipe_find_libtorch)
 endfunction()
 vpipe_find_libtorch()
 
-# CUDA is optional: kernels are built when nvcc is found (issue 7). The CUDA runtime is
-# looked up at run time by the device manager, so a binary built here runs without a driver.
+# CUDA is optional: kernels are built when nvcc is found (issue 7), for the architectures of
+# VPIPE_CUDA_ARCHITECTURES. They link the static CUDA runtime, which loads the driver
+# (libcuda.so.1) only when first used: a binary built here runs on machines without a driver or
+# a GPU, and says so (src/vpipe/device/cuda/gpu.h). -DVPIPE_CUDA=OFF builds without them.
+option(VPIPE_CUDA "Build the CUDA kernels when nvcc is found" ON)
+set(VPIPE_CUDA_ARCHITECTURES "75;80;86;89;90" CACHE STRING
+    "GPU architectures of the CUDA kernels: 75 T4, 80 A100, 86 A10/RTX 30, 89 L4/RTX 40, 90 H100/H200")
 include(CheckLanguage)
-check_language(CUDA)
 set(VPIPE_HAVE_NVCC OFF)
-if(CMAKE_CUDA_COMPILER)
-  set(VPIPE_HAVE_NVCC ON)
+if(VPIPE_CUDA)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(CMAKE_CUDA_ARCHITECTURES ${VPIPE_CUDA_ARCHITECTURES})
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no CUDA 20 flags for nvcc; kernels are C++17
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(VPIPE_HAVE_NVCC ON)
+  endif()
 endif()
-message(STATUS "vpipe: nvcc found: ${VPIPE_HAVE_NVCC}")
+message(STATUS "vpipe: CUDA kernels: ${VPIPE_HAVE_NVCC} (architectures ${VPIPE_CUDA_ARCHITECTURES})")
