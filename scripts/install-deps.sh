@@ -21,6 +21,8 @@ build_pkgs=(
   # the fetcher's HTTP/2 test (tests/unit/crawl/fetcher_http2_test.cpp): nghttpd serves h2 over
   # TLS, openssl makes its self-signed certificate
   nghttp2-server openssl
+  # scripts/bundle.sh: a relocatable vpipe (RUNPATH $ORIGIN) for machines without our libraries
+  patchelf zstd
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the HTML report is tested in headless Chromium (tests/unit/report/report_browser_test)

@@ -11,6 +11,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/infer/model.h"
+#include "vpipe/infer/models.h"
 
 #ifdef VPIPE_HAVE_OPENCV_OBJDETECT
 #include <opencv2/core.hpp>
@@ -29,6 +30,11 @@ std::optional<fs::path> opencv_cascade_dir() {
   };
   if (const char* env = std::getenv("VPIPE_CASCADE_DIR"); env != nullptr && *env != '\0') {
     if (holds_cascades(env)) return fs::path(env);
+  }
+  if (const auto exe_dir = executable_dir()) {  // a bundle: scripts/bundle.sh copies them
+    if (holds_cascades(*exe_dir / ".." / "share" / "opencv4")) {
+      return *exe_dir / ".." / "share" / "opencv4";
+    }
   }
   for (const char* dir : {"/usr/share/opencv4", "/usr/share/opencv"}) {
     if (holds_cascades(dir)) return fs::path(dir);

@@ -13,6 +13,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/infer/backend.h"
+#include "vpipe/infer/models.h"
 
 namespace vpipe::detail {
 
@@ -32,11 +33,9 @@ std::vector<std::filesystem::path> plugin_candidates() {
     candidates.emplace_back(env);
     return candidates;
   }
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(exe.parent_path() / kPluginName);
-    candidates.push_back(exe.parent_path() / ".." / "lib" / "vpipe" / kPluginName);
+  if (const auto exe_dir = executable_dir()) {
+    candidates.push_back(*exe_dir / kPluginName);
+    candidates.push_back(*exe_dir / ".." / "lib" / "vpipe" / kPluginName);
   }
   candidates.emplace_back(VPIPE_LIBTORCH_PLUGIN_PATH);
   return candidates;
