@@ -1,9 +1,12 @@
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/json.h"
+#include "vpipe/device/cuda/gpu.h"
 #include "vpipe/device/devices.h"
 
 namespace vpipe::cli {
@@ -15,7 +18,19 @@ void add_devices_command(CLI::App& app, int* exit_code) {
   cmd->callback([json, exit_code] {
     const DeviceInventory inv = probe_devices();
     const std::string chosen = select_device(inv, "auto");
+    std::vector<DeviceDefaults> defaults{device_defaults(inv, "cpu")};
+    for (const auto& d : inv.cuda) defaults.push_back(device_defaults(inv, fmt::format("cuda:{}", d.index)));
+    std::string why_no_kernels;
+    const bool kernels = cuda::built();
+    const int runtime_devices = cuda::device_count(&why_no_kernels);
     if (*json) {
+      std::string defaults_json;
+      for (const DeviceDefaults& d : defaults) {
+        defaults_json += fmt::format(
+            R"({}{}:{{"decode_workers":{},"infer_batch":{},"hash_batch":{},"memory_budget_bytes":{}}})",
+            defaults_json.empty() ? "" : ",", json_quote(d.device), d.decode_workers, d.infer_batch,
+            d.hash_batch, d.memory_budget_bytes);
+      }
       std::string cuda;
       for (const auto& d : inv.cuda) {
         cuda += fmt::format(
@@ -23,10 +38,12 @@ void add_devices_command(CLI::App& app, int* exit_code) {
             cuda.empty() ? "" : ",", d.index, json_quote(d.name), d.compute_major, d.compute_minor,
             d.total_memory_bytes, d.free_memory_bytes, d.multiprocessors);
       }
-      fmt::print(R"({{"cpu":{{"model":{},"cores":{},"simd":"{}"}},"cuda":[{}],"cuda_status":{},"auto":"{}"}})"
+      fmt::print(R"({{"cpu":{{"model":{},"cores":{},"simd":"{}"}},"cuda":[{}],"cuda_status":{},"auto":"{}",)"
+                 R"("cuda_kernels":{{"built":{},"runtime_devices":{},"status":{}}},"defaults":{{{}}}}})"
                  "\n",
                  json_quote(inv.cpu.model), inv.cpu.logical_cores, inv.cpu.simd_level(), cuda,
-                 json_quote(inv.cuda_status), chosen);
+                 json_quote(inv.cuda_status), chosen, kernels, runtime_devices,
+                 json_quote(why_no_kernels), defaults_json);
     } else {
       fmt::print("cpu     {} | {} cores | SIMD {}\n", inv.cpu.model, inv.cpu.logical_cores, inv.cpu.simd_level());
       if (inv.cuda.empty()) fmt::print("cuda    none: {}\n", inv.cuda_status);
@@ -36,6 +53,21 @@ void add_devices_command(CLI::App& app, int* exit_code) {
                    d.total_memory_bytes / 1073741824.0, d.free_memory_bytes / 1073741824.0);
       }
       fmt::print("auto    {}\n", chosen);
+      if (kernels) {
+        fmt::print("kernels CUDA built in; the runtime sees {} device(s){}\n", runtime_devices,
+                   why_no_kernels.empty() ? "" : " (" + why_no_kernels + ")");
+      } else {
+        fmt::print("kernels CPU only: {}\n", why_no_kernels);
+      }
+      fmt::print("defaults (derived from the hardware):\n");
+      for (const DeviceDefaults& d : defaults) {
+        fmt::print("  {:<7} decode workers {}, infer batch {}", d.device, d.decode_workers, d.infer_batch);
+        if (d.hash_batch > 0) {
+          fmt::print(", hash batch {}, memory budget {:.1f} GiB", d.hash_batch,
+                     d.memory_budget_bytes / 1073741824.0);
+        }
+        fmt::print("\n");
+      }
     }
     *exit_code = 0;
   });

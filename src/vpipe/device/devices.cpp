@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <thread>
@@ -166,6 +167,40 @@ std::string select_device(const DeviceInventory& inventory, const std::string& r
     return fmt::format("cuda:{}", index);
   }
   throw ConfigError(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", requested));
+}
+
+namespace {
+
+uint64_t floor_pow2(uint64_t v) {
+  uint64_t p = 1;
+  while (p <= v / 2) p *= 2;
+  return v == 0 ? 0 : p;
+}
+
+}  // namespace
+
+DeviceDefaults device_defaults(const DeviceInventory& inventory, const std::string& device) {
+  DeviceDefaults d;
+  d.device = device;
+  const int cores = std::max(1, inventory.cpu.logical_cores);
+  if (device == "cpu") {
+    d.decode_workers = cores;
+    return d;
+  }
+  const std::string selected = select_device(inventory, device);  // ConfigError when absent
+  const int index = std::stoi(selected.substr(5));
+  const CudaDeviceInfo& gpu = inventory.cuda[static_cast<size_t>(index)];
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  const uint64_t usable = gpu.free_memory_bytes > 0 ? gpu.free_memory_bytes : gpu.total_memory_bytes;
+  const uint64_t share = usable / 5 * 4;
+  d.memory_budget_bytes = std::max<uint64_t>(256 * kMiB, share > 512 * kMiB ? share - 512 * kMiB : 0);
+  d.decode_workers = std::max(1, cores - 1);
+  d.infer_batch = static_cast<int>(
+      std::clamp<uint64_t>(floor_pow2(d.memory_budget_bytes / 2 / (80 * kMiB)), 1, 128));
+  const uint64_t by_sm = floor_pow2(static_cast<uint64_t>(std::max(1, gpu.multiprocessors)) * 64);
+  const uint64_t by_memory = floor_pow2(d.memory_budget_bytes / 4 / (64 * 1024));
+  d.hash_batch = static_cast<int>(std::clamp<uint64_t>(std::min(by_sm, by_memory), 256, 8192));
+  return d;
 }
 
 }  // namespace vpipe

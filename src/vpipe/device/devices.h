@@ -49,4 +49,24 @@ struct DeviceInventory {
 /// CUDA device is present. Throws ConfigError for an unknown value or a missing cuda:N.
 [[nodiscard]] std::string select_device(const DeviceInventory& inventory, const std::string& requested);
 
+/// What vpipe runs with on a device unless told otherwise, derived from the hardware and shown
+/// by `vpipe devices`.
+struct DeviceDefaults {
+  std::string device;       ///< "cpu" or "cuda:N"
+  int decode_workers = 1;   ///< CPU threads decoding: every core; with a GPU, all but one (it feeds the GPU)
+  int infer_batch = 8;      ///< images per model batch
+  int hash_batch = 0;       ///< images per GPU hash batch; 0 on the CPU (hashed one by one)
+  /// Device memory vpipe may take: 80% of what is free (of the total when free is unknown) less
+  /// 512 MiB for the driver and other processes, at least 256 MiB. 0 on the CPU: no budget.
+  uint64_t memory_budget_bytes = 0;
+};
+
+/// The defaults for `device` ("cpu" or "cuda:N", as select_device returns). GPU rules: the
+/// memory budget as above; infer_batch = the largest power of two <= budget / 2 / 80 MiB (a
+/// 640 px detector's fp16 activations per image, generous), in 1..128; hash_batch = the largest
+/// power of two <= 64 per multiprocessor and <= budget / 4 / 64 KiB (a 256x256 working image),
+/// in 256..8192. Throws ConfigError for a device the inventory lacks.
+[[nodiscard]] DeviceDefaults device_defaults(const DeviceInventory& inventory,
+                                             const std::string& device);
+
 }  // namespace vpipe

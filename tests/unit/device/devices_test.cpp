@@ -63,4 +63,54 @@ TEST(Devices, ImpossibleRequestsAreConfigErrorsThatSayWhy) {
   EXPECT_THROW((void)vpipe::select_device(with_gpus(2), "gpu"), vpipe::ConfigError);
 }
 
+using vpipe::CudaDeviceInfo;
+using vpipe::DeviceDefaults;
+using vpipe::DeviceInventory;
+using vpipe::device_defaults;
+
+DeviceInventory inventory_with(uint64_t total_gib, uint64_t free_gib, int sms, int cores) {
+  DeviceInventory inv;
+  inv.cpu.logical_cores = cores;
+  CudaDeviceInfo gpu;
+  gpu.name = "test gpu";
+  gpu.total_memory_bytes = total_gib << 30;
+  gpu.free_memory_bytes = free_gib << 30;
+  gpu.multiprocessors = sms;
+  inv.cuda.push_back(gpu);
+  return inv;
+}
+
+TEST(DeviceDefaults, FollowTheHardware) {
+  // A T4: 15 GiB free, 40 SMs, 8 cores.
+  const DeviceDefaults t4 = device_defaults(inventory_with(16, 15, 40, 8), "cuda:0");
+  EXPECT_EQ(t4.device, "cuda:0");
+  EXPECT_EQ(t4.memory_budget_bytes, (uint64_t{15} << 30) / 5 * 4 - (uint64_t{512} << 20));
+  EXPECT_EQ(t4.decode_workers, 7);  // one core feeds the GPU
+  EXPECT_EQ(t4.infer_batch, 64);    // 11.5 GiB / 2 / 80 MiB = 73 -> 64
+  EXPECT_EQ(t4.hash_batch, 2048);   // 40 SMs * 64 = 2560 -> 2048
+  // An H200 with 16 cores: more memory and SMs, up to the caps.
+  const DeviceDefaults h200 = device_defaults(inventory_with(141, 139, 132, 16), "cuda:0");
+  EXPECT_EQ(h200.infer_batch, 128);
+  EXPECT_EQ(h200.hash_batch, 8192);
+  EXPECT_EQ(h200.decode_workers, 15);
+  EXPECT_GT(h200.memory_budget_bytes, t4.memory_budget_bytes);
+  // Free memory unknown (0): the total counts.
+  const DeviceDefaults unknown = device_defaults(inventory_with(16, 0, 40, 1), "cuda:0");
+  EXPECT_EQ(unknown.memory_budget_bytes, (uint64_t{16} << 30) / 5 * 4 - (uint64_t{512} << 20));
+  // A nearly full GPU still gets the floor budget, a batch of 1 and the smallest hash batch.
+  DeviceInventory tiny = inventory_with(1, 1, 2, 1);
+  tiny.cuda[0].free_memory_bytes = uint64_t{300} << 20;
+  const DeviceDefaults small = device_defaults(tiny, "cuda:0");
+  EXPECT_EQ(small.memory_budget_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(small.infer_batch, 1);
+  EXPECT_EQ(small.hash_batch, 256);
+  EXPECT_EQ(small.decode_workers, 1);
+  // The CPU: every core decodes, no GPU budget.
+  const DeviceDefaults cpu = device_defaults(inventory_with(16, 15, 40, 8), "cpu");
+  EXPECT_EQ(cpu.decode_workers, 8);
+  EXPECT_EQ(cpu.hash_batch, 0);
+  EXPECT_EQ(cpu.memory_budget_bytes, 0U);
+  EXPECT_THROW((void)device_defaults(inventory_with(16, 15, 40, 8), "cuda:1"), vpipe::ConfigError);
+}
+
 }  // namespace
