@@ -5,35 +5,12 @@
 #include <cstddef>
 #include <vector>
 
+#include "vpipe/dedup/area_span.h"
+
 namespace vpipe {
-namespace {
 
-// Lengths are measured in units where a source pixel is `out_n` long and an output pixel
-// `in_n` long, so that every overlap is a whole number.
-struct SourceSpan {
-  int first = 0;              // first source pixel touched
-  int last = 0;               // last source pixel touched (inclusive)
-  uint64_t first_weight = 0;  // overlap with `first`
-  uint64_t last_weight = 0;   // overlap with `last` (0 when first == last)
-  // Pixels strictly between first and last are covered fully: weight out_n each.
-};
-
-SourceSpan span_of(int out_index, int in_n, int out_n) {
-  const int64_t begin = static_cast<int64_t>(out_index) * in_n;
-  const int64_t end = begin + in_n;
-  SourceSpan s;
-  s.first = static_cast<int>(begin / out_n);
-  s.last = static_cast<int>((end - 1) / out_n);
-  if (s.first == s.last) {
-    s.first_weight = static_cast<uint64_t>(in_n);
-  } else {
-    s.first_weight = static_cast<uint64_t>(static_cast<int64_t>(s.first + 1) * out_n - begin);
-    s.last_weight = static_cast<uint64_t>(end - static_cast<int64_t>(s.last) * out_n);
-  }
-  return s;
-}
-
-}  // namespace
+using area::SourceSpan;
+using area::span_of;
 
 void area_resample_gray(const Image& gray, int out_width, int out_height, std::span<uint8_t> out) {
   assert(gray.channels == 1 && !gray.empty() && "area_resample_gray takes a non-empty gray image");
@@ -67,7 +44,7 @@ void area_resample_gray(const Image& gray, int out_width, int out_height, std::s
         for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
         sum += static_cast<uint64_t>(out_width) * interior;
       }
-      out[static_cast<size_t>(i) * out_width + j] = static_cast<uint8_t>((sum + area / 2) / area);
+      out[static_cast<size_t>(i) * out_width + j] = area::level_of(sum, area);
     }
   }
 }
