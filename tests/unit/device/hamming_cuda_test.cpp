@@ -36,8 +36,8 @@ std::vector<HammingPair> naive_pairs(const std::vector<uint64_t>& h, int t) {
     for (size_t j = i + 1; j < h.size(); ++j) {
       const int d = std::popcount(h[i] ^ h[j]);
       if (d <= t) {
-        pairs.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(j),
-                         static_cast<uint8_t>(d)});
+        pairs.push_back(
+            {static_cast<uint32_t>(i), static_cast<uint32_t>(j), static_cast<uint8_t>(d)});
       }
     }
   }
@@ -132,8 +132,8 @@ TEST(HammingCuda, PlantedNearCopiesAtTheBoundary) {
     const auto at_t = std::count_if(got.begin(), got.end(),
                                     [t](const HammingPair& p) { return p.distance == t; });
     EXPECT_GE(at_t, 1500) << "t = " << t;
-    EXPECT_TRUE(std::none_of(got.begin(), got.end(),
-                             [t](const HammingPair& p) { return p.distance > t; }));
+    EXPECT_TRUE(
+        std::none_of(got.begin(), got.end(), [t](const HammingPair& p) { return p.distance > t; }));
     // And with a one-tile buffer, through the relaunch path.
     EXPECT_EQ(hamming_self_join_cuda(hashes, t, small_buffer()), expected) << "t = " << t;
   }
@@ -191,7 +191,8 @@ TEST(HammingCuda, FewerThanTwoHashesAndTileEdges) {
   EXPECT_TRUE(hamming_self_join_cuda(std::vector<uint64_t>{0, 0b111}, 2).empty());
   // Sizes around the 256-hash tile.
   for (const size_t n : {255U, 256U, 257U, 511U, 513U}) {
-    const std::vector<uint64_t> hashes = planted_hashes(n / 4, 6, n);
+    std::vector<uint64_t> hashes = planted_hashes(n / 4 + 1, 6, n);
+    hashes.resize(n);
     EXPECT_EQ(hamming_self_join_cuda(hashes, 6), cpu_pairs(hashes, 6)) << "n = " << n;
   }
 }
@@ -212,7 +213,9 @@ TEST(HammingCuda, ManyRowBands) {
   std::vector<HammingPair> got;
   const HammingCudaStats stats = hamming_self_join_cuda(
       hashes, 6,
-      [&got](std::span<const HammingPair> chunk) { got.insert(got.end(), chunk.begin(), chunk.end()); },
+      [&got](std::span<const HammingPair> chunk) {
+        got.insert(got.end(), chunk.begin(), chunk.end());
+      },
       HammingCudaOptions{});
   EXPECT_GT(stats.bands, 1U);
   std::sort(got.begin(), got.end(), [](const HammingPair& x, const HammingPair& y) {
@@ -224,10 +227,10 @@ TEST(HammingCuda, ManyRowBands) {
 TEST(HammingCuda, AnExceptionFromTheSinkReachesTheCaller) {
   VPIPE_SKIP_WITHOUT_CUDA();
   const std::vector<uint64_t> hashes(1000, 7);
-  EXPECT_THROW(hamming_self_join_cuda(
-                   hashes, 0,
-                   [](std::span<const HammingPair>) { throw std::runtime_error("sink full"); }),
-               std::runtime_error);
+  EXPECT_THROW(
+      hamming_self_join_cuda(
+          hashes, 0, [](std::span<const HammingPair>) { throw std::runtime_error("sink full"); }),
+      std::runtime_error);
   // The device is left usable.
   EXPECT_EQ(hamming_self_join_cuda(hashes, 0).size(), 1000U * 999U / 2U);
 }

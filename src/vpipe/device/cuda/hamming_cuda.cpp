@@ -54,9 +54,7 @@ HammingCudaStats hamming_self_join_cuda(std::span<const uint64_t> hashes, int th
         if (chunk.size() < count) chunk.resize(count);
         return chunk.data();
       },
-      [&chunk, &sink](size_t count) {
-        sink(std::span<const HammingPair>(chunk.data(), count));
-      });
+      [&chunk, &sink](size_t count) { sink(std::span<const HammingPair>(chunk.data(), count)); });
   stats.pairs = counts.pairs;
   stats.bands = counts.bands;
   stats.launches = counts.launches;

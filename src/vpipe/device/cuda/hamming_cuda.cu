@@ -12,7 +12,8 @@
 //    the block's run, and thread 0 reserves the run with ONE atomicAdd per block on a 64-bit
 //    counter. Pass 2 (only in tiles with matches, rare for small t) recomputes and writes the
 //    pairs. The runs are contiguous and need no further synchronisation.
-//  - Overflow: the output buffer holds P pairs (P >= 65,536, one full tile). A block whose run
+//  - Overflow: the output buffer holds P pairs (P >= 65,536, one full tile, or all n(n-1)/2
+//    pairs when that is fewer). A block whose run
 //    does not fit (base + count > P) writes nothing; it records its base with atomicMin and
 //    appends its tile to a pending list. Reservations are totally ordered by the atomic, so once
 //    one fails every later one fails too: the buffer holds a gap-free prefix of
@@ -24,7 +25,8 @@
 //    launch of a (nb - b0) x rows grid (tiles left of the diagonal return at once), with
 //    rows * (nb - b0) <= 2^20 tiles, so the pending lists are bounded (8 bytes a tile), grid.y
 //    stays under 65,536, and pairs reach the sink band by band.
-// Memory on the device: n * 8 (hashes) + P * 12 (pairs) + 2 * 8 * max(2^20, nb) (pending tiles)
+// Memory on the device: n * 8 (hashes) + P * 12 (pairs) + 2 * 8 * min(max(2^20, nb), nb^2)
+// (pending tiles)
 // + 24 bytes of counters. Every CUDA call is checked; errors become vpipe::CudaError.
 //
 // Not yet run on a GPU: compiled for sm_75..sm_90 and reviewed, tested against the CPU index by
@@ -74,10 +76,10 @@ inline void check_cuda(cudaError_t rc, const char* call, const char* file, int l
 // Every launch is checked; define VPIPE_CUDA_DEBUG_SYNC to also wait for it, so a fault is
 // reported at the launch that caused it.
 #ifdef VPIPE_CUDA_DEBUG_SYNC
-#define VPIPE_CUDA_CHECK_LAUNCH(stream)                \
-  do {                                                 \
-    VPIPE_CUDA_CHECK(cudaGetLastError());              \
-    VPIPE_CUDA_CHECK(cudaStreamSynchronize(stream));   \
+#define VPIPE_CUDA_CHECK_LAUNCH(stream)              \
+  do {                                               \
+    VPIPE_CUDA_CHECK(cudaGetLastError());            \
+    VPIPE_CUDA_CHECK(cudaStreamSynchronize(stream)); \
   } while (false)
 #else
 #define VPIPE_CUDA_CHECK_LAUNCH(stream) VPIPE_CUDA_CHECK(cudaGetLastError())
@@ -92,8 +94,8 @@ class DeviceArray {
     const cudaError_t rc = cudaMalloc(reinterpret_cast<void**>(&data_), bytes);
     if (rc == cudaErrorMemoryAllocation) {
       (void)cudaGetLastError();  // not sticky: clear it so the caller's CPU fallback starts clean
-      throw CudaError("out of GPU memory: cudaMalloc of " + std::to_string(bytes) +
-                      " bytes for " + what + " failed (" + cudaGetErrorString(rc) + ")");
+      throw CudaError("out of GPU memory: cudaMalloc of " + std::to_string(bytes) + " bytes for " +
+                      what + " failed (" + cudaGetErrorString(rc) + ")");
     }
     check_cuda(rc, "cudaMalloc", __FILE__, __LINE__);
   }
@@ -174,8 +176,8 @@ __device__ __forceinline__ unsigned long long pack_tile(uint32_t bi, uint32_t bj
 __global__ void __launch_bounds__(kTile)
     self_join_tiles(const uint64_t* __restrict__ hashes, uint64_t n, int threshold,
                     uint32_t band_first, const unsigned long long* __restrict__ tiles,
-                    DevicePair* __restrict__ out, unsigned long long capacity,
-                    LaunchState* state, unsigned long long* __restrict__ pending_out) {
+                    DevicePair* __restrict__ out, unsigned long long capacity, LaunchState* state,
+                    unsigned long long* __restrict__ pending_out) {
   __shared__ uint64_t columns[kTile];
   __shared__ uint32_t warp_total[kWarps];
   __shared__ uint32_t warp_base[kWarps];
@@ -272,10 +274,16 @@ SelfJoinCounts self_join(const uint64_t* hashes, size_t n, int threshold, int de
   const Stream stream;
 
   const uint64_t block_count = (static_cast<uint64_t>(n) + kTile - 1) / kTile;  // nb <= 2^24
-  const size_t pending_capacity = std::max<size_t>(kMaxTilesPerBand, block_count);
+  // No launch has more blocks than this (see the bands below), nor more than nb * nb.
+  const size_t pending_capacity = static_cast<size_t>(std::min<uint64_t>(
+      std::max<uint64_t>(kMaxTilesPerBand, block_count), block_count * block_count));
+  // Small inputs need no more than all their pairs: any tile's pairs still fit, so every launch
+  // still completes a tile.
+  const size_t pair_capacity = static_cast<size_t>(
+      std::min<uint64_t>(pairs_per_launch, static_cast<uint64_t>(n) * (n - 1) / 2));
 
   const DeviceArray<uint64_t> d_hashes(n, "the hashes");
-  const DeviceArray<DevicePair> d_pairs(pairs_per_launch, "the pair buffer");
+  const DeviceArray<DevicePair> d_pairs(pair_capacity, "the pair buffer");
   DeviceArray<unsigned long long> d_pending_a(pending_capacity, "the pending tiles");
   DeviceArray<unsigned long long> d_pending_b(pending_capacity, "the pending tiles");
   const DeviceArray<LaunchState> d_state(1, "the launch counters");
@@ -289,16 +297,16 @@ SelfJoinCounts self_join(const uint64_t* hashes, size_t n, int threshold, int de
   // One launch, then drain: copy the prefix that fits to the host and hand it to the sink.
   // Returns the number of tiles that did not fit (now listed in tiles_out).
   auto launch_and_drain = [&](dim3 grid, uint32_t band_first, const unsigned long long* tiles) {
-    VPIPE_CUDA_CHECK(cudaMemcpyAsync(d_state.get(), &fresh, sizeof(fresh),
-                                     cudaMemcpyHostToDevice, stream.get()));
+    VPIPE_CUDA_CHECK(cudaMemcpyAsync(d_state.get(), &fresh, sizeof(fresh), cudaMemcpyHostToDevice,
+                                     stream.get()));
     self_join_tiles<<<grid, kTile, 0, stream.get()>>>(
         d_hashes.get(), static_cast<uint64_t>(n), threshold, band_first, tiles, d_pairs.get(),
-        static_cast<unsigned long long>(pairs_per_launch), d_state.get(), tiles_out);
+        static_cast<unsigned long long>(pair_capacity), d_state.get(), tiles_out);
     VPIPE_CUDA_CHECK_LAUNCH(stream.get());
     ++counts.launches;
     LaunchState state{};
-    VPIPE_CUDA_CHECK(cudaMemcpyAsync(&state, d_state.get(), sizeof(state),
-                                     cudaMemcpyDeviceToHost, stream.get()));
+    VPIPE_CUDA_CHECK(cudaMemcpyAsync(&state, d_state.get(), sizeof(state), cudaMemcpyDeviceToHost,
+                                     stream.get()));
     VPIPE_CUDA_CHECK(cudaStreamSynchronize(stream.get()));
     const size_t written = static_cast<size_t>(std::min(state.reserved, state.first_fail));
     if (written > 0) {
@@ -314,13 +322,13 @@ SelfJoinCounts self_join(const uint64_t* hashes, size_t n, int threshold, int de
 
   for (uint64_t band_first = 0; band_first < block_count;) {
     const uint64_t width = block_count - band_first;  // column blocks from the band's first row
-    const uint64_t rows = std::min<uint64_t>(
-        {std::max<uint64_t>(1, kMaxTilesPerBand / width), width, 65535});
+    const uint64_t rows =
+        std::min<uint64_t>({std::max<uint64_t>(1, kMaxTilesPerBand / width), width, 65535});
     ++counts.bands;
     // grid.x * grid.y <= pending_capacity: at most one pending entry per block.
-    unsigned int pending = launch_and_drain(
-        dim3(static_cast<unsigned int>(width), static_cast<unsigned int>(rows)),
-        static_cast<uint32_t>(band_first), nullptr);
+    unsigned int pending =
+        launch_and_drain(dim3(static_cast<unsigned int>(width), static_cast<unsigned int>(rows)),
+                         static_cast<uint32_t>(band_first), nullptr);
     while (pending > 0) {
       std::swap(tiles_in, tiles_out);
       ++counts.overflow_relaunches;

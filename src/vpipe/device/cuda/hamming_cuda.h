@@ -27,10 +27,10 @@ struct HammingCudaOptions {
 
 /// What a search did (tests, benchmarks).
 struct HammingCudaStats {
-  size_t pairs = 0;               ///< pairs handed to the sink
-  size_t bands = 0;               ///< row bands of the upper triangle
-  size_t launches = 0;            ///< kernel launches, relaunches included
-  size_t overflow_relaunches = 0; ///< launches over tiles left undone by a full output buffer
+  size_t pairs = 0;                ///< pairs handed to the sink
+  size_t bands = 0;                ///< row bands of the upper triangle
+  size_t launches = 0;             ///< kernel launches, relaunches included
+  size_t overflow_relaunches = 0;  ///< launches over tiles left undone by a full output buffer
 };
 
 /// Every pair (i < j) of `hashes` with popcount(hashes[i] ^ hashes[j]) <= threshold, each exactly
@@ -43,7 +43,8 @@ struct HammingCudaStats {
 /// to the device (n * 8 bytes there, so 10M hashes take 80 MB). `threshold`: 0..64; 64 means
 /// every pair (n(n-1)/2 of them: the buffer-and-drain loop makes that exact, not cheap). The CPU
 /// index takes 0..32 only. n < 2 yields no pairs (after the device check).
-/// Device memory: n * 8 + max_pairs_per_launch * 12 + 2 * 8 * max(2^20, ceil(n / 256)) bytes.
+/// Device memory, at most: n * 8 + max_pairs_per_launch * 12 + 16 * max(2^20, ceil(n / 256))
+/// bytes (about 64 MB beyond the hashes by default; less for small n).
 ///
 /// Throws vpipe::CudaError when no device can run it (the message contains
 /// cuda::unavailable_reason(device)) or a CUDA call fails (the call and CUDA's error string; an
