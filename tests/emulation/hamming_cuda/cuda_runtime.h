@@ -1,7 +1,8 @@
 // Test-only: a CPU emulation of the bits of CUDA that hamming_cuda.cu uses (run.sh beside it):
-// blocks run one at a time in a shuffled order (so atomics are ordered differently each launch), 256 threads per block as real
-// threads with barriers for __syncthreads and per-warp shuffles.
+// blocks run one at a time in a shuffled order (so atomics are ordered differently each launch),
+// 256 threads per block as real threads with barriers for __syncthreads and per-warp shuffles.
 #pragma once
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cstdint>
@@ -13,7 +14,6 @@
 #include <random>
 #include <thread>
 #include <vector>
-#include <algorithm>
 
 #define __global__
 #define __device__
@@ -35,15 +35,30 @@ inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   std::memset(*p, 0xAB, bytes);  // garbage, like the device
   return cudaSuccess;
 }
-inline cudaError_t cudaFree(void* p) { std::free(p); return cudaSuccess; }
-inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { *s = reinterpret_cast<void*>(1); return cudaSuccess; }
+inline cudaError_t cudaFree(void* p) {
+  std::free(p);
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  *s = reinterpret_cast<void*>(1);
+  return cudaSuccess;
+}
 inline cudaError_t cudaStreamDestroy(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-inline cudaError_t cudaGetDevice(int* d) { *d = 0; return cudaSuccess; }
+inline cudaError_t cudaGetDevice(int* d) {
+  *d = 0;
+  return cudaSuccess;
+}
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
-inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) { std::memcpy(d, s, n); return cudaSuccess; }
+inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
+  std::memcpy(d, s, n);
+  return cudaSuccess;
+}
 
-struct dim3 { unsigned x = 1, y = 1, z = 1; dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {} };
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
@@ -67,21 +82,39 @@ inline uint32_t __shfl_up_sync(unsigned, uint32_t v, unsigned d) {
   return r;
 }
 inline int __popcll(unsigned long long x) { return __builtin_popcountll(x); }
-inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { std::lock_guard l(g_atomic); auto o = *p; *p += v; return o; }
-inline unsigned int atomicAdd(unsigned int* p, unsigned int v) { std::lock_guard l(g_atomic); auto o = *p; *p += v; return o; }
-inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) { std::lock_guard l(g_atomic); auto o = *p; *p = std::min(o, v); return o; }
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
+  std::lock_guard l(g_atomic);
+  auto o = *p;
+  *p += v;
+  return o;
+}
+inline unsigned int atomicAdd(unsigned int* p, unsigned int v) {
+  std::lock_guard l(g_atomic);
+  auto o = *p;
+  *p += v;
+  return o;
+}
+inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
+  std::lock_guard l(g_atomic);
+  auto o = *p;
+  *p = std::min(o, v);
+  return o;
+}
 
 template <typename Kernel, typename... Args>
 void emu_launch(dim3 grid, unsigned threads, Kernel kernel, Args... args) {
   ++g_launches;
-  blockDim = dim3(threads); gridDim = grid;
+  blockDim = dim3(threads);
+  gridDim = grid;
   std::vector<dim3> blocks;
-  for (unsigned y = 0; y < grid.y; ++y) for (unsigned x = 0; x < grid.x; ++x) blocks.push_back(dim3(x, y));
+  for (unsigned y = 0; y < grid.y; ++y)
+    for (unsigned x = 0; x < grid.x; ++x) blocks.push_back(dim3(x, y));
   static std::mt19937 rng(12345);
   std::shuffle(blocks.begin(), blocks.end(), rng);
   g_block.block_barrier = std::make_unique<std::barrier<>>(threads);
   g_block.warp_barriers.clear();
-  for (unsigned w = 0; w < threads / 32; ++w) g_block.warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
+  for (unsigned w = 0; w < threads / 32; ++w)
+    g_block.warp_barriers.push_back(std::make_unique<std::barrier<>>(32));
   g_block.shfl.assign(threads, 0);
   std::barrier start(threads + 1), done(threads + 1);
   std::vector<std::thread> pool;
@@ -99,7 +132,12 @@ void emu_launch(dim3 grid, unsigned threads, Kernel kernel, Args... args) {
       }
     });
   }
-  for (const dim3& b : blocks) { current = &b; start.arrive_and_wait(); done.arrive_and_wait(); }
-  stop = true; start.arrive_and_wait();
+  for (const dim3& b : blocks) {
+    current = &b;
+    start.arrive_and_wait();
+    done.arrive_and_wait();
+  }
+  stop = true;
+  start.arrive_and_wait();
   for (auto& th : pool) th.join();
 }
