@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hamming_naive.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -30,21 +32,6 @@ constexpr bool kSlowBuild = false;
 
 bool pair_less(const HammingPair& x, const HammingPair& y) {
   return std::tie(x.a, x.b) < std::tie(y.a, y.b);
-}
-
-/// The plain O(n^2) loop every method must match, sorted by (a, b).
-std::vector<HammingPair> naive_self_join(const std::vector<uint64_t>& h, int t) {
-  std::vector<HammingPair> pairs;
-  for (size_t i = 0; i < h.size(); ++i) {
-    for (size_t j = i + 1; j < h.size(); ++j) {
-      const int d = std::popcount(h[i] ^ h[j]);
-      if (d <= t) {
-        pairs.push_back(
-            {static_cast<uint32_t>(i), static_cast<uint32_t>(j), static_cast<uint8_t>(d)});
-      }
-    }
-  }
-  return pairs;
 }
 
 std::vector<HammingPair> naive_cross_join(const std::vector<uint64_t>& queries,
@@ -159,7 +146,7 @@ TEST_P(HammingLevel, SelfJoinMatchesNaiveForEveryDistanceUpTo12) {
       const size_t n = kSlowBuild ? 1500 : 3000;
       const std::vector<uint64_t> h =
           clustered ? clustered_hashes(n / 2, 100 + t) : planted_hashes(n, t, 200 + t);
-      const std::vector<HammingPair> expected = naive_self_join(h, t);
+      const std::vector<HammingPair> expected = testing::naive_self_join(h, t);
       const std::string data = clustered ? "clustered" : "planted";
       ASSERT_FALSE(expected.empty()) << data << " t=" << t;
       expect_same_pairs(expected,
@@ -179,8 +166,8 @@ TEST_P(HammingLevel, MultiIndexIsExactForAnyBlockCount) {
   for (int t : kSlowBuild ? std::vector<int>{0, 4, 10} : std::vector<int>{0, 1, 3, 4, 7, 10, 12}) {
     const std::vector<uint64_t> h = planted_hashes(2000, t, 300 + t);
     const std::vector<uint64_t> c = clustered_hashes(1000, 400 + t);
-    const std::vector<HammingPair> expected_h = naive_self_join(h, t);
-    const std::vector<HammingPair> expected_c = naive_self_join(c, t);
+    const std::vector<HammingPair> expected_h = testing::naive_self_join(h, t);
+    const std::vector<HammingPair> expected_c = testing::naive_self_join(c, t);
     // (m = 3 makes 2^22-bucket tables, slow to clear in unoptimised builds: once there.)
     const std::vector<int> block_counts =
         kSlowBuild ? std::vector<int>{t == 0 ? 3 : 4, 5, 7, 11}
@@ -243,7 +230,7 @@ TEST_P(HammingLevel, TileEdgesAndTinyInputs) {
         size_t{13}, size_t{17}, size_t{33}, size_t{2047}, size_t{2049}, size_t{4100}}) {
     for (int t : {0, 6, n < 100 ? 32 : 13}) {
       const std::vector<uint64_t> h = n < 100 ? clustered_hashes(n, n) : planted_hashes(n, t, n);
-      const std::vector<HammingPair> expected = naive_self_join(h, t);
+      const std::vector<HammingPair> expected = testing::naive_self_join(h, t);
       for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
         expect_same_pairs(
             expected, hamming_self_join(h, options_for(t, method, level)),
@@ -326,7 +313,7 @@ TEST(HammingIndex, DistanceThirtyTwoPairsEverythingWithinHalfTheBits) {
     options.max_distance = 32;
     const std::vector<HammingPair> pairs = hamming_self_join(h, options);
     EXPECT_EQ(pairs.size(), h.size() * (h.size() - 1) / 2) << to_string(method);
-    expect_same_pairs(naive_self_join(h, 32), pairs, std::string(to_string(method)));
+    expect_same_pairs(testing::naive_self_join(h, 32), pairs, std::string(to_string(method)));
   }
 }
 
@@ -389,7 +376,7 @@ TEST(HammingIndex, SinkGetsChunksThatAddUpToTheFullSetWithoutDuplicates) {
     }
     EXPECT_EQ(unique.size(), streamed.size()) << "duplicates from " << to_string(method);
     std::sort(streamed.begin(), streamed.end(), pair_less);
-    const std::vector<HammingPair> expected = naive_self_join(h, 14);
+    const std::vector<HammingPair> expected = testing::naive_self_join(h, 14);
     EXPECT_GT(expected.size(), 3u * 64 * 1024);
     expect_same_pairs(expected, streamed, std::string(to_string(method)));
   }
@@ -506,7 +493,7 @@ TEST(HammingPlanner, PlansWithGapsAndUnevenWidthsAndRadiiAreExact) {
       hamming_detail::multi_index_join(request, output);
       output.finish();
       std::sort(pairs.begin(), pairs.end(), pair_less);
-      expect_same_pairs(naive_self_join(*data, t), pairs,
+      expect_same_pairs(testing::naive_self_join(*data, t), pairs,
                         "plan of " + std::to_string(plan.size()) + " blocks");
     }
   }

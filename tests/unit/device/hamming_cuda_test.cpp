@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hamming_naive.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -27,21 +29,6 @@ std::vector<HammingPair> cpu_pairs(const std::vector<uint64_t>& hashes, int t) {
   HammingSearchOptions options;
   options.max_distance = t;
   return hamming_self_join(hashes, options);
-}
-
-/// The plain loop, for thresholds beyond the CPU index's 0..32; sorted by (a, b).
-std::vector<HammingPair> naive_pairs(const std::vector<uint64_t>& h, int t) {
-  std::vector<HammingPair> pairs;
-  for (size_t i = 0; i < h.size(); ++i) {
-    for (size_t j = i + 1; j < h.size(); ++j) {
-      const int d = std::popcount(h[i] ^ h[j]);
-      if (d <= t) {
-        pairs.push_back(
-            {static_cast<uint32_t>(i), static_cast<uint32_t>(j), static_cast<uint8_t>(d)});
-      }
-    }
-  }
-  return pairs;
 }
 
 std::vector<uint64_t> random_hashes(size_t n, uint64_t seed) {
@@ -202,7 +189,7 @@ TEST(HammingCuda, Threshold64IsEveryPair) {
   const std::vector<uint64_t> hashes = random_hashes(600, 6);
   const std::vector<HammingPair> got = hamming_self_join_cuda(hashes, 64);
   EXPECT_EQ(got.size(), 600U * 599U / 2U);
-  EXPECT_EQ(got, naive_pairs(hashes, 64));
+  EXPECT_EQ(got, testing::naive_self_join(hashes, 64));
   EXPECT_EQ(hamming_self_join_cuda(hashes, 64, small_buffer()), got);
 }
 
