@@ -21,8 +21,9 @@ namespace {
 
 // ---- plain ----------------------------------------------------------------------------------
 
-std::vector<UrlRecord> parse_plain(std::string_view text) {
-  std::vector<UrlRecord> out;
+/// Calls `visit(line, line_no)` for each non-blank line of `text`, trimmed; line_no 1-based.
+template <typename Visit>
+void for_each_line(std::string_view text, Visit&& visit) {
   size_t line_no = 0;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -31,12 +32,19 @@ std::vector<UrlRecord> parse_plain(std::string_view text) {
     ++line_no;
     const std::string_view line = trim(text.substr(pos, end - pos));
     pos = end + 1;
-    if (line.empty() || line.front() == '#') continue;
+    if (!line.empty()) visit(line, line_no);
+  }
+}
+
+std::vector<UrlRecord> parse_plain(std::string_view text) {
+  std::vector<UrlRecord> out;
+  for_each_line(text, [&](std::string_view line, size_t line_no) {
+    if (line.front() == '#') return;
     UrlRecord r;
     r.url = std::string(line);
     r.line = line_no;
     out.push_back(std::move(r));
-  }
+  });
   return out;
 }
 
@@ -389,15 +397,7 @@ class JsonLine {
 std::vector<UrlRecord> parse_jsonl(std::string_view text, std::string_view name,
                                    const UrlListOptions& options) {
   std::vector<UrlRecord> out;
-  size_t line_no = 0;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    ++line_no;
-    const std::string_view line = trim(text.substr(pos, end - pos));
-    pos = end + 1;
-    if (line.empty()) continue;
+  for_each_line(text, [&](std::string_view line, size_t line_no) {
     JsonLine parser(line, name, line_no);
     auto members = parser.parse_object_members();
     UrlRecord rec;
@@ -416,7 +416,7 @@ std::vector<UrlRecord> parse_jsonl(std::string_view text, std::string_view name,
     }
     if (rec.url.empty()) fail(name, line_no, "empty URL");
     out.push_back(std::move(rec));
-  }
+  });
   return out;
 }
 
