@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -61,6 +62,16 @@ Image to_gray(const Image& src) {
   Image out(src.width, src.height, 1);
   cv::Mat dst = view_of(out);
   cv::cvtColor(view_of(src), dst, cv::COLOR_RGB2GRAY);
+  return out;
+}
+
+Image crop_image(const Image& src, int x, int y, int w, int h) {
+  assert(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= src.width && y + h <= src.height);
+  Image out(w, h, src.channels);
+  for (int r = 0; r < h; ++r) {
+    std::memcpy(out.row(r), src.row(y + r) + static_cast<size_t>(x) * src.channels,
+                static_cast<size_t>(w) * src.channels);
+  }
   return out;
 }
 

@@ -16,4 +16,8 @@ inline constexpr int kWorkingSize = 256;
 /// copied. Thread-safe (pure function).
 [[nodiscard]] Image to_gray(const Image& src);
 
+/// The w x h rectangle of `src` whose top-left pixel is (x, y), copied (channels kept). The
+/// rectangle must lie inside `src`. Thread-safe (pure function).
+[[nodiscard]] Image crop_image(const Image& src, int x, int y, int w, int h);
+
 }  // namespace vpipe

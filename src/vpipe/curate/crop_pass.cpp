@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <utility>
 #include <vector>
 
+#include "vpipe/core/image_ops.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/curate/infer_pass.h"
@@ -55,15 +55,6 @@ bool hash_file(const fs::path& path, uint64_t& hash, int64_t& size) {
   hash = XXH64(bytes.data(), bytes.size(), 0);
   size = static_cast<int64_t>(bytes.size());
   return true;
-}
-
-Image cut(const Image& src, int x, int y, int w, int h) {
-  Image out(w, h, src.channels);
-  for (int r = 0; r < h; ++r) {
-    std::memcpy(out.row(r), src.row(y + r) + static_cast<size_t>(x) * src.channels,
-                static_cast<size_t>(w) * src.channels);
-  }
-  return out;
 }
 
 void crop_file(CropItem& item, Decoder& decoder, const CropOptions& options) {
@@ -126,7 +117,7 @@ void crop_file(CropItem& item, Decoder& decoder, const CropOptions& options) {
       }
       image = std::move(r.image);
     }
-    const Image crop = cut(*image, x1, y1, x2 - x1, y2 - y1);
+    const Image crop = crop_image(*image, x1, y1, x2 - x1, y2 - y1);
     const std::vector<uint8_t> encoded =
         options.format == "png" ? encode_png(crop) : encode_jpeg(crop, options.quality);
     std::error_code ec;

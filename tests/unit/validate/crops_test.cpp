@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,6 +15,7 @@
 #include "image_files.h"
 #include "records.h"
 #include "temp_dir.h"
+#include "vpipe/core/image_ops.h"
 #include "vpipe/curate/infer_pass.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
@@ -55,15 +55,6 @@ void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()),
             static_cast<std::streamsize>(bytes.size()));
-}
-
-Image cut(const Image& src, int x, int y, int w, int h) {
-  Image out(w, h, src.channels);
-  for (int r = 0; r < h; ++r) {
-    std::memcpy(out.row(r), src.row(y + r) + static_cast<size_t>(x) * src.channels,
-                static_cast<size_t>(w) * src.channels);
-  }
-  return out;
 }
 
 /// (path, kind) of each finding.
@@ -215,8 +206,8 @@ TEST_F(CropsTest, EachPlantedDefectIsFoundOnceAtItsCrop) {
   {
     const CropRecord& r = rows[5];
     const Image source = decode_file(sources_[2]);
-    replace_crop(r, cut(source, r.x + 10, r.y + 10, r.width - 20, r.height - 20), r.x + 10,
-                 r.y + 10);
+    replace_crop(r, crop_image(source, r.x + 10, r.y + 10, r.width - 20, r.height - 20),
+                 r.x + 10, r.y + 10);
   }
   expected.emplace(rows[5].path, "crop_misses_box");
   // 7: a consistent row whose file shows another region of the source, same size.
@@ -224,7 +215,7 @@ TEST_F(CropsTest, EachPlantedDefectIsFoundOnceAtItsCrop) {
     const CropRecord& r = rows[7];
     ASSERT_GT(r.x, 40);  // the region at (0, 0) is far enough to differ
     const Image source = decode_file(sources_[3]);
-    replace_crop(r, cut(source, 0, 0, r.width, r.height), r.x, r.y);
+    replace_crop(r, crop_image(source, 0, 0, r.width, r.height), r.x, r.y);
   }
   expected.emplace(rows[7].path, "crop_pixels_differ");
   // rows[6] stays clean.
