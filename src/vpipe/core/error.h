@@ -37,6 +37,14 @@ class CudaError : public Error {
   using Error::Error;
 };
 
+/// A device ran out of memory for one batch (a CUDA allocation failed, or a backend reported
+/// "out of memory"). Not the end of a run: the stage that gets it halves its batch and tries
+/// again (infer/batch_halving.h); only a batch of one that still does not fit fails, as an item.
+class DeviceOutOfMemory : public CudaError {
+ public:
+  using CudaError::CudaError;
+};
+
 /// Thrown by a stage function to fail the items it was given without ending the run: the
 /// engine marks each item of the batch with this message and lets them flow on.
 class ItemError : public std::runtime_error {
