@@ -10,6 +10,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/curate/actions.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/device/devices.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/pipeline/config.h"
 
@@ -31,6 +32,7 @@ struct DedupArgs {
   bool no_quality = false;
   bool auto_thresholds = false;
   int threads = 0;
+  std::string device = "auto";
   ActionsConfig actions;
   // Options given on the command line (they override the config file).
   CLI::Option* match_opt = nullptr;
@@ -38,6 +40,7 @@ struct DedupArgs {
   CLI::Option* dhash_opt = nullptr;
   CLI::Option* method_opt = nullptr;
   CLI::Option* keeper_opt = nullptr;
+  CLI::Option* device_opt = nullptr;
 };
 
 std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
@@ -62,8 +65,10 @@ int run(const DedupArgs& a) {
   install_stop_handlers();
   DedupPassOptions options;
   ActionsConfig actions;
+  std::string device = a.device;
   if (!a.config.empty()) {
     const PipelineConfig config = load_pipeline_config(a.config);
+    if (a.device_opt->count() == 0) device = config.device;
     options.dedup = config.dedup;
     options.quality = config.quality;
     actions = config.actions;
@@ -83,6 +88,7 @@ int run(const DedupArgs& a) {
   if (a.no_chain_guard) d.chain_guard = false;
   if (a.orientations) d.orientations = true;
   if (a.threads > 0) d.threads = a.threads;
+  options.device = select_device(probe_devices(), device);
   if (a.auto_thresholds) options.quality.auto_thresholds = true;
   options.quality_enabled = !a.no_quality;
   for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &actions.copy_keepers},
@@ -147,6 +153,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");
   cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
+  args->device_opt = cmd->add_option("--device", args->device, "near-pair search on auto, cpu, cuda or cuda:N (the GPU from 500k images, else the CPU)")->capture_default_str();
   add_action_options(cmd, args->actions);
   cmd->callback([args, exit_code] { *exit_code = run(*args); });
 }

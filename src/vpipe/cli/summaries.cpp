@@ -56,6 +56,7 @@ void print_dedup_summary(const DedupPassSummary& s) {
     fmt::print("  chain guard: {} files were not near their group's keeper and were regrouped\n",
                s.chain_splits);
   }
+  fmt::print("  near-pair search on {}\n", s.join_device);
   fmt::print("\n{}\n", s.timings.format_table());
 }
 

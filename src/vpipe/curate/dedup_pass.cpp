@@ -6,12 +6,14 @@
 #include <array>
 #include <chrono>
 #include <deque>
-#include <memory>
-#include <unordered_map>
 #include <fstream>
+#include <memory>
+#include <string>
+#include <unordered_map>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/device/cuda/hamming_cuda.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -71,7 +73,59 @@ class PathArena {
   size_t used_ = 0;
 };
 
+/// The near-pair self-join for a pass on `device` over `n_images` images: the GPU index behind
+/// the CPU fallback on "cuda:N" with enough images, nothing (the CPU index) otherwise.
+/// `summary.join_device` says which, and why.
+std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> near_self_join(
+    const DedupPassOptions& options, size_t n_images, DedupPassSummary& summary) {
+  summary.join_device = "cpu";
+  if (options.device.rfind("cuda:", 0) != 0) return {};
+  if (n_images < options.gpu_join_min_hashes) {
+    summary.join_device = fmt::format("cpu ({} images < {}, the GPU minimum)", n_images,
+                                      options.gpu_join_min_hashes);
+    return {};
+  }
+  const int device = std::stoi(options.device.substr(5));
+  return self_join_with_cpu_fallback(
+      [device](std::span<const uint64_t> hashes, int t, const HammingPairSink& sink) {
+        hamming_self_join_cuda(hashes, t, sink, device);
+      },
+      options.device, &summary.join_device);
+}
+
 }  // namespace
+
+std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)>
+self_join_with_cpu_fallback(
+    std::function<void(std::span<const uint64_t>, int, const HammingPairSink&)> gpu,
+    std::string name, std::string* used) {
+  auto failed = std::make_shared<bool>(false);
+  return [gpu = std::move(gpu), name = std::move(name), used, failed](
+             std::span<const uint64_t> hashes, int t, const HammingPairSink& sink) {
+    if (*failed) return false;
+    bool handed_over = false;
+    try {
+      gpu(hashes, t, [&](std::span<const HammingPair> pairs) {
+        handed_over = handed_over || !pairs.empty();
+        sink(pairs);
+      });
+    } catch (const CudaError& e) {
+      if (handed_over) {
+        throw Error(fmt::format(
+            "dedup: the near-pair search on {} failed part-way ({}); nothing was written: rerun "
+            "with --device cpu",
+            name, e.what()));
+      }
+      *failed = true;
+      *used = fmt::format("cpu ({}: {})", name, e.what());
+      log().warn("dedup: near-pair search on {} failed, running it on the CPU instead: {}", name,
+                 e.what());
+      return false;
+    }
+    *used = name;
+    return true;
+  };
+}
 
 bool files_identical(const std::string& a, const std::string& b) {
   std::ifstream fa(a, std::ios::binary);
@@ -185,7 +239,9 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     const ExactConfirm confirm = [&](size_t a, size_t b) {
       return files_identical(std::string(items[a].path), std::string(items[b].path));
     };
-    GroupingResult grouping = group_duplicates(items, options.dedup, confirm, sink);
+    DedupOptions dedup = options.dedup;
+    if (dedup.near && !dedup.self_join) dedup.self_join = near_self_join(options, items.size(), summary);
+    GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;

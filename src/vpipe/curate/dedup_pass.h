@@ -3,7 +3,9 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 
 #include "vpipe/dedup/grouping.h"
@@ -19,7 +21,14 @@ struct DedupPassOptions {
   DedupOptions dedup;
   QualityRules quality;
   bool quality_enabled = true;  ///< apply the quality rules (else every file is kept or grouped)
-  std::string device = "cpu";   ///< recorded in the runs table
+  /// "cpu" or "cuda:N" (as select_device returns): recorded in the runs table; on "cuda:N" the
+  /// near-pair self-joins run on that GPU (hamming_cuda.h) when there are at least
+  /// gpu_join_min_hashes hashes, falling back to the CPU index when it cannot.
+  std::string device = "cpu";
+  /// Below this many images the CPU index is used even on a GPU: multi-index hashing on the
+  /// CPU costs ~1 s per 2M hashes at t = 10, less than a GPU's set-up and transfer for small
+  /// sets. Provisional: the crossover is still to be measured on a GPU (docs/PERFORMANCE.md).
+  size_t gpu_join_min_hashes = 500'000;
   std::string config_json = "{}";
 };
 
@@ -36,7 +45,22 @@ struct DedupPassSummary {
   std::map<std::string, int64_t> reasons;    ///< rule -> files rejected by it
   QualityRules effective_quality;  ///< the rules as applied (automatic thresholds resolved)
   RunReport timings;  ///< one "stage" per step: load (with the verdicts), group, write
+  /// Where the near-pair self-joins ran: "cpu", "cuda:N", or "cpu" with the reason the GPU was
+  /// not used ("cpu (cuda:0: no usable CUDA device: ...)", "cpu (1200 images < 500000)").
+  std::string join_device = "cpu";
 };
+
+/// A self-join for DedupOptions::self_join that runs `gpu` (in the pass: hamming_self_join_cuda
+/// on one device) and returns true; or, when `gpu` throws CudaError before handing over a pair,
+/// logs the reason (once per pass), sets `*used` to "cpu (<name>: <reason>)", returns false so
+/// the CPU index runs, and skips the GPU from then on. A CudaError after pairs were handed over
+/// cannot fall back without double counting: it is rethrown as vpipe::Error naming the device
+/// and asking for `--device cpu` (the pass writes nothing: its results are one transaction).
+/// On success `*used` is set to `name`. `used` must outlive the returned function.
+[[nodiscard]] std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)>
+self_join_with_cpu_fallback(
+    std::function<void(std::span<const uint64_t>, int, const HammingPairSink&)> gpu,
+    std::string name, std::string* used);
 
 /// The group pass over a manifest filled by the scan (docs/DEDUP.md): quality verdicts, exact and
 /// near-duplicate groups with keepers, and a decision per file (keep, duplicate, reject), written

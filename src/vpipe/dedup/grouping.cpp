@@ -255,10 +255,12 @@ class Grouper {
     const bool search_phash = options_.match != NearMatch::kDhash;
     const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
     const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
-      search.max_distance = t;
-      hamming_self_join(hashes, search, [&](std::span<const HammingPair> pairs) {
+      const HammingPairSink to_consider = [&](std::span<const HammingPair> pairs) {
         for (const HammingPair& p : pairs) consider(p.a, p.b, Orientation::kIdentity);
-      });
+      };
+      if (options_.self_join && options_.self_join(hashes, t, to_consider)) return;
+      search.max_distance = t;
+      hamming_self_join(hashes, search, to_consider);
     };
     if (search_phash) self_join(phashes, options_.phash_threshold);
     if (search_dhash) self_join(dhashes, options_.dhash_threshold);

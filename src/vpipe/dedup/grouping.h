@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vpipe/core/record.h"
+#include "vpipe/dedup/hamming_index.h"
 #include "vpipe/dedup/hashes.h"
 
 namespace vpipe {
@@ -38,6 +39,12 @@ struct DedupOptions {
                                                KeeperCriterion::kOldest,
                                                KeeperCriterion::kShortestPath};
   int threads = 0;  ///< 0 = all cores
+  /// Runs the near-pair self-joins instead of hamming_self_join when set: called with the
+  /// hashes, the threshold and the sink, it hands over the same pair set (each pair once,
+  /// a < b) and returns true, or returns false WITHOUT having handed over a pair, and the CPU
+  /// index runs instead. The dedup pass sets it to the GPU index (curate/dedup_pass.h,
+  /// cuda_self_join). Cross joins (orientations) always run on the CPU index.
+  std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> self_join;
 };
 
 inline constexpr std::array<NearMatch, 4> kAllNearMatches = {NearMatch::kPhash, NearMatch::kDhash,
