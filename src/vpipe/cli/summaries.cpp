@@ -75,6 +75,10 @@ void print_action_summary(const ActionSummary& s) {
 void print_infer_summary(const InferPassSummary& s, std::string_view model) {
   fmt::print("infer: {} on {} images ({} ok, {} failed, {} unchanged) with {}\n", model, s.files,
              s.ok, s.failed, s.unchanged, s.runtime);
+  if (s.oom_halvings > 0) {
+    fmt::print("  out of device memory {} time(s): batches of at most {} (see log)\n",
+               s.oom_halvings, s.batch_limit);
+  }
   fmt::print("  {:<24}{:>10}\n", "predictions", s.predictions);
   for (const auto& [label, n] : s.labels) fmt::print("    {:<22}{:>10}\n", label, n);
   fmt::print("\n{}\n", s.engine.format_table());

@@ -180,7 +180,13 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                          for (InferItem& item : batch) {
                            if (!item.failed) inputs.push_back(&item.input);
                          }
-                         if (!inputs.empty()) model->infer(inputs);
+                         if (inputs.empty()) return;
+                         model->infer(inputs);
+                         for (InferItem& item : batch) {
+                           if (!item.failed && !item.input.error.empty()) {
+                             item.fail(std::move(item.input.error));
+                           }
+                         }
                        };
                      });
   add_item_stage("postprocess", [&](InferItem& item) {
@@ -270,6 +276,11 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
     throw;
   }
   summary.files = summary.ok + summary.failed;
+  for (const auto& model : models) {
+    const BatchMemoryStats m = model->batch_memory();
+    summary.oom_halvings += m.halvings;
+    if (m.limit > 0) summary.batch_limit = summary.batch_limit == 0 ? m.limit : std::min(summary.batch_limit, m.limit);
+  }
   summary.unchanged = unchanged.load();
   summary.labels = std::move(labels);
   summary.stopped = summary.engine.stopped;

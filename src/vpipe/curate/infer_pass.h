@@ -54,6 +54,10 @@ struct InferPassSummary {
   int64_t predictions = 0;
   std::map<std::string, int64_t> labels;  ///< label -> predictions this run (top-1 for classify)
   std::string runtime;                    ///< Model::runtime()
+  /// Out-of-memory errors that halved a worker's batch (BatchHalving), and the smallest batch
+  /// limit they left (0 = never limited): a run that finished despite too little device memory.
+  size_t oom_halvings = 0;
+  size_t batch_limit = 0;
   bool stopped = false;
   RunReport engine;  ///< read / decode / preprocess / infer / postprocess / write
 };

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 
@@ -50,8 +51,47 @@ BackendKind backend_for_file(const std::filesystem::path& model) {
       model.string(), ext));
 }
 
+namespace {
+
+/// BackendOptions::simulate_memory_bytes: a backend in front of the real one that refuses
+/// batches over a memory size, the way a device would.
+class MemoryLimitedBackend final : public Backend {
+ public:
+  MemoryLimitedBackend(std::unique_ptr<Backend> inner, uint64_t bytes)
+      : inner_(std::move(inner)), bytes_(bytes) {}
+  BackendKind kind() const override { return inner_->kind(); }
+  std::string device() const override { return inner_->device(); }
+  std::vector<Tensor> infer(std::span<const float> input,
+                            std::span<const int64_t> shape) override {
+    const auto n = static_cast<uint64_t>(shape.empty() ? 1 : std::max<int64_t>(shape[0], 1));
+    const uint64_t need = (input.size() + n * output_floats_per_image_) * sizeof(float);
+    if (need > bytes_) {
+      throw DeviceOutOfMemory(fmt::format("simulated device of {} bytes: a batch of {} needs {}",
+                                          bytes_, n, need));
+    }
+    std::vector<Tensor> out = inner_->infer(input, shape);
+    uint64_t floats = 0;
+    for (const Tensor& t : out) floats += t.data.size();
+    output_floats_per_image_ = floats / n;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+  uint64_t bytes_;
+  uint64_t output_floats_per_image_ = 0;  ///< learnt from the last call
+};
+
+}  // namespace
+
 std::unique_ptr<Backend> load_backend(const std::filesystem::path& model, BackendKind kind,
                                       const BackendOptions& options) {
+  if (options.simulate_memory_bytes > 0) {
+    BackendOptions real = options;
+    real.simulate_memory_bytes = 0;
+    return std::make_unique<MemoryLimitedBackend>(load_backend(model, kind, real),
+                                                  options.simulate_memory_bytes);
+  }
   std::string why;
   if (!backend_available(kind, &why)) {
     throw ConfigError(fmt::format("model '{}': cannot load it on {}: {}", model.string(),

@@ -31,6 +31,11 @@ enum class BackendKind {
 struct BackendOptions {
   std::string device = "cpu";  ///< "cpu", or "cuda" / "cuda:N" where the backend supports it
   int threads = 0;             ///< intra-op threads; 0 = the backend's default
+  /// Testing: behave as a device with this many bytes for one batch. A batch whose input plus
+  /// outputs (estimated from the previous call's outputs per image) would exceed it throws
+  /// DeviceOutOfMemory before reaching the network, as CUDA would. 0 = off. How the tests drive
+  /// the out-of-memory path (BatchHalving) on machines without a GPU.
+  uint64_t simulate_memory_bytes = 0;
 };
 
 /// A loaded network: one float32 input tensor in, its output tensors out.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "vpipe/core/error.h"
+#include "vpipe/infer/batch_halving.h"
 #include "vpipe/infer/models.h"
 
 namespace vpipe {
@@ -275,7 +276,8 @@ class TensorModel final : public Model {
  public:
   TensorModel(ModelSpec spec, const BackendOptions& options)
       : Model(std::move(spec)),
-        backend_(load_backend(this->spec().path, backend_for_file(this->spec().path), options)) {}
+        backend_(load_backend(this->spec().path, backend_for_file(this->spec().path), options)),
+        halving_(fmt::format("model '{}' on {}", this->spec().name, backend_->device())) {}
 
   int decode_long_side() const override {
     return std::max(spec().input_width, spec().input_height);
@@ -293,6 +295,49 @@ class TensorModel final : public Model {
   }
 
   void infer(std::span<ModelInput* const> batch) override {
+    for (ModelInput* in : batch) in->error.clear();
+    halving_.run(
+        batch.size(),
+        [&](size_t first, size_t count) { infer_chunk(batch.subspan(first, count)); },
+        [&](size_t index, const std::string& why) {
+          batch[index]->outputs.clear();
+          batch[index]->error = fmt::format("model '{}': {}", spec().name, why);
+        });
+  }
+
+  BatchMemoryStats batch_memory() const override {
+    return {halving_.limit(), halving_.halvings()};
+  }
+
+  std::vector<Prediction> decode(const ModelInput& input) const override {
+    const ModelSpec& s = spec();
+    if (input.outputs.empty()) return {};
+    switch (s.format) {
+      case OutputFormat::kYoloV5:
+      case OutputFormat::kYoloV8:
+        return decode_yolo(input);
+      case OutputFormat::kBlazeFace:
+        return decode_faces(input);
+      case OutputFormat::kRaw:
+        return decode_classes(input);
+      case OutputFormat::kCascade:
+      case OutputFormat::kHog:
+        break;
+    }
+    return {};
+  }
+
+  std::string runtime() const override {
+    return fmt::format("{}/{}", to_string(backend_->kind()), backend_->device());
+  }
+
+ private:
+  size_t input_floats() const {
+    return static_cast<size_t>(spec().input_width) * spec().input_height * 3;
+  }
+
+  /// One backend call over `batch` (a chunk of the engine's batch); throws what it throws.
+  void infer_chunk(std::span<ModelInput* const> batch) {
     const ModelSpec& s = spec();
     const size_t per_image = input_floats();
     const auto n = static_cast<int64_t>(batch.size());
@@ -325,33 +370,6 @@ class TensorModel final : public Model {
         in.outputs.push_back(std::move(one));
       }
     }
-  }
-
-  std::vector<Prediction> decode(const ModelInput& input) const override {
-    const ModelSpec& s = spec();
-    if (input.outputs.empty()) return {};
-    switch (s.format) {
-      case OutputFormat::kYoloV5:
-      case OutputFormat::kYoloV8:
-        return decode_yolo(input);
-      case OutputFormat::kBlazeFace:
-        return decode_faces(input);
-      case OutputFormat::kRaw:
-        return decode_classes(input);
-      case OutputFormat::kCascade:
-      case OutputFormat::kHog:
-        break;
-    }
-    return {};
-  }
-
-  std::string runtime() const override {
-    return fmt::format("{}/{}", to_string(backend_->kind()), backend_->device());
-  }
-
- private:
-  size_t input_floats() const {
-    return static_cast<size_t>(spec().input_width) * spec().input_height * 3;
   }
 
   std::vector<Prediction> decode_yolo(const ModelInput& input) const {
@@ -447,6 +465,7 @@ class TensorModel final : public Model {
   }
 
   std::unique_ptr<Backend> backend_;
+  BatchHalving halving_;
   std::vector<float> batch_;  ///< the assembled [N, ...] input, reused across batches
 };
 

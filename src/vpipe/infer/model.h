@@ -110,6 +110,15 @@ struct ModelInput {
   Image image;                  ///< cascade/HOG: the (gray, maybe reduced) image they scan
   std::vector<Tensor> outputs;  ///< after infer(), tensor models: this image's outputs, batch 1
   std::vector<Detection> raw;   ///< after infer(), cascade/HOG: boxes in pixels of `image`
+  /// After infer(): why this image alone could not be inferred while the rest of its batch was
+  /// (it did not fit the device's memory even by itself); empty when it was inferred.
+  std::string error;
+};
+
+/// How a Model's batches met the device's memory (BatchHalving): what the infer pass reports.
+struct BatchMemoryStats {
+  size_t limit = 0;     ///< the largest batch it now tries; 0 = never limited
+  size_t halvings = 0;  ///< out-of-memory errors that halved the batch
 };
 
 /// A loaded model split into the three steps the infer pass runs as separate stages:
@@ -132,8 +141,12 @@ class Model {
   virtual void prepare(const Image& image, ModelInput& input) const = 0;
   /// Runs the model on a batch (1..max_batch inputs, each prepared), filling their `outputs`
   /// or `raw`. Tensor models assemble one contiguous [N, ...] buffer and make one backend
-  /// call. Throws ItemError when the backend refuses the batch. Not thread-safe.
+  /// call; when the device runs out of memory they split the batch (BatchHalving) and an
+  /// image that does not fit even alone gets its `error` set. Throws ItemError when the backend
+  /// refuses the batch. Not thread-safe.
   virtual void infer(std::span<ModelInput* const> batch) = 0;
+  /// What out-of-memory errors did to this model's batches (zeros for models that never split).
+  [[nodiscard]] virtual BatchMemoryStats batch_memory() const { return {}; }
   /// The predictions of one inferred input, in pixels of the image given to prepare(), after
   /// thresholds and NMS (detect) or top-k (classify), best first. Thread-safe (const).
   [[nodiscard]] virtual std::vector<Prediction> decode(const ModelInput& input) const = 0;

@@ -316,6 +316,64 @@ TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
             0.5f);
 }
 
+// Out of device memory: with room for three images at most (simulated; BackendOptions::
+// simulate_memory_bytes), batches of 32 are halved until they fit and the results are those of
+// batches of one; with room for less than one image, every image fails alone and the run ends.
+TEST_F(InferPassTest, OutOfDeviceMemoryHalvesTheBatchAndChangesNoResult) {
+  ModelRequest request;
+  request.model = "blazeface";
+  ModelSpec spec;
+  try {
+    spec = resolve_model(request);
+  } catch (const ConfigError& e) {
+    GTEST_SKIP() << e.what();
+  }
+  if (!backend_available(BackendKind::kOpenCvDnn)) GTEST_SKIP() << "built without OpenCV dnn";
+  if (!write_photo_corpus(in_)) GTEST_SKIP() << "test photos missing: run scripts/fetch-models.sh";
+  scan();
+  const uint64_t image_input_bytes =
+      static_cast<uint64_t>(spec.input_width) * static_cast<uint64_t>(spec.input_height) * 3 * 4;
+  const auto run = [&](size_t max_batch, uint64_t memory) {
+    InferPassOptions options;
+    options.model = spec;
+    options.threads = 2;
+    options.force = true;
+    options.batch = BatchPolicy{max_batch, std::chrono::milliseconds(50)};
+    options.backend.simulate_memory_bytes = memory;
+    return run_infer_pass(db_, options);
+  };
+  const InferPassSummary one = run(1, 0);
+  ASSERT_EQ(one.ok, 18);
+  EXPECT_EQ(one.oom_halvings, 0U);
+  const auto reference = results("blazeface");
+
+  const InferPassSummary tight = run(32, 3 * image_input_bytes + image_input_bytes / 2);
+  EXPECT_EQ(tight.ok, 18);
+  EXPECT_EQ(tight.failed, 0);
+  EXPECT_GE(tight.oom_halvings, 1U);
+  EXPECT_GE(tight.batch_limit, 1U);
+  EXPECT_LE(tight.batch_limit, 3U);
+  const auto halved = results("blazeface");
+  ASSERT_EQ(halved.size(), reference.size());
+  for (const auto& [path, dets] : reference) {
+    const auto& other = halved.at(path);
+    ASSERT_EQ(other.size(), dets.size()) << path;
+    for (size_t k = 0; k < dets.size(); ++k) {
+      EXPECT_EQ(other[k].score, dets[k].score) << path;
+      EXPECT_EQ(other[k].x1, dets[k].x1) << path;
+      EXPECT_EQ(other[k].y2, dets[k].y2) << path;
+    }
+  }
+
+  const InferPassSummary none = run(8, image_input_bytes / 2);
+  EXPECT_EQ(none.ok, 0);
+  EXPECT_EQ(none.failed, 18);
+  EXPECT_EQ(none.batch_limit, 1U);
+  const std::map<std::string, int64_t> counts = Manifest(db_).inference_counts("blazeface");
+  EXPECT_EQ(counts.count("ok"), 0U);
+  EXPECT_EQ(counts.at("failed"), 18);
+}
+
 // ---- crops ------------------------------------------------------------------------------
 
 class CropPassTest : public InferPassTest {
