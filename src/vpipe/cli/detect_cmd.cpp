@@ -34,7 +34,7 @@ struct DetectArgs {
   float iou = -1;
   int max_det = -1;
   int top_k = -1;
-  int max_batch = 8;
+  int max_batch = 0;
   double max_delay_ms = 5;
   int threads = 0;
   int infer_workers = 1;
@@ -80,7 +80,9 @@ int run(DetectArgs a) {
   const DeviceInventory inventory = probe_devices();
   const std::string device = select_device(inventory, a.device);
   const ModelSpec spec = resolve_model(model_request(a));
+  const DeviceDefaults defaults = device_defaults(inventory, device);
   const int threads = a.threads > 0 ? a.threads : inventory.cpu.logical_cores;
+  if (a.max_batch == 0) a.max_batch = defaults.infer_batch;
   const std::string_view verb = a.task == ModelTask::kDetect ? "detect" : "classify";
 
   // The manifest: given as the only input, or --db (scanned first from the folders/list).
@@ -116,7 +118,7 @@ int run(DetectArgs a) {
   options.model = spec;
   options.backend.device = device;
   options.cpu_fallback = a.device == "auto";
-  options.threads = threads;
+  options.threads = a.threads > 0 ? a.threads : defaults.decode_workers;
   options.infer_workers = a.infer_workers;
   options.batch.max_batch = static_cast<size_t>(a.max_batch);
   options.batch.max_delay = std::chrono::microseconds(static_cast<int64_t>(a.max_delay_ms * 1000));
@@ -188,9 +190,9 @@ void add_infer_command(CLI::App& app, int* exit_code, ModelTask task) {
   } else {
     cmd->add_option("--top-k", args->top_k, "classes kept per image (default 5)")->check(CLI::Range(1, 1000));
   }
-  cmd->add_option("--max-batch", args->max_batch, "images per model call (the batcher)")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-batch", args->max_batch, "images per model call (the batcher); 0 = the device's infer batch (`vpipe devices`)")->capture_default_str()->check(CLI::Range(0, 4096));
   cmd->add_option("--max-delay-ms", args->max_delay_ms, "a batch leaves when its oldest image has waited this long")->capture_default_str()->check(CLI::Range(0.0, 60000.0));
-  cmd->add_option("--threads", args->threads, "read/decode/pre- and post-process workers (default: all cores)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--threads", args->threads, "read/decode/pre- and post-process workers (default: all cores; on a GPU the infer pass keeps one for feeding it)")->check(CLI::Range(1, 1024));
   cmd->add_option("--infer-workers", args->infer_workers, "model instances running batches side by side")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_flag("--all", args->all, "every decodable file, not only the dedup pass's keepers");
   cmd->add_flag("--force", args->force, "infer again files this model has already done");

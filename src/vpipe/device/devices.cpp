@@ -179,7 +179,8 @@ uint64_t floor_pow2(uint64_t v) {
 
 }  // namespace
 
-DeviceDefaults device_defaults(const DeviceInventory& inventory, const std::string& device) {
+DeviceDefaults device_defaults(const DeviceInventory& inventory, const std::string& device,
+                               uint64_t memory_budget_bytes) {
   DeviceDefaults d;
   d.device = device;
   const int cores = std::max(1, inventory.cpu.logical_cores);
@@ -193,7 +194,9 @@ DeviceDefaults device_defaults(const DeviceInventory& inventory, const std::stri
   constexpr uint64_t kMiB = uint64_t{1} << 20;
   const uint64_t usable = gpu.free_memory_bytes > 0 ? gpu.free_memory_bytes : gpu.total_memory_bytes;
   const uint64_t share = usable / 5 * 4;
-  d.memory_budget_bytes = std::max<uint64_t>(256 * kMiB, share > 512 * kMiB ? share - 512 * kMiB : 0);
+  d.memory_budget_bytes = std::max<uint64_t>(
+      256 * kMiB, memory_budget_bytes > 0 ? memory_budget_bytes
+                                          : (share > 512 * kMiB ? share - 512 * kMiB : 0));
   d.decode_workers = std::max(1, cores - 1);
   d.infer_batch = static_cast<int>(
       std::clamp<uint64_t>(floor_pow2(d.memory_budget_bytes / 2 / (80 * kMiB)), 1, 128));

@@ -65,8 +65,11 @@ struct DeviceDefaults {
 /// memory budget as above; infer_batch = the largest power of two <= budget / 2 / 80 MiB (a
 /// 640 px detector's fp16 activations per image, generous), in 1..128; hash_batch = the largest
 /// power of two <= 64 per multiprocessor and <= budget / 4 / 64 KiB (a 256x256 working image),
-/// in 256..8192. Throws ConfigError for a device the inventory lacks.
+/// in 256..8192. `memory_budget_bytes` > 0 replaces the derived budget (`devices.memory_budget_mib`
+/// in the config; at least 256 MiB) and the batches follow from it; ignored on the CPU.
+/// Throws ConfigError for a device the inventory lacks.
 [[nodiscard]] DeviceDefaults device_defaults(const DeviceInventory& inventory,
-                                             const std::string& device);
+                                             const std::string& device,
+                                             uint64_t memory_budget_bytes = 0);
 
 }  // namespace vpipe

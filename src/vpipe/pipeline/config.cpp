@@ -221,6 +221,18 @@ std::vector<ConfigField> build_fields() {
   device.expected = "auto, cpu, cuda or cuda:N";
   f.push_back(std::move(device));
 
+  // devices:
+  f.push_back(int_field(
+      "devices.memory_budget_mib", [](auto& c) -> auto& { return c.devices.memory_budget_mib; },
+      0, 1 << 24,
+      "GPU memory vpipe may take, in MiB (at least 256); model batches are sized from it. 0 = "
+      "80% of the free memory less 512 MiB (`vpipe devices` shows it). Ignored on the CPU."));
+  f.push_back(int_field(
+      "devices.gpu_dedup_min_images",
+      [](auto& c) -> auto& { return c.devices.gpu_dedup_min_images; }, 0, 2000000000,
+      "On a GPU, the near-duplicate search runs there from this many images; below it the CPU "
+      "index is faster than the transfer."));
+
   // ingest:
   ConfigField urls = make_field(
       "ingest.urls", T::kPathList,
@@ -292,7 +304,9 @@ std::vector<ConfigField> build_fields() {
   // scan:
   f.push_back(int_field(
       "scan.threads", [](auto& c) -> auto& { return c.scan.threads; }, 0, kMaxThreads,
-      "Decode and signal workers; 0 = the cores this process may use."));
+      "Decode and signal workers of the scan, and the infer pass's; 0 = every core this process "
+      "may use, except in the infer pass on a GPU: all but the one that feeds it (`vpipe "
+      "devices`, decode workers)."));
   f.push_back(bool_field(
       "scan.force", [](auto& c) -> auto& { return c.scan.force; },
       "Rescan files that are already in the manifest with the same path, size and mtime."));
@@ -458,8 +472,9 @@ std::vector<ConfigField> build_fields() {
       "NMS: a box overlapping a better one of its class by more than this IoU is dropped; "
       "negative = the model's own default."));
   f.push_back(int_field(
-      "infer.max_batch", [](auto& c) -> auto& { return c.infer.max_batch; }, 1, 4096,
-      "Images per model call: the batcher sends a batch when it has this many..."));
+      "infer.max_batch", [](auto& c) -> auto& { return c.infer.max_batch; }, 0, 4096,
+      "Images per model call: the batcher sends a batch when it has this many (0 = the "
+      "device's infer batch, `vpipe devices`: 8 on the CPU, from the memory budget on a GPU)..."));
   f.push_back(number_field(
       "infer.max_delay_ms", [](auto& c) -> auto& { return c.infer.max_delay_ms; }, 0, 60000,
       "...or when its oldest image has waited this many milliseconds."));
@@ -499,6 +514,9 @@ std::vector<ConfigField> build_fields() {
 }
 
 constexpr ConfigSection kSections[] = {
+    {"devices",
+     "Overrides of the per-device defaults that `vpipe devices` shows; the worker and batch "
+     "defaults apply where `scan.threads` and `infer.max_batch` are 0."},
     {"ingest",
      "The crawl: images fetched from URL lists into `ingest.out`, politely (robots.txt, "
      "per-host limits, back-off) and resumably (every URL's state is in the manifest), then "

@@ -38,7 +38,7 @@ struct IngestConfig {
 
 /// `scan:` of the pipeline config: the cheap pass (docs/SIGNALS.md).
 struct ScanStageConfig {
-  int threads = 0;              ///< decode and signal workers; 0 = the cores this process may use
+  int threads = 0;  ///< decode and signal workers; 0 = the cores (infer on a GPU: decode_workers)
   bool force = false;           ///< rescan files whose path, size and mtime are unchanged
   bool lenient_decode = false;  ///< files decoded with a warning are ok instead of damaged
   double max_megapixels = 200;  ///< bigger images are too_large before any pixel is allocated
@@ -72,7 +72,7 @@ struct InferConfig {
   int input = 0;            ///< user networks: square input size; 0 = the model's own
   double score_threshold = -1;  ///< < 0: the model's own
   double iou_threshold = -1;    ///< < 0: the model's own
-  int max_batch = 8;
+  int max_batch = 0;  ///< 0 = the device's infer batch (DeviceDefaults)
   double max_delay_ms = 5;
   int workers = 1;
   bool keepers_only = true;
@@ -81,6 +81,13 @@ struct InferConfig {
   double crop_margin = 0.1;
   int crop_min_size = 16;
   std::string crop_format = "jpeg";
+};
+
+/// `devices:` of the pipeline config: what overrides the per-device defaults that `vpipe devices`
+/// shows (the worker and batch defaults are `scan.threads` and `infer.max_batch` at 0).
+struct DevicesConfig {
+  int memory_budget_mib = 0;  ///< GPU memory vpipe may take; 0 = derived from free memory
+  int gpu_dedup_min_images = 500'000;  ///< the GPU near-pair search from this many images
 };
 
 /// Everything `vpipe run pipeline.yaml` can be told (docs/CONFIG.md). Default member
@@ -94,6 +101,7 @@ struct PipelineConfig {
   bool null_delimited = false;      ///< input_list records end with NUL instead of newline
   std::string manifest;             ///< the run's manifest database; required
   std::string device = "auto";      ///< auto, cpu, cuda or cuda:N
+  DevicesConfig devices;
   IngestConfig ingest;
   ScanStageConfig scan;
   DedupOptions dedup;

@@ -52,8 +52,19 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   PipelineRunSummary summary;
   const DeviceInventory inventory = probe_devices();
   summary.device = select_device(inventory, config.device);
+  const DeviceDefaults defaults = device_defaults(
+      inventory, summary.device, uint64_t{static_cast<uint32_t>(config.devices.memory_budget_mib)} << 20);
   const std::string config_json = pipeline_config_json(config);
   const int threads = config.scan.threads > 0 ? config.scan.threads : inventory.cpu.logical_cores;
+  const int infer_threads = config.scan.threads > 0 ? config.scan.threads : defaults.decode_workers;
+  if (summary.device == "cpu") {
+    log().info("run: on the CPU ({} workers)", threads);
+  } else {
+    log().info("run: on {} ({}), {} decode workers beside it, GPU memory budget {} MiB",
+               summary.device,
+               inventory.cuda[static_cast<size_t>(std::stoi(summary.device.substr(5)))].name,
+               infer_threads, defaults.memory_budget_bytes >> 20);
+  }
 
   // The scan's settings, shared by the crawl's scan of its downloads and the scan of inputs.
   ScanOptions scan;
@@ -116,6 +127,7 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   if (dedup.dedup.threads == 0) dedup.dedup.threads = threads;
   dedup.quality = config.quality;
   dedup.device = summary.device;
+  dedup.gpu_join_min_hashes = static_cast<size_t>(config.devices.gpu_dedup_min_images);
   dedup.config_json = config_json;
   auto start = Clock::now();
   summary.dedup = run_dedup_pass(manifest, dedup);
@@ -162,9 +174,9 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     infer.model = resolve_model(request);
     infer.backend.device = summary.device;
     infer.cpu_fallback = config.device == "auto";
-    infer.threads = threads;
+    infer.threads = infer_threads;
     infer.infer_workers = ic.workers;
-    infer.batch.max_batch = static_cast<size_t>(ic.max_batch);
+    infer.batch.max_batch = static_cast<size_t>(ic.max_batch > 0 ? ic.max_batch : defaults.infer_batch);
     infer.batch.max_delay =
         std::chrono::microseconds(static_cast<int64_t>(ic.max_delay_ms * 1000));
     infer.keepers_only = ic.keepers_only;

@@ -113,4 +113,18 @@ TEST(DeviceDefaults, FollowTheHardware) {
   EXPECT_THROW((void)device_defaults(inventory_with(16, 15, 40, 8), "cuda:1"), vpipe::ConfigError);
 }
 
+TEST(DeviceDefaults, AConfiguredMemoryBudgetReplacesTheDerivedOneAndSetsTheBatches) {
+  const DeviceInventory t4 = inventory_with(16, 15, 40, 8);
+  // 2 GiB on the T4: batch 2048 MiB / 2 / 80 MiB = 12.8 -> 8; hash batch by memory 8192 but
+  // by SMs 2048.
+  const DeviceDefaults two = device_defaults(t4, "cuda:0", uint64_t{2} << 30);
+  EXPECT_EQ(two.memory_budget_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(two.infer_batch, 8);
+  EXPECT_EQ(two.hash_batch, 2048);
+  // Below the floor it is raised to 256 MiB; on the CPU it is ignored.
+  EXPECT_EQ(device_defaults(t4, "cuda:0", uint64_t{1} << 20).memory_budget_bytes,
+            uint64_t{256} << 20);
+  EXPECT_EQ(device_defaults(t4, "cpu", uint64_t{2} << 30).memory_budget_bytes, 0U);
+}
+
 }  // namespace

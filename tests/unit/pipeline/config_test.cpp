@@ -185,6 +185,23 @@ TEST(PipelineConfig, RelativePathsAreResolvedAgainstTheFilesDirectory) {
   EXPECT_EQ(parse("manifest: run.db\n", "").manifest, "run.db");
 }
 
+TEST(PipelineConfig, DevicesOverrideTheDeviceDefaultsWithinBounds) {
+  const PipelineConfig c = parse(
+      "manifest: run.db\ndevices:\n  memory_budget_mib: 4096\n  gpu_dedup_min_images: 0\n"
+      "infer:\n  max_batch: 16\n");
+  EXPECT_EQ(c.devices.memory_budget_mib, 4096);
+  EXPECT_EQ(c.devices.gpu_dedup_min_images, 0);
+  EXPECT_EQ(c.infer.max_batch, 16);
+  // 0 everywhere means "the device decides" (DeviceDefaults).
+  const PipelineConfig d = parse("manifest: run.db\n");
+  EXPECT_EQ(d.devices.memory_budget_mib, 0);
+  EXPECT_EQ(d.infer.max_batch, 0);
+  EXPECT_EQ(d.scan.threads, 0);
+  EXPECT_THAT(error_of("manifest: run.db\ndevices: {memory_budget_mib: -1}\n"),
+              HasSubstr("devices.memory_budget_mib"));
+  EXPECT_THAT(error_of("manifest: run.db\ndevices: {batch: 3}\n"), HasSubstr("devices.batch"));
+}
+
 TEST(PipelineConfig, IngestTakesListsAndAFolderAndRefusesListsWithoutOne) {
   const PipelineConfig c = parse(
       "manifest: run.db\ningest:\n  urls: [lists/a.tsv, /data/b.jsonl]\n  out: images\n"
@@ -504,7 +521,8 @@ TEST(PipelineConfigOutput, Json) {
   const std::string json = pipeline_config_json(c);
   EXPECT_THAT(json, ::testing::StartsWith(
                         R"({"source":"p.yaml","inputs":["a\"b\\c\u000a","été","bad\udcff"],)"));
-  EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","ingest":{"urls":[],)"));
+  EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","devices":{"memory_budget_mib":0,)"));
+  EXPECT_THAT(json, HasSubstr(R"("gpu_dedup_min_images":500000},"ingest":{"urls":[],)"));
   EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","quality","oldest","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"min_sharpness":)"));
