@@ -3,7 +3,7 @@
 // INTER_LINEAR and its 2x INTER_AREA shortcut), float16 within half an ulp of the CPU's float.
 // Without a device the comparisons skip; argument checks and the no-device error path run
 // everywhere. tests/emulation/preprocess_cuda/run.sh runs this file against the kernel compiled
-// for the CPU (VPIPE_CUDA_EMULATION), where the device tests run too.
+// for the CPU (VPIPE_CUDA_EMULATION), where the device tests run too (the photos read by OpenCV).
 #include "vpipe/device/cuda/preprocess_cuda.h"
 
 #include <gtest/gtest.h>
@@ -23,7 +23,11 @@
 #include "vpipe/device/cuda/gpu.h"
 #include "vpipe/infer/preprocess.h"
 
-#ifndef VPIPE_CUDA_EMULATION
+#ifdef VPIPE_CUDA_EMULATION
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#else
 #include "image_files.h"
 #endif
 #if defined(VPIPE_CUDA_EMULATION) || (defined(VPIPE_HAVE_CUDA) && __has_include(<cuda_runtime.h>))
@@ -79,7 +83,9 @@ std::vector<Letterbox> geometries(const Case& c) {
   return g;
 }
 
-size_t values_per_image(const Case& c) { return 3 * static_cast<size_t>(c.dst_width) * c.dst_height; }
+size_t values_per_image(const Case& c) {
+  return 3 * static_cast<size_t>(c.dst_width) * c.dst_height;
+}
 
 std::vector<float> cpu_tensor(const Case& c) {
   const std::vector<Letterbox> g = geometries(c);
@@ -201,10 +207,10 @@ TEST(PreprocessCuda, SmallAndOddSizesMatchTheCpu) {
   std::mt19937 rng(7);
   // {src w, src h, dst w, dst h}: 1x1, lines, odd sizes, up- and downscales, exact 2x (OpenCV's
   // area shortcut, with odd sides so blocks leave the image), identity.
-  const int sizes[][4] = {{1, 1, 8, 8},   {1, 7, 16, 16}, {7, 1, 5, 9},    {1, 1, 1, 1},
-                          {3, 3, 3, 3},   {5, 3, 17, 11}, {13, 9, 7, 5},   {6, 6, 3, 3},
-                          {7, 6, 8, 3},   {6, 7, 3, 8},   {11, 10, 6, 5},  {9, 9, 5, 5},
-                          {2, 2, 1, 1},   {31, 17, 64, 48}, {64, 48, 31, 17}, {100, 3, 20, 20},
+  const int sizes[][4] = {{1, 1, 8, 8},     {1, 7, 16, 16},   {7, 1, 5, 9},     {1, 1, 1, 1},
+                          {3, 3, 3, 3},     {5, 3, 17, 11},   {13, 9, 7, 5},    {6, 6, 3, 3},
+                          {7, 6, 8, 3},     {6, 7, 3, 8},     {11, 10, 6, 5},   {9, 9, 5, 5},
+                          {2, 2, 1, 1},     {31, 17, 64, 48}, {64, 48, 31, 17}, {100, 3, 20, 20},
                           {3, 100, 20, 20}, {40, 30, 40, 30}, {33, 65, 32, 32}, {1, 2, 1, 1}};
   int cases = 0;
   for (const auto& s : sizes) {
@@ -342,8 +348,7 @@ TEST(PreprocessCuda, InvalidLayoutsAreRejectedBeforeTheDevice) {
   try {
     call(outside);
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("outside the pixel buffer of 48 bytes"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("outside the pixel buffer of 48 bytes"), std::string::npos)
         << e.what();
   }
 }
@@ -382,9 +387,9 @@ TEST(PreprocessCuda, DeviceOutputEqualsHostOutput) {
   cuda::letterbox_batch_to_device(b.pixels, b.slots, b.options, cuda::OutputType::kFloat32,
                                   device_out);
   std::vector<float> back(cpu.size(), -1.0f);
-  ASSERT_EQ(cudaMemcpy(back.data(), device_out, back.size() * sizeof(float),
-                       cudaMemcpyDeviceToHost),
-            cudaSuccess);
+  ASSERT_EQ(
+      cudaMemcpy(back.data(), device_out, back.size() * sizeof(float), cudaMemcpyDeviceToHost),
+      cudaSuccess);
   (void)cudaFree(device_out);
   EXPECT_EQ(diff_of(back, cpu).count, 0U);
 }
@@ -411,12 +416,28 @@ TEST(PreprocessCuda, AnAllocationThatDoesNotFitThrowsDeviceOutOfMemory) {
 }
 #endif
 
-#ifndef VPIPE_CUDA_EMULATION
+// A photo from test-photos/ (scripts/fetch-models.sh), RGB or gray; empty when missing. The
+// emulation has no vpipe decoder and reads it with OpenCV (as RGB) instead.
+Image test_photo(const std::string& name) {
+#ifdef VPIPE_CUDA_EMULATION
+  cv::Mat bgr =
+      cv::imread(std::string(VPIPE_SOURCE_DIR) + "/test-photos/" + name, cv::IMREAD_COLOR);
+  if (bgr.empty()) return {};
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  Image img(rgb.cols, rgb.rows, 3);
+  for (int y = 0; y < rgb.rows; ++y) std::memcpy(img.row(y), rgb.ptr<uint8_t>(y), img.stride());
+  return img;
+#else
+  return testing::test_photo(name);
+#endif
+}
+
 TEST(PreprocessCuda, PhotosMatchTheCpu) {
   VPIPE_SKIP_WITHOUT_CUDA();
   Case c;
   for (const char* name : {"astronaut.png", "chelsea.png", "coffee.png", "camera.png"}) {
-    Image photo = testing::test_photo(name);
+    Image photo = test_photo(name);
     if (!photo.empty()) c.images.push_back(std::move(photo));
   }
   if (c.images.empty()) GTEST_SKIP() << "no test photos (scripts/fetch-models.sh fetches them)";
@@ -429,7 +450,5 @@ TEST(PreprocessCuda, PhotosMatchTheCpu) {
   c.layout = TensorLayout::kNHWC;
   expect_equal_to_cpu(c);
 }
-#endif
-
 }  // namespace
 }  // namespace vpipe

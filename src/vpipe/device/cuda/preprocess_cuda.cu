@@ -17,10 +17,11 @@
 //  - Horizontal: h = p[x0] * a0 + p[x0 + 1] * a1 (exact ints, as OpenCV's SIMD dot products).
 //  - Vertical: the formula of OpenCV's SIMD pass (VResizeLinearVec_32s8u),
 //    (((h0 >> 4) * b0 >> 16) + ((h1 >> 4) * b1 >> 16) + 2) >> 2, saturated to 0..255. Its
-//    scalar twin, (h0 * b0 + h1 * b1 + 2^21) >> 22, differs by one level now and then; on
-//    Debian 12's OpenCV 4.6 the SIMD result holds in every column, the last ones included
-//    (checked against cv::resize on 3000 random sizes, 9.9 million values, no exception), so
-//    the kernel uses it everywhere. An OpenCV built without SIMD would differ by at most 1.
+//    scalar twin, (h0 * b0 + h1 * b1 + 2^21) >> 22, differs by one level now and then. With
+//    Debian 12's OpenCV 4.6 the SIMD result holds in every column, the last ones included (a
+//    one-off comparison with cv::resize over 3000 random sizes, 9.9 million values, found no
+//    exception, and the test's cases agree bit for bit), so the kernel uses it everywhere. An
+//    OpenCV built without SIMD would differ by at most 1.
 //  - An exact 2x downscale (1 / inv_scale == 2 on both axes, within DBL_EPSILON) is INTER_AREA's
 //    fast path in OpenCV: (a + b + c + d + 2) >> 2 over the 2x2 block, and where the block
 //    leaves the image (odd sides) round_even(sum / count) over the pixels inside.
@@ -98,8 +99,8 @@ struct KernelImage {
   int32_t width, height, channels;
   int32_t resized_width, resized_height;
   int32_t pad_x, pad_y;
-  int32_t area2x;         // 1: OpenCV's INTER_AREA 2x2 fast path, 0: bilinear
-  double source_step_x;   // source pixels per resized pixel, 1 / inv_scale_x
+  int32_t area2x;        // 1: OpenCV's INTER_AREA 2x2 fast path, 0: bilinear
+  double source_step_x;  // source pixels per resized pixel, 1 / inv_scale_x
   double source_step_y;
 };
 
@@ -158,7 +159,8 @@ __device__ __forceinline__ uint16_t float_to_half_bits(float f) {
   memcpy(&x, &f, sizeof(x));
   const uint32_t sign = (x >> 16) & 0x8000U;
   const uint32_t mag = x & 0x7fffffffU;
-  if (mag >= 0x7f800000U) return static_cast<uint16_t>(sign | (mag > 0x7f800000U ? 0x7e00U : 0x7c00U));
+  if (mag >= 0x7f800000U)
+    return static_cast<uint16_t>(sign | (mag > 0x7f800000U ? 0x7e00U : 0x7c00U));
   if (mag >= 0x477ff000U) return static_cast<uint16_t>(sign | 0x7c00U);  // >= 65520: infinity
   if (mag <= 0x33000000U) return static_cast<uint16_t>(sign);            // <= 2^-25: zero
   uint32_t q, rem, half;
@@ -186,8 +188,8 @@ struct Horizontal {
 };
 
 __device__ __forceinline__ Horizontal horizontal_of(const KernelImage& im, int dx) {
-  const float f = static_cast<float>(
-      dsub(dmul(static_cast<double>(dx) + 0.5, im.source_step_x), 0.5));
+  const float f =
+      static_cast<float>(dsub(dmul(static_cast<double>(dx) + 0.5, im.source_step_x), 0.5));
   int sx = static_cast<int>(floorf(f));
   float frac = fsub(f, static_cast<float>(sx));
   if (sx < 0) {
@@ -207,8 +209,7 @@ __device__ __forceinline__ Horizontal horizontal_of(const KernelImage& im, int d
 }
 
 // The resized image's pixel (dx, dy), channels 0..im.channels-1 into `out`.
-__device__ void resized_pixel(const uint8_t* src, const KernelImage& im, int dx, int dy,
-                              int* out) {
+__device__ void resized_pixel(const uint8_t* src, const KernelImage& im, int dx, int dy, int* out) {
   const int cn = im.channels;
   const size_t stride = static_cast<size_t>(im.width) * static_cast<size_t>(cn);
   if (im.area2x != 0) {
@@ -224,15 +225,15 @@ __device__ void resized_pixel(const uint8_t* src, const KernelImage& im, int dx,
           ++count;
         }
       }
-      out[k] = full ? (sum + 2) >> 2
-                    : round_even(static_cast<float>(sum) / static_cast<float>(count));
+      out[k] =
+          full ? (sum + 2) >> 2 : round_even(static_cast<float>(sum) / static_cast<float>(count));
     }
     return;
   }
 
   const Horizontal h = horizontal_of(im, dx);
-  const float fy = static_cast<float>(
-      dsub(dmul(static_cast<double>(dy) + 0.5, im.source_step_y), 0.5));
+  const float fy =
+      static_cast<float>(dsub(dmul(static_cast<double>(dy) + 0.5, im.source_step_y), 0.5));
   const int sy = static_cast<int>(floorf(fy));
   const float frac_y = fsub(fy, static_cast<float>(sy));
   const int b0 = round_even(fmul(fsub(1.0f, frac_y), static_cast<float>(kCoefScale)));
@@ -348,7 +349,8 @@ void letterbox_batch(const uint8_t* pixels, size_t pixel_bytes, const LetterboxS
   std::vector<float> table(3 * 256);
   for (int c = 0; c < 3; ++c) {
     for (int v = 0; v < 256; ++v) {
-      table[c * 256 + v] = (static_cast<float>(v) * options.scale - options.mean[c]) / options.std[c];
+      table[c * 256 + v] =
+          (static_cast<float>(v) * options.scale - options.mean[c]) / options.std[c];
     }
   }
   KernelParams params{};
@@ -379,15 +381,16 @@ void letterbox_batch(const uint8_t* pixels, size_t pixel_bytes, const LetterboxS
                               cudaMemcpyHostToDevice));
   const size_t blocks = std::min(kMaxBlocks, (params.total_pixels + kThreads - 1) / kThreads);
   const unsigned grid = static_cast<unsigned>(blocks);
-  letterbox_kernel<<<grid, kThreads>>>(device_pixels.get(), device_images.get(), device_table.get(), params, target);
+  letterbox_kernel<<<grid, kThreads>>>(device_pixels.get(), device_images.get(), device_table.get(),
+                                       params, target);
   VPIPE_CUDA_CHECK(cudaGetLastError());
   if (out_on_device) {
     // The caller gets a finished tensor; errors the kernel hit while running surface here.
     VPIPE_CUDA_CHECK(cudaDeviceSynchronize());
   } else {
     // cudaMemcpy waits for the kernel and reports an error it hit while running.
-    VPIPE_CUDA_CHECK(cudaMemcpy(out, device_out.get(), out_values * element_bytes,
-                                cudaMemcpyDeviceToHost));
+    VPIPE_CUDA_CHECK(
+        cudaMemcpy(out, device_out.get(), out_values * element_bytes, cudaMemcpyDeviceToHost));
   }
 }
 

@@ -25,16 +25,16 @@ namespace vpipe::cuda {
 /// pixel buffer, 8-bit HWC, 1 (gray) or 3 (RGB) channels, tight rows; resized bilinearly by
 /// (scale_x, scale_y) to resized_width x resized_height and placed at (pad_x, pad_y). 40 bytes.
 struct LetterboxSlot {
-  uint64_t offset = 0;        ///< first byte of the image in the batch's pixel buffer
-  int32_t width = 0;          ///< source pixels, > 0
-  int32_t height = 0;         ///< source rows, > 0
-  int32_t channels = 0;       ///< 1 or 3
-  int32_t resized_width = 0;  ///< 1..dst_width - pad_x
-  int32_t resized_height = 0; ///< 1..dst_height - pad_y
-  int32_t pad_x = 0;          ///< left padding, model pixels, >= 0
-  int32_t pad_y = 0;          ///< top padding, model pixels, >= 0
-  float scale_x = 0;          ///< model pixels per source pixel, > 0 (Letterbox::scale_x)
-  float scale_y = 0;          ///< as scale_x, vertically
+  uint64_t offset = 0;         ///< first byte of the image in the batch's pixel buffer
+  int32_t width = 0;           ///< source pixels, > 0
+  int32_t height = 0;          ///< source rows, > 0
+  int32_t channels = 0;        ///< 1 or 3
+  int32_t resized_width = 0;   ///< 1..dst_width - pad_x
+  int32_t resized_height = 0;  ///< 1..dst_height - pad_y
+  int32_t pad_x = 0;           ///< left padding, model pixels, >= 0
+  int32_t pad_y = 0;           ///< top padding, model pixels, >= 0
+  float scale_x = 0;           ///< model pixels per source pixel, > 0 (Letterbox::scale_x)
+  float scale_y = 0;           ///< as scale_x, vertically
 };
 
 /// Memory layout of one image of the output tensor (as vpipe::TensorLayout).
@@ -97,8 +97,7 @@ inline void check_layout(size_t pixel_bytes, const LetterboxSlot* images, size_t
                            static_cast<uint64_t>(s.channels);
     if (bytes > pixel_bytes || s.offset > pixel_bytes - bytes) {
       throw std::invalid_argument(what + name + "(" + std::to_string(bytes) + " bytes at byte " +
-                                  std::to_string(s.offset) +
-                                  ") lies outside the pixel buffer of " +
+                                  std::to_string(s.offset) + ") lies outside the pixel buffer of " +
                                   std::to_string(pixel_bytes) + " bytes");
     }
     if (s.pad_x < 0 || s.pad_y < 0 || s.resized_width <= 0 || s.resized_height <= 0 ||
@@ -158,13 +157,12 @@ template <typename Geometry>
 /// options.dst_height x dst_width.
 ///
 /// Equal to letterbox_into bit for bit in float32: the resize reproduces cv::resize
-/// INTER_LINEAR on 8-bit images (OpenCV 4.x as built for a 128-bit SIMD baseline, Debian's
-/// x86-64 and arm64 packages): the same float sampling positions, 11-bit fixed-point weights,
-/// the same vertical rounding in the columns OpenCV vectorises and in those it does not, and its
-/// 2x2 box average for an exact 2x downscale. Against an OpenCV with another SIMD width a grey
-/// level may differ by 1 in some columns (docs/ARCHITECTURE.md, "The GPU path"). Normalising
-/// uses letterbox_into's per-channel table, computed on the host. float16 output is that
-/// float32 value rounded to nearest even.
+/// INTER_LINEAR on 8-bit images as Debian 12's OpenCV 4.6 computes it (the same float sampling
+/// positions, 11-bit fixed-point weights, the rounding of its SIMD vertical pass, and its 2x2
+/// box average for an exact 2x downscale); normalising uses letterbox_into's per-channel table,
+/// built on the host. Against an OpenCV built without SIMD a grey level may differ by 1
+/// (docs/ARCHITECTURE.md, "The GPU path"). float16 output is that float32 value rounded to
+/// nearest even.
 ///
 /// `pixels`: the concatenated images. `images`: one slot per image. `out`: exactly
 /// images.size() * 3 * H * W values, host memory (float, or uint16_t float16 bits).
@@ -175,18 +173,17 @@ template <typename Geometry>
 /// device allocation fails for lack of memory (the message says how many bytes); vpipe::CudaError
 /// when the device cannot run kernels (the message holds unavailable_reason(device)) or another
 /// CUDA call fails. An empty batch returns at once.
-inline void letterbox_batch(std::span<const uint8_t> pixels,
-                            std::span<const LetterboxSlot> images, const TensorOptions& options,
-                            std::span<float> out, int device = 0) {
+inline void letterbox_batch(std::span<const uint8_t> pixels, std::span<const LetterboxSlot> images,
+                            const TensorOptions& options, std::span<float> out, int device = 0) {
   detail::letterbox_batch(pixels.data(), pixels.size(), images.data(), images.size(), options,
                           OutputType::kFloat32, out.data(), out.size(), false, device);
 }
 
 /// As above with a float16 tensor (IEEE binary16 bits, round to nearest even of the float32
 /// value).
-inline void letterbox_batch(std::span<const uint8_t> pixels,
-                            std::span<const LetterboxSlot> images, const TensorOptions& options,
-                            std::span<uint16_t> out_fp16, int device = 0) {
+inline void letterbox_batch(std::span<const uint8_t> pixels, std::span<const LetterboxSlot> images,
+                            const TensorOptions& options, std::span<uint16_t> out_fp16,
+                            int device = 0) {
   detail::letterbox_batch(pixels.data(), pixels.size(), images.data(), images.size(), options,
                           OutputType::kFloat16, out_fp16.data(), out_fp16.size(), false, device);
 }
@@ -199,10 +196,11 @@ inline void letterbox_batch_to_device(std::span<const uint8_t> pixels,
                                       std::span<const LetterboxSlot> images,
                                       const TensorOptions& options, OutputType type,
                                       void* device_out, int device = 0) {
-  const size_t values = images.size() * 3 * static_cast<size_t>(options.dst_height > 0 ? options.dst_height : 0) *
+  const size_t values = images.size() * 3 *
+                        static_cast<size_t>(options.dst_height > 0 ? options.dst_height : 0) *
                         static_cast<size_t>(options.dst_width > 0 ? options.dst_width : 0);
-  detail::letterbox_batch(pixels.data(), pixels.size(), images.data(), images.size(), options,
-                          type, device_out, values, true, device);
+  detail::letterbox_batch(pixels.data(), pixels.size(), images.data(), images.size(), options, type,
+                          device_out, values, true, device);
 }
 
 }  // namespace vpipe::cuda

@@ -7,9 +7,9 @@
 
 namespace vpipe::cuda::detail {
 
-void letterbox_batch(const uint8_t*, size_t pixel_bytes, const LetterboxSlot* images,
-                     size_t count, const TensorOptions& options, OutputType type, void*,
-                     size_t out_values, bool, int device) {
+void letterbox_batch(const uint8_t*, size_t pixel_bytes, const LetterboxSlot* images, size_t count,
+                     const TensorOptions& options, OutputType type, void*, size_t out_values, bool,
+                     int device) {
   check_layout(pixel_bytes, images, count, options, out_values);
   if (type != OutputType::kFloat32 && type != OutputType::kFloat16) {
     throw std::invalid_argument("letterbox_batch: unknown output type");
