@@ -14,6 +14,7 @@
 #include <cstring>
 #include <random>
 #include <span>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -170,15 +171,14 @@ Diff diff_of(const std::vector<float>& gpu, const std::vector<float>& cpu) {
 }
 
 std::string describe(const Case& c) {
-  std::string s = "dst " + std::to_string(c.dst_width) + "x" + std::to_string(c.dst_height) +
-                  (c.stretch ? " stretch" : "") +
-                  (c.layout == TensorLayout::kNCHW ? " NCHW" : " NHWC") +
-                  (c.norm.bgr ? " bgr" : "") + "; images";
+  std::ostringstream s;
+  s << "dst " << c.dst_width << "x" << c.dst_height << (c.stretch ? " stretch" : "")
+    << (c.layout == TensorLayout::kNCHW ? " NCHW" : " NHWC") << (c.norm.bgr ? " bgr" : "")
+    << "; images";
   for (const Image& img : c.images) {
-    s += " " + std::to_string(img.width) + "x" + std::to_string(img.height) + "x" +
-         std::to_string(img.channels);
+    s << " " << img.width << "x" << img.height << "x" << img.channels;
   }
-  return s;
+  return s.str();
 }
 
 void expect_equal_to_cpu(const Case& c) {
