@@ -74,7 +74,7 @@ void letterbox_batch(const uint8_t* pixels, size_t pixel_bytes, const LetterboxS
 /// Throws std::invalid_argument unless the options are usable, every image lies inside the
 /// `pixel_bytes` bytes of the pixel buffer with positive sides and 1 or 3 channels, its resized
 /// rectangle lies inside the model input, and `out_values` is count * 3 * dst_height *
-/// dst_width. Both builds check before anything else.
+/// dst_width. Both builds check before anything else. Thread-safe (reads only).
 inline void check_layout(size_t pixel_bytes, const LetterboxSlot* images, size_t count,
                          const TensorOptions& options, size_t out_values) {
   const std::string what = "letterbox_batch: ";
@@ -133,7 +133,8 @@ namespace vpipe::cuda {
 
 /// The slot of an image of `channels` channels at byte `offset` of the batch's pixel buffer,
 /// with `geometry`'s placement: pass a vpipe::Letterbox (infer/preprocess.h), or anything with
-/// its field names. Rounds nothing: Letterbox's pads are whole numbers.
+/// its field names. Rounds nothing: Letterbox's pads are whole numbers. Checks nothing (the
+/// batch call does). Thread-safe (pure).
 template <typename Geometry>
 [[nodiscard]] LetterboxSlot letterbox_slot(uint64_t offset, int channels,
                                            const Geometry& geometry) {
