@@ -1,4 +1,5 @@
-// Test-only: a CPU emulation of the bits of CUDA that hamming_cuda.cu uses (run.sh beside it):
+// Test-only: a CPU emulation of the bits of CUDA that hamming_cuda.cu uses (run.sh beside it;
+// ../preprocess_cuda/run.sh uses it for preprocess_cuda.cu too):
 // blocks run one at a time in a shuffled order (so atomics are ordered differently each launch),
 // 256 threads per block as real threads with barriers for __syncthreads and per-warp shuffles.
 #pragma once
@@ -17,12 +18,13 @@
 
 #define __global__
 #define __device__
+#define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(x)
 #define __shared__ static
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2 };
-enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 using cudaStream_t = void*;
 constexpr unsigned cudaStreamNonBlocking = 1;
 inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
@@ -50,6 +52,11 @@ inline cudaError_t cudaGetDevice(int* d) {
   return cudaSuccess;
 }
 inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+inline cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  std::memcpy(d, s, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind, cudaStream_t) {
   std::memcpy(d, s, n);
   return cudaSuccess;
