@@ -24,6 +24,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/infer/model.h"
+#include "vpipe/infer/torch_errors.h"
 
 namespace vpipe {
 namespace {
@@ -361,6 +362,137 @@ TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
   const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
   ASSERT_EQ(out[0].data.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(out[0].data[i], expected[i], 1e-4F);
+}
+
+TEST_F(TorchBackendTest, DefaultOptionsRunFloat32WithoutWarmUpOnTheCpu) {
+  const BackendOptions defaults;
+  EXPECT_EQ(defaults.precision, "fp32");
+  EXPECT_TRUE(defaults.cudnn_benchmark);
+  EXPECT_TRUE(defaults.tf32);
+  EXPECT_EQ(defaults.warmup_batches, -1);
+  EXPECT_FALSE(defaults.cuda_graphs);
+  const std::unique_ptr<Backend> backend = load_backend(model("convnet"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend->precision(), "fp32");
+}
+
+TEST_F(TorchBackendTest, HalfPrecisionOnTheCpuIsAConfigErrorNamingTheModel) {
+  const fs::path path = model("convnet");
+  for (const std::string precision : {"fp16", "bf16"}) {
+    BackendOptions options;
+    options.precision = precision;
+    try {
+      (void)load_backend(path, BackendKind::kLibTorch, options);
+      ADD_FAILURE() << precision << " accepted on the CPU";
+    } catch (const ConfigError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+      EXPECT_NE(message.find(precision), std::string::npos) << message;
+      EXPECT_NE(message.find("CUDA"), std::string::npos) << message;
+    }
+  }
+  BackendOptions options;
+  options.precision = "int8";
+  try {
+    (void)load_backend(path, BackendKind::kLibTorch, options);
+    ADD_FAILURE() << "precision 'int8' accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TorchBackendTest, CudaOnlyOptionsAreIgnoredOnTheCpu) {
+  // cudnn_benchmark, tf32 and cuda_graphs concern CUDA alone: the CPU results stay PyTorch's.
+  BackendOptions options;
+  options.cudnn_benchmark = false;
+  options.tf32 = false;
+  options.cuda_graphs = true;
+  const std::unique_ptr<Backend> backend =
+      load_backend(model("convnet"), BackendKind::kLibTorch, options);
+  for (int run = 0; run < 2; ++run) {
+    const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+    ASSERT_EQ(out.size(), 1U);
+    expect_matches_python(out[0], "convnet", 0);
+  }
+}
+
+TEST_F(TorchBackendTest, WarmUpDoesNotChangeTheOutputs) {
+  BackendOptions cold;
+  cold.warmup_batches = 0;
+  BackendOptions warm;
+  warm.warmup_batches = 2;
+  const std::unique_ptr<Backend> a = load_backend(model("convnet"), BackendKind::kLibTorch, cold);
+  const std::unique_ptr<Backend> b = load_backend(model("convnet"), BackendKind::kLibTorch, warm);
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  const std::span<const float> first = std::span<const float>(input_).first(input_.size() / 3);
+  // Two shapes, each new to the warm backend once, then again: bit-identical each time.
+  for (int round = 0; round < 2; ++round) {
+    const std::vector<Tensor> batch_a = a->infer(input_, input_shape_);
+    const std::vector<Tensor> batch_b = b->infer(input_, input_shape_);
+    ASSERT_EQ(batch_a.size(), 1U);
+    ASSERT_EQ(batch_b.size(), 1U);
+    EXPECT_EQ(batch_a[0].shape, batch_b[0].shape);
+    EXPECT_EQ(batch_a[0].data, batch_b[0].data) << "round " << round;
+    expect_matches_python(batch_b[0], "convnet", 0);
+    const std::vector<Tensor> single_a = a->infer(first, one);
+    const std::vector<Tensor> single_b = b->infer(first, one);
+    ASSERT_EQ(single_a.size(), 1U);
+    ASSERT_EQ(single_b.size(), 1U);
+    EXPECT_EQ(single_a[0].data, single_b[0].data) << "round " << round;
+  }
+}
+
+TEST_F(TorchBackendTest, OutOfMemoryInsideTheNetworkIsDeviceOutOfMemory) {
+  // oom.pt raises PyTorch 2.x's CUDA out-of-memory message from inside TorchScript, where it
+  // arrives wrapped in the interpreter's traceback, as a real allocation failure on a GPU would.
+  const fs::path path = model("oom");
+  const std::unique_ptr<Backend> backend = load_backend(path, BackendKind::kLibTorch);
+  try {
+    (void)backend->infer(input_, input_shape_);
+    FAIL() << "oom.pt returned";
+  } catch (const DeviceOutOfMemory& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("batch of 3"), std::string::npos) << message;
+    EXPECT_NE(message.find("CUDA out of memory"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  // Any other refusal stays an ItemError (tested above); DeviceOutOfMemory is not one.
+  EXPECT_THROW((void)backend->infer(input_, input_shape_), CudaError);
+}
+
+TEST(CudaOutOfMemoryMessage, RecognisesLibTorchsWordingsOfBothVersions) {
+  // LibTorch 1.13's caching allocator.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 15.78 GiB total capacity; "
+      "14.50 GiB already allocated; 11.19 MiB free; 14.70 GiB reserved in total by PyTorch) If "
+      "reserved memory is >> allocated memory try setting max_split_size_mb to avoid "
+      "fragmentation."));
+  // LibTorch 2.x's.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.15 GiB "
+      "of which 1.06 GiB is free. Including non-PyTorch memory, this process has 78.08 GiB "
+      "memory in use."));
+  // Wrapped by the TorchScript interpreter: the reason comes last.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "The following operation failed in the TorchScript interpreter.\nTraceback of "
+      "TorchScript (most recent call last):\n  File \"code/__torch__.py\", line 9, in forward\n"
+      "RuntimeError: CUDA out of memory. Tried to allocate 512.00 MiB."));
+  // A CUDA runtime call (C10_CUDA_CHECK), cuBLAS and cuDNN handles.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some "
+      "other API call, so the stacktrace below might be incorrect."));
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"));
+  EXPECT_TRUE(detail::is_cuda_oom_message("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"));
+  // Not memory: a shape error, a CPU allocation failure, another CUDA error.
+  EXPECT_FALSE(detail::is_cuda_oom_message(
+      "Given groups=1, weight of size [4, 3, 3, 3], expected input[1, 4, 16, 16] to have 3 "
+      "channels, but got 4 channels instead"));
+  EXPECT_FALSE(detail::is_cuda_oom_message(
+      "[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: "
+      "you tried to allocate 1099511627776 bytes. Error code 12 (Cannot allocate memory)"));
+  EXPECT_FALSE(detail::is_cuda_oom_message("CUDA error: an illegal memory access was encountered"));
+  EXPECT_FALSE(detail::is_cuda_oom_message(""));
 }
 
 // A user's YOLO export through the whole model path: resolve_model (--format, --input), the
