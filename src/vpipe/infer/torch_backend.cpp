@@ -366,8 +366,8 @@ class LibTorchBackend final : public Backend {
     try {
       captured.input = on_device.clone();
       captured.graph = std::make_unique<at::cuda::CUDAGraph>();
-      at::cuda::getCurrentCUDAStream(device_.index()).synchronize();
-      const c10::cuda::CUDAStreamGuard side(at::cuda::getStreamFromPool(false, device_.index()));
+      c10::cuda::getCurrentCUDAStream(device_.index()).synchronize();
+      const c10::cuda::CUDAStreamGuard side(c10::cuda::getStreamFromPool(false, device_.index()));
       captured.graph->capture_begin();
       try {
         captured.output = forward(captured.input, /*cache=*/false);
@@ -379,7 +379,7 @@ class LibTorchBackend final : public Backend {
         throw;
       }
       captured.graph->capture_end();
-      at::cuda::getCurrentCUDAStream(device_.index()).synchronize();
+      c10::cuda::getCurrentCUDAStream(device_.index()).synchronize();
       return captured;
     } catch (const std::exception& e) {
       graphs_ = false;
