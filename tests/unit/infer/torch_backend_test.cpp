@@ -345,8 +345,9 @@ TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
   EXPECT_THROW((void)load_backend(path, BackendKind::kLibTorch, options), ConfigError);
 
   // "cuda": refused with a reason on a CPU-only LibTorch; on a CUDA one, the same values as
-  // PyTorch on the CPU (to GPU rounding).
+  // PyTorch on the CPU (to GPU rounding: TF32, on by default, is off for this comparison).
   options.device = "cuda";
+  options.tf32 = false;
   std::unique_ptr<Backend> backend;
   try {
     backend = load_backend(path, BackendKind::kLibTorch, options);
@@ -458,6 +459,72 @@ TEST_F(TorchBackendTest, OutOfMemoryInsideTheNetworkIsDeviceOutOfMemory) {
   }
   // Any other refusal stays an ItemError (tested above); DeviceOutOfMemory is not one.
   EXPECT_THROW((void)backend->infer(input_, input_shape_), CudaError);
+}
+
+/// Loads `name` on "cuda" with `options`, or none (the caller skips) where LibTorch sees no CUDA
+/// device, as on Debian's CPU-only LibTorch.
+std::unique_ptr<Backend> load_on_cuda(const fs::path& path, BackendOptions options,
+                                      std::string* why) {
+  options.device = "cuda";
+  try {
+    return load_backend(path, BackendKind::kLibTorch, options);
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    if (message.find("sees no CUDA device") == std::string::npos) throw;
+    *why = message;
+    return nullptr;
+  }
+}
+
+TEST_F(TorchBackendTest, HalfPrecisionOnCudaIsCloseToFloat32) {
+  std::string why;
+  BackendOptions options;
+  options.tf32 = false;
+  const std::unique_ptr<Backend> fp32 = load_on_cuda(model("convnet"), options, &why);
+  if (fp32 == nullptr) GTEST_SKIP() << why;
+  const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
+  for (const std::string precision : {"fp16", "bf16"}) {
+    options.precision = precision;
+    const std::unique_ptr<Backend> half = load_on_cuda(model("convnet"), options, &why);
+    ASSERT_NE(half, nullptr) << why;
+    EXPECT_EQ(half->precision(), precision);
+    const std::vector<Tensor> out = half->infer(input_, input_shape_);
+    ASSERT_EQ(out.size(), 1U);
+    ASSERT_EQ(out[0].shape, (std::vector<int64_t>{3, 5}));
+    ASSERT_EQ(out[0].data.size(), expected.size());
+    // bf16 keeps 8 bits of mantissa: ~4e-3 relative; the logits here are below 1.
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(out[0].data[i], expected[i], 2e-2F) << precision << " value " << i;
+    }
+  }
+}
+
+TEST_F(TorchBackendTest, CudaGraphsGiveTheEagerValues) {
+  std::string why;
+  BackendOptions eager_options;
+  eager_options.tf32 = false;
+  eager_options.cudnn_benchmark = false;
+  const std::unique_ptr<Backend> eager = load_on_cuda(model("convnet"), eager_options, &why);
+  if (eager == nullptr) GTEST_SKIP() << why;
+  BackendOptions graph_options = eager_options;
+  graph_options.cuda_graphs = true;
+  const std::unique_ptr<Backend> graphed = load_on_cuda(model("convnet"), graph_options, &why);
+  ASSERT_NE(graphed, nullptr) << why;
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  const size_t per_image = input_.size() / 3;
+  // The same shape replayed with different inputs: the graph reads each batch's input.
+  for (size_t b = 0; b < 3; ++b) {
+    const std::span<const float> image = std::span<const float>(input_).subspan(b * per_image,
+                                                                                 per_image);
+    const std::vector<Tensor> want = eager->infer(image, one);
+    const std::vector<Tensor> got = graphed->infer(image, one);
+    ASSERT_EQ(want.size(), 1U);
+    ASSERT_EQ(got.size(), 1U);
+    ASSERT_EQ(got[0].data.size(), want[0].data.size());
+    for (size_t i = 0; i < want[0].data.size(); ++i) {
+      EXPECT_NEAR(got[0].data[i], want[0].data[i], 1e-5F) << "image " << b << " value " << i;
+    }
+  }
 }
 
 TEST(CudaOutOfMemoryMessage, RecognisesLibTorchsWordingsOfBothVersions) {
