@@ -64,8 +64,12 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
       models.push_back(load_model(options.model, backend));
     } catch (const ConfigError& e) {
       if (!options.cpu_fallback || backend.device == "cpu") throw;
-      log().warn("{}; running it on the CPU instead", e.what());
+      // fp16/bf16 are CUDA autocast, refused on the CPU: the fallback runs the network as saved.
+      const bool was_half = backend.precision != "fp32";
+      log().warn("{}; running it on the CPU instead{}", e.what(),
+                 was_half ? fmt::format(" (in fp32, not {})", backend.precision) : "");
       backend.device = "cpu";
+      backend.precision = "fp32";
       models.push_back(load_model(options.model, backend));
     }
   }

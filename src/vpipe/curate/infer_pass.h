@@ -21,7 +21,8 @@ struct InferPassOptions {
   ModelSpec model;         ///< resolve_model()
   BackendOptions backend;  ///< device; threads 0 = the cores
   /// The device was picked automatically (`--device auto`): when the model cannot load there
-  /// (a CPU-only LibTorch on a GPU machine), it is loaded on the CPU instead, with a warning.
+  /// (a CPU-only LibTorch on a GPU machine), it is loaded on the CPU instead, with a warning,
+  /// and in fp32 whatever backend.precision asked (fp16/bf16 are CUDA-only).
   bool cpu_fallback = false;
   int threads = 0;         ///< read / decode / pre-process / post-process workers; 0 = the cores
   int infer_workers = 1;   ///< one loaded model each

@@ -6,25 +6,59 @@
 // every process that links vpipe_infer. The only file of vpipe that sees torch headers.
 // Written against the APIs that LibTorch 1.13 (Debian 12's libtorch-dev) and 2.x share:
 // torch::jit::load, Module::forward, IValue's tensor / tuple / list / dict accessors,
-// c10::InferenceMode, torch::from_blob, Tensor::to.
+// c10::InferenceMode, torch::from_blob, Tensor::to, pinned TensorOptions, c10::OutOfMemoryError,
+// at::Context's setBenchmarkCuDNN / setAllowTF32CuDNN / setAllowTF32CuBLAS. Two things differ:
+//   - autocast's C++ API: 1.13 has set_enabled / set_autocast_gpu_dtype (CUDA implied), 2.4
+//     made it per device (set_autocast_enabled / set_autocast_dtype(at::kCUDA, ...)) and
+//     deprecated the old names; chosen by TORCH_VERSION_MAJOR/MINOR below.
+//   - CUDA-only headers (CUDA graphs, the caching allocator, streams): Debian's CPU LibTorch ships
+//     them, but they include the CUDA toolkit's headers, which it lacks. They are used only where
+//     CMake found a CUDA LibTorch (VPIPE_TORCH_CUDA) and the toolkit's headers are reachable;
+//     elsewhere CUDA still runs (the rest is device-generic), without graphs or emptyCache.
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>
+
+#if defined(VPIPE_TORCH_CUDA) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<ATen/cuda/CUDAGraph.h>) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
+#define VPIPE_TORCH_CUDA_API 1
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#else
+#define VPIPE_TORCH_CUDA_API 0
+#endif
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define VPIPE_TORCH_AUTOCAST_PER_DEVICE 1
+#else
+#define VPIPE_TORCH_AUTOCAST_PER_DEVICE 0
+#endif
 
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <map>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "vpipe/core/error.h"
 #include "vpipe/infer/backend.h"
+#include "vpipe/infer/torch_errors.h"
 
 namespace vpipe::detail {
 namespace {
@@ -77,14 +111,124 @@ std::string reason(const std::exception& e) {
   return message;
 }
 
+/// Reports a note to the loader's logger (torch_loader.cpp passes vpipe::log()'s warn); the
+/// plugin links none of vpipe's objects, so it cannot log itself.
+using NoteFn = void (*)(const char* text);
+
+/// The autocast type for BackendOptions::precision, or none for "fp32". Throws ConfigError naming
+/// the model for anything else, and for fp16/bf16 off CUDA (LibTorch's CPU autocast is bf16-only
+/// and slower than float32 on most CPUs, so vpipe does not offer it).
+std::optional<at::ScalarType> parse_precision(const std::filesystem::path& model,
+                                              const std::string& precision,
+                                              const torch::Device& device) {
+  std::optional<at::ScalarType> dtype;
+  if (precision == "fp32") return dtype;
+  if (precision == "fp16") {
+    dtype = at::kHalf;
+  } else if (precision == "bf16") {
+    dtype = at::kBFloat16;
+  } else {
+    throw ConfigError(fmt::format(
+        "model '{}': unknown precision '{}' for LibTorch (expected fp32, fp16 or bf16)",
+        model.string(), precision));
+  }
+  if (!device.is_cuda()) {
+    throw ConfigError(fmt::format(
+        "model '{}': precision '{}' needs a CUDA device (LibTorch's autocast runs on CUDA "
+        "only in vpipe); on the CPU use precision 'fp32'",
+        model.string(), precision));
+  }
+  return dtype;
+}
+
+/// Turns CUDA autocast on to `dtype` for its scope and restores the thread's previous state, as
+/// Python's torch.autocast("cuda", dtype) does: autocast state is thread-local. With `cache` off,
+/// weights cast to `dtype` are not cached across ops (needed while capturing a CUDA graph, whose
+/// replay would otherwise read cast copies freed when the cache is cleared).
+class AutocastScope {
+ public:
+  AutocastScope(std::optional<at::ScalarType> dtype, bool cache) : active_(dtype.has_value()) {
+    if (!active_) return;
+#if VPIPE_TORCH_AUTOCAST_PER_DEVICE
+    was_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
+    old_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, *dtype);
+#else
+    was_enabled_ = at::autocast::is_enabled();
+    old_dtype_ = at::autocast::get_autocast_gpu_dtype();
+    at::autocast::set_enabled(true);
+    at::autocast::set_autocast_gpu_dtype(*dtype);
+#endif
+    was_caching_ = at::autocast::is_autocast_cache_enabled();
+    at::autocast::set_autocast_cache_enabled(cache);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!active_) return;
+    // The outermost scope frees the cached casts, as torch.autocast's __exit__ does.
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_cache_enabled(was_caching_);
+#if VPIPE_TORCH_AUTOCAST_PER_DEVICE
+    at::autocast::set_autocast_dtype(at::kCUDA, old_dtype_);
+    at::autocast::set_autocast_enabled(at::kCUDA, was_enabled_);
+#else
+    at::autocast::set_autocast_gpu_dtype(old_dtype_);
+    at::autocast::set_enabled(was_enabled_);
+#endif
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool active_;
+  bool was_enabled_ = false;
+  bool was_caching_ = true;
+  at::ScalarType old_dtype_ = at::kHalf;
+};
+
+#if VPIPE_TORCH_CUDA_API
+/// One captured forward pass for one input shape: replay() reads `input` and rewrites the
+/// tensors in `output` in place (both live in the graph's private memory pool).
+struct CapturedGraph {
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  torch::Tensor input;
+  torch::jit::IValue output;
+};
+#endif
+
 class LibTorchBackend final : public Backend {
  public:
-  LibTorchBackend(std::filesystem::path model, const BackendOptions& options)
-      : model_(std::move(model)), device_(parse_device(model_, options.device)) {
+  LibTorchBackend(std::filesystem::path model, const BackendOptions& options, NoteFn note)
+      : model_(std::move(model)),
+        device_(parse_device(model_, options.device)),
+        precision_(options.precision),
+        autocast_(parse_precision(model_, options.precision, device_)),
+        warmup_batches_(options.warmup_batches >= 0 ? options.warmup_batches
+                        : device_.is_cuda()         ? 1
+                                                    : 0),
+        note_(note) {
     // Process-wide in LibTorch: the last backend loaded with threads > 0 sets it for all.
     if (options.threads > 0) at::set_num_threads(options.threads);
+    if (device_.is_cuda()) {
+      // Process-wide too: the last CUDA backend loaded sets them for all.
+      at::globalContext().setBenchmarkCuDNN(options.cudnn_benchmark);
+      at::globalContext().setAllowTF32CuDNN(options.tf32);
+      at::globalContext().setAllowTF32CuBLAS(options.tf32);
+      if (options.cuda_graphs) {
+#if VPIPE_TORCH_CUDA_API
+        graphs_ = true;
+#else
+        this->note(fmt::format("model '{}': cuda_graphs asked for, but this vpipe's LibTorch "
+                               "plugin was built without CUDA graphs (no CUDA LibTorch or CUDA "
+                               "headers at build time); running eagerly",
+                               model_.string()));
+#endif
+      }
+    }
     try {
-      // Loading onto the device directly puts the weights there without a CPU copy first.
+      // Loading onto the device directly puts the weights there without a CPU copy first; the
+      // module stays there for the backend's life.
       module_ = torch::jit::load(model_.string(), device_);
       module_.eval();
     } catch (const std::exception& e) {
@@ -102,6 +246,8 @@ class LibTorchBackend final : public Backend {
     return device_.is_cuda() ? fmt::format("cuda:{}", static_cast<int>(device_.index())) : "cpu";
   }
 
+  std::string precision() const override { return precision_; }
+
   std::vector<Tensor> infer(std::span<const float> input,
                             std::span<const int64_t> shape) override {
     if (shape.empty() || shape[0] < 1) {
@@ -114,25 +260,33 @@ class LibTorchBackend final : public Backend {
                                   model_.string(), fmt::join(shape, ", "), numel, input.size()));
     }
     const int64_t batch = shape[0];
+    const std::vector<int64_t> dims(shape.begin(), shape.end());
     std::vector<Tensor> outputs;
     try {
       // No autograd bookkeeping: faster and lighter than NoGradGuard; exists in 1.13 and 2.x.
       c10::InferenceMode inference_mode;
-      // from_blob wraps the caller's buffer without owning it; the copying to() gives the
-      // network its own tensor on its device, so an in-place op in the model cannot write
-      // into the caller's (const) input.
-      const torch::Tensor view = torch::from_blob(
-          const_cast<float*>(input.data()), c10::IntArrayRef(shape.data(), shape.size()),
-          torch::TensorOptions().dtype(torch::kFloat32));
-      torch::Tensor on_device = view.to(device_, torch::kFloat32, /*non_blocking=*/false,
-                                        /*copy=*/true);
-      std::vector<torch::jit::IValue> args;
-      args.emplace_back(std::move(on_device));
-      const torch::jit::IValue result = module_.forward(std::move(args));
+      const torch::Tensor on_device = to_device(input, dims);
+      // Marked seen only once a batch of it went through: a shape whose first batch failed
+      // (out of memory, say) is warmed up again when it comes back.
+      const bool new_shape = seen_shapes_.count(dims) == 0;
+      if (new_shape) {
+        // Discarded passes: cuDNN's autotuning (cudnn_benchmark) and TorchScript's profiling
+        // runs happen here, not in the batches after.
+        const int runs = graphs_ ? std::max(warmup_batches_, kGraphWarmups) : warmup_batches_;
+        for (int i = 0; i < runs; ++i) (void)forward(on_device.clone(), /*cache=*/true);
+      }
+      const torch::jit::IValue result = run(on_device, dims, new_shape);
       collect(result, batch, outputs);
+      if (new_shape) seen_shapes_.insert(dims);
     } catch (const ItemError&) {
       throw;
+    } catch (const c10::OutOfMemoryError& e) {
+      throw out_of_memory(shape, reason(e));
     } catch (const std::exception& e) {
+      // Inside a TorchScript network an allocation failure arrives re-wrapped as a plain error
+      // with the interpreter's traceback: classify by the whole message.
+      if (is_cuda_oom_message(e.what())) throw out_of_memory(shape, reason(e));
+      settle_device();
       throw ItemError(fmt::format("model '{}': LibTorch refused a batch of shape [{}]: {}",
                                   model_.string(), fmt::join(shape, ", "), reason(e)));
     }
@@ -143,6 +297,126 @@ class LibTorchBackend final : public Backend {
   }
 
  private:
+  // CUDA graph capture wants the network's allocations and lazy initialisation (cuBLAS handles,
+  // TorchScript's profiled graph) done before it: PyTorch's docs warm up 3 times on a side stream.
+  static constexpr int kGraphWarmups = 3;
+
+  void note(const std::string& text) const {
+    if (note_ != nullptr) note_(text.c_str());
+  }
+
+  /// The input as a float32 tensor on the device, owned by LibTorch. On the CPU: a copy of the
+  /// caller's buffer (so an in-place op in the network cannot write into the caller's const
+  /// input). On CUDA: through a pinned host buffer, reused while the shape stays the same, and an
+  /// asynchronous copy; the buffer is free again when infer() returns, since reading the outputs
+  /// back waits for everything queued before.
+  torch::Tensor to_device(std::span<const float> input, const std::vector<int64_t>& dims) {
+    const torch::Tensor view =
+        torch::from_blob(const_cast<float*>(input.data()), dims,
+                         torch::TensorOptions().dtype(torch::kFloat32));
+    if (!device_.is_cuda()) {
+      return view.to(device_, torch::kFloat32, /*non_blocking=*/false, /*copy=*/true);
+    }
+    if (!staging_.defined() || staging_.sizes() != view.sizes()) {
+      staging_ = torch::empty(dims, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+    }
+    std::memcpy(staging_.data_ptr<float>(), input.data(), input.size() * sizeof(float));
+    return staging_.to(device_, torch::kFloat32, /*non_blocking=*/true);
+  }
+
+  /// One eager forward pass under autocast when asked for.
+  torch::jit::IValue forward(torch::Tensor on_device, bool cache) {
+    const AutocastScope autocast(autocast_, cache);
+    std::vector<torch::jit::IValue> args;
+    args.emplace_back(std::move(on_device));
+    return module_.forward(std::move(args));
+  }
+
+  /// The batch's result: a CUDA graph's replay where graphs are on (capturing one on the first
+  /// batch of a shape), else an eager forward pass.
+  torch::jit::IValue run(const torch::Tensor& on_device, const std::vector<int64_t>& dims,
+                         bool new_shape) {
+#if VPIPE_TORCH_CUDA_API
+    if (graphs_) {
+      auto found = graphs_by_shape_.find(dims);
+      if (found == graphs_by_shape_.end() && new_shape) {
+        if (std::optional<CapturedGraph> captured = capture(on_device)) {
+          found = graphs_by_shape_.emplace(dims, std::move(*captured)).first;
+        }
+      }
+      if (found != graphs_by_shape_.end()) {
+        found->second.input.copy_(on_device, /*non_blocking=*/true);
+        found->second.graph->replay();
+        return found->second.output;
+      }
+    }
+#else
+    (void)dims;
+    (void)new_shape;
+#endif
+    return forward(on_device, /*cache=*/true);
+  }
+
+#if VPIPE_TORCH_CUDA_API
+  /// Captures one forward pass on a side stream (capture is refused on the default stream). On
+  /// failure (an op that syncs or allocates on the host, ...): one note, graphs off for this
+  /// backend, and none returned, so the batch runs eagerly.
+  std::optional<CapturedGraph> capture(const torch::Tensor& on_device) {
+    CapturedGraph captured;
+    try {
+      captured.input = on_device.clone();
+      captured.graph = std::make_unique<at::cuda::CUDAGraph>();
+      c10::cuda::getCurrentCUDAStream(device_.index()).synchronize();
+      const c10::cuda::CUDAStreamGuard side(c10::cuda::getStreamFromPool(false, device_.index()));
+      captured.graph->capture_begin();
+      try {
+        captured.output = forward(captured.input, /*cache=*/false);
+      } catch (...) {
+        try {
+          captured.graph->capture_end();
+        } catch (...) {  // the capture is invalid already; the forward's error says why
+        }
+        throw;
+      }
+      captured.graph->capture_end();
+      c10::cuda::getCurrentCUDAStream(device_.index()).synchronize();
+      return captured;
+    } catch (const std::exception& e) {
+      graphs_ = false;
+      note(fmt::format("model '{}': capturing a CUDA graph failed ({}); running eagerly",
+                       model_.string(), reason(e)));
+      return std::nullopt;
+    }
+  }
+#endif
+
+  /// After a failed batch on CUDA: waits for the work still queued (the staging buffer's copy),
+  /// so the next batch may rewrite the buffer. Best effort: a failure here changes nothing.
+  void settle_device() const noexcept {
+    if (!device_.is_cuda()) return;
+    try {
+      torch::cuda::synchronize(device_.index());
+    } catch (...) {  // the batch's own error is the one to report
+    }
+  }
+
+  /// The error for a batch the device had no memory for, after giving the caching allocator's
+  /// free blocks back to the driver, so the smaller batch the caller retries with starts clean.
+  DeviceOutOfMemory out_of_memory(std::span<const int64_t> shape, const std::string& why) const {
+    settle_device();
+#if VPIPE_TORCH_CUDA_API
+    if (device_.is_cuda()) {
+      try {
+        c10::cuda::CUDACachingAllocator::emptyCache();
+      } catch (...) {  // best effort: the out-of-memory error is the one to report
+      }
+    }
+#endif
+    return DeviceOutOfMemory(fmt::format(
+        "model '{}': {} ran out of memory for a batch of {} (input shape [{}]): {}",
+        model_.string(), device(), shape[0], fmt::join(shape, ", "), why));
+  }
+
   /// Appends the tensors in `value` to `out`, depth first: a tensor; a tuple or list, element by
   /// element; a dict, its values in insertion order (TorchScript dicts keep it; keys dropped).
   void collect(const torch::jit::IValue& value, int64_t batch, std::vector<Tensor>& out) const {
@@ -163,7 +437,8 @@ class LibTorchBackend final : public Backend {
     }
   }
 
-  /// A LibTorch tensor (any device, any real dtype) as a contiguous float32 vpipe::Tensor.
+  /// A LibTorch tensor (any device, any real dtype: fp16/bf16 under autocast) as a contiguous
+  /// float32 vpipe::Tensor on the host.
   static Tensor to_tensor(const torch::Tensor& tensor, int64_t batch) {
     const torch::Tensor cpu = tensor.to(torch::kCPU, torch::kFloat32).contiguous();
     Tensor t;
@@ -177,16 +452,29 @@ class LibTorchBackend final : public Backend {
 
   std::filesystem::path model_;
   torch::Device device_;
+  std::string precision_;
+  std::optional<at::ScalarType> autocast_;  ///< none for fp32
+  int warmup_batches_;
+  NoteFn note_;
+  bool graphs_ = false;  ///< cuda_graphs asked for, available, and no capture has failed
   torch::jit::Module module_;
+  torch::Tensor staging_;  ///< CUDA only: pinned host copy of the last input, float32
+  std::set<std::vector<int64_t>> seen_shapes_;  ///< input shapes already warmed up
+#if VPIPE_TORCH_CUDA_API
+  std::map<std::vector<int64_t>, CapturedGraph> graphs_by_shape_;
+#endif
 };
 
 }  // namespace
 }  // namespace vpipe::detail
 
-/// The plugin's one entry point (torch_loader.cpp finds it with dlsym): loads `model` with
-/// `options`; the caller owns the result. Throws ConfigError as load_backend documents.
-extern "C" __attribute__((visibility("default"))) vpipe::Backend* vpipe_libtorch_load(
-    const std::filesystem::path* model, const vpipe::BackendOptions* options) {
+/// The plugin's one entry point (torch_loader.cpp finds it with dlsym; the _v2 suffix names this
+/// signature, so a stale plugin is refused rather than called wrongly): loads `model` with
+/// `options`; the caller owns the result. `note` (may be null) receives notes worth one log line.
+/// Throws ConfigError as load_backend documents.
+extern "C" __attribute__((visibility("default"))) vpipe::Backend* vpipe_libtorch_load_v2(
+    const std::filesystem::path* model, const vpipe::BackendOptions* options,
+    vpipe::detail::NoteFn note) {
   // A raw pointer, as a C entry point must return; torch_loader.cpp wraps it in a unique_ptr.
-  return std::make_unique<vpipe::detail::LibTorchBackend>(*model, *options).release();
+  return std::make_unique<vpipe::detail::LibTorchBackend>(*model, *options, note).release();
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/log.h"
 #include "vpipe/infer/backend.h"
 #include "vpipe/infer/models.h"
 
@@ -21,7 +22,13 @@ namespace vpipe::detail {
 
 namespace {
 
-using LoadFn = Backend* (*)(const std::filesystem::path*, const BackendOptions*);
+using NoteFn = void (*)(const char* text);
+using LoadFn = Backend* (*)(const std::filesystem::path*, const BackendOptions*, NoteFn);
+
+constexpr const char* kEntryPoint = "vpipe_libtorch_load_v2";
+
+/// Where the plugin's notes go (a fallback it took, once per backend): the library's logger.
+void log_note(const char* text) { log().warn("{}", text); }
 
 constexpr const char* kPluginName = "libvpipe_torch.so";
 
@@ -65,10 +72,12 @@ const Plugin& plugin() {
                               why != nullptr ? why : "unknown reason");
         return p;
       }
-      p.load = reinterpret_cast<LoadFn>(dlsym(handle, "vpipe_libtorch_load"));
+      p.load = reinterpret_cast<LoadFn>(dlsym(handle, kEntryPoint));
       if (p.load == nullptr) {
-        p.error = fmt::format("'{}' is not vpipe's LibTorch plugin (no vpipe_libtorch_load)",
-                              candidate.string());
+        p.error = fmt::format(
+            "'{}' is not this vpipe's LibTorch plugin (no {}; a plugin from another vpipe "
+            "version?)",
+            candidate.string(), kEntryPoint);
       }
       return p;
     }
@@ -90,7 +99,7 @@ std::unique_ptr<Backend> load_libtorch(const std::filesystem::path& model,
   if (p.load == nullptr) {
     throw ConfigError(fmt::format("model '{}': {}", model.string(), p.error));
   }
-  return std::unique_ptr<Backend>(p.load(&model, &options));
+  return std::unique_ptr<Backend>(p.load(&model, &options, &log_note));
 }
 
 #else  // no LibTorch in this build

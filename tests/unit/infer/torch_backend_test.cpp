@@ -24,6 +24,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/infer/model.h"
+#include "vpipe/infer/torch_errors.h"
 
 namespace vpipe {
 namespace {
@@ -344,8 +345,9 @@ TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
   EXPECT_THROW((void)load_backend(path, BackendKind::kLibTorch, options), ConfigError);
 
   // "cuda": refused with a reason on a CPU-only LibTorch; on a CUDA one, the same values as
-  // PyTorch on the CPU (to GPU rounding).
+  // PyTorch on the CPU (to GPU rounding: TF32, on by default, is off for this comparison).
   options.device = "cuda";
+  options.tf32 = false;
   std::unique_ptr<Backend> backend;
   try {
     backend = load_backend(path, BackendKind::kLibTorch, options);
@@ -361,6 +363,203 @@ TEST_F(TorchBackendTest, DevicesOtherThanTheCpu) {
   const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
   ASSERT_EQ(out[0].data.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(out[0].data[i], expected[i], 1e-4F);
+}
+
+TEST_F(TorchBackendTest, DefaultOptionsRunFloat32WithoutWarmUpOnTheCpu) {
+  const BackendOptions defaults;
+  EXPECT_EQ(defaults.precision, "fp32");
+  EXPECT_TRUE(defaults.cudnn_benchmark);
+  EXPECT_TRUE(defaults.tf32);
+  EXPECT_EQ(defaults.warmup_batches, -1);
+  EXPECT_FALSE(defaults.cuda_graphs);
+  const std::unique_ptr<Backend> backend = load_backend(model("convnet"), BackendKind::kLibTorch);
+  EXPECT_EQ(backend->precision(), "fp32");
+}
+
+TEST_F(TorchBackendTest, HalfPrecisionOnTheCpuIsAConfigErrorNamingTheModel) {
+  const fs::path path = model("convnet");
+  for (const std::string precision : {"fp16", "bf16"}) {
+    BackendOptions options;
+    options.precision = precision;
+    try {
+      (void)load_backend(path, BackendKind::kLibTorch, options);
+      ADD_FAILURE() << precision << " accepted on the CPU";
+    } catch (const ConfigError& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+      EXPECT_NE(message.find(precision), std::string::npos) << message;
+      EXPECT_NE(message.find("CUDA"), std::string::npos) << message;
+    }
+  }
+  BackendOptions options;
+  options.precision = "int8";
+  try {
+    (void)load_backend(path, BackendKind::kLibTorch, options);
+    ADD_FAILURE() << "precision 'int8' accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("int8"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TorchBackendTest, CudaOnlyOptionsAreIgnoredOnTheCpu) {
+  // cudnn_benchmark, tf32 and cuda_graphs concern CUDA alone: the CPU results stay PyTorch's.
+  BackendOptions options;
+  options.cudnn_benchmark = false;
+  options.tf32 = false;
+  options.cuda_graphs = true;
+  const std::unique_ptr<Backend> backend =
+      load_backend(model("convnet"), BackendKind::kLibTorch, options);
+  for (int run = 0; run < 2; ++run) {
+    const std::vector<Tensor> out = backend->infer(input_, input_shape_);
+    ASSERT_EQ(out.size(), 1U);
+    expect_matches_python(out[0], "convnet", 0);
+  }
+}
+
+TEST_F(TorchBackendTest, WarmUpDoesNotChangeTheOutputs) {
+  BackendOptions cold;
+  cold.warmup_batches = 0;
+  BackendOptions warm;
+  warm.warmup_batches = 2;
+  const std::unique_ptr<Backend> a = load_backend(model("convnet"), BackendKind::kLibTorch, cold);
+  const std::unique_ptr<Backend> b = load_backend(model("convnet"), BackendKind::kLibTorch, warm);
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  const std::span<const float> first = std::span<const float>(input_).first(input_.size() / 3);
+  // Two shapes, each new to the warm backend once, then again: bit-identical each time.
+  for (int round = 0; round < 2; ++round) {
+    const std::vector<Tensor> batch_a = a->infer(input_, input_shape_);
+    const std::vector<Tensor> batch_b = b->infer(input_, input_shape_);
+    ASSERT_EQ(batch_a.size(), 1U);
+    ASSERT_EQ(batch_b.size(), 1U);
+    EXPECT_EQ(batch_a[0].shape, batch_b[0].shape);
+    EXPECT_EQ(batch_a[0].data, batch_b[0].data) << "round " << round;
+    expect_matches_python(batch_b[0], "convnet", 0);
+    const std::vector<Tensor> single_a = a->infer(first, one);
+    const std::vector<Tensor> single_b = b->infer(first, one);
+    ASSERT_EQ(single_a.size(), 1U);
+    ASSERT_EQ(single_b.size(), 1U);
+    EXPECT_EQ(single_a[0].data, single_b[0].data) << "round " << round;
+  }
+}
+
+TEST_F(TorchBackendTest, OutOfMemoryInsideTheNetworkIsDeviceOutOfMemory) {
+  // oom.pt raises PyTorch 2.x's CUDA out-of-memory message from inside TorchScript, where it
+  // arrives wrapped in the interpreter's traceback, as a real allocation failure on a GPU would.
+  const fs::path path = model("oom");
+  const std::unique_ptr<Backend> backend = load_backend(path, BackendKind::kLibTorch);
+  try {
+    (void)backend->infer(input_, input_shape_);
+    FAIL() << "oom.pt returned";
+  } catch (const DeviceOutOfMemory& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path.string()), std::string::npos) << message;
+    EXPECT_NE(message.find("batch of 3"), std::string::npos) << message;
+    EXPECT_NE(message.find("CUDA out of memory"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+  // Any other refusal stays an ItemError (tested above); DeviceOutOfMemory is not one.
+  EXPECT_THROW((void)backend->infer(input_, input_shape_), CudaError);
+}
+
+/// Loads `name` on "cuda" with `options`, or none (the caller skips) where LibTorch sees no CUDA
+/// device, as on Debian's CPU-only LibTorch.
+std::unique_ptr<Backend> load_on_cuda(const fs::path& path, BackendOptions options,
+                                      std::string* why) {
+  options.device = "cuda";
+  try {
+    return load_backend(path, BackendKind::kLibTorch, options);
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    if (message.find("sees no CUDA device") == std::string::npos) throw;
+    *why = message;
+    return nullptr;
+  }
+}
+
+TEST_F(TorchBackendTest, HalfPrecisionOnCudaIsCloseToFloat32) {
+  std::string why;
+  BackendOptions options;
+  options.tf32 = false;
+  const std::unique_ptr<Backend> fp32 = load_on_cuda(model("convnet"), options, &why);
+  if (fp32 == nullptr) GTEST_SKIP() << why;
+  const std::vector<float> expected = read_f32(fixtures().dir / "convnet.0.f32");
+  for (const std::string precision : {"fp16", "bf16"}) {
+    options.precision = precision;
+    const std::unique_ptr<Backend> half = load_on_cuda(model("convnet"), options, &why);
+    ASSERT_NE(half, nullptr) << why;
+    EXPECT_EQ(half->precision(), precision);
+    const std::vector<Tensor> out = half->infer(input_, input_shape_);
+    ASSERT_EQ(out.size(), 1U);
+    ASSERT_EQ(out[0].shape, (std::vector<int64_t>{3, 5}));
+    ASSERT_EQ(out[0].data.size(), expected.size());
+    // bf16 keeps 8 bits of mantissa: ~4e-3 relative; the logits here are below 1.
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_NEAR(out[0].data[i], expected[i], 2e-2F) << precision << " value " << i;
+    }
+  }
+}
+
+TEST_F(TorchBackendTest, CudaGraphsGiveTheEagerValues) {
+  std::string why;
+  BackendOptions eager_options;
+  eager_options.tf32 = false;
+  eager_options.cudnn_benchmark = false;
+  const std::unique_ptr<Backend> eager = load_on_cuda(model("convnet"), eager_options, &why);
+  if (eager == nullptr) GTEST_SKIP() << why;
+  BackendOptions graph_options = eager_options;
+  graph_options.cuda_graphs = true;
+  const std::unique_ptr<Backend> graphed = load_on_cuda(model("convnet"), graph_options, &why);
+  ASSERT_NE(graphed, nullptr) << why;
+  const std::vector<int64_t> one{1, 3, 16, 16};
+  const size_t per_image = input_.size() / 3;
+  // The same shape replayed with different inputs: the graph reads each batch's input.
+  for (size_t b = 0; b < 3; ++b) {
+    const std::span<const float> image = std::span<const float>(input_).subspan(b * per_image,
+                                                                                 per_image);
+    const std::vector<Tensor> want = eager->infer(image, one);
+    const std::vector<Tensor> got = graphed->infer(image, one);
+    ASSERT_EQ(want.size(), 1U);
+    ASSERT_EQ(got.size(), 1U);
+    ASSERT_EQ(got[0].data.size(), want[0].data.size());
+    for (size_t i = 0; i < want[0].data.size(); ++i) {
+      EXPECT_NEAR(got[0].data[i], want[0].data[i], 1e-5F) << "image " << b << " value " << i;
+    }
+  }
+}
+
+TEST(CudaOutOfMemoryMessage, RecognisesLibTorchsWordingsOfBothVersions) {
+  // LibTorch 1.13's caching allocator.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 15.78 GiB total capacity; "
+      "14.50 GiB already allocated; 11.19 MiB free; 14.70 GiB reserved in total by PyTorch) If "
+      "reserved memory is >> allocated memory try setting max_split_size_mb to avoid "
+      "fragmentation."));
+  // LibTorch 2.x's.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.15 GiB "
+      "of which 1.06 GiB is free. Including non-PyTorch memory, this process has 78.08 GiB "
+      "memory in use."));
+  // Wrapped by the TorchScript interpreter: the reason comes last.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "The following operation failed in the TorchScript interpreter.\nTraceback of "
+      "TorchScript (most recent call last):\n  File \"code/__torch__.py\", line 9, in forward\n"
+      "RuntimeError: CUDA out of memory. Tried to allocate 512.00 MiB."));
+  // A CUDA runtime call (C10_CUDA_CHECK), cuBLAS and cuDNN handles.
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA error: out of memory\nCUDA kernel errors might be asynchronously reported at some "
+      "other API call, so the stacktrace below might be incorrect."));
+  EXPECT_TRUE(detail::is_cuda_oom_message(
+      "CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"));
+  EXPECT_TRUE(detail::is_cuda_oom_message("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"));
+  // Not memory: a shape error, a CPU allocation failure, another CUDA error.
+  EXPECT_FALSE(detail::is_cuda_oom_message(
+      "Given groups=1, weight of size [4, 3, 3, 3], expected input[1, 4, 16, 16] to have 3 "
+      "channels, but got 4 channels instead"));
+  EXPECT_FALSE(detail::is_cuda_oom_message(
+      "[enforce fail at alloc_cpu.cpp:75] err == 0. DefaultCPUAllocator: can't allocate memory: "
+      "you tried to allocate 1099511627776 bytes. Error code 12 (Cannot allocate memory)"));
+  EXPECT_FALSE(detail::is_cuda_oom_message("CUDA error: an illegal memory access was encountered"));
+  EXPECT_FALSE(detail::is_cuda_oom_message(""));
 }
 
 // A user's YOLO export through the whole model path: resolve_model (--format, --input), the
