@@ -12,6 +12,8 @@
 #   MANIFEST                   git revision, build type, CUDA architectures, the source dir the
 #                              tests were compiled with (they read test-photos/ from it)
 #   scripts/device-pack.sh BUILD OUT     (BUILD is configured as Release when it has no cache)
+#   env: JOBS (build jobs, default all cores), ZSTD_LEVEL (19: 28 MiB, ~7 min on 2 busy cores;
+#        10 is much faster and still far under the limit)
 # Builds only the targets it packs. Run here, on the CPU machine; scripts/device-check.sh unpacks
 # and runs it on the GPU machine.
 set -euo pipefail
@@ -129,7 +131,7 @@ rm -rf "$stage/share/vpipe/models"
 
 tar_file="$out/vpipe-device.tar.zst"
 rm -f "$tar_file"
-tar -C "$out" -cf - vpipe-device | zstd -q -19 --long=27 -T0 -o "$tar_file"
+tar -C "$out" -cf - vpipe-device | zstd -q "-${ZSTD_LEVEL:-19}" --long=27 -T0 -o "$tar_file"
 rm -rf "$stage"  # only the tarball travels: the staged folder would count twice
 # A zstd to unpack it with, in case the machine has none: this one, its libraries beside it.
 rm -rf "$out/zstd"
