@@ -55,7 +55,7 @@ struct Args {
   int blocks = 0;
   size_t queries = 0;
   uint64_t seed = 1;
-  std::string plan;  // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
+  std::string plan;      // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
   int cuda_device = -1;  // >= 0: the self-join runs on this CUDA device
   size_t verify = 0;     // > 0 (with --device cuda): compare GPU and CPU pair sets on this many
 };
@@ -208,8 +208,8 @@ int run_cuda(const Args& args, const std::vector<uint64_t>& hashes) {
       "chunks, %zu bands, %zu launches, %zu overflow relaunches), peak RSS %.0f MB\n",
       args.n, args.t, args.cuda_device, seconds,
       static_cast<double>(args.n) * static_cast<double>(args.n - 1) / 2.0 / seconds,
-      static_cast<unsigned long long>(pairs), static_cast<unsigned long long>(chunks),
-      stats.bands, stats.launches, stats.overflow_relaunches, peak_rss_mb());
+      static_cast<unsigned long long>(pairs), static_cast<unsigned long long>(chunks), stats.bands,
+      stats.launches, stats.overflow_relaunches, peak_rss_mb());
   return 0;
 }
 
@@ -241,8 +241,8 @@ int verify_cuda(const Args& args, const std::vector<uint64_t>& hashes) {
          cpu_pairs[first_difference] == gpu_pairs[first_difference]) {
     ++first_difference;
   }
-  std::printf("verify n=%zu t=%d: cpu %zu pairs (%.3f s), cuda %zu pairs (%.3f s): %s", hashes.size(),
-              args.t, cpu_pairs.size(), cpu_s, gpu_pairs.size(), gpu_s,
+  std::printf("verify n=%zu t=%d: cpu %zu pairs (%.3f s), cuda %zu pairs (%.3f s): %s",
+              hashes.size(), args.t, cpu_pairs.size(), cpu_s, gpu_pairs.size(), gpu_s,
               same ? "MATCH\n" : "MISMATCH");
   if (!same) std::printf(" (first difference at sorted index %zu)\n", first_difference);
   return same ? 0 : 1;

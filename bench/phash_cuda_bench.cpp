@@ -92,7 +92,8 @@ Args parse(int argc, char** argv) {
     }
   }
   if (args.max_side < args.min_side) usage("--max-side is below --min-side");
-  if (args.threads <= 0) args.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (args.threads <= 0)
+    args.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return args;
 }
 
@@ -139,8 +140,8 @@ int main(int argc, char** argv) {
     const int w = side(rng);
     pool.push_back(smooth_image(rng, w, side(rng)));
   }
-  std::printf("phash_cuda_bench: %zu images (pool %zu, sides %d..%d px), %d CPU threads\n",
-              args.n, args.pool, args.min_side, args.max_side, args.threads);
+  std::printf("phash_cuda_bench: %zu images (pool %zu, sides %d..%d px), %d CPU threads\n", args.n,
+              args.pool, args.min_side, args.max_side, args.threads);
 
   // CPU: each worker takes the next image index; both hashes, as the GPU computes both.
   std::vector<uint64_t> cpu_phash(args.pool), cpu_dhash(args.pool);
@@ -198,8 +199,9 @@ int main(int argc, char** argv) {
         dhash_mismatches += dhash[i] != cpu_dhash[i];
         phash_bits += static_cast<size_t>(std::popcount(phash[i] ^ cpu_phash[i]));
       }
-      std::printf("check on %zu images: dHash mismatches %zu (must be 0), pHash differing bits %zu\n",
-                  std::min(count, args.n), dhash_mismatches, phash_bits);
+      std::printf(
+          "check on %zu images: dHash mismatches %zu (must be 0), pHash differing bits %zu\n",
+          std::min(count, args.n), dhash_mismatches, phash_bits);
       if (dhash_mismatches > 0) return 1;
     }
     size_t done = 0;
@@ -215,8 +217,9 @@ int main(int argc, char** argv) {
       ++calls;
     }
     const double seconds = since(start);
-    std::printf("cuda phash+dhash: %.0f images/s (%.3f s, %zu calls of up to %zu images, device %d)\n",
-                args.n / seconds, seconds, calls, args.batch, args.device);
+    std::printf(
+        "cuda phash+dhash: %.0f images/s (%.3f s, %zu calls of up to %zu images, device %d)\n",
+        args.n / seconds, seconds, calls, args.batch, args.device);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "phash_cuda_bench: cuda cannot run: %s\n", e.what());
     return 3;
