@@ -4,7 +4,7 @@
 //
 //   hamming_bench [--n N] [--t T] [--method auto|brute|mih] [--threads K] [--planted F]
 //                 [--simd scalar|avx2|avx512] [--blocks M] [--queries Q] [--seed S]
-//                 [--plan W/R,W/R,...]
+//                 [--plan W/R,W/R,...] [--device cpu|cuda|cuda:N] [--verify N]
 //
 // --queries Q runs a cross join of Q transformed queries against the N hashes instead of a
 // self-join. --blocks M forces M equal multi-index blocks; --plan forces any blocks (widths
@@ -13,12 +13,20 @@
 // time, pairs found, sink calls, peak RSS. Pairs are counted in the sink, not stored, as a
 // caller streaming them to disk would.
 //
+// --device cuda runs the self-join on the GPU instead (hamming_self_join_cuda, an exact tiled
+// brute force; --method, --simd, --blocks and --plan do not apply) and prints the same line with
+// method=cuda, the time including the copy to the device, and the launches. --verify N then runs
+// on N hashes (drawn like the rest) through both the CPU index and the GPU and checks that the
+// pair sets are equal: prints MATCH or MISMATCH (exit 1) with both counts. Without a usable GPU
+// (or in a build without CUDA) either prints why and exits 3.
+//
 // Reference figures (2-core AMD EPYC Zen 4 VM, AVX-512, --threads 2, --planted 0.01):
 //   n = 2M,  t = 10: multi-index 0.76-0.94 s, 67 MB peak RSS; t = 4: 0.19 s
 //   n = 10M, t = 10: multi-index 11.3 s, 312 MB; t = 4: 1.05 s
 //   brute force: ~2.8e10 pairs/s (n = 200k: 0.71 s, n = 1M: 18.5 s), at any t
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +41,7 @@
 
 #include "vpipe/dedup/hamming_index.h"
 #include "vpipe/dedup/hamming_kernels.h"  // the multi-index plan, to print it
+#include "vpipe/device/cuda/hamming_cuda.h"
 
 namespace {
 
@@ -46,14 +55,17 @@ struct Args {
   int blocks = 0;
   size_t queries = 0;
   uint64_t seed = 1;
-  std::string plan;  // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
+  std::string plan;      // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
+  int cuda_device = -1;  // >= 0: the self-join runs on this CUDA device
+  size_t verify = 0;     // > 0 (with --device cuda): compare GPU and CPU pair sets on this many
 };
 
 [[noreturn]] void usage(const char* message) {
   std::fprintf(stderr,
                "hamming_bench: %s\nusage: hamming_bench [--n N] [--t T] [--method auto|brute|mih] "
                "[--threads K] [--planted F] [--simd scalar|avx2|avx512] [--blocks M] "
-               "[--queries Q] [--seed S] [--plan W/R,W/R,...]\n",
+               "[--queries Q] [--seed S] [--plan W/R,W/R,...] [--device cpu|cuda|cuda:N] "
+               "[--verify N]\n",
                message);
   std::exit(2);
 }
@@ -78,6 +90,19 @@ Args parse(int argc, char** argv) {
       args.queries = std::strtoull(value, nullptr, 10);
     } else if (flag == "--plan") {
       args.plan = value;
+    } else if (flag == "--verify") {
+      args.verify = std::strtoull(value, nullptr, 10);
+    } else if (flag == "--device") {
+      const std::string_view d = value;
+      if (d == "cpu") {
+        args.cuda_device = -1;
+      } else if (d == "cuda") {
+        args.cuda_device = 0;
+      } else if (d.starts_with("cuda:")) {
+        args.cuda_device = std::atoi(value + 5);
+      } else {
+        usage("unknown --device");
+      }
     } else if (flag == "--seed") {
       args.seed = std::strtoull(value, nullptr, 10);
     } else if (flag == "--method") {
@@ -154,11 +179,88 @@ double cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// Exit status when the GPU cannot run (no device, no driver, a build without CUDA): a script
+// tells "could not run" from a wrong answer (1) by it.
+constexpr int kNoDevice = 3;
+
+// The self-join on the GPU: one timed run, printed like the CPU line.
+int run_cuda(const Args& args, const std::vector<uint64_t>& hashes) {
+  vpipe::HammingCudaOptions options;
+  options.device = args.cuda_device;
+  uint64_t pairs = 0;
+  uint64_t chunks = 0;
+  const vpipe::HammingPairSink sink = [&](std::span<const vpipe::HammingPair> chunk) {
+    pairs += chunk.size();
+    ++chunks;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  vpipe::HammingCudaStats stats;
+  try {
+    stats = vpipe::hamming_self_join_cuda(hashes, args.t, sink, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hamming_bench: --device cuda cannot run: %s\n", e.what());
+    return kNoDevice;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf(
+      "self n=%zu t=%d method=cuda device=%d: %.3f s (%.3g pairs/s compared), %llu pairs (%llu "
+      "chunks, %zu bands, %zu launches, %zu overflow relaunches), peak RSS %.0f MB\n",
+      args.n, args.t, args.cuda_device, seconds,
+      static_cast<double>(args.n) * static_cast<double>(args.n - 1) / 2.0 / seconds,
+      static_cast<unsigned long long>(pairs), static_cast<unsigned long long>(chunks), stats.bands,
+      stats.launches, stats.overflow_relaunches, peak_rss_mb());
+  return 0;
+}
+
+// The GPU's pair set against the CPU index's on `hashes`: both sorted by (a, b).
+int verify_cuda(const Args& args, const std::vector<uint64_t>& hashes) {
+  vpipe::HammingSearchOptions cpu_options;
+  cpu_options.max_distance = args.t;
+  cpu_options.threads = args.threads;
+  const auto cpu_start = std::chrono::steady_clock::now();
+  const std::vector<vpipe::HammingPair> cpu_pairs = vpipe::hamming_self_join(hashes, cpu_options);
+  const double cpu_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - cpu_start).count();
+  std::vector<vpipe::HammingPair> gpu_pairs;
+  const auto gpu_start = std::chrono::steady_clock::now();
+  try {
+    vpipe::HammingCudaOptions options;
+    options.device = args.cuda_device;
+    gpu_pairs = vpipe::hamming_self_join_cuda(hashes, args.t, options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hamming_bench: --verify: cpu %zu pairs in %.3f s; cuda cannot run: %s\n",
+                 cpu_pairs.size(), cpu_s, e.what());
+    return kNoDevice;
+  }
+  const double gpu_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - gpu_start).count();
+  const bool same = cpu_pairs == gpu_pairs;
+  size_t first_difference = 0;
+  while (first_difference < std::min(cpu_pairs.size(), gpu_pairs.size()) &&
+         cpu_pairs[first_difference] == gpu_pairs[first_difference]) {
+    ++first_difference;
+  }
+  std::printf("verify n=%zu t=%d: cpu %zu pairs (%.3f s), cuda %zu pairs (%.3f s): %s",
+              hashes.size(), args.t, cpu_pairs.size(), cpu_s, gpu_pairs.size(), gpu_s,
+              same ? "MATCH\n" : "MISMATCH");
+  if (!same) std::printf(" (first difference at sorted index %zu)\n", first_difference);
+  return same ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Args args = parse(argc, argv);
   Rng rng{args.seed};
+  if (args.cuda_device >= 0) {
+    if (args.queries > 0 || !args.plan.empty()) usage("--device cuda runs self-joins only");
+    if (args.verify > 0) {
+      return verify_cuda(args, make_hashes(args.verify, args.t, args.planted, rng));
+    }
+    return run_cuda(args, make_hashes(args.n, args.t, args.planted, rng));
+  }
+  if (args.verify > 0) usage("--verify needs --device cuda");
   const std::vector<uint64_t> hashes = make_hashes(args.n, args.t, args.planted, rng);
   std::vector<uint64_t> queries(args.queries);
   for (auto& q : queries) {
