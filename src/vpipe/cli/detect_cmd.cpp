@@ -38,6 +38,8 @@ struct DetectArgs {
   double max_delay_ms = 5;
   int threads = 0;
   int infer_workers = 1;
+  std::string precision = "auto";
+  bool cuda_graphs = false;
   bool all = false;
   bool force = false;
   std::string crops;
@@ -120,6 +122,8 @@ int run(DetectArgs a) {
   options.cpu_fallback = a.device == "auto";
   options.threads = a.threads > 0 ? a.threads : defaults.decode_workers;
   options.infer_workers = a.infer_workers;
+  options.backend.precision = resolve_precision(a.precision, device);
+  options.backend.cuda_graphs = a.cuda_graphs;
   options.batch.max_batch = static_cast<size_t>(a.max_batch);
   options.batch.max_delay = std::chrono::microseconds(static_cast<int64_t>(a.max_delay_ms * 1000));
   options.keepers_only = !a.all;
@@ -193,6 +197,8 @@ void add_infer_command(CLI::App& app, int* exit_code, ModelTask task) {
   cmd->add_option("--max-batch", args->max_batch, "images per model call (the batcher); 0 = the device's infer batch (`vpipe devices`)")->capture_default_str()->check(CLI::Range(0, 4096));
   cmd->add_option("--max-delay-ms", args->max_delay_ms, "a batch leaves when its oldest image has waited this long")->capture_default_str()->check(CLI::Range(0.0, 60000.0));
   cmd->add_option("--threads", args->threads, "read/decode/pre- and post-process workers (default: all cores; on a GPU the infer pass keeps one for feeding it)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--precision", args->precision, "TorchScript on a GPU: fp16 or bf16 (autocast) or fp32; auto = fp16 on a GPU, fp32 on the CPU")->capture_default_str()->check(CLI::IsMember({"auto", "fp32", "fp16", "bf16"}));
+  cmd->add_flag("--cuda-graphs", args->cuda_graphs, "TorchScript on a GPU: replay a captured CUDA graph per input shape");
   cmd->add_option("--infer-workers", args->infer_workers, "model instances running batches side by side")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_flag("--all", args->all, "every decodable file, not only the dedup pass's keepers");
   cmd->add_flag("--force", args->force, "infer again files this model has already done");

@@ -175,7 +175,11 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   pipeline.add_stage({.name = "infer",
                       .workers = static_cast<int>(models.size()),
                       .batch = options.batch,
-                      .queue_capacity = 2 * models.size() * options.batch.max_batch},
+                      .queue_capacity = 2 * models.size() * options.batch.max_batch,
+                      // The device the backend ended on: after a CPU fallback, none.
+                      .device = backend.device.rfind("cuda", 0) == 0 && !options.make_model
+                                    ? backend.device
+                                    : std::string()},
                      [&](int worker) {
                        Model* model = models[static_cast<size_t>(worker)].get();
                        return [model, inputs = std::vector<ModelInput*>()](

@@ -38,6 +38,13 @@ std::string RunReport::format_table() const {
                        percent_of_capacity(s.wait_input_ns, s.workers, wall_ns),
                        percent_of_capacity(s.wait_output_ns, s.workers, wall_ns), batch);
   }
+  const StageMetrics* device_stage = nullptr;  // the busiest stage that runs on a device
+  for (const StageMetrics& s : stages) {
+    if (s.device.empty()) continue;
+    const double busy = std::min(100.0, percent_of_capacity(s.busy_ns, 1, wall_ns));
+    out += fmt::format("{} busy {:.0f}% of the run (stage '{}')\n", s.device, busy, s.name);
+    if (device_stage == nullptr || s.busy_ns > device_stage->busy_ns) device_stage = &s;
+  }
   if (bottleneck < 0 || bottleneck >= static_cast<int>(stages.size())) {
     out += "bottleneck: none (nothing ran)\n";
     return out;
@@ -61,6 +68,15 @@ std::string RunReport::format_table() const {
     const StageMetrics& down = stages[b + 1];
     why += fmt::format("; '{}' after it waits {:.0f}% for input", down.name,
                        percent_of_capacity(down.wait_input_ns, down.workers, wall_ns));
+  }
+  if (device_stage != nullptr) {
+    if (!stage.device.empty()) {
+      why += fmt::format("; compute on {} bounds the run", stage.device);
+    } else {
+      why += fmt::format(
+          "; the host bounds the run, {} idles {:.0f}%", device_stage->device,
+          100.0 - std::min(100.0, percent_of_capacity(device_stage->busy_ns, 1, wall_ns)));
+    }
   }
   out += fmt::format("bottleneck: {} ({})\n", stage.name, why);
   return out;

@@ -10,6 +10,8 @@ namespace vpipe {
 struct StageMetrics {
   std::string name;
   int workers = 1;
+  /// StageSpec::device: the device the stage's busy time is spent waiting on ("" = host cores).
+  std::string device;
   uint64_t items_in = 0;
   uint64_t items_out = 0;
   uint64_t batches = 0;
@@ -38,7 +40,11 @@ struct RunReport {
   int bottleneck = -1;
 
   /// A short table, one row per stage (items, busy %, waiting for input %, waiting for room %,
-  /// mean batch), then "bottleneck: <stage> (<why>)". For stderr or a report.
+  /// mean batch); a line per device stage, "cuda:0 busy 87% of the run (stage 'infer')", where
+  /// busy is the stage's busy time over the wall time, at most 100% (workers on one device
+  /// overlap); then "bottleneck: <stage> (<why>)", which with a device stage also says whether
+  /// the run is device-bound ("compute on cuda:0 bounds the run") or host-bound ("the host
+  /// bounds the run; cuda:0 idles 60%"). For stderr or a report.
   [[nodiscard]] std::string format_table() const;
 };
 

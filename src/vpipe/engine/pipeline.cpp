@@ -11,7 +11,7 @@
 
 namespace vpipe::detail {
 
-PipelineCore::PipelineCore() { stages_.push_back(Stage{"source", 1, {}}); }
+PipelineCore::PipelineCore() { stages_.push_back(Stage{"source", 1, {}, {}}); }
 
 PipelineCore::~PipelineCore() {
   // finish_run() joins every thread; this only matters if run() itself was torn down oddly.
@@ -26,12 +26,12 @@ void PipelineCore::set_source(std::string name) {
   has_source_ = true;
 }
 
-void PipelineCore::add_stage(std::string name, int workers) {
+void PipelineCore::add_stage(std::string name, int workers, std::string device) {
   if (name.empty()) throw ConfigError("pipeline stage needs a name");
   if (workers < 1) {
     throw ConfigError(fmt::format("stage '{}' needs at least one worker, not {}", name, workers));
   }
-  stages_.push_back(Stage{std::move(name), workers, {}});
+  stages_.push_back(Stage{std::move(name), workers, {}, std::move(device)});
 }
 
 void PipelineCore::begin_run(const RunOptions& options) {
@@ -134,6 +134,7 @@ RunReport PipelineCore::build_report(int64_t end_ns) const {
     StageMetrics m;
     m.name = stage.name;
     m.workers = stage.workers;
+    m.device = stage.device;
     std::array<uint64_t, 64> counts{};
     for (const auto& slot : stage.slots) {
       m.items_in += slot->items_in.load(std::memory_order_relaxed);

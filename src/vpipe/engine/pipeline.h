@@ -36,6 +36,11 @@ struct StageSpec {
   int workers = 1;
   BatchPolicy batch{};
   size_t queue_capacity = 0;
+  /// Where the stage's work runs when not on the host's cores ("cuda:0"), or empty. Its workers
+  /// then wait on that device inside the stage function, so their busy time is the device's:
+  /// the run report shows it as the device's busy share and says whether the device or the host
+  /// bounds the run.
+  std::string device{};
 };
 
 /// An item type the engine can carry: movable, and able to record a per-item failure so that it
@@ -154,7 +159,7 @@ void Pipeline<T>::add_stage(StageSpec spec, WorkerFactory make_worker) {
   if (spec.batch.max_delay.count() < 0) {
     throw ConfigError("stage '" + spec.name + "' has a negative max_delay");
   }
-  core_->add_stage(spec.name, spec.workers);
+  core_->add_stage(spec.name, spec.workers, spec.device);
   stages_.push_back(Stage{std::move(spec), std::move(make_worker)});
 }
 

@@ -58,7 +58,7 @@ class PipelineCore {
 
   void set_source(std::string name);
   /// Throws ConfigError for an empty name or fewer than one worker.
-  void add_stage(std::string name, int workers);
+  void add_stage(std::string name, int workers, std::string device = {});
   [[nodiscard]] bool has_source() const { return has_source_; }
 
   // --- one run, from the owning thread ---
@@ -121,6 +121,7 @@ class PipelineCore {
     std::string name;
     int workers = 1;
     std::vector<std::unique_ptr<WorkerSlot>> slots;
+    std::string device;  ///< StageSpec::device
   };
 
   [[nodiscard]] ProgressSample sample(int64_t now) const;

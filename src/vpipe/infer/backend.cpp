@@ -51,6 +51,11 @@ BackendKind backend_for_file(const std::filesystem::path& model) {
       model.string(), ext));
 }
 
+std::string resolve_precision(std::string_view requested, std::string_view device) {
+  if (requested != "auto") return std::string(requested);
+  return device.rfind("cuda", 0) == 0 ? "fp16" : "fp32";
+}
+
 namespace {
 
 /// BackendOptions::simulate_memory_bytes: a backend in front of the real one that refuses

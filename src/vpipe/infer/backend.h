@@ -84,6 +84,11 @@ class Backend {
                                                   std::span<const int64_t> shape) = 0;
 };
 
+/// The BackendOptions::precision for `requested` (`infer.precision`, `--precision`) on `device`:
+/// "auto" is "fp16" on a CUDA device and "fp32" elsewhere; anything else is returned as given
+/// (the backend refuses what it cannot run). Thread-safe (pure).
+[[nodiscard]] std::string resolve_precision(std::string_view requested, std::string_view device);
+
 /// Whether this build has `kind`. When not, `why` (if given) is told what to install.
 [[nodiscard]] bool backend_available(BackendKind kind, std::string* why = nullptr);
 

@@ -481,6 +481,16 @@ std::vector<ConfigField> build_fields() {
   f.push_back(int_field(
       "infer.workers", [](auto& c) -> auto& { return c.infer.workers; }, 1, 64,
       "Model instances running batches side by side."));
+  f.push_back(string_choice_field(
+      "infer.precision", [](auto& c) -> auto& { return c.infer.precision; },
+      {"auto", "fp32", "fp16", "bf16"},
+      "Arithmetic of TorchScript models on a GPU: `fp16` or `bf16` run them under autocast "
+      "(half-precision convolutions and matmuls), `fp32` as saved; `auto` = fp16 on a GPU, fp32 "
+      "on the CPU (the only choice there)."));
+  f.push_back(bool_field(
+      "infer.cuda_graphs", [](auto& c) -> auto& { return c.infer.cuda_graphs; },
+      "TorchScript models on a GPU: replay one captured CUDA graph per input shape (less launch "
+      "overhead; falls back to plain execution where capture fails)."));
   f.push_back(bool_field(
       "infer.keepers_only", [](auto& c) -> auto& { return c.infer.keepers_only; },
       "Only the files the dedup pass kept (false: every file that decoded)."));

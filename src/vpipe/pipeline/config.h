@@ -75,6 +75,8 @@ struct InferConfig {
   int max_batch = 0;  ///< 0 = the device's infer batch (DeviceDefaults)
   double max_delay_ms = 5;
   int workers = 1;
+  std::string precision = "auto";  ///< auto (fp16 on a GPU, fp32 on the CPU), fp32, fp16, bf16
+  bool cuda_graphs = false;
   bool keepers_only = true;
   bool force = false;
   std::string crops;  ///< folder for crops of the detections; empty = none

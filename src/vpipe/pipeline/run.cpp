@@ -173,6 +173,8 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     InferPassOptions infer;
     infer.model = resolve_model(request);
     infer.backend.device = summary.device;
+    infer.backend.precision = resolve_precision(ic.precision, summary.device);
+    infer.backend.cuda_graphs = ic.cuda_graphs;
     infer.cpu_fallback = config.device == "auto";
     infer.threads = infer_threads;
     infer.infer_workers = ic.workers;

@@ -353,6 +353,28 @@ TEST(RunReport, UtilizationAndTable) {
             std::string::npos)
       << table;
   EXPECT_NE(table.find("2.5"), std::string::npos) << table;
+  EXPECT_EQ(table.find(" busy 90% of the run"), std::string::npos) << "no device stage: " << table;
+
+  // A stage on a GPU: its busy share is the device's, and the verdict says who bounds the run.
+  report.stages[1].device = "cuda:0";
+  std::string on_gpu = report.format_table();
+  EXPECT_NE(on_gpu.find("cuda:0 busy 100% of the run (stage 'embed')"), std::string::npos)
+      << on_gpu;  // two workers busy 1.8 s in 1 s: the device is busy all the time, not 180%
+  EXPECT_NE(on_gpu.find("; compute on cuda:0 bounds the run)"), std::string::npos) << on_gpu;
+  report.stages[1].busy_ns = 400'000'000;
+  report.bottleneck = 0;
+  report.stages[0].busy_ns = 950'000'000;
+  on_gpu = report.format_table();
+  EXPECT_NE(on_gpu.find("cuda:0 busy 40% of the run"), std::string::npos) << on_gpu;
+  EXPECT_NE(on_gpu.find("bottleneck: scan (busy 95% of its capacity; 'embed' after it waits"),
+            std::string::npos)
+      << on_gpu;
+  EXPECT_NE(on_gpu.find("; the host bounds the run, cuda:0 idles 60%)"), std::string::npos)
+      << on_gpu;
+  report.stages[1].device.clear();
+  report.stages[1].busy_ns = 1'800'000'000;
+  report.stages[0].busy_ns = 100'000'000;
+  report.bottleneck = 1;
 
   // Steps that ran one after another name the slowest step, with its share of the wall time.
   report.sequential = true;
