@@ -8,6 +8,7 @@
 #include "vpipe/core/json.h"
 #include "vpipe/device/cuda/gpu.h"
 #include "vpipe/device/devices.h"
+#include "vpipe/pipeline/config.h"
 
 namespace vpipe::cli {
 
@@ -68,6 +69,18 @@ void add_devices_command(CLI::App& app, int* exit_code) {
         }
         fmt::print("\n");
       }
+      // What a GPU does in this build, stage by stage (docs/ARCHITECTURE.md, "The GPU path").
+      fmt::print(
+          "on a GPU (--device cuda:N, or auto with one):\n"
+          "  scan                 CPU cores: decode, signals and hashes (pHash + dHash are ~40 us\n"
+          "                       of ~3 ms a file; the GPU pHash kernel would save ~1%: unused)\n"
+          "  dedup near pairs     the GPU from {} images (devices.gpu_dedup_min_images), else\n"
+          "                       the CPU index; the CPU when the GPU cannot run it\n"
+          "  infer, TorchScript   the GPU when the LibTorch plugin is built with CUDA (fp16\n"
+          "                       autocast by default), else the CPU with --device auto\n"
+          "  infer, ONNX          the CPU (OpenCV dnn)\n"
+          "  pre/post-processing  CPU cores (the letterbox kernel is not used by a stage yet)\n",
+          DevicesConfig{}.gpu_dedup_min_images);
     }
     *exit_code = 0;
   });
