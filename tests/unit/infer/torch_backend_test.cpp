@@ -177,6 +177,15 @@ TEST(BackendForFile, MapsExtensionsToBackends) {
   EXPECT_THROW((void)backend_for_file("net"), ConfigError);
 }
 
+TEST(ResolvePrecision, AutoIsHalfOnAGpuAndFloatElsewhere) {
+  EXPECT_EQ(resolve_precision("auto", "cuda:1"), "fp16");
+  EXPECT_EQ(resolve_precision("auto", "cuda"), "fp16");
+  EXPECT_EQ(resolve_precision("auto", "cpu"), "fp32");
+  // An explicit choice is passed on; the backend refuses what it cannot run.
+  EXPECT_EQ(resolve_precision("bf16", "cuda:0"), "bf16");
+  EXPECT_EQ(resolve_precision("fp16", "cpu"), "fp16");
+}
+
 TEST(LibTorchAvailability, SaysWhatIsMissingOrLoadsNothingAbsent) {
   std::string why;
   if (!backend_available(BackendKind::kLibTorch, &why)) {
