@@ -297,6 +297,8 @@ step_g() {
   "$vpipe" scan "$c/corpus" --db "$c/run.db" --threads "$THREADS" --device auto || return 1
   scan_s=$(elapsed "$t0")
   "$vpipe" dedup --help | grep -q -- '--device' && dedup_device=(--device auto)
+  # The corpus is far below the GPU minimum (500k): put the search on the GPU anyway.
+  "$vpipe" dedup --help | grep -q -- '--gpu-min-images' && dedup_device+=(--gpu-min-images 0)
   echo "--- dedup ${dedup_device[*]}"
   t0=$(date +%s.%N)
   "$vpipe" dedup "$c/run.db" --threads "$THREADS" "${dedup_device[@]}" || return 1

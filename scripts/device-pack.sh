@@ -37,7 +37,7 @@ if ! grep -q '^CMAKE_CUDA_COMPILER:[A-Z]*=/' "$build/CMakeCache.txt"; then
 fi
 
 # The targets: those this tree defines (preprocess_cuda_test is newer than some trees).
-tests=(cuda_gpu_test phash_cuda_test hamming_cuda_test preprocess_cuda_test)
+tests=(cuda_gpu_test phash_cuda_test hamming_cuda_test preprocess_cuda_test dedup_device_test)
 benches=(hamming_bench phash_cuda_bench scan_floor)
 known=$(cmake --build "$build" --target help 2>/dev/null | sed -E 's/^\.\.\. //; s/:.*//')
 has_target() { grep -qx "$1" <<< "$known"; }

@@ -250,7 +250,21 @@ TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
       return true;
     });
   }
-  ASSERT_EQ(vpipe({"dedup", db()}).exit_code, 0);
+  const auto on_auto = vpipe({"dedup", db(), "--gpu-min-images", "0"});
+  ASSERT_EQ(on_auto.exit_code, 0) << on_auto.err;
+  std::map<std::string, int64_t> auto_decisions = vpipe::Manifest(db()).decision_counts();
+  // The summary says where the near-pair search ran: the CPU when asked, and with auto either
+  // the GPU (one that can run it) or the CPU (none, or one that cannot, with the reason).
+  const auto on_cpu = vpipe({"dedup", db(), "--device", "cpu"});
+  ASSERT_EQ(on_cpu.exit_code, 0) << on_cpu.err;
+  EXPECT_NE(on_cpu.out.find("near-pair search on cpu\n"), std::string::npos) << on_cpu.out;
+  EXPECT_TRUE(on_auto.out.find("near-pair search on cpu") != std::string::npos ||
+              on_auto.out.find("near-pair search on cuda:0") != std::string::npos)
+      << on_auto.out;
+  EXPECT_EQ(vpipe::Manifest(db()).decision_counts(), auto_decisions);
+  const auto bad = vpipe({"dedup", db(), "--device", "tpu"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("tpu"), std::string::npos) << bad.err;
   vpipe::Manifest manifest(db());
   EXPECT_GT(manifest.count_groups(), strict_groups);
   const auto decisions = manifest.decision_counts();

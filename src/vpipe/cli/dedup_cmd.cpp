@@ -33,6 +33,7 @@ struct DedupArgs {
   bool auto_thresholds = false;
   int threads = 0;
   std::string device = "auto";
+  int64_t gpu_min_images = -1;
   ActionsConfig actions;
   // Options given on the command line (they override the config file).
   CLI::Option* match_opt = nullptr;
@@ -69,6 +70,7 @@ int run(const DedupArgs& a) {
   if (!a.config.empty()) {
     const PipelineConfig config = load_pipeline_config(a.config);
     if (a.device_opt->count() == 0) device = config.device;
+    options.gpu_join_min_hashes = static_cast<size_t>(config.devices.gpu_dedup_min_images);
     options.dedup = config.dedup;
     options.quality = config.quality;
     actions = config.actions;
@@ -89,6 +91,7 @@ int run(const DedupArgs& a) {
   if (a.orientations) d.orientations = true;
   if (a.threads > 0) d.threads = a.threads;
   options.device = select_device(probe_devices(), device);
+  if (a.gpu_min_images >= 0) options.gpu_join_min_hashes = static_cast<size_t>(a.gpu_min_images);
   if (a.auto_thresholds) options.quality.auto_thresholds = true;
   options.quality_enabled = !a.no_quality;
   for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &actions.copy_keepers},
@@ -154,6 +157,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");
   cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
   args->device_opt = cmd->add_option("--device", args->device, "near-pair search on auto, cpu, cuda or cuda:N (the GPU from 500k images, else the CPU)")->capture_default_str();
+  cmd->add_option("--gpu-min-images", args->gpu_min_images, "on a GPU, search near pairs there from this many images (default 500000, or devices.gpu_dedup_min_images)")->check(CLI::Range(int64_t{0}, int64_t{4000000000}));
   add_action_options(cmd, args->actions);
   cmd->callback([args, exit_code] { *exit_code = run(*args); });
 }
