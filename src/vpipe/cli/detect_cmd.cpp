@@ -122,6 +122,7 @@ int run(DetectArgs a) {
   options.cpu_fallback = a.device == "auto";
   options.threads = a.threads > 0 ? a.threads : defaults.decode_workers;
   options.infer_workers = a.infer_workers;
+  options.worker_devices = worker_devices(inventory, a.device, a.infer_workers);
   options.backend.precision = resolve_precision(a.precision, device);
   options.backend.cuda_graphs = a.cuda_graphs;
   options.batch.max_batch = static_cast<size_t>(a.max_batch);

@@ -54,23 +54,43 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
 
   // Load every infer worker's model before the run starts: a model that cannot load ends the
   // run here, with its reason, rather than inside a worker.
+  std::vector<std::string> devices = options.worker_devices;
+  if (devices.empty()) {
+    devices.assign(static_cast<size_t>(std::max(1, options.infer_workers)), backend.device);
+  }
   std::vector<std::unique_ptr<Model>> models;
-  for (int w = 0; w < std::max(1, options.infer_workers); ++w) {
+  bool fell_back = false;
+  for (const std::string& device : devices) {
     if (options.make_model) {
       models.push_back(options.make_model());
       continue;
     }
+    BackendOptions worker_backend = backend;
+    worker_backend.device = fell_back ? std::string("cpu") : device;
     try {
-      models.push_back(load_model(options.model, backend));
+      models.push_back(load_model(options.model, worker_backend));
     } catch (const ConfigError& e) {
-      if (!options.cpu_fallback || backend.device == "cpu") throw;
+      if (!options.cpu_fallback || worker_backend.device == "cpu") throw;
       // fp16/bf16 are CUDA autocast, refused on the CPU: the fallback runs the network as saved.
       const bool was_half = backend.precision != "fp32";
       log().warn("{}; running it on the CPU instead{}", e.what(),
                  was_half ? fmt::format(" (in fp32, not {})", backend.precision) : "");
-      backend.device = "cpu";
+      fell_back = true;
       backend.precision = "fp32";
-      models.push_back(load_model(options.model, backend));
+      worker_backend.device = "cpu";
+      worker_backend.precision = "fp32";
+      models.push_back(load_model(options.model, worker_backend));
+    }
+  }
+  // The devices the infer stage waits on, for the run table: "cuda:0", "cuda:0+cuda:1"; none
+  // on the CPU (or after a fallback to it).
+  std::string stage_device;
+  if (!options.make_model && !fell_back) {
+    std::vector<std::string> seen;
+    for (const std::string& device : devices) {
+      if (device.rfind("cuda", 0) != 0 || std::find(seen.begin(), seen.end(), device) != seen.end()) continue;
+      seen.push_back(device);
+      stage_device += (stage_device.empty() ? "" : "+") + device;
     }
   }
   const Model& shared = *models.front();  // prepare and decode are const and thread-safe
@@ -176,10 +196,7 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                       .workers = static_cast<int>(models.size()),
                       .batch = options.batch,
                       .queue_capacity = 2 * models.size() * options.batch.max_batch,
-                      // The device the backend ended on: after a CPU fallback, none.
-                      .device = backend.device.rfind("cuda", 0) == 0 && !options.make_model
-                                    ? backend.device
-                                    : std::string()},
+                      .device = stage_device},
                      [&](int worker) {
                        Model* model = models[static_cast<size_t>(worker)].get();
                        return [model, inputs = std::vector<ModelInput*>()](

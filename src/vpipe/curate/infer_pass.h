@@ -26,6 +26,10 @@ struct InferPassOptions {
   bool cpu_fallback = false;
   int threads = 0;         ///< read / decode / pre-process / post-process workers; 0 = the cores
   int infer_workers = 1;   ///< one loaded model each
+  /// The device of each infer worker (worker_devices(): one per GPU on a machine with several);
+  /// when set, its size is the number of infer workers and infer_workers is ignored. Empty =
+  /// infer_workers workers on backend.device.
+  std::vector<std::string> worker_devices;
   /// The engine's batcher in front of the model: a batch leaves with max_batch images, or when
   /// the oldest has waited max_delay.
   BatchPolicy batch{8, std::chrono::milliseconds(5)};

@@ -169,6 +169,20 @@ std::string select_device(const DeviceInventory& inventory, const std::string& r
   throw ConfigError(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", requested));
 }
 
+std::vector<std::string> worker_devices(const DeviceInventory& inventory,
+                                        const std::string& requested, int workers) {
+  const std::string first = select_device(inventory, requested);
+  const size_t gpus = inventory.cuda.size();
+  std::vector<std::string> devices;
+  if ((requested == "auto" || requested == "cuda") && gpus > 1) {
+    const size_t n = std::max(static_cast<size_t>(std::max(workers, 1)), gpus);
+    for (size_t w = 0; w < n; ++w) devices.push_back(fmt::format("cuda:{}", w % gpus));
+    return devices;
+  }
+  devices.assign(static_cast<size_t>(std::max(workers, 1)), first);
+  return devices;
+}
+
 namespace {
 
 uint64_t floor_pow2(uint64_t v) {

@@ -49,6 +49,13 @@ struct DeviceInventory {
 /// CUDA device is present. Throws ConfigError for an unknown value or a missing cuda:N.
 [[nodiscard]] std::string select_device(const DeviceInventory& inventory, const std::string& requested);
 
+/// The device of each infer worker (one loaded model each). With `requested` "auto" or "cuda"
+/// (no index) on a machine with several GPUs: one worker per GPU at least (max(workers, GPUs)
+/// workers, spread round robin: cuda:0, cuda:1, ..., cuda:0, ...). Otherwise `workers` workers
+/// on select_device(requested). `workers` >= 1. Throws ConfigError as select_device does.
+[[nodiscard]] std::vector<std::string> worker_devices(const DeviceInventory& inventory,
+                                                      const std::string& requested, int workers);
+
 /// What vpipe runs with on a device unless told otherwise, derived from the hardware and shown
 /// by `vpipe devices`.
 struct DeviceDefaults {

@@ -480,7 +480,8 @@ std::vector<ConfigField> build_fields() {
       "...or when its oldest image has waited this many milliseconds."));
   f.push_back(int_field(
       "infer.workers", [](auto& c) -> auto& { return c.infer.workers; }, 1, 64,
-      "Model instances running batches side by side."));
+      "Model instances running batches side by side; with `device` auto or cuda on a machine "
+      "with several GPUs, at least one per GPU (spread over them)."));
   f.push_back(string_choice_field(
       "infer.precision", [](auto& c) -> auto& { return c.infer.precision; },
       {"auto", "fp32", "fp16", "bf16"},

@@ -178,6 +178,7 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     infer.cpu_fallback = config.device == "auto";
     infer.threads = infer_threads;
     infer.infer_workers = ic.workers;
+    infer.worker_devices = worker_devices(inventory, config.device, ic.workers);
     infer.batch.max_batch = static_cast<size_t>(ic.max_batch > 0 ? ic.max_batch : defaults.infer_batch);
     infer.batch.max_delay =
         std::chrono::microseconds(static_cast<int64_t>(ic.max_delay_ms * 1000));

@@ -113,6 +113,26 @@ TEST(DeviceDefaults, FollowTheHardware) {
   EXPECT_THROW((void)device_defaults(inventory_with(16, 15, 40, 8), "cuda:1"), vpipe::ConfigError);
 }
 
+TEST(WorkerDevices, SeveralGpusGetOneWorkerEachUnlessOneIsNamed) {
+  DeviceInventory four = inventory_with(80, 70, 132, 16);
+  for (int i = 1; i < 4; ++i) {
+    four.cuda.push_back(four.cuda[0]);
+    four.cuda.back().index = i;
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(worker_devices(four, "auto", 1), (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3"}));
+  EXPECT_EQ(worker_devices(four, "cuda", 6),
+            (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"}));
+  EXPECT_EQ(worker_devices(four, "cuda:2", 2), (V{"cuda:2", "cuda:2"}));
+  EXPECT_EQ(worker_devices(four, "cpu", 2), (V{"cpu", "cpu"}));
+  // One GPU, or none: every worker on the one device auto picks.
+  EXPECT_EQ(worker_devices(inventory_with(16, 15, 40, 8), "auto", 2), (V{"cuda:0", "cuda:0"}));
+  DeviceInventory none = inventory_with(16, 15, 40, 8);
+  none.cuda.clear();
+  EXPECT_EQ(worker_devices(none, "auto", 3), (V{"cpu", "cpu", "cpu"}));
+  EXPECT_THROW((void)worker_devices(none, "cuda", 1), vpipe::ConfigError);
+}
+
 TEST(DeviceDefaults, AConfiguredMemoryBudgetReplacesTheDerivedOneAndSetsTheBatches) {
   const DeviceInventory t4 = inventory_with(16, 15, 40, 8);
   // 2 GiB on the T4: batch 2048 MiB / 2 / 80 MiB = 12.8 -> 8; hash batch by memory 8192 but
