@@ -172,14 +172,20 @@ std::string select_device(const DeviceInventory& inventory, const std::string& r
 std::vector<std::string> worker_devices(const DeviceInventory& inventory,
                                         const std::string& requested, int workers) {
   const std::string first = select_device(inventory, requested);
-  const size_t gpus = inventory.cuda.size();
+  const auto wanted = static_cast<size_t>(std::max(workers, 1));
   std::vector<std::string> devices;
+  if (first == "cpu") {
+    devices.assign(wanted, first);
+    return devices;
+  }
+  constexpr size_t kPerGpu = 2;
+  const size_t gpus = inventory.cuda.size();
   if ((requested == "auto" || requested == "cuda") && gpus > 1) {
-    const size_t n = std::max(static_cast<size_t>(std::max(workers, 1)), gpus);
+    const size_t n = std::max(wanted, kPerGpu * gpus);
     for (size_t w = 0; w < n; ++w) devices.push_back(fmt::format("cuda:{}", w % gpus));
     return devices;
   }
-  devices.assign(static_cast<size_t>(std::max(workers, 1)), first);
+  devices.assign(std::max(wanted, kPerGpu), first);
   return devices;
 }
 

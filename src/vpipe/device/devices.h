@@ -49,10 +49,11 @@ struct DeviceInventory {
 /// CUDA device is present. Throws ConfigError for an unknown value or a missing cuda:N.
 [[nodiscard]] std::string select_device(const DeviceInventory& inventory, const std::string& requested);
 
-/// The device of each infer worker (one loaded model each). With `requested` "auto" or "cuda"
-/// (no index) on a machine with several GPUs: one worker per GPU at least (max(workers, GPUs)
-/// workers, spread round robin: cuda:0, cuda:1, ..., cuda:0, ...). Otherwise `workers` workers
-/// on select_device(requested). `workers` >= 1. Throws ConfigError as select_device does.
+/// The device of each infer worker (one loaded model each, on its own CUDA stream). On a GPU,
+/// two workers per device at least, so that one's copies and read-back overlap the other's
+/// compute: with `requested` "auto" or "cuda" (no index), max(workers, 2 x GPUs) workers spread
+/// round robin over every GPU (cuda:0, cuda:1, ..., cuda:0, ...); with "cuda:N", max(workers, 2)
+/// on that one. On the CPU, `workers` workers. Throws ConfigError as select_device does.
 [[nodiscard]] std::vector<std::string> worker_devices(const DeviceInventory& inventory,
                                                       const std::string& requested, int workers);
 

@@ -211,6 +211,11 @@ class LibTorchBackend final : public Backend {
     // Process-wide in LibTorch: the last backend loaded with threads > 0 sets it for all.
     if (options.threads > 0) at::set_num_threads(options.threads);
     if (device_.is_cuda()) {
+#if VPIPE_TORCH_CUDA_API
+      // A stream of its own: the infer workers sharing a GPU (worker_devices gives two per GPU)
+      // then overlap one's copies with another's compute instead of queueing on one stream.
+      stream_.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device_.index()));
+#endif
       // Process-wide too: the last CUDA backend loaded sets them for all.
       at::globalContext().setBenchmarkCuDNN(options.cudnn_benchmark);
       at::globalContext().setAllowTF32CuDNN(options.tf32);
@@ -265,6 +270,11 @@ class LibTorchBackend final : public Backend {
     try {
       // No autograd bookkeeping: faster and lighter than NoGradGuard; exists in 1.13 and 2.x.
       c10::InferenceMode inference_mode;
+#if VPIPE_TORCH_CUDA_API
+      // Copies, kernels and the read-back of this batch all go to this backend's stream.
+      std::optional<c10::cuda::CUDAStreamGuard> on_stream;
+      if (stream_) on_stream.emplace(*stream_);
+#endif
       const torch::Tensor on_device = to_device(input, dims);
       // Marked seen only once a batch of it went through: a shape whose first batch failed
       // (out of memory, say) is warmed up again when it comes back.
@@ -462,6 +472,7 @@ class LibTorchBackend final : public Backend {
   std::set<std::vector<int64_t>> seen_shapes_;  ///< input shapes already warmed up
 #if VPIPE_TORCH_CUDA_API
   std::map<std::vector<int64_t>, CapturedGraph> graphs_by_shape_;
+  std::optional<c10::cuda::CUDAStream> stream_;  ///< CUDA: this backend's own stream
 #endif
 };
 

@@ -480,8 +480,9 @@ std::vector<ConfigField> build_fields() {
       "...or when its oldest image has waited this many milliseconds."));
   f.push_back(int_field(
       "infer.workers", [](auto& c) -> auto& { return c.infer.workers; }, 1, 64,
-      "Model instances running batches side by side; with `device` auto or cuda on a machine "
-      "with several GPUs, at least one per GPU (spread over them)."));
+      "Model instances running batches side by side; on a GPU at least two per device, each on "
+      "its own CUDA stream (one's copies overlap the other's compute), spread over every GPU "
+      "with `device` auto or cuda."));
   f.push_back(string_choice_field(
       "infer.precision", [](auto& c) -> auto& { return c.infer.precision; },
       {"auto", "fp32", "fp16", "bf16"},

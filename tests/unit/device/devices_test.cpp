@@ -120,13 +120,17 @@ TEST(WorkerDevices, SeveralGpusGetOneWorkerEachUnlessOneIsNamed) {
     four.cuda.back().index = i;
   }
   using V = std::vector<std::string>;
-  EXPECT_EQ(worker_devices(four, "auto", 1), (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3"}));
-  EXPECT_EQ(worker_devices(four, "cuda", 6),
-            (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1"}));
-  EXPECT_EQ(worker_devices(four, "cuda:2", 2), (V{"cuda:2", "cuda:2"}));
-  EXPECT_EQ(worker_devices(four, "cpu", 2), (V{"cpu", "cpu"}));
-  // One GPU, or none: every worker on the one device auto picks.
-  EXPECT_EQ(worker_devices(inventory_with(16, 15, 40, 8), "auto", 2), (V{"cuda:0", "cuda:0"}));
+  // Two per GPU at least (one's copies overlap the other's compute), round robin.
+  EXPECT_EQ(worker_devices(four, "auto", 1), (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0",
+                                                "cuda:1", "cuda:2", "cuda:3"}));
+  EXPECT_EQ(worker_devices(four, "cuda", 10),
+            (V{"cuda:0", "cuda:1", "cuda:2", "cuda:3", "cuda:0", "cuda:1", "cuda:2", "cuda:3",
+               "cuda:0", "cuda:1"}));
+  EXPECT_EQ(worker_devices(four, "cuda:2", 1), (V{"cuda:2", "cuda:2"}));
+  EXPECT_EQ(worker_devices(four, "cuda:2", 3), (V{"cuda:2", "cuda:2", "cuda:2"}));
+  EXPECT_EQ(worker_devices(four, "cpu", 1), (V{"cpu"}));
+  // One GPU: every worker on it, two at least; none: the CPU, as many as asked.
+  EXPECT_EQ(worker_devices(inventory_with(16, 15, 40, 8), "auto", 1), (V{"cuda:0", "cuda:0"}));
   DeviceInventory none = inventory_with(16, 15, 40, 8);
   none.cuda.clear();
   EXPECT_EQ(worker_devices(none, "auto", 3), (V{"cpu", "cpu", "cpu"}));
