@@ -98,6 +98,8 @@ class InferPassTest : public ::testing::Test {
     return out;
   }
 
+  std::string scan_photos_for_blazeface(ModelSpec& spec);
+
   TempDir tmp_{"vpipe_infer_"};
   fs::path root_ = tmp_.path();
   fs::path in_ = root_ / "in";
@@ -256,18 +258,25 @@ bool write_photo_corpus(const fs::path& dir) {
   return true;
 }
 
-TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
+/// BlazeFace's spec into `spec`, and the photo corpus written and scanned; or why this machine
+/// cannot (the model, OpenCV dnn or the photos missing), for GTEST_SKIP.
+std::string InferPassTest::scan_photos_for_blazeface(ModelSpec& spec) {
   ModelRequest request;
   request.model = "blazeface";
-  ModelSpec spec;
   try {
     spec = resolve_model(request);
   } catch (const ConfigError& e) {
-    GTEST_SKIP() << e.what();
+    return e.what();
   }
-  if (!backend_available(BackendKind::kOpenCvDnn)) GTEST_SKIP() << "built without OpenCV dnn";
-  if (!write_photo_corpus(in_)) GTEST_SKIP() << "test photos missing: run scripts/fetch-models.sh";
+  if (!backend_available(BackendKind::kOpenCvDnn)) return "built without OpenCV dnn";
+  if (!write_photo_corpus(in_)) return "test photos missing: run scripts/fetch-models.sh";
   scan();
+  return "";
+}
+
+TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
+  ModelSpec spec;
+  if (const std::string why = scan_photos_for_blazeface(spec); !why.empty()) GTEST_SKIP() << why;
   std::map<size_t, std::map<std::string, std::vector<DetectionRecord>>> by_batch;
   for (const size_t max_batch : {size_t{1}, size_t{7}, size_t{32}}) {
     InferPassOptions options;
@@ -320,17 +329,8 @@ TEST_F(InferPassTest, BlazeFaceGivesIdenticalResultsForMaxBatch1And7And32) {
 // simulate_memory_bytes), batches of 32 are halved until they fit and the results are those of
 // batches of one; with room for less than one image, every image fails alone and the run ends.
 TEST_F(InferPassTest, OutOfDeviceMemoryHalvesTheBatchAndChangesNoResult) {
-  ModelRequest request;
-  request.model = "blazeface";
   ModelSpec spec;
-  try {
-    spec = resolve_model(request);
-  } catch (const ConfigError& e) {
-    GTEST_SKIP() << e.what();
-  }
-  if (!backend_available(BackendKind::kOpenCvDnn)) GTEST_SKIP() << "built without OpenCV dnn";
-  if (!write_photo_corpus(in_)) GTEST_SKIP() << "test photos missing: run scripts/fetch-models.sh";
-  scan();
+  if (const std::string why = scan_photos_for_blazeface(spec); !why.empty()) GTEST_SKIP() << why;
   const uint64_t image_input_bytes =
       static_cast<uint64_t>(spec.input_width) * static_cast<uint64_t>(spec.input_height) * 3 * 4;
   const auto run = [&](size_t max_batch, uint64_t memory) {

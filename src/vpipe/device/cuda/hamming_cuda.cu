@@ -41,102 +41,11 @@
 #include <utility>
 
 #include "vpipe/core/error.h"
+#include "vpipe/device/cuda/cuda_check.cuh"
 #include "vpipe/device/cuda/hamming_cuda_detail.h"
 
 namespace vpipe::cuda::detail {
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Error checks and RAII
-
-[[noreturn]] void throw_cuda_error(cudaError_t rc, const char* call, const char* file, int line) {
-  std::string message = "CUDA call failed: ";
-  message += call;
-  message += ": ";
-  message += cudaGetErrorName(rc);
-  message += " (";
-  message += cudaGetErrorString(rc);
-  message += ") at ";
-  message += file;
-  message += ":";
-  message += std::to_string(line);
-  throw CudaError(message);
-}
-
-inline void check_cuda(cudaError_t rc, const char* call, const char* file, int line) {
-  if (rc != cudaSuccess) throw_cuda_error(rc, call, file, line);
-}
-
-// Local to this file for now; to move to a shared header once a second kernel file needs it.
-#define VPIPE_CUDA_CHECK(call) check_cuda((call), #call, __FILE__, __LINE__)
-// The no-throw twin, for destructors: a failure to free during unwinding has nowhere to go, and
-// the error that caused the unwinding is the one the caller needs.
-#define VPIPE_CUDA_CHECK_NOTHROW(call) static_cast<void>(call)
-
-// Every launch is checked; define VPIPE_CUDA_DEBUG_SYNC to also wait for it, so a fault is
-// reported at the launch that caused it.
-#ifdef VPIPE_CUDA_DEBUG_SYNC
-#define VPIPE_CUDA_CHECK_LAUNCH(stream)              \
-  do {                                               \
-    VPIPE_CUDA_CHECK(cudaGetLastError());            \
-    VPIPE_CUDA_CHECK(cudaStreamSynchronize(stream)); \
-  } while (false)
-#else
-#define VPIPE_CUDA_CHECK_LAUNCH(stream) VPIPE_CUDA_CHECK(cudaGetLastError())
-#endif
-
-/// Device memory for `count` T's; an allocation failure says what and how much.
-template <typename T>
-class DeviceArray {
- public:
-  DeviceArray(size_t count, const char* what) : count_(count) {
-    const size_t bytes = count * sizeof(T);
-    const cudaError_t rc = cudaMalloc(reinterpret_cast<void**>(&data_), bytes);
-    if (rc == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();  // not sticky: clear it so the caller's CPU fallback starts clean
-      throw CudaError("out of GPU memory: cudaMalloc of " + std::to_string(bytes) + " bytes for " +
-                      what + " failed (" + cudaGetErrorString(rc) + ")");
-    }
-    check_cuda(rc, "cudaMalloc", __FILE__, __LINE__);
-  }
-  ~DeviceArray() { VPIPE_CUDA_CHECK_NOTHROW(cudaFree(data_)); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-
-  T* get() const { return data_; }
-  size_t size() const { return count_; }
-
- private:
-  T* data_ = nullptr;
-  size_t count_;
-};
-
-class Stream {
- public:
-  Stream() { VPIPE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  ~Stream() { VPIPE_CUDA_CHECK_NOTHROW(cudaStreamDestroy(stream_)); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
-
-/// Makes `device` current for the calling thread and restores the previous one on exit.
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    VPIPE_CUDA_CHECK(cudaGetDevice(&previous_));
-    VPIPE_CUDA_CHECK(cudaSetDevice(device));
-  }
-  ~DeviceScope() { VPIPE_CUDA_CHECK_NOTHROW(cudaSetDevice(previous_)); }
-  DeviceScope(const DeviceScope&) = delete;
-  DeviceScope& operator=(const DeviceScope&) = delete;
-
- private:
-  int previous_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // The kernel

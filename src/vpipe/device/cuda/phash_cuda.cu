@@ -39,6 +39,7 @@
 #include <string>
 
 #include "vpipe/core/error.h"
+#include "vpipe/device/cuda/cuda_check.cuh"
 #include "vpipe/dedup/area_span.h"
 #include "vpipe/device/cuda/gpu.h"
 #include "vpipe/device/cuda/phash_cuda.h"
@@ -62,31 +63,6 @@ static_assert(kThreads == 256 && kThreads >= kLowCount, "the passes index thread
 constexpr double kScaleDc = 1.0 / 32.0;               // u == 0 and v == 0
 constexpr double kScaleMixed = 0.044194173824159216;  // sqrt(1/32) / 4 = sqrt(2) / 32
 constexpr double kScaleAc = 1.0 / 16.0;               // u > 0 and v > 0
-
-// Throws CudaError naming the call; VPIPE_CUDA_CHECK wraps every CUDA runtime call.
-void check(cudaError_t rc, const char* call) {
-  if (rc != cudaSuccess) throw CudaError(std::string(call) + ": " + cudaGetErrorString(rc));
-}
-#define VPIPE_CUDA_CHECK(call) check((call), #call)
-
-// A device allocation of `count` T (at least one, so a zero count still gives a valid pointer),
-// freed without throwing.
-template <typename T>
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(size_t count) {
-    VPIPE_CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(count, 1) * sizeof(T)));
-  }
-  ~DeviceBuffer() {
-    if (data_ != nullptr) (void)cudaFree(data_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  [[nodiscard]] T* get() const { return data_; }
-
- private:
-  T* data_ = nullptr;
-};
 
 // Thumbnail pixel (row i, col j) of an out_w x out_h area resample of the width x height image
 // at `src` (tight rows): the same integer as area_resample_gray's.
@@ -228,10 +204,10 @@ void perceptual_hashes(const uint8_t* pixels, size_t pixel_bytes, const GrayImag
   }
   VPIPE_CUDA_CHECK(cudaSetDevice(device));
 
-  DeviceBuffer<uint8_t> device_pixels(pixel_bytes);
-  DeviceBuffer<GrayImageSlot> device_images(count);
-  DeviceBuffer<uint64_t> device_phash(count);
-  DeviceBuffer<uint64_t> device_dhash(count);
+  DeviceArray<uint8_t> device_pixels(pixel_bytes, "perceptual_hashes: pixels");
+  DeviceArray<GrayImageSlot> device_images(count, "perceptual_hashes: images");
+  DeviceArray<uint64_t> device_phash(count, "perceptual_hashes: phash");
+  DeviceArray<uint64_t> device_dhash(count, "perceptual_hashes: dhash");
   if (pixel_bytes != 0) {
     VPIPE_CUDA_CHECK(cudaMemcpy(device_pixels.get(), pixels, pixel_bytes, cudaMemcpyHostToDevice));
   }

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "vpipe/core/error.h"
+#include "vpipe/device/cuda/cuda_check.cuh"
 #include "vpipe/device/cuda/gpu.h"
 #include "vpipe/device/cuda/preprocess_cuda.h"
 
@@ -60,38 +61,6 @@ constexpr int kThreads = 256;
 #endif
 constexpr size_t kMaxBlocks = VPIPE_PREPROCESS_MAX_BLOCKS;
 constexpr int kCoefScale = 2048;  // INTER_RESIZE_COEF_SCALE, 1 << 11
-
-// Throws CudaError naming the call; VPIPE_CUDA_CHECK wraps every CUDA runtime call.
-void check(cudaError_t rc, const char* call) {
-  if (rc != cudaSuccess) throw CudaError(std::string(call) + ": " + cudaGetErrorString(rc));
-}
-#define VPIPE_CUDA_CHECK(call) check((call), #call)
-
-// A device allocation of `count` T (at least one), freed without throwing. Throws
-// DeviceOutOfMemory when the device has no room, CudaError on any other failure.
-template <typename T>
-class DeviceBuffer {
- public:
-  explicit DeviceBuffer(size_t count) {
-    const size_t bytes = std::max<size_t>(count, 1) * sizeof(T);
-    const cudaError_t rc = cudaMalloc(reinterpret_cast<void**>(&data_), bytes);
-    if (rc == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();  // so the launch check after this call does not report it
-      throw DeviceOutOfMemory("letterbox_batch: cudaMalloc of " + std::to_string(bytes) +
-                              " bytes: out of device memory");
-    }
-    check(rc, "cudaMalloc");
-  }
-  ~DeviceBuffer() {
-    if (data_ != nullptr) (void)cudaFree(data_);
-  }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  [[nodiscard]] T* get() const { return data_; }
-
- private:
-  T* data_ = nullptr;
-};
 
 // What the kernel needs of one image, derived on the host from its LetterboxSlot.
 struct KernelImage {
@@ -365,11 +334,12 @@ void letterbox_batch(const uint8_t* pixels, size_t pixel_bytes, const LetterboxS
   params.total_pixels = params.pixels_per_image * count;
 
   const size_t element_bytes = type == OutputType::kFloat32 ? sizeof(float) : sizeof(uint16_t);
-  DeviceBuffer<uint8_t> device_pixels(pixel_bytes);
-  DeviceBuffer<KernelImage> device_images(count);
-  DeviceBuffer<float> device_table(table.size());
+  DeviceArray<uint8_t> device_pixels(pixel_bytes, "letterbox_batch: pixels");
+  DeviceArray<KernelImage> device_images(count, "letterbox_batch: images");
+  DeviceArray<float> device_table(table.size(), "letterbox_batch: table");
   // Only when the output goes back to the host; otherwise the caller's device memory.
-  DeviceBuffer<uint8_t> device_out(out_on_device ? 0 : out_values * element_bytes);
+  DeviceArray<uint8_t> device_out(out_on_device ? 0 : out_values * element_bytes,
+                                  "letterbox_batch: out");
   void* target = out_on_device ? out : static_cast<void*>(device_out.get());
 
   if (pixel_bytes != 0) {
