@@ -4,6 +4,8 @@
 #   make test SANITIZE=address ASan + UBSan build and tests (build-asan/)
 #   make test SANITIZE=thread  TSan build and tests (build-tsan/)
 #   make bench                 benchmarks (bench/run.sh; figures go to docs/PERFORMANCE.md)
+#   make accuracy              the real-photo set (scripts/realphoto), default scan + dedup, its
+#                              evaluation for both splits into docs/ACCURACY.md
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -25,7 +27,7 @@ endif
 DEMO_DIR ?= demo
 DEMO_COUNT ?= 2000
 
-.PHONY: deps build test demo bench clean
+.PHONY: deps build test demo bench accuracy clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -44,6 +46,9 @@ bench:
 	@bash scripts/install-deps.sh --bench
 	@$(MAKE) --no-print-directory build
 	@bash bench/run.sh $(BUILD_DIR)
+
+accuracy: build
+	@bash scripts/realphoto/accuracy.sh $(BUILD_DIR)
 
 clean:
 	rm -rf build build-asan build-tsan $(DEMO_DIR)
