@@ -59,8 +59,8 @@ echo
 echo "demo: running $dir/pipeline.yaml (rerun 'make demo' to see the scan skip every unchanged file)"
 "$vpipe" run "$dir/pipeline.yaml" --progress --trace "$dir/trace.json"
 echo
-echo "demo: the report is $(realpath "$dir/report/index.html")"
-echo "      the manifest is $(realpath "$db")"
+echo "demo: the report is $dir/report/index.html"
+echo "      the manifest is $db"
 echo "      try: $vpipe export $db --format csv --out $dir/files.csv"
 echo "           $vpipe export $db --format yolo --out $dir/faces-yolo --force && $vpipe validate $dir/faces-yolo"
 echo "           sqlite3 $db \"SELECT decision, count(*) FROM decisions GROUP BY decision\""

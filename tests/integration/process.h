@@ -31,9 +31,13 @@ struct ProcessResult {
 /// block it while the test sleeps).
 class Child {
  public:
-  Child(const std::vector<std::string>& args, const std::string& scratch) : scratch_(scratch) {
+  /// `cwd`: the directory the child runs in ("" = this process's).
+  Child(const std::vector<std::string>& args, const std::string& scratch,
+        const std::string& cwd = "")
+      : scratch_(scratch) {
     pid_ = ::fork();
     if (pid_ == 0) {
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
       const int out = ::open((scratch + "/child.out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       const int err = ::open((scratch + "/child.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(out, 1);
@@ -70,8 +74,10 @@ class Child {
   std::string scratch_;
 };
 
-inline ProcessResult run_vpipe(const std::vector<std::string>& args, const std::string& scratch) {
-  Child child(args, scratch);
+/// Runs `vpipe args...` to its end; `cwd` is the directory it runs in ("" = this process's).
+inline ProcessResult run_vpipe(const std::vector<std::string>& args, const std::string& scratch,
+                               const std::string& cwd = "") {
+  Child child(args, scratch, cwd);
   return child.wait();
 }
 

@@ -4,6 +4,7 @@
 
 #include "vpipe/cli/commands.h"
 #include "vpipe/report/html_report.h"
+#include "vpipe/io/paths.h"
 
 namespace vpipe::cli {
 
@@ -22,7 +23,7 @@ void add_report_command(CLI::App& app, int* exit_code) {
     options->out_dir = *out;
     const ReportSummary s = write_report(std::filesystem::path(*db), *options);
     fmt::print("report: {} ({} pages, {} thumbnails made, {} cached, {} placeholders)\n",
-               s.index.string(), s.pages, s.thumbnails_made, s.thumbnails_cached,
+               display_path(s.index.native()), s.pages, s.thumbnails_made, s.thumbnails_cached,
                s.thumbnail_failures);
     *exit_code = 0;
   });

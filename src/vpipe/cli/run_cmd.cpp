@@ -8,6 +8,7 @@
 #include "vpipe/cli/stop_signal.h"
 #include "vpipe/cli/summaries.h"
 #include "vpipe/pipeline/run.h"
+#include "vpipe/io/paths.h"
 
 namespace vpipe::cli {
 namespace {
@@ -54,7 +55,8 @@ int run(const RunArgs& a) {
   if (s.inferred) print_infer_summary(s.infer, config.infer.model);
   if (s.cropped) print_crop_summary(s.crops, config.infer.crops);
   if (s.reported) {
-    fmt::print("report: {} ({} pages, {} thumbnails made, {} cached)\n", s.report.index.string(),
+    fmt::print("report: {} ({} pages, {} thumbnails made, {} cached)\n",
+               display_path(s.report.index.native()),
                s.report.pages, s.report.thumbnails_made, s.report.thumbnails_cached);
   }
   // Where the time went, pass by pass (each pass's own table above breaks it down further).
@@ -63,7 +65,8 @@ int run(const RunArgs& a) {
     passes += fmt::format("{}{} {:.2f} s ({:.0f}%)", passes.empty() ? "" : ", ", pass, s_pass,
                           seconds > 0 ? 100.0 * s_pass / seconds : 0.0);
   }
-  fmt::print("manifest: {}\nrun took {:.2f} s: {}\n", config.manifest, seconds, passes);
+  fmt::print("manifest: {}\nrun took {:.2f} s: {}\n", display_path(config.manifest), seconds,
+             passes);
   std::fflush(stdout);
   if (s.stopped) {
     std::cerr << "vpipe: interrupted; rerun the same command to resume\n";

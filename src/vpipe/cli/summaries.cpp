@@ -1,4 +1,5 @@
 #include "vpipe/cli/summaries.h"
+#include "vpipe/io/paths.h"
 
 #include <fmt/format.h>
 
@@ -86,7 +87,7 @@ void print_infer_summary(const InferPassSummary& s, std::string_view model) {
 
 void print_crop_summary(const CropPassSummary& s, const std::string& dir) {
   fmt::print("crops: {} written, {} unchanged, {} skipped (small or low score), {} failed -> {}\n",
-             s.written, s.unchanged, s.skipped, s.failed, dir);
+             s.written, s.unchanged, s.skipped, s.failed, display_path(dir));
 }
 
 }  // namespace vpipe::cli

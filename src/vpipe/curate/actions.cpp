@@ -16,6 +16,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/curate/dedup_pass.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/paths.h"
 
 namespace vpipe {
 namespace {
@@ -276,10 +277,14 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
     });
     return files;
   };
-  const auto run_one = [&](const std::string& kind, const std::string& dir,
+  const auto run_one = [&](const std::string& kind, const std::string& given_dir,
                            const std::string& decision) {
-    if (dir.empty()) return;
-    for (const auto& [path, keeper] : files_with(decision)) {
+    if (given_dir.empty()) return;
+    // The journal stores absolute sources and targets, so `vpipe undo` works from anywhere.
+    const std::string dir = absolute_directory(given_dir);
+    for (const auto& [stored, keeper] : files_with(decision)) {
+      // Stored paths are absolute since schema 5; one written by other means is made so here.
+      const std::string path = stored.starts_with('/') ? stored : absolute_normal(stored);
       if (stopped()) {
         summary.stopped = true;
         return;

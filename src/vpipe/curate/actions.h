@@ -12,7 +12,9 @@ class Manifest;
 /// What to do with the files after a dedup pass (`actions:` in the pipeline config, the
 /// `--copy-keepers`... options). Nothing is ever deleted: rejects and duplicates are moved, and
 /// every operation is journaled in the manifest so `vpipe undo` can put it back.
-/// An empty directory switches that action off.
+/// An empty directory switches that action off; a relative one is resolved against the current
+/// directory when the actions run, and the journal stores absolute sources and targets, so undo
+/// works from any directory.
 struct ActionOptions {
   std::string copy_keepers;     ///< copy every kept file here
   std::string link_keepers;     ///< hard-link every kept file here (symlink when it cannot)

@@ -15,6 +15,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/core/text.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/paths.h"
 
 namespace vpipe {
 namespace {
@@ -132,6 +133,9 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
   // capped a crawl at ~180 URLs/s), the scan's manifest stage flushes the download folder's file
   // system once per batch, before the batch's URLs are recorded done.
   FetchOptions fetch_options = options.fetch;
+  // Downloads are stored under an absolute folder, so files.path and urls.path work from any
+  // directory (docs/MANIFEST.md, "Paths").
+  fetch_options.out_dir = absolute_directory(fetch_options.out_dir.native());
   ScanOptions scan_options = options.scan;
   if (fetch_options.fsync) {
     fetch_options.fsync = false;
@@ -152,7 +156,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
     const std::vector<std::string> urls = manifest.urls_to_fetch(retry);
     summary.to_fetch = static_cast<int64_t>(urls.size());
     log().info("crawl: {} URLs listed ({} new), {} to fetch into {}", summary.listed,
-               summary.new_urls, summary.to_fetch, options.fetch.out_dir.string());
+               summary.new_urls, summary.to_fetch, fetch_options.out_dir.string());
 
     std::unordered_map<std::string, HostTally> hosts;
     const auto start = Clock::now();

@@ -22,7 +22,7 @@ namespace vpipe {
 struct CrawlPassOptions {
   std::vector<std::string> lists;  ///< URL list files (plain, CSV, TSV, JSONL)
   UrlListOptions list;             ///< format, URL column or field, header row
-  FetchOptions fetch;              ///< fetch.out_dir is where the images land
+  FetchOptions fetch;              ///< fetch.out_dir is where the images land (made absolute)
   /// Also fetch again URLs that failed for a reason that may pass on another day
   /// (is_retryable_crawl_failure); otherwise a rerun fetches only pending URLs.
   bool retry_failed = false;

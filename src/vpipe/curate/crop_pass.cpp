@@ -15,6 +15,7 @@
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/paths.h"
 #include "vpipe/io/read_file.h"
 
 namespace vpipe {
@@ -150,8 +151,11 @@ std::string crop_file_name(const std::string& source_path, int64_t file_id, int 
   return fmt::format("{}-{}-{}.{}", safe_name(stem), file_id, rank, format == "png" ? "png" : "jpg");
 }
 
-CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& options) {
-  if (options.dir.empty()) throw ConfigError("crops: no output folder given");
+CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& given) {
+  if (given.dir.empty()) throw ConfigError("crops: no output folder given");
+  // crops.path is stored absolute, so the crops are found from any directory.
+  CropOptions options = given;
+  options.dir = absolute_directory(given.dir.native());
   if (options.format != "jpeg" && options.format != "png") {
     throw ConfigError(fmt::format("crops: format '{}' is not jpeg or png", options.format));
   }

@@ -78,7 +78,9 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
 
 /// How crops are cut and written.
 struct CropOptions {
-  std::filesystem::path dir;  ///< crops go to dir/<model>/<label>/<stem>-<file id>-<rank>.<ext>
+  /// Crops go to dir/<model>/<label>/<stem>-<file id>-<rank>.<ext>; a relative dir is resolved
+  /// against the current directory, and crops.path records absolute paths.
+  std::filesystem::path dir;
   std::string model;          ///< whose detections; "" = every model's
   float margin = 0.1f;        ///< added on each side, as a fraction of the box's width/height
   int min_size = 16;          ///< boxes narrower or shorter than this (pixels) are not cropped

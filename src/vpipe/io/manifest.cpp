@@ -12,6 +12,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/version.h"
+#include "vpipe/io/manifest_paths.h"
 
 namespace vpipe {
 namespace {
@@ -250,17 +251,25 @@ CREATE TABLE crawl_hosts (
 );
 )sql";
 
-/// One step of the schema's history: SQL that brings a database at `to_version - 1` to
-/// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
+/// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
+/// to `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
 /// describe the step in docs/MANIFEST.md. Never edit a step that has shipped.
 struct Migration {
   int to_version;
-  const char* sql;
+  const char* sql;  ///< nullptr: none
+  /// A step SQL alone cannot do (nullptr: none): gets the connection and the manifest's path
+  /// as given; throws ManifestError.
+  void (*code)(sqlite3* db, const std::string& name) = nullptr;
 };
 
-constexpr std::array<Migration, 4> kMigrations{
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
+// Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
+// commands work from any directory and one file is one row (manifest_paths.h).
+constexpr std::array<Migration, 5> kMigrations{{{1, kSchemaV1},
+                                                {2, kSchemaV2},
+                                                {3, kSchemaV3},
+                                                {4, kSchemaV4},
+                                                {5, nullptr, manifest_detail::make_stored_paths_absolute}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -519,7 +528,8 @@ struct Manifest::Impl {
           exec("COMMIT", "cannot finish the schema migration");
           continue;
         }
-        exec(step.sql, "cannot migrate the schema");
+        if (step.sql != nullptr) exec(step.sql, "cannot migrate the schema");
+        if (step.code != nullptr) step.code(db, name);
         const std::string bump = "PRAGMA user_version = " + std::to_string(step.to_version);
         exec(bump.c_str(), "cannot set the schema version");
         exec("COMMIT", "cannot commit the schema migration");

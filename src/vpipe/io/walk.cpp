@@ -13,6 +13,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/io/paths.h"
 
 namespace vpipe {
 namespace {
@@ -59,11 +60,12 @@ std::string trim_trailing_slashes(std::string path) {
 
 class Walker {
  public:
-  explicit Walker(const WalkVisitor& visit) : visit_(visit) {}
+  Walker(const WalkVisitor& visit, const WalkOptions& options)
+      : visit_(visit), options_(options) {}
 
   /// Returns false when the visitor asked to stop.
   bool walk_root(const std::string& given) {
-    const std::string root = trim_trailing_slashes(given);
+    std::string root = trim_trailing_slashes(given);
     struct stat st {};
     if (::stat(root.c_str(), &st) != 0) {
       const int err = errno;
@@ -71,6 +73,17 @@ class Walker {
         throw IoError("input root '" + printable(given) + "' does not exist: " + reason(err));
       }
       return count_error(root, "cannot stat: " + reason(err));
+    }
+    if (options_.stored_paths) {
+      // Once per root: the root's own directory resolved, so "../photos", "/abs/photos",
+      // "photos/" and a symlink to it all name their files the same way.
+      std::string resolved =
+          S_ISDIR(st.st_mode) ? real_path(root) : StoredPathResolver().resolve(root);
+      if (resolved.empty()) {
+        throw IoError("input root '" + printable(given) +
+                      "' cannot be resolved to an absolute path: " + reason(errno));
+      }
+      root = std::move(resolved);
     }
     if (S_ISDIR(st.st_mode)) return walk_directory(root, st);
     if (S_ISREG(st.st_mode)) return visit_file(root, st);
@@ -147,6 +160,7 @@ class Walker {
         continue;
       }
       if (S_ISDIR(st.st_mode)) {
+        if (options_.stored_paths && !resolve_if_symlink(path)) continue;
         if (!walk_directory(path, st)) return false;
       } else if (S_ISREG(st.st_mode)) {
         if (!visit_file(std::move(path), st)) return false;
@@ -157,7 +171,22 @@ class Walker {
     return true;
   }
 
+  /// A directory reached through a symlink is named by its real path (stored paths keep a
+  /// canonical directory part). Returns false, counting the error, when it cannot be resolved.
+  bool resolve_if_symlink(std::string& path) {
+    struct stat link_st {};
+    if (::lstat(path.c_str(), &link_st) != 0 || !S_ISLNK(link_st.st_mode)) return true;
+    std::string resolved = real_path(path);
+    if (resolved.empty()) {
+      count_error(path, "cannot resolve the symbolic link: " + reason(errno));
+      return false;
+    }
+    path = std::move(resolved);
+    return true;
+  }
+
   const WalkVisitor& visit_;
+  const WalkOptions& options_;
   WalkStats stats_;
   /// (device, inode) of every directory entered; one entry per directory, not per file.
   std::set<std::pair<dev_t, ino_t>> entered_;
@@ -165,16 +194,19 @@ class Walker {
 
 }  // namespace
 
-WalkStats walk_files(std::span<const std::string> roots, const WalkVisitor& visit) {
-  Walker walker(visit);
+WalkStats walk_files(std::span<const std::string> roots, const WalkVisitor& visit,
+                     const WalkOptions& options) {
+  Walker walker(visit, options);
   for (const std::string& root : roots) {
     if (!walker.walk_root(root)) break;
   }
   return walker.stats();
 }
 
-WalkStats read_path_list(std::istream& in, char delimiter, const WalkVisitor& visit) {
+WalkStats read_path_list(std::istream& in, char delimiter, const WalkVisitor& visit,
+                         const WalkOptions& options) {
   WalkStats stats;
+  StoredPathResolver resolver;
   std::string path;
   while (std::getline(in, path, delimiter)) {
     if (path.empty()) continue;
@@ -198,6 +230,7 @@ WalkStats read_path_list(std::istream& in, char delimiter, const WalkVisitor& vi
       continue;
     }
     ++stats.files;
+    if (options.stored_paths) path = resolver.resolve(path);
     if (!visit(entry_of(std::move(path), st))) break;
     path = std::string();
   }

@@ -26,16 +26,28 @@ struct WalkStats {
 /// Return false to stop the walk early (e.g. on cancellation).
 using WalkVisitor = std::function<bool(WalkEntry&&)>;
 
+/// How a walk names what it finds.
+struct WalkOptions {
+  /// Name every file as the manifest stores it (io/paths.h): each root is resolved once with
+  /// realpath, and so is each symlinked directory below it (one call per such directory, none
+  /// per file), so every path is absolute with a canonical directory part and the file name as
+  /// found; a listed path is made absolute and its directory resolved (cached per directory).
+  /// Off: paths are the roots or listed paths as given, joined with the names found.
+  bool stored_paths = false;
+};
+
 /// Visits every regular file under `roots`, recursively; a root may also be a file. Entries of a
 /// directory are visited in byte order of their names, so walks are deterministic. Symlinks are
 /// followed, but a directory (by device and inode) is entered at most once, so symlink loops
 /// cannot hang it. Unreadable entries are counted and logged, never fatal; a root that does not
 /// exist throws IoError.
-WalkStats walk_files(std::span<const std::string> roots, const WalkVisitor& visit);
+WalkStats walk_files(std::span<const std::string> roots, const WalkVisitor& visit,
+                     const WalkOptions& options = {});
 
 /// Visits the files named in a list, one path per `delimiter`-terminated record ('\n', or '\0'
 /// for paths that contain newlines, as `find -print0` writes). Empty records are skipped; a
 /// trailing '\r' is kept (it may be part of a name). Missing files are counted as errors.
-WalkStats read_path_list(std::istream& in, char delimiter, const WalkVisitor& visit);
+WalkStats read_path_list(std::istream& in, char delimiter, const WalkVisitor& visit,
+                         const WalkOptions& options = {});
 
 }  // namespace vpipe

@@ -24,6 +24,7 @@
 #include "vpipe/engine/threads.h"
 #include "vpipe/io/format.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/paths.h"
 #include "vpipe/io/walk.h"
 #include "vpipe/quality/signals.h"
 
@@ -372,7 +373,15 @@ ScanSummary scan_inputs(const ScanOptions& options, Manifest& manifest,
   return run_scan_stages(
       options, manifest, source_name,
       [&](const Pipeline<ScanItem>::Emit& emit) {
+        StoredPathResolver resolver;
         inputs([&](ScanInput&& input) {
+          // Producers hand over absolute paths (the crawl's folder is made absolute); a relative
+          // one is resolved here all the same, so the manifest only ever stores absolute paths.
+          if (!input.path.empty() && input.path.front() != '/') {
+            std::string resolved = resolver.resolve(input.path);
+            if (input.url && input.url->path == input.path) input.url->path = resolved;
+            input.path = std::move(resolved);
+          }
           ScanItem item;
           item.no_file = input.path.empty();
           item.record.path = std::move(input.path);
@@ -426,12 +435,16 @@ ScanSummary run_scan(const ScanOptions& options) {
       item.record.mtime_ns = entry.mtime_ns;
       return emit(std::move(item));
     };
+    // The manifest stores absolute paths with canonical directories (docs/MANIFEST.md), so
+    // resume matches a file however its folder was named this time.
+    WalkOptions walk_options;
+    walk_options.stored_paths = true;
     WalkStats stats;
-    if (!options.roots.empty()) stats = walk_files(options.roots, visit);
+    if (!options.roots.empty()) stats = walk_files(options.roots, visit, walk_options);
     walk_errors.fetch_add(stats.errors);
     if (!options.path_list.empty()) {
       stats = read_path_list(options.path_list == "-" ? std::cin : list_file,
-                             options.list_delimiter, visit);
+                             options.list_delimiter, visit, walk_options);
       walk_errors.fetch_add(stats.errors);
     }
   };

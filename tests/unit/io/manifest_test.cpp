@@ -73,7 +73,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "5");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -351,7 +351,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "4");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "5");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }

@@ -1,5 +1,7 @@
 # storage tests: walk and path lists, atomic files, the manifest.
 vpipe_add_test(walk_test SOURCES walk_test.cpp LIBS vpipe_io)
+vpipe_add_test(paths_test SOURCES paths_test.cpp LIBS vpipe_io)
 vpipe_add_test(atomic_file_test SOURCES atomic_file_test.cpp LIBS vpipe_io)
 vpipe_add_test(manifest_test SOURCES manifest_test.cpp LIBS vpipe_io SQLite::SQLite3)
 vpipe_add_test(manifest_infer_test SOURCES manifest_infer_test.cpp LIBS vpipe_io SQLite::SQLite3)
+vpipe_add_test(manifest_paths_test SOURCES manifest_paths_test.cpp LIBS vpipe_io SQLite::SQLite3)

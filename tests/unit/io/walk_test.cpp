@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "scoped_cwd.h"
 #include "temp_dir.h"
 #include "vpipe/core/error.h"
 
@@ -20,6 +21,7 @@ namespace vpipe {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ScopedCwd;
 using testing::TempDir;
 
 class WalkTest : public ::testing::Test {
@@ -238,6 +240,63 @@ TEST_F(WalkTest, PathListVisitorFalseStops) {
   int visits = 0;
   read_path_list(list, '\n', [&](WalkEntry&&) { return ++visits < 1; });
   EXPECT_EQ(visits, 1);
+}
+
+// --- Stored paths (WalkOptions::stored_paths): how the scan names files for the manifest ---
+
+std::vector<std::string> stored_walk(const std::vector<std::string>& roots) {
+  WalkOptions options;
+  options.stored_paths = true;
+  std::vector<std::string> paths;
+  walk_files(roots, [&](WalkEntry&& e) {
+    paths.push_back(e.path);
+    return true;
+  }, options);
+  return paths;
+}
+
+TEST_F(WalkTest, StoredPathsAreTheSameHoweverTheRootIsNamed) {
+  make_file("photos/a.jpg");
+  make_file("photos/sub/b.jpg");
+  fs::create_directories(root_ + "/work");
+  ASSERT_EQ(::symlink((root_ + "/photos").c_str(), (root_ + "/work/link").c_str()), 0);
+  const std::string real = fs::canonical(root_).string() + "/photos";
+  const std::vector<std::string> expected = {real + "/a.jpg", real + "/sub/b.jpg"};
+  ScopedCwd cwd(root_ + "/work");
+  EXPECT_EQ(stored_walk({"../photos"}), expected);
+  EXPECT_EQ(stored_walk({"./../photos/"}), expected);
+  EXPECT_EQ(stored_walk({root_ + "/photos"}), expected);
+  EXPECT_EQ(stored_walk({"link"}), expected) << "a symlinked root is resolved once";
+  EXPECT_EQ(stored_walk({"link/sub/../a.jpg"}), std::vector<std::string>{real + "/a.jpg"});
+  // Off (validate's walk): paths stay as named.
+  EXPECT_EQ(walk_paths({"../photos/sub"}), std::vector<std::string>{"../photos/sub/b.jpg"});
+}
+
+TEST_F(WalkTest, StoredPathsResolveSymlinkedDirectoriesInsideTheTree) {
+  make_file("outside/o.jpg");
+  make_file("tree/t.jpg");
+  ASSERT_EQ(::symlink((root_ + "/outside").c_str(), (root_ + "/tree/link").c_str()), 0);
+  const std::string real = fs::canonical(root_).string();
+  EXPECT_EQ(stored_walk({root_ + "/tree"}),
+            (std::vector<std::string>{real + "/outside/o.jpg", real + "/tree/t.jpg"}));
+}
+
+TEST_F(WalkTest, StoredPathsOfAListAreAbsoluteWithTheirFolderResolved) {
+  make_file("photos/a.jpg");
+  fs::create_directories(root_ + "/work");
+  ASSERT_EQ(::symlink((root_ + "/photos").c_str(), (root_ + "/work/link").c_str()), 0);
+  const std::string a = fs::canonical(root_).string() + "/photos/a.jpg";
+  ScopedCwd cwd(root_ + "/work");
+  std::istringstream list("../photos/a.jpg\nlink/a.jpg\n../work/./link/a.jpg\n" + a + "\n");
+  WalkOptions options;
+  options.stored_paths = true;
+  std::vector<std::string> paths;
+  const WalkStats stats = read_path_list(list, '\n', [&](WalkEntry&& e) {
+    paths.push_back(e.path);
+    return true;
+  }, options);
+  EXPECT_EQ(paths, (std::vector<std::string>{a, a, a, a}));
+  EXPECT_EQ(stats.errors, 0);
 }
 
 }  // namespace
