@@ -50,6 +50,8 @@ for split in calibration holdout; do
   "$py" "$here/evaluate.py" "$rel_set" "$rel_work/run.db" --split "$split" | tee "$work/eval-$split.txt"
   "$py" "$here/evaluate.py" "$rel_set" "$rel_work/run.db" --split "$split" --markdown > "$work/eval-$split.md"
 done
+"$py" "$here/evaluate.py" "$rel_set" "$rel_work/run.db" --split all --frames tiles --markdown \
+  --top 5 > "$work/eval-tiles.md"
 "$py" "$here/evaluate.py" "$rel_set" "$rel_work/orient.db" --pairs-table-only --markdown > "$work/pairs-table.md"
 cat "$work/pairs-table.md"
 
@@ -73,6 +75,14 @@ version=$("$vpipe" --version 2>/dev/null | head -n 1 || echo unknown)
   echo "### Hold-out split"
   echo
   cat "$work/eval-holdout.md"
+  echo
+  echo "### Stress test: quadrant tiles, both splits"
+  echo
+  echo 'The quadrant tiles of the photos with a long side of 2000 px or more (`--frames tiles`):'
+  echo 'frames a photographer did not choose, where sky, water or an out-of-focus background can'
+  echo 'fill the whole picture. Not part of the headline figures above.'
+  echo
+  cat "$work/eval-tiles.md"
   echo
   echo "### Pair recall and precision from the hashes alone, both splits"
   echo

@@ -437,6 +437,10 @@ def main():
     ap.add_argument("set_dir")
     ap.add_argument("run_db")
     ap.add_argument("--split", choices=["calibration", "holdout", "all"], default="all")
+    ap.add_argument("--frames", choices=["photos", "tiles", "all"], default="photos",
+                    help="photos: the bases that are whole photographs, as their photographer "
+                    "framed them (the headline figures); tiles: the quadrant tiles of the large "
+                    "photos, where sky, water or bokeh can fill the frame (a stress test); all")
     ap.add_argument("--markdown", action="store_true", help="tables in Markdown")
     ap.add_argument("--pairs-table", action="store_true",
                     help="pair recall/precision from the stored hashes, thresholds 6..16")
@@ -460,7 +464,9 @@ def main():
     truth_by_file = {r["file"]: r for r in truth}
     files, unmatched, has_decisions = read_manifest(args.run_db, truth_by_file)
     missing = [r["file"] for r in truth if r["file"] not in files]
-    all_rows = [r for r in truth if r["file"] in files]
+    def framed(r):  # a tile's base is "<source>-tl" etc.; a whole photo's base is its source
+        return args.frames == "all" or (r["base"] == r["source"]) == (args.frames == "photos")
+    all_rows = [r for r in truth if r["file"] in files and framed(r)]
     rows = [r for r in all_rows if args.split in ("all", r["split"])]
     out = Out(args.markdown)
     if args.pairs_table_only:
@@ -468,7 +474,7 @@ def main():
         return 0
     out.line(f"set {args.set_dir}: {len(truth)} files in truth.csv, {len(all_rows)} in the "
              f"manifest ({len(missing)} not scanned, {unmatched} manifest rows not in the set); "
-             f"split {args.split}: {len(rows)} files, "
+             f"split {args.split}, frames {args.frames}: {len(rows)} files, "
              f"{len({r['source'] for r in rows})} photos, {len({r['base'] for r in rows})} bases")
     if missing:
         out.line(f"not in the manifest, e.g. {missing[0]}")

@@ -56,8 +56,8 @@ NEAR_DUPLICATES = [
     ("reencode", 85, "jpeg_quality", "", False),
     ("resize", 0.5, "scale", "", True),
     ("resize", 0.75, "scale", "", False),
-    ("crop", 0.9, "side_fraction_centre", "", True),
-    ("crop", 0.8, "side_fraction_offset", "", False),
+    ("crop", 0.95, "side_fraction_centre", "", True),
+    ("crop", 0.9, "side_fraction_offset", "", False),
     ("brightness", 20, "gray_levels", "", False),
     ("brightness", -20, "gray_levels", "", False),
     ("rot90", "", "", "rotate90", True),
@@ -67,29 +67,35 @@ NEAR_DUPLICATES = [
 ]
 
 # Defects: (op, strength, unit, expect, in --small). Blur strengths are % of the base's long
-# side; "blurry" means visibly blurred when the whole image is seen at about 1000 px on its long
-# side, i.e. a Gaussian sigma >= 3 px there = 0.3% of the long side.
+# side; "blurry" means visibly blurred when the whole image is seen at 640 px on its long side
+# (the input size of common detectors): a Gaussian sigma >= 3.2 px there = 0.5% of the long
+# side, or a blur of the same spread (motion length 2%, defocus radius 1%). Weaker blur is
+# borderline. "dark" means under-exposed by 3 stops or more (1/8 of the light: a normal scene's
+# highlights no longer reach mid-gray); -1 and -2 stops and the gamma curves are borderline (a
+# gamma curve keeps the highlights: whether the result reads as dark depends on the scene).
+# "overexposed" is decided per file (overexposed_expect): a gain of 1.5 stops or more that newly
+# clipped at least a quarter of the picture.
 DEFECTS = [
     ("gaussian_blur", 0.15, "sigma_pct_long_side", "borderline", True),
-    ("gaussian_blur", 0.3, "sigma_pct_long_side", "blurry", False),
+    ("gaussian_blur", 0.3, "sigma_pct_long_side", "borderline", False),
     ("gaussian_blur", 0.6, "sigma_pct_long_side", "blurry", True),
     ("gaussian_blur", 1.2, "sigma_pct_long_side", "blurry", False),
     ("motion_blur", 0.5, "length_pct_long_side", "borderline", True),
-    ("motion_blur", 1, "length_pct_long_side", "blurry", False),
+    ("motion_blur", 1, "length_pct_long_side", "borderline", False),
     ("motion_blur", 2, "length_pct_long_side", "blurry", True),
     ("motion_blur", 4, "length_pct_long_side", "blurry", False),
     ("defocus_blur", 0.25, "radius_pct_long_side", "borderline", True),
-    ("defocus_blur", 0.5, "radius_pct_long_side", "blurry", False),
+    ("defocus_blur", 0.5, "radius_pct_long_side", "borderline", False),
     ("defocus_blur", 1, "radius_pct_long_side", "blurry", True),
     ("defocus_blur", 2, "radius_pct_long_side", "blurry", False),
     ("under_gain", -1, "stops", "borderline", True),
-    ("under_gain", -2, "stops", "dark", False),
+    ("under_gain", -2, "stops", "borderline", False),
     ("under_gain", -3, "stops", "dark", True),
     ("under_gain", -4, "stops", "dark", False),
     ("under_gamma", 1.5, "gamma", "borderline", True),
-    ("under_gamma", 2.2, "gamma", "dark", True),
-    ("under_gamma", 3.0, "gamma", "dark", False),
-    ("under_gain_noise", -2, "stops", "dark", False),
+    ("under_gamma", 2.2, "gamma", "borderline", True),
+    ("under_gamma", 3.0, "gamma", "borderline", False),
+    ("under_gain_noise", -2, "stops", "borderline", False),
     ("under_gain_noise", -3, "stops", "dark", True),
     ("over_gain", 1, "stops", "borderline", True),
     ("over_gain", 1.5, "stops", "overexposed", False),
@@ -228,7 +234,7 @@ def apply_near_duplicate(img, op, strength, rng):
         return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
     if op == "crop":
         cw, ch = round(w * strength), round(h * strength)
-        if strength >= 0.9:  # centre crop
+        if strength >= 0.95:  # centre crop
             x, y = (w - cw) // 2, (h - ch) // 2
         else:  # offset crop: anywhere in the slack, drawn from the seed
             x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
@@ -343,6 +349,15 @@ def bases_of(photo, src_dir, small):
     return out
 
 
+def overexposed_expect(original, result, stops):
+    """'overexposed' when a gain of at least 1.5 stops newly clipped (a channel at 254 or more
+    where the original had none at 250 or more) at least a quarter of the pixels: the lost
+    highlights a person sees. A gain that clips little (a night photo brightened) is borderline."""
+    newly = (result.max(axis=2) >= 254) & (original.max(axis=2) < 250) if result.ndim == 3 \
+        else (result >= 254) & (original < 250)
+    return "overexposed" if stops >= 1.5 and float(newly.mean()) >= 0.25 else "borderline"
+
+
 def make_base(job):
     """Writes one base and everything derived from it; returns its truth rows (dicts) with a
     private '_mtime' key. Runs in a worker process."""
@@ -401,7 +416,10 @@ def make_base(job):
                 data = corrupt_header(jpeg90, strength, rng)
             ext = "jpg"
         else:
-            data, ext = encode(apply_defect(img, op, strength, rng), base.fmt, 95), base.fmt
+            pixels = apply_defect(img, op, strength, rng)
+            if op == "over_gain":
+                expect = overexposed_expect(img, pixels, strength)
+            data, ext = encode(pixels, base.fmt, 95), base.fmt
         write(file_name(op, strength, unit, ext), data, "defect", op, strength, unit, expect)
     return rows
 

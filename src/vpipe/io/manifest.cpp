@@ -251,6 +251,16 @@ CREATE TABLE crawl_hosts (
 );
 )sql";
 
+// Schema version 6: the signals the quality rules read since they were calibrated on real
+// photographs (docs/SIGNALS.md): blur as the width of the sharpest edges, highlights as the 99th
+// percentile of gray, clipping as the share of pixels with a channel at 250 or more. Rows
+// scanned before have NULL there; the scan measures them again (FileStamp::current_signals).
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE files ADD COLUMN edge_width REAL;
+ALTER TABLE files ADD COLUMN clipped_fraction REAL;
+ALTER TABLE files ADD COLUMN highlight_level REAL;
+)sql";
+
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
 /// to `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -265,24 +275,27 @@ struct Migration {
 
 // Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
 // commands work from any directory and one file is one row (manifest_paths.h).
-constexpr std::array<Migration, 5> kMigrations{{{1, kSchemaV1},
+// Schema version 6: kSchemaV6 above.
+constexpr std::array<Migration, 6> kMigrations{{{1, kSchemaV1},
                                                 {2, kSchemaV2},
                                                 {3, kSchemaV3},
                                                 {4, kSchemaV4},
-                                                {5, nullptr, manifest_detail::make_stored_paths_absolute}}};
+                                                {5, nullptr, manifest_detail::make_stored_paths_absolute},
+                                                {6, kSchemaV6}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
 constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
-    "colorfulness, orientation_hashes, id";
+    "colorfulness, orientation_hashes, id, edge_width, clipped_fraction, highlight_level";
 // The same columns qualified for joins (files AS f).
 constexpr const char* kFileColumnsQualified =
     "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
     "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
-    "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id";
-constexpr int kFileColumnCount = 20;
+    "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id, f.edge_width, "
+    "f.clipped_fraction, f.highlight_level";
+constexpr int kFileColumnCount = 23;
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 
@@ -291,9 +304,10 @@ constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
-    "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes) "
+    "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes, edge_width, "
+    "clipped_fraction, highlight_level) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21) "
+    "?19, ?20, ?21, ?22, ?23, ?24) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -302,7 +316,9 @@ constexpr const char* kUpsertSql =
     "contrast = excluded.contrast, dark_fraction = excluded.dark_fraction, "
     "bright_fraction = excluded.bright_fraction, entropy = excluded.entropy, "
     "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
-    "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes";
+    "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes, "
+    "edge_width = excluded.edge_width, clipped_fraction = excluded.clipped_fraction, "
+    "highlight_level = excluded.highlight_level";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -587,6 +603,10 @@ struct Manifest::Impl {
       q.bright_fraction = sqlite3_column_double(stmt, 15);
       q.entropy = sqlite3_column_double(stmt, 16);
       q.colorfulness = sqlite3_column_double(stmt, 17);
+      // NULL (a row scanned before schema 6) reads as 0; the next scan measures it again.
+      q.edge_width = sqlite3_column_double(stmt, 20);
+      q.clipped_fraction = sqlite3_column_double(stmt, 21);
+      q.highlight_level = sqlite3_column_double(stmt, 22);
     }
     if (sqlite3_column_type(stmt, 18) == SQLITE_BLOB &&
         static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
@@ -637,6 +657,9 @@ struct Manifest::Impl {
       sqlite3_bind_double(stmt, 16, q.bright_fraction);
       sqlite3_bind_double(stmt, 17, q.entropy);
       sqlite3_bind_double(stmt, 18, q.colorfulness);
+      sqlite3_bind_double(stmt, 22, q.edge_width);
+      sqlite3_bind_double(stmt, 23, q.clipped_fraction);
+      sqlite3_bind_double(stmt, 24, q.highlight_level);
     }  // else: left NULL (bindings are cleared after every row)
     if (current_run_id > 0) {
       sqlite3_bind_int64(stmt, 19, current_run_id);
@@ -662,14 +685,15 @@ std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() con
   std::unordered_map<std::string, FileStamp> stamps;
   stamps.reserve(static_cast<size_t>(count_files()));
   Statement stmt = impl_->prepare(
-      "SELECT path, size_bytes, mtime_ns, orientation_hashes IS NOT NULL OR phash IS NULL "
-      "FROM files");
+      "SELECT path, size_bytes, mtime_ns, orientation_hashes IS NOT NULL OR phash IS NULL, "
+      "phash IS NULL OR edge_width IS NOT NULL FROM files");
   int rc = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     stamps.emplace(column_text(stmt.get(), 0),
                    FileStamp{sqlite3_column_int64(stmt.get(), 1),
                              sqlite3_column_int64(stmt.get(), 2),
-                             sqlite3_column_int(stmt.get(), 3) != 0});
+                             sqlite3_column_int(stmt.get(), 3) != 0,
+                             sqlite3_column_int(stmt.get(), 4) != 0});
   }
   if (rc != SQLITE_DONE) impl_->fail("cannot read file stamps");
   return stamps;

@@ -378,17 +378,19 @@ std::vector<ConfigField> build_fields() {
 
   // quality: ranges are those of the signals (docs/SIGNALS.md).
   add_quality_rule(
-      f, "quality.blurry.enabled", "quality.blurry.min_sharpness",
+      f, "quality.blurry.enabled", "quality.blurry.max_edge_width",
       [](auto& c) -> auto& { return c.quality.blurry; }, 0, kInf,
-      "Reject images whose sharpness (variance of the Laplacian) is below this.");
+      "Reject images whose sharpest edges (edge_width, px at the 256-px working size) are wider "
+      "than this.");
   add_quality_rule(
-      f, "quality.dark.enabled", "quality.dark.min_brightness",
+      f, "quality.dark.enabled", "quality.dark.min_highlight",
       [](auto& c) -> auto& { return c.quality.dark; }, 0, 255,
-      "Reject images whose brightness (mean gray level, 0..255) is below this.");
+      "Reject images whose highlights (99th percentile of gray, 0..255) stay below this, when "
+      "their mean gray level is under 100.");
   add_quality_rule(
-      f, "quality.overexposed.enabled", "quality.overexposed.max_brightness",
-      [](auto& c) -> auto& { return c.quality.overexposed; }, 0, 255,
-      "Reject images whose brightness (mean gray level, 0..255) is above this.");
+      f, "quality.overexposed.enabled", "quality.overexposed.max_clipped",
+      [](auto& c) -> auto& { return c.quality.overexposed; }, 0, 1,
+      "Reject images whose share of clipped pixels (a channel at 250 or more) is above this.");
   add_quality_rule(
       f, "quality.low_contrast.enabled", "quality.low_contrast.min_contrast",
       [](auto& c) -> auto& { return c.quality.low_contrast; }, 0, 127.5,
@@ -405,6 +407,14 @@ std::vector<ConfigField> build_fields() {
       f, "quality.extreme_aspect.enabled", "quality.extreme_aspect.max_ratio",
       [](auto& c) -> auto& { return c.quality.extreme_aspect; }, 1, kInf,
       "Reject images whose longer side divided by the shorter is above this.");
+  add_quality_rule(
+      f, "quality.grayscale.enabled", "quality.grayscale.max_colorfulness",
+      [](auto& c) -> auto& { return c.quality.grayscale; }, 0, kInf,
+      "Reject images whose colourfulness is below this (gray images, 0); off by default.");
+  add_quality_rule(
+      f, "quality.too_large.enabled", "quality.too_large.max_side",
+      [](auto& c) -> auto& { return c.quality.too_large; }, 1, kInf,
+      "Reject images whose longer side (pixels, full resolution) is above this.");
   f.push_back(bool_field(
       "quality.corrupt.enabled", [](auto& c) -> auto& { return c.quality.reject_corrupt; },
       "Reject files without usable pixels (any status but `ok` and `damaged`)."));
@@ -545,6 +555,8 @@ constexpr ConfigSection kSections[] = {
     {"quality.overexposed", "Overexposed."},
     {"quality.low_contrast", "Flat, washed-out images."},
     {"quality.low_information", "Nearly uniform images (blank frames, solid colours)."},
+    {"quality.grayscale", "Images without colour (gray, or RGB with equal channels)."},
+    {"quality.too_large", "Images of an odd size on the big side (stitched panoramas, scans)."},
     {"quality.tiny", "Too small to be useful."},
     {"quality.extreme_aspect", "Strips and banners."},
     {"quality.corrupt", "Files that did not decode."},

@@ -9,19 +9,17 @@
 namespace vpipe {
 namespace {
 
-constexpr std::array<ThresholdRuleInfo, 7> kThresholdRules = {{
-    {"blurry", "sharpness", true, &QualityRules::blurry},
-    {"dark", "brightness", true, &QualityRules::dark},
-    {"overexposed", "brightness", false, &QualityRules::overexposed},
+constexpr std::array<ThresholdRuleInfo, 9> kThresholdRules = {{
+    {"blurry", "edge_width", false, &QualityRules::blurry},
+    {"dark", "highlight_level", true, &QualityRules::dark},
+    {"overexposed", "clipped_fraction", false, &QualityRules::overexposed},
     {"low_contrast", "contrast", true, &QualityRules::low_contrast},
     {"low_information", "entropy", true, &QualityRules::low_information},
     {"tiny", "min_side", true, &QualityRules::tiny},
     {"extreme_aspect", "aspect_ratio", false, &QualityRules::extreme_aspect},
+    {"grayscale", "colorfulness", true, &QualityRules::grayscale},
+    {"too_large", "max_side", false, &QualityRules::too_large},
 }};
-
-// The largest mean gray level: overexposed's severity is the share of the remaining range
-// (threshold .. 255) that the value has used up.
-constexpr double kMaxBrightness = 255;
 
 // quality_score: sharpness (at the 256 px working size) whose log maps to 1. Clean synthetic
 // photos lie at 5..150 (median about 23), so the term spreads them over about 0.25..0.75.
@@ -39,7 +37,8 @@ constexpr double kScoreDamagedFactor = 0.5;
 
 /// tiny and extreme_aspect read the record's width and height rather than a quality signal.
 bool reads_size(const ThresholdRuleInfo& info) {
-  return info.field == &QualityRules::tiny || info.field == &QualityRules::extreme_aspect;
+  return info.field == &QualityRules::tiny || info.field == &QualityRules::extreme_aspect ||
+         info.field == &QualityRules::too_large;
 }
 
 /// The status rule of a record without usable pixels, or of a damaged one; empty when the status
@@ -68,9 +67,6 @@ bool measured(const FileRecord& record) { return has_signals(record.status) && r
 /// How far past its threshold a firing rule's value is (docs/QUALITY.md, "Severity").
 double severity(const ThresholdRuleInfo& info, double value, double threshold) {
   if (info.rejects_below) return threshold > 0 ? (threshold - value) / threshold : 1.0;
-  if (info.field == &QualityRules::overexposed) {
-    return threshold < kMaxBrightness ? (value - threshold) / (kMaxBrightness - threshold) : 1.0;
-  }
   return threshold > 0 ? value / threshold - 1 : value;
 }
 
@@ -91,14 +87,15 @@ std::span<const ThresholdRuleInfo> threshold_rules() { return kThresholdRules; }
 
 double rule_input(const FileRecord& record, const ThresholdRuleInfo& info) {
   const QualitySignals& q = record.quality;
-  if (info.field == &QualityRules::blurry) return q.sharpness;
-  if (info.field == &QualityRules::dark || info.field == &QualityRules::overexposed) {
-    return q.brightness;
-  }
+  if (info.field == &QualityRules::blurry) return q.edge_width;
+  if (info.field == &QualityRules::dark) return q.highlight_level;
+  if (info.field == &QualityRules::overexposed) return q.clipped_fraction;
   if (info.field == &QualityRules::low_contrast) return q.contrast;
   if (info.field == &QualityRules::low_information) return q.entropy;
+  if (info.field == &QualityRules::grayscale) return q.colorfulness;
   const int short_side = std::min(record.width, record.height);
   if (short_side <= 0) return 0;
+  if (info.field == &QualityRules::too_large) return std::max(record.width, record.height);
   if (info.field == &QualityRules::tiny) return short_side;
   assert(info.field == &QualityRules::extreme_aspect);  // kThresholdRules holds no other rule
   return static_cast<double>(std::max(record.width, record.height)) / short_side;
@@ -124,6 +121,9 @@ std::vector<RejectReason> evaluate_quality(const FileRecord& record, const Quali
     const ThresholdRule& rule = rules.*info.field;
     if (!rule.enabled) continue;
     if (reads_size(info) && !size_known) continue;
+    if (info.field == &QualityRules::dark && record.quality.brightness >= kDarkMaxBrightness) {
+      continue;
+    }
     const double value = rule_input(record, info);
     const bool fires = info.rejects_below ? value < rule.threshold : value > rule.threshold;
     if (!fires) continue;
@@ -149,9 +149,9 @@ double quality_score(const FileRecord& record) {
 std::optional<double> auto_threshold_limit(const ThresholdRuleInfo& info) {
   // The strictest automatic threshold per rule: beyond these values an image no longer looks
   // like what the rule names (docs/QUALITY.md, "Automatic thresholds").
-  if (info.field == &QualityRules::blurry) return 10.0;
-  if (info.field == &QualityRules::dark) return 50.0;
-  if (info.field == &QualityRules::overexposed) return 200.0;
+  if (info.field == &QualityRules::blurry) return 2.5;
+  if (info.field == &QualityRules::dark) return 140.0;
+  if (info.field == &QualityRules::overexposed) return 0.15;
   if (info.field == &QualityRules::low_contrast) return 8.0;
   if (info.field == &QualityRules::low_information) return 2.0;
   return std::nullopt;

@@ -23,13 +23,17 @@ struct ThresholdRule {
 /// every firing rule is a reason. Signal values are those of docs/SIGNALS.md, measured on the
 /// working image (longer side <= 256 px), so the defaults hold whatever the file's resolution.
 struct QualityRules {
-  ThresholdRule blurry{true, 4.5};         ///< sharpness < threshold
-  ThresholdRule dark{true, 40};            ///< brightness < threshold (mean gray, 0..255)
-  ThresholdRule overexposed{true, 210};    ///< brightness > threshold (mean gray, 0..255)
+  ThresholdRule blurry{true, 3.0};         ///< edge_width > threshold (px at the working size)
+  /// highlight_level < threshold (99th percentile of gray, 0..255), only for images whose mean
+  /// gray is below kDarkMaxBrightness (a flat mid-gray frame is not dark)
+  ThresholdRule dark{true, 128};
+  ThresholdRule overexposed{true, 0.25};   ///< clipped_fraction > threshold (0..1)
   ThresholdRule low_contrast{true, 2};     ///< contrast < threshold (gray std, 0..127.5)
   ThresholdRule low_information{true, 1};  ///< entropy < threshold (bits, 0..8)
   ThresholdRule tiny{true, 48};            ///< min(width, height) < threshold (pixels)
   ThresholdRule extreme_aspect{true, 4};   ///< max(w, h) / min(w, h) > threshold
+  ThresholdRule grayscale{false, 1};       ///< colorfulness < threshold (off by default)
+  ThresholdRule too_large{true, 16384};    ///< max(width, height) > threshold (pixels)
   bool reject_corrupt = true;              ///< a file without usable pixels (status not ok/damaged)
   bool damaged_is_corrupt = true;          ///< also reject files that decoded only with a warning
   /// Replace the thresholds of the signal rules (blurry .. low_information) by percentiles of
@@ -55,13 +59,17 @@ struct ThresholdRuleInfo {
   ThresholdRule QualityRules::*field = nullptr;  ///< the rule's settings in QualityRules
 };
 
-/// The seven threshold rules, in evaluation order: blurry, dark, overexposed, low_contrast,
-/// low_information, tiny, extreme_aspect. The first five read quality signals; tiny and
-/// extreme_aspect read the record's width and height.
+/// `dark` fires only for images whose mean gray level is below this: a fog or a flat gray frame
+/// without highlights is not under-exposed (docs/QUALITY.md).
+inline constexpr double kDarkMaxBrightness = 100;
+
+/// The nine threshold rules, in evaluation order: blurry, dark, overexposed, low_contrast,
+/// low_information, tiny, extreme_aspect, grayscale, too_large. tiny, extreme_aspect and
+/// too_large read the record's width and height; the others read quality signals.
 [[nodiscard]] std::span<const ThresholdRuleInfo> threshold_rules();
 
-/// The value `info`'s rule compares with its threshold: the signal, min(width, height), or
-/// max(w, h) / min(w, h) (0 when a side is unknown). Meaningful for records with signals only.
+/// The value `info`'s rule compares with its threshold: the signal, min(width, height),
+/// max(w, h) / min(w, h) or max(width, height) (0 when a side is unknown). Meaningful for records with signals only.
 [[nodiscard]] double rule_input(const FileRecord& record, const ThresholdRuleInfo& info);
 
 /// Each threshold rule (threshold_rules() order) with its settings in `rules`, for a report that
@@ -76,8 +84,7 @@ struct ThresholdRuleInfo {
 /// threshold_rules() order. Threshold rules apply only to records with signals (status ok or
 /// damaged, and FileRecord::has_signals).
 /// Severity of a firing rule: (threshold - value) / threshold for a rule that rejects below,
-/// (value - threshold) / (255 - threshold) for overexposed, value / threshold - 1 for
-/// extreme_aspect (docs/QUALITY.md). Pure, thread-safe.
+/// value / threshold - 1 for one that rejects above (docs/QUALITY.md). Pure, thread-safe.
 [[nodiscard]] std::vector<RejectReason> evaluate_quality(const FileRecord& record,
                                                          const QualityRules& rules);
 
@@ -86,9 +93,9 @@ struct ThresholdRuleInfo {
 /// Used to pick which of a group of duplicates to keep (after pixel count). Pure, thread-safe.
 [[nodiscard]] double quality_score(const FileRecord& record);
 
-/// The strictest threshold resolve_auto_thresholds may choose for a signal rule (blurry 10,
-/// dark 50, overexposed 200, low_contrast 8, low_information 2); nullopt for tiny and
-/// extreme_aspect, which are never automatic.
+/// The strictest threshold resolve_auto_thresholds may choose for a signal rule (blurry 2.5,
+/// dark 140, overexposed 0.15, low_contrast 8, low_information 2); nullopt for the rules that
+/// are never automatic (tiny, extreme_aspect, grayscale, too_large).
 [[nodiscard]] std::optional<double> auto_threshold_limit(const ThresholdRuleInfo& info);
 
 /// When rules.auto_thresholds, returns a copy of `rules` in which each enabled signal rule

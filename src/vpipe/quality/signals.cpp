@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "vpipe/core/image_ops.h"
+#include "vpipe/quality/edge_width.h"
 
 namespace vpipe {
 namespace {
@@ -16,6 +17,11 @@ namespace {
 // each side, inclusive.
 constexpr int kDarkLevel = 16;
 constexpr int kBrightLevel = 239;
+// A sample at or above this level counts as clipped (docs/SIGNALS.md, `clipped_fraction`): JPEG
+// ringing keeps blown highlights a few levels under 255.
+constexpr int kClippedLevel = 250;
+// `highlight_level` is this percentile of the gray levels.
+constexpr double kHighlightPercentile = 0.99;
 
 // Population variance from exact integer sums of x and x*x over n samples, clamped at 0 against
 // rounding in the subtraction.
@@ -75,6 +81,35 @@ double laplacian_variance(const uint8_t* gray, int width, int height) {
   return variance_from_sums(static_cast<double>(sum), static_cast<double>(sum_sq), n);
 }
 
+/// The p-quantile (0..1) of the n samples counted in `counts`, interpolating linearly between the
+/// order statistics at rank p * (n - 1) as numpy's default percentile does.
+double histogram_percentile(const std::array<int64_t, 256>& counts, int64_t n, double p) {
+  const double rank = p * static_cast<double>(n - 1);
+  const auto lo = static_cast<int64_t>(rank);
+  // The sample value at 0-based rank r: the first level whose cumulative count exceeds r.
+  const auto value_at = [&](int64_t r) {
+    int64_t seen = 0;
+    for (int v = 0; v < 256; ++v) {
+      seen += counts[v];
+      if (seen > r) return v;
+    }
+    return 255;
+  };
+  const int low = value_at(lo);
+  const int high = lo + 1 < n ? value_at(lo + 1) : low;
+  return low + (high - low) * (rank - static_cast<double>(lo));
+}
+
+/// Share of the `pixels` RGB pixels (HWC, tight) with any channel >= kClippedLevel.
+double clipped_rgb_fraction(const uint8_t* rgb, size_t pixels) {
+  size_t clipped = 0;
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint8_t top = std::max({rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]});
+    clipped += top >= kClippedLevel;
+  }
+  return static_cast<double>(clipped) / static_cast<double>(pixels);
+}
+
 /// Fills brightness, contrast, dark/bright fractions and entropy from one 256-bin histogram of
 /// `gray` (n bytes).
 void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
@@ -89,6 +124,7 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   }
   for (; i < n; ++i) ++partial[0][gray[i]];
 
+  std::array<int64_t, 256> counts{};
   int64_t sum = 0;
   int64_t sum_sq = 0;
   int64_t dark = 0;
@@ -98,6 +134,7 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   for (int v = 0; v < 256; ++v) {
     const int64_t count =
         static_cast<int64_t>(partial[0][v]) + partial[1][v] + partial[2][v] + partial[3][v];
+    counts[v] = count;
     if (count == 0) continue;
     sum += count * v;
     sum_sq += count * v * v;
@@ -113,6 +150,10 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   out.bright_fraction = static_cast<double>(bright) / total;
   // A single-level image gives -0.0; report a plain 0.
   out.entropy = std::max(0.0, -neg_entropy);
+  out.highlight_level = histogram_percentile(counts, static_cast<int64_t>(n), kHighlightPercentile);
+  int64_t clipped = 0;
+  for (int v = kClippedLevel; v < 256; ++v) clipped += counts[v];
+  out.clipped_fraction = static_cast<double>(clipped) / total;  // RGB callers replace it
 }
 
 /// Hasler & Suesstrunk (2003) colourfulness of `rgb` (width * height * 3 bytes, HWC, tight):
@@ -161,7 +202,9 @@ QualitySignals quality_signals_cpu(const Image& working) {
     gray = gray_storage.pixels.data();
   }
   histogram_signals(gray, pixels, signals);
+  if (working.channels == 3) signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels);
   signals.sharpness = laplacian_variance(gray, working.width, working.height);
+  signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height);
   return signals;
 }
 

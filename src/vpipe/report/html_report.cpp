@@ -288,6 +288,12 @@ class SignalHistograms {
         HistogramAxis{"min_side", "Shorter side (pixels)", "px", 8, 16384, true, 44});
     hists_.emplace_back(
         HistogramAxis{"aspect_ratio", "Aspect ratio (long / short side)", "", 1, 10, true, 40});
+    hists_.emplace_back(HistogramAxis{"edge_width", "Edge width (sharpest edges, px at 256 px)",
+                                      "px", 0, 12, false, 48});
+    hists_.emplace_back(HistogramAxis{"highlight_level", "Highlights (99th percentile of gray)",
+                                      "", 0, 255, false, 51});
+    hists_.emplace_back(HistogramAxis{"clipped_fraction", "Clipped pixels (a channel >= 250)", "",
+                                      0, 1, false, 50});
   }
 
   void add(const FileRecord& f) {
@@ -297,6 +303,9 @@ class SignalHistograms {
       hists_[2].add(f.quality.contrast);
       hists_[3].add(f.quality.entropy);
       hists_[4].add(f.quality.colorfulness);
+      hists_[7].add(f.quality.edge_width);
+      hists_[8].add(f.quality.highlight_level);
+      hists_[9].add(f.quality.clipped_fraction);
     }
     if (f.width > 0 && f.height > 0) {
       const int lo = std::min(f.width, f.height);

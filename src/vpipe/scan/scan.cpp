@@ -423,7 +423,7 @@ ScanSummary run_scan(const ScanOptions& options) {
         auto it = known.find(entry.path);
         // A file scanned without orientation hashes is rescanned when they are asked for now.
         if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
-            it->second.mtime_ns == entry.mtime_ns &&
+            it->second.mtime_ns == entry.mtime_ns && it->second.current_signals &&
             (!options.orientation_hashes || it->second.has_orientation_hashes)) {
           unchanged.fetch_add(1, std::memory_order_relaxed);
           return true;

@@ -42,7 +42,7 @@ FileRecord full_record(const std::string& path) {
   r.has_signals = true;
   r.phash = 0x8000000000000001ULL;  // top bit set: negative as int64
   r.dhash = 0xffffffffffffffffULL;
-  r.quality = {123.25, 127.5, 64.125, 0.25, 0.0625, 7.5, 33.75};
+  r.quality = {123.25, 127.5, 64.125, 0.25, 0.0625, 7.5, 33.75, 2.75, 0.125, 231.5};
   return r;
 }
 
@@ -61,6 +61,9 @@ void expect_same(const FileRecord& a, const FileRecord& b) {
   EXPECT_EQ(a.phash, b.phash);
   EXPECT_EQ(a.dhash, b.dhash);
   EXPECT_EQ(a.quality.sharpness, b.quality.sharpness);
+  EXPECT_EQ(a.quality.edge_width, b.quality.edge_width);
+  EXPECT_EQ(a.quality.clipped_fraction, b.quality.clipped_fraction);
+  EXPECT_EQ(a.quality.highlight_level, b.quality.highlight_level);
   EXPECT_EQ(a.quality.brightness, b.quality.brightness);
   EXPECT_EQ(a.quality.contrast, b.quality.contrast);
   EXPECT_EQ(a.quality.dark_fraction, b.quality.dark_fraction);
@@ -73,7 +76,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "5");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -150,6 +153,23 @@ TEST_F(ManifestTest, ReUpsertReplacesTheRow) {
   EXPECT_EQ(found->error, "");
   EXPECT_FALSE(found->has_signals);
   EXPECT_FALSE(found->has_content_hash);
+}
+
+TEST_F(ManifestTest, RowsWithoutTheVersion5SignalsAreRescanned) {
+  Manifest manifest(db_path_);
+  const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg")};
+  manifest.upsert_files(rows);
+  EXPECT_TRUE(manifest.file_stamps().at("/a.jpg").current_signals);
+  // A row written by a version-4 scan has NULL in the new columns.
+  RawDb(db_path_).exec("UPDATE files SET edge_width = NULL WHERE path = '/b.jpg'");
+  const auto stamps = manifest.file_stamps();
+  EXPECT_TRUE(stamps.at("/a.jpg").current_signals);
+  EXPECT_FALSE(stamps.at("/b.jpg").current_signals);
+  const std::optional<FileRecord> a = manifest.find_file("/a.jpg");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_DOUBLE_EQ(a->quality.edge_width, 2.75);
+  EXPECT_DOUBLE_EQ(a->quality.clipped_fraction, 0.125);
+  EXPECT_DOUBLE_EQ(a->quality.highlight_level, 231.5);
 }
 
 TEST_F(ManifestTest, FileStampsAndStatusCounts) {
@@ -351,7 +371,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "5");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }

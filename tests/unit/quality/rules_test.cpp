@@ -23,6 +23,10 @@ FileRecord good_record() {
   r.quality.brightness = 120;
   r.quality.contrast = 25;
   r.quality.entropy = 6;
+  r.quality.edge_width = 1.5;
+  r.quality.highlight_level = 220;
+  r.quality.clipped_fraction = 0.01;
+  r.quality.colorfulness = 30;
   return r;
 }
 
@@ -41,9 +45,11 @@ TEST(QualityRules, DefaultsPassAGoodRecord) {
 
 TEST(QualityRules, ThresholdRulesFireStrictlyPastTheirThreshold) {
   QualityRules rules;
-  rules.blurry.threshold = 10;
-  rules.dark.threshold = 40;
-  rules.overexposed.threshold = 210;
+  rules.blurry.threshold = 3;
+  rules.dark.threshold = 128;
+  rules.overexposed.threshold = 0.25;
+  rules.grayscale = {true, 1};
+  rules.too_large.threshold = 16384;
   rules.low_contrast.threshold = 3;
   rules.low_information.threshold = 2;
   rules.tiny.threshold = 48;
@@ -57,9 +63,15 @@ TEST(QualityRules, ThresholdRulesFireStrictlyPastTheirThreshold) {
     double inside;  // well inside the good side: passes
   };
   const std::vector<Case> cases = {
-      {"blurry", [](FileRecord& r, double v) { r.quality.sharpness = v; }, 10, 9.999, 11},
-      {"dark", [](FileRecord& r, double v) { r.quality.brightness = v; }, 40, 39.99, 41},
-      {"overexposed", [](FileRecord& r, double v) { r.quality.brightness = v; }, 210, 210.01, 209},
+      {"blurry", [](FileRecord& r, double v) { r.quality.edge_width = v; }, 3, 3.001, 2},
+      {"dark",
+       [](FileRecord& r, double v) {
+         r.quality.highlight_level = v;
+         r.quality.brightness = 60;  // dark only judges images with a mean gray under 100
+       },
+       128, 127.99, 129},
+      {"overexposed", [](FileRecord& r, double v) { r.quality.clipped_fraction = v; }, 0.25,
+       0.2501, 0.2},
       {"low_contrast", [](FileRecord& r, double v) { r.quality.contrast = v; }, 3, 2.999, 3.5},
       {"low_information", [](FileRecord& r, double v) { r.quality.entropy = v; }, 2, 1.999, 2.5},
       {"tiny", [](FileRecord& r, double v) { r.width = r.height = static_cast<int>(v); }, 48, 47,
@@ -67,6 +79,9 @@ TEST(QualityRules, ThresholdRulesFireStrictlyPastTheirThreshold) {
       {"extreme_aspect",
        [](FileRecord& r, double v) { r.width = static_cast<int>(std::lround(v * 100)); }, 4, 4.01,
        3.99},
+      {"grayscale", [](FileRecord& r, double v) { r.quality.colorfulness = v; }, 1, 0.999, 2},
+      {"too_large", [](FileRecord& r, double v) { r.width = r.height = static_cast<int>(v); },
+       16384, 16385, 16000},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.rule);
@@ -98,6 +113,24 @@ TEST(QualityRules, TinyAndAspectUseTheShortSideEitherWay) {
   EXPECT_EQ(rules_of(evaluate_quality(r, rules)), Names{"extreme_aspect"});
 }
 
+TEST(QualityRules, DarkJudgesOnlyImagesWithADimMean) {
+  FileRecord r = good_record();
+  r.quality.highlight_level = 50;  // no highlight above 50 of 255
+  r.quality.brightness = 100;      // but a flat mid-gray frame is not under-exposed
+  EXPECT_EQ(rules_of(evaluate_quality(r, QualityRules{})), Names{});
+  r.quality.brightness = 99.9;
+  EXPECT_EQ(rules_of(evaluate_quality(r, QualityRules{})), Names{"dark"});
+}
+
+TEST(QualityRules, GrayscaleIsOffByDefault) {
+  FileRecord r = good_record();
+  r.quality.colorfulness = 0;
+  EXPECT_TRUE(evaluate_quality(r, QualityRules{}).empty());
+  QualityRules rules;
+  rules.grayscale.enabled = true;
+  EXPECT_EQ(rules_of(evaluate_quality(r, rules)), Names{"grayscale"});
+}
+
 TEST(QualityRules, UnknownSizeSkipsTinyAndAspect) {
   FileRecord r = good_record();
   r.width = 0;
@@ -118,12 +151,13 @@ TEST(QualityRules, DisabledRulesNeverFire) {
   FileRecord r = good_record();
   r.width = 10;
   r.height = 100;
-  r.quality = {};  // all zero: blurry, dark, low_contrast, low_information
+  r.quality = {};  // all zero: dark, low_contrast, low_information (no edges: blur not judged)
   ASSERT_EQ(rules_of(evaluate_quality(r, rules)),
-            (Names{"blurry", "dark", "low_contrast", "low_information", "tiny", "extreme_aspect"}));
+            (Names{"dark", "low_contrast", "low_information", "tiny", "extreme_aspect"}));
   for (const ThresholdRuleInfo& info : threshold_rules()) (rules.*info.field).enabled = false;
   EXPECT_TRUE(evaluate_quality(r, rules).empty());
-  r.quality.brightness = 255;
+  r.quality.edge_width = 50;
+  r.quality.clipped_fraction = 1;
   EXPECT_TRUE(evaluate_quality(r, rules).empty());
 }
 
@@ -132,13 +166,17 @@ TEST(QualityRules, SeveralReasonsComeInTheDocumentedOrder) {
   r.status = ItemStatus::kDamaged;
   r.width = 30;
   r.height = 200;
-  r.quality.sharpness = 0.5;
+  r.quality.edge_width = 5;
+  r.quality.clipped_fraction = 0.9;
   r.quality.brightness = 250;
   r.quality.contrast = 1;
   r.quality.entropy = 0.5;
-  EXPECT_EQ(rules_of(evaluate_quality(r, QualityRules{})),
+  r.quality.colorfulness = 0;
+  QualityRules rules;
+  rules.grayscale.enabled = true;
+  EXPECT_EQ(rules_of(evaluate_quality(r, rules)),
             (Names{"corrupt", "blurry", "overexposed", "low_contrast", "low_information", "tiny",
-                   "extreme_aspect"}));
+                   "extreme_aspect", "grayscale"}));
 }
 
 TEST(QualityRules, StatusesMapToTheirRules) {
@@ -181,30 +219,35 @@ TEST(QualityRules, StatusRulesFollowTheirSwitches) {
 TEST(QualityRules, SeverityFormulas) {
   QualityRules rules;
   rules.blurry.threshold = 4;
-  rules.overexposed.threshold = 205;
+  rules.overexposed.threshold = 0.2;
   rules.extreme_aspect.threshold = 4;
   FileRecord r = good_record();
-  r.quality.sharpness = 1;
-  r.quality.brightness = 230;
+  r.quality.edge_width = 6;
+  r.quality.clipped_fraction = 0.5;
+  r.quality.highlight_level = 32;
+  r.quality.brightness = 20;
   r.width = 600;
   r.height = 100;
   const auto reasons = evaluate_quality(r, rules);
-  ASSERT_EQ(rules_of(reasons), (Names{"blurry", "overexposed", "extreme_aspect"}));
-  EXPECT_DOUBLE_EQ(reasons[0].severity, 0.75);  // (4 - 1) / 4
-  EXPECT_DOUBLE_EQ(reasons[1].severity, 0.5);   // (230 - 205) / (255 - 205)
-  EXPECT_DOUBLE_EQ(reasons[2].severity, 0.5);   // 6 / 4 - 1
+  ASSERT_EQ(rules_of(reasons), (Names{"blurry", "dark", "overexposed", "extreme_aspect"}));
+  EXPECT_DOUBLE_EQ(reasons[0].severity, 0.5);   // 6 / 4 - 1
+  EXPECT_DOUBLE_EQ(reasons[1].severity, 0.75);  // (128 - 32) / 128
+  EXPECT_DOUBLE_EQ(reasons[2].severity, 1.5);   // 0.5 / 0.2 - 1
+  EXPECT_DOUBLE_EQ(reasons[3].severity, 0.5);   // 6 / 4 - 1
 
   // Within one rule, further past the threshold is more severe.
-  r.quality.sharpness = 0.5;
+  r.quality.edge_width = 8;
   EXPECT_GT(evaluate_quality(r, rules)[0].severity, reasons[0].severity);
 }
 
 TEST(QualityRules, RuleTableNamesEverySignalRule) {
   const auto table = signal_rules(QualityRules{});
-  ASSERT_EQ(table.size(), 7u);
+  ASSERT_EQ(table.size(), 9u);
   EXPECT_EQ(table[0].first.rule, "blurry");
-  EXPECT_EQ(table[0].first.signal, "sharpness");
-  EXPECT_TRUE(table[0].first.rejects_below);
+  EXPECT_EQ(table[0].first.signal, "edge_width");
+  EXPECT_FALSE(table[0].first.rejects_below);
+  EXPECT_EQ(table[1].first.signal, "highlight_level");
+  EXPECT_TRUE(table[1].first.rejects_below);
   EXPECT_EQ(table[2].first.rule, "overexposed");
   EXPECT_FALSE(table[2].first.rejects_below);
   EXPECT_EQ(table[2].second.threshold, QualityRules{}.overexposed.threshold);
@@ -212,6 +255,9 @@ TEST(QualityRules, RuleTableNamesEverySignalRule) {
   FileRecord r = good_record();
   EXPECT_DOUBLE_EQ(rule_input(r, table[5].first), 480);
   EXPECT_DOUBLE_EQ(rule_input(r, table[6].first), 640.0 / 480.0);
+  EXPECT_EQ(table[7].first.signal, "colorfulness");
+  EXPECT_EQ(table[8].first.rule, "too_large");
+  EXPECT_DOUBLE_EQ(rule_input(r, table[8].first), 640);
 }
 
 /// 101 records with signals whose every signal takes the values 1, 2, ..., 101 (shuffled by a
@@ -225,6 +271,9 @@ std::vector<FileRecord> ramp_corpus() {
     r.quality.brightness = v;
     r.quality.contrast = v;
     r.quality.entropy = v;
+    r.quality.edge_width = v;
+    r.quality.highlight_level = v;
+    r.quality.clipped_fraction = v / 101;
     records.push_back(r);
   }
   for (int i = 0; i < 5; ++i) {
@@ -250,17 +299,17 @@ TEST(QualityAutoThresholds, PercentilesOfTheCorpusClampedByTheLimits) {
   const auto records = ramp_corpus();
   const auto out = resolve_auto_thresholds(rules, records);
   // Rank 0.025 * 100 = 2.5 between the values 3 and 4: 3.5 (linear interpolation).
-  EXPECT_DOUBLE_EQ(out.blurry.threshold, 3.5);
+  // blurry rejects wide edges: the 97.5th percentile, rank 97.5 between 98 and 99.
+  EXPECT_DOUBLE_EQ(out.blurry.threshold, 98.5);
   EXPECT_DOUBLE_EQ(out.dark.threshold, 3.5);
   EXPECT_DOUBLE_EQ(out.low_contrast.threshold, 3.5);
   EXPECT_DOUBLE_EQ(out.low_information.threshold, 2.0);  // clamped: never stricter than 2 bits
-  // 97.5th percentile is 98.5, but overexposed is never stricter than 200.
-  EXPECT_DOUBLE_EQ(out.overexposed.threshold, 200);
+  EXPECT_DOUBLE_EQ(out.overexposed.threshold, 98.5 / 101);
   // Size rules keep their values.
   EXPECT_EQ(out.tiny.threshold, rules.tiny.threshold);
   EXPECT_EQ(out.extreme_aspect.threshold, rules.extreme_aspect.threshold);
 
-  // Each automatic rule rejects the values below its percentile: 1, 2, 3 of 101.
+  // Each automatic rule rejects the values past its percentile: 99, 100, 101 of 101.
   int blurry = 0;
   for (const FileRecord& r : records) {
     for (const auto& reason : evaluate_quality(r, out)) blurry += reason.rule == "blurry";
@@ -273,10 +322,14 @@ TEST(QualityAutoThresholds, HighSideForRulesThatRejectAbove) {
   rules.auto_thresholds = true;
   rules.auto_percentile = 10;
   auto records = ramp_corpus();
-  for (FileRecord& r : records) r.quality.brightness += 150;  // 151..251
+  for (FileRecord& r : records) {
+    r.quality.highlight_level += 150;  // 151..251
+    r.quality.clipped_fraction = r.quality.edge_width / 1000;  // 0.001..0.101
+  }
   const auto out = resolve_auto_thresholds(rules, records);
-  EXPECT_DOUBLE_EQ(out.overexposed.threshold, 241);  // 90th percentile: rank 90 -> 151 + 90
-  EXPECT_DOUBLE_EQ(out.dark.threshold, 50);          // 10th percentile 161, clamped to 50
+  EXPECT_DOUBLE_EQ(out.blurry.threshold, 91);  // 90th percentile: rank 90 -> 1 + 90
+  EXPECT_DOUBLE_EQ(out.overexposed.threshold, 0.15);  // 0.091, never stricter than 0.15
+  EXPECT_DOUBLE_EQ(out.dark.threshold, 140);          // 10th percentile 161, clamped to 140
 }
 
 TEST(QualityAutoThresholds, DisabledRulesAndEmptyCorporaKeepTheirValues) {

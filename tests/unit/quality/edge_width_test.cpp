@@ -1,0 +1,137 @@
+#include "vpipe/quality/edge_width.h"
+
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "vpipe/core/image.h"
+#include "vpipe/quality/signals.h"
+
+namespace vpipe {
+namespace {
+
+/// A 256x192 gray image of vertical and horizontal bars (period 16 px, 40 and 200 gray levels):
+/// every edge is a one-pixel step.
+cv::Mat bars() {
+  cv::Mat m(192, 256, CV_8UC1);
+  for (int y = 0; y < m.rows; ++y) {
+    for (int x = 0; x < m.cols; ++x) {
+      m.at<uint8_t>(y, x) = ((x / 16) + (y / 16)) % 2 == 0 ? 40 : 200;
+    }
+  }
+  return m;
+}
+
+double width_of(const cv::Mat& m) { return edge_width_cpu(m.data, nullptr, m.cols, m.rows); }
+
+TEST(EdgeWidth, SharpStepsAreOneStepWide) {
+  // One pixel across a row or column; along a diagonal, one diagonal step of sqrt 2 pixels (the
+  // widest direction is the signal).
+  EXPECT_DOUBLE_EQ(width_of(bars()), std::sqrt(2.0));
+}
+
+TEST(EdgeWidth, GaussianBlurWidensEdgesInProportionToSigma) {
+  const cv::Mat sharp = bars();
+  double previous = width_of(sharp);
+  double at_two = 0;
+  for (double sigma : {1.0, 2.0, 3.0}) {
+    cv::Mat blurred;
+    cv::GaussianBlur(sharp, blurred, cv::Size(0, 0), sigma);
+    const double w = width_of(blurred);
+    // A blurred step's rise over its steepest step is sqrt(2 pi) sigma = 2.5 sigma across it;
+    // a diagonal crossing an axis-aligned edge reads up to sqrt 2 times that.
+    EXPECT_GE(w, 0.9 * 2.5066 * sigma) << "sigma " << sigma;
+    EXPECT_LE(w, 1.1 * std::sqrt(2.0) * 2.5066 * sigma) << "sigma " << sigma;
+    EXPECT_GT(w, previous);
+    // Past the pixel's own width (about 1 px, which dominates at sigma 1), in proportion.
+    if (sigma == 2.0) at_two = w;
+    if (sigma == 3.0) {
+      EXPECT_NEAR(w / at_two, 1.5, 0.15);
+    }
+    previous = w;
+  }
+}
+
+TEST(EdgeWidth, MotionBlurAcrossOneDirectionIsSeen) {
+  cv::Mat motion;
+  cv::Mat kernel = cv::Mat::ones(1, 9, CV_32F) / 9.0f;  // horizontal smear over 9 px
+  cv::filter2D(bars(), motion, -1, kernel);
+  EXPECT_GT(width_of(motion), 3.0);  // the widest direction decides
+}
+
+TEST(EdgeWidth, FlatAndTinyImagesAreNotJudged) {
+  const cv::Mat flat(100, 100, CV_8UC1, cv::Scalar(128));
+  EXPECT_EQ(width_of(flat), 0.0);
+  const uint8_t one = 7;
+  EXPECT_EQ(edge_width_cpu(&one, nullptr, 1, 1), 0.0);
+  // One sharp step in an 8x8 image: 8 rows, 11 diagonals each way cross it, fewer than the 20
+  // strong edges a direction needs.
+  cv::Mat step(8, 8, CV_8UC1, cv::Scalar(0));
+  step(cv::Rect(4, 0, 4, 8)).setTo(200);
+  EXPECT_EQ(width_of(step), 0.0);
+}
+
+TEST(EdgeWidth, ANoiselessGradientIsOneWideEdge) {
+  // 3 levels per pixel over 64 px: every row is one run of rise 189 and steepest step 3.
+  cv::Mat ramp(64, 64, CV_8UC1);
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) ramp.at<uint8_t>(y, x) = static_cast<uint8_t>(x * 3);
+  EXPECT_GE(width_of(ramp), 63.0);
+}
+
+TEST(EdgeWidth, NoiseReadsSharp) {
+  cv::Mat noise(128, 128, CV_8UC1);
+  std::mt19937 rng(3);
+  for (int i = 0; i < noise.rows * noise.cols; ++i) noise.data[i] = static_cast<uint8_t>(rng());
+  const double w = width_of(noise);
+  EXPECT_GT(w, 0.0);
+  EXPECT_LT(w, 2.0);
+}
+
+TEST(EdgeWidth, TransparentPixelsEndRuns) {
+  // A white square on a black canvas whose black part is transparent: the square's outline is
+  // not an edge, and nothing else is, so the image is not judged.
+  cv::Mat m(64, 64, CV_8UC1, cv::Scalar(0));
+  cv::Mat opaque(64, 64, CV_8UC1, cv::Scalar(0));
+  m(cv::Rect(16, 16, 32, 32)).setTo(255);
+  opaque(cv::Rect(16, 16, 32, 32)).setTo(1);
+  EXPECT_GT(width_of(m), 0.0);
+  EXPECT_EQ(edge_width_cpu(m.data, opaque.data, m.cols, m.rows), 0.0);
+}
+
+Image gray_image(const cv::Mat& m) {
+  Image image(m.cols, m.rows, 1);
+  std::copy(m.data, m.data + m.total(), image.pixels.begin());
+  return image;
+}
+
+TEST(ExposureSignals, HighlightLevelIsThe99thPercentile) {
+  cv::Mat m(100, 100, CV_8UC1, cv::Scalar(30));
+  m(cv::Rect(0, 0, 100, 2)).setTo(250);  // 2% of the pixels bright
+  const QualitySignals q = quality_signals_cpu(gray_image(m));
+  EXPECT_DOUBLE_EQ(q.highlight_level, 250.0);
+  EXPECT_DOUBLE_EQ(q.clipped_fraction, 0.02);
+  m(cv::Rect(0, 0, 100, 2)).setTo(30);
+  m(cv::Rect(0, 0, 100, 1)).setTo(250);  // 1%: the 99th percentile interpolates between levels
+  const QualitySignals q1 = quality_signals_cpu(gray_image(m));
+  EXPECT_GT(q1.highlight_level, 30.0);
+  EXPECT_LT(q1.highlight_level, 250.0);
+}
+
+TEST(ExposureSignals, ClippingCountsAnySaturatedChannel) {
+  Image rgb(10, 10, 3);
+  for (size_t i = 0; i < 100; ++i) {
+    rgb.pixels[3 * i] = i < 30 ? 255 : 120;  // 30 pixels with red clipped
+    rgb.pixels[3 * i + 1] = 100;
+    rgb.pixels[3 * i + 2] = 90;
+  }
+  EXPECT_DOUBLE_EQ(quality_signals_cpu(rgb).clipped_fraction, 0.30);
+}
+
+}  // namespace
+}  // namespace vpipe
