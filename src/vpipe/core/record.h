@@ -30,6 +30,9 @@ struct QualitySignals {
   double bright_fraction = 0;  ///< share of pixels with gray level >= 239, 0..1
   double entropy = 0;          ///< Shannon entropy of the 256-bin gray histogram, bits, 0..8
   double colorfulness = 0;     ///< Hasler & Suesstrunk colourfulness, >= 0 (0 for gray)
+  double edge_width = 0;        ///< blur: 20th-percentile effective width of strong edges, px at the working size (0 = no strong edges)
+  double clipped_fraction = 0;  ///< share of working pixels with any channel >= 250, 0..1
+  double highlight_level = 0;   ///< 99th percentile of gray levels, 0..255
 };
 
 /// One input file as the scan pass sees it: a row of the manifest's `files` table.
