@@ -188,8 +188,9 @@ using JpegQualityOf = std::function<int(size_t item)>;
 /// orders the members of a candidate group: usable (not rejected) before rejected, then `order`
 /// criterion by criterion, each splitting the members still tied into tiers anchored at the best
 /// (`pixels`: within 1% of the largest; `least_degraded`: a degradation score within 0.1 of the
-/// lowest, the score computed relative to the members still tied; `quality`: the same 0.02 step;
-/// the others: equal), then the byte order of the path, then the index. A total order.
+/// lowest, the score computed relative to the members still tied; `quality`: less than 0.02
+/// below the highest; the others: equal), then the byte order of the path, then the index. A
+/// total order.
 /// `jpeg_quality` is indexed like `members`. Pure apart from `jpeg_quality`; O(n log n) per
 /// criterion.
 [[nodiscard]] std::vector<size_t> rank_keepers(std::span<const GroupingItem> members,

@@ -31,9 +31,10 @@ constexpr double kJpegQualityPerUnit = 50;
 /// The blur term of a member without strong edges among members that have them: at least as
 /// blurred as the blurriest of those, and at least twice as wide as the sharpest.
 constexpr double kNoEdgesBlur = 1.0;
-/// Quality scores (0..1) in the same step compare equal: a re-encode or a brightness edit moves
-/// the score by noise, and the next criterion says more about which file is the original.
-constexpr double kQualityStep = 0.02;
+/// Quality scores (0..1) less than this below the highest are a tie: a re-encode or a brightness
+/// edit moves the score by noise, and the next criterion says more about which file is the
+/// original.
+constexpr double kQualityMargin = 0.02;
 
 /// One step of the ranking: usable first, then the configured criteria, then the path's order.
 enum class Step { kUsable, kCriterion, kPathOrder };
@@ -63,9 +64,12 @@ class Ranker {
   [[nodiscard]] KeeperCriterion criterion(size_t step) const { return order_[step - 1]; }
   [[nodiscard]] std::string name(size_t step) const {
     switch (step_kind(step)) {
-      case Step::kUsable: return "usable";
-      case Step::kCriterion: return std::string(to_string(criterion(step)));
-      case Step::kPathOrder: return "path_order";
+      case Step::kUsable:
+        return "usable";
+      case Step::kCriterion:
+        return std::string(to_string(criterion(step)));
+      case Step::kPathOrder:
+        return "path_order";
     }
     return {};
   }
@@ -76,35 +80,43 @@ class Ranker {
     const auto& m = members_;
     switch (step_kind(step)) {
       case Step::kUsable:
-        return split(set, [&](size_t i) { return m[i].rejected; }, exact<bool>);
+        return split(
+            set, [&](size_t i) { return m[i].rejected; }, exact<bool>);
       case Step::kPathOrder:
-        return split(set, [&](size_t i) { return std::make_pair(m[i].path, i); },
-                     exact<std::pair<std::string_view, size_t>>);
+        return split(
+            set, [&](size_t i) { return std::make_pair(m[i].path, i); },
+            exact<std::pair<std::string_view, size_t>>);
       case Step::kCriterion:
         break;
     }
     switch (criterion(step)) {
       case KeeperCriterion::kPixels:
-        return split(set, [&](size_t i) { return -m[i].pixels; },
-                     [](int64_t anchor, int64_t key) {
-                       // keys are -pixels: within 1% of the anchor, the largest of the rest
-                       return static_cast<double>(-key) >= kSamePixelsRatio * static_cast<double>(-anchor);
-                     });
+        return split(
+            set, [&](size_t i) { return -m[i].pixels; },
+            [](int64_t anchor, int64_t key) {
+              // keys are -pixels: within 1% of the anchor, the largest of the rest
+              return static_cast<double>(-key) >= kSamePixelsRatio * static_cast<double>(-anchor);
+            });
       case KeeperCriterion::kLeastDegraded: {
         const std::vector<Degradation> d = degradation(set);
         std::vector<double> score(m.size());
         for (size_t k = 0; k < set.size(); ++k) score[set[k]] = d[k].total();
-        return split(set, [&](size_t i) { return score[i]; }, [](double anchor, double key) {
-          return key <= anchor + kDegradationMargin + 1e-9;  // 1e-9: sums of rounded terms
-        });
+        return split(
+            set, [&](size_t i) { return score[i]; },
+            [](double anchor, double key) {
+              return key <= anchor + kDegradationMargin + 1e-9;  // 1e-9: sums of rounded terms
+            });
       }
       case KeeperCriterion::kQuality:
-        return split(set, [&](size_t i) { return -std::llround(m[i].quality / kQualityStep); },
-                     exact<long long>);
+        return split(
+            set, [&](size_t i) { return -m[i].quality; },
+            [](double anchor, double key) { return key - anchor < kQualityMargin; });
       case KeeperCriterion::kOldest:
-        return split(set, [&](size_t i) { return m[i].mtime_ns; }, exact<int64_t>);
+        return split(
+            set, [&](size_t i) { return m[i].mtime_ns; }, exact<int64_t>);
       case KeeperCriterion::kShortestPath:
-        return split(set, [&](size_t i) { return m[i].path.size(); }, exact<size_t>);
+        return split(
+            set, [&](size_t i) { return m[i].path.size(); }, exact<size_t>);
     }
     return {set.size()};
   }
@@ -128,7 +140,8 @@ class Ranker {
     double min_dark = 1;
     size_t jpegs = 0;
     for (size_t i : set) {
-      if (m[i].edge_width > 0 && (sharpest == 0 || m[i].edge_width < sharpest)) sharpest = m[i].edge_width;
+      if (m[i].edge_width > 0 && (sharpest == 0 || m[i].edge_width < sharpest))
+        sharpest = m[i].edge_width;
       min_clipped = std::min(min_clipped, m[i].clipped_fraction);
       min_dark = std::min(min_dark, m[i].dark_fraction);
       jpegs += m[i].jpeg ? 1 : 0;
@@ -158,7 +171,8 @@ class Ranker {
         best = std::max(best, out[k].jpeg_quality);
       }
       for (size_t k = 0; k < set.size() && known >= 2; ++k) {
-        if (out[k].jpeg_quality > 0) out[k].compression = (best - out[k].jpeg_quality) / kJpegQualityPerUnit;
+        if (out[k].jpeg_quality > 0)
+          out[k].compression = (best - out[k].jpeg_quality) / kJpegQualityPerUnit;
       }
     }
     return out;
@@ -201,8 +215,14 @@ std::string percent(double fraction) {
   return p > 0 && p < 1 ? fmt::format("{:.1f}%", p) : fmt::format("{:.0f}%", p);
 }
 
-std::string quality_text(int jpeg_quality) {
-  return jpeg_quality > 0 ? std::to_string(jpeg_quality) : std::string("unknown");
+/// The two values with as many decimals as it takes to tell them apart (2 to 4).
+std::pair<std::string, std::string> scores_of(double a, double b) {
+  std::pair<std::string, std::string> out;
+  for (int decimals = 2; decimals <= 4; ++decimals) {
+    out = {fmt::format("{:.{}f}", a, decimals), fmt::format("{:.{}f}", b, decimals)};
+    if (out.first != out.second) break;
+  }
+  return out;
 }
 
 std::string size_of(const GroupingItem& item) {
@@ -210,18 +230,34 @@ std::string size_of(const GroupingItem& item) {
   return fmt::format("{} pixels", item.pixels);
 }
 
-/// The modification times of a and b as dates, or as UTC times when the dates are equal.
+/// The modification times of a and b as dates, or, when the dates are equal, as UTC times with as
+/// many decimals of the second as it takes to tell them apart.
 std::pair<std::string, std::string> times_of(const GroupingItem& a, const GroupingItem& b) {
-  const auto format = [](int64_t ns, const char* pattern) {
-    const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  constexpr int64_t kNsPerSecond = 1'000'000'000;
+  const auto format = [](int64_t ns, int level) {
+    int64_t seconds = ns / kNsPerSecond;
+    int64_t fraction = ns % kNsPerSecond;
+    if (fraction < 0) {  // before 1970: floor, so the fraction counts forward from the second
+      --seconds;
+      fraction += kNsPerSecond;
+    }
+    const auto t = static_cast<std::time_t>(seconds);
     std::tm tm{};
-    gmtime_r(&seconds, &tm);
+    gmtime_r(&t, &tm);
     char text[32];
-    return std::string(text, std::strftime(text, sizeof text, pattern, &tm));
+    std::string out(text, std::strftime(text, sizeof text,
+                                        level == 0 ? "%Y-%m-%d" : "%Y-%m-%d %H:%M:%S", &tm));
+    if (level == 2) out += fmt::format(".{:03}", fraction / 1'000'000);
+    if (level == 3) out += fmt::format(".{:09}", fraction);
+    return out;
   };
-  std::pair<std::string, std::string> out{format(a.mtime_ns, "%Y-%m-%d"), format(b.mtime_ns, "%Y-%m-%d")};
-  if (out.first == out.second) {
-    out = {format(a.mtime_ns, "%Y-%m-%d %H:%M:%S"), format(b.mtime_ns, "%Y-%m-%d %H:%M:%S UTC")};
+  std::pair<std::string, std::string> out;
+  for (int level = 0; level <= 3; ++level) {
+    out = {format(a.mtime_ns, level), format(b.mtime_ns, level)};
+    if (out.first != out.second) {
+      if (level > 0) out.second += " UTC";
+      break;
+    }
   }
   return out;
 }
@@ -233,21 +269,28 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
   const GroupingItem& k = members[keeper];
   const GroupingItem& o = members[other];
   switch (ranker.step_kind(step)) {
-    case Step::kUsable: return fmt::format("not rejected ({} rejected)", beaten);
-    case Step::kPathOrder: return "first in path order (tied on every criterion)";
-    case Step::kCriterion: break;
+    case Step::kUsable:
+      return fmt::format("not rejected ({} rejected)", beaten);
+    case Step::kPathOrder:
+      return "first in path order (tied on every criterion)";
+    case Step::kCriterion:
+      break;
   }
   switch (ranker.criterion(step)) {
-    case KeeperCriterion::kPixels: return fmt::format("largest ({} vs {})", size_of(k), size_of(o));
-    case KeeperCriterion::kQuality:
-      return fmt::format("higher quality score ({:.2f} vs {:.2f})", k.quality, o.quality);
+    case KeeperCriterion::kPixels:
+      return fmt::format("largest ({} vs {})", size_of(k), size_of(o));
+    case KeeperCriterion::kQuality: {
+      const auto [a, b] = scores_of(k.quality, o.quality);
+      return fmt::format("higher quality score ({} vs {})", a, b);
+    }
     case KeeperCriterion::kOldest: {
       const auto [a, b] = times_of(k, o);
       return fmt::format("oldest ({} vs {})", a, b);
     }
     case KeeperCriterion::kShortestPath:
       return fmt::format("shortest path ({} vs {} bytes)", k.path.size(), o.path.size());
-    case KeeperCriterion::kLeastDegraded: break;
+    case KeeperCriterion::kLeastDegraded:
+      break;
   }
   const std::vector<Degradation> d = ranker.degradation(set);
   const auto at = [&](size_t member) {
@@ -264,9 +307,11 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
   switch (largest) {
     case 0:
       if (o.edge_width <= 0) {
-        return fmt::format("least degraded (edge width {:.1f} px vs no strong edges)", k.edge_width);
+        return fmt::format("least degraded (edge width {:.1f} px vs no strong edges)",
+                           k.edge_width);
       }
-      return fmt::format("least degraded (edge width {:.1f} vs {:.1f} px)", k.edge_width, o.edge_width);
+      return fmt::format("least degraded (edge width {:.1f} vs {:.1f} px)", k.edge_width,
+                         o.edge_width);
     case 1:
       return fmt::format("least degraded (clipped {} vs {})", percent(k.clipped_fraction),
                          percent(o.clipped_fraction));
@@ -274,8 +319,17 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
       return fmt::format("least degraded (crushed shadows {} vs {})", percent(k.dark_fraction),
                          percent(o.dark_fraction));
     default:
-      return fmt::format("higher JPEG quality ({} vs {})", quality_text(dk.jpeg_quality),
-                         quality_text(dothers.jpeg_quality));
+      if (dk.jpeg_quality == 0) {
+        // The keeper is no JPEG (or its quality is unknown): the other lost to the best JPEG
+        // copy, which the keeper tied with.
+        const int best = std::max_element(d.begin(), d.end(), [](const auto& x, const auto& y) {
+                           return x.jpeg_quality < y.jpeg_quality;
+                         })->jpeg_quality;
+        return fmt::format("least degraded ({} vs JPEG quality {}; best JPEG copy {})",
+                           k.jpeg ? "JPEG quality unknown" : "not a JPEG", dothers.jpeg_quality,
+                           best);
+      }
+      return fmt::format("higher JPEG quality ({} vs {})", dk.jpeg_quality, dothers.jpeg_quality);
   }
 }
 

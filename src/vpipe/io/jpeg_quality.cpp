@@ -13,9 +13,9 @@ namespace {
 /// The luminance table of JPEG Annex K (K.1), in zigzag order as DQT stores it: the base that
 /// IJG libjpeg scales by quality.
 constexpr std::array<int, 64> kStdLuminanceZigzag = {
-    16, 11, 12, 14, 12, 10, 16, 14,  13, 14,  18,  17,  16,  19,  24,  40,
-    26, 24, 22, 22, 24, 49, 35, 37,  29, 40,  58,  51,  61,  60,  57,  51,
-    56, 55, 64, 72, 92, 78, 64, 68,  87, 69,  55,  56,  80,  109, 81,  87,
+    16, 11, 12,  14,  12,  10, 16, 14,  13,  14,  18,  17,  16, 19,  24,  40,
+    26, 24, 22,  22,  24,  49, 35, 37,  29,  40,  58,  51,  61, 60,  57,  51,
+    56, 55, 64,  72,  92,  78, 64, 68,  87,  69,  55,  56,  80, 109, 81,  87,
     95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99};
 
 /// Entry `i` of the table libjpeg writes at `quality` (jpeg_quality_scaling, then
@@ -78,7 +78,8 @@ Walk walk_segments(std::span<const uint8_t> bytes) {
         if (id == 0) {
           std::array<int, 64> table{};
           for (size_t i = 0; i < 64; ++i) {
-            table[i] = entry_bytes == 1 ? bytes[p + i] : (bytes[p + 2 * i] << 8) | bytes[p + 2 * i + 1];
+            table[i] =
+                entry_bytes == 1 ? bytes[p + i] : (bytes[p + 2 * i] << 8) | bytes[p + 2 * i + 1];
           }
           return {nearest_ijg_quality(table), false};
         }
@@ -104,7 +105,8 @@ std::optional<int> read_jpeg_quality(const std::filesystem::path& path) {
   for (size_t want = kFirstRead; want <= kMaxRead; want *= 4) {
     const size_t have = bytes.size();
     bytes.resize(want);
-    in.read(reinterpret_cast<char*>(bytes.data() + have), static_cast<std::streamsize>(want - have));
+    in.read(reinterpret_cast<char*>(bytes.data() + have),
+            static_cast<std::streamsize>(want - have));
     bytes.resize(have + static_cast<size_t>(in.gcount()));
     const Walk walk = walk_segments(bytes);
     // Tables further in than this read: read on, unless the file has ended.

@@ -1,5 +1,7 @@
 // The dedup pass's keeper policy on real files: the JPEG quality read from the group members'
 // headers decides between copies of one size, and the summary says why each keeper won.
+#include "vpipe/curate/dedup_pass.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -8,7 +10,6 @@
 
 #include "temp_dir.h"
 #include "vpipe/core/image.h"
-#include "vpipe/curate/dedup_pass.h"
 #include "vpipe/io/encode.h"
 #include "vpipe/io/manifest.h"
 
@@ -37,7 +38,8 @@ Image picture() {
 FileRecord jpeg_file(const fs::path& path, int quality, double score_sharpness, int64_t mtime) {
   const std::vector<uint8_t> bytes = encode_jpeg(picture(), quality);
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   FileRecord r;
   r.path = path.string();
   r.size_bytes = static_cast<int64_t>(bytes.size());

@@ -171,13 +171,20 @@ TEST(Grouping, KeeperTieBreaksFollowTheConfiguredOrder) {
   EXPECT_EQ(keeper({K::kQuality, K::kPixels}), 0U);
   EXPECT_EQ(keeper({K::kOldest}), 1U);
   EXPECT_EQ(keeper({K::kShortestPath}), 2U);
-  // Quality scores in the same 0.02 step are a tie, so the next criterion decides.
+  // Quality scores less than 0.02 apart are a tie, so the next criterion decides.
   c.items[0].quality = 0.341;
   c.items[1].quality = 0.345;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // tie on quality, b is older
   c.items[1].quality = 0.38;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // b is better by more than a step
   c.items[1].quality = 0.30;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 0U);
+  // Measured from the highest, not in fixed steps: 0.549 and 0.551 tie (they straddle a 0.02
+  // step boundary), 0.531 and 0.551 do not.
+  c.items[0].quality = 0.551;
+  c.items[1].quality = 0.549;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);
+  c.items[1].quality = 0.531;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 0U);
   // Equal on every criterion: byte order of the path decides, so the result is deterministic.
   c.items[0].pixels = c.items[1].pixels = c.items[2].pixels = 1;
@@ -220,7 +227,8 @@ TEST(Grouping, ABlownOutCopyLosesToItsOriginalDespiteAHigherQualityScore) {
   // Issue 14: over-exposure raised contrast and sharpness, so the quality score preferred the copy.
   Corpus c;
   photo(c.add("original.jpg", kBaseP, kBaseD, 12'000'000), 0.87).mtime_ns = 200;
-  photo(c.add("o.jpg", flip(kBaseP, 0, 3), kBaseD, 12'000'000), 1.00, 1.3, 0.31, 0.0).mtime_ns = 100;
+  auto& blown = c.add("o.jpg", flip(kBaseP, 0, 3), kBaseD, 12'000'000);
+  photo(blown, 1.00, 1.3, 0.31, 0.0).mtime_ns = 100;  // older, sharper, better scored
   EXPECT_EQ(keeper_of(c), 0U);
   // Without least_degraded (the old default order) the quality score picked the blown-out copy.
   DedupOptions old_order;

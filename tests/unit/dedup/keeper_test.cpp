@@ -79,6 +79,33 @@ TEST(ExplainKeeper, HigherJpegQuality) {
   EXPECT_EQ(why.text, "higher JPEG quality (95 vs 40)");
 }
 
+TEST(ExplainKeeper, ANonJpegKeeperBeatsAMoreCompressedJpegCopy) {
+  // Compression compares JPEGs only: the PNG ties with the best JPEG, the worse JPEG drops out.
+  Group g;
+  g.add("a.png").quality = 0.9;
+  g.add("b.jpg").jpeg = true;
+  g.add("c.jpg").jpeg = true;
+  const JpegQualityOf jpeg = [](size_t i) { return i == 1 ? 95 : 82; };
+  EXPECT_EQ(g.why(0, kDefaultOrder, jpeg).text,
+            "least degraded (not a JPEG vs JPEG quality 82; best JPEG copy 95); higher quality "
+            "score (0.90 vs 0.50)");
+}
+
+TEST(ExplainKeeper, ValuesGetTheDecimalsItTakesToTellThemApart) {
+  Group g;
+  g.add("a.jpg").quality = 0.5501;
+  g.add("b.jpg").quality = 0.5299;  // 0.0202 below: not a tie
+  EXPECT_EQ(g.why(0).text, "higher quality score (0.55 vs 0.53)");
+  g.items[1].quality = 0.5302;  // 0.0199 below: a tie, decided by the path
+  EXPECT_EQ(g.why(0).decided_by, "path_order");
+  g.items[0].quality = g.items[1].quality;
+  g.items[1].mtime_ns = g.items[0].mtime_ns + 250'000'000;  // a quarter second later
+  EXPECT_EQ(g.why(0).text, "oldest (2020-09-13 12:26:40.000 vs 2020-09-13 12:26:40.250 UTC)");
+  g.items[1].mtime_ns = g.items[0].mtime_ns + 7;
+  EXPECT_EQ(g.why(0).text,
+            "oldest (2020-09-13 12:26:40.000000000 vs 2020-09-13 12:26:40.000000007 UTC)");
+}
+
 TEST(ExplainKeeper, TheConfiguredOrderAfterATie) {
   Group g;
   g.add("dir/a.jpg").quality = 0.87;

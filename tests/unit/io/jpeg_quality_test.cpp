@@ -86,7 +86,8 @@ TEST(JpegQuality, ReadsTablesBehindLargeSegmentsFromAFile) {
   bytes = with_app_segment(with_app_segment(bytes, 65000), 65000);
   const fs::path file = dir / "icc.jpg";
   std::ofstream(file, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()),
+             static_cast<std::streamsize>(bytes.size()));
   EXPECT_EQ(read_jpeg_quality(file), 55);
   EXPECT_EQ(read_jpeg_quality(dir / "missing.jpg"), std::nullopt);
   fs::remove_all(dir);

@@ -183,7 +183,8 @@ TEST_F(ReportTest, SaysWhyEachKeeperWonUnderItsThumbnail) {
 TEST_F(ReportTest, ExplainsKeepersByTheOrderTheDedupPassUsed) {
   {
     Manifest m(db_);
-    const int64_t run = m.begin_run("dedup", R"({"command":"dedup","keeper":["shortest_path"]})", "cpu");
+    const int64_t run =
+        m.begin_run("dedup", R"({"command":"dedup","keeper":["shortest_path"]})", "cpu");
     m.end_run(run, "completed", {});
   }
   write_report(db_, options_for(out_));
