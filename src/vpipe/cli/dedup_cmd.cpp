@@ -31,6 +31,7 @@ struct DedupArgs {
   bool orientations = false;
   bool no_quality = false;
   bool auto_thresholds = false;
+  bool explain = false;
   int threads = 0;
   std::string device = "auto";
   int64_t gpu_min_images = -1;
@@ -52,7 +53,8 @@ std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
     const auto c = keeper_criterion_from_string(name);
     if (!c) {
       throw ConfigError(fmt::format(
-          "--keeper: unknown criterion '{}' (use pixels, quality, oldest, shortest_path)", name));
+          "--keeper: unknown criterion '{}' (use pixels, least_degraded, quality, oldest, "
+          "shortest_path)", name));
     }
     if (std::find(order.begin(), order.end(), *c) != order.end()) {
       throw ConfigError(fmt::format("--keeper: '{}' is given twice", name));
@@ -94,16 +96,22 @@ int run(const DedupArgs& a) {
   if (a.gpu_min_images >= 0) options.gpu_join_min_hashes = static_cast<size_t>(a.gpu_min_images);
   if (a.auto_thresholds) options.quality.auto_thresholds = true;
   options.quality_enabled = !a.no_quality;
+  options.explain_keepers = a.explain;
   for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &actions.copy_keepers},
                           std::pair{&a.actions.link_keepers, &actions.link_keepers},
                           std::pair{&a.actions.move_rejects, &actions.move_rejects},
                           std::pair{&a.actions.move_duplicates, &actions.move_duplicates}}) {
     if (!from->empty()) *to = *from;
   }
+  // "keeper" as in the pipeline config's record, so the report explains keepers by this order.
+  std::string keeper_json;
+  for (KeeperCriterion c : d.keeper_order) {
+    keeper_json += fmt::format("{}\"{}\"", keeper_json.empty() ? "" : ",", to_string(c));
+  }
   options.config_json = fmt::format(
-      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"quality":{}}})",
+      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"quality":{},"keeper":[{}]}})",
       to_string(d.match), d.phash_threshold, d.dhash_threshold, d.exact, d.near, d.chain_guard,
-      d.orientations, options.quality_enabled);
+      d.orientations, options.quality_enabled, keeper_json);
 
   if (!std::filesystem::exists(a.db)) {
     throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
@@ -111,6 +119,7 @@ int run(const DedupArgs& a) {
   Manifest manifest(a.db);
   const DedupPassSummary summary = run_dedup_pass(manifest, options);
   print_dedup_summary(summary);
+  if (a.explain) print_keeper_reasons(summary);
 
   ActionOptions action_options;
   action_options.copy_keepers = actions.copy_keepers;
@@ -148,12 +157,13 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
   args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
   args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
-  args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper tie-breaks in order, comma-separated (default pixels,quality,oldest,shortest_path)");
+  args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,quality,oldest,shortest_path)");
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
   cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
   cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");
   cmd->add_flag("--orientations", args->orientations, "also match copies turned 90/180/270 degrees or mirrored (needs `scan --orientations`)");
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
+  cmd->add_flag("--explain", args->explain, "print each group's keeper and why it won (also in the report)");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");
   cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
   args->device_opt = cmd->add_option("--device", args->device, "near-pair search on auto, cpu, cuda or cuda:N (the GPU from 500k images, else the CPU)")->capture_default_str();

@@ -57,8 +57,25 @@ void print_dedup_summary(const DedupPassSummary& s) {
     fmt::print("  chain guard: {} files were not near their group's keeper and were regrouped\n",
                s.chain_splits);
   }
+  if (!s.keepers_decided_by.empty()) {
+    // In the order of the keeper policy's steps, not alphabetically.
+    std::string line;
+    for (const char* step : {"usable", "pixels", "least_degraded", "quality", "oldest",
+                             "shortest_path", "path_order", "candidate_group"}) {
+      const int64_t n = count(s.keepers_decided_by, step);
+      if (n > 0) line += fmt::format("{}{} {}", line.empty() ? "" : ", ", step, n);
+    }
+    fmt::print("  keepers decided by: {}\n", line);
+  }
   fmt::print("  near-pair search on {}\n", s.join_device);
   fmt::print("\n{}\n", s.timings.format_table());
+}
+
+void print_keeper_reasons(const DedupPassSummary& s) {
+  for (size_t g = 0; g < s.keeper_reasons.size(); ++g) {
+    const auto& [path, why] = s.keeper_reasons[g];
+    fmt::print("group {}: keeps {}: {}\n", g + 1, path, why);
+  }
 }
 
 void print_action_summary(const ActionSummary& s) {

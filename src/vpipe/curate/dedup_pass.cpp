@@ -14,6 +14,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/device/cuda/hamming_cuda.h"
+#include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -182,8 +183,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       GroupingItem& item = items.emplace_back();
       item.id = f.id;
       item.path = paths.add(f.path);
-      item.size_bytes = f.size_bytes;
-      item.mtime_ns = f.mtime_ns;
+      set_keeper_inputs(item, f);
       item.has_content_hash = f.has_content_hash;
       item.content_hash = f.content_hash;
       item.has_hashes = f.has_signals;
@@ -197,7 +197,6 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           ++missing_orientations;
         }
       }
-      item.pixels = int64_t{f.width} * f.height;
       item.quality = f.has_signals ? quality_score(f) : 0.0;
       std::vector<ReasonRecord> why;
       if (options.quality_enabled) {
@@ -241,10 +240,37 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     };
     DedupOptions dedup = options.dedup;
     if (dedup.near && !dedup.self_join) dedup.self_join = near_self_join(options, items.size(), summary);
+    // The JPEG quality of a group member, from its file's header, read at most once per file
+    // and only when the keeper policy compares it (docs/DEDUP.md, "The keeper").
+    std::unordered_map<size_t, int> jpeg_quality;
+    const auto jpeg_quality_of = [&](size_t i) {
+      const auto [it, inserted] = jpeg_quality.try_emplace(i, 0);
+      if (inserted) it->second = read_jpeg_quality(std::string(items[i].path)).value_or(0);
+      return it->second;
+    };
+    if (!dedup.jpeg_quality) dedup.jpeg_quality = jpeg_quality_of;
     GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;
+    // Why each keeper won, over the group's final members (as the report says it).
+    std::vector<GroupingItem> members;
+    std::vector<size_t> member_items;
+    for (const DuplicateGroup& group : grouping.groups) {
+      members.clear();
+      member_items.clear();
+      for (const GroupMember& m : group.members) {
+        members.push_back(items[m.item]);
+        member_items.push_back(m.item);
+      }
+      const KeeperExplanation why =
+          explain_keeper(members, 0, dedup.keeper_order,
+                         [&](size_t k) { return dedup.jpeg_quality(member_items[k]); });
+      summary.keepers_decided_by[why.decided_by] += 1;
+      if (options.explain_keepers) {
+        summary.keeper_reasons.emplace_back(std::string(members.front().path), why.text);
+      }
+    }
     summary.timings.stages.push_back(step_metrics("group", items.size(), elapsed_ns(step_start)));
 
     // Decisions, produced row by row into one transaction.

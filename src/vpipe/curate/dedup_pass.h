@@ -7,6 +7,8 @@
 #include <map>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vpipe/dedup/grouping.h"
 #include "vpipe/engine/metrics.h"
@@ -30,6 +32,8 @@ struct DedupPassOptions {
   /// sets. Provisional: the crossover is still to be measured on a GPU (docs/PERFORMANCE.md).
   size_t gpu_join_min_hashes = 500'000;
   std::string config_json = "{}";
+  /// Fill DedupPassSummary::keeper_reasons (`vpipe dedup --explain`): one line per group.
+  bool explain_keepers = false;
 };
 
 /// What a dedup pass decided.
@@ -48,6 +52,12 @@ struct DedupPassSummary {
   /// Where the near-pair self-joins ran: "cpu", "cuda:N", or "cpu" with the reason the GPU was
   /// not used ("cpu (cuda:0: no usable CUDA device: ...)", "cpu (1200 images < 500000)").
   std::string join_device = "cpu";
+  /// Groups by the first step that set their keeper apart (KeeperExplanation::decided_by:
+  /// "usable", "pixels", "least_degraded", ...).
+  std::map<std::string, int64_t> keepers_decided_by;
+  /// With DedupPassOptions::explain_keepers, for each group in order (group id - 1): the
+  /// keeper's path and why it won (KeeperExplanation::text).
+  std::vector<std::pair<std::string, std::string>> keeper_reasons;
 };
 
 /// A self-join for DedupOptions::self_join that runs `gpu` (in the pass: hamming_self_join_cuda

@@ -43,9 +43,6 @@ class DisjointSets {
   std::vector<size_t> size_;
 };
 
-/// Quality scores (0..1) that differ by less than this step compare equal in the keeper policy.
-constexpr double kQualityStep = 0.02;
-
 Orientation inverse(Orientation o) {
   if (o == Orientation::kRotate90) return Orientation::kRotate270;
   if (o == Orientation::kRotate270) return Orientation::kRotate90;
@@ -105,7 +102,8 @@ class Grouper {
         confirm_(confirm),
         sink_(sink),
         rule_{options.match, options.phash_threshold, options.dhash_threshold},
-        exact_class_(items.size()) {
+        exact_class_(items.size()),
+        rank_(items.size()) {
     std::iota(exact_class_.begin(), exact_class_.end(), size_t{0});
   }
 
@@ -313,35 +311,30 @@ class Grouper {
     return {&exact_class_[rep], 1};  // exact_class_[rep] == rep
   }
 
-  /// True when item x is a better keeper than item y.
-  [[nodiscard]] bool better_keeper(size_t x, size_t y) const {
-    const GroupingItem& a = items_[x];
-    const GroupingItem& b = items_[y];
-    if (a.rejected != b.rejected) return !a.rejected;
-    for (KeeperCriterion c : options_.keeper_order) {
-      switch (c) {
-        case KeeperCriterion::kPixels:
-          if (a.pixels != b.pixels) return a.pixels > b.pixels;
-          break;
-        case KeeperCriterion::kQuality: {
-          // Scores within the same 0.02 step are a tie: a re-encode or a brightness edit moves
-          // the score by noise, and the next criterion (age, name) says more about which file
-          // is the original.
-          const auto step = [](double q) { return std::llround(q / kQualityStep); };
-          if (step(a.quality) != step(b.quality)) return a.quality > b.quality;
-          break;
-        }
-        case KeeperCriterion::kOldest:
-          if (a.mtime_ns != b.mtime_ns) return a.mtime_ns < b.mtime_ns;
-          break;
-        case KeeperCriterion::kShortestPath:
-          if (a.path.size() != b.path.size()) return a.path.size() < b.path.size();
-          break;
-      }
+  /// True when item x is a better keeper than item y (both in the component last ranked).
+  [[nodiscard]] bool better_keeper(size_t x, size_t y) const { return rank_[x] < rank_[y]; }
+
+  /// Ranks every member of the component's exact classes (rank_keepers: the keeper order,
+  /// relative to the component's own members) into rank_.
+  void rank_component(const std::vector<size_t>& reps) {
+    std::vector<size_t> all;
+    for (size_t rep : reps) {
+      for (size_t member : members_of(rep)) all.push_back(member);
     }
-    // Deterministic last resort: byte order of the path, then input order.
-    if (a.path != b.path) return a.path < b.path;
-    return x < y;
+    std::vector<GroupingItem> members;
+    members.reserve(all.size());
+    for (size_t i : all) members.push_back(items_[i]);
+    JpegQualityOf jpeg_quality;
+    if (options_.jpeg_quality) {
+      jpeg_quality = [&](size_t k) {
+        // Byte-identical files have one quality: estimate it once per exact class.
+        const auto [it, inserted] = jpeg_quality_.try_emplace(exact_class_[all[k]], 0);
+        if (inserted) it->second = options_.jpeg_quality(all[k]);
+        return it->second;
+      };
+    }
+    const std::vector<size_t> ranked = rank_keepers(members, options_.keeper_order, jpeg_quality);
+    for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = r;
   }
 
   /// Turns a component (exact-class representatives) into one or more groups. Without the chain
@@ -352,6 +345,7 @@ class Grouper {
   /// repeated, since the best unplaced member is always the best of its own remaining part;
   /// done on the stored neighbour lists, it costs O(members + pairs), not a search per split.
   void settle(const std::vector<size_t>& reps) {
+    rank_component(reps);
     // Best member of each class, then classes ordered by it.
     std::vector<std::pair<size_t, size_t>> by_keeper;  // (best member, representative)
     by_keeper.reserve(reps.size());
@@ -441,6 +435,8 @@ class Grouper {
   /// representative -> representatives it makes a near pair with (chain guard only).
   std::unordered_map<size_t, std::vector<size_t>> neighbours_;
   std::unordered_set<size_t> placed_;  ///< representatives already in a group (chain guard)
+  std::vector<size_t> rank_;  ///< item -> its place in its component's keeper order (settle)
+  std::unordered_map<size_t, int> jpeg_quality_;  ///< exact class -> estimated JPEG quality
   GroupingResult result_;
 };
 

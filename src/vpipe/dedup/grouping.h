@@ -18,8 +18,9 @@ namespace vpipe {
 /// Which perceptual hashes must agree for two images to be near duplicates.
 enum class NearMatch { kPhash, kDhash, kBoth, kEither };
 
-/// Tie-break criteria of the keeper policy, applied in order (docs/CONFIG.md `dedup.keeper`).
-enum class KeeperCriterion { kPixels, kQuality, kOldest, kShortestPath };
+/// Criteria of the keeper policy, applied in order (docs/CONFIG.md `dedup.keeper`, docs/DEDUP.md
+/// "The keeper"): the first that sets members apart decides.
+enum class KeeperCriterion { kPixels, kQuality, kOldest, kShortestPath, kLeastDegraded };
 
 /// Options of the grouping pass (`vpipe dedup`, `dedup:` in the pipeline config).
 struct DedupOptions {
@@ -35,9 +36,9 @@ struct DedupOptions {
   /// Also match copies turned by 90/180/270 degrees or mirrored (needs a scan with
   /// orientation hashes).
   bool orientations = false;
-  std::vector<KeeperCriterion> keeper_order = {KeeperCriterion::kPixels, KeeperCriterion::kQuality,
-                                               KeeperCriterion::kOldest,
-                                               KeeperCriterion::kShortestPath};
+  std::vector<KeeperCriterion> keeper_order = {
+      KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kQuality,
+      KeeperCriterion::kOldest, KeeperCriterion::kShortestPath};
   int threads = 0;  ///< 0 = all cores
   /// Runs the near-pair self-joins instead of hamming_self_join when set: called with the
   /// hashes, the threshold and the sink, it hands over the same pair set (each pair once,
@@ -45,13 +46,19 @@ struct DedupOptions {
   /// index runs instead. The dedup pass sets it to the GPU index (curate/dedup_pass.h,
   /// cuda_self_join). Cross joins (orientations) always run on the CPU index.
   std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> self_join;
+  /// The estimated JPEG quality (1..100) of item `i`, 0 when unknown, for `least_degraded`
+  /// between JPEG members (GroupingItem::jpeg). Called lazily, from one thread: only for JPEG
+  /// members of a candidate group in which two or more JPEG members are still tied when
+  /// `least_degraded` is reached, once per exact class. The dedup pass reads the file's header
+  /// (io/jpeg_quality.h). Empty: compression is not compared.
+  std::function<int(size_t item)> jpeg_quality;
 };
 
 inline constexpr std::array<NearMatch, 4> kAllNearMatches = {NearMatch::kPhash, NearMatch::kDhash,
                                                              NearMatch::kBoth, NearMatch::kEither};
-inline constexpr std::array<KeeperCriterion, 4> kAllKeeperCriteria = {
-    KeeperCriterion::kPixels, KeeperCriterion::kQuality, KeeperCriterion::kOldest,
-    KeeperCriterion::kShortestPath};
+inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
+    KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kQuality,
+    KeeperCriterion::kOldest, KeeperCriterion::kShortestPath};
 
 /// The names used by the config and the command line: "phash", "dhash", "both", "either".
 [[nodiscard]] constexpr std::string_view to_string(NearMatch m) {
@@ -64,10 +71,11 @@ inline constexpr std::array<KeeperCriterion, 4> kAllKeeperCriteria = {
   return "unknown";
 }
 
-/// "pixels", "quality", "oldest", "shortest_path".
+/// "pixels", "least_degraded", "quality", "oldest", "shortest_path".
 [[nodiscard]] constexpr std::string_view to_string(KeeperCriterion c) {
   switch (c) {
     case KeeperCriterion::kPixels: return "pixels";
+    case KeeperCriterion::kLeastDegraded: return "least_degraded";
     case KeeperCriterion::kQuality: return "quality";
     case KeeperCriterion::kOldest: return "oldest";
     case KeeperCriterion::kShortestPath: return "shortest_path";
@@ -106,9 +114,23 @@ struct GroupingItem {
   const std::array<uint64_t, kOrientationCount>* orientation_phash = nullptr;
   const std::array<uint64_t, kOrientationCount>* orientation_dhash = nullptr;
   int64_t pixels = 0;        ///< width * height
+  int width = 0;             ///< full-resolution size, for explain_keeper (`pixels` decides)
+  int height = 0;
   double quality = 0;        ///< quality score, higher is better
   bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
+  // Degradation signals for `least_degraded` (QualitySignals, docs/SIGNALS.md), compared with
+  // the best value among the members still tied; all 0 when unmeasured.
+  double edge_width = 0;        ///< blur: px at the working size; 0 = no strong edges
+  double clipped_fraction = 0;  ///< blown highlights: share of pixels with a channel >= 250
+  double dark_fraction = 0;     ///< crushed shadows: share of pixels with gray <= 16
+  bool jpeg = false;            ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
 };
+
+/// Sets the keeper inputs of `item` that come straight from `record`: pixels, width, height,
+/// mtime_ns, size_bytes, the degradation signals (when it has signals) and `jpeg`. Leaves the
+/// path (a view the caller stores), the hashes, `quality` and `rejected` (the quality layer's
+/// score and verdict) to the caller.
+void set_keeper_inputs(GroupingItem& item, const FileRecord& record);
 
 /// One member of a duplicate group.
 struct GroupMember {
@@ -158,5 +180,44 @@ struct GroupingResult {
                                               const DedupOptions& options,
                                               const ExactConfirm& confirm,
                                               const NearPairSink& sink = {});
+
+/// The estimated JPEG quality of item i (1..100), 0 when unknown; see DedupOptions::jpeg_quality.
+using JpegQualityOf = std::function<int(size_t item)>;
+
+/// Indices 0..members.size()-1 of `members` ordered best keeper first, as group_duplicates
+/// orders the members of a candidate group: usable (not rejected) before rejected, then `order`
+/// criterion by criterion, each splitting the members still tied into tiers anchored at the best
+/// (`pixels`: within 1% of the largest; `least_degraded`: a degradation score within 0.1 of the
+/// lowest, the score computed relative to the members still tied; `quality`: less than 0.02
+/// below the highest; the others: equal), then the byte order of the path, then the index. A
+/// total order.
+/// `jpeg_quality` is indexed like `members`. Pure apart from `jpeg_quality`; O(n log n) per
+/// criterion.
+[[nodiscard]] std::vector<size_t> rank_keepers(std::span<const GroupingItem> members,
+                                               std::span<const KeeperCriterion> order,
+                                               const JpegQualityOf& jpeg_quality = {});
+
+/// Why `keeper` was chosen among `members` (a group, keeper included; `keeper` indexes it).
+struct KeeperExplanation {
+  /// The first step that set the keeper apart: "usable", one of the criteria's names
+  /// ("pixels", "least_degraded", ...), or "path_order" when every criterion tied;
+  /// "candidate_group" when the keeper is not first of `members` by the order (chosen in a
+  /// larger candidate group that the chain guard split, or the files changed since).
+  std::string decided_by;
+  /// Each step that set it apart from some members, with the keeper's value against the best
+  /// of those it beat there, "; "-separated: "largest (4000x3000 vs 2000x1500)", "least
+  /// degraded (edge width 1.4 vs 2.9 px)", "least degraded (clipped 2% vs 31%)", "higher JPEG
+  /// quality (95 vs 40)", "higher quality score (0.87 vs 0.52)", "oldest (2019-05-01 vs
+  /// 2021-03-04)", "shortest path (11 vs 25 bytes)", "not rejected (2 rejected)"...
+  std::string text;
+};
+
+/// The reason for `keeper` by the rules of rank_keepers (docs/DEDUP.md "The keeper"): walks
+/// `order` over the members still tied with the keeper. Pure apart from `jpeg_quality` (indexed
+/// like `members`), thread-safe when it is.
+[[nodiscard]] KeeperExplanation explain_keeper(std::span<const GroupingItem> members,
+                                               size_t keeper,
+                                               std::span<const KeeperCriterion> order,
+                                               const JpegQualityOf& jpeg_quality = {});
 
 }  // namespace vpipe

@@ -5,6 +5,7 @@ add_library(vpipe_codec STATIC
   ${CMAKE_CURRENT_LIST_DIR}/decode_formats.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bmp_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/exif.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality.cpp
   ${CMAKE_CURRENT_LIST_DIR}/encode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/heif_init.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tiff_io.cpp)

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <iterator>
 #include <map>
@@ -23,7 +24,9 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/version.h"
+#include "vpipe/dedup/grouping.h"
 #include "vpipe/io/atomic_file.h"
+#include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/style.h"
@@ -160,6 +163,27 @@ std::string now_utc() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
   return buf;
+}
+
+/// The keeper order of the newest dedup pass, as its run recorded it (`"keeper":[...]` in the
+/// config of `vpipe dedup` and `vpipe run`); the default order when none is recorded.
+std::vector<KeeperCriterion> recorded_keeper_order(const std::vector<Manifest::RunRecord>& runs) {
+  static const std::regex kKeeperList(R"re("keeper"\s*:\s*\[([^\]]*)\])re");
+  static const std::regex kName(R"re("([a-z_]+)")re");
+  for (auto run = runs.rbegin(); run != runs.rend(); ++run) {
+    if (run->command != "dedup") continue;
+    std::smatch list;
+    if (!std::regex_search(run->config, list, kKeeperList)) break;
+    std::vector<KeeperCriterion> order;
+    const std::string names = list[1].str();
+    for (auto it = std::sregex_iterator(names.begin(), names.end(), kName);
+         it != std::sregex_iterator(); ++it) {
+      if (const auto c = keeper_criterion_from_string((*it)[1].str())) order.push_back(*c);
+    }
+    if (!order.empty()) return order;
+    break;
+  }
+  return DedupOptions{}.keeper_order;
 }
 
 /// "a/b/c.jpg" -> {"a/b/", "c.jpg"}. Splitting at '/' never cuts a UTF-8 sequence.
@@ -380,6 +404,7 @@ class ReportWriter {
     std::stable_sort(statuses_.begin(), statuses_.end(),
                      [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
     thresholds_ = manifest_.quality_thresholds();
+    keeper_order_ = recorded_keeper_order(manifest_.runs());
     rejected_ = decisions_.contains("reject") ? decisions_.at("reject") : 0;
     // Rules by number of files, largest first.
     for (const auto& [rule, n] : reasons_) rules_by_count_.emplace_back(rule, n);
@@ -658,6 +683,11 @@ class ReportWriter {
     int64_t exact = 0, near = 0;
     int max_phash = 0;
     int64_t reclaimable = 0;
+    std::string keeper_reason;  ///< explain_keeper over all members, shown under the keeper
+    // Every member's keeper inputs while the group streams in; dropped once it is explained.
+    std::vector<GroupingItem> members;
+    std::deque<std::string> member_paths;  ///< what members' path views point at (stable)
+    size_t keeper = 0;                     ///< index of the keeper in `members`
 
     [[nodiscard]] std::string kind() const {
       if (near == 0) return "exact";
@@ -687,9 +717,14 @@ class ReportWriter {
       append_name(out, f.path);
       fmt::format_to(
           std::back_inserter(out),
-          "<div class=\"facts\"><span>{}</span><span>{}</span><span>quality {:.2f}</span></div>"
-          "<div class=\"dists\">",
+          "<div class=\"facts\"><span>{}</span><span>{}</span><span>quality {:.2f}</span></div>",
           size_text(f), format_bytes(f.size_bytes), d.quality_score);
+      if (d.is_keeper && !g.keeper_reason.empty()) {
+        out += "<div class=\"why\" title=\"why this file is the keeper (docs/DEDUP.md)\">kept: ";
+        append_html_escaped(out, g.keeper_reason);
+        out += "</div>";
+      }
+      out += "<div class=\"dists\">";
       if (d.is_keeper) {
         out += "<span class=\"dist ref\">reference</span>";
       } else if (d.match == "exact") {
@@ -776,6 +811,17 @@ class ReportWriter {
         ++group_totals_.mixed;
       group_totals_.members += g.size;
       group_totals_.reclaimable_bytes += g.reclaimable;
+      if (!g.members.empty()) {
+        // Recomputed from the manifest's rows: the JPEG quality is read from the files' headers
+        // only when two JPEG members are still tied when least_degraded is reached.
+        g.keeper_reason = explain_keeper(g.members, g.keeper, keeper_order_, [&](size_t k) {
+                            return g.members[k].jpeg
+                                       ? read_jpeg_quality(g.member_paths[k]).value_or(0)
+                                       : 0;
+                          }).text;
+      }
+      g.members = {};
+      g.member_paths = {};
       const int64_t g_page = (g.id - 1) / page_size_ + 1;
       while (page < g_page && page <= pages) write();
       cards.push_back(std::move(g));
@@ -802,6 +848,12 @@ class ReportWriter {
         g.max_phash = std::max(g.max_phash, d.phash_distance);
       }
       if (g.shown.size() < max_shown) g.shown.push_back(row);
+      if (d.is_keeper) g.keeper = g.members.size();
+      GroupingItem& item = g.members.emplace_back();
+      item.path = g.member_paths.emplace_back(row.file.path);
+      set_keeper_inputs(item, row.file);
+      item.quality = d.quality_score;
+      item.rejected = d.decision == "reject";
       return true;
     });
     finish_group();
@@ -1805,6 +1857,7 @@ class ReportWriter {
   std::map<std::string, int64_t> reasons_;
   std::vector<std::pair<std::string, int64_t>> statuses_;  ///< status -> files, ok first
   std::vector<ThresholdRecord> thresholds_;
+  std::vector<KeeperCriterion> keeper_order_;  ///< of the last dedup pass, for explain_keeper
   std::vector<std::pair<std::string, int64_t>> rules_by_count_;
   SignalHistograms histograms_;
   GroupTotals group_totals_;

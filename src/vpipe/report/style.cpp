@@ -157,6 +157,8 @@ tr.bottleneck td { background: var(--warn-soft); }
   color: var(--dup); font-variant-numeric: tabular-nums; white-space: nowrap; }
 .dist.ref { background: var(--keep-soft); color: var(--keep); }
 .dist.orient { background: var(--warn-soft); color: var(--warn); }
+/* Why the keeper won (explain_keeper), under its thumbnail. */
+.why { color: var(--keep); font-size: 11.5px; overflow-wrap: anywhere; }
 .more { display: flex; align-items: center; justify-content: center; border: 1px dashed var(--border);
   border-radius: 9px; color: var(--muted); font-weight: 600; min-height: 120px; }
 .reasons { display: flex; flex-direction: column; gap: 3px; margin-top: 3px; }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <set>
 #include <string>
@@ -170,13 +171,20 @@ TEST(Grouping, KeeperTieBreaksFollowTheConfiguredOrder) {
   EXPECT_EQ(keeper({K::kQuality, K::kPixels}), 0U);
   EXPECT_EQ(keeper({K::kOldest}), 1U);
   EXPECT_EQ(keeper({K::kShortestPath}), 2U);
-  // Quality scores in the same 0.02 step are a tie, so the next criterion decides.
+  // Quality scores less than 0.02 apart are a tie, so the next criterion decides.
   c.items[0].quality = 0.341;
   c.items[1].quality = 0.345;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // tie on quality, b is older
   c.items[1].quality = 0.38;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);  // b is better by more than a step
   c.items[1].quality = 0.30;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 0U);
+  // Measured from the highest, not in fixed steps: 0.549 and 0.551 tie (they straddle a 0.02
+  // step boundary), 0.531 and 0.551 do not.
+  c.items[0].quality = 0.551;
+  c.items[1].quality = 0.549;
+  EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 1U);
+  c.items[1].quality = 0.531;
   EXPECT_EQ(keeper({K::kQuality, K::kOldest}), 0U);
   // Equal on every criterion: byte order of the path decides, so the result is deterministic.
   c.items[0].pixels = c.items[1].pixels = c.items[2].pixels = 1;
@@ -194,6 +202,170 @@ TEST(Grouping, ARejectedFileIsKeeperOnlyWhenAllMembersAre) {
   c.items[1].rejected = true;
   const GroupingResult all_rejected = group_duplicates(c.view(), {}, kAlwaysIdentical);
   EXPECT_EQ(all_rejected.groups[0].members.front().item, 0U);
+}
+
+// --- The keeper: resolution, then degradation relative to the group, then the configured order.
+
+/// The keeper of the one group `c` makes with `options`.
+size_t keeper_of(Corpus& c, const DedupOptions& options = {}) {
+  const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+  EXPECT_EQ(r.groups.size(), 1U);
+  return r.groups.empty() ? size_t{99} : r.groups[0].members.front().item;
+}
+
+/// An untouched photo's signals: sharp edges, a little clipping and shadow.
+GroupingItem& photo(GroupingItem& item, double quality, double edge_width = 1.4,
+                    double clipped = 0.02, double dark = 0.03) {
+  item.quality = quality;
+  item.edge_width = edge_width;
+  item.clipped_fraction = clipped;
+  item.dark_fraction = dark;
+  return item;
+}
+
+TEST(Grouping, ABlownOutCopyLosesToItsOriginalDespiteAHigherQualityScore) {
+  // Issue 14: over-exposure raised contrast and sharpness, so the quality score preferred the copy.
+  Corpus c;
+  photo(c.add("original.jpg", kBaseP, kBaseD, 12'000'000), 0.87).mtime_ns = 200;
+  auto& blown = c.add("o.jpg", flip(kBaseP, 0, 3), kBaseD, 12'000'000);
+  photo(blown, 1.00, 1.3, 0.31, 0.0).mtime_ns = 100;  // older, sharper, better scored
+  EXPECT_EQ(keeper_of(c), 0U);
+  // Without least_degraded (the old default order) the quality score picked the blown-out copy.
+  DedupOptions old_order;
+  old_order.keeper_order = {KeeperCriterion::kPixels, KeeperCriterion::kQuality,
+                            KeeperCriterion::kOldest, KeeperCriterion::kShortestPath};
+  EXPECT_EQ(keeper_of(c, old_order), 1U);
+}
+
+TEST(Grouping, ABlurredCopyLosesEvenWhenOlderAndBetterScored) {
+  Corpus c;
+  photo(c.add("original.jpg", kBaseP, kBaseD, 4'000'000), 0.50).mtime_ns = 200;
+  photo(c.add("b.jpg", flip(kBaseP, 0, 2), kBaseD, 4'000'000), 0.60, 2.9).mtime_ns = 100;
+  EXPECT_EQ(keeper_of(c), 0U);
+  // A copy without strong edges at all, beside copies that have them, counts as blurred too.
+  photo(c.items[1], 0.60, 0.0);
+  EXPECT_EQ(keeper_of(c), 0U);
+}
+
+TEST(Grouping, ASmallerCopyLosesEvenWhenSharperAndCleaner) {
+  Corpus c;
+  photo(c.add("original.jpg", kBaseP, kBaseD, 4000 * 3000), 0.40, 1.6, 0.05, 0.05);
+  photo(c.add("r.jpg", flip(kBaseP, 0, 2), kBaseD, 2000 * 1500), 0.70, 1.1, 0.0, 0.0);
+  EXPECT_EQ(keeper_of(c), 0U);
+}
+
+TEST(Grouping, AnEqualSizeReencodeAtLowerJpegQualityLoses) {
+  Corpus c;
+  auto& original = photo(c.add("original.jpg", kBaseP, kBaseD, 4000 * 3000), 0.50);
+  original.mtime_ns = 200;
+  original.jpeg = true;
+  // 0.5% fewer pixels (a few rows cropped) is the same size; older, with a better score.
+  auto& reencoded = photo(c.add("r.jpg", flip(kBaseP, 0, 2), kBaseD, 4000 * 2985), 0.60);
+  reencoded.mtime_ns = 100;
+  reencoded.jpeg = true;
+  photo(c.add("copy.png", flip(kBaseP, 1, 2), kBaseD, 2000 * 1500), 0.9);  // smaller: out first
+  DedupOptions options;
+  std::vector<size_t> asked;
+  options.jpeg_quality = [&](size_t i) {
+    asked.push_back(i);
+    return i == 0 ? 95 : 40;
+  };
+  EXPECT_EQ(keeper_of(c, options), 0U);
+  std::sort(asked.begin(), asked.end());
+  EXPECT_EQ(asked, (std::vector<size_t>{0, 1}));  // only the JPEGs still tied, once each
+  // Without an estimate, compression is not compared and the configured order decides.
+  EXPECT_EQ(keeper_of(c), 1U);
+  // Qualities 5 points apart are within the margin: a tie.
+  options.jpeg_quality = [](size_t i) { return i == 0 ? 95 : 91; };
+  EXPECT_EQ(keeper_of(c, options), 1U);
+}
+
+TEST(Grouping, JpegQualityIsEstimatedOncePerExactClass) {
+  Corpus c;
+  for (int i = 0; i < 3; ++i) {
+    auto& item = photo(c.add(numbered("same", i), kBaseP, kBaseD, 1000), 0.5);
+    item.jpeg = true;
+    item.has_content_hash = true;
+    item.content_hash = {7, 7};
+    item.size_bytes = 10;
+  }
+  photo(c.add("other.jpg", flip(kBaseP, 0, 1), kBaseD, 1000), 0.5).jpeg = true;
+  DedupOptions options;
+  int calls = 0;
+  options.jpeg_quality = [&](size_t i) {
+    ++calls;
+    return i == 3 ? 90 : 60;
+  };
+  EXPECT_EQ(keeper_of(c, options), 3U);
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(Grouping, DifferencesWithinTheMarginsFallThroughToTheConfiguredOrder) {
+  Corpus c;
+  // 0.6% fewer pixels, edges 3.6% wider, 3 points more clipped: ties; the quality score decides.
+  photo(c.add("a.jpg", kBaseP, kBaseD, 1'000'000), 0.50, 1.40, 0.02);
+  photo(c.add("b.jpg", flip(kBaseP, 0, 2), kBaseD, 994'000), 0.60, 1.45, 0.05);
+  EXPECT_EQ(keeper_of(c), 1U);
+  // Each past its margin decides before quality.
+  c.items[1].pixels = 989'000;
+  EXPECT_EQ(keeper_of(c), 0U);
+  c.items[1].pixels = 1'000'000;
+  c.items[1].edge_width = 1.60;
+  EXPECT_EQ(keeper_of(c), 0U);
+  c.items[1].edge_width = 1.40;
+  c.items[1].dark_fraction = 0.20;
+  EXPECT_EQ(keeper_of(c), 0U);
+  // Equal on everything the order asks: oldest, then the shortest path.
+  c.items[1].dark_fraction = c.items[0].dark_fraction;
+  c.items[1].quality = c.items[0].quality;
+  c.items[0].mtime_ns = 5;
+  c.items[1].mtime_ns = 9;
+  EXPECT_EQ(keeper_of(c), 0U);
+  c.items[1].mtime_ns = 5;
+  c.paths[0] = "z.jpg";  // shorter, though later in byte order
+  c.paths[1] = "bb.jpg";
+  EXPECT_EQ(keeper_of(c), 0U);
+}
+
+TEST(Grouping, ARejectedFileIsNeverKeeperWhileAUsableOneExists) {
+  Corpus c;
+  // Largest, sharpest, cleanest, best score: but rejected.
+  auto& best = photo(c.add("best.jpg", kBaseP, kBaseD, 9000), 0.99, 1.0, 0.0, 0.0);
+  best.rejected = true;
+  photo(c.add("usable.jpg", flip(kBaseP, 0, 2), kBaseD, 100), 0.10, 3.0, 0.40, 0.30);
+  EXPECT_EQ(keeper_of(c), 1U);
+  for (KeeperCriterion k : kAllKeeperCriteria) {
+    DedupOptions options;
+    options.keeper_order = {k};
+    EXPECT_EQ(keeper_of(c, options), 1U) << to_string(k);
+  }
+}
+
+TEST(Grouping, TheKeeperIsFirstByRankKeepersAndExplainedWithoutContradiction) {
+  // Random groups of 2..6 members: the chosen keeper is rank_keepers' first, and explain_keeper
+  // finds it first at every step.
+  std::mt19937_64 rng(14);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int round = 0; round < 200; ++round) {
+    Corpus c;
+    const int n = 2 + static_cast<int>(rng() % 5);
+    for (int i = 0; i < n; ++i) {
+      auto& item = c.add(numbered("m", round, i), flip(kBaseP, i, 1), kBaseD,
+                         1'000'000 - static_cast<int64_t>(rng() % 3) * 6'000);
+      photo(item, std::round(unit(rng) * 10) / 10, 1 + std::round(unit(rng) * 4) / 4,
+            std::round(unit(rng) * 4) / 20, std::round(unit(rng) * 4) / 20);
+      item.rejected = rng() % 5 == 0;
+      item.mtime_ns = static_cast<int64_t>(rng() % 3);
+    }
+    const GroupingResult r = group_duplicates(c.view(), {}, kAlwaysIdentical);
+    ASSERT_EQ(r.groups.size(), 1U);
+    const size_t keeper = r.groups[0].members.front().item;
+    const std::vector<size_t> ranked = rank_keepers(c.items, DedupOptions{}.keeper_order);
+    EXPECT_EQ(ranked.front(), keeper);
+    const KeeperExplanation why = explain_keeper(c.items, keeper, DedupOptions{}.keeper_order);
+    EXPECT_NE(why.decided_by, "candidate_group");
+    EXPECT_FALSE(why.text.empty());
+  }
 }
 
 TEST(Grouping, ExactAndNearMixInOneGroup) {

@@ -4,3 +4,6 @@ vpipe_add_test(codec_test
     ${CMAKE_CURRENT_LIST_DIR}/codec_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/codec_damage_test.cpp
   LIBS vpipe_codec)
+# the JPEG quality estimate from the quantization table (the dedup keeper's compression signal)
+vpipe_add_test(jpeg_quality_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality_test.cpp
+  LIBS vpipe_codec)

@@ -369,15 +369,18 @@ TEST(PipelineConfigErrors, KeeperEntries) {
             "most once");
   EXPECT_EQ(error_of("manifest: run.db\ndedup:\n  keeper: [pixels, newest]\n"),
             "pipeline.yaml:3: dedup.keeper: unknown entry 'newest', expected one of pixels, "
-            "quality, oldest, shortest_path");
+            "least_degraded, quality, oldest, shortest_path");
   EXPECT_EQ(error_of("manifest: run.db\ndedup:\n  keeper: [pixel]\n"),
             "pipeline.yaml:3: dedup.keeper: unknown entry 'pixel', expected one of pixels, "
-            "quality, oldest, shortest_path (did you mean 'pixels'?)");
+            "least_degraded, quality, oldest, shortest_path (did you mean 'pixels'?)");
   EXPECT_EQ(error_of("manifest: run.db\ndedup:\n  keeper: []\n"),
             "pipeline.yaml:3: dedup.keeper: expected a list of distinct names from pixels, "
-            "quality, oldest, shortest_path, got an empty list");
+            "least_degraded, quality, oldest, shortest_path, got an empty list");
   EXPECT_EQ(parse("manifest: m\ndedup: {keeper: oldest}\n").dedup.keeper_order,
             std::vector<KeeperCriterion>{KeeperCriterion::kOldest});
+  EXPECT_EQ(parse("manifest: m\ndedup: {keeper: [least_degraded, pixels]}\n").dedup.keeper_order,
+            (std::vector<KeeperCriterion>{KeeperCriterion::kLeastDegraded,
+                                          KeeperCriterion::kPixels}));
 }
 
 TEST(PipelineConfigErrors, SectionsMustBeMaps) {
@@ -524,7 +527,7 @@ TEST(PipelineConfigOutput, Json) {
   EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","devices":{"memory_budget_mib":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("gpu_dedup_min_images":500000},"ingest":{"urls":[],)"));
   EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
-  EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","quality","oldest","shortest_path"])"));
+  EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","least_degraded","quality","oldest","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"min_sharpness":)"));
   EXPECT_THAT(json, HasSubstr(R"("corrupt":{"enabled":true,"include_damaged":true})"));
   EXPECT_THAT(json, ::testing::EndsWith(R"("thumbnail_size":160}})"));

@@ -117,6 +117,7 @@ class ReportFixture : public ::testing::Test {
     ItemStatus status = ItemStatus::kOk;
     std::string error;
     QualitySignals quality{400, 120, 50, 0.01, 0.01, 7.2, 40};
+    int jpeg_quality = 88;  // as written by encode_jpeg
   };
 
   /// Writes the file of `spec` and returns its record (id 0 until read back).
@@ -128,7 +129,8 @@ class ReportFixture : public ::testing::Test {
       const std::string junk = "this is not a JPEG at all, whatever its name says";
       bytes.assign(junk.begin(), junk.end());
     } else {
-      bytes = encode_jpeg(make_picture(spec.seed, spec.width, spec.height, spec.shift), 88);
+      bytes = encode_jpeg(make_picture(spec.seed, spec.width, spec.height, spec.shift),
+                          spec.jpeg_quality);
     }
     std::ofstream(path, std::ios::binary)
         .write(reinterpret_cast<const char*>(bytes.data()),
@@ -164,6 +166,8 @@ class ReportFixture : public ::testing::Test {
       s.quality = q;
       return s;
     };
+    Spec reencoded = picture("d2.jpg", 4, 400, 200, 6);
+    reencoded.jpeg_quality = 40;  // the keeper wins on JPEG quality: 88 vs 40
     Spec broken = picture("e2-broken.jpg", 5, 300, 300);
     broken.garbage = true;  // the manifest says ok, but the bytes do not decode (changed since)
     Spec corrupt = picture("corrupt.jpg", 9, 320, 240);
@@ -177,9 +181,10 @@ class ReportFixture : public ::testing::Test {
         picture("b1.jpg", 2, 320, 240),
         picture(kHostileName, 2, 320, 240, 8),
         picture("c1.jpg", 3, 256, 256),
-        picture(kLatin1Name, 3, 256, 256, -8),
+        // Darker, with crushed shadows: the keeper wins as the least degraded.
+        with_quality(picture(kLatin1Name, 3, 256, 256, -8), {400, 112, 50, 0.35, 0.01, 7.2, 40}),
         picture("d1.jpg", 4, 400, 200),
-        picture("d2.jpg", 4, 400, 200, 6),
+        reencoded,
         picture("e1.jpg", 5, 300, 300),
         broken,
         with_quality(picture("dark.jpg", 6, 320, 240, -90), {300, 22, 10, 0.8, 0, 3.1, 5}),

@@ -163,6 +163,42 @@ TEST_F(ReportTest, ShowsEveryGroupOnce) {
   EXPECT_NE(groups.find(">a1.jpg<"), std::string::npos);
 }
 
+TEST_F(ReportTest, SaysWhyEachKeeperWonUnderItsThumbnail) {
+  write_report(db_, options_for(out_));
+  const std::string groups = read_text(out_ / "groups-1.html");
+  EXPECT_EQ(count_of(groups, "<div class=\"why\""), 5);  // one per group, on the keeper's tile
+  // Same size and signals: the quality score the pass recorded decides (0.8 vs 0.7).
+  EXPECT_NE(groups.find("kept: higher quality score (0.80 vs 0.70)"), std::string::npos);
+  // c1.jpg over its darker copy: 1% of the pixels crushed to black against 35%.
+  EXPECT_NE(groups.find("kept: least degraded (crushed shadows 1% vs 35%)"), std::string::npos);
+  // d1.jpg over d2.jpg, re-encoded at quality 40: read from the files' quantization tables.
+  EXPECT_NE(groups.find("kept: higher JPEG quality (88 vs 40)"), std::string::npos);
+  // The reason sits in the keeper's tile, after its facts.
+  const size_t tile = groups.find(">d1.jpg<");
+  ASSERT_NE(tile, std::string::npos);
+  EXPECT_LT(tile, groups.find("higher JPEG quality"));
+  EXPECT_GT(groups.find(">d2.jpg<"), groups.find("higher JPEG quality"));
+}
+
+TEST_F(ReportTest, ExplainsKeepersByTheOrderTheDedupPassUsed) {
+  {
+    Manifest m(db_);
+    const int64_t run =
+        m.begin_run("dedup", R"({"command":"dedup","keeper":["shortest_path"]})", "cpu");
+    m.end_run(run, "completed", {});
+  }
+  write_report(db_, options_for(out_));
+  const std::string groups = read_text(out_ / "groups-1.html");
+  const size_t a1 = (images_ / "trip/a1.jpg").string().size();
+  std::string expected = "kept: shortest path (";
+  expected += std::to_string(a1);
+  expected += " vs ";
+  expected += std::to_string(a1 + 5);  // "a1-copy.jpg" is 5 bytes longer
+  expected += " bytes)";
+  EXPECT_NE(groups.find(expected), std::string::npos);
+  EXPECT_EQ(groups.find("higher JPEG quality"), std::string::npos);
+}
+
 TEST_F(ReportTest, PaginatesGroupsWithLinks) {
   write_report(db_, options_for(out_, 2));
   ASSERT_TRUE(fs::exists(out_ / "groups-3.html"));
