@@ -30,6 +30,9 @@ struct QualitySignals {
   double bright_fraction = 0;  ///< share of pixels with gray level >= 239, 0..1
   double entropy = 0;          ///< Shannon entropy of the 256-bin gray histogram, bits, 0..8
   double colorfulness = 0;     ///< Hasler & Suesstrunk colourfulness, >= 0 (0 for gray)
+  /// Share of working pixels with alpha >= 128, 0..1; 1 for images without alpha. The signals
+  /// above are measured over those pixels only (all 0 when there are none).
+  double opaque_fraction = 1;
 };
 
 /// One input file as the scan pass sees it: a row of the manifest's `files` table.

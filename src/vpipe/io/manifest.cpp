@@ -250,6 +250,17 @@ CREATE TABLE crawl_hosts (
 );
 )sql";
 
+// Schema version 5: placeholder: paths migration lands on another branch. This step does nothing
+// here; when the branches merge, the real version-5 step replaces it.
+constexpr const char* kSchemaV5 = "SELECT 1;";
+
+// Schema version 6: transparent images. `opaque_fraction` is the share of working pixels with
+// alpha >= 128 (docs/SIGNALS.md); the other signals of such images are measured over those pixels
+// only. Rows scanned before this step keep NULL, read as 1 (they were measured as opaque).
+constexpr const char* kSchemaV6 = R"sql(
+ALTER TABLE files ADD COLUMN opaque_fraction REAL;
+)sql";
+
 /// One step of the schema's history: SQL that brings a database at `to_version - 1` to
 /// `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -259,21 +270,25 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 4> kMigrations{
-    {{1, kSchemaV1}, {2, kSchemaV2}, {3, kSchemaV3}, {4, kSchemaV4}}};
+constexpr std::array<Migration, 6> kMigrations{{{1, kSchemaV1},
+                                                {2, kSchemaV2},
+                                                {3, kSchemaV3},
+                                                {4, kSchemaV4},
+                                                {5, kSchemaV5},
+                                                {6, kSchemaV6}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
 constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
-    "colorfulness, orientation_hashes, id";
+    "colorfulness, orientation_hashes, id, opaque_fraction";
 // The same columns qualified for joins (files AS f).
 constexpr const char* kFileColumnsQualified =
     "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
     "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
-    "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id";
-constexpr int kFileColumnCount = 20;
+    "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id, f.opaque_fraction";
+constexpr int kFileColumnCount = 21;
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 
@@ -282,9 +297,10 @@ constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
-    "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes) "
+    "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes, "
+    "opaque_fraction) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21) "
+    "?19, ?20, ?21, ?22) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -293,7 +309,8 @@ constexpr const char* kUpsertSql =
     "contrast = excluded.contrast, dark_fraction = excluded.dark_fraction, "
     "bright_fraction = excluded.bright_fraction, entropy = excluded.entropy, "
     "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
-    "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes";
+    "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes, "
+    "opaque_fraction = excluded.opaque_fraction";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -577,6 +594,7 @@ struct Manifest::Impl {
       q.bright_fraction = sqlite3_column_double(stmt, 15);
       q.entropy = sqlite3_column_double(stmt, 16);
       q.colorfulness = sqlite3_column_double(stmt, 17);
+      q.opaque_fraction = column_is_null(stmt, 20) ? 1.0 : sqlite3_column_double(stmt, 20);
     }
     if (sqlite3_column_type(stmt, 18) == SQLITE_BLOB &&
         static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
@@ -627,6 +645,7 @@ struct Manifest::Impl {
       sqlite3_bind_double(stmt, 16, q.bright_fraction);
       sqlite3_bind_double(stmt, 17, q.entropy);
       sqlite3_bind_double(stmt, 18, q.colorfulness);
+      sqlite3_bind_double(stmt, 22, q.opaque_fraction);
     }  // else: left NULL (bindings are cleared after every row)
     if (current_run_id > 0) {
       sqlite3_bind_int64(stmt, 19, current_run_id);
