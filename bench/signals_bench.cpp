@@ -63,6 +63,21 @@ void BM_QualitySignals(benchmark::State& state) {
 }
 BENCHMARK(BM_QualitySignals)->Arg(3)->Arg(1);
 
+/// Argument: channels. The same image with an alpha plane (transparent images): the left third
+/// transparent, a soft band, the rest opaque; every signal over the opaque pixels.
+void BM_QualitySignalsMasked(benchmark::State& state) {
+  const vpipe::Image working = working_image(static_cast<int>(state.range(0)));
+  vpipe::Image alpha(working.width, working.height, 1);
+  for (int y = 0; y < alpha.height; ++y) {
+    for (int x = 0; x < alpha.width; ++x) {
+      alpha.row(y)[x] = static_cast<uint8_t>(std::clamp((x - alpha.width / 3) * 8, 0, 255));
+    }
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(vpipe::quality_signals_cpu(working, &alpha));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_QualitySignalsMasked)->Arg(3)->Arg(1);
+
 /// Everything the scan pass computes from one RGB working image, in its order.
 void BM_ScanSignals(benchmark::State& state) {
   const vpipe::Image working = working_image(3);

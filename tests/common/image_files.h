@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vpipe/core/image.h"
+#include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode.h"
 
 namespace vpipe::testing {
@@ -26,7 +27,7 @@ inline std::vector<uint8_t> read_bytes(const std::filesystem::path& path) {
 inline Image decode_file(const std::filesystem::path& path) {
   Decoder decoder;
   DecodeResult r = decoder.decode(read_bytes(path), DecodeOptions{});
-  return std::move(r.image);
+  return composite_over(std::move(r.image), r.alpha);
 }
 
 /// A photo fetched by scripts/fetch-models.sh (from Debian's python3-skimage), decoded; empty
@@ -38,7 +39,7 @@ inline Image test_photo(const std::string& name) {
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
   Decoder decoder;
   DecodeResult r = decoder.decode(bytes, {});
-  return r.status == ItemStatus::kOk ? std::move(r.image) : Image{};
+  return r.status == ItemStatus::kOk ? composite_over(std::move(r.image), r.alpha) : Image{};
 }
 
 }  // namespace vpipe::testing

@@ -65,6 +65,72 @@ Image to_gray(const Image& src) {
   return out;
 }
 
+namespace {
+
+/// Shared by both composite_over overloads: writes into `out` (may be `rgb` itself).
+void composite_into(const Image& rgb, const Image& alpha, Background background, Image& out) {
+  assert(alpha.channels == 1 && alpha.width == rgb.width && alpha.height == rgb.height &&
+         "an alpha plane is one channel of the image's size");
+  const int channels = rgb.channels;
+  const bool flat = background.square <= 0;
+  for (int y = 0; y < rgb.height; ++y) {
+    const uint8_t* a = alpha.row(y);
+    const uint8_t* src = rgb.row(y);
+    uint8_t* dst = out.row(y);
+    const int square_row = flat ? 0 : y / background.square;
+    for (int x = 0; x < rgb.width; ++x) {
+      const uint32_t opacity = a[x];
+      uint32_t bg = background.level;
+      if (!flat && ((x / background.square + square_row) & 1) != 0) bg = background.other_level;
+      const uint32_t bg_part = bg * (255 - opacity) + 127;
+      for (int c = 0; c < channels; ++c) {
+        const size_t i = static_cast<size_t>(x) * channels + c;
+        dst[i] = static_cast<uint8_t>((src[i] * opacity + bg_part) / 255);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Image composite_over(const Image& rgb, const Image& alpha, Background background) {
+  if (alpha.empty() || rgb.empty()) return rgb;
+  Image out(rgb.width, rgb.height, rgb.channels);
+  composite_into(rgb, alpha, background, out);
+  return out;
+}
+
+Image composite_over(Image&& rgb, const Image& alpha, Background background) {
+  if (alpha.empty() || rgb.empty()) return std::move(rgb);
+  Image out = std::move(rgb);
+  composite_into(out, alpha, background, out);  // each sample is read before it is written
+  return out;
+}
+
+Image unpremultiply(Image premultiplied, const Image& alpha) {
+  if (alpha.empty() || premultiplied.empty()) return premultiplied;
+  assert(alpha.channels == 1 && alpha.width == premultiplied.width &&
+         alpha.height == premultiplied.height &&
+         "an alpha plane is one channel of the image's size");
+  const int channels = premultiplied.channels;
+  const size_t pixels = static_cast<size_t>(premultiplied.width) * premultiplied.height;
+  uint8_t* p = premultiplied.pixels.data();
+  const uint8_t* a = alpha.pixels.data();
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint32_t opacity = a[i];
+    if (opacity == 255) continue;
+    for (int c = 0; c < channels; ++c) {
+      uint8_t& v = p[i * channels + c];
+      v = unpremultiply_sample(v, opacity);
+    }
+  }
+  return premultiplied;
+}
+
+bool has_transparency(const Image& alpha) {
+  return std::any_of(alpha.pixels.begin(), alpha.pixels.end(), [](uint8_t a) { return a != 255; });
+}
+
 Image crop_image(const Image& src, int x, int y, int w, int h) {
   assert(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= src.width && y + h <= src.height);
   Image out(w, h, src.channels);

@@ -35,6 +35,9 @@ struct QualitySignals {
   double edge_width = 0;
   double clipped_fraction = 0;  ///< share of working pixels with any channel >= 250, 0..1
   double highlight_level = 0;   ///< 99th percentile of gray levels, 0..255
+  /// Share of working pixels with alpha >= 128, 0..1; 1 for images without alpha. The signals
+  /// above are measured over those pixels only (all 0 when there are none).
+  double opaque_fraction = 1;
 };
 
 /// One input file as the scan pass sees it: a row of the manifest's `files` table.

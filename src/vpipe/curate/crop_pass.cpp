@@ -116,7 +116,7 @@ void crop_file(CropItem& item, Decoder& decoder, const CropOptions& options) {
                                                 file.height));
         continue;
       }
-      image = std::move(r.image);
+      image = composite_over(std::move(r.image), r.alpha);  // crops on black, as detected
     }
     const Image crop = crop_image(*image, x1, y1, x2 - x1, y2 - y1);
     const std::vector<uint8_t> encoded =

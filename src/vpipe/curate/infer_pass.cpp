@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/image_ops.h"
 #include "vpipe/core/log.h"
 #include "vpipe/engine/threads.h"
 #include "vpipe/io/decode.h"
@@ -170,7 +171,8 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                            }
                            item.full_width = r.width;
                            item.full_height = r.height;
-                           item.image = std::move(r.image);
+                           // Models see transparent images on black, as before alpha was kept.
+                           item.image = composite_over(std::move(r.image), r.alpha);
                          }
                        };
                      });

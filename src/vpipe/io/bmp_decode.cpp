@@ -1,6 +1,8 @@
 // A small BMP decoder: BITMAPCOREHEADER and BITMAPINFOHEADER..V5, 1/4/8-bit palette, 16/24/32-bit
 // (BI_RGB or BI_BITFIELDS), top-down and bottom-up. RLE/JPEG/PNG-compressed bitmaps are
-// kUnsupported. The alpha channel of 32-bit bitmaps is ignored: most writers leave it zero.
+// kUnsupported. The alpha of 32-bit bitmaps (the header's alpha mask, or the high byte of BI_RGB
+// pixels) is kept only when some pixel has a non-zero alpha: most writers leave it all zero, and
+// such a bitmap is opaque.
 
 #include <algorithm>
 #include <array>
@@ -39,6 +41,66 @@ struct Channel {
     return static_cast<uint8_t>((v * 255 + max / 2) / max);
   }
 };
+
+using Palette = std::array<std::array<uint8_t, 3>, 256>;
+
+/// Where and how a bitmap's pixel rows are stored.
+struct BmpLayout {
+  const uint8_t* pixels;  ///< the first stored row
+  uint64_t row_bytes;     ///< stored row size, padded to 4 bytes
+  uint64_t rows_in_file;  ///< rows present (fewer than the height when truncated)
+  bool top_down;
+  uint32_t bits;
+  bool gray;                        ///< palette of grays only: 1-channel output
+  const Palette* palette;           ///< for bits <= 8
+  Channel red, green, blue, alpha;  ///< for 16 and 32 bits
+};
+
+/// Decodes the stored rows into `image` (its size, gray or RGB) and, when `alpha` is not null,
+/// the alpha of 32-bit pixels into `alpha` (1 channel, same size). Returns whether any pixel had
+/// a non-zero alpha.
+bool decode_bmp_rows(const BmpLayout& in, Image& image, Image* alpha_plane) {
+  bool alpha_seen = false;
+  const int64_t width = image.width;
+  const uint32_t bits = in.bits;
+  for (uint64_t file_row = 0; file_row < in.rows_in_file; ++file_row) {
+    const uint8_t* src = in.pixels + file_row * in.row_bytes;
+    const int y = static_cast<int>(in.top_down ? file_row : image.height - 1 - file_row);
+    uint8_t* dst = image.row(y);
+    uint8_t* alpha = alpha_plane != nullptr ? alpha_plane->row(y) : nullptr;
+    for (int64_t x = 0; x < width; ++x) {
+      uint8_t rgb[3];
+      if (bits <= 8) {
+        const uint64_t bit = static_cast<uint64_t>(x) * bits;
+        const uint32_t shift = 8 - bits - static_cast<uint32_t>(bit % 8);
+        const uint32_t index = (src[bit / 8] >> shift) & ((1u << bits) - 1);
+        std::copy_n((*in.palette)[index].data(), 3, rgb);
+      } else if (bits == 24) {
+        rgb[0] = src[3 * x + 2];
+        rgb[1] = src[3 * x + 1];
+        rgb[2] = src[3 * x];
+      } else {
+        const uint8_t* p = src + x * (bits / 8);
+        const uint32_t pixel = bits == 16 ? uint32_t{p[0]} | (uint32_t{p[1]} << 8)
+                                          : uint32_t{p[0]} | (uint32_t{p[1]} << 8) |
+                                                (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+        rgb[0] = in.red.extract(pixel);
+        rgb[1] = in.green.extract(pixel);
+        rgb[2] = in.blue.extract(pixel);
+        if (alpha != nullptr) {
+          alpha[x] = in.alpha.extract(pixel);
+          alpha_seen = alpha_seen || alpha[x] != 0;
+        }
+      }
+      if (in.gray) {
+        dst[x] = rgb[0];
+      } else {
+        std::copy_n(rgb, 3, dst + 3 * x);
+      }
+    }
+  }
+  return alpha_seen;
+}
 
 }  // namespace
 
@@ -105,7 +167,7 @@ DecodeResult decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& opt
   if (refuse_size(result, "BMP", width, height, options)) return result;
 
   // Palette (1/4/8-bit): BGR(X) entries; gray when every entry has R == G == B.
-  std::array<std::array<uint8_t, 3>, 256> palette{};
+  Palette palette{};
   bool gray = false;
   if (bits <= 8) {
     const uint32_t max_colors = 1u << bits;
@@ -138,6 +200,13 @@ DecodeResult decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& opt
     green = Channel(u32(58));
     blue = Channel(u32(62));
   }
+  // Where the alpha of a 32-bit pixel is: the V3+ header's (or BI_ALPHABITFIELDS') alpha mask,
+  // or the byte that BI_RGB leaves unused and that many writers fill with alpha.
+  Channel alpha_channel(0);
+  if (bits == 32 && compression == kBiRgb) alpha_channel = Channel(0xFF000000);
+  const bool has_alpha_mask =
+      dib_size >= 56 || (dib_size == 40 && compression == kBiAlphaBitfields);
+  if (bits == 32 && bitfields && has_alpha_mask && size >= 70) alpha_channel = Channel(u32(66));
 
   const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
   if (pixel_offset >= size) {
@@ -153,37 +222,26 @@ DecodeResult decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& opt
   result.image = Image(static_cast<int>(width), static_cast<int>(height), channels);
   result.width = static_cast<int>(width);
   result.height = static_cast<int>(height);
-  for (uint64_t file_row = 0; file_row < rows_in_file; ++file_row) {
-    const uint8_t* src = bytes.data() + pixel_offset + file_row * row_bytes;
-    const int y = static_cast<int>(top_down ? file_row : height - 1 - file_row);
-    uint8_t* dst = result.image.row(y);
-    for (int64_t x = 0; x < width; ++x) {
-      uint8_t rgb[3];
-      if (bits <= 8) {
-        const uint64_t bit = static_cast<uint64_t>(x) * bits;
-        const uint32_t shift = 8 - bits - static_cast<uint32_t>(bit % 8);
-        const uint32_t index = (src[bit / 8] >> shift) & ((1u << bits) - 1);
-        std::copy_n(palette[index].data(), 3, rgb);
-      } else if (bits == 24) {
-        rgb[0] = src[3 * x + 2];
-        rgb[1] = src[3 * x + 1];
-        rgb[2] = src[3 * x];
-      } else {
-        const uint8_t* p = src + x * (bits / 8);
-        const uint32_t pixel = bits == 16 ? uint32_t{p[0]} | (uint32_t{p[1]} << 8)
-                                          : uint32_t{p[0]} | (uint32_t{p[1]} << 8) |
-                                                (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-        rgb[0] = red.extract(pixel);
-        rgb[1] = green.extract(pixel);
-        rgb[2] = blue.extract(pixel);
-      }
-      if (gray) {
-        dst[x] = rgb[0];
-      } else {
-        std::copy_n(rgb, 3, dst + 3 * x);
-      }
-    }
+  const bool read_alpha = alpha_channel.bits > 0;
+  if (read_alpha) {
+    // Rows missing from a truncated file stay opaque black, as in every format.
+    result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
+    std::fill(result.alpha.pixels.begin(), result.alpha.pixels.end(), uint8_t{255});
   }
+  const BmpLayout layout{bytes.data() + pixel_offset,
+                         row_bytes,
+                         rows_in_file,
+                         top_down,
+                         bits,
+                         gray,
+                         &palette,
+                         red,
+                         green,
+                         blue,
+                         alpha_channel};
+  const bool alpha_seen =
+      decode_bmp_rows(layout, result.image, read_alpha ? &result.alpha : nullptr);
+  if (read_alpha && !alpha_seen) result.alpha = Image();  // all zero: not meant as alpha
   result.status = ItemStatus::kOk;
   if (rows_in_file < static_cast<uint64_t>(height)) {
     set_damaged(result, options,

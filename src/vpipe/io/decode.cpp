@@ -3,6 +3,7 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <new>
 #include <string>
 
+#include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode_internal.h"
 #include "vpipe/io/exif.h"
 
@@ -21,6 +23,7 @@ void fail(DecodeResult& result, ItemStatus status, std::string message) {
   result.status = status;
   result.message = std::move(message);
   result.image = Image();
+  result.alpha = Image();
 }
 
 bool refuse_size(DecodeResult& result, const char* codec, int64_t width, int64_t height,
@@ -50,22 +53,19 @@ bool refuse_size(DecodeResult& result, const char* codec, int64_t width, int64_t
   return false;
 }
 
-void composite_on_black(const uint8_t* src, uint8_t* dst, size_t pixels, int color_channels) {
+void split_alpha(const uint8_t* src, uint8_t* color, uint8_t* alpha, size_t pixels,
+                 int color_channels, bool premultiplied) {
   const int stride = color_channels + 1;
   for (size_t i = 0; i < pixels; ++i) {
     const uint8_t* s = src + i * stride;
-    uint8_t* d = dst + i * color_channels;
-    const uint32_t alpha = s[color_channels];
+    uint8_t* d = color + i * color_channels;
+    const uint32_t a = s[color_channels];
+    alpha[i] = static_cast<uint8_t>(a);
     for (int c = 0; c < color_channels; ++c) {
-      d[c] = static_cast<uint8_t>((s[c] * alpha + 127) / 255);
+      // unpremultiply()'s rounding: the black composite of the result reproduces the stored
+      // premultiplied values exactly.
+      d[c] = premultiplied ? unpremultiply_sample(s[c], a) : s[c];
     }
-  }
-}
-
-void drop_alpha(const uint8_t* src, uint8_t* dst, size_t pixels, int color_channels) {
-  const int stride = color_channels + 1;
-  for (size_t i = 0; i < pixels; ++i) {
-    for (int c = 0; c < color_channels; ++c) dst[i * color_channels + c] = src[i * stride + c];
   }
 }
 
@@ -284,7 +284,15 @@ DecodeResult Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions
   result.format = format;
   if (!has_signals(result.status)) {
     result.image = Image();
+    result.alpha = Image();
   }
+  // An alpha plane that is opaque everywhere says nothing: drop it, so that an empty plane is the
+  // one way to say "opaque" (callers then skip all alpha work).
+  if (!result.alpha.empty() && !has_transparency(result.alpha)) result.alpha = Image();
+  assert((result.alpha.empty() ||
+          (result.alpha.channels == 1 && result.alpha.width == result.image.width &&
+           result.alpha.height == result.image.height)) &&
+         "an alpha plane is one channel of the image's size");
   return result;
 }
 

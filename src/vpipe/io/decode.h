@@ -33,13 +33,23 @@ struct DecodeResult {
   ImageFormat format = ImageFormat::kUnknown;
   int width = 0;   ///< full-resolution size after EXIF orientation (0 if unknown)
   int height = 0;
-  Image image;     ///< 8-bit gray or RGB, EXIF orientation applied, maybe reduced; empty on failure
+  /// 8-bit gray or RGB (HWC, stride width * channels), EXIF orientation applied, maybe reduced;
+  /// empty on failure. Where the file has alpha this is straight (un-premultiplied) colour:
+  /// composite_over(image, alpha) (core/image_ops.h) gives the picture on black, as every decoder
+  /// returned before alpha was kept. Colour under fully transparent pixels is unspecified.
+  Image image;
+  /// Opacity of each pixel of `image`: 1 channel, 8-bit, same width and height (same orientation,
+  /// same reduced scale), 255 = opaque, 0 = fully transparent. Empty when the file has no alpha
+  /// or every pixel is opaque, so an empty plane always means "opaque".
+  Image alpha;
 };
 
 /// Decodes image files straight from the codec libraries (no OpenCV imgcodecs). Holds per-thread
 /// codec state (one TurboJPEG handle), so it is NOT thread-safe: make one Decoder per worker.
-/// 16-bit sources are reduced to 8 bits; alpha is dropped (composited on black); palette and
-/// CMYK are converted to RGB; GIF gives its first frame.
+/// 16-bit sources are reduced to 8 bits (alpha too); alpha is kept as a separate plane (PNG incl.
+/// tRNS, WebP, TIFF associated/unassociated, GIF's transparent index, HEIF/AVIF, JPEG XL, and
+/// 32-bit BMP when its alpha bytes are not all zero), premultiplied sources being un-premultiplied;
+/// palette and CMYK are converted to RGB; GIF and animated WebP give their first frame.
 class Decoder {
  public:
   Decoder();

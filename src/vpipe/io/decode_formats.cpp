@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode_internal.h"
 #include "vpipe/io/exif.h"
 #include "vpipe/io/heif_init.h"
@@ -34,7 +35,7 @@ struct PngReadState {
   size_t pos = 0;
   const DecodeOptions* options = nullptr;
   DecodeResult* result = nullptr;
-  std::vector<uint8_t> scratch;  // RGBA / gray+alpha rows before compositing
+  std::vector<uint8_t> scratch;  // RGBA / gray+alpha rows before the alpha is split off
   std::vector<png_bytep> rows;   // row pointers for png_read_image
   char error[256] = {};
   std::string warning;
@@ -104,7 +105,7 @@ bool png_decode_into(PngReadState* state) {
   const size_t row_bytes = png_get_rowbytes(png, info);
   state->rows.resize(height);
   uint8_t* target = result.image.pixels.data();
-  if (channels != color_channels) {  // alpha: decode RGBA / GA, then composite on black
+  if (channels != color_channels) {  // alpha: decode RGBA / GA, then split the alpha off
     state->scratch.resize(row_bytes * height);
     target = state->scratch.data();
   }
@@ -112,9 +113,10 @@ bool png_decode_into(PngReadState* state) {
   png_read_image(png, state->rows.data());
   png_read_end(png, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
-  if (channels != color_channels) {
-    composite_on_black(state->scratch.data(), result.image.pixels.data(),
-                       static_cast<size_t>(width) * height, color_channels);
+  if (channels != color_channels) {  // PNG alpha is straight
+    result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
+    split_alpha(state->scratch.data(), result.image.pixels.data(), result.alpha.pixels.data(),
+                static_cast<size_t>(width) * height, color_channels, false);
   }
   result.width = static_cast<int>(width);
   result.height = static_cast<int>(height);
@@ -150,6 +152,26 @@ std::string gif_error(int code) {
   std::string message = std::string("GIF: ") + (text != nullptr ? text : "unknown error");
   if (code == D_GIF_ERR_READ_FAILED) message += " (truncated file)";
   return message;
+}
+
+/// The alpha plane of a GIF's first frame on its canvas, before the frame's pixels are drawn:
+/// opaque inside the frame, transparent outside (browsers show canvas the first frame does not
+/// cover as transparent, not in the background colour). Empty (opaque) when the frame covers the
+/// canvas and has no transparent index. Pixels of the transparent index are cleared while drawing;
+/// rows lost to a truncation stay opaque black, as damaged data does in every format.
+Image gif_frame_alpha(const GifImageDesc& desc, int canvas_width, int canvas_height,
+                      bool has_transparent_index) {
+  const bool covers_canvas = desc.Left <= 0 && desc.Top <= 0 &&
+                             desc.Left + desc.Width >= canvas_width &&
+                             desc.Top + desc.Height >= canvas_height;
+  if (covers_canvas && !has_transparent_index) return Image();
+  Image alpha(canvas_width, canvas_height, 1);
+  const int x0 = std::clamp(desc.Left, 0, canvas_width);
+  const int x1 = std::clamp(desc.Left + desc.Width, 0, canvas_width);
+  for (int y = std::max(0, desc.Top); y < std::min(canvas_height, desc.Top + desc.Height); ++y) {
+    std::fill(alpha.row(y) + x0, alpha.row(y) + x1, uint8_t{255});
+  }
+  return alpha;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,20 +228,22 @@ std::string tiff_reason(const char* fallback) {
 }
 
 /// Converts one TIFF scanline of `spp` samples per pixel (8 or 16 bits, native order) to
-/// `color_channels` 8-bit samples, compositing straight alpha on black when `alpha` says so.
+/// `color_channels` 8-bit samples in `dst` and, when `alpha` is not null, the alpha sample (the one
+/// after the colour) to `alpha` (1 byte per pixel). `premultiplied` (associated alpha) colour is
+/// un-premultiplied so that its black composite is the stored colour, as before alpha was kept.
 template <typename Sample>
-void tiff_convert_row(const Sample* src, uint8_t* dst, int width, int spp, int color_channels,
-                      bool straight_alpha, bool has_alpha, bool invert) {
+void tiff_convert_row(const Sample* src, uint8_t* dst, uint8_t* alpha, int width, int spp,
+                      int color_channels, bool premultiplied, bool invert) {
   constexpr int kShift = sizeof(Sample) == 2 ? 8 : 0;
   for (int x = 0; x < width; ++x) {
     const Sample* s = src + static_cast<size_t>(x) * spp;
     uint8_t* d = dst + static_cast<size_t>(x) * color_channels;
-    const uint32_t alpha = has_alpha ? static_cast<uint32_t>(s[color_channels] >> kShift) : 255;
+    const uint32_t a = alpha != nullptr ? static_cast<uint32_t>(s[color_channels] >> kShift) : 255;
+    if (alpha != nullptr) alpha[x] = static_cast<uint8_t>(a);
     for (int c = 0; c < color_channels; ++c) {
       uint32_t v = static_cast<uint32_t>(s[c] >> kShift);
       if (invert) v = 255 - v;
-      if (has_alpha && straight_alpha) v = (v * alpha + 127) / 255;
-      d[c] = static_cast<uint8_t>(v);
+      d[c] = premultiplied ? unpremultiply_sample(v, a) : static_cast<uint8_t>(v);
     }
   }
 }
@@ -268,7 +292,10 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
       fail(result, ItemStatus::kCorrupt, "WebP: library version mismatch");
       return result;
     }
-    anim_options.color_mode = MODE_rgbA;  // premultiplied: alpha already composited on black
+    // Premultiplied, then un-premultiplied below: the black composite stays bit-identical to
+    // the premultiplied frame that earlier versions returned (straight MODE_RGBA rounds
+    // differently from libwebp's own premultiplication).
+    anim_options.color_mode = MODE_rgbA;
     anim_options.use_threads = 0;
     WebPData data{bytes.data(), bytes.size()};
     std::unique_ptr<WebPAnimDecoder, WebPAnimDecoderDeleter> anim(
@@ -280,7 +307,8 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
       return result;
     }
     result.image = Image(width, height, 3);
-    drop_alpha(frame, result.image.pixels.data(), pixels, 3);
+    result.alpha = Image(width, height, 1);
+    split_alpha(frame, result.image.pixels.data(), result.alpha.pixels.data(), pixels, 3, true);
     result.status = ItemStatus::kOk;
     return result;
   }
@@ -290,7 +318,7 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
   config.output.is_external_memory = 1;
   if (config.input.has_alpha) {
     rgba.resize(pixels * 4);
-    config.output.colorspace = MODE_rgbA;  // premultiplied: composited on black
+    config.output.colorspace = MODE_rgbA;  // premultiplied, as for animations above
     config.output.u.RGBA.rgba = rgba.data();
     config.output.u.RGBA.stride = width * 4;
     config.output.u.RGBA.size = rgba.size();
@@ -306,7 +334,11 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
     fail(result, ItemStatus::kCorrupt, std::string("WebP: ") + webp_status_text(status));
     return result;
   }
-  if (config.input.has_alpha) drop_alpha(rgba.data(), result.image.pixels.data(), pixels, 3);
+  if (config.input.has_alpha) {
+    result.alpha = Image(width, height, 1);
+    split_alpha(rgba.data(), result.image.pixels.data(), result.alpha.pixels.data(), pixels, 3,
+                true);
+  }
   result.status = ItemStatus::kOk;
   return result;
 }
@@ -355,7 +387,7 @@ DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& op
     // Strip-organised 8/16-bit gray or RGB: read scanlines straight into the image.
     const bool has_alpha = spp == color_channels + 1 && extra_count >= 1 &&
                            extra_types != nullptr && extra_types[0] != EXTRASAMPLE_UNSPECIFIED;
-    const bool straight = has_alpha && extra_types[0] == EXTRASAMPLE_UNASSALPHA;
+    const bool premultiplied = has_alpha && extra_types[0] == EXTRASAMPLE_ASSOCALPHA;
     const tmsize_t line_size = TIFFScanlineSize(tif.get());
     const size_t expected = static_cast<size_t>(width) * spp * (bits / 8);
     if (line_size <= 0 || static_cast<size_t>(line_size) < expected) {
@@ -364,25 +396,29 @@ DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& op
     }
     std::vector<uint8_t> line(static_cast<size_t>(line_size));
     result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
+    if (has_alpha) result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
     for (uint32_t y = 0; y < height; ++y) {
       if (TIFFReadScanline(tif.get(), line.data(), y, 0) < 0) {
         fail(result, ItemStatus::kCorrupt, tiff_reason("cannot read scanline"));
         return result;
       }
       uint8_t* dst = result.image.row(static_cast<int>(y));
+      uint8_t* alpha = has_alpha ? result.alpha.row(static_cast<int>(y)) : nullptr;
       const bool invert = photometric == PHOTOMETRIC_MINISWHITE;
       if (bits == 8) {
-        tiff_convert_row(line.data(), dst, static_cast<int>(width), spp, color_channels, straight,
-                         has_alpha, invert);
+        tiff_convert_row(line.data(), dst, alpha, static_cast<int>(width), spp, color_channels,
+                         premultiplied, invert);
       } else {
-        tiff_convert_row(reinterpret_cast<const uint16_t*>(line.data()), dst,
-                         static_cast<int>(width), spp, color_channels, straight, has_alpha, invert);
+        tiff_convert_row(reinterpret_cast<const uint16_t*>(line.data()), dst, alpha,
+                         static_cast<int>(width), spp, color_channels, premultiplied, invert);
       }
     }
     apply_orientation(result.image, orientation);
+    if (has_alpha) apply_orientation(result.alpha, orientation);
   } else {
     // Everything else (palette, YCbCr, CMYK, tiles, 1..4-bit...): libtiff's RGBA reader, which
-    // premultiplies alpha (composited on black) and honours the orientation's flips.
+    // premultiplies alpha (so it is un-premultiplied here) and honours the orientation's flips.
+    // It reads a 4th RGB sample without an ExtraSamples tag as associated alpha too.
     char reason[1024] = {};
     if (!TIFFRGBAImageOK(tif.get(), reason)) {
       fail(result, ItemStatus::kUnsupported, std::string("TIFF: ") + reason);
@@ -395,15 +431,22 @@ DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& op
       return result;
     }
     const bool gray_out = is_gray && spp - extra_count == 1;
-    result.image = Image(static_cast<int>(width), static_cast<int>(height), gray_out ? 1 : 3);
+    const bool may_have_alpha = extra_count > 0 || (spp == 4 && photometric == PHOTOMETRIC_RGB);
+    const int out_channels = gray_out ? 1 : 3;
+    result.image = Image(static_cast<int>(width), static_cast<int>(height), out_channels);
+    if (may_have_alpha) result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
     uint8_t* dst = result.image.pixels.data();
     for (size_t i = 0; i < raster.size(); ++i) {
-      if (gray_out) {
-        dst[i] = static_cast<uint8_t>(TIFFGetR(raster[i]));
+      const uint32_t pixel = raster[i];
+      uint8_t rgba[4] = {
+          static_cast<uint8_t>(TIFFGetR(pixel)), static_cast<uint8_t>(TIFFGetG(pixel)),
+          static_cast<uint8_t>(TIFFGetB(pixel)), static_cast<uint8_t>(TIFFGetA(pixel))};
+      if (gray_out) rgba[1] = rgba[3];  // gray + alpha
+      if (may_have_alpha) {
+        split_alpha(rgba, dst + out_channels * i, result.alpha.pixels.data() + i, 1, out_channels,
+                    true);
       } else {
-        dst[3 * i] = static_cast<uint8_t>(TIFFGetR(raster[i]));
-        dst[3 * i + 1] = static_cast<uint8_t>(TIFFGetG(raster[i]));
-        dst[3 * i + 2] = static_cast<uint8_t>(TIFFGetB(raster[i]));
+        std::copy_n(rgba, out_channels, dst + out_channels * i);
       }
     }
   }
@@ -488,6 +531,7 @@ DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& opt
     result.image = Image(canvas_width, canvas_height, channels);  // black background
     result.width = canvas_width;
     result.height = canvas_height;
+    result.alpha = gif_frame_alpha(desc, canvas_width, canvas_height, transparent >= 0);
     std::vector<GifPixelType> line(static_cast<size_t>(desc.Width));
     // Interlaced GIFs store rows in four passes: every 8th from 0, every 8th from 4, every 4th
     // from 2, every 2nd from 1.
@@ -517,9 +561,12 @@ DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& opt
         for (int fx = 0; fx < desc.Width; ++fx) {
           const int x = desc.Left + fx;
           const int index = line[fx];
-          if (x < 0 || x >= canvas_width || index == transparent || index >= map->ColorCount) {
+          if (x < 0 || x >= canvas_width) continue;
+          if (index == transparent) {
+            result.alpha.row(y)[x] = 0;
             continue;
           }
+          if (index >= map->ColorCount) continue;
           const GifColorType& c = map->Colors[index];
           if (gray) {
             dst[x] = c.Red;
@@ -595,15 +642,14 @@ DecodeResult decode_heif(std::span<const uint8_t> bytes, const DecodeOptions& op
     return result;
   }
   result.image = Image(out_width, out_height, 3);
+  if (alpha) result.alpha = Image(out_width, out_height, 1);
   for (int y = 0; y < out_height; ++y) {
     const uint8_t* src = plane + static_cast<size_t>(y) * stride;
     uint8_t* dst = result.image.row(y);
     if (!alpha) {
       std::memcpy(dst, src, static_cast<size_t>(out_width) * 3);
-    } else if (premultiplied) {
-      drop_alpha(src, dst, static_cast<size_t>(out_width), 3);
     } else {
-      composite_on_black(src, dst, static_cast<size_t>(out_width), 3);
+      split_alpha(src, dst, result.alpha.row(y), static_cast<size_t>(out_width), 3, premultiplied);
     }
   }
   // libheif 1.15 cannot say whether the coded image is monochrome before decoding, so a gray
@@ -621,7 +667,10 @@ DecodeResult decode_jxl(std::span<const uint8_t> bytes, const DecodeOptions& opt
   if (!decoder ||
       JxlDecoderSubscribeEvents(decoder.get(), JXL_DEC_BASIC_INFO | JXL_DEC_FULL_IMAGE) !=
           JXL_DEC_SUCCESS ||
-      JxlDecoderSetInput(decoder.get(), bytes.data(), bytes.size()) != JXL_DEC_SUCCESS) {
+      JxlDecoderSetInput(decoder.get(), bytes.data(), bytes.size()) != JXL_DEC_SUCCESS ||
+      // Straight colour even from a file with premultiplied alpha (libjxl would otherwise hand
+      // out the premultiplied values as they are stored).
+      JxlDecoderSetUnpremultiplyAlpha(decoder.get(), JXL_TRUE) != JXL_DEC_SUCCESS) {
     fail(result, ItemStatus::kCorrupt, "JPEG XL: cannot start the decoder");
     return result;
   }
@@ -683,8 +732,9 @@ DecodeResult decode_jxl(std::span<const uint8_t> bytes, const DecodeOptions& opt
       }
       case JXL_DEC_FULL_IMAGE:
         if (alpha) {
-          composite_on_black(with_alpha.data(), result.image.pixels.data(),
-                             static_cast<size_t>(result.width) * result.height, color_channels);
+          result.alpha = Image(result.width, result.height, 1);
+          split_alpha(with_alpha.data(), result.image.pixels.data(), result.alpha.pixels.data(),
+                      static_cast<size_t>(result.width) * result.height, color_channels, false);
         }
         result.status = ItemStatus::kOk;
         return result;  // the first frame is all we need

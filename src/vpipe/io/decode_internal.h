@@ -2,7 +2,8 @@
 
 // Private to vpipe_codec: helpers shared by the per-format decoders, and those decoders. Each
 // decoder fills a DecodeResult (never throws for bad data) with the image at full resolution,
-// 8-bit gray or RGB, width/height set; the caller sets `format`.
+// 8-bit gray or RGB, width/height set, and the alpha plane when the file has one (the caller
+// drops a plane that is opaque everywhere); the caller sets `format`.
 
 #include <cstdint>
 #include <span>
@@ -21,13 +22,12 @@ void fail(DecodeResult& result, ItemStatus status, std::string message);
 [[nodiscard]] bool refuse_size(DecodeResult& result, const char* codec, int64_t width,
                                int64_t height, const DecodeOptions& options);
 
-/// Composites `pixels` pixels of `color_channels` + 1 interleaved channels (colour then
-/// straight alpha) onto black, writing `color_channels` per pixel to `dst`. src and dst may be
-/// the same buffer (dst never overtakes src).
-void composite_on_black(const uint8_t* src, uint8_t* dst, size_t pixels, int color_channels);
-
-/// Drops the alpha channel of premultiplied pixels (already composited on black). In place OK.
-void drop_alpha(const uint8_t* src, uint8_t* dst, size_t pixels, int color_channels);
+/// Splits `pixels` pixels of `color_channels` + 1 interleaved 8-bit channels (colour, then alpha)
+/// into `color` (`color_channels` per pixel) and `alpha` (1 per pixel). When `premultiplied`, the
+/// colour is un-premultiplied as unpremultiply() (core/image_ops.h) does, so that its black
+/// composite equals the source's colour exactly. `color` may be `src` (it never overtakes it).
+void split_alpha(const uint8_t* src, uint8_t* color, uint8_t* alpha, size_t pixels,
+                 int color_channels, bool premultiplied);
 
 /// When every pixel of an RGB image has R == G == B, turns it into 1-channel gray (in place,
 /// shrinking the buffer). Stops at the first coloured pixel, so colour images cost little.

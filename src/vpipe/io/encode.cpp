@@ -35,6 +35,36 @@ void check_input(const Image16& img, const char* codec) {
   }
 }
 
+void check_alpha(const Image& img, const Image& alpha, const char* codec) {
+  check_input(img, codec);
+  if (alpha.channels != 1 || alpha.width != img.width || alpha.height != img.height ||
+      alpha.pixels.size() != static_cast<size_t>(img.width) * img.height) {
+    throw Error(std::string(codec) +
+                " encode: the alpha plane must be one 8-bit channel of the image's size");
+  }
+}
+
+/// Colour and alpha interleaved (HWC, channels + 1 bytes per pixel, alpha last); gray becomes RGB
+/// first when `to_rgb`; colour is multiplied by alpha ((c * a + 127) / 255) when `premultiply`.
+std::vector<uint8_t> interleave_alpha(const Image& img, const Image& alpha, bool to_rgb,
+                                      bool premultiply) {
+  const int in_channels = img.channels;
+  const int out_color = to_rgb ? 3 : in_channels;
+  const size_t pixels = static_cast<size_t>(img.width) * img.height;
+  std::vector<uint8_t> out(pixels * (out_color + 1));
+  for (size_t i = 0; i < pixels; ++i) {
+    const uint32_t a = alpha.pixels[i];
+    uint8_t* d = out.data() + i * (out_color + 1);
+    for (int c = 0; c < out_color; ++c) {
+      uint32_t v = img.pixels[i * in_channels + (in_channels == 1 ? 0 : c)];
+      if (premultiply) v = (v * a + 127) / 255;
+      d[c] = static_cast<uint8_t>(v);
+    }
+    d[out_color] = static_cast<uint8_t>(a);
+  }
+  return out;
+}
+
 /// Gray to RGB for codecs without a gray mode (WebP). HWC, width * height * 3 bytes.
 std::vector<uint8_t> gray_to_rgb(const Image& img) {
   std::vector<uint8_t> rgb(img.pixels.size() * 3);
@@ -188,9 +218,21 @@ heif_error heif_write_to_vector(heif_context*, const void* data, size_t size, vo
   return heif_error{heif_error_Ok, heif_suberror_Unspecified, "ok"};
 }
 
-std::vector<uint8_t> encode_heif_common(const Image& img, int quality,
+/// Copies `height` rows of `row_bytes` from `src` (tight) into a libheif plane of `stride` bytes.
+void copy_to_plane(const uint8_t* src, size_t row_bytes, int height, uint8_t* plane, int stride) {
+  for (int y = 0; y < height; ++y) {
+    std::memcpy(plane + static_cast<size_t>(y) * stride, src + row_bytes * y, row_bytes);
+  }
+}
+
+/// HEIC / AVIF; with `alpha` (may be null) the image carries an alpha plane (straight colour).
+std::vector<uint8_t> encode_heif_common(const Image& img, const Image* alpha, int quality,
                                         heif_compression_format format, const char* codec) {
-  check_input(img, codec);
+  if (alpha != nullptr) {
+    check_alpha(img, *alpha, codec);
+  } else {
+    check_input(img, codec);
+  }
   ensure_heif_initialised();
   std::unique_ptr<heif_context, HeifContextDeleter> ctx(heif_context_alloc());
   if (!ctx) throw Error(std::string(codec) + " encode: out of memory");
@@ -213,20 +255,32 @@ std::vector<uint8_t> encode_heif_common(const Image& img, int quality,
   }
 
   const bool gray = img.channels == 1;
+  // Gray + alpha: a Y and an Alpha plane; RGB + alpha: interleaved RGBA.
+  const bool rgba = !gray && alpha != nullptr;
   heif_image* raw_image = nullptr;
-  heif_check(heif_image_create(
-                 img.width, img.height, gray ? heif_colorspace_monochrome : heif_colorspace_RGB,
-                 gray ? heif_chroma_monochrome : heif_chroma_interleaved_RGB, &raw_image),
+  heif_check(heif_image_create(img.width, img.height,
+                               gray ? heif_colorspace_monochrome : heif_colorspace_RGB,
+                               gray   ? heif_chroma_monochrome
+                               : rgba ? heif_chroma_interleaved_RGBA
+                                      : heif_chroma_interleaved_RGB,
+                               &raw_image),
              (std::string(codec) + " encode: image").c_str());
   std::unique_ptr<heif_image, HeifImageDeleter> image(raw_image);
   const heif_channel channel = gray ? heif_channel_Y : heif_channel_interleaved;
-  heif_check(heif_image_add_plane(image.get(), channel, img.width, img.height, 8),
-             (std::string(codec) + " encode: plane").c_str());
-  int stride = 0;
-  uint8_t* plane = heif_image_get_plane(image.get(), channel, &stride);
-  if (plane == nullptr) throw Error(std::string(codec) + " encode: no image plane");
-  for (int y = 0; y < img.height; ++y) {
-    std::memcpy(plane + static_cast<size_t>(y) * stride, img.row(y), img.stride());
+  const auto add_plane = [&](heif_channel which, const uint8_t* src, size_t row_bytes) {
+    heif_check(heif_image_add_plane(image.get(), which, img.width, img.height, 8),
+               (std::string(codec) + " encode: plane").c_str());
+    int stride = 0;
+    uint8_t* plane = heif_image_get_plane(image.get(), which, &stride);
+    if (plane == nullptr) throw Error(std::string(codec) + " encode: no image plane");
+    copy_to_plane(src, row_bytes, img.height, plane, stride);
+  };
+  if (rgba) {
+    const std::vector<uint8_t> pixels = interleave_alpha(img, *alpha, false, false);
+    add_plane(channel, pixels.data(), static_cast<size_t>(img.width) * 4);
+  } else {
+    add_plane(channel, img.pixels.data(), img.stride());
+    if (alpha != nullptr) add_plane(heif_channel_Alpha, alpha->pixels.data(), alpha->stride());
   }
   heif_check(heif_context_encode_image(ctx.get(), image.get(), encoder.get(), nullptr, nullptr),
              (std::string(codec) + " encode").c_str());
@@ -288,6 +342,19 @@ std::vector<uint8_t> encode_png(const Image& img) {
   return png_finish(state, ok);
 }
 
+std::vector<uint8_t> encode_png(const Image& img, const Image& alpha) {
+  check_alpha(img, alpha, "PNG");
+  std::vector<uint8_t> pixels = interleave_alpha(img, alpha, false, false);
+  const size_t row_bytes = static_cast<size_t>(img.width) * (img.channels + 1);
+  std::vector<png_bytep> rows(static_cast<size_t>(img.height));
+  for (int y = 0; y < img.height; ++y) rows[y] = pixels.data() + row_bytes * y;
+  PngWriteState state;
+  const bool ok = png_write_rows(
+      &state, img.width, img.height, 8,
+      img.channels == 1 ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_RGB_ALPHA, rows.data());
+  return png_finish(state, ok);
+}
+
 std::vector<uint8_t> encode_png16(const Image16& img) {
   check_input(img, "PNG");
   // PNG stores 16-bit samples big-endian.
@@ -328,10 +395,30 @@ std::vector<uint8_t> encode_webp(const Image& img, int quality, bool lossless) {
   return out;
 }
 
+std::vector<uint8_t> encode_webp(const Image& img, const Image& alpha, int quality, bool lossless) {
+  check_alpha(img, alpha, "WebP");
+  const std::vector<uint8_t> rgba = interleave_alpha(img, alpha, true, false);
+  uint8_t* raw_out = nullptr;
+  const size_t size =
+      lossless ? WebPEncodeLosslessRGBA(rgba.data(), img.width, img.height, img.width * 4, &raw_out)
+               : WebPEncodeRGBA(rgba.data(), img.width, img.height, img.width * 4,
+                                static_cast<float>(std::clamp(quality, 0, 100)), &raw_out);
+  if (size == 0 || raw_out == nullptr) {
+    WebPFree(raw_out);
+    throw Error("WebP encode failed (image too large for WebP, at most 16383x16383?)");
+  }
+  std::vector<uint8_t> out(raw_out, raw_out + size);
+  WebPFree(raw_out);
+  return out;
+}
+
 namespace {
 
+/// `channels` samples per pixel; with `extra_sample` (EXTRASAMPLE_ASSOCALPHA / _UNASSALPHA; 0 =
+/// none) the last of them is alpha.
 template <typename Sample>
-std::vector<uint8_t> encode_tiff_common(int width, int height, int channels, const Sample* pixels) {
+std::vector<uint8_t> encode_tiff_common(int width, int height, int channels, const Sample* pixels,
+                                        uint16_t extra_sample = 0) {
   tiff_io::clear_diagnostics();
   tiff_io::WriteStream stream;
   TIFF* tif = tiff_io::open_write(&stream);
@@ -342,10 +429,14 @@ std::vector<uint8_t> encode_tiff_common(int width, int height, int channels, con
             TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, static_cast<uint16_t>(8 * sizeof(Sample))) &&
             TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, static_cast<uint16_t>(channels)) &&
             TIFFSetField(tif, TIFFTAG_PHOTOMETRIC,
-                         channels == 1 ? PHOTOMETRIC_MINISBLACK : PHOTOMETRIC_RGB) &&
+                         channels - (extra_sample != 0 ? 1 : 0) == 1 ? PHOTOMETRIC_MINISBLACK
+                                                                     : PHOTOMETRIC_RGB) &&
             TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG) &&
             TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE) &&
             TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(tif, 0));
+  if (ok && extra_sample != 0) {
+    ok = TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, static_cast<uint16_t>(1), &extra_sample) == 1;
+  }
   // TIFFWriteScanline takes a non-const buffer (some codecs modify it), so copy each row.
   std::vector<Sample> row(row_samples);
   for (int y = 0; ok && y < height; ++y) {
@@ -365,13 +456,25 @@ std::vector<uint8_t> encode_tiff(const Image& img) {
   return encode_tiff_common(img.width, img.height, img.channels, img.pixels.data());
 }
 
+std::vector<uint8_t> encode_tiff(const Image& img, const Image& alpha, bool associated) {
+  check_alpha(img, alpha, "TIFF");
+  const std::vector<uint8_t> pixels = interleave_alpha(img, alpha, false, associated);
+  return encode_tiff_common(
+      img.width, img.height, img.channels + 1, pixels.data(),
+      static_cast<uint16_t>(associated ? EXTRASAMPLE_ASSOCALPHA : EXTRASAMPLE_UNASSALPHA));
+}
+
 std::vector<uint8_t> encode_tiff16(const Image16& img) {
   check_input(img, "TIFF");
   return encode_tiff_common(img.width, img.height, img.channels, img.pixels.data());
 }
 
-std::vector<uint8_t> encode_gif(const Image& img) {
-  check_input(img, "GIF");
+namespace {
+
+/// encode_gif, with pixels whose `alpha` (may be null) is < 128 written as kGifTransparentIndex.
+std::vector<uint8_t> encode_gif_impl(const Image& img, const Image* alpha) {
+  // The last entry: colour palettes use 252 entries; gray ones give up level 255 (-> 254).
+  constexpr GifPixelType kGifTransparentIndex = 255;
   if (img.width > 65535 || img.height > 65535) throw Error("GIF encode: image over 65535 pixels");
   const bool gray = img.channels == 1;
   std::array<GifColorType, 256> colors{};
@@ -400,8 +503,13 @@ std::vector<uint8_t> encode_gif(const Image& img) {
   GifFileType* gif = EGifOpen(&state, gif_write_to_vector, &error);
   if (gif == nullptr) throw Error(std::string("GIF encode: ") + GifErrorString(error));
   EGifSetGifVersion(gif, true);
-  bool ok = EGifPutScreenDesc(gif, img.width, img.height, 8, 0, color_map.get()) == GIF_OK &&
-            EGifPutImageDesc(gif, 0, 0, img.width, img.height, false, nullptr) == GIF_OK;
+  bool ok = EGifPutScreenDesc(gif, img.width, img.height, 8, 0, color_map.get()) == GIF_OK;
+  if (ok && alpha != nullptr) {
+    // Graphic control extension: flags (bit 0: transparent index given), delay, the index.
+    const GifByteType control[4] = {1, 0, 0, kGifTransparentIndex};
+    ok = EGifPutExtension(gif, GRAPHICS_EXT_FUNC_CODE, 4, control) == GIF_OK;
+  }
+  ok = ok && EGifPutImageDesc(gif, 0, 0, img.width, img.height, false, nullptr) == GIF_OK;
   std::vector<GifPixelType> line(static_cast<size_t>(img.width));
   for (int y = 0; ok && y < img.height; ++y) {
     const uint8_t* src = img.row(y);
@@ -415,6 +523,16 @@ std::vector<uint8_t> encode_gif(const Image& img) {
         line[x] = static_cast<GifPixelType>((r * kGifGreenLevels + g) * kGifBlueLevels + b);
       }
     }
+    if (alpha != nullptr) {
+      const uint8_t* a = alpha->row(y);
+      for (int x = 0; x < img.width; ++x) {
+        if (a[x] < 128) {
+          line[x] = kGifTransparentIndex;
+        } else if (line[x] == kGifTransparentIndex) {
+          line[x] = kGifTransparentIndex - 1;  // gray 255: the nearest level left
+        }
+      }
+    }
     ok = EGifPutLine(gif, line.data(), img.width) == GIF_OK;
   }
   if (!ok) error = gif->Error;
@@ -425,6 +543,18 @@ std::vector<uint8_t> encode_gif(const Image& img) {
   }
   if (!ok) throw Error(std::string("GIF encode: ") + GifErrorString(error));
   return std::move(state.out);
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_gif(const Image& img) {
+  check_input(img, "GIF");
+  return encode_gif_impl(img, nullptr);
+}
+
+std::vector<uint8_t> encode_gif(const Image& img, const Image& alpha) {
+  check_alpha(img, alpha, "GIF");
+  return encode_gif_impl(img, &alpha);
 }
 
 std::vector<uint8_t> encode_bmp(const Image& img) {
@@ -483,15 +613,25 @@ std::vector<uint8_t> encode_bmp(const Image& img) {
 }
 
 std::vector<uint8_t> encode_heic(const Image& img, int quality) {
-  return encode_heif_common(img, quality, heif_compression_HEVC, "HEIC");
+  return encode_heif_common(img, nullptr, quality, heif_compression_HEVC, "HEIC");
 }
 
 std::vector<uint8_t> encode_avif(const Image& img, int quality) {
-  return encode_heif_common(img, quality, heif_compression_AV1, "AVIF");
+  return encode_heif_common(img, nullptr, quality, heif_compression_AV1, "AVIF");
 }
 
-std::vector<uint8_t> encode_jxl(const Image& img, float distance) {
-  check_input(img, "JPEG XL");
+std::vector<uint8_t> encode_heic(const Image& img, const Image& alpha, int quality) {
+  return encode_heif_common(img, &alpha, quality, heif_compression_HEVC, "HEIC");
+}
+
+std::vector<uint8_t> encode_avif(const Image& img, const Image& alpha, int quality) {
+  return encode_heif_common(img, &alpha, quality, heif_compression_AV1, "AVIF");
+}
+
+namespace {
+
+/// encode_jxl, with an alpha channel when `alpha` is not null.
+std::vector<uint8_t> encode_jxl_impl(const Image& img, const Image* alpha, float distance) {
   std::unique_ptr<JxlEncoder, JxlEncoderDeleter> encoder(JxlEncoderCreate(nullptr));
   if (!encoder) throw Error("JPEG XL encode: out of memory");
   const bool lossless = distance <= 0.0f;
@@ -501,6 +641,10 @@ std::vector<uint8_t> encode_jxl(const Image& img, float distance) {
   info.ysize = static_cast<uint32_t>(img.height);
   info.bits_per_sample = 8;
   info.num_color_channels = static_cast<uint32_t>(img.channels);
+  if (alpha != nullptr) {
+    info.alpha_bits = 8;
+    info.num_extra_channels = 1;
+  }
   info.uses_original_profile = lossless ? JXL_TRUE : JXL_FALSE;
   jxl_check(JxlEncoderSetBasicInfo(encoder.get(), &info), "basic info");
   JxlColorEncoding color;
@@ -515,10 +659,12 @@ std::vector<uint8_t> encode_jxl(const Image& img, float distance) {
   }
   // Effort 3 of 1..9: fast enough for corpus generation; still a valid, typical file.
   jxl_check(JxlEncoderFrameSettingsSetOption(settings, JXL_ENC_FRAME_SETTING_EFFORT, 3), "effort");
-  const JxlPixelFormat format{static_cast<uint32_t>(img.channels), JXL_TYPE_UINT8,
-                              JXL_NATIVE_ENDIAN, 0};
-  jxl_check(JxlEncoderAddImageFrame(settings, &format, img.pixels.data(), img.pixels.size()),
-            "add frame");
+  const JxlPixelFormat format{static_cast<uint32_t>(img.channels + (alpha != nullptr ? 1 : 0)),
+                              JXL_TYPE_UINT8, JXL_NATIVE_ENDIAN, 0};
+  std::vector<uint8_t> with_alpha;
+  if (alpha != nullptr) with_alpha = interleave_alpha(img, *alpha, false, false);
+  const std::vector<uint8_t>& pixels = alpha != nullptr ? with_alpha : img.pixels;
+  jxl_check(JxlEncoderAddImageFrame(settings, &format, pixels.data(), pixels.size()), "add frame");
   JxlEncoderCloseInput(encoder.get());
 
   std::vector<uint8_t> out(64 * 1024);
@@ -535,6 +681,18 @@ std::vector<uint8_t> encode_jxl(const Image& img, float distance) {
   jxl_check(status, "process output");
   out.resize(static_cast<size_t>(next - out.data()));
   return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_jxl(const Image& img, float distance) {
+  check_input(img, "JPEG XL");
+  return encode_jxl_impl(img, nullptr, distance);
+}
+
+std::vector<uint8_t> encode_jxl(const Image& img, const Image& alpha, float distance) {
+  check_alpha(img, alpha, "JPEG XL");
+  return encode_jxl_impl(img, &alpha, distance);
 }
 
 }  // namespace vpipe

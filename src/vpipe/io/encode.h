@@ -31,4 +31,21 @@ namespace vpipe {
 /// JPEG XL through libjxl; `distance` 0 = lossless, 1.0 = visually lossless.
 [[nodiscard]] std::vector<uint8_t> encode_jxl(const Image& img, float distance);
 
+/// With transparency: `img` holds straight (un-premultiplied) colour, gray or RGB as above, and
+/// `alpha` its opacity: 1 channel, 8-bit, img's width and height, 255 = opaque (the layout of
+/// DecodeResult::alpha). They throw vpipe::Error on a mismatched plane.
+[[nodiscard]] std::vector<uint8_t> encode_png(const Image& img, const Image& alpha);
+[[nodiscard]] std::vector<uint8_t> encode_webp(const Image& img, const Image& alpha, int quality,
+                                               bool lossless = false);
+/// `associated`: premultiplied colour, ExtraSamples = associated alpha; otherwise straight colour,
+/// ExtraSamples = unassociated alpha.
+[[nodiscard]] std::vector<uint8_t> encode_tiff(const Image& img, const Image& alpha,
+                                               bool associated);
+/// GIF transparency is all or nothing: pixels with alpha < 128 get the transparent index (the
+/// last palette entry, so gray images then keep levels 0..254 and 255 becomes 254).
+[[nodiscard]] std::vector<uint8_t> encode_gif(const Image& img, const Image& alpha);
+[[nodiscard]] std::vector<uint8_t> encode_heic(const Image& img, const Image& alpha, int quality);
+[[nodiscard]] std::vector<uint8_t> encode_avif(const Image& img, const Image& alpha, int quality);
+[[nodiscard]] std::vector<uint8_t> encode_jxl(const Image& img, const Image& alpha, float distance);
+
 }  // namespace vpipe

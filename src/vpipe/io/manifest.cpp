@@ -253,12 +253,15 @@ CREATE TABLE crawl_hosts (
 
 // Schema version 6: the signals the quality rules read since they were calibrated on real
 // photographs (docs/SIGNALS.md): blur as the width of the sharpest edges, highlights as the 99th
-// percentile of gray, clipping as the share of pixels with a channel at 250 or more. Rows
-// scanned before have NULL there; the scan measures them again (FileStamp::current_signals).
+// percentile of gray, clipping as the share of pixels with a channel at 250 or more; and
+// `opaque_fraction`, the share of working pixels with alpha >= 128 (the other signals of a
+// transparent image are measured over those pixels only). Rows scanned before have NULL there;
+// the scan measures them again (FileStamp::current_signals).
 constexpr const char* kSchemaV6 = R"sql(
 ALTER TABLE files ADD COLUMN edge_width REAL;
 ALTER TABLE files ADD COLUMN clipped_fraction REAL;
 ALTER TABLE files ADD COLUMN highlight_level REAL;
+ALTER TABLE files ADD COLUMN opaque_fraction REAL;
 )sql";
 
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
@@ -288,14 +291,15 @@ static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
 constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
-    "colorfulness, orientation_hashes, id, edge_width, clipped_fraction, highlight_level";
+    "colorfulness, orientation_hashes, id, edge_width, clipped_fraction, highlight_level, "
+    "opaque_fraction";
 // The same columns qualified for joins (files AS f).
 constexpr const char* kFileColumnsQualified =
     "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
     "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
     "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id, f.edge_width, "
-    "f.clipped_fraction, f.highlight_level";
-constexpr int kFileColumnCount = 23;
+    "f.clipped_fraction, f.highlight_level, f.opaque_fraction";
+constexpr int kFileColumnCount = 24;
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 
@@ -305,9 +309,9 @@ constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
     "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes, edge_width, "
-    "clipped_fraction, highlight_level) "
+    "clipped_fraction, highlight_level, opaque_fraction) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24) "
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -318,7 +322,7 @@ constexpr const char* kUpsertSql =
     "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
     "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes, "
     "edge_width = excluded.edge_width, clipped_fraction = excluded.clipped_fraction, "
-    "highlight_level = excluded.highlight_level";
+    "highlight_level = excluded.highlight_level, opaque_fraction = excluded.opaque_fraction";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -607,6 +611,7 @@ struct Manifest::Impl {
       q.edge_width = sqlite3_column_double(stmt, 20);
       q.clipped_fraction = sqlite3_column_double(stmt, 21);
       q.highlight_level = sqlite3_column_double(stmt, 22);
+      q.opaque_fraction = column_is_null(stmt, 23) ? 1.0 : sqlite3_column_double(stmt, 23);
     }
     if (sqlite3_column_type(stmt, 18) == SQLITE_BLOB &&
         static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
@@ -660,6 +665,7 @@ struct Manifest::Impl {
       sqlite3_bind_double(stmt, 22, q.edge_width);
       sqlite3_bind_double(stmt, 23, q.clipped_fraction);
       sqlite3_bind_double(stmt, 24, q.highlight_level);
+      sqlite3_bind_double(stmt, 25, q.opaque_fraction);
     }  // else: left NULL (bindings are cleared after every row)
     if (current_run_id > 0) {
       sqlite3_bind_int64(stmt, 19, current_run_id);

@@ -10,9 +10,9 @@ namespace vpipe {
 namespace {
 
 /// Collects the effective widths of the strong edges along one line of pixels: `n` samples at
-/// `gray[offset(i)]`, i = 0..n-1. `opaque` as in edge_width_cpu. Appends width * `spacing`.
+/// `gray[offset(i)]`, i = 0..n-1. `alpha` as in edge_width_cpu. Appends width * `spacing`.
 template <typename Offset>
-void line_widths(const uint8_t* gray, const uint8_t* opaque, int n, Offset offset, double spacing,
+void line_widths(const uint8_t* gray, const uint8_t* alpha, int n, Offset offset, double spacing,
                  std::vector<double>& widths) {
   int run_sign = 0;
   int rise = 0;      // signed sum of the run's differences
@@ -28,7 +28,7 @@ void line_widths(const uint8_t* gray, const uint8_t* opaque, int n, Offset offse
   for (int i = 0; i + 1 < n; ++i) {
     const size_t a = offset(i);
     const size_t b = offset(i + 1);
-    if (opaque != nullptr && (opaque[a] == 0 || opaque[b] == 0)) {
+    if (alpha != nullptr && (alpha[a] < kEdgeOpaqueAlpha || alpha[b] < kEdgeOpaqueAlpha)) {
       close_run();
       continue;
     }
@@ -59,7 +59,7 @@ double low_percentile(std::vector<double>& values) {
 
 }  // namespace
 
-double edge_width_cpu(const uint8_t* gray, const uint8_t* opaque, int width, int height) {
+double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
   if (width <= 0 || height <= 0) return 0;
   const size_t w = static_cast<size_t>(width);
   std::vector<double> widths;
@@ -73,12 +73,12 @@ double edge_width_cpu(const uint8_t* gray, const uint8_t* opaque, int width, int
   };
   // Rows, then columns.
   for (int y = 0; y < height; ++y) {
-    line_widths(gray, opaque, width, [&](int i) { return y * w + static_cast<size_t>(i); }, 1.0,
+    line_widths(gray, alpha, width, [&](int i) { return y * w + static_cast<size_t>(i); }, 1.0,
                 widths);
   }
   judge();
   for (int x = 0; x < width; ++x) {
-    line_widths(gray, opaque, height, [&](int i) { return static_cast<size_t>(i) * w + x; }, 1.0,
+    line_widths(gray, alpha, height, [&](int i) { return static_cast<size_t>(i) * w + x; }, 1.0,
                 widths);
   }
   judge();
@@ -87,7 +87,7 @@ double edge_width_cpu(const uint8_t* gray, const uint8_t* opaque, int width, int
   for (int k = -(height - 3); k <= width - 3; ++k) {
     const int y0 = std::max(0, -k);
     const int n = std::min(height - y0, width - (y0 + k));
-    line_widths(gray, opaque, n,
+    line_widths(gray, alpha, n,
                 [&](int i) { return static_cast<size_t>(y0 + i) * w + (y0 + i + k); }, diagonal,
                 widths);
   }
@@ -95,7 +95,7 @@ double edge_width_cpu(const uint8_t* gray, const uint8_t* opaque, int width, int
   for (int k = 2; k <= width + height - 4; ++k) {
     const int y0 = std::max(0, k - (width - 1));
     const int n = std::min(height - y0, k - y0 + 1);
-    line_widths(gray, opaque, n,
+    line_widths(gray, alpha, n,
                 [&](int i) { return static_cast<size_t>(y0 + i) * w + (k - y0 - i); }, diagonal,
                 widths);
   }

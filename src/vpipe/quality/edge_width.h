@@ -17,10 +17,14 @@ namespace vpipe {
 /// have at least kMinStrongEdges strong edges. 0 when no direction has: a flat or nearly flat
 /// image has nothing to judge sharpness by.
 ///
-/// `opaque` (nullable, width * height bytes): where 0, the pixel is transparent and ends a run,
-/// so a transparent image's outline is not an edge. Pure, thread-safe; O(width * height).
-[[nodiscard]] double edge_width_cpu(const uint8_t* gray, const uint8_t* opaque, int width,
+/// `alpha` (nullable, width * height bytes, 255 = opaque): a pixel under kEdgeOpaqueAlpha is
+/// transparent and ends a run, so a transparent image's outline is not an edge. Pure,
+/// thread-safe; O(width * height).
+[[nodiscard]] double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width,
                                     int height);
+
+/// The alpha from which a pixel counts as opaque (as for every other signal).
+inline constexpr uint8_t kEdgeOpaqueAlpha = 128;
 
 /// Smallest total rise, in gray levels, of a run counted as a strong edge.
 inline constexpr int kStrongEdgeRise = 24;

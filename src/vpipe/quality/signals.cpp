@@ -17,6 +17,9 @@ namespace {
 // each side, inclusive.
 constexpr int kDarkLevel = 16;
 constexpr int kBrightLevel = 239;
+// A pixel of an alpha plane at least this opaque is measured (docs/SIGNALS.md).
+constexpr uint8_t kOpaqueAlpha = 128;
+static_assert(kOpaqueAlpha == kEdgeOpaqueAlpha, "edge_width_cpu reads the same alpha plane");
 // A sample at or above this level counts as clipped (docs/SIGNALS.md, `clipped_fraction`): JPEG
 // ringing keeps blown highlights a few levels under 255.
 constexpr int kClippedLevel = 250;
@@ -81,6 +84,60 @@ double laplacian_variance(const uint8_t* gray, int width, int height) {
   return variance_from_sums(static_cast<double>(sum), static_cast<double>(sum_sq), n);
 }
 
+/// Variance of the same Laplacian as laplacian_variance, over the pixels of `gray` that are opaque
+/// and whose four neighbours (mirrored the same way at the borders) are opaque too, so that the
+/// edge between an opaque subject and transparency does not count. `alpha`: width * height bytes,
+/// opaque when >= kOpaqueAlpha. 0 when no pixel qualifies. Equals laplacian_variance when every
+/// pixel is opaque (the same integer sums).
+double masked_laplacian_variance(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
+  static_assert(kOpaqueAlpha == 128);  // opaque <=> bit 7 set, so an AND of five tests them all
+  int64_t sum = 0;
+  int64_t sum_sq = 0;
+  int64_t n = 0;
+  constexpr int kChunk = 2048;  // as in laplacian_variance: 32-bit sums of a chunk cannot overflow
+  for (int y = 0; y < height; ++y) {
+    const size_t up = static_cast<size_t>(reflect101(y - 1, height)) * width;
+    const size_t row = static_cast<size_t>(y) * width;
+    const size_t down = static_cast<size_t>(reflect101(y + 1, height)) * width;
+    // 1 when the pixel at column x and its 4 neighbours, from these columns, are opaque.
+    const auto counts = [&](int x, size_t left, size_t right) {
+      return (alpha[row + x] & alpha[up + x] & alpha[down + x] & alpha[left] & alpha[right]) >> 7;
+    };
+    const int last = width - 1;
+    for (int x = 0; x <= last; x += std::max(last, 1)) {  // border columns, mirrored
+      const size_t left = row + reflect101(x - 1, width);
+      const size_t right = row + reflect101(x + 1, width);
+      if (counts(x, left, right) == 0) continue;
+      const int64_t l =
+          gray[up + x] + gray[down + x] + gray[left] + gray[right] - 4 * gray[row + x];
+      sum += l;
+      sum_sq += l * l;
+      ++n;
+    }
+    // The interior without branches: every pixel's Laplacian, weighted by 0 or 1.
+    for (int x0 = 1; x0 < width - 1; x0 += kChunk) {
+      const int x1 = std::min(width - 1, x0 + kChunk);
+      int32_t chunk_sum = 0;
+      int32_t chunk_sq = 0;
+      int32_t chunk_n = 0;
+      for (int x = x0; x < x1; ++x) {
+        const int32_t m = counts(x, row + x - 1, row + x + 1);
+        const int32_t l = m * (gray[up + x] + gray[down + x] + gray[row + x - 1] +
+                               gray[row + x + 1] - 4 * gray[row + x]);
+        chunk_sum += l;
+        chunk_sq += l * l;
+        chunk_n += m;
+      }
+      sum += chunk_sum;
+      sum_sq += chunk_sq;
+      n += chunk_n;
+    }
+  }
+  if (n == 0) return 0;
+  return variance_from_sums(static_cast<double>(sum), static_cast<double>(sum_sq),
+                            static_cast<double>(n));
+}
+
 /// The p-quantile (0..1) of the n samples counted in `counts`, interpolating linearly between the
 /// order statistics at rank p * (n - 1) as numpy's default percentile does.
 double histogram_percentile(const std::array<int64_t, 256>& counts, int64_t n, double p) {
@@ -100,30 +157,25 @@ double histogram_percentile(const std::array<int64_t, 256>& counts, int64_t n, d
   return low + (high - low) * (rank - static_cast<double>(lo));
 }
 
-/// Share of the `pixels` RGB pixels (HWC, tight) with any channel >= kClippedLevel.
-double clipped_rgb_fraction(const uint8_t* rgb, size_t pixels) {
+/// Share of the RGB pixels (HWC, tight, `pixels` of them) with any channel >= kClippedLevel;
+/// with `alpha` (pixels bytes, may be null), of the `counted` opaque ones only.
+double clipped_rgb_fraction(const uint8_t* rgb, size_t pixels, const uint8_t* alpha,
+                            size_t counted) {
   size_t clipped = 0;
   for (size_t i = 0; i < pixels; ++i) {
+    if (alpha != nullptr && alpha[i] < kOpaqueAlpha) continue;
     const uint8_t top = std::max({rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]});
     clipped += top >= kClippedLevel;
   }
-  return static_cast<double>(clipped) / static_cast<double>(pixels);
+  return static_cast<double>(clipped) / static_cast<double>(counted);
 }
 
-/// Fills brightness, contrast, dark/bright fractions and entropy from one 256-bin histogram of
-/// `gray` (n bytes).
-void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
-  // Four interleaved histograms break the store-to-load chain of runs of equal pixels.
-  std::array<std::array<uint32_t, 256>, 4> partial{};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    ++partial[0][gray[i]];
-    ++partial[1][gray[i + 1]];
-    ++partial[2][gray[i + 2]];
-    ++partial[3][gray[i + 3]];
-  }
-  for (; i < n; ++i) ++partial[0][gray[i]];
-
+/// Fills brightness, contrast, dark/bright fractions, entropy, highlight_level and (for gray
+/// images; RGB callers replace it) clipped_fraction from a 256-bin histogram of gray levels,
+/// given as the sum of kParts histograms (partial[k][level]) over n > 0 pixels.
+template <size_t kParts>
+void signals_from_histogram(const std::array<std::array<uint32_t, 256>, kParts>& partial, size_t n,
+                            QualitySignals& out) {
   std::array<int64_t, 256> counts{};
   int64_t sum = 0;
   int64_t sum_sq = 0;
@@ -132,8 +184,8 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   double neg_entropy = 0;  // sum of p * log2(p)
   const double total = static_cast<double>(n);
   for (int v = 0; v < 256; ++v) {
-    const int64_t count =
-        static_cast<int64_t>(partial[0][v]) + partial[1][v] + partial[2][v] + partial[3][v];
+    int64_t count = 0;
+    for (size_t k = 0; k < kParts; ++k) count += partial[k][v];
     counts[v] = count;
     if (count == 0) continue;
     sum += count * v;
@@ -153,18 +205,54 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   out.highlight_level = histogram_percentile(counts, static_cast<int64_t>(n), kHighlightPercentile);
   int64_t clipped = 0;
   for (int v = kClippedLevel; v < 256; ++v) clipped += counts[v];
-  out.clipped_fraction = static_cast<double>(clipped) / total;  // RGB callers replace it
+  out.clipped_fraction = static_cast<double>(clipped) / total;
+}
+
+/// Fills brightness, contrast, dark/bright fractions and entropy from one 256-bin histogram of
+/// `gray` (n bytes).
+void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
+  // Four interleaved histograms break the store-to-load chain of runs of equal pixels.
+  std::array<std::array<uint32_t, 256>, 4> partial{};
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    ++partial[0][gray[i]];
+    ++partial[1][gray[i + 1]];
+    ++partial[2][gray[i + 2]];
+    ++partial[3][gray[i + 3]];
+  }
+  for (; i < n; ++i) ++partial[0][gray[i]];
+  signals_from_histogram(partial, n, out);
+}
+
+/// histogram_signals over the `opaque` pixels of `gray` (n bytes) only: those whose `alpha`
+/// (n bytes) is >= kOpaqueAlpha. `opaque` > 0.
+void masked_histogram_signals(const uint8_t* gray, const uint8_t* alpha, size_t n, size_t opaque,
+                              QualitySignals& out) {
+  // Row 1 counts the opaque pixels, row 0 the others (indexing by alpha >> 7 needs no branch).
+  static_assert(kOpaqueAlpha == 128);
+  std::array<std::array<uint32_t, 256>, 2> by_opacity{};
+  for (size_t i = 0; i < n; ++i) ++by_opacity[alpha[i] >> 7][gray[i]];
+  const std::array<std::array<uint32_t, 256>, 1> opaque_only{by_opacity[1]};
+  signals_from_histogram(opaque_only, opaque, out);
 }
 
 /// Hasler & Suesstrunk (2003) colourfulness of `rgb` (width * height * 3 bytes, HWC, tight):
 /// sqrt(var_rg + var_yb) + 0.3 * sqrt(mean_rg^2 + mean_yb^2), rg = R - G, yb = (R + G) / 2 - B.
-double colorfulness(const uint8_t* rgb, size_t pixels) {
+/// kMasked: only pixels whose `alpha` (pixels bytes) is >= kOpaqueAlpha count, and `counted` of
+/// them do (> 0). A template, so that the unmasked loop stays branch-free.
+template <bool kMasked = false>
+double colorfulness(const uint8_t* rgb, size_t pixels, const uint8_t* alpha = nullptr,
+                    size_t counted = 0) {
   // yb is accumulated doubled (R + G - 2B) to stay in integers.
   int64_t sum_rg = 0;
   int64_t sum_rg_sq = 0;
   int64_t sum_yb2 = 0;
   int64_t sum_yb2_sq = 0;
+  if constexpr (!kMasked) counted = pixels;
   for (size_t i = 0; i < pixels; ++i) {
+    if constexpr (kMasked) {
+      if (alpha[i] < kOpaqueAlpha) continue;
+    }
     const int r = rgb[3 * i];
     const int g = rgb[3 * i + 1];
     const int b = rgb[3 * i + 2];
@@ -175,7 +263,7 @@ double colorfulness(const uint8_t* rgb, size_t pixels) {
     sum_yb2 += yb2;
     sum_yb2_sq += int64_t{yb2} * yb2;
   }
-  const double n = static_cast<double>(pixels);
+  const double n = static_cast<double>(counted);
   const double var_rg =
       variance_from_sums(static_cast<double>(sum_rg), static_cast<double>(sum_rg_sq), n);
   const double var_yb =
@@ -185,12 +273,44 @@ double colorfulness(const uint8_t* rgb, size_t pixels) {
   return std::sqrt(var_rg + var_yb) + 0.3 * std::sqrt(mean_rg * mean_rg + mean_yb * mean_yb);
 }
 
+/// quality_signals_cpu with an alpha plane: every signal over the opaque pixels only.
+QualitySignals masked_quality_signals(const Image& working, const Image& alpha) {
+  assert(alpha.channels == 1 && alpha.width == working.width && alpha.height == working.height &&
+         "an alpha plane is one channel of the image's size");
+  QualitySignals signals;
+  const size_t pixels = static_cast<size_t>(working.width) * working.height;
+  const uint8_t* a = alpha.pixels.data();
+  const auto opaque = static_cast<size_t>(
+      std::count_if(a, a + pixels, [](uint8_t v) { return v >= kOpaqueAlpha; }));
+  signals.opaque_fraction = static_cast<double>(opaque) / static_cast<double>(pixels);
+  if (opaque == 0) return signals;  // nothing to measure: every other signal stays 0
+
+  const uint8_t* gray = working.pixels.data();
+  Image gray_storage;
+  if (working.channels == 3) {
+    signals.colorfulness = colorfulness<true>(working.pixels.data(), pixels, a, opaque);
+    gray_storage = to_gray(working);
+    gray = gray_storage.pixels.data();
+  }
+  masked_histogram_signals(gray, a, pixels, opaque, signals);
+  if (working.channels == 3) {
+    signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels, a, opaque);
+  }
+  signals.sharpness = masked_laplacian_variance(gray, a, working.width, working.height);
+  signals.edge_width = edge_width_cpu(gray, a, working.width, working.height);
+  return signals;
+}
+
 }  // namespace
 
-QualitySignals quality_signals_cpu(const Image& working) {
+QualitySignals quality_signals_cpu(const Image& working, const Image* alpha) {
   QualitySignals signals;
-  if (working.empty()) return signals;
+  if (working.empty()) {
+    signals.opaque_fraction = 0;  // no pixel at all: all zeros
+    return signals;
+  }
   assert((working.channels == 1 || working.channels == 3) && "Image holds gray or RGB only");
+  if (alpha != nullptr && !alpha->empty()) return masked_quality_signals(working, *alpha);
 
   const size_t pixels = static_cast<size_t>(working.width) * working.height;
   const uint8_t* gray = working.pixels.data();
@@ -202,7 +322,9 @@ QualitySignals quality_signals_cpu(const Image& working) {
     gray = gray_storage.pixels.data();
   }
   histogram_signals(gray, pixels, signals);
-  if (working.channels == 3) signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels);
+  if (working.channels == 3) {
+    signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels, nullptr, pixels);
+  }
   signals.sharpness = laplacian_variance(gray, working.width, working.height);
   signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height);
   return signals;

@@ -25,7 +25,11 @@ namespace fs = std::filesystem;
 
 constexpr int kJpegQuality = 82;
 /// Bumped when thumbnails are made differently, so old cached ones are not reused.
-constexpr uint32_t kThumbnailVersion = 1;
+/// 2: transparent images on a checkerboard instead of black.
+constexpr uint32_t kThumbnailVersion = 2;
+/// What transparent parts of a thumbnail show: 8-px squares of two light grays, the pattern
+/// image editors use, so that "transparent" does not read as "black" (or as white paper).
+constexpr Background kTransparencyBackground = Background::checkerboard(8, 240, 204);
 /// Bigger files are not read for a thumbnail (the scan refuses them too, by default).
 constexpr uint64_t kMaxFileBytes = uint64_t{1} << 30;
 
@@ -45,6 +49,16 @@ std::string read_text(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+/// The thumbnail picture: `image` shrunk to `size`, drawn over kTransparencyBackground where
+/// `alpha` (empty = opaque) says it is transparent. Colour and alpha are shrunk premultiplied, so
+/// that the colour under transparent pixels does not bleed into the edges.
+Image thumbnail_picture(const Image& image, const Image& alpha, int size) {
+  if (alpha.empty()) return resize_to_fit(image, size);
+  const Image small_alpha = resize_to_fit(alpha, size);
+  Image straight = unpremultiply(resize_to_fit(composite_over(image, alpha), size), small_alpha);
+  return composite_over(std::move(straight), small_alpha, kTransparencyBackground);
+}
+
 /// Makes one thumbnail; sets job.outcome and job.result. Throws only for a write failure.
 void make_one(Job& job, Decoder& decoder, int size) {
   std::vector<uint8_t> bytes;
@@ -62,7 +76,7 @@ void make_one(Job& job, Decoder& decoder, int size) {
   std::vector<uint8_t> jpeg;
   if (has_signals(decoded.status) && !decoded.image.empty()) {
     try {
-      jpeg = encode_jpeg(resize_to_fit(decoded.image, size), kJpegQuality);
+      jpeg = encode_jpeg(thumbnail_picture(decoded.image, decoded.alpha, size), kJpegQuality);
     } catch (const Error& e) {
       why = fmt::format("cannot encode the preview: {}", e.what());
     }

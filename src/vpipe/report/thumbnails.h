@@ -22,6 +22,7 @@ struct Thumbnail {
 /// mtime) gets a new name, so a browser never shows a stale cached picture. A file that cannot be
 /// decoded gets `<key>.fail` holding the reason, so it is not retried either; a file that cannot
 /// be read (moved, unmounted) is retried next time. Thumbnails and markers are written atomically.
+/// Images with alpha are drawn on a light-gray checkerboard (8-px squares), not on black.
 ///
 /// Thread safety: one thread calls `get`; it runs `threads` workers of its own, each with its own
 /// Decoder.

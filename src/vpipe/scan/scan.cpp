@@ -32,11 +32,12 @@ namespace vpipe {
 namespace {
 
 /// One file on its way through the scan pipeline. `bytes` lives from read to decode, `decoded`
-/// from decode to signals, so at most a queue's worth of each is in memory.
+/// and `alpha` from decode to signals, so at most a queue's worth of each is in memory.
 struct ScanItem {
   FileRecord record;
   std::vector<uint8_t> bytes;
   Image decoded;
+  Image alpha;           // the decoder's alpha plane; empty when opaque
   bool ignored = false;  // not an image by signature or name: not recorded
   bool no_file = false;  // a crawled URL that produced no file: only its URL row is written
   std::optional<CrawlUrlRecord> url;  // the crawl's record of the URL this file came from
@@ -47,6 +48,7 @@ struct ScanItem {
     record.has_signals = false;
     bytes.clear();
     decoded = Image();
+    alpha = Image();
   }
   [[nodiscard]] bool pending() const {
     return !ignored && !no_file && has_signals(record.status);
@@ -147,7 +149,10 @@ void decode_item(ScanItem& item, Decoder& decoder, const DecodeOptions& options)
   if (result.format != ImageFormat::kUnknown) rec.format = std::string(format_name(result.format));
   rec.width = result.width;
   rec.height = result.height;
-  if (has_signals(rec.status)) item.decoded = std::move(result.image);
+  if (has_signals(rec.status)) {
+    item.decoded = std::move(result.image);
+    item.alpha = std::move(result.alpha);
+  }
 }
 
 DecodeOptions scan_decode_options(const DecodeOptions& base) {
@@ -196,7 +201,23 @@ class FileCounter {
 }  // namespace
 
 void measure_image(const Image& decoded, FileRecord& record, bool orientation_hashes) {
-  const Image working = resize_to_fit(decoded, kWorkingSize);
+  measure_image(decoded, Image(), record, orientation_hashes);
+}
+
+void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
+                   bool orientation_hashes) {
+  // Hashes read the picture composited on black, at full size and then shrunk, exactly as they
+  // did before decoders kept alpha, so their values do not change. Shrinking the composite
+  // (premultiplied colour) and the alpha plane with one filter, then un-premultiplying, gives the
+  // straight colour of the working pixels weighted by opacity, which the signals read.
+  Image working;
+  Image working_alpha;
+  if (alpha.empty()) {
+    working = resize_to_fit(decoded, kWorkingSize);
+  } else {
+    working = resize_to_fit(composite_over(decoded, alpha), kWorkingSize);
+    working_alpha = resize_to_fit(alpha, kWorkingSize);
+  }
   const Image gray = to_gray(working);
   if (orientation_hashes) {
     const OrientationHashes hashes = orientation_hashes_cpu(gray);
@@ -209,7 +230,10 @@ void measure_image(const Image& decoded, FileRecord& record, bool orientation_ha
     record.phash = phash_cpu(gray);
     record.dhash = dhash_cpu(gray);
   }
-  record.quality = quality_signals_cpu(working);
+  record.quality =
+      alpha.empty()
+          ? quality_signals_cpu(working)
+          : quality_signals_cpu(unpremultiply(std::move(working), working_alpha), &working_alpha);
   record.has_signals = true;
 }
 
@@ -224,7 +248,7 @@ void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOp
   record.width = result.width;
   record.height = result.height;
   record.has_signals = false;
-  if (has_signals(record.status)) measure_image(result.image, record);
+  if (has_signals(record.status)) measure_image(result.image, result.alpha, record);
 }
 
 namespace {
@@ -295,8 +319,9 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
     return [orientations](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
         if (!item.pending() || item.decoded.empty()) continue;
-        measure_image(item.decoded, item.record, orientations);
+        measure_image(item.decoded, item.alpha, item.record, orientations);
         item.decoded = Image();
+        item.alpha = Image();
       }
     };
   });

@@ -62,6 +62,14 @@ struct ScanSummary {
 /// and the orientation hashes when `orientation_hashes`. Thread-safe (pure apart from `record`).
 void measure_image(const Image& decoded, FileRecord& record, bool orientation_hashes = false);
 
+/// The same for an image with an alpha plane (`alpha`: 1 channel, 8-bit, decoded's size, 255 =
+/// opaque; empty = opaque, as DecodeResult::alpha): the hashes are those of the picture composited
+/// on black (equal to what earlier versions stored), the quality signals are measured on the
+/// opaque pixels only and fill quality.opaque_fraction (docs/SIGNALS.md). Thread-safe (pure apart
+/// from `record`).
+void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
+                   bool orientation_hashes = false);
+
 /// The whole per-file scan on bytes already in memory: content hash, format, decode at the
 /// reduced scale, signals. Fills every field of `record` but path, size and mtime. `decoder` is
 /// the calling thread's own. Used by the scan stages' tests and benchmarks.

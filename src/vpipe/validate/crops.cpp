@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/read_file.h"
@@ -156,7 +157,7 @@ void check_file(const Manifest::FileDetections& f, const CropCheckOptions& optio
           problem = fmt::format("is {}x{} now, {}x{} when scanned", r.image.width, r.image.height,
                                 file.width, file.height);
         } else {
-          source = std::move(r.image);
+          source = composite_over(std::move(r.image), r.alpha);  // as the crop pass cut it
         }
       }
       if (!source) {
@@ -167,7 +168,8 @@ void check_file(const Manifest::FileDetections& f, const CropCheckOptions& optio
         continue;
       }
     }
-    const double difference = mean_abs_difference(decoded.image, *source, crop.x, crop.y);
+    const double difference = mean_abs_difference(
+        composite_over(std::move(decoded.image), decoded.alpha), *source, crop.x, crop.y);
     if (difference >= options.pixel_tolerance) {
       add(crop.path, Severity::kError, "crop_pixels_differ",
           fmt::format("{}: its pixels are not the source's in that rectangle (mean difference "

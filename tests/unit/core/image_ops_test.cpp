@@ -119,5 +119,93 @@ TEST(ToGray, EmptyImageGivesEmptyGray) {
   EXPECT_EQ(out.channels, 1);
 }
 
+// --- Alpha: composite_over, unpremultiply ---------------------------------------------------
+
+TEST(CompositeOver, OnBlackIsTheOldDecoderRounding) {
+  // Every (colour, alpha) pair: (c * a + 127) / 255, what decoders returned before alpha was kept.
+  Image rgb(256, 256, 1);
+  Image alpha(256, 256, 1);
+  for (int a = 0; a < 256; ++a) {
+    for (int c = 0; c < 256; ++c) {
+      rgb.row(a)[c] = static_cast<uint8_t>(c);
+      alpha.row(a)[c] = static_cast<uint8_t>(a);
+    }
+  }
+  const Image out = composite_over(rgb, alpha);
+  ASSERT_EQ(out.channels, 1);
+  for (int a = 0; a < 256; ++a) {
+    for (int c = 0; c < 256; ++c) {
+      ASSERT_EQ(out.row(a)[c], (c * a + 127) / 255) << "c " << c << " a " << a;
+    }
+  }
+  // The rvalue overload gives the same.
+  EXPECT_EQ(composite_over(Image(rgb), alpha).pixels, out.pixels);
+}
+
+TEST(CompositeOver, EmptyAlphaIsOpaqueAndChannelsAreKept) {
+  const Image rgb = random_image(17, 9, 3, 11);
+  EXPECT_EQ(composite_over(rgb, Image()).pixels, rgb.pixels);
+  Image moved = rgb;
+  const uint8_t* buffer = moved.pixels.data();
+  const Image out = composite_over(std::move(moved), Image());
+  EXPECT_EQ(out.pixels.data(), buffer);  // no copy
+  Image half(17, 9, 1);
+  std::fill(half.pixels.begin(), half.pixels.end(), uint8_t{255});
+  half.row(3)[5] = 0;
+  const Image composited = composite_over(rgb, half);
+  EXPECT_EQ(composited.channels, 3);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ(composited.row(3)[15 + c], 0);
+    EXPECT_EQ(composited.row(3)[18 + c], rgb.row(3)[18 + c]);
+  }
+}
+
+TEST(CompositeOver, CheckerboardShowsThroughTransparentPixels) {
+  Image rgb(32, 16, 3);
+  std::fill(rgb.pixels.begin(), rgb.pixels.end(), uint8_t{9});
+  Image alpha(32, 16, 1);  // all transparent but the last column
+  for (int y = 0; y < 16; ++y) alpha.row(y)[31] = 255;
+  const Image out = composite_over(rgb, alpha, Background::checkerboard(8, 240, 200));
+  EXPECT_EQ(out.row(0)[0], 240);          // square (0, 0)
+  EXPECT_EQ(out.row(0)[3 * 8], 200);      // square (1, 0)
+  EXPECT_EQ(out.row(8)[0], 200);          // square (0, 1)
+  EXPECT_EQ(out.row(8)[3 * 8], 240);      // square (1, 1)
+  EXPECT_EQ(out.row(7)[3 * 7 + 2], 240);  // still square (0, 0)
+  EXPECT_EQ(out.row(5)[3 * 31], 9);       // opaque: the image
+  // Half transparent over a flat white: halfway between.
+  alpha.row(0)[0] = 128;
+  const Image on_white = composite_over(rgb, alpha, Background{255, 255, 0});
+  EXPECT_EQ(on_white.row(0)[0], (9 * 128 + 255 * 127 + 127) / 255);
+}
+
+TEST(Unpremultiply, BlackCompositeRoundTripsExactly) {
+  // For every premultiplied p <= a, composite_over(unpremultiply(p, a), a) == p: a premultiplied
+  // source (WebP, associated-alpha TIFF) keeps its black composite bit for bit.
+  Image premultiplied(256, 256, 1);
+  Image alpha(256, 256, 1);
+  for (int a = 0; a < 256; ++a) {
+    for (int p = 0; p < 256; ++p) {
+      premultiplied.row(a)[p] = static_cast<uint8_t>(std::min(p, a));
+      alpha.row(a)[p] = static_cast<uint8_t>(a);
+    }
+  }
+  const Image straight = unpremultiply(premultiplied, alpha);
+  EXPECT_EQ(composite_over(straight, alpha).pixels, premultiplied.pixels);
+  // And the straight colour is what was multiplied: 255 at a = 128 from p = 128.
+  EXPECT_EQ(straight.row(128)[128], 255);
+  EXPECT_EQ(straight.row(128)[64], 128);  // 64 * 255 / 128 = 127.5, rounded up
+  EXPECT_EQ(straight.row(0)[0], 0);
+  EXPECT_EQ(straight.row(255)[200], 200);  // opaque: unchanged
+}
+
+TEST(HasTransparency, FindsAnyPixelBelow255) {
+  Image alpha(5, 4, 1);
+  std::fill(alpha.pixels.begin(), alpha.pixels.end(), uint8_t{255});
+  EXPECT_FALSE(has_transparency(alpha));
+  alpha.row(3)[4] = 254;
+  EXPECT_TRUE(has_transparency(alpha));
+  EXPECT_FALSE(has_transparency(Image()));
+}
+
 }  // namespace
 }  // namespace vpipe

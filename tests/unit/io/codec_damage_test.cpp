@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "codec_test_util.h"
+#include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
 #include "vpipe/io/format.h"
@@ -386,20 +387,52 @@ std::vector<uint8_t> make_png(
 }
 
 TEST(PngTest, AlphaIsCompositedOnBlack) {
-  // RGBA 3x1: opaque, fully transparent, half transparent white.
+  // RGBA 3x1: opaque, fully transparent, half transparent white. The decoder keeps straight
+  // colour and the alpha plane; composited on black, the pixels are what they always were.
   const std::vector<uint8_t> rgba =
       make_png(3, 1, 8, 6, {0, 200, 100, 50, 255, 200, 100, 50, 0, 255, 255, 255, 128});
   DecodeResult r = decode(rgba);
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
   ASSERT_EQ(r.image.channels, 3);
-  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{200, 100, 50, 0, 0, 0, 128, 128, 128}));
+  EXPECT_EQ(composite_over(r.image, r.alpha).pixels,
+            (std::vector<uint8_t>{200, 100, 50, 0, 0, 0, 128, 128, 128}));
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{200, 100, 50, 200, 100, 50, 255, 255, 255}));
+  EXPECT_EQ(r.alpha.pixels, (std::vector<uint8_t>{255, 0, 128}));
 
   // Gray + alpha stays gray.
   const std::vector<uint8_t> gray_alpha = make_png(2, 1, 8, 4, {0, 90, 255, 90, 0});
   r = decode(gray_alpha);
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
   ASSERT_EQ(r.image.channels, 1);
-  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{90, 0}));
+  EXPECT_EQ(composite_over(r.image, r.alpha).pixels, (std::vector<uint8_t>{90, 0}));
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{90, 90}));
+  EXPECT_EQ(r.alpha.pixels, (std::vector<uint8_t>{255, 0}));
+}
+
+TEST(PngTest, SixteenBitAlphaAndGrayTrnsKeepTheirAlpha) {
+  // RGBA 16-bit 2x1: high bytes are kept for colour and alpha alike.
+  const std::vector<uint8_t> rgba16 = make_png(2, 1, 16, 6,
+                                               {0, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC, 0xFF, 0xFF,
+                                                0xC8, 0x00, 0x64, 0x00, 0x32, 0x00, 0x80, 0x7F});
+  DecodeResult r = decode(rgba16);
+  ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+  ASSERT_EQ(r.image.channels, 3);
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{0x12, 0x56, 0x9A, 0xC8, 0x64, 0x32}));
+  EXPECT_EQ(r.alpha.pixels, (std::vector<uint8_t>{0xFF, 0x80}));
+
+  // 8-bit gray 3x1 whose tRNS marks level 7 transparent.
+  const std::vector<uint8_t> gray_trns = make_png(3, 1, 8, 0, {0, 7, 100, 7}, {{"tRNS", {0, 7}}});
+  r = decode(gray_trns);
+  ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+  ASSERT_EQ(r.image.channels, 1);
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{7, 100, 7}));
+  EXPECT_EQ(r.alpha.pixels, (std::vector<uint8_t>{0, 255, 0}));
+
+  // Alpha present but opaque everywhere: no plane (empty means opaque).
+  r = decode(make_png(2, 1, 8, 6, {0, 1, 2, 3, 255, 4, 5, 6, 255}));
+  ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+  EXPECT_TRUE(r.alpha.empty());
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{1, 2, 3, 4, 5, 6}));
 }
 
 TEST(PngTest, PaletteWithTransparencyAndLowBitDepths) {
@@ -410,7 +443,10 @@ TEST(PngTest, PaletteWithTransparencyAndLowBitDepths) {
   DecodeResult r = decode(palette);
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
   ASSERT_EQ(r.image.channels, 3);
-  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{255, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255}));
+  EXPECT_EQ(composite_over(r.image, r.alpha).pixels,
+            (std::vector<uint8_t>{255, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255}));
+  EXPECT_EQ(r.image.pixels, (std::vector<uint8_t>{255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255}));
+  EXPECT_EQ(r.alpha.pixels, (std::vector<uint8_t>{255, 0, 255, 255}));
 
   // 1-bit gray 10x1 expands to 0 / 255.
   const std::vector<uint8_t> bilevel = make_png(10, 1, 1, 0, {0, 0b10100000, 0b01000000});

@@ -1,9 +1,11 @@
-# codec tests: sniffing, every encoder through the decoder, JPEG scaling and EXIF, damaged files.
+# codec tests: sniffing, every encoder through the decoder, JPEG scaling and EXIF, damaged files,
+# transparency in every format.
 vpipe_add_test(codec_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/codec_test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/codec_damage_test.cpp
-  LIBS vpipe_codec)
+    ${CMAKE_CURRENT_LIST_DIR}/codec_alpha_test.cpp
+  LIBS vpipe_codec vpipe::webp)
 # the JPEG quality estimate from the quantization table (the dedup keeper's compression signal)
 vpipe_add_test(jpeg_quality_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality_test.cpp
   LIBS vpipe_codec)

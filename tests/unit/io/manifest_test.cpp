@@ -70,6 +70,7 @@ void expect_same(const FileRecord& a, const FileRecord& b) {
   EXPECT_EQ(a.quality.bright_fraction, b.quality.bright_fraction);
   EXPECT_EQ(a.quality.entropy, b.quality.entropy);
   EXPECT_EQ(a.quality.colorfulness, b.quality.colorfulness);
+  EXPECT_EQ(a.quality.opaque_fraction, b.quality.opaque_fraction);
 }
 
 TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
@@ -133,6 +134,39 @@ TEST_F(ManifestTest, StoredColumnsAreWhatTheDocsSay) {
                      "typeof(width) FROM files WHERE path = '/b.jpg'"),
             "nullnullnullnull");
   EXPECT_EQ(raw.text("SELECT scanned_at LIKE '____-__-__T__:__:__.___Z' FROM files LIMIT 1"), "1");
+}
+
+TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
+  {
+    Manifest manifest(db_path_);
+    FileRecord logo = full_record("/logo.png");
+    logo.quality.opaque_fraction = 0.375;
+    FileRecord clear = full_record("/clear.png");
+    clear.quality = QualitySignals{};
+    clear.quality.opaque_fraction = 0;
+    manifest.upsert_files(std::vector<FileRecord>{logo, clear, full_record("/photo.jpg")});
+    EXPECT_EQ(manifest.find_file("/logo.png")->quality.opaque_fraction, 0.375);
+    EXPECT_EQ(manifest.find_file("/clear.png")->quality.opaque_fraction, 0.0);
+    EXPECT_EQ(manifest.find_file("/photo.jpg")->quality.opaque_fraction, 1.0);
+  }
+  {
+    // Back to a version-4 database (no column), as written before transparency was measured.
+    RawDb raw(db_path_);
+    EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"),
+              "real");
+    raw.exec(
+        "ALTER TABLE files DROP COLUMN opaque_fraction; ALTER TABLE files DROP COLUMN edge_width; "
+        "ALTER TABLE files DROP COLUMN clipped_fraction; ALTER TABLE files DROP COLUMN "
+        "highlight_level; PRAGMA user_version = 4;");
+  }
+  Manifest migrated(db_path_);
+  const FileRecord old_row = *migrated.find_file("/logo.png");
+  EXPECT_TRUE(old_row.has_signals);
+  EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
+  EXPECT_EQ(old_row.quality.sharpness, 123.25);
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
+  EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"), "null");
 }
 
 TEST_F(ManifestTest, ReUpsertReplacesTheRow) {

@@ -99,7 +99,7 @@ TEST(EdgeWidth, TransparentPixelsEndRuns) {
   cv::Mat m(64, 64, CV_8UC1, cv::Scalar(0));
   cv::Mat opaque(64, 64, CV_8UC1, cv::Scalar(0));
   m(cv::Rect(16, 16, 32, 32)).setTo(255);
-  opaque(cv::Rect(16, 16, 32, 32)).setTo(1);
+  opaque(cv::Rect(16, 16, 32, 32)).setTo(255);
   EXPECT_GT(width_of(m), 0.0);
   EXPECT_EQ(edge_width_cpu(m.data, opaque.data, m.cols, m.rows), 0.0);
 }

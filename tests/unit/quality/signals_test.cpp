@@ -270,5 +270,142 @@ TEST(QualitySignals, EmptyImageGivesZeros) {
   EXPECT_EQ(s.colorfulness, 0.0);
 }
 
+// --- With an alpha plane: signals over the opaque pixels only ---------------------------------
+
+void expect_same_signals(const QualitySignals& a, const QualitySignals& b) {
+  EXPECT_EQ(a.sharpness, b.sharpness);
+  EXPECT_EQ(a.brightness, b.brightness);
+  EXPECT_EQ(a.contrast, b.contrast);
+  EXPECT_EQ(a.dark_fraction, b.dark_fraction);
+  EXPECT_EQ(a.bright_fraction, b.bright_fraction);
+  EXPECT_EQ(a.entropy, b.entropy);
+  EXPECT_EQ(a.colorfulness, b.colorfulness);
+  EXPECT_EQ(a.opaque_fraction, b.opaque_fraction);
+}
+
+TEST(MaskedQualitySignals, OpaqueMaskEqualsNoMaskBitForBit) {
+  for (int channels : {1, 3}) {
+    const Image img = uniform_noise(97, 61, channels, 0, 255, 40 + channels);
+    const QualitySignals plain = quality_signals_cpu(img);
+    EXPECT_EQ(plain.opaque_fraction, 1.0);
+    const Image empty_alpha;
+    expect_same_signals(quality_signals_cpu(img, &empty_alpha), plain);
+    // Every pixel at or above the threshold counts: the same pixels, the same sums.
+    const Image opaque = constant_image(97, 61, 1, 128);
+    expect_same_signals(quality_signals_cpu(img, &opaque), plain);
+  }
+}
+
+TEST(MaskedQualitySignals, TransparentPixelsAreNotMeasured) {
+  // Left half: opaque, constant 200. Right half: transparent noise (any colour).
+  Image img = uniform_noise(64, 40, 3, 0, 255, 7);
+  Image alpha(64, 40, 1);
+  for (int y = 0; y < 40; ++y) {
+    for (int x = 0; x < 32; ++x) {
+      std::fill_n(img.row(y) + 3 * x, 3, uint8_t{200});
+      alpha.row(y)[x] = x % 2 == 0 ? 255 : 128;  // 128 counts; 127 below would not
+    }
+    for (int x = 32; x < 64; ++x) alpha.row(y)[x] = x % 2 == 0 ? 0 : 127;
+  }
+  const QualitySignals s = quality_signals_cpu(img, &alpha);
+  EXPECT_EQ(s.opaque_fraction, 0.5);
+  EXPECT_EQ(s.brightness, 200.0);
+  EXPECT_EQ(s.contrast, 0.0);
+  EXPECT_EQ(s.entropy, 0.0);
+  EXPECT_EQ(s.dark_fraction, 0.0);
+  EXPECT_EQ(s.bright_fraction, 0.0);
+  EXPECT_EQ(s.colorfulness, 0.0);
+  EXPECT_EQ(s.sharpness, 0.0);  // flat inside; the border with the noise is not counted
+  // Without the mask the noise dominates.
+  EXPECT_GT(quality_signals_cpu(img).contrast, 20.0);
+}
+
+TEST(MaskedQualitySignals, WhiteLogoOnTransparencyIsBrightAndFlat) {
+  // A white disc on a fully transparent canvas whose colour is black: on black it is a dark image
+  // with a sharp outline; measured over its opaque pixels it is white and flat.
+  Image img = constant_image(256, 192, 3, 0);
+  Image alpha = constant_image(256, 192, 1, 0);
+  cv::circle(mat_of(img), {128, 96}, 40, cv::Scalar(255, 255, 255), cv::FILLED);
+  cv::circle(mat_of(alpha), {128, 96}, 40, cv::Scalar(255), cv::FILLED);
+  const QualitySignals on_black = quality_signals_cpu(img);
+  EXPECT_LT(on_black.brightness, 40.0);  // what the `dark` rule used to see
+  EXPECT_GT(on_black.sharpness, 100.0);
+  const QualitySignals s = quality_signals_cpu(img, &alpha);
+  EXPECT_EQ(s.brightness, 255.0);
+  EXPECT_EQ(s.sharpness, 0.0);
+  EXPECT_NEAR(s.opaque_fraction, M_PI * 40 * 40 / (256.0 * 192.0), 0.01);
+}
+
+TEST(MaskedQualitySignals, SharpnessCountsPixelsWhoseNeighboursAreOpaque) {
+  // Texture everywhere, an irregular opaque region: the variance over exactly the pixels whose
+  // 4-neighbourhood (mirrored at borders) is opaque, from OpenCV's Laplacian.
+  Image img = uniform_noise(80, 50, 1, 0, 255, 9);
+  Image alpha = constant_image(80, 50, 1, 0);
+  for (int y = 0; y < 50; ++y) {
+    for (int x = 0; x < 80; ++x) {
+      if ((x < 50 && y < 30) || (x >= 60 && y >= 10)) alpha.row(y)[x] = 255;
+    }
+  }
+  cv::Mat laplacian;
+  cv::Laplacian(mat_of(img), laplacian, CV_64F, 1, 1, 0, cv::BORDER_REFLECT_101);
+  const auto opaque = [&](int x, int y) {
+    const int mx = x < 0 ? -x : (x >= 80 ? 2 * 80 - 2 - x : x);
+    const int my = y < 0 ? -y : (y >= 50 ? 2 * 50 - 2 - y : y);
+    return alpha.row(my)[mx] >= 128;
+  };
+  double sum = 0;
+  double sum_sq = 0;
+  int n = 0;
+  for (int y = 0; y < 50; ++y) {
+    for (int x = 0; x < 80; ++x) {
+      if (!opaque(x, y) || !opaque(x - 1, y) || !opaque(x + 1, y) || !opaque(x, y - 1) ||
+          !opaque(x, y + 1)) {
+        continue;
+      }
+      const double l = laplacian.at<double>(y, x);
+      sum += l;
+      sum_sq += l * l;
+      ++n;
+    }
+  }
+  ASSERT_GT(n, 1000);
+  const double expected = sum_sq / n - (sum / n) * (sum / n);
+  EXPECT_NEAR(quality_signals_cpu(img, &alpha).sharpness, expected, 1e-9 * expected);
+}
+
+TEST(MaskedQualitySignals, ColourfulnessOfOpaquePixelsOnly) {
+  // Opaque pure red beside transparent pure green: as colourful as pure red alone (85.5).
+  Image img(40, 20, 3);
+  Image alpha(40, 20, 1);
+  for (int y = 0; y < 20; ++y) {
+    for (int x = 0; x < 40; ++x) {
+      const bool red = x < 10;
+      uint8_t* p = img.row(y) + 3 * x;
+      p[0] = red ? 255 : 0;
+      p[1] = red ? 0 : 255;
+      p[2] = 0;
+      alpha.row(y)[x] = red ? 255 : 0;
+    }
+  }
+  const QualitySignals s = quality_signals_cpu(img, &alpha);
+  EXPECT_NEAR(s.colorfulness, 85.5, 0.05);
+  EXPECT_GT(quality_signals_cpu(img).colorfulness, 100.0);  // red and green together
+  EXPECT_EQ(s.opaque_fraction, 0.25);
+}
+
+TEST(MaskedQualitySignals, FullyTransparentGivesZeros) {
+  const Image img = uniform_noise(33, 21, 3, 0, 255, 12);
+  const Image alpha = constant_image(33, 21, 1, 127);
+  const QualitySignals s = quality_signals_cpu(img, &alpha);
+  EXPECT_EQ(s.opaque_fraction, 0.0);
+  EXPECT_EQ(s.sharpness, 0.0);
+  EXPECT_EQ(s.brightness, 0.0);
+  EXPECT_EQ(s.contrast, 0.0);
+  EXPECT_EQ(s.dark_fraction, 0.0);
+  EXPECT_EQ(s.bright_fraction, 0.0);
+  EXPECT_EQ(s.entropy, 0.0);
+  EXPECT_EQ(s.colorfulness, 0.0);
+}
+
 }  // namespace
 }  // namespace vpipe

@@ -1,14 +1,20 @@
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
+#include <array>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "report_fixture.h"
 #include "vpipe/core/error.h"
 #include "vpipe/io/decode.h"
+#include "vpipe/io/encode.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/html_report.h"
 #include "vpipe/report/svg.h"
@@ -308,6 +314,87 @@ TEST_F(ReportTest, ThumbnailKeyFollowsPathSizeAndMtime) {
   b.path = "x/b.jpg";
   EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(b, 160));
   EXPECT_NE(ThumbnailCache::key(a, 160), ThumbnailCache::key(a, 200));
+}
+
+/// The key as version 1 of the cache computed it (before transparent images were drawn on a
+/// checkerboard): XXH3-128 of the path, then size, mtime, thumbnail size and 1 as int64s.
+std::string key_version_1(const FileRecord& file, int size) {
+  XXH3_state_t* state = XXH3_createState();
+  XXH3_128bits_reset(state);
+  XXH3_128bits_update(state, file.path.data(), file.path.size());
+  const int64_t numbers[] = {file.size_bytes, file.mtime_ns, size, 1};
+  XXH3_128bits_update(state, numbers, sizeof numbers);
+  const XXH128_hash_t h = XXH3_128bits_digest(state);
+  XXH3_freeState(state);
+  char hex[33];
+  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                static_cast<unsigned long long>(h.low64));
+  return hex;
+}
+
+TEST(Thumbnails, KeyChangedSoBlackThumbnailsOfTransparentImagesAreNotReused) {
+  FileRecord a;
+  a.path = "x/logo.png";
+  a.size_bytes = 10;
+  a.mtime_ns = 5;
+  EXPECT_EQ(key_version_1(a, 160).size(), 32U);
+  EXPECT_NE(ThumbnailCache::key(a, 160), key_version_1(a, 160));
+}
+
+TEST(Thumbnails, TransparentPartsAreDrawnOnACheckerboard) {
+  std::string pattern = (fs::temp_directory_path() / "vpipe_thumbs_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+  const fs::path root = pattern;
+  // 320x192: the left half fully transparent (straight colour red underneath, which must not
+  // show), the right half opaque blue. Thumbnails of 160 px halve it: 8-px squares stay aligned.
+  Image rgb(320, 192, 3);
+  Image alpha(320, 192, 1);
+  for (int y = 0; y < 192; ++y) {
+    for (int x = 0; x < 320; ++x) {
+      uint8_t* p = rgb.row(y) + 3 * x;
+      const bool opaque = x >= 160;
+      p[0] = opaque ? 20 : 255;
+      p[1] = opaque ? 40 : 0;
+      p[2] = opaque ? 220 : 0;
+      alpha.row(y)[x] = opaque ? 255 : 0;
+    }
+  }
+  FileRecord file;
+  file.path = (root / "logo.png").string();
+  const std::vector<uint8_t> png = encode_png(rgb, alpha);
+  std::ofstream(file.path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+  file.size_bytes = static_cast<int64_t>(png.size());
+  file.status = ItemStatus::kOk;
+  file.has_signals = true;
+
+  ThumbnailCache cache(root / "report", 160, 1);
+  const FileRecord* files[] = {&file};
+  const std::vector<Thumbnail> thumbs = cache.get(files);
+  ASSERT_EQ(thumbs.size(), 1U);
+  ASSERT_FALSE(thumbs[0].src.empty()) << thumbs[0].failure;
+  Decoder decoder;
+  std::ifstream in(root / "report" / thumbs[0].src, std::ios::binary);
+  const std::vector<uint8_t> jpeg{std::istreambuf_iterator<char>(in), {}};
+  const DecodeResult r = decoder.decode(jpeg, {});
+  ASSERT_EQ(r.status, ItemStatus::kOk) << r.message;
+  ASSERT_EQ(r.image.width, 160);
+  ASSERT_EQ(r.image.channels, 3);
+  const auto pixel = [&](int x, int y) {
+    const uint8_t* p = r.image.row(y) + 3 * x;
+    return std::array<int, 3>{p[0], p[1], p[2]};
+  };
+  // Two neighbouring squares (centres of (0, 0) and (1, 0)), and the one below the first: two
+  // light grays, alternating, not black and not the hidden red.
+  for (const auto& [x, y, level] : {std::tuple{4, 4, 240}, std::tuple{12, 4, 204},
+                                    std::tuple{4, 12, 204}, std::tuple{12, 12, 240}}) {
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(pixel(x, y)[c], level, 6) << x << "," << y;
+  }
+  // The opaque half is the picture.
+  EXPECT_NEAR(pixel(120, 50)[2], 220, 8);
+  EXPECT_NEAR(pixel(120, 50)[0], 20, 8);
+  std::error_code ec;
+  fs::remove_all(root, ec);
 }
 
 TEST_F(ReportTest, UndecodableFileGetsPlaceholder) {
