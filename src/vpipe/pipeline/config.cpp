@@ -416,6 +416,10 @@ std::vector<ConfigField> build_fields() {
       f, "quality.too_large.enabled", "quality.too_large.max_side",
       [](auto& c) -> auto& { return c.quality.too_large; }, 1, kInf,
       "Reject images whose longer side (pixels, full resolution) is above this.");
+  add_quality_rule(
+      f, "quality.transparent.enabled", "quality.transparent.min_opaque",
+      [](auto& c) -> auto& { return c.quality.transparent; }, 0, 1,
+      "Reject images whose share of opaque pixels (alpha >= 128) is below this.");
   f.push_back(bool_field(
       "quality.corrupt.enabled", [](auto& c) -> auto& { return c.quality.reject_corrupt; },
       "Reject files without usable pixels (any status but `ok` and `damaged`)."));
@@ -558,6 +562,7 @@ constexpr ConfigSection kSections[] = {
     {"quality.low_information", "Nearly uniform images (blank frames, solid colours)."},
     {"quality.grayscale", "Images without colour (gray, or RGB with equal channels)."},
     {"quality.too_large", "Images of an odd size on the big side (stitched panoramas, scans)."},
+    {"quality.transparent", "Images with (almost) nothing opaque to see."},
     {"quality.tiny", "Too small to be useful."},
     {"quality.extreme_aspect", "Strips and banners."},
     {"quality.corrupt", "Files that did not decode."},

@@ -9,7 +9,7 @@
 namespace vpipe {
 namespace {
 
-constexpr std::array<ThresholdRuleInfo, 9> kThresholdRules = {{
+constexpr std::array<ThresholdRuleInfo, 10> kThresholdRules = {{
     {"blurry", "edge_width", false, &QualityRules::blurry},
     {"dark", "highlight_level", true, &QualityRules::dark},
     {"overexposed", "clipped_fraction", false, &QualityRules::overexposed},
@@ -19,6 +19,7 @@ constexpr std::array<ThresholdRuleInfo, 9> kThresholdRules = {{
     {"extreme_aspect", "aspect_ratio", false, &QualityRules::extreme_aspect},
     {"grayscale", "colorfulness", true, &QualityRules::grayscale},
     {"too_large", "max_side", false, &QualityRules::too_large},
+    {"transparent", "opaque_fraction", true, &QualityRules::transparent},
 }};
 
 // quality_score: sharpness (at the 256 px working size) whose log maps to 1. Clean synthetic
@@ -93,6 +94,7 @@ double rule_input(const FileRecord& record, const ThresholdRuleInfo& info) {
   if (info.field == &QualityRules::low_contrast) return q.contrast;
   if (info.field == &QualityRules::low_information) return q.entropy;
   if (info.field == &QualityRules::grayscale) return q.colorfulness;
+  if (info.field == &QualityRules::transparent) return q.opaque_fraction;
   const int short_side = std::min(record.width, record.height);
   if (short_side <= 0) return 0;
   if (info.field == &QualityRules::too_large) return std::max(record.width, record.height);
@@ -121,6 +123,12 @@ std::vector<RejectReason> evaluate_quality(const FileRecord& record, const Quali
     const ThresholdRule& rule = rules.*info.field;
     if (!rule.enabled) continue;
     if (reads_size(info) && !size_known) continue;
+    // Nothing visible: every signal is 0 and says nothing of the picture; only `transparent`
+    // and the size rules speak.
+    if (record.quality.opaque_fraction <= 0 && !reads_size(info) &&
+        info.field != &QualityRules::transparent) {
+      continue;
+    }
     if (info.field == &QualityRules::dark && record.quality.brightness >= kDarkMaxBrightness) {
       continue;
     }

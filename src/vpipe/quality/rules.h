@@ -34,6 +34,8 @@ struct QualityRules {
   ThresholdRule extreme_aspect{true, 4};   ///< max(w, h) / min(w, h) > threshold
   ThresholdRule grayscale{false, 1};       ///< colorfulness < threshold (off by default)
   ThresholdRule too_large{true, 16384};    ///< max(width, height) > threshold (pixels)
+  /// opaque_fraction < threshold: almost nothing visible (a fully transparent canvas)
+  ThresholdRule transparent{true, 0.01};
   bool reject_corrupt = true;              ///< a file without usable pixels (status not ok/damaged)
   bool damaged_is_corrupt = true;          ///< also reject files that decoded only with a warning
   /// Replace the thresholds of the signal rules (blurry .. low_information) by percentiles of
@@ -63,9 +65,11 @@ struct ThresholdRuleInfo {
 /// without highlights is not under-exposed (docs/QUALITY.md).
 inline constexpr double kDarkMaxBrightness = 100;
 
-/// The nine threshold rules, in evaluation order: blurry, dark, overexposed, low_contrast,
-/// low_information, tiny, extreme_aspect, grayscale, too_large. tiny, extreme_aspect and
-/// too_large read the record's width and height; the others read quality signals.
+/// The ten threshold rules, in evaluation order: blurry, dark, overexposed, low_contrast,
+/// low_information, tiny, extreme_aspect, grayscale, too_large, transparent. tiny,
+/// extreme_aspect and too_large read the record's width and height; the others read quality
+/// signals. An image without any opaque pixel gets `transparent` and none of the other signal
+/// rules (its signals are all 0: there is nothing to judge).
 [[nodiscard]] std::span<const ThresholdRuleInfo> threshold_rules();
 
 /// The value `info`'s rule compares with its threshold: the signal, min(width, height),

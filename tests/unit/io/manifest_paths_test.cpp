@@ -34,7 +34,8 @@ class ManifestPathsTest : public ::testing::Test {
     fs::create_directories(db_.parent_path());
     { Manifest created(db_); }
     RawDb raw(db_);
-    for (const char* column : {"edge_width", "clipped_fraction", "highlight_level"}) {
+    for (const char* column :
+         {"edge_width", "clipped_fraction", "highlight_level", "opaque_fraction"}) {
       raw.exec(std::string("ALTER TABLE files DROP COLUMN ") + column);
     }
     raw.exec("PRAGMA user_version = 4");

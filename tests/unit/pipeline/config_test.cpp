@@ -91,9 +91,9 @@ dedup:
   keeper: [quality, shortest_path]
   threads: 3
 quality:
-  blurry:          {enabled: false, min_sharpness: 12.5}
-  dark:            {enabled: true, min_brightness: 20}
-  overexposed:     {max_brightness: 240}
+  blurry:          {enabled: false, max_edge_width: 12.5}
+  dark:            {enabled: true, min_highlight: 20}
+  overexposed:     {max_clipped: 0.4}
   low_contrast:    {min_contrast: 5}
   low_information: {min_entropy: 2.5}
   tiny:            {min_side: 64}
@@ -131,7 +131,7 @@ report: {out: report, page_size: 50, thumbnail_size: 256}
   EXPECT_TRUE(c.quality.dark.enabled);
   EXPECT_EQ(c.quality.dark.threshold, 20);
   EXPECT_TRUE(c.quality.overexposed.enabled);
-  EXPECT_EQ(c.quality.overexposed.threshold, 240);
+  EXPECT_EQ(c.quality.overexposed.threshold, 0.4);
   EXPECT_EQ(c.quality.low_contrast.threshold, 5);
   EXPECT_EQ(c.quality.low_information.threshold, 2.5);
   EXPECT_EQ(c.quality.tiny.threshold, 64);
@@ -266,9 +266,9 @@ TEST(PipelineConfigErrors, UnknownKeysNameTheFullKeyAndLine) {
                "  exact: true\n"
                "  phash_treshold: 5\n"),
       "pipeline.yaml:4: unknown key 'dedup.phash_treshold' (did you mean 'phash_threshold'?)");
-  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  blurry:\n    min_sharpnes: 3\n"),
-            "pipeline.yaml:4: unknown key 'quality.blurry.min_sharpnes' "
-            "(did you mean 'min_sharpness'?)");
+  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  blurry:\n    max_edge_widht: 3\n"),
+            "pipeline.yaml:4: unknown key 'quality.blurry.max_edge_widht' "
+            "(did you mean 'max_edge_width'?)");
   EXPECT_EQ(error_of("manifest: run.db\nbanana: 1\n"), "pipeline.yaml:2: unknown key 'banana'");
   // A key in the wrong section points at where it belongs.
   EXPECT_EQ(error_of("manifest: run.db\nthreads: 4\n"),
@@ -335,14 +335,14 @@ TEST(PipelineConfigErrors, OutOfRange) {
             "'99999999999999999999'");
   EXPECT_EQ(error_of("manifest: run.db\nscan: {max_megapixels: 0}\n"),
             "pipeline.yaml:2: scan.max_megapixels: expected a number > 0 and <= 1000000, got '0'");
-  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  dark: {min_brightness: 300}\n"),
-            "pipeline.yaml:3: quality.dark.min_brightness: expected a number 0..255, got '300'");
-  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  blurry: {min_sharpness: -1}\n"),
-            "pipeline.yaml:3: quality.blurry.min_sharpness: expected a number >= 0, got '-1'");
+  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  dark: {min_highlight: 300}\n"),
+            "pipeline.yaml:3: quality.dark.min_highlight: expected a number 0..255, got '300'");
+  EXPECT_EQ(error_of("manifest: run.db\nquality:\n  blurry: {max_edge_width: -1}\n"),
+            "pipeline.yaml:3: quality.blurry.max_edge_width: expected a number >= 0, got '-1'");
   EXPECT_EQ(error_of("manifest: run.db\nreport: {page_size: 0}\n"),
             "pipeline.yaml:2: report.page_size: expected an integer 1..100000, got '0'");
   // Within range, integers are numbers too.
-  EXPECT_EQ(parse("manifest: m\nquality: {dark: {min_brightness: 1e1}}\n").quality.dark.threshold,
+  EXPECT_EQ(parse("manifest: m\nquality: {dark: {min_highlight: 1e1}}\n").quality.dark.threshold,
             10);
 }
 
@@ -528,7 +528,7 @@ TEST(PipelineConfigOutput, Json) {
   EXPECT_THAT(json, HasSubstr(R"("gpu_dedup_min_images":500000},"ingest":{"urls":[],)"));
   EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","least_degraded","quality","oldest","shortest_path"])"));
-  EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"min_sharpness":)"));
+  EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"max_edge_width":)"));
   EXPECT_THAT(json, HasSubstr(R"("corrupt":{"enabled":true,"include_damaged":true})"));
   EXPECT_THAT(json, ::testing::EndsWith(R"("thumbnail_size":160}})"));
   // Balanced braces, no empty members.

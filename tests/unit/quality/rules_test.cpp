@@ -122,6 +122,18 @@ TEST(QualityRules, DarkJudgesOnlyImagesWithADimMean) {
   EXPECT_EQ(rules_of(evaluate_quality(r, QualityRules{})), Names{"dark"});
 }
 
+TEST(QualityRules, AFullyTransparentImageIsTransparentOnly) {
+  FileRecord r = good_record();
+  r.quality = QualitySignals{};
+  r.quality.opaque_fraction = 0;  // signals all 0: not dark, not flat, just nothing to see
+  const auto reasons = evaluate_quality(r, QualityRules{});
+  ASSERT_EQ(rules_of(reasons), Names{"transparent"});
+  EXPECT_DOUBLE_EQ(reasons[0].severity, 1.0);
+  r = good_record();
+  r.quality.opaque_fraction = 0.2;  // a logo on a transparent canvas: judged on its pixels
+  EXPECT_TRUE(evaluate_quality(r, QualityRules{}).empty());
+}
+
 TEST(QualityRules, GrayscaleIsOffByDefault) {
   FileRecord r = good_record();
   r.quality.colorfulness = 0;
@@ -242,7 +254,7 @@ TEST(QualityRules, SeverityFormulas) {
 
 TEST(QualityRules, RuleTableNamesEverySignalRule) {
   const auto table = signal_rules(QualityRules{});
-  ASSERT_EQ(table.size(), 9u);
+  ASSERT_EQ(table.size(), 10u);
   EXPECT_EQ(table[0].first.rule, "blurry");
   EXPECT_EQ(table[0].first.signal, "edge_width");
   EXPECT_FALSE(table[0].first.rejects_below);

@@ -430,7 +430,9 @@ TEST_F(ReportTest, IndexHasCountsHistogramsAndTimings) {
   EXPECT_NE(index.find("16 files under <code>" + (images_ / "").string() +
                        "</code> &middot; 5 duplicate groups &middot; 4 rejected"),
             std::string::npos);
-  EXPECT_EQ(count_of(index, "<svg class=\"hist\""), 7);
+  // sharpness, brightness, contrast, entropy, colourfulness, shorter side, aspect ratio, edge
+  // width, highlights, clipped pixels
+  EXPECT_EQ(count_of(index, "<svg class=\"hist\""), 10);
   EXPECT_GE(count_of(index, "class=\"hist-threshold\""), 5);  // enabled rules only
   EXPECT_NE(index.find("dark &lt; 40"), std::string::npos);
   EXPECT_NE(index.find("overexposed &gt; 235"), std::string::npos);
