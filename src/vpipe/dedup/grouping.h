@@ -123,7 +123,6 @@ struct GroupingItem {
   double edge_width = 0;        ///< blur: px at the working size; 0 = no strong edges
   double clipped_fraction = 0;  ///< blown highlights: share of pixels with a channel >= 250
   double dark_fraction = 0;     ///< crushed shadows: share of pixels with gray <= 16
-  double contrast = 0;  ///< gray standard deviation (keeper: a flattened copy is degraded)
   bool jpeg = false;            ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
 };
 

@@ -45,12 +45,9 @@ struct Degradation {
   double blur = 0;         ///< edge width / the narrowest - 1
   double highlights = 0;   ///< clipped_fraction - the lowest
   double shadows = 0;      ///< dark_fraction - the lowest
-  double flatness = 0;     ///< 1 - contrast / the highest (haze, lowered contrast, dimming)
   double compression = 0;  ///< (the highest JPEG quality - this one's) / 50, between JPEGs
   int jpeg_quality = 0;    ///< the estimate used, 0 = none
-  [[nodiscard]] double total() const {
-    return blur + highlights + shadows + flatness + compression;
-  }
+  [[nodiscard]] double total() const { return blur + highlights + shadows + compression; }
 };
 
 class Ranker {
@@ -141,14 +138,12 @@ class Ranker {
     double sharpest = 0;  // the narrowest edge width among members with strong edges
     double min_clipped = 1;
     double min_dark = 1;
-    double max_contrast = 0;
     size_t jpegs = 0;
     for (size_t i : set) {
       if (m[i].edge_width > 0 && (sharpest == 0 || m[i].edge_width < sharpest))
         sharpest = m[i].edge_width;
       min_clipped = std::min(min_clipped, m[i].clipped_fraction);
       min_dark = std::min(min_dark, m[i].dark_fraction);
-      max_contrast = std::max(max_contrast, m[i].contrast);
       jpegs += m[i].jpeg ? 1 : 0;
     }
     double blurriest = 0;
@@ -158,9 +153,6 @@ class Ranker {
       blurriest = std::max(blurriest, out[k].blur);
       out[k].highlights = std::max(0.0, item.clipped_fraction - min_clipped);
       out[k].shadows = std::max(0.0, item.dark_fraction - min_dark);
-      // Clipping and crushing are counted above the group's least, which a hazed or flattened
-      // copy (its tones squeezed towards the middle) would win; losing contrast counts too.
-      if (max_contrast > 0) out[k].flatness = 1 - item.contrast / max_contrast;
     }
     if (sharpest > 0) {
       // No strong edges at all while other copies have them: blurred past recognition.
@@ -307,11 +299,10 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
   const Degradation dk = at(keeper);
   const Degradation dothers = at(other);
   // Name the term that differs most; on equal differences, the first of blur, highlights,
-  // shadows, compression, flatness.
-  const std::array<double, 5> gap = {dothers.blur - dk.blur, dothers.highlights - dk.highlights,
+  // shadows, compression.
+  const std::array<double, 4> gap = {dothers.blur - dk.blur, dothers.highlights - dk.highlights,
                                      dothers.shadows - dk.shadows,
-                                     dothers.compression - dk.compression,
-                                     dothers.flatness - dk.flatness};
+                                     dothers.compression - dk.compression};
   const auto largest = static_cast<size_t>(std::max_element(gap.begin(), gap.end()) - gap.begin());
   switch (largest) {
     case 0:
@@ -327,8 +318,6 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
     case 2:
       return fmt::format("least degraded (crushed shadows {} vs {})", percent(k.dark_fraction),
                          percent(o.dark_fraction));
-    case 4:
-      return fmt::format("least degraded (contrast {:.0f} vs {:.0f})", k.contrast, o.contrast);
     default:
       if (dk.jpeg_quality == 0) {
         // The keeper is no JPEG (or its quality is unknown): the other lost to the best JPEG
@@ -357,7 +346,6 @@ void set_keeper_inputs(GroupingItem& item, const FileRecord& record) {
     item.edge_width = record.quality.edge_width;
     item.clipped_fraction = record.quality.clipped_fraction;
     item.dark_fraction = record.quality.dark_fraction;
-    item.contrast = record.quality.contrast;
   }
 }
 
