@@ -362,7 +362,7 @@ TEST_F(RunCli, CrashInTheMiddleOfMovingThenUndo) {
   EXPECT_TRUE(snapshot(scratch_ / "rejects").empty());
 }
 
-TEST_F(RunCli, TurnedAndMirroredCopiesGroupOnlyWithOrientationMatching) {
+TEST_F(RunCli, TurnedAndMirroredCopiesGroupWithOrientationMatchingTheDefault) {
   // One original and its copies turned by 90 and 180 degrees and mirrored, re-encoded.
   const CsvRow& original = *std::find_if(truth_.begin(), truth_.end(), [](const CsvRow& t) {
     return t.at("kind") == "original" && t.at("format") == "jpeg" && std::stoi(t.at("width")) > 200;
@@ -395,11 +395,14 @@ TEST_F(RunCli, TurnedAndMirroredCopiesGroupOnlyWithOrientationMatching) {
     const auto jpeg = vpipe::encode_jpeg(turned(k), 90);
     write_file(scratch_ / "in" / names[k], std::string(jpeg.begin(), jpeg.end()));
   }
-  ASSERT_EQ(vpipe({"run", config("inputs: [in]\nmanifest: run.db\n")}).exit_code, 0);
+  ASSERT_EQ(vpipe({"run", config("inputs: [in]\nmanifest: run.db\n"
+                                  "scan: {orientations: false}\ndedup: {orientations: false}\n")})
+                .exit_code,
+            0);
   EXPECT_EQ(vpipe::Manifest(db()).count_groups(), 0);
 
   const auto r = vpipe({"run", config("inputs: [in]\nmanifest: run.db\n"
-                                       "dedup: {orientations: true, keeper: [shortest_path]}\n")});
+                                       "dedup: {keeper: [shortest_path]}\n")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   vpipe::Manifest manifest(db());
   ASSERT_EQ(manifest.count_groups(), 1);

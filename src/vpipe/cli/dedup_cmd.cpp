@@ -28,7 +28,7 @@ struct DedupArgs {
   bool no_exact = false;
   bool no_near = false;
   bool no_chain_guard = false;
-  bool orientations = false;
+  bool orientations = true;
   bool no_quality = false;
   bool auto_thresholds = false;
   bool explain = false;
@@ -43,6 +43,7 @@ struct DedupArgs {
   CLI::Option* method_opt = nullptr;
   CLI::Option* keeper_opt = nullptr;
   CLI::Option* device_opt = nullptr;
+  CLI::Option* orientations_opt = nullptr;
 };
 
 std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
@@ -90,7 +91,7 @@ int run(const DedupArgs& a) {
   if (a.no_exact) d.exact = false;
   if (a.no_near) d.near = false;
   if (a.no_chain_guard) d.chain_guard = false;
-  if (a.orientations) d.orientations = true;
+  if (a.orientations_opt->count() > 0) d.orientations = a.orientations;
   if (a.threads > 0) d.threads = a.threads;
   options.device = select_device(probe_devices(), device);
   if (a.gpu_min_images >= 0) options.gpu_join_min_hashes = static_cast<size_t>(a.gpu_min_images);
@@ -161,7 +162,9 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
   cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
   cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");
-  cmd->add_flag("--orientations", args->orientations, "also match copies turned 90/180/270 degrees or mirrored (needs `scan --orientations`)");
+  args->orientations_opt = cmd->add_flag("--orientations,!--no-orientations", args->orientations,
+                "match copies turned 90/180/270 degrees or mirrored too (the default; needs the "
+                "scan's orientation hashes)");
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
   cmd->add_flag("--explain", args->explain, "print each group's keeper and why it won (also in the report)");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");

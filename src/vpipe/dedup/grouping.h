@@ -35,7 +35,7 @@ struct DedupOptions {
   bool chain_guard = true;
   /// Also match copies turned by 90/180/270 degrees or mirrored (needs a scan with
   /// orientation hashes).
-  bool orientations = false;
+  bool orientations = true;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kQuality,
       KeeperCriterion::kOldest, KeeperCriterion::kShortestPath};

@@ -30,7 +30,7 @@ struct ScanOptions {
   uint64_t max_file_bytes = uint64_t{1} << 30;  ///< bigger files are too_large without reading
   /// Also store the hashes of the eight orientations (rotation/mirror-invariant dedup); costs
   /// 7 more small DCTs per image (dedup/hashes.h orientation_hashes_cpu).
-  bool orientation_hashes = false;
+  bool orientation_hashes = true;
   /// The manifest writer commits a transaction per batch of this many rows, or when the oldest
   /// row has waited manifest_max_delay_ms, whichever comes first (the engine's batcher).
   int manifest_batch = 512;

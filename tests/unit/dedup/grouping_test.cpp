@@ -471,8 +471,9 @@ TEST(Grouping, TurnedCopiesMatchOnlyWithOrientationsOn) {
   b.orientation_phash = &b_phash;
   b.orientation_dhash = &b_dhash;
   DedupOptions options;
+  options.orientations = false;
   EXPECT_TRUE(group_duplicates(c.view(), options, kAlwaysIdentical).groups.empty());
-  options.orientations = true;
+  options.orientations = true;  // the default
   std::vector<NearPair> pairs;
   const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical,
                                             [&](std::span<const NearPair> p) {
