@@ -155,8 +155,8 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_option("db", args->db, "the manifest written by `vpipe scan`")->required();
   cmd->add_option("--config", args->config, "take dedup:, quality: and actions: from this pipeline YAML (options below override it)");
   args->match_opt = cmd->add_option("--match", args->match, "which hashes must agree: phash, dhash, both (default) or either");
-  args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
-  args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 10)")->check(CLI::Range(0, 32));
+  args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
+  args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
   args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,quality,oldest,shortest_path)");
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");

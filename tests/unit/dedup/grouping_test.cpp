@@ -86,6 +86,7 @@ TEST(Grouping, ChainGuardSplitsMembersFarFromTheKeeper) {
   c.add("c", flip(kBaseP, 0, 6) ^ flip(0, 20, 6), flip(kBaseD, 0, 4), 1000);
   DedupOptions options;
   options.match = NearMatch::kPhash;
+  options.phash_threshold = 10;
   const GroupingResult guarded = group_duplicates(c.view(), options, kAlwaysIdentical);
   EXPECT_EQ(members_of(guarded), (std::vector<std::vector<size_t>>{{0, 1}}));
   EXPECT_EQ(guarded.chain_splits, 1);
