@@ -12,6 +12,7 @@
 
 #include "vpipe/core/image_ops.h"
 #include "vpipe/dedup/hashes.h"
+#include "vpipe/quality/edge_width.h"
 #include "vpipe/quality/signals.h"
 
 namespace {
@@ -62,6 +63,18 @@ void BM_QualitySignals(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_QualitySignals)->Arg(3)->Arg(1);
+
+/// edge_width alone (part of BM_QualitySignals): four directions of monotonic runs over the
+/// 256x192 gray working image.
+void BM_EdgeWidth(benchmark::State& state) {
+  const vpipe::Image gray = working_image(1);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        vpipe::edge_width_cpu(gray.pixels.data(), nullptr, gray.width, gray.height));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EdgeWidth);
 
 /// Argument: channels. The same image with an alpha plane (transparent images): the left third
 /// transparent, a soft band, the rest opaque; every signal over the opaque pixels.

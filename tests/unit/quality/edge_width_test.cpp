@@ -32,7 +32,7 @@ double width_of(const cv::Mat& m) { return edge_width_cpu(m.data, nullptr, m.col
 TEST(EdgeWidth, SharpStepsAreOneStepWide) {
   // One pixel across a row or column; along a diagonal, one diagonal step of sqrt 2 pixels (the
   // widest direction is the signal).
-  EXPECT_DOUBLE_EQ(width_of(bars()), std::sqrt(2.0));
+  EXPECT_NEAR(width_of(bars()), std::sqrt(2.0), 1e-9);
 }
 
 TEST(EdgeWidth, GaussianBlurWidensEdgesInProportionToSigma) {
