@@ -46,8 +46,13 @@ inputs: [corpus, photos]
 manifest: run.db
 dedup:
   match: both
-  phash_threshold: 10
-  dhash_threshold: 10
+# The synthetic corpus is softer and dimmer than photographs: the default blur, dark and
+# over-exposure thresholds are set for real photos (docs/QUALITY.md), so it is judged at its own
+# scale (docs/ACCURACY.md, "Synthetic corpora and the real-photo rules").
+quality:
+  blurry: {max_edge_width: 6}
+  dark: {min_highlight: 46}
+  overexposed: {max_clipped: 0.12}
 actions:
   link_keepers: keepers
 $infer
