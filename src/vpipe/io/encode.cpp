@@ -373,6 +373,21 @@ std::vector<uint8_t> encode_png16(const Image16& img) {
   return png_finish(state, ok);
 }
 
+namespace {
+
+/// The bytes libwebp's one-call encoders returned (freed here), or an error when it gave none.
+std::vector<uint8_t> take_webp_output(uint8_t* raw_out, size_t size) {
+  if (size == 0 || raw_out == nullptr) {
+    WebPFree(raw_out);
+    throw Error("WebP encode failed (image too large for WebP, at most 16383x16383?)");
+  }
+  std::vector<uint8_t> out(raw_out, raw_out + size);
+  WebPFree(raw_out);
+  return out;
+}
+
+}  // namespace
+
 std::vector<uint8_t> encode_webp(const Image& img, int quality, bool lossless) {
   check_input(img, "WebP");
   std::vector<uint8_t> expanded;
@@ -386,13 +401,7 @@ std::vector<uint8_t> encode_webp(const Image& img, int quality, bool lossless) {
       lossless ? WebPEncodeLosslessRGB(rgb, img.width, img.height, img.width * 3, &raw_out)
                : WebPEncodeRGB(rgb, img.width, img.height, img.width * 3,
                                static_cast<float>(std::clamp(quality, 0, 100)), &raw_out);
-  if (size == 0 || raw_out == nullptr) {
-    WebPFree(raw_out);
-    throw Error("WebP encode failed (image too large for WebP, at most 16383x16383?)");
-  }
-  std::vector<uint8_t> out(raw_out, raw_out + size);
-  WebPFree(raw_out);
-  return out;
+  return take_webp_output(raw_out, size);
 }
 
 std::vector<uint8_t> encode_webp(const Image& img, const Image& alpha, int quality, bool lossless) {
@@ -403,13 +412,7 @@ std::vector<uint8_t> encode_webp(const Image& img, const Image& alpha, int quali
       lossless ? WebPEncodeLosslessRGBA(rgba.data(), img.width, img.height, img.width * 4, &raw_out)
                : WebPEncodeRGBA(rgba.data(), img.width, img.height, img.width * 4,
                                 static_cast<float>(std::clamp(quality, 0, 100)), &raw_out);
-  if (size == 0 || raw_out == nullptr) {
-    WebPFree(raw_out);
-    throw Error("WebP encode failed (image too large for WebP, at most 16383x16383?)");
-  }
-  std::vector<uint8_t> out(raw_out, raw_out + size);
-  WebPFree(raw_out);
-  return out;
+  return take_webp_output(raw_out, size);
 }
 
 namespace {
