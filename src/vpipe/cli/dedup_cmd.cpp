@@ -158,7 +158,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
-  args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,quality,oldest,shortest_path)");
+  args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,oldest,quality,shortest_path)");
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
   cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
   cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");

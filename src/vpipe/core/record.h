@@ -38,6 +38,9 @@ struct QualitySignals {
   /// Share of working pixels with alpha >= 128, 0..1; 1 for images without alpha. The signals
   /// above are measured over those pixels only (all 0 when there are none).
   double opaque_fraction = 1;
+  /// share of working pixels whose brightest channel is within 3 levels of the image's top level
+  /// (the highest level 0.1% of them reach), 0..1: blown highlights, even after a tone edit
+  double highlight_plateau = 0;
 };
 
 /// One input file as the scan pass sees it: a row of the manifest's `files` table.

@@ -39,8 +39,8 @@ struct DedupOptions {
   /// orientation hashes).
   bool orientations = true;
   std::vector<KeeperCriterion> keeper_order = {
-      KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kQuality,
-      KeeperCriterion::kOldest, KeeperCriterion::kShortestPath};
+      KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
+      KeeperCriterion::kQuality, KeeperCriterion::kShortestPath};
   int threads = 0;  ///< 0 = all cores
   /// Runs the near-pair self-joins instead of hamming_self_join when set: called with the
   /// hashes, the threshold and the sink, it hands over the same pair set (each pair once,
@@ -122,10 +122,9 @@ struct GroupingItem {
   bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
   // Degradation signals for `least_degraded` (QualitySignals, docs/SIGNALS.md), compared with
   // the best value among the members still tied; all 0 when unmeasured.
-  double edge_width = 0;        ///< blur: px at the working size; 0 = no strong edges
-  double clipped_fraction = 0;  ///< blown highlights: share of pixels with a channel >= 250
-  double dark_fraction = 0;     ///< crushed shadows: share of pixels with gray <= 16
-  bool jpeg = false;            ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
+  double edge_width = 0;         ///< blur: px at the working size; 0 = no strong edges
+  double highlight_plateau = 0;  ///< blown highlights: share of pixels on the top plateau
+  bool jpeg = false;             ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
 };
 
 /// Sets the keeper inputs of `item` that come straight from `record`: pixels, width, height,

@@ -23,13 +23,17 @@ namespace {
 /// same resolution.
 constexpr double kSamePixelsRatio = 0.99;
 /// Degradation scores within this of the lowest are a tie (the score's units: 0.1 = edges 10%
-/// wider than the sharpest member's, or 10 points more of the pixels clipped, or 5 points of
-/// JPEG quality less).
+/// wider than the reference width beyond kBlurDeadZone, or 10 points more of the pixels on a
+/// blown plateau, or 5 points of JPEG quality less).
 constexpr double kDegradationMargin = 0.10;
+/// Edge widths up to this much wider than the reference (the group's lower quartile) count as
+/// no blur: a tone edit alone (gain, gamma, haze, contrast) changes which edges are strong and
+/// moves the measured width by up to about 20% with no blur at all (docs/DEDUP.md).
+constexpr double kBlurDeadZone = 0.20;
 /// JPEG quality points per unit of degradation score.
 constexpr double kJpegQualityPerUnit = 50;
 /// The blur term of a member without strong edges among members that have them: at least as
-/// blurred as the blurriest of those, and at least twice as wide as the sharpest.
+/// blurred as the blurriest of those, and at least twice as wide as the reference.
 constexpr double kNoEdgesBlur = 1.0;
 /// Quality scores (0..1) less than this below the highest are a tie: a re-encode or a brightness
 /// edit moves the score by noise, and the next criterion says more about which file is the
@@ -42,12 +46,11 @@ enum class Step { kUsable, kCriterion, kPathOrder };
 /// How degraded each member is, relative to the best value among the members compared (each
 /// term >= 0, 0 for the best); lower is better.
 struct Degradation {
-  double blur = 0;         ///< edge width / the narrowest - 1
-  double highlights = 0;   ///< clipped_fraction - the lowest
-  double shadows = 0;      ///< dark_fraction - the lowest
+  double blur = 0;         ///< edge width / the reference width - 1 - kBlurDeadZone, >= 0
+  double highlights = 0;   ///< highlight_plateau - the lowest
   double compression = 0;  ///< (the highest JPEG quality - this one's) / 50, between JPEGs
   int jpeg_quality = 0;    ///< the estimate used, 0 = none
-  [[nodiscard]] double total() const { return blur + highlights + shadows + compression; }
+  [[nodiscard]] double total() const { return blur + highlights + compression; }
 };
 
 class Ranker {
@@ -135,26 +138,32 @@ class Ranker {
   [[nodiscard]] std::vector<Degradation> degradation(std::span<const size_t> set) const {
     const auto& m = members_;
     std::vector<Degradation> out(set.size());
-    double sharpest = 0;  // the narrowest edge width among members with strong edges
-    double min_clipped = 1;
-    double min_dark = 1;
+    std::vector<double> widths;  // of the members with strong edges
+    double min_plateau = 1;
     size_t jpegs = 0;
     for (size_t i : set) {
-      if (m[i].edge_width > 0 && (sharpest == 0 || m[i].edge_width < sharpest))
-        sharpest = m[i].edge_width;
-      min_clipped = std::min(min_clipped, m[i].clipped_fraction);
-      min_dark = std::min(min_dark, m[i].dark_fraction);
+      if (m[i].edge_width > 0) widths.push_back(m[i].edge_width);
+      min_plateau = std::min(min_plateau, m[i].highlight_plateau);
       jpegs += m[i].jpeg ? 1 : 0;
+    }
+    // The reference width: the lower quartile of the members' (the narrowest of up to four).
+    // Not the narrowest: a copy whose contrast was cut keeps only its steepest edges, and a
+    // heavily compressed one has block edges, and either can measure narrower than the original.
+    double reference = 0;
+    if (!widths.empty()) {
+      const auto quartile = widths.begin() + static_cast<std::ptrdiff_t>((widths.size() - 1) / 4);
+      std::nth_element(widths.begin(), quartile, widths.end());
+      reference = *quartile;
     }
     double blurriest = 0;
     for (size_t k = 0; k < set.size(); ++k) {
       const GroupingItem& item = m[set[k]];
-      if (sharpest > 0 && item.edge_width > 0) out[k].blur = item.edge_width / sharpest - 1;
+      if (reference > 0 && item.edge_width > 0)
+        out[k].blur = std::max(0.0, item.edge_width / reference - 1 - kBlurDeadZone);
       blurriest = std::max(blurriest, out[k].blur);
-      out[k].highlights = std::max(0.0, item.clipped_fraction - min_clipped);
-      out[k].shadows = std::max(0.0, item.dark_fraction - min_dark);
+      out[k].highlights = std::max(0.0, item.highlight_plateau - min_plateau);
     }
-    if (sharpest > 0) {
+    if (reference > 0) {
       // No strong edges at all while other copies have them: blurred past recognition.
       for (size_t k = 0; k < set.size(); ++k) {
         if (m[set[k]].edge_width <= 0) out[k].blur = std::max(kNoEdgesBlur, blurriest);
@@ -299,9 +308,8 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
   const Degradation dk = at(keeper);
   const Degradation dothers = at(other);
   // Name the term that differs most; on equal differences, the first of blur, highlights,
-  // shadows, compression.
-  const std::array<double, 4> gap = {dothers.blur - dk.blur, dothers.highlights - dk.highlights,
-                                     dothers.shadows - dk.shadows,
+  // compression.
+  const std::array<double, 3> gap = {dothers.blur - dk.blur, dothers.highlights - dk.highlights,
                                      dothers.compression - dk.compression};
   const auto largest = static_cast<size_t>(std::max_element(gap.begin(), gap.end()) - gap.begin());
   switch (largest) {
@@ -313,11 +321,8 @@ std::string describe(const Ranker& ranker, size_t step, std::span<const Grouping
       return fmt::format("least degraded (edge width {:.1f} vs {:.1f} px)", k.edge_width,
                          o.edge_width);
     case 1:
-      return fmt::format("least degraded (clipped {} vs {})", percent(k.clipped_fraction),
-                         percent(o.clipped_fraction));
-    case 2:
-      return fmt::format("least degraded (crushed shadows {} vs {})", percent(k.dark_fraction),
-                         percent(o.dark_fraction));
+      return fmt::format("least degraded (blown highlights {} vs {})",
+                         percent(k.highlight_plateau), percent(o.highlight_plateau));
     default:
       if (dk.jpeg_quality == 0) {
         // The keeper is no JPEG (or its quality is unknown): the other lost to the best JPEG
@@ -344,8 +349,7 @@ void set_keeper_inputs(GroupingItem& item, const FileRecord& record) {
   item.jpeg = record.format == "jpeg";
   if (record.has_signals) {
     item.edge_width = record.quality.edge_width;
-    item.clipped_fraction = record.quality.clipped_fraction;
-    item.dark_fraction = record.quality.dark_fraction;
+    item.highlight_plateau = record.quality.highlight_plateau;
   }
 }
 

@@ -264,6 +264,13 @@ ALTER TABLE files ADD COLUMN highlight_level REAL;
 ALTER TABLE files ADD COLUMN opaque_fraction REAL;
 )sql";
 
+// Schema version 7: `highlight_plateau`, the share of pixels on a plateau at the image's top
+// level (blown highlights, wherever a tone edit moved them), which the keeper compares within a
+// group (docs/DEDUP.md). Rows scanned before have NULL there; the scan measures them again.
+constexpr const char* kSchemaV7 = R"sql(
+ALTER TABLE files ADD COLUMN highlight_plateau REAL;
+)sql";
+
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
 /// to `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -278,13 +285,14 @@ struct Migration {
 
 // Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
 // commands work from any directory and one file is one row (manifest_paths.h).
-// Schema version 6: kSchemaV6 above.
-constexpr std::array<Migration, 6> kMigrations{{{1, kSchemaV1},
+// Schema versions 6 and 7: kSchemaV6 and kSchemaV7 above.
+constexpr std::array<Migration, 7> kMigrations{{{1, kSchemaV1},
                                                 {2, kSchemaV2},
                                                 {3, kSchemaV3},
                                                 {4, kSchemaV4},
                                                 {5, nullptr, manifest_detail::make_stored_paths_absolute},
-                                                {6, kSchemaV6}}};
+                                                {6, kSchemaV6},
+                                                {7, kSchemaV7}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -292,14 +300,14 @@ constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
     "colorfulness, orientation_hashes, id, edge_width, clipped_fraction, highlight_level, "
-    "opaque_fraction";
+    "opaque_fraction, highlight_plateau";
 // The same columns qualified for joins (files AS f).
 constexpr const char* kFileColumnsQualified =
     "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
     "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
     "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id, f.edge_width, "
-    "f.clipped_fraction, f.highlight_level, f.opaque_fraction";
-constexpr int kFileColumnCount = 24;
+    "f.clipped_fraction, f.highlight_level, f.opaque_fraction, f.highlight_plateau";
+constexpr int kFileColumnCount = 25;
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 
@@ -309,9 +317,9 @@ constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
     "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes, edge_width, "
-    "clipped_fraction, highlight_level, opaque_fraction) "
+    "clipped_fraction, highlight_level, opaque_fraction, highlight_plateau) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24, ?25) "
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -322,7 +330,8 @@ constexpr const char* kUpsertSql =
     "colorfulness = excluded.colorfulness, run_id = excluded.run_id, "
     "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes, "
     "edge_width = excluded.edge_width, clipped_fraction = excluded.clipped_fraction, "
-    "highlight_level = excluded.highlight_level, opaque_fraction = excluded.opaque_fraction";
+    "highlight_level = excluded.highlight_level, opaque_fraction = excluded.opaque_fraction, "
+    "highlight_plateau = excluded.highlight_plateau";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -612,6 +621,7 @@ struct Manifest::Impl {
       q.clipped_fraction = sqlite3_column_double(stmt, 21);
       q.highlight_level = sqlite3_column_double(stmt, 22);
       q.opaque_fraction = column_is_null(stmt, 23) ? 1.0 : sqlite3_column_double(stmt, 23);
+      q.highlight_plateau = sqlite3_column_double(stmt, 24);  // NULL before schema 7: 0
     }
     if (sqlite3_column_type(stmt, 18) == SQLITE_BLOB &&
         static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
@@ -666,6 +676,7 @@ struct Manifest::Impl {
       sqlite3_bind_double(stmt, 23, q.clipped_fraction);
       sqlite3_bind_double(stmt, 24, q.highlight_level);
       sqlite3_bind_double(stmt, 25, q.opaque_fraction);
+      sqlite3_bind_double(stmt, 26, q.highlight_plateau);
     }  // else: left NULL (bindings are cleared after every row)
     if (current_run_id > 0) {
       sqlite3_bind_int64(stmt, 19, current_run_id);
@@ -692,7 +703,7 @@ std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() con
   stamps.reserve(static_cast<size_t>(count_files()));
   Statement stmt = impl_->prepare(
       "SELECT path, size_bytes, mtime_ns, orientation_hashes IS NOT NULL OR phash IS NULL, "
-      "phash IS NULL OR edge_width IS NOT NULL FROM files");
+      "phash IS NULL OR (edge_width IS NOT NULL AND highlight_plateau IS NOT NULL) FROM files");
   int rc = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
     stamps.emplace(column_text(stmt.get(), 0),

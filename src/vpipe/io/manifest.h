@@ -25,7 +25,7 @@ namespace vpipe {
 /// (the engine's single writer stage). Other processes may read it concurrently (WAL).
 class Manifest {
  public:
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   /// Size and mtime of a file as last scanned; resume skips files whose stamp is unchanged.
   struct FileStamp {
@@ -34,7 +34,7 @@ class Manifest {
     /// The row has orientation hashes, or has no hashes at all (no pixels): nothing to add.
     bool has_orientation_hashes = false;
     /// The row has every signal of this schema (or no pixels); false for a row scanned before
-    /// schema 6, which a scan measures again.
+    /// schema 7, which a scan measures again.
     bool current_signals = true;
   };
 

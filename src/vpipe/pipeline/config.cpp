@@ -372,9 +372,10 @@ std::vector<ConfigField> build_fields() {
       "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },
       names_of(kAllKeeperCriteria),
       "Which member of a group is kept: criteria tried in this order until one decides; "
-      "`pixels` (most pixels; sizes within 1% tie), `least_degraded` (least blurred, clipped "
-      "or JPEG-compressed relative to the other members; docs/DEDUP.md), `quality` (best "
-      "quality score), `oldest` (earliest mtime), `shortest_path`. Each at most once."));
+      "`pixels` (most pixels; sizes within 1% tie), `least_degraded` (least blurred, blown "
+      "or JPEG-compressed relative to the other members; docs/DEDUP.md), `oldest` (earliest "
+      "mtime: a copy is newer than its source), `quality` (best quality score), "
+      "`shortest_path`. Each at most once."));
   f.push_back(int_field(
       "dedup.threads", [](auto& c) -> auto& { return c.dedup.threads; }, 0, kMaxThreads,
       "Workers of the pair search; 0 = the cores this process may use."));

@@ -25,6 +25,12 @@ static_assert(kOpaqueAlpha == kEdgeOpaqueAlpha, "edge_width_cpu reads the same a
 constexpr int kClippedLevel = 250;
 // `highlight_level` is this percentile of the gray levels.
 constexpr double kHighlightPercentile = 0.99;
+// `highlight_plateau` (docs/SIGNALS.md): the share of pixels within kPlateauLevels of the image's
+// top level, the highest level that kPlateauTopShare of them reach. A blown highlight is a plateau
+// at the top of the histogram wherever a later tone edit moved it (darkened, it is still one, at a
+// lower level); a photo's unclipped highlights thin out towards its top level.
+constexpr int kPlateauLevels = 3;
+constexpr double kPlateauTopShare = 0.001;
 
 // Population variance from exact integer sums of x and x*x over n samples, clamped at 0 against
 // rounding in the subtraction.
@@ -157,21 +163,43 @@ double histogram_percentile(const std::array<int64_t, 256>& counts, int64_t n, d
   return low + (high - low) * (rank - static_cast<double>(lo));
 }
 
-/// Share of the RGB pixels (HWC, tight, `pixels` of them) with any channel >= kClippedLevel;
-/// with `alpha` (pixels bytes, may be null), of the `counted` opaque ones only.
-double clipped_rgb_fraction(const uint8_t* rgb, size_t pixels, const uint8_t* alpha,
-                            size_t counted) {
-  size_t clipped = 0;
+/// clipped_fraction and highlight_plateau from a 256-bin histogram of the pixels' brightest
+/// channel (`counts`, n > 0 samples): the share at kClippedLevel or more, and the share within
+/// kPlateauLevels of the image's top level (the highest level at least kPlateauTopShare of the
+/// samples reach).
+void top_signals(const std::array<int64_t, 256>& counts, int64_t n, QualitySignals& out) {
+  int64_t clipped = 0;
+  for (int v = kClippedLevel; v < 256; ++v) clipped += counts[v];
+  out.clipped_fraction = static_cast<double>(clipped) / static_cast<double>(n);
+  const auto reach = std::max<int64_t>(1, static_cast<int64_t>(
+                                              std::ceil(kPlateauTopShare * static_cast<double>(n))));
+  int64_t above = 0;
+  int top = 255;
+  for (; top > 0; --top) {
+    above += counts[top];
+    if (above >= reach) break;
+  }
+  int64_t plateau = 0;
+  for (int v = std::max(0, top - kPlateauLevels); v < 256; ++v) plateau += counts[v];
+  out.highlight_plateau = static_cast<double>(plateau) / static_cast<double>(n);
+}
+
+/// top_signals of the RGB pixels (HWC, tight, `pixels` of them) by their brightest channel; with
+/// `alpha` (pixels bytes, may be null), of the `counted` opaque ones only.
+void rgb_top_signals(const uint8_t* rgb, size_t pixels, const uint8_t* alpha, size_t counted,
+                     QualitySignals& out) {
+  std::array<std::array<uint32_t, 256>, 2> partial{};  // two, against store-to-load chains
   for (size_t i = 0; i < pixels; ++i) {
     if (alpha != nullptr && alpha[i] < kOpaqueAlpha) continue;
-    const uint8_t top = std::max({rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]});
-    clipped += top >= kClippedLevel;
+    ++partial[i & 1][std::max({rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]})];
   }
-  return static_cast<double>(clipped) / static_cast<double>(counted);
+  std::array<int64_t, 256> counts{};
+  for (int v = 0; v < 256; ++v) counts[v] = int64_t{partial[0][v]} + partial[1][v];
+  top_signals(counts, static_cast<int64_t>(counted), out);
 }
 
 /// Fills brightness, contrast, dark/bright fractions, entropy, highlight_level and (for gray
-/// images; RGB callers replace it) clipped_fraction from a 256-bin histogram of gray levels,
+/// images; RGB callers replace them) clipped_fraction and highlight_plateau from a 256-bin histogram of gray levels,
 /// given as the sum of kParts histograms (partial[k][level]) over n > 0 pixels.
 template <size_t kParts>
 void signals_from_histogram(const std::array<std::array<uint32_t, 256>, kParts>& partial, size_t n,
@@ -203,9 +231,7 @@ void signals_from_histogram(const std::array<std::array<uint32_t, 256>, kParts>&
   // A single-level image gives -0.0; report a plain 0.
   out.entropy = std::max(0.0, -neg_entropy);
   out.highlight_level = histogram_percentile(counts, static_cast<int64_t>(n), kHighlightPercentile);
-  int64_t clipped = 0;
-  for (int v = kClippedLevel; v < 256; ++v) clipped += counts[v];
-  out.clipped_fraction = static_cast<double>(clipped) / total;
+  top_signals(counts, static_cast<int64_t>(n), out);
 }
 
 /// Fills brightness, contrast, dark/bright fractions and entropy from one 256-bin histogram of
@@ -294,7 +320,7 @@ QualitySignals masked_quality_signals(const Image& working, const Image& alpha) 
   }
   masked_histogram_signals(gray, a, pixels, opaque, signals);
   if (working.channels == 3) {
-    signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels, a, opaque);
+    rgb_top_signals(working.pixels.data(), pixels, a, opaque, signals);
   }
   signals.sharpness = masked_laplacian_variance(gray, a, working.width, working.height);
   signals.edge_width = edge_width_cpu(gray, a, working.width, working.height);
@@ -323,7 +349,7 @@ QualitySignals quality_signals_cpu(const Image& working, const Image* alpha) {
   }
   histogram_signals(gray, pixels, signals);
   if (working.channels == 3) {
-    signals.clipped_fraction = clipped_rgb_fraction(working.pixels.data(), pixels, nullptr, pixels);
+    rgb_top_signals(working.pixels.data(), pixels, nullptr, pixels, signals);
   }
   signals.sharpness = laplacian_variance(gray, working.width, working.height);
   signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height);

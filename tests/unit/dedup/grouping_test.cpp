@@ -214,13 +214,12 @@ size_t keeper_of(Corpus& c, const DedupOptions& options = {}) {
   return r.groups.empty() ? size_t{99} : r.groups[0].members.front().item;
 }
 
-/// An untouched photo's signals: sharp edges, a little clipping and shadow.
+/// An untouched photo's signals: sharp edges, a few pixels on the top plateau.
 GroupingItem& photo(GroupingItem& item, double quality, double edge_width = 1.4,
-                    double clipped = 0.02, double dark = 0.03) {
+                    double plateau = 0.02) {
   item.quality = quality;
   item.edge_width = edge_width;
-  item.clipped_fraction = clipped;
-  item.dark_fraction = dark;
+  item.highlight_plateau = plateau;
   return item;
 }
 
@@ -229,7 +228,7 @@ TEST(Grouping, ABlownOutCopyLosesToItsOriginalDespiteAHigherQualityScore) {
   Corpus c;
   photo(c.add("original.jpg", kBaseP, kBaseD, 12'000'000), 0.87).mtime_ns = 200;
   auto& blown = c.add("o.jpg", flip(kBaseP, 0, 3), kBaseD, 12'000'000);
-  photo(blown, 1.00, 1.3, 0.31, 0.0).mtime_ns = 100;  // older, sharper, better scored
+  photo(blown, 1.00, 1.3, 0.31).mtime_ns = 100;  // older, sharper, better scored
   EXPECT_EQ(keeper_of(c), 0U);
   // Without least_degraded (the old default order) the quality score picked the blown-out copy.
   DedupOptions old_order;
@@ -250,8 +249,8 @@ TEST(Grouping, ABlurredCopyLosesEvenWhenOlderAndBetterScored) {
 
 TEST(Grouping, ASmallerCopyLosesEvenWhenSharperAndCleaner) {
   Corpus c;
-  photo(c.add("original.jpg", kBaseP, kBaseD, 4000 * 3000), 0.40, 1.6, 0.05, 0.05);
-  photo(c.add("r.jpg", flip(kBaseP, 0, 2), kBaseD, 2000 * 1500), 0.70, 1.1, 0.0, 0.0);
+  photo(c.add("original.jpg", kBaseP, kBaseD, 4000 * 3000), 0.40, 1.6, 0.05);
+  photo(c.add("r.jpg", flip(kBaseP, 0, 2), kBaseD, 2000 * 1500), 0.70, 1.1, 0.0);
   EXPECT_EQ(keeper_of(c), 0U);
 }
 
@@ -303,7 +302,8 @@ TEST(Grouping, JpegQualityIsEstimatedOncePerExactClass) {
 
 TEST(Grouping, DifferencesWithinTheMarginsFallThroughToTheConfiguredOrder) {
   Corpus c;
-  // 0.6% fewer pixels, edges 3.6% wider, 3 points more clipped: ties; the quality score decides.
+  // 0.6% fewer pixels, edges 3.6% wider, 3 points more on the plateau: ties; the quality score
+  // decides (the files are equally old).
   photo(c.add("a.jpg", kBaseP, kBaseD, 1'000'000), 0.50, 1.40, 0.02);
   photo(c.add("b.jpg", flip(kBaseP, 0, 2), kBaseD, 994'000), 0.60, 1.45, 0.05);
   EXPECT_EQ(keeper_of(c), 1U);
@@ -311,13 +311,15 @@ TEST(Grouping, DifferencesWithinTheMarginsFallThroughToTheConfiguredOrder) {
   c.items[1].pixels = 989'000;
   EXPECT_EQ(keeper_of(c), 0U);
   c.items[1].pixels = 1'000'000;
-  c.items[1].edge_width = 1.60;
+  c.items[1].edge_width = 1.60;  // 14% wider: inside the 20% that counts as no blur
+  EXPECT_EQ(keeper_of(c), 1U);
+  c.items[1].edge_width = 1.85;  // 32% wider
   EXPECT_EQ(keeper_of(c), 0U);
   c.items[1].edge_width = 1.40;
-  c.items[1].dark_fraction = 0.20;
+  c.items[1].highlight_plateau = 0.20;
   EXPECT_EQ(keeper_of(c), 0U);
   // Equal on everything the order asks: oldest, then the shortest path.
-  c.items[1].dark_fraction = c.items[0].dark_fraction;
+  c.items[1].highlight_plateau = c.items[0].highlight_plateau;
   c.items[1].quality = c.items[0].quality;
   c.items[0].mtime_ns = 5;
   c.items[1].mtime_ns = 9;
@@ -331,9 +333,9 @@ TEST(Grouping, DifferencesWithinTheMarginsFallThroughToTheConfiguredOrder) {
 TEST(Grouping, ARejectedFileIsNeverKeeperWhileAUsableOneExists) {
   Corpus c;
   // Largest, sharpest, cleanest, best score: but rejected.
-  auto& best = photo(c.add("best.jpg", kBaseP, kBaseD, 9000), 0.99, 1.0, 0.0, 0.0);
+  auto& best = photo(c.add("best.jpg", kBaseP, kBaseD, 9000), 0.99, 1.0, 0.0);
   best.rejected = true;
-  photo(c.add("usable.jpg", flip(kBaseP, 0, 2), kBaseD, 100), 0.10, 3.0, 0.40, 0.30);
+  photo(c.add("usable.jpg", flip(kBaseP, 0, 2), kBaseD, 100), 0.10, 3.0, 0.40);
   EXPECT_EQ(keeper_of(c), 1U);
   for (KeeperCriterion k : kAllKeeperCriteria) {
     DedupOptions options;
@@ -354,7 +356,7 @@ TEST(Grouping, TheKeeperIsFirstByRankKeepersAndExplainedWithoutContradiction) {
       auto& item = c.add(numbered("m", round, i), flip(kBaseP, i, 1), kBaseD,
                          1'000'000 - static_cast<int64_t>(rng() % 3) * 6'000);
       photo(item, std::round(unit(rng) * 10) / 10, 1 + std::round(unit(rng) * 4) / 4,
-            std::round(unit(rng) * 4) / 20, std::round(unit(rng) * 4) / 20);
+            std::round(unit(rng) * 4) / 20);
       item.rejected = rng() % 5 == 0;
       item.mtime_ns = static_cast<int64_t>(rng() % 3);
     }

@@ -25,8 +25,7 @@ struct Group {
     item.pixels = int64_t{width} * height;
     item.quality = 0.5;
     item.edge_width = 1.4;
-    item.clipped_fraction = 0.02;
-    item.dark_fraction = 0.01;
+    item.highlight_plateau = 0.02;
     item.mtime_ns = 1'600'000'000'000'000'000;  // 2020-09-13
     return item;
   }
@@ -55,18 +54,66 @@ TEST(ExplainKeeper, LeastDegradedByBlur) {
   EXPECT_EQ(g.why(0).text, "least degraded (edge width 1.4 px vs no strong edges)");
 }
 
-TEST(ExplainKeeper, LeastDegradedByClippingNamesTheTermThatDiffersMost) {
+TEST(ExplainKeeper, LeastDegradedByBlownHighlightsNamesTheTermThatDiffersMost) {
   Group g;
   g.add("a.jpg");
   GroupingItem& blown = g.add("b.jpg");
-  blown.clipped_fraction = 0.31;
-  blown.edge_width = 1.5;  // a little wider too, but the clipping is what sets it apart
-  EXPECT_EQ(g.why(0).text, "least degraded (clipped 2% vs 31%)");
-  blown.clipped_fraction = 0.02;
-  blown.dark_fraction = 0.40;
-  EXPECT_EQ(g.why(0).text, "least degraded (crushed shadows 1% vs 40%)");
-  g.items[0].dark_fraction = 0.004;
-  EXPECT_EQ(g.why(0).text, "least degraded (crushed shadows 0.4% vs 40%)");
+  blown.highlight_plateau = 0.31;
+  blown.edge_width = 1.9;  // 36% wider too (20 points of it no blur), but the plateau differs more
+  EXPECT_EQ(g.why(0).text, "least degraded (blown highlights 2% vs 31%)");
+  g.items[0].highlight_plateau = 0.004;
+  EXPECT_EQ(g.why(0).text, "least degraded (blown highlights 0.4% vs 31%)");
+}
+
+TEST(RankKeepers, AToneEditThatKeepsThePlateauTiesAndTheOlderFileWins) {
+  // A darkened copy of a photo with blown highlights: its plateau moved down with the rest of
+  // the tones, but it is still as large, so the copy does not look less degraded; nor does its
+  // higher quality score (mid-tones, no clipped channel) decide before the files' ages.
+  Group g;
+  GroupingItem& original = g.add("photo.jpg");
+  original.highlight_plateau = 0.16;
+  original.quality = 0.88;
+  GroupingItem& darker = g.add("photo-darker.jpg");
+  darker.highlight_plateau = 0.155;
+  darker.quality = 0.95;
+  darker.mtime_ns = original.mtime_ns + 86'400'000'000'000;
+  EXPECT_EQ(rank_keepers(g.items, kDefaultOrder), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(g.why(0).decided_by, "oldest");
+  // With the ages equal, the quality score decides.
+  g.items[1].mtime_ns = g.items[0].mtime_ns;
+  EXPECT_EQ(rank_keepers(g.items, kDefaultOrder), (std::vector<size_t>{1, 0}));
+}
+
+TEST(RankKeepers, EdgesUpTo20PercentWiderAreNoBlur) {
+  // A tone edit changes which edges count as strong and moves the width by noise.
+  Group g;
+  g.add("original.jpg").edge_width = 1.40;
+  g.add("gamma.jpg").edge_width = 1.65;  // 18% wider: a tie, the older file wins
+  g.items[1].mtime_ns = g.items[0].mtime_ns + 1;
+  g.items[1].quality = 0.9;
+  EXPECT_EQ(rank_keepers(g.items, kDefaultOrder), (std::vector<size_t>{0, 1}));
+  g.items[1].edge_width = 1.40 * 1.31;  // 31% wider: 0.11 past the dead zone, over the margin
+  EXPECT_EQ(g.why(0).decided_by, "least_degraded");
+}
+
+TEST(RankKeepers, TheReferenceWidthIsTheLowerQuartileNotTheNarrowest) {
+  // A copy with its contrast cut keeps only its steepest edges and measures narrower than the
+  // original; measured against it, every other member would look blurred.
+  Group g;
+  g.add("original.jpg").edge_width = 1.4;
+  for (const char* copy : {"mirror.jpg", "reencode.jpg", "rot90.jpg"}) {
+    g.add(copy).mtime_ns += 1;
+  }
+  g.add("low-contrast.jpg").edge_width = 1.0;
+  g.items[4].mtime_ns += 1;
+  EXPECT_EQ(rank_keepers(g.items, kDefaultOrder).front(), 0U);
+  EXPECT_EQ(g.why(0).decided_by, "oldest");
+  // With only two members the lower quartile is the narrower one.
+  Group pair;
+  pair.add("original.jpg").edge_width = 1.4;
+  pair.add("low-contrast.jpg").edge_width = 1.0;
+  pair.items[1].mtime_ns += 1;
+  EXPECT_EQ(pair.why(1).decided_by, "least_degraded");
 }
 
 TEST(ExplainKeeper, HigherJpegQuality) {
@@ -168,8 +215,9 @@ TEST(ExplainKeeper, FollowsTheGivenOrder) {
 }
 
 TEST(RankKeepers, DegradationIsRelativeToTheMembersStillTied) {
-  // Blur compares edge widths as a ratio to the sharpest member still tied on pixels: a small,
-  // sharper copy (out on pixels) does not make the large ones' small difference count.
+  // Blur compares edge widths as a ratio to the reference width of the members still tied on
+  // pixels: a small, sharper copy (out on pixels) does not make the large ones' small difference
+  // count.
   Group g;
   g.add("a.jpg").edge_width = 2.0;
   g.add("b.jpg").edge_width = 2.15;  // 7.5% wider than a: within the margin

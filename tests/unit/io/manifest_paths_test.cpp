@@ -28,14 +28,15 @@ void touch(const fs::path& path) {
 
 class ManifestPathsTest : public ::testing::Test {
  protected:
-  /// A manifest with the tables of schema 4 (today's, less the columns schema 6 added), its
+  /// A manifest with the tables of schema 4 (today's, less the columns schemas 6 and 7 added), its
   /// version set back to 4, then `sql`.
   void make_schema4(const std::string& sql) {
     fs::create_directories(db_.parent_path());
     { Manifest created(db_); }
     RawDb raw(db_);
     for (const char* column :
-         {"edge_width", "clipped_fraction", "highlight_level", "opaque_fraction"}) {
+         {"edge_width", "clipped_fraction", "highlight_level", "opaque_fraction",
+          "highlight_plateau"}) {
       raw.exec(std::string("ALTER TABLE files DROP COLUMN ") + column);
     }
     raw.exec("PRAGMA user_version = 4");
@@ -109,7 +110,7 @@ INSERT INTO actions (id, kind, source, target, state, updated_at)
     EXPECT_EQ(manifest.integrity_check(), "ok");
   }
   RawDb raw(db_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_foreign_key_check"), "0");
   // The loser's inferences followed it where the survivor had none of that model.
   EXPECT_EQ(raw.text("SELECT group_concat(model, ',') FROM (SELECT model FROM inferences "

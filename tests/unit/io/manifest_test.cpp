@@ -43,6 +43,7 @@ FileRecord full_record(const std::string& path) {
   r.phash = 0x8000000000000001ULL;  // top bit set: negative as int64
   r.dhash = 0xffffffffffffffffULL;
   r.quality = {123.25, 127.5, 64.125, 0.25, 0.0625, 7.5, 33.75, 2.75, 0.125, 231.5};
+  r.quality.highlight_plateau = 0.03125;
   return r;
 }
 
@@ -64,6 +65,7 @@ void expect_same(const FileRecord& a, const FileRecord& b) {
   EXPECT_EQ(a.quality.edge_width, b.quality.edge_width);
   EXPECT_EQ(a.quality.clipped_fraction, b.quality.clipped_fraction);
   EXPECT_EQ(a.quality.highlight_level, b.quality.highlight_level);
+  EXPECT_EQ(a.quality.highlight_plateau, b.quality.highlight_plateau);
   EXPECT_EQ(a.quality.brightness, b.quality.brightness);
   EXPECT_EQ(a.quality.contrast, b.quality.contrast);
   EXPECT_EQ(a.quality.dark_fraction, b.quality.dark_fraction);
@@ -77,7 +79,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -157,7 +159,8 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
     raw.exec(
         "ALTER TABLE files DROP COLUMN opaque_fraction; ALTER TABLE files DROP COLUMN edge_width; "
         "ALTER TABLE files DROP COLUMN clipped_fraction; ALTER TABLE files DROP COLUMN "
-        "highlight_level; PRAGMA user_version = 4;");
+        "highlight_level; ALTER TABLE files DROP COLUMN highlight_plateau; "
+        "PRAGMA user_version = 4;");
   }
   Manifest migrated(db_path_);
   const FileRecord old_row = *migrated.find_file("/logo.png");
@@ -165,8 +168,10 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
   EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
   EXPECT_EQ(old_row.quality.sharpness, 123.25);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
   EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"), "null");
+  EXPECT_EQ(raw.text("SELECT typeof(highlight_plateau) FROM files WHERE path = '/logo.png'"),
+            "null");
 }
 
 TEST_F(ManifestTest, ReUpsertReplacesTheRow) {
@@ -189,16 +194,20 @@ TEST_F(ManifestTest, ReUpsertReplacesTheRow) {
   EXPECT_FALSE(found->has_content_hash);
 }
 
-TEST_F(ManifestTest, RowsWithoutTheVersion5SignalsAreRescanned) {
+TEST_F(ManifestTest, RowsWithoutTheLatestSignalsAreRescanned) {
   Manifest manifest(db_path_);
-  const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg")};
+  const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg"),
+                                        full_record("/c.jpg")};
   manifest.upsert_files(rows);
   EXPECT_TRUE(manifest.file_stamps().at("/a.jpg").current_signals);
-  // A row written by a version-4 scan has NULL in the new columns.
+  // A row written by a version-4 scan has NULL in the columns of schema 6, one by a version-6
+  // scan in the column of schema 7.
   RawDb(db_path_).exec("UPDATE files SET edge_width = NULL WHERE path = '/b.jpg'");
+  RawDb(db_path_).exec("UPDATE files SET highlight_plateau = NULL WHERE path = '/c.jpg'");
   const auto stamps = manifest.file_stamps();
   EXPECT_TRUE(stamps.at("/a.jpg").current_signals);
   EXPECT_FALSE(stamps.at("/b.jpg").current_signals);
+  EXPECT_FALSE(stamps.at("/c.jpg").current_signals);
   const std::optional<FileRecord> a = manifest.find_file("/a.jpg");
   ASSERT_TRUE(a.has_value());
   EXPECT_DOUBLE_EQ(a->quality.edge_width, 2.75);
@@ -405,7 +414,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "6");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }

@@ -527,7 +527,7 @@ TEST(PipelineConfigOutput, Json) {
   EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","devices":{"memory_budget_mib":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("gpu_dedup_min_images":500000},"ingest":{"urls":[],)"));
   EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
-  EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","least_degraded","quality","oldest","shortest_path"])"));
+  EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","least_degraded","oldest","quality","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"max_edge_width":)"));
   EXPECT_THAT(json, HasSubstr(R"("corrupt":{"enabled":true,"include_damaged":true})"));
   EXPECT_THAT(json, ::testing::EndsWith(R"("thumbnail_size":160}})"));

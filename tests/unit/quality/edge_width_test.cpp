@@ -133,5 +133,44 @@ TEST(ExposureSignals, ClippingCountsAnySaturatedChannel) {
   EXPECT_DOUBLE_EQ(quality_signals_cpu(rgb).clipped_fraction, 0.30);
 }
 
+/// A 100x100 RGB photo-like image: 30% of the pixels blown to white (`white`), the rest a ramp
+/// over levels 20..179 (scaled by `gain`), so that its top thins out.
+Image blown_photo(int white, double gain) {
+  Image rgb(100, 100, 3);
+  for (size_t i = 0; i < 10'000; ++i) {
+    const int level = i < 3'000 ? white : static_cast<int>((20 + (i % 160)) * gain);
+    for (size_t c = 0; c < 3; ++c) rgb.pixels[3 * i + c] = static_cast<uint8_t>(level);
+  }
+  return rgb;
+}
+
+TEST(ExposureSignals, HighlightPlateauIsTheShareAtTheTopLevel) {
+  const QualitySignals q = quality_signals_cpu(blown_photo(255, 1.0));
+  EXPECT_DOUBLE_EQ(q.clipped_fraction, 0.30);
+  EXPECT_DOUBLE_EQ(q.highlight_plateau, 0.30);
+  // Darkened by a stop, the blown area is no longer clipped but still a plateau at the top.
+  const QualitySignals dark = quality_signals_cpu(blown_photo(127, 0.5));
+  EXPECT_DOUBLE_EQ(dark.clipped_fraction, 0.0);
+  EXPECT_NEAR(dark.highlight_plateau, 0.30, 1e-9);
+  // Without the blown area the ramp's top four levels hold 4 of its 160 levels.
+  Image ramp = blown_photo(179, 1.0);
+  for (size_t i = 0; i < 3'000; ++i) {
+    for (size_t c = 0; c < 3; ++c) ramp.pixels[3 * i + c] = static_cast<uint8_t>(20 + i % 160);
+  }
+  EXPECT_NEAR(quality_signals_cpu(ramp).highlight_plateau, 4.0 / 160, 0.002);
+  // A gray image measures its gray levels, and a single bright pixel is not the top level.
+  cv::Mat m(100, 100, CV_8UC1, cv::Scalar(90));
+  m(cv::Rect(0, 0, 100, 20)).setTo(200);
+  m.at<uint8_t>(50, 50) = 255;
+  EXPECT_DOUBLE_EQ(quality_signals_cpu(gray_image(m)).highlight_plateau, 2'001.0 / 10'000);
+}
+
+TEST(ExposureSignals, HighlightPlateauOfTheOpaquePixelsOnly) {
+  Image rgb = blown_photo(255, 1.0);
+  Image alpha(100, 100, 1);
+  for (size_t i = 0; i < 10'000; ++i) alpha.pixels[i] = i < 2'000 ? 0 : 255;  // 2/3 of the blown
+  EXPECT_DOUBLE_EQ(quality_signals_cpu(rgb, &alpha).highlight_plateau, 1'000.0 / 8'000);
+}
+
 }  // namespace
 }  // namespace vpipe

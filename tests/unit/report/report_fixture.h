@@ -166,6 +166,8 @@ class ReportFixture : public ::testing::Test {
       s.quality = q;
       return s;
     };
+    QualitySignals blown{400, 112, 50, 0.01, 0.01, 7.2, 40};
+    blown.highlight_plateau = 0.35;
     Spec reencoded = picture("d2.jpg", 4, 400, 200, 6);
     reencoded.jpeg_quality = 40;  // the keeper wins on JPEG quality: 88 vs 40
     Spec broken = picture("e2-broken.jpg", 5, 300, 300);
@@ -181,8 +183,8 @@ class ReportFixture : public ::testing::Test {
         picture("b1.jpg", 2, 320, 240),
         picture(kHostileName, 2, 320, 240, 8),
         picture("c1.jpg", 3, 256, 256),
-        // Darker, with crushed shadows: the keeper wins as the least degraded.
-        with_quality(picture(kLatin1Name, 3, 256, 256, -8), {400, 112, 50, 0.35, 0.01, 7.2, 40}),
+        // A third of it blown to a plateau: the keeper wins as the least degraded.
+        with_quality(picture(kLatin1Name, 3, 256, 256, -8), blown),
         picture("d1.jpg", 4, 400, 200),
         reencoded,
         picture("e1.jpg", 5, 300, 300),

@@ -175,8 +175,8 @@ TEST_F(ReportTest, SaysWhyEachKeeperWonUnderItsThumbnail) {
   EXPECT_EQ(count_of(groups, "<div class=\"why\""), 5);  // one per group, on the keeper's tile
   // Same size and signals: the quality score the pass recorded decides (0.8 vs 0.7).
   EXPECT_NE(groups.find("kept: higher quality score (0.80 vs 0.70)"), std::string::npos);
-  // c1.jpg over its darker copy: 1% of the pixels crushed to black against 35%.
-  EXPECT_NE(groups.find("kept: least degraded (crushed shadows 1% vs 35%)"), std::string::npos);
+  // c1.jpg over its copy with a third of its pixels blown to a plateau.
+  EXPECT_NE(groups.find("kept: least degraded (blown highlights 0% vs 35%)"), std::string::npos);
   // d1.jpg over d2.jpg, re-encoded at quality 40: read from the files' quantization tables.
   EXPECT_NE(groups.find("kept: higher JPEG quality (88 vs 40)"), std::string::npos);
   // The reason sits in the keeper's tile, after its facts.
