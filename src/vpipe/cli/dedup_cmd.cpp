@@ -29,6 +29,7 @@ struct DedupArgs {
   bool no_near = false;
   bool no_chain_guard = false;
   bool orientations = true;
+  bool crops = true;
   bool no_quality = false;
   bool auto_thresholds = false;
   bool explain = false;
@@ -44,6 +45,7 @@ struct DedupArgs {
   CLI::Option* keeper_opt = nullptr;
   CLI::Option* device_opt = nullptr;
   CLI::Option* orientations_opt = nullptr;
+  CLI::Option* crops_opt = nullptr;
 };
 
 std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
@@ -92,6 +94,7 @@ int run(const DedupArgs& a) {
   if (a.no_near) d.near = false;
   if (a.no_chain_guard) d.chain_guard = false;
   if (a.orientations_opt->count() > 0) d.orientations = a.orientations;
+  if (a.crops_opt->count() > 0) d.crops = a.crops;
   if (a.threads > 0) d.threads = a.threads;
   options.device = select_device(probe_devices(), device);
   if (a.gpu_min_images >= 0) options.gpu_join_min_hashes = static_cast<size_t>(a.gpu_min_images);
@@ -110,9 +113,9 @@ int run(const DedupArgs& a) {
     keeper_json += fmt::format("{}\"{}\"", keeper_json.empty() ? "" : ",", to_string(c));
   }
   options.config_json = fmt::format(
-      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"quality":{},"keeper":[{}]}})",
+      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"crops":{},"quality":{},"keeper":[{}]}})",
       to_string(d.match), d.phash_threshold, d.dhash_threshold, d.exact, d.near, d.chain_guard,
-      d.orientations, options.quality_enabled, keeper_json);
+      d.orientations, d.crops, options.quality_enabled, keeper_json);
 
   if (!std::filesystem::exists(a.db)) {
     throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
@@ -165,6 +168,9 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   args->orientations_opt = cmd->add_flag("--orientations,!--no-orientations", args->orientations,
                 "match copies turned 90/180/270 degrees or mirrored too (the default; needs the "
                 "scan's orientation hashes)");
+  args->crops_opt = cmd->add_flag("--crops,!--no-crops", args->crops,
+                                  "match copies cropped to about 85..95% of each side too (the "
+                                  "default; needs the scan's crop hashes)");
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
   cmd->add_flag("--explain", args->explain, "print each group's keeper and why it won (also in the report)");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");

@@ -98,8 +98,8 @@ void add_scan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", args->threads, "decode and signal workers (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--force", args->force, "rescan files already in the manifest with the same size and mtime");
   cmd->add_flag("--orientations,!--no-orientations", args->orientations,
-                "store the hashes of the 8 rotations/mirrors too (the default; about 4% of the "
-                "scan), so dedup finds turned and mirrored copies");
+                "store the hashes of the 8 rotations/mirrors and of five 90% crop windows too "
+                "(the default), so dedup finds turned, mirrored and cropped copies");
   cmd->add_flag("--lenient-decode", args->lenient, "keep images the codec decoded with a warning (e.g. truncated JPEG) as ok");
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels (decompression bombs)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-file-mib", args->max_file_mib, "refuse files over this size without reading them")->capture_default_str()->check(CLI::PositiveNumber);

@@ -66,6 +66,11 @@ struct FileRecord {
   bool has_orientation_hashes = false;
   std::array<uint64_t, 8> orientation_phash{};
   std::array<uint64_t, 8> orientation_dhash{};
+  /// pHash and dHash of five windows of 90% of each side (the four corners, the centre; the
+  /// CropWindow order of dedup/hashes.h), for cropped copies. Filled with the orientation hashes.
+  bool has_crop_hashes = false;
+  std::array<uint64_t, 5> crop_phash{};
+  std::array<uint64_t, 5> crop_dhash{};
 };
 
 /// One reason why the quality verdict rejected a file (manifest table `reasons`).

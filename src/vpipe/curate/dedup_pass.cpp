@@ -175,9 +175,12 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     PathArena paths;
     std::deque<std::array<uint64_t, kOrientationCount>> orientation_phash;
     std::deque<std::array<uint64_t, kOrientationCount>> orientation_dhash;
+    std::deque<std::array<uint64_t, kCropWindowCount>> crop_phash;
+    std::deque<std::array<uint64_t, kCropWindowCount>> crop_dhash;
     std::vector<GroupingItem> items;
     std::unordered_map<size_t, std::vector<ReasonRecord>> reasons;  // rejected items only
     int64_t missing_orientations = 0;
+    int64_t missing_crops = 0;
     manifest.for_each_file([&](const FileRecord& f) {
       const size_t index = items.size();
       GroupingItem& item = items.emplace_back();
@@ -195,6 +198,14 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           item.orientation_dhash = &orientation_dhash.emplace_back(f.orientation_dhash);
         } else {
           ++missing_orientations;
+        }
+      }
+      if (options.dedup.crops && f.has_signals) {
+        if (f.has_crop_hashes) {
+          item.crop_phash = &crop_phash.emplace_back(f.crop_phash);
+          item.crop_dhash = &crop_dhash.emplace_back(f.crop_dhash);
+        } else {
+          ++missing_crops;
         }
       }
       item.quality = f.has_signals ? quality_score(f) : 0.0;
@@ -218,6 +229,13 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           "turned or mirrored copies only as the other side. Rescan with orientation hashes "
           "on (scan.orientations: true, or `vpipe scan --orientations`)",
           missing_orientations);
+    }
+    if (missing_crops > 0) {
+      log().warn(
+          "dedup: {} files have no crop hashes (scanned by an older vpipe or without orientation "
+          "hashes); a cropped copy of them is found only as far as its whole-image hashes reach. "
+          "Rescan them (`vpipe scan` does, with orientation hashes on)",
+          missing_crops);
     }
     summary.timings.stages.push_back(step_metrics("load", items.size(), elapsed_ns(step_start)));
 

@@ -68,26 +68,54 @@ struct MatchRule {
   }
 };
 
-/// How near `b` is to `a` turned by each orientation: the best orientation the rule accepts
-/// (smallest pHash distance, then dHash), or nullopt. Without orientation hashes (or when not
-/// asked for) only the identity is tried.
+/// Which hashes of an item a comparison reads: 0..7 the item turned by that Orientation (0: the
+/// stored hashes), kFirstWindow + w its crop window w.
+using Variant = size_t;
+constexpr Variant kFirstWindow = kOrientationCount;
+
+/// The (pHash, dHash) of `item` as `variant` reads it; the arrays it needs must be present.
+std::pair<uint64_t, uint64_t> hashes_of(const GroupingItem& item, Variant variant) {
+  if (variant == 0) return {item.phash, item.dhash};
+  if (variant < kFirstWindow) {
+    return {(*item.orientation_phash)[variant], (*item.orientation_dhash)[variant]};
+  }
+  return {(*item.crop_phash)[variant - kFirstWindow], (*item.crop_dhash)[variant - kFirstWindow]};
+}
+
+/// The orientation a near pair found through `variant` records: a crop window is the picture as
+/// it stands.
+Orientation orientation_of(Variant variant) {
+  return variant < kFirstWindow ? static_cast<Orientation>(variant) : Orientation::kIdentity;
+}
+
+/// How near `b` is to `a`: `a` turned by each orientation against `b`, and, with crops, each
+/// crop window of either against the other as it is. The best the rule accepts (smallest pHash
+/// distance, then dHash), or nullopt. Without orientation or crop hashes (or when not asked
+/// for) only the stored hashes are compared.
 struct Nearness {
   int phash_distance;
   int dhash_distance;
   Orientation orientation;
 };
 std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
-                                 const MatchRule& rule, bool orientations) {
+                                 const MatchRule& rule, const DedupOptions& options) {
   std::optional<Nearness> best;
-  const size_t count = orientations && a.orientation_phash != nullptr ? kOrientationCount : 1;
-  for (size_t k = 0; k < count; ++k) {
-    const uint64_t ap = k == 0 ? a.phash : (*a.orientation_phash)[k];
-    const uint64_t ad = k == 0 ? a.dhash : (*a.orientation_dhash)[k];
-    const int dp = hamming_distance(ap, b.phash);
-    const int dd = hamming_distance(ad, b.dhash);
-    if (!rule.accepts(dp, dd)) continue;
+  const auto consider = [&](const GroupingItem& x, const GroupingItem& y, Variant variant) {
+    const auto [xp, xd] = hashes_of(x, variant);
+    const int dp = hamming_distance(xp, y.phash);
+    const int dd = hamming_distance(xd, y.dhash);
+    if (!rule.accepts(dp, dd)) return;
     if (!best || std::tie(dp, dd) < std::tie(best->phash_distance, best->dhash_distance)) {
-      best = Nearness{dp, dd, static_cast<Orientation>(k)};
+      best = Nearness{dp, dd, orientation_of(variant)};
+    }
+  };
+  const size_t turns =
+      options.orientations && a.orientation_phash != nullptr ? kOrientationCount : 1;
+  for (Variant k = 0; k < turns; ++k) consider(a, b, k);
+  if (options.crops) {
+    for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
+      if (a.crop_phash != nullptr) consider(a, b, w);
+      if (b.crop_phash != nullptr) consider(b, a, w);
     }
   }
   return best;
@@ -213,21 +241,27 @@ class Grouper {
       dhashes[i] = items_[reps[i]].dhash;
     }
     DisjointSets sets(n);
+    std::unordered_set<uint64_t> found_pairs;  // (smaller << 32) | larger rep position
     std::vector<NearPair> buffer;
     const auto flush = [&] {
       if (sink_ && !buffer.empty()) sink_(buffer);
       buffer.clear();
     };
-    // Called from one thread at a time (the Hamming search serialises its sink).
-    const auto consider = [&](size_t i, size_t j, Orientation o) {
+    // Called from one thread at a time (the Hamming search serialises its sink). `variant`: the
+    // hashes of reps[i] that met the stored hashes of reps[j].
+    const auto consider = [&](size_t i, size_t j, Variant variant) {
       if (i == j) return;
       const GroupingItem& a = items_[reps[i]];
       const GroupingItem& b = items_[reps[j]];
-      const uint64_t ap = o == Orientation::kIdentity ? a.phash : (*a.orientation_phash)[static_cast<size_t>(o)];
-      const uint64_t ad = o == Orientation::kIdentity ? a.dhash : (*a.orientation_dhash)[static_cast<size_t>(o)];
+      const auto [ap, ad] = hashes_of(a, variant);
+      const Orientation o = orientation_of(variant);
       const int dp = hamming_distance(ap, b.phash);
       const int dd = hamming_distance(ad, b.dhash);
       if (!rule_.accepts(dp, dd)) return;
+      // A pair found again (the other way round, or through another orientation or window) was
+      // recorded the first time; the searches run stored hashes first, so that time has them.
+      const uint64_t key = (uint64_t{std::min(i, j)} << 32) | std::max(i, j);
+      if (!found_pairs.insert(key).second) return;
       sets.unite(i, j);
       ++result_.near_pairs;
       if (options_.chain_guard) {
@@ -254,7 +288,7 @@ class Grouper {
     const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
     const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
       const HammingPairSink to_consider = [&](std::span<const HammingPair> pairs) {
-        for (const HammingPair& p : pairs) consider(p.a, p.b, Orientation::kIdentity);
+        for (const HammingPair& p : pairs) consider(p.a, p.b, 0);
       };
       if (options_.self_join && options_.self_join(hashes, t, to_consider)) return;
       search.max_distance = t;
@@ -263,24 +297,37 @@ class Grouper {
     if (search_phash) self_join(phashes, options_.phash_threshold);
     if (search_dhash) self_join(dhashes, options_.dhash_threshold);
 
-    if (options_.orientations) {
-      // Queries: each representative turned the seven other ways; base: the stored hashes.
-      std::vector<uint64_t> queries;
-      std::vector<std::pair<uint32_t, Orientation>> query_of;
-      for (size_t k = 1; k < kOrientationCount; ++k) {
-        for (size_t i = 0; i < n; ++i) {
-          const GroupingItem& item = items_[reps[i]];
-          if (item.orientation_phash == nullptr) continue;
-          queries.push_back(search_phash ? (*item.orientation_phash)[k] : (*item.orientation_dhash)[k]);
-          query_of.emplace_back(static_cast<uint32_t>(i), static_cast<Orientation>(k));
-        }
+    // Queries: each representative turned the seven other ways, and each of its crop windows;
+    // base: the stored hashes. A pair found both ways, or through two variants, is considered
+    // each time; unite() and the chain guard's neighbour lists do not mind repeats.
+    std::vector<uint64_t> queries;
+    std::vector<std::pair<uint32_t, Variant>> query_of;
+    const auto add_queries = [&](Variant variant, bool present(const GroupingItem&)) {
+      for (size_t i = 0; i < n; ++i) {
+        const GroupingItem& item = items_[reps[i]];
+        if (!present(item)) continue;
+        const auto [p, d] = hashes_of(item, variant);
+        queries.push_back(search_phash ? p : d);
+        query_of.emplace_back(static_cast<uint32_t>(i), variant);
       }
+    };
+    if (options_.orientations) {
+      for (Variant k = 1; k < kOrientationCount; ++k) {
+        add_queries(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
+      }
+    }
+    if (options_.crops) {
+      for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
+        add_queries(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
+      }
+    }
+    if (!queries.empty()) {
       const auto cross_join = [&](const std::vector<uint64_t>& base, int t) {
         search.max_distance = t;
         hamming_cross_join(queries, base, search, [&](std::span<const HammingPair> pairs) {
           for (const HammingPair& p : pairs) {
-            const auto [i, o] = query_of[p.a];
-            consider(i, p.b, o);
+            const auto [i, variant] = query_of[p.a];
+            consider(i, p.b, variant);
           }
         });
       };
@@ -288,8 +335,8 @@ class Grouper {
                  search_phash ? options_.phash_threshold : options_.dhash_threshold);
       if (search_phash && search_dhash) {
         for (size_t q = 0; q < query_of.size(); ++q) {
-          const auto [i, o] = query_of[q];
-          queries[q] = (*items_[reps[i]].orientation_dhash)[static_cast<size_t>(o)];
+          const auto [i, variant] = query_of[q];
+          queries[q] = hashes_of(items_[reps[i]], variant).second;
         }
         cross_join(dhashes, options_.dhash_threshold);
       }
@@ -364,7 +411,7 @@ class Grouper {
       std::vector<std::pair<size_t, Nearness>> near;
       for (size_t rep : reps) {
         // Joined through a chain maybe: keep it, with its actual distance to the keeper.
-        near.emplace_back(rep, nearness(items_[keeper], items_[rep], rule_, options_.orientations)
+        near.emplace_back(rep, nearness(items_[keeper], items_[rep], rule_, options_)
                                    .value_or(Nearness{
                                        hamming_distance(items_[keeper].phash, items_[rep].phash),
                                        hamming_distance(items_[keeper].dhash, items_[rep].dhash),
@@ -381,7 +428,7 @@ class Grouper {
       std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
       for (size_t other : neighbours_[keeper_rep]) {
         if (placed_.contains(other)) continue;
-        if (const auto n = nearness(items_[keeper], items_[other], rule_, options_.orientations)) {
+        if (const auto n = nearness(items_[keeper], items_[other], rule_, options_)) {
           placed_.insert(other);
           near.emplace_back(other, *n);
         }

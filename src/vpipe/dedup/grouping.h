@@ -38,6 +38,9 @@ struct DedupOptions {
   /// Also match copies turned by 90/180/270 degrees or mirrored (needs a scan with
   /// orientation hashes).
   bool orientations = true;
+  /// Also match copies cropped to about 85..95% of each side: a file's whole-image hashes
+  /// against the hashes of another's five 90% windows (needs a scan with crop hashes).
+  bool crops = true;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
       KeeperCriterion::kQuality, KeeperCriterion::kShortestPath};
@@ -115,6 +118,10 @@ struct GroupingItem {
   /// DedupOptions::orientations is on (items without them match only as stored).
   const std::array<uint64_t, kOrientationCount>* orientation_phash = nullptr;
   const std::array<uint64_t, kOrientationCount>* orientation_dhash = nullptr;
+  /// Hashes of the five 90% windows (dedup/hashes.h crop_hashes_cpu), or null; read when
+  /// DedupOptions::crops is on.
+  const std::array<uint64_t, kCropWindowCount>* crop_phash = nullptr;
+  const std::array<uint64_t, kCropWindowCount>* crop_dhash = nullptr;
   int64_t pixels = 0;        ///< width * height
   int width = 0;             ///< full-resolution size, for explain_keeper (`pixels` decides)
   int height = 0;

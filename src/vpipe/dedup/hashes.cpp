@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cmath>
 #include <cstddef>
+#include <utility>
 #include <opencv2/core.hpp>
 
 #include "vpipe/core/image_ops.h"
@@ -180,6 +182,34 @@ OrientationHashes orientation_hashes_cpu(const Image& img) {
       orient_pixels(dhash_wide, kDhashWidth, kDhashHeight, o, turned_small);
     }
     hashes.dhash[k] = dhash_of_thumb(turned_small);
+  }
+  return hashes;
+}
+
+CropHashes crop_hashes_cpu(const Image& img) {
+  CropHashes hashes;
+  if (img.empty()) return hashes;
+  Image gray_storage;
+  const Image& gray = gray_of(img, gray_storage);
+  const int w = std::max(1, static_cast<int>(std::lround(kCropWindowSide * gray.width)));
+  const int h = std::max(1, static_cast<int>(std::lround(kCropWindowSide * gray.height)));
+  const int right = gray.width - w;
+  const int bottom = gray.height - h;
+  const std::array<std::pair<int, int>, kCropWindowCount> origins = {
+      {{0, 0}, {right, 0}, {0, bottom}, {right, bottom}, {right / 2, bottom / 2}}};
+  Image window(w, h, 1);
+  for (size_t k = 0; k < kCropWindowCount; ++k) {
+    const auto [x0, y0] = origins[k];
+    for (int y = 0; y < h; ++y) {
+      const uint8_t* from = gray.row(y0 + y) + x0;
+      std::copy(from, from + w, window.row(y));
+    }
+    std::array<uint8_t, kPhashThumbSize> phash_thumb{};
+    area_resample_gray(window, kPhashSide, kPhashSide, phash_thumb);
+    hashes.phash[k] = phash_of_thumb(phash_thumb);
+    std::array<uint8_t, kDhashThumbSize> dhash_thumb{};
+    area_resample_gray(window, kDhashWidth, kDhashHeight, dhash_thumb);
+    hashes.dhash[k] = dhash_of_thumb(dhash_thumb);
   }
   return hashes;
 }

@@ -57,6 +57,21 @@ struct OrientationHashes {
 };
 [[nodiscard]] OrientationHashes orientation_hashes_cpu(const Image& img);
 
+/// pHash and dHash of five windows of the image, each kCropWindowSide of its width and height:
+/// anchored at its top-left, top-right, bottom-left and bottom-right corners and at its centre
+/// (CropWindow order). A copy cropped to 85..95% of each side, anywhere in the picture, hashes
+/// close to one of them, where its hash against the whole image is too far off (a 90% crop shifts
+/// the low frequencies pHash reads by a tenth of the picture). phash[k] == phash_cpu(window k),
+/// bit for bit. Thread-safe. CPU reference.
+inline constexpr size_t kCropWindowCount = 5;
+inline constexpr double kCropWindowSide = 0.9;
+enum class CropWindow : uint8_t { kTopLeft = 0, kTopRight, kBottomLeft, kBottomRight, kCentre };
+struct CropHashes {
+  std::array<uint64_t, kCropWindowCount> phash{};
+  std::array<uint64_t, kCropWindowCount> dhash{};
+};
+[[nodiscard]] CropHashes crop_hashes_cpu(const Image& img);
+
 /// Number of differing bits.
 [[nodiscard]] inline int hamming_distance(uint64_t a, uint64_t b) {
   return __builtin_popcountll(a ^ b);

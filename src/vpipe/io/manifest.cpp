@@ -266,9 +266,11 @@ ALTER TABLE files ADD COLUMN opaque_fraction REAL;
 
 // Schema version 7: `highlight_plateau`, the share of pixels on a plateau at the image's top
 // level (blown highlights, wherever a tone edit moved them), which the keeper compares within a
-// group (docs/DEDUP.md). Rows scanned before have NULL there; the scan measures them again.
+// group, and `crop_hashes`, the hashes of five 90% windows that find cropped copies
+// (docs/DEDUP.md). Rows scanned before have NULL there; the scan measures them again.
 constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE files ADD COLUMN highlight_plateau REAL;
+ALTER TABLE files ADD COLUMN crop_hashes BLOB;
 )sql";
 
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
@@ -300,16 +302,33 @@ constexpr const char* kFileColumns =
     "path, size_bytes, mtime_ns, status, error, format, width, height, content_hash, phash, "
     "dhash, sharpness, brightness, contrast, dark_fraction, bright_fraction, entropy, "
     "colorfulness, orientation_hashes, id, edge_width, clipped_fraction, highlight_level, "
-    "opaque_fraction, highlight_plateau";
+    "opaque_fraction, highlight_plateau, crop_hashes";
 // The same columns qualified for joins (files AS f).
 constexpr const char* kFileColumnsQualified =
     "f.path, f.size_bytes, f.mtime_ns, f.status, f.error, f.format, f.width, f.height, "
     "f.content_hash, f.phash, f.dhash, f.sharpness, f.brightness, f.contrast, f.dark_fraction, "
     "f.bright_fraction, f.entropy, f.colorfulness, f.orientation_hashes, f.id, f.edge_width, "
-    "f.clipped_fraction, f.highlight_level, f.opaque_fraction, f.highlight_plateau";
-constexpr int kFileColumnCount = 25;
+    "f.clipped_fraction, f.highlight_level, f.opaque_fraction, f.highlight_plateau, "
+    "f.crop_hashes";
+constexpr int kFileColumnCount = 26;
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
+// Crop hashes blob: 5 pHashes then 5 dHashes (CropWindow order), uint64 little-endian: 80 bytes.
+constexpr size_t kCropBlobBytes = 10 * sizeof(uint64_t);
+
+/// Writes `words` into `blob` as little-endian uint64s.
+template <size_t kBytes>
+void pack_words(std::span<const uint64_t> words, std::array<uint8_t, kBytes>& blob) {
+  for (size_t k = 0; k < words.size(); ++k) {
+    for (size_t byte = 0; byte < 8; ++byte) blob[k * 8 + byte] = static_cast<uint8_t>(words[k] >> (8 * byte));
+  }
+}
+/// Reads little-endian uint64 `k` of `blob`.
+uint64_t word_at(const uint8_t* blob, size_t k) {
+  uint64_t word = 0;
+  for (size_t byte = 0; byte < 8; ++byte) word |= uint64_t{blob[k * 8 + byte]} << (8 * byte);
+  return word;
+}
 
 // Updating in place (not INSERT OR REPLACE, which deletes and re-inserts) keeps the row's
 // identity, so tables that later reference a file row are not cascaded away by a rescan.
@@ -317,9 +336,9 @@ constexpr const char* kUpsertSql =
     "INSERT INTO files (path, size_bytes, mtime_ns, status, error, format, width, height, "
     "content_hash, phash, dhash, sharpness, brightness, contrast, dark_fraction, "
     "bright_fraction, entropy, colorfulness, run_id, scanned_at, orientation_hashes, edge_width, "
-    "clipped_fraction, highlight_level, opaque_fraction, highlight_plateau) "
+    "clipped_fraction, highlight_level, opaque_fraction, highlight_plateau, crop_hashes) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) "
+    "?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27) "
     "ON CONFLICT (path) DO UPDATE SET size_bytes = excluded.size_bytes, "
     "mtime_ns = excluded.mtime_ns, status = excluded.status, error = excluded.error, "
     "format = excluded.format, width = excluded.width, height = excluded.height, "
@@ -331,7 +350,7 @@ constexpr const char* kUpsertSql =
     "scanned_at = excluded.scanned_at, orientation_hashes = excluded.orientation_hashes, "
     "edge_width = excluded.edge_width, clipped_fraction = excluded.clipped_fraction, "
     "highlight_level = excluded.highlight_level, opaque_fraction = excluded.opaque_fraction, "
-    "highlight_plateau = excluded.highlight_plateau";
+    "highlight_plateau = excluded.highlight_plateau, crop_hashes = excluded.crop_hashes";
 
 struct StatementDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
@@ -627,18 +646,29 @@ struct Manifest::Impl {
         static_cast<size_t>(sqlite3_column_bytes(stmt, 18)) == kOrientationBlobBytes) {
       const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 18));
       for (size_t k = 0; k < 16; ++k) {
-        uint64_t word = 0;
-        for (size_t byte = 0; byte < 8; ++byte) word |= uint64_t{blob[k * 8 + byte]} << (8 * byte);
-        (k < 8 ? record.orientation_phash[k] : record.orientation_dhash[k - 8]) = word;
+        (k < 8 ? record.orientation_phash[k] : record.orientation_dhash[k - 8]) = word_at(blob, k);
       }
       record.has_orientation_hashes = true;
+    }
+    if (sqlite3_column_type(stmt, 25) == SQLITE_BLOB &&
+        static_cast<size_t>(sqlite3_column_bytes(stmt, 25)) == kCropBlobBytes) {
+      const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 25));
+      for (size_t k = 0; k < 10; ++k) {
+        (k < 5 ? record.crop_phash[k] : record.crop_dhash[k - 5]) = word_at(blob, k);
+      }
+      record.has_crop_hashes = true;
     }
     record.id = sqlite3_column_int64(stmt, 19);
     return record;
   }
 
+  /// Binds `r` to the upsert; the blobs are bound from `blobs`, which must outlive the step.
+  struct Blobs {
+    std::array<uint8_t, kOrientationBlobBytes> orientations{};
+    std::array<uint8_t, kCropBlobBytes> crops{};
+  };
   void bind_file(sqlite3_stmt* stmt, const FileRecord& r, const std::string& hash_hex,
-                 const std::string& scanned_at, std::array<uint8_t, kOrientationBlobBytes>& blob) const {
+                 const std::string& scanned_at, Blobs& blobs) const {
     bind_text(stmt, 1, r.path);
     sqlite3_bind_int64(stmt, 2, r.size_bytes);
     sqlite3_bind_int64(stmt, 3, r.mtime_ns);
@@ -683,11 +713,20 @@ struct Manifest::Impl {
     }
     bind_text(stmt, 20, scanned_at);
     if (r.has_orientation_hashes) {
-      for (size_t k = 0; k < 16; ++k) {
-        const uint64_t word = k < 8 ? r.orientation_phash[k] : r.orientation_dhash[k - 8];
-        for (size_t byte = 0; byte < 8; ++byte) blob[k * 8 + byte] = static_cast<uint8_t>(word >> (8 * byte));
-      }
-      sqlite3_bind_blob(stmt, 21, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+      std::array<uint64_t, 16> words{};
+      std::copy(r.orientation_phash.begin(), r.orientation_phash.end(), words.begin());
+      std::copy(r.orientation_dhash.begin(), r.orientation_dhash.end(), words.begin() + 8);
+      pack_words(words, blobs.orientations);
+      sqlite3_bind_blob(stmt, 21, blobs.orientations.data(),
+                        static_cast<int>(blobs.orientations.size()), SQLITE_STATIC);
+    }
+    if (r.has_crop_hashes) {
+      std::array<uint64_t, 10> words{};
+      std::copy(r.crop_phash.begin(), r.crop_phash.end(), words.begin());
+      std::copy(r.crop_dhash.begin(), r.crop_dhash.end(), words.begin() + 5);
+      pack_words(words, blobs.crops);
+      sqlite3_bind_blob(stmt, 27, blobs.crops.data(), static_cast<int>(blobs.crops.size()),
+                        SQLITE_STATIC);
     }
   }
 };
@@ -702,7 +741,8 @@ std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() con
   std::unordered_map<std::string, FileStamp> stamps;
   stamps.reserve(static_cast<size_t>(count_files()));
   Statement stmt = impl_->prepare(
-      "SELECT path, size_bytes, mtime_ns, orientation_hashes IS NOT NULL OR phash IS NULL, "
+      "SELECT path, size_bytes, mtime_ns, "
+      "(orientation_hashes IS NOT NULL AND crop_hashes IS NOT NULL) OR phash IS NULL, "
       "phash IS NULL OR (edge_width IS NOT NULL AND highlight_plateau IS NOT NULL) FROM files");
   int rc = 0;
   while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
@@ -721,14 +761,14 @@ void Manifest::upsert_files(std::span<const FileRecord> records) {
   Impl& m = *impl_;
   const std::string scanned_at = now_utc_iso8601();
   std::string hash_hex;
-  std::array<uint8_t, kOrientationBlobBytes> blob{};
+  Impl::Blobs blobs;
   m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
   try {
     sqlite3_stmt* stmt = m.upsert.get();
     for (const FileRecord& record : records) {
       ResetOnExit reset(stmt);
       if (record.has_content_hash) hash_hex = record.content_hash.hex();
-      m.bind_file(stmt, record, hash_hex, scanned_at, blob);
+      m.bind_file(stmt, record, hash_hex, scanned_at, blobs);
       if (sqlite3_step(stmt) != SQLITE_DONE) m.fail("cannot write the file row");
     }
     m.exec("COMMIT", "cannot commit file rows");
@@ -1472,13 +1512,13 @@ void Manifest::record_crawl_results(std::span<const FileRecord> files,
   Impl& m = *impl_;
   const std::string now = now_utc_iso8601();
   std::string hash_hex;
-  std::array<uint8_t, kOrientationBlobBytes> blob{};
+  Impl::Blobs blobs;
   in_transaction(m, "cannot commit crawl results", [&] {
     sqlite3_stmt* upsert = m.upsert.get();
     for (const FileRecord& record : files) {
       ResetOnExit reset(upsert);
       if (record.has_content_hash) hash_hex = record.content_hash.hex();
-      m.bind_file(upsert, record, hash_hex, now, blob);
+      m.bind_file(upsert, record, hash_hex, now, blobs);
       if (sqlite3_step(upsert) != SQLITE_DONE) m.fail("cannot write the file row");
     }
     Statement stmt = m.prepare(

@@ -31,7 +31,8 @@ class Manifest {
   struct FileStamp {
     int64_t size_bytes = 0;
     int64_t mtime_ns = 0;
-    /// The row has orientation hashes, or has no hashes at all (no pixels): nothing to add.
+    /// The row has orientation and crop hashes, or has no hashes at all (no pixels): nothing to
+    /// add.
     bool has_orientation_hashes = false;
     /// The row has every signal of this schema (or no pixels); false for a row scanned before
     /// schema 7, which a scan measures again.

@@ -74,8 +74,9 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   scan.decode.lenient = config.scan.lenient_decode;
   scan.decode.max_pixels = static_cast<uint64_t>(config.scan.max_megapixels * 1e6);
   scan.max_file_bytes = static_cast<uint64_t>(config.scan.max_file_mib * 1024 * 1024);
-  // Orientation-invariant dedup needs the orientation hashes, whatever scan.orientations says.
-  scan.orientation_hashes = config.scan.orientations || config.dedup.orientations;
+  // Orientation- and crop-invariant dedup need the extra hashes, whatever scan.orientations says.
+  scan.orientation_hashes =
+      config.scan.orientations || config.dedup.orientations || config.dedup.crops;
   scan.manifest_batch = config.scan.manifest_batch;
   scan.manifest_max_delay_ms = config.scan.manifest_max_delay_ms;
   scan.progress = options.progress;

@@ -226,6 +226,10 @@ void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
     record.has_orientation_hashes = true;
     record.phash = hashes.phash[0];
     record.dhash = hashes.dhash[0];
+    const CropHashes crops = crop_hashes_cpu(gray);
+    record.crop_phash = crops.phash;
+    record.crop_dhash = crops.dhash;
+    record.has_crop_hashes = true;
   } else {
     record.phash = phash_cpu(gray);
     record.dhash = dhash_cpu(gray);

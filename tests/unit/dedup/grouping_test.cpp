@@ -494,6 +494,48 @@ TEST(Grouping, TurnedCopiesMatchOnlyWithOrientationsOn) {
   EXPECT_EQ(pairs[0].orientation, Orientation::kRotate90);
 }
 
+TEST(Grouping, CropsMatchAWindowOfTheOriginalOnlyWhenAsked) {
+  std::mt19937_64 rng(5);
+  std::array<uint64_t, kCropWindowCount> a_phash{};
+  std::array<uint64_t, kCropWindowCount> a_dhash{};
+  for (size_t k = 0; k < kCropWindowCount; ++k) {
+    a_phash[k] = rng();
+    a_dhash[k] = rng();
+  }
+  Corpus c;
+  auto& a = c.add("original", rng(), rng(), 4000);
+  a.crop_phash = &a_phash;
+  a.crop_dhash = &a_dhash;
+  // b: the original's bottom-right 90%, re-encoded; far from the original's whole-image hashes.
+  c.add("crop", flip(a_phash[3], 0, 3), flip(a_dhash[3], 7, 2), 3240);
+  c.add("other", rng(), rng(), 4000);
+  DedupOptions options;
+  options.crops = false;
+  EXPECT_TRUE(group_duplicates(c.view(), options, kAlwaysIdentical).groups.empty());
+  options.crops = true;  // the default
+  int64_t sunk = 0;
+  const GroupingResult r = group_duplicates(
+      c.view(), options, kAlwaysIdentical,
+      [&](std::span<const NearPair> pairs) { sunk += static_cast<int64_t>(pairs.size()); });
+  ASSERT_EQ(r.groups.size(), 1U);
+  ASSERT_EQ(r.groups[0].members.size(), 2U);
+  EXPECT_EQ(r.groups[0].members[0].item, 0U);  // the original, larger, keeps
+  const GroupMember& member = r.groups[0].members[1];
+  EXPECT_EQ(member.item, 1U);
+  EXPECT_EQ(member.phash_distance, 3);
+  EXPECT_EQ(member.dhash_distance, 2);
+  EXPECT_EQ(member.orientation, Orientation::kIdentity);
+  EXPECT_EQ(sunk, 1);
+  EXPECT_EQ(r.near_pairs, 1);
+  // The crop keeps the group when it is the better keeper: the original's window is then
+  // compared the other way round.
+  c.items[1].pixels = 9000;
+  const GroupingResult swapped = group_duplicates(c.view(), options, kAlwaysIdentical);
+  ASSERT_EQ(swapped.groups.size(), 1U);
+  EXPECT_EQ(swapped.groups[0].members[0].item, 1U);
+  EXPECT_EQ(swapped.groups[0].members[1].phash_distance, 3);
+}
+
 TEST(Grouping, SinkGetsEveryPairOnceWithALessThanB) {
   Corpus c;
   std::mt19937_64 rng(11);

@@ -379,5 +379,51 @@ TEST(OrientationHashes, OrientPixelsComposesLikeTheDihedralGroup) {
   EXPECT_EQ(twice, src);
 }
 
+TEST(CropHashes, EqualTheHashesOfTheWindowsBitForBit) {
+  for (const auto& [w, h] : {std::pair{257, 173}, std::pair{120, 300}, std::pair{31, 45}}) {
+    const Image gray = to_gray(make_scene(static_cast<uint32_t>(w * 5 + h), w, h));
+    const CropHashes hashes = crop_hashes_cpu(gray);
+    const int cw = static_cast<int>(std::lround(0.9 * w));
+    const int ch = static_cast<int>(std::lround(0.9 * h));
+    const std::array<cv::Point, kCropWindowCount> origins = {
+        cv::Point{0, 0}, cv::Point{w - cw, 0}, cv::Point{0, h - ch}, cv::Point{w - cw, h - ch},
+        cv::Point{(w - cw) / 2, (h - ch) / 2}};
+    for (size_t k = 0; k < kCropWindowCount; ++k) {
+      Image src = gray;
+      const Image window = test::image_of(test::mat_of(src)(cv::Rect(origins[k], cv::Size(cw, ch))).clone());
+      EXPECT_EQ(hashes.phash[k], phash_cpu(window)) << k << " " << w << "x" << h;
+      EXPECT_EQ(hashes.dhash[k], dhash_cpu(window)) << k << " " << w << "x" << h;
+    }
+  }
+  EXPECT_EQ(crop_hashes_cpu(Image()).phash[0], 0U);  // nothing to hash
+}
+
+TEST(CropHashes, AnOffsetCropMatchesAWindowWhereTheWholeImageDoesNot) {
+  // Copies cropped to 90% of each side, anchored anywhere (the cut split at random between
+  // opposite sides): against the original's whole-image hash the shift of a tenth of the picture
+  // is often past the threshold; against the nearest of its five windows it is small.
+  constexpr uint32_t kCropScenes = 40;
+  constexpr int kDefaultThreshold = 14;  // dedup's default pHash threshold (docs/DEDUP.md)
+  int whole_within = 0;
+  int window_within = 0;
+  for (uint32_t seed = 1; seed <= kCropScenes; ++seed) {
+    const Image original = make_scene(seed, 320 + static_cast<int>(seed % 3) * 40, 256);
+    const Image copy = cropped(original, 0.1, seed + 500);
+    const uint64_t copy_phash = scan_hash(kHashes[0], copy);
+    const Image gray = to_gray(resize_to_fit(original, kWorkingSize));
+    const CropHashes windows = crop_hashes_cpu(gray);
+    int nearest = 64;
+    for (uint64_t window : windows.phash) nearest = std::min(nearest, hamming_distance(copy_phash, window));
+    whole_within += hamming_distance(copy_phash, phash_cpu(gray)) <= kDefaultThreshold ? 1 : 0;
+    window_within += nearest <= kDefaultThreshold ? 1 : 0;
+  }
+  EXPECT_GE(window_within, static_cast<int>(kCropScenes * 9 / 10));
+  EXPECT_GT(window_within, whole_within);
+  std::printf("90%% crops within %d: %d of %u by window, %d by the whole image\n",
+              kDefaultThreshold, window_within, kCropScenes, whole_within);
+  ::testing::Test::RecordProperty("whole_within_threshold", whole_within);
+  ::testing::Test::RecordProperty("window_within_threshold", window_within);
+}
+
 }  // namespace
 }  // namespace vpipe

@@ -36,7 +36,7 @@ class ManifestPathsTest : public ::testing::Test {
     RawDb raw(db_);
     for (const char* column :
          {"edge_width", "clipped_fraction", "highlight_level", "opaque_fraction",
-          "highlight_plateau"}) {
+          "highlight_plateau", "crop_hashes"}) {
       raw.exec(std::string("ALTER TABLE files DROP COLUMN ") + column);
     }
     raw.exec("PRAGMA user_version = 4");

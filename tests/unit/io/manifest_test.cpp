@@ -160,6 +160,7 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
         "ALTER TABLE files DROP COLUMN opaque_fraction; ALTER TABLE files DROP COLUMN edge_width; "
         "ALTER TABLE files DROP COLUMN clipped_fraction; ALTER TABLE files DROP COLUMN "
         "highlight_level; ALTER TABLE files DROP COLUMN highlight_plateau; "
+        "ALTER TABLE files DROP COLUMN crop_hashes; "
         "PRAGMA user_version = 4;");
   }
   Manifest migrated(db_path_);
@@ -419,7 +420,7 @@ PRAGMA user_version = 1;
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }
 
-TEST_F(ManifestTest, OrientationHashesRoundTripAndMarkTheStamp) {
+TEST_F(ManifestTest, OrientationAndCropHashesRoundTripAndMarkTheStamp) {
   Manifest manifest(db_path_);
   FileRecord with = full_record("/with.jpg");
   with.has_orientation_hashes = true;
@@ -427,18 +428,32 @@ TEST_F(ManifestTest, OrientationHashesRoundTripAndMarkTheStamp) {
     with.orientation_phash[k] = 0x8000000000000000ULL >> k | k;
     with.orientation_dhash[k] = ~with.orientation_phash[k];
   }
+  with.has_crop_hashes = true;
+  for (size_t k = 0; k < 5; ++k) {
+    with.crop_phash[k] = 0x0123456789abcdefULL << k;
+    with.crop_dhash[k] = ~with.crop_phash[k] ^ k;
+  }
+  // Scanned before crop hashes existed: orientation hashes only.
+  FileRecord older = with;
+  older.path = "/older.jpg";
+  older.has_crop_hashes = false;
   FileRecord without = full_record("/without.jpg");
   FileRecord broken;
   broken.path = "/broken.jpg";
   broken.status = ItemStatus::kCorrupt;
-  manifest.upsert_files(std::vector<FileRecord>{with, without, broken});
+  manifest.upsert_files(std::vector<FileRecord>{with, older, without, broken});
   const FileRecord back = *manifest.find_file("/with.jpg");
   EXPECT_TRUE(back.has_orientation_hashes);
   EXPECT_EQ(back.orientation_phash, with.orientation_phash);
   EXPECT_EQ(back.orientation_dhash, with.orientation_dhash);
+  EXPECT_TRUE(back.has_crop_hashes);
+  EXPECT_EQ(back.crop_phash, with.crop_phash);
+  EXPECT_EQ(back.crop_dhash, with.crop_dhash);
   EXPECT_FALSE(manifest.find_file("/without.jpg")->has_orientation_hashes);
+  EXPECT_FALSE(manifest.find_file("/older.jpg")->has_crop_hashes);
   const auto stamps = manifest.file_stamps();
   EXPECT_TRUE(stamps.at("/with.jpg").has_orientation_hashes);
+  EXPECT_FALSE(stamps.at("/older.jpg").has_orientation_hashes);  // rescanned for its crops
   EXPECT_FALSE(stamps.at("/without.jpg").has_orientation_hashes);
   EXPECT_TRUE(stamps.at("/broken.jpg").has_orientation_hashes);  // no pixels: nothing to add
 }
