@@ -19,7 +19,12 @@ namespace vpipe {
 ///
 /// `alpha` (nullable, width * height bytes, 255 = opaque): a pixel under kEdgeOpaqueAlpha is
 /// transparent and ends a run, so a transparent image's outline is not an edge. Pure,
-/// thread-safe; O(width * height).
+/// thread-safe; O(width * height) time; scratch allocated per call: width * height bytes (twice
+/// that with alpha) and about 12 bytes per strong edge of one direction.
+///
+/// The result is defined by walking one line after another (tests/unit/quality keeps that walk
+/// as the reference); the implementation walks every line of a direction at once, 16 lanes to an
+/// SSE2 instruction, and returns the same double, bit for bit.
 [[nodiscard]] double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width,
                                     int height);
 
