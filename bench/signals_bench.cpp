@@ -91,18 +91,39 @@ void BM_QualitySignalsMasked(benchmark::State& state) {
 }
 BENCHMARK(BM_QualitySignalsMasked)->Arg(3)->Arg(1);
 
-/// Everything the scan pass computes from one RGB working image, in its order.
+void BM_OrientationHashes(benchmark::State& state) {
+  const vpipe::Image gray = working_image(1);
+  for (auto _ : state) benchmark::DoNotOptimize(vpipe::orientation_hashes_cpu(gray));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_OrientationHashes);
+
+void BM_CropHashes(benchmark::State& state) {
+  const vpipe::Image gray = working_image(1);
+  for (auto _ : state) benchmark::DoNotOptimize(vpipe::crop_hashes_cpu(gray));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CropHashes);
+
+/// Everything the scan pass computes from one RGB working image, in its order. Argument: 1 with
+/// the orientation and crop hashes (the default scan), 0 with the plain pHash and dHash.
 void BM_ScanSignals(benchmark::State& state) {
   const vpipe::Image working = working_image(3);
+  const bool extra = state.range(0) != 0;
   for (auto _ : state) {
     const vpipe::Image gray = vpipe::to_gray(working);
-    benchmark::DoNotOptimize(vpipe::phash_cpu(gray));
-    benchmark::DoNotOptimize(vpipe::dhash_cpu(gray));
+    if (extra) {
+      benchmark::DoNotOptimize(vpipe::orientation_hashes_cpu(gray));
+      benchmark::DoNotOptimize(vpipe::crop_hashes_cpu(gray));
+    } else {
+      benchmark::DoNotOptimize(vpipe::phash_cpu(gray));
+      benchmark::DoNotOptimize(vpipe::dhash_cpu(gray));
+    }
     benchmark::DoNotOptimize(vpipe::quality_signals_cpu(working));
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ScanSignals);
+BENCHMARK(BM_ScanSignals)->Arg(0)->Arg(1);
 
 /// Argument: bytes hashed (1 MiB, a typical photo file).
 void BM_ContentHash(benchmark::State& state) {
