@@ -26,6 +26,9 @@ constexpr size_t kPhashBits = size_t{kPhashLow} * kPhashLow;
 constexpr int kDhashWidth = 9;
 constexpr int kDhashHeight = 8;
 constexpr size_t kDhashThumbSize = size_t{kDhashWidth} * kDhashHeight;
+// crop_hashes_cpu cuts its windows from a half-size copy when that copy's sides are at least
+// this long.
+constexpr int kCropHalvingMinSide = 72;
 
 // Gray view of `img`: `img` itself when it is gray, else its BT.601 gray copy in `storage`.
 // Converting before shrinking (rather than after) makes the hash of an RGB image equal to the
@@ -191,24 +194,36 @@ CropHashes crop_hashes_cpu(const Image& img) {
   if (img.empty()) return hashes;
   Image gray_storage;
   const Image& gray = gray_of(img, gray_storage);
-  const int w = std::max(1, static_cast<int>(std::lround(kCropWindowSide * gray.width)));
-  const int h = std::max(1, static_cast<int>(std::lround(kCropWindowSide * gray.height)));
-  const int right = gray.width - w;
-  const int bottom = gray.height - h;
+  // The windows are cut from a half-size copy (area resampled) when the image is large enough
+  // that each window still has at least 64 px a side, double a pHash thumbnail's: a quarter of
+  // the pixels to resample five times. The result stays a hash of the window's content; only
+  // its last rounding differs from hashing the full-size window.
+  const bool halve = gray.width >= 2 * kCropHalvingMinSide && gray.height >= 2 * kCropHalvingMinSide;
+  Image half;
+  if (halve) {
+    half = Image(gray.width / 2, gray.height / 2, 1);
+    area_resample_gray(gray, half.width, half.height, half.pixels);
+  }
+  const Image& source = halve ? half : gray;
+  const int w = std::max(1, static_cast<int>(std::lround(kCropWindowSide * source.width)));
+  const int h = std::max(1, static_cast<int>(std::lround(kCropWindowSide * source.height)));
+  const int right = source.width - w;
+  const int bottom = source.height - h;
   const std::array<std::pair<int, int>, kCropWindowCount> origins = {
       {{0, 0}, {right, 0}, {0, bottom}, {right, bottom}, {right / 2, bottom / 2}}};
   Image window(w, h, 1);
+  Image thumb(kPhashSide, kPhashSide, 1);
   for (size_t k = 0; k < kCropWindowCount; ++k) {
     const auto [x0, y0] = origins[k];
     for (int y = 0; y < h; ++y) {
-      const uint8_t* from = gray.row(y0 + y) + x0;
+      const uint8_t* from = source.row(y0 + y) + x0;
       std::copy(from, from + w, window.row(y));
     }
-    std::array<uint8_t, kPhashThumbSize> phash_thumb{};
-    area_resample_gray(window, kPhashSide, kPhashSide, phash_thumb);
-    hashes.phash[k] = phash_of_thumb(phash_thumb);
+    area_resample_gray(window, kPhashSide, kPhashSide, thumb.pixels);
+    hashes.phash[k] = phash_of_thumb(std::span<const uint8_t, kPhashThumbSize>(thumb.pixels));
+    // The dHash thumbnail from the pHash one: 32x32 pixels to average instead of the window's.
     std::array<uint8_t, kDhashThumbSize> dhash_thumb{};
-    area_resample_gray(window, kDhashWidth, kDhashHeight, dhash_thumb);
+    area_resample_gray(thumb, kDhashWidth, kDhashHeight, dhash_thumb);
     hashes.dhash[k] = dhash_of_thumb(dhash_thumb);
   }
   return hashes;

@@ -61,8 +61,10 @@ struct OrientationHashes {
 /// anchored at its top-left, top-right, bottom-left and bottom-right corners and at its centre
 /// (CropWindow order). A copy cropped to 85..95% of each side, anywhere in the picture, hashes
 /// close to one of them, where its hash against the whole image is too far off (a 90% crop shifts
-/// the low frequencies pHash reads by a tenth of the picture). phash[k] == phash_cpu(window k),
-/// bit for bit. Thread-safe. CPU reference.
+/// the low frequencies pHash reads by a tenth of the picture). For speed the windows of an image
+/// at least 144 px a side are cut from its half-size area-resampled copy, and each window's
+/// dHash thumbnail is resampled from its pHash thumbnail: the hashes are those of the windows'
+/// content, within rounding of phash_cpu / dhash_cpu of the window. Thread-safe. CPU reference.
 inline constexpr size_t kCropWindowCount = 5;
 inline constexpr double kCropWindowSide = 0.9;
 enum class CropWindow : uint8_t { kTopLeft = 0, kTopRight, kBottomLeft, kBottomRight, kCentre };

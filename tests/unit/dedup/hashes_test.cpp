@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "test_images.h"
+#include "vpipe/dedup/area_resample.h"
 #include "vpipe/core/image_ops.h"
 
 namespace vpipe {
@@ -379,20 +380,41 @@ TEST(OrientationHashes, OrientPixelsComposesLikeTheDihedralGroup) {
   EXPECT_EQ(twice, src);
 }
 
-TEST(CropHashes, EqualTheHashesOfTheWindowsBitForBit) {
-  for (const auto& [w, h] : {std::pair{257, 173}, std::pair{120, 300}, std::pair{31, 45}}) {
+/// The window k of `gray` at 90% of each side (CropWindow order), cut with OpenCV.
+Image window_of(const Image& gray, size_t k) {
+  const int w = gray.width;
+  const int h = gray.height;
+  const int cw = static_cast<int>(std::lround(0.9 * w));
+  const int ch = static_cast<int>(std::lround(0.9 * h));
+  const std::array<cv::Point, kCropWindowCount> origins = {
+      cv::Point{0, 0}, cv::Point{w - cw, 0}, cv::Point{0, h - ch}, cv::Point{w - cw, h - ch},
+      cv::Point{(w - cw) / 2, (h - ch) / 2}};
+  Image src = gray;
+  return test::image_of(test::mat_of(src)(cv::Rect(origins[k], cv::Size(cw, ch))).clone());
+}
+
+TEST(CropHashes, AreTheHashesOfTheWindowsAsDocumented) {
+  // Small images: the windows of the image itself; from 144 px a side, of its half-size copy.
+  // Either way pHash is phash_cpu of the window, dHash dhash_cpu of its 32x32 thumbnail.
+  for (const auto& [w, h] : {std::pair{257, 173}, std::pair{120, 300}, std::pair{31, 45},
+                             std::pair{400, 144}}) {
     const Image gray = to_gray(make_scene(static_cast<uint32_t>(w * 5 + h), w, h));
+    Image source = gray;
+    if (w >= 144 && h >= 144) {
+      source = Image(w / 2, h / 2, 1);
+      area_resample_gray(gray, source.width, source.height, source.pixels);
+    }
     const CropHashes hashes = crop_hashes_cpu(gray);
-    const int cw = static_cast<int>(std::lround(0.9 * w));
-    const int ch = static_cast<int>(std::lround(0.9 * h));
-    const std::array<cv::Point, kCropWindowCount> origins = {
-        cv::Point{0, 0}, cv::Point{w - cw, 0}, cv::Point{0, h - ch}, cv::Point{w - cw, h - ch},
-        cv::Point{(w - cw) / 2, (h - ch) / 2}};
     for (size_t k = 0; k < kCropWindowCount; ++k) {
-      Image src = gray;
-      const Image window = test::image_of(test::mat_of(src)(cv::Rect(origins[k], cv::Size(cw, ch))).clone());
+      const Image window = window_of(source, k);
+      Image thumb(32, 32, 1);
+      area_resample_gray(window, 32, 32, thumb.pixels);
       EXPECT_EQ(hashes.phash[k], phash_cpu(window)) << k << " " << w << "x" << h;
-      EXPECT_EQ(hashes.dhash[k], dhash_cpu(window)) << k << " " << w << "x" << h;
+      EXPECT_EQ(hashes.dhash[k], dhash_cpu(thumb)) << k << " " << w << "x" << h;
+      // Within rounding of the hashes of the full-size window.
+      const Image full = window_of(gray, k);
+      EXPECT_LE(hamming_distance(hashes.phash[k], phash_cpu(full)), 4) << k << " " << w << "x" << h;
+      EXPECT_LE(hamming_distance(hashes.dhash[k], dhash_cpu(full)), 4) << k << " " << w << "x" << h;
     }
   }
   EXPECT_EQ(crop_hashes_cpu(Image()).phash[0], 0U);  // nothing to hash
