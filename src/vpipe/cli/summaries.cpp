@@ -49,6 +49,10 @@ void print_dedup_summary(const DedupPassSummary& s) {
              count(s.decisions, "duplicate"));
   fmt::print("  {:<12}{:>10}   (failed a quality rule)\n", "reject", count(s.decisions, "reject"));
   for (const auto& [rule, n] : s.reasons) fmt::print("    {:<18}{:>8}\n", rule, n);
+  for (const auto& [rule, n] : s.informational) {
+    fmt::print("  {:<12}{:>10}   (informational, not rejected: quality.{}.enabled rejects them)\n",
+               rule, n, rule);
+  }
   if (s.exact_unconfirmed > 0) {
     fmt::print("  {} files share a content hash with another but not its bytes (see log)\n",
                s.exact_unconfirmed);

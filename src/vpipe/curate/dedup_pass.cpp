@@ -40,16 +40,15 @@ StageMetrics step_metrics(std::string name, uint64_t items, int64_t busy_ns) {
 
 /// The signal rules of `rules` as the manifest records them (for histograms in reports).
 std::vector<ThresholdRecord> threshold_records(const QualityRules& rules) {
-  const auto row = [](const char* rule, const char* signal, const ThresholdRule& r, bool below) {
-    return ThresholdRecord{rule, signal, r.threshold, below, r.enabled};
-  };
-  return {row("blurry", "sharpness", rules.blurry, true),
-          row("dark", "brightness", rules.dark, true),
-          row("overexposed", "brightness", rules.overexposed, false),
-          row("low_contrast", "contrast", rules.low_contrast, true),
-          row("low_information", "entropy", rules.low_information, true),
-          row("tiny", "min_side", rules.tiny, true),
-          row("extreme_aspect", "aspect_ratio", rules.extreme_aspect, false)};
+  // Every threshold rule, enabled or not, with the signal it reads (quality/rules.h): the report
+  // draws each threshold on its signal's histogram, and a disabled rule may inform (grayscale).
+  std::vector<ThresholdRecord> out;
+  for (const ThresholdRuleInfo& info : threshold_rules()) {
+    const ThresholdRule& r = rules.*info.field;
+    out.push_back(ThresholdRecord{std::string(info.rule), std::string(info.signal), r.threshold,
+                                  info.rejects_below, r.enabled});
+  }
+  return out;
 }
 
 /// Stable storage for many short strings (paths): 1 MiB blocks, views never move.
@@ -219,6 +218,11 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
         why.push_back(ReasonRecord{"corrupt", 0, 0, 1});
       }
       item.rejected = !why.empty();
+      if (options.quality_enabled && !item.rejected &&
+          !summary.effective_quality.grayscale.enabled &&
+          is_colourless(f, summary.effective_quality)) {
+        ++summary.informational["grayscale"];
+      }
       if (item.rejected) reasons.emplace(index, std::move(why));
       return true;
     });

@@ -47,6 +47,10 @@ struct DedupPassSummary {
   int64_t chain_splits = 0;
   std::map<std::string, int64_t> decisions;  ///< keep / duplicate / reject -> files
   std::map<std::string, int64_t> reasons;    ///< rule -> files rejected by it
+  /// Informational findings: rule -> files not rejected that it would reject, for the rules
+  /// that only inform while disabled (today `grayscale`: quality.grayscale.enabled false, the
+  /// default).
+  std::map<std::string, int64_t> informational;
   QualityRules effective_quality;  ///< the rules as applied (automatic thresholds resolved)
   RunReport timings;  ///< one "stage" per step: load (with the verdicts), group, write
   /// Where the near-pair self-joins ran: "cpu", "cuda:N", or "cpu" with the reason the GPU was

@@ -311,6 +311,13 @@ constexpr const char* kFileColumnsQualified =
     "f.clipped_fraction, f.highlight_level, f.opaque_fraction, f.highlight_plateau, "
     "f.crop_hashes";
 constexpr int kFileColumnCount = 26;
+// The files of CuratedQuery::Order::kColourless (files AS f, decisions AS d; ?7 the bound): with
+// signals and some opaque pixel (opaque_fraction NULL: scanned before transparency, opaque), not
+// rejected, colourfulness below the bound; as quality/rules.h is_colourless.
+constexpr const char* kColourlessWhere =
+    "f.phash IS NOT NULL AND f.status IN ('ok', 'damaged') AND "
+    "(f.opaque_fraction IS NULL OR f.opaque_fraction > 0) AND f.colorfulness < ?7 AND "
+    "(d.decision IS NULL OR d.decision <> 'reject')";
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
 // Crop hashes blob: 5 pHashes then 5 dHashes (CropWindow order), uint64 little-endian: 80 bytes.
@@ -1045,6 +1052,17 @@ std::vector<GroupRecord> Manifest::groups() const {
   return result;
 }
 
+int64_t Manifest::count_colourless(double colorfulness_below) const {
+  Statement stmt = impl_->prepare(
+      (std::string("SELECT count(*) FROM files AS f LEFT JOIN decisions AS d ON d.file_id = f.id "
+                   "WHERE ") +
+       kColourlessWhere)
+          .c_str());
+  sqlite3_bind_double(stmt.get(), 7, colorfulness_below);
+  if (sqlite3_step(stmt.get()) != SQLITE_ROW) impl_->fail("cannot count colourless files");
+  return sqlite3_column_int64(stmt.get(), 0);
+}
+
 void Manifest::for_each_curated(const CuratedQuery& query,
                                 const std::function<bool(const CuratedFile&)>& visit) const {
   Impl& m = *impl_;
@@ -1069,6 +1087,10 @@ void Manifest::for_each_curated(const CuratedQuery& query,
           "JOIN reasons AS r ON r.file_id = f.id AND r.rule = ?4 "
           "LEFT JOIN decisions AS d ON d.file_id = f.id ORDER BY r.severity DESC, f.path ";
       break;
+    case Order::kColourless:
+      sql += std::string("LEFT JOIN decisions AS d ON d.file_id = f.id WHERE ") + kColourlessWhere +
+             " ORDER BY f.colorfulness, f.path ";
+      break;
   }
   sql += "LIMIT ?5 OFFSET ?6";
   Statement stmt = m.prepare(sql.c_str());
@@ -1081,6 +1103,9 @@ void Manifest::for_each_curated(const CuratedQuery& query,
     sqlite3_bind_int64(stmt.get(), 3, query.group_to);
   }
   if (query.order == Order::kSeverity) bind_text(stmt.get(), 4, query.rule);
+  if (query.order == Order::kColourless) {
+    sqlite3_bind_double(stmt.get(), 7, query.colorfulness_below);
+  }
   sqlite3_bind_int64(stmt.get(), 5, query.limit);
   sqlite3_bind_int64(stmt.get(), 6, query.offset);
 

@@ -108,12 +108,16 @@ class Manifest {
       kPath,      ///< every file, by path
       kGroup,     ///< members of groups [group_from, group_to]: by group, keeper first, then distance
       kSeverity,  ///< files rejected by `rule`, worst first (severity descending, then path)
+      /// files with signals, not rejected, whose colorfulness is below `colorfulness_below`:
+      /// the least colourful first (then path). The informational `grayscale` finding.
+      kColourless,
     };
     Order order = Order::kPath;
     int64_t group_from = 1;
     int64_t group_to = INT64_MAX;
     std::string rule;
     std::string decision;  ///< kPath only: only files with this decision ("" = all)
+    double colorfulness_below = 0;  ///< kColourless only
     int64_t offset = 0;
     int64_t limit = -1;  ///< -1 = no limit
   };
@@ -121,6 +125,8 @@ class Manifest {
   /// stays flat however large the manifest. Do not write to this Manifest from inside `visit`.
   void for_each_curated(const CuratedQuery& query,
                         const std::function<bool(const CuratedFile&)>& visit) const;
+  /// How many files CuratedQuery::Order::kColourless selects for `colorfulness_below`.
+  [[nodiscard]] int64_t count_colourless(double colorfulness_below) const;
 
   // --- The infer pass (docs/MANIFEST.md: inferences, detections, crops) ---
 

@@ -141,6 +141,11 @@ std::vector<RejectReason> evaluate_quality(const FileRecord& record, const Quali
   return reasons;
 }
 
+bool is_colourless(const FileRecord& record, const QualityRules& rules) {
+  return record.has_signals && has_signals(record.status) && record.quality.opaque_fraction > 0 &&
+         record.quality.colorfulness < rules.grayscale.threshold;
+}
+
 double quality_score(const FileRecord& record) {
   if (!measured(record)) return 0;
   const QualitySignals& q = record.quality;

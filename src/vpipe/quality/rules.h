@@ -92,6 +92,11 @@ inline constexpr double kDarkMaxBrightness = 100;
 [[nodiscard]] std::vector<RejectReason> evaluate_quality(const FileRecord& record,
                                                          const QualityRules& rules);
 
+/// Whether `record` has signals and no colour by the `grayscale` rule's threshold (colorfulness
+/// below rules.grayscale.threshold), whether or not the rule is enabled: with it disabled (the
+/// default) a colourless image is an informational finding, not a reject (docs/QUALITY.md).
+[[nodiscard]] bool is_colourless(const FileRecord& record, const QualityRules& rules);
+
 /// One score per image in [0, 1], higher is better: log sharpness scaled to [0, 1], times an
 /// exposure factor and a contrast factor (docs/QUALITY.md); 0 for a record without signals.
 /// Used to pick which of a group of duplicates to keep (after pixel count). Pure, thread-safe.

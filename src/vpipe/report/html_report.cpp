@@ -989,7 +989,53 @@ class ReportWriter {
       for (size_t i = 0; i < rows.size(); ++i) render_reject_tile(body, rows[i], thumbs[i], rule);
       body += "</div></section>";
     }
+    append_informational_grayscale(body);
     write_page("rejects.html", "rejects", "Rejected images", body);
+  }
+
+  /// The `grayscale` rule informs while it is disabled (the default): a panel with how many kept
+  /// files have no colour and the least colourful of them. Nothing when the rule rejects (its
+  /// files are then on its own rule page) or no file is colourless.
+  void append_informational_grayscale(std::string& body) {
+    const ThresholdRecord* rule = threshold_of("grayscale");
+    if (rule == nullptr || rule->enabled) return;
+    const int64_t count = manifest_.count_colourless(rule->threshold);
+    if (count == 0) return;
+    std::vector<CuratedFile> rows;
+    CuratedQuery query;
+    query.order = CuratedQuery::Order::kColourless;
+    query.colorfulness_below = rule->threshold;
+    query.limit = kOverviewExamples;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      rows.push_back(row);
+      return true;
+    });
+    std::vector<const FileRecord*> files;
+    files.reserve(rows.size());
+    for (const CuratedFile& r : rows) files.push_back(&r.file);
+    const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+    fmt::format_to(std::back_inserter(body),
+                   "<section class=\"panel informational\" style=\"margin-bottom:16px\">"
+                   "<div class=\"panel-head\"><h3>grayscale <span class=\"chip\">{}, "
+                   "informational</span></h3></div><div class=\"muted\" style=\"margin:-4px 0 "
+                   "12px\">Kept files without colour (colourfulness under {}): not rejected. "
+                   "<code>quality.grayscale.enabled: true</code> rejects them. The least colourful "
+                   "first.</div><div class=\"gallery\">",
+                   count_text(count, "file", "files"), value_text(rule->threshold));
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const FileRecord& f = rows[i].file;
+      body += "<figure class=\"tile\">";
+      append_thumb(body, thumbs[i], {});
+      body += "<figcaption>";
+      append_name(body, f.path);
+      fmt::format_to(std::back_inserter(body),
+                     "<div class=\"facts\"><span>{}</span><span>{}</span></div><div "
+                     "class=\"reasons\"><span class=\"reason\">colourfulness <b>{}</b> &lt; "
+                     "{}</span></div></figcaption></figure>",
+                     size_text(f), format_bytes(f.size_bytes), value_text(f.quality.colorfulness),
+                     value_text(rule->threshold));
+    }
+    body += "</div></section>";
   }
 
   // --- detections-<model>[.<label>]-N.html --------------------------------------------------

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "vpipe/core/image.h"
 #include "vpipe/io/encode.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/report/html_report.h"
 
 namespace vpipe {
 namespace {
@@ -82,6 +84,62 @@ TEST(DedupPass, AnEqualSizeReencodeAtLowerJpegQualityIsNotKept) {
   const DedupPassSummary old_order = run_dedup_pass(manifest, options);
   EXPECT_TRUE(old_order.keeper_reasons.empty());
   EXPECT_EQ(old_order.keepers_decided_by.at("quality"), 1);
+}
+
+TEST(DedupPass, GrayscaleInformsWhileDisabledAndRejectsWhenEnabled) {
+  TempDir dir("vpipe_dedup_pass_gray_");
+  std::vector<FileRecord> files;
+  for (const char* name : {"colour.jpg", "gray.jpg", "gray-dark.jpg"}) {
+    FileRecord r = jpeg_file(dir.path() / name, 90, 300, 1'000);
+    r.content_hash = {files.size(), 2};
+    r.phash = 0x0123456789abcdefULL << files.size();  // three different pictures
+    r.dhash = ~r.phash;
+    files.push_back(r);
+  }
+  files[1].quality.colorfulness = 0.4;
+  files[2].quality.colorfulness = 0.0;
+  files[2].quality.brightness = 12;  // also dark: rejected for that, not counted as a finding
+  files[2].quality.highlight_level = 30;
+  Manifest manifest(dir.path() / "run.db");
+  manifest.upsert_files(files);
+
+  const DedupPassSummary informs = run_dedup_pass(manifest, {});
+  EXPECT_EQ(informs.informational.at("grayscale"), 1);
+  EXPECT_FALSE(informs.reasons.contains("grayscale"));
+  EXPECT_EQ(informs.decisions.at("keep"), 2);  // colour.jpg and gray.jpg
+  EXPECT_EQ(manifest.count_colourless(1.0), 1);
+  std::vector<std::string> listed;
+  Manifest::CuratedQuery query;
+  query.order = Manifest::CuratedQuery::Order::kColourless;
+  query.colorfulness_below = 1.0;
+  manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+    listed.push_back(row.file.path);
+    return true;
+  });
+  EXPECT_EQ(listed, std::vector<std::string>{files[1].path});
+
+  // The report shows the finding on the rejects overview, with the file.
+  ReportOptions report;
+  report.out_dir = dir.path() / "report";
+  write_report(dir.path() / "run.db", report);
+  std::ifstream in(report.out_dir / "rejects.html");
+  const std::string rejects((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(rejects.find("1 file, informational"), std::string::npos);
+  EXPECT_NE(rejects.find("gray.jpg"), std::string::npos);
+  // One tile in the panel: gray-dark.jpg is rejected (dark), so it is no finding.
+  size_t tiles = 0;
+  for (size_t at = rejects.find("colourfulness <b>"); at != std::string::npos;
+       at = rejects.find("colourfulness <b>", at + 1)) {
+    ++tiles;
+  }
+  EXPECT_EQ(tiles, 1U);
+
+  DedupPassOptions enabled;
+  enabled.quality.grayscale.enabled = true;
+  const DedupPassSummary rejects_now = run_dedup_pass(manifest, enabled);
+  EXPECT_TRUE(rejects_now.informational.empty());
+  EXPECT_EQ(rejects_now.reasons.at("grayscale"), 2);
+  EXPECT_EQ(rejects_now.decisions.at("keep"), 1);
 }
 
 }  // namespace
