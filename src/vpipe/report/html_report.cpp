@@ -952,6 +952,22 @@ class ReportWriter {
     while (page <= pages) write();
   }
 
+  /// The first kOverviewExamples files `query` selects, with their thumbnails.
+  std::pair<std::vector<CuratedFile>, std::vector<Thumbnail>> overview_examples(
+      CuratedQuery query) {
+    query.limit = kOverviewExamples;
+    std::vector<CuratedFile> rows;
+    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+      rows.push_back(row);
+      return true;
+    });
+    std::vector<const FileRecord*> files;
+    files.reserve(rows.size());
+    for (const CuratedFile& r : rows) files.push_back(&r.file);
+    std::vector<Thumbnail> thumbs = thumbs_.get(files);
+    return {std::move(rows), std::move(thumbs)};
+  }
+
   void write_rejects_overview() {
     std::string body = fmt::format(
         "<h1>Rejected images</h1><div class=\"sub\">{} files rejected by the quality rules "
@@ -965,19 +981,10 @@ class ReportWriter {
       body += "</div>";
     }
     for (const auto& [rule, count] : rules_by_count_) {
-      std::vector<CuratedFile> rows;
       CuratedQuery query;
       query.order = CuratedQuery::Order::kSeverity;
       query.rule = rule;
-      query.limit = kOverviewExamples;
-      manifest_.for_each_curated(query, [&](const CuratedFile& row) {
-        rows.push_back(row);
-        return true;
-      });
-      std::vector<const FileRecord*> files;
-      files.reserve(rows.size());
-      for (const CuratedFile& r : rows) files.push_back(&r.file);
-      const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+      const auto [rows, thumbs] = overview_examples(query);
       body +=
           "<section class=\"panel\" style=\"margin-bottom:16px\"><div class=\"panel-head\"><h3>";
       append_html_escaped(body, rule);
@@ -1001,19 +1008,10 @@ class ReportWriter {
     if (rule == nullptr || rule->enabled) return;
     const int64_t count = manifest_.count_colourless(rule->threshold);
     if (count == 0) return;
-    std::vector<CuratedFile> rows;
     CuratedQuery query;
     query.order = CuratedQuery::Order::kColourless;
     query.colorfulness_below = rule->threshold;
-    query.limit = kOverviewExamples;
-    manifest_.for_each_curated(query, [&](const CuratedFile& row) {
-      rows.push_back(row);
-      return true;
-    });
-    std::vector<const FileRecord*> files;
-    files.reserve(rows.size());
-    for (const CuratedFile& r : rows) files.push_back(&r.file);
-    const std::vector<Thumbnail> thumbs = thumbs_.get(files);
+    const auto [rows, thumbs] = overview_examples(query);
     fmt::format_to(std::back_inserter(body),
                    "<section class=\"panel informational\" style=\"margin-bottom:16px\">"
                    "<div class=\"panel-head\"><h3>grayscale <span class=\"chip\">{}, "
