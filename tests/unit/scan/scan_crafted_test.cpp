@@ -37,7 +37,7 @@ std::set<std::string> reasons(const FileRecord& record) {
 void expect_finite(const QualitySignals& q) {
   for (double v : {q.sharpness, q.brightness, q.contrast, q.dark_fraction, q.bright_fraction,
                    q.entropy, q.colorfulness, q.edge_width, q.clipped_fraction,
-                   q.highlight_level, q.opaque_fraction}) {
+                   q.highlight_level, q.opaque_fraction, q.highlight_plateau}) {
     EXPECT_TRUE(std::isfinite(v));
     EXPECT_GE(v, 0);
   }
@@ -52,6 +52,7 @@ TEST(ScanCrafted, AFlatImageIsFlatNotBlurredDarkOrClipped) {
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.error;
   expect_finite(r.quality);
   EXPECT_EQ(r.quality.edge_width, 0);  // no edge: blur is not judged
+  EXPECT_NEAR(r.quality.highlight_plateau, 1.0, 1e-9);  // every pixel at the top level
   EXPECT_EQ(reasons(r), (Names{"low_contrast", "low_information"}));
 }
 
@@ -64,6 +65,9 @@ TEST(ScanCrafted, PureNoiseIsSharpAndPasses) {
   expect_finite(r.quality);
   EXPECT_GT(r.quality.edge_width, 0);
   EXPECT_LT(r.quality.edge_width, 2.0);
+  // The brightest of three uniform channels within 3 levels of its top: about 1 - (252/256)^3.
+  EXPECT_GT(r.quality.highlight_plateau, 0.02);
+  EXPECT_LT(r.quality.highlight_plateau, 0.08);
   EXPECT_EQ(reasons(r), Names{});
 }
 
@@ -75,6 +79,7 @@ TEST(ScanCrafted, FullTransparencyIsTransparentOnly) {
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.error;
   expect_finite(r.quality);
   EXPECT_EQ(r.quality.opaque_fraction, 0);
+  EXPECT_EQ(r.quality.highlight_plateau, 0);  // nothing measured
   EXPECT_EQ(reasons(r), Names{"transparent"});
 }
 
@@ -85,6 +90,7 @@ TEST(ScanCrafted, OnePixelIsTinyAndFlat) {
   ASSERT_EQ(r.status, ItemStatus::kOk) << r.error;
   expect_finite(r.quality);
   EXPECT_EQ(r.width, 1);
+  EXPECT_EQ(r.quality.highlight_plateau, 1.0);
   EXPECT_EQ(reasons(r), (Names{"low_contrast", "low_information", "tiny"}));
 }
 
@@ -104,6 +110,7 @@ TEST(ScanCrafted, SixteenBitIsMeasuredLikeItsEightBitRendering) {
   EXPECT_GT(r.quality.edge_width, 0);
   EXPECT_LT(r.quality.edge_width, 3.0);
   EXPECT_EQ(r.quality.clipped_fraction, 0);
+  EXPECT_NEAR(r.quality.highlight_plateau, 0.5, 0.1);  // the 80% bars: half, not clipped
   EXPECT_EQ(reasons(r), Names{});
 }
 
@@ -139,6 +146,7 @@ TEST(ScanCrafted, CmykJpegIsDecodedAndJudged) {
   // A quarter of the picture is white (clipped), the rest 110 of 255.
   EXPECT_NEAR(r.quality.clipped_fraction, 0.25, 0.03);
   EXPECT_GT(r.quality.highlight_level, 240);
+  EXPECT_NEAR(r.quality.highlight_plateau, 0.25, 0.03);
   EXPECT_EQ(reasons(r).count("dark"), 0u);
 }
 
