@@ -1,6 +1,7 @@
 #include "vpipe/dedup/area_resample.h"
 
 #include <algorithm>
+#include <memory>
 #include <cassert>
 #include <cstddef>
 #include <vector>
@@ -34,6 +35,64 @@ void area_resample_gray(const Image& gray, int out_width, int out_height, std::s
       for (int y = rows.first + 1; y < rows.last; ++y)
         add_row(y, static_cast<uint32_t>(out_height));
       add_row(rows.last, static_cast<uint32_t>(rows.last_weight));
+    }
+    for (int j = 0; j < out_width; ++j) {
+      const SourceSpan cols = span_of(j, width, out_width);
+      uint64_t sum = cols.first_weight * column_sums[cols.first];
+      if (cols.last > cols.first) {
+        sum += cols.last_weight * column_sums[cols.last];
+        uint64_t interior = 0;
+        for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
+        sum += static_cast<uint64_t>(out_width) * interior;
+      }
+      out[static_cast<size_t>(i) * out_width + j] = area::level_of(sum, area);
+    }
+  }
+}
+
+AreaResampler::AreaResampler(const Image& gray) : gray_(&gray) {
+  assert(gray.channels == 1 && !gray.empty() && "AreaResampler takes a non-empty gray image");
+  const auto width = static_cast<size_t>(gray.width);
+  column_prefix_ =
+      std::make_unique_for_overwrite<uint32_t[]>((static_cast<size_t>(gray.height) + 1) * width);
+  std::fill(column_prefix_.get(), column_prefix_.get() + width, 0U);
+  for (int y = 0; y < gray.height; ++y) {
+    const uint8_t* row = gray.row(y);
+    const uint32_t* above = column_prefix_.get() + static_cast<size_t>(y) * width;
+    uint32_t* below = column_prefix_.get() + static_cast<size_t>(y + 1) * width;
+    for (size_t x = 0; x < width; ++x) below[x] = above[x] + row[x];
+  }
+}
+
+void AreaResampler::resample(int x0, int y0, int width, int height, int out_width, int out_height,
+                             std::span<uint8_t> out) const {
+  const Image& gray = *gray_;
+  assert(x0 >= 0 && y0 >= 0 && width >= 1 && height >= 1 && x0 + width <= gray.width &&
+         y0 + height <= gray.height && "the window lies inside the image");
+  assert(out_width >= 1 && out_height >= 1 && "output size must be positive");
+  assert(out.size() == static_cast<size_t>(out_width) * out_height && "output buffer size");
+
+  const auto stride = static_cast<size_t>(gray.width);
+  // The same weighted column sums as area_resample_gray; the rows strictly inside a span come
+  // from the prefix sums (each weighs out_height), so only the two edge rows are read.
+  std::vector<uint32_t> column_sums(static_cast<size_t>(width));
+  const uint64_t area = static_cast<uint64_t>(width) * height;
+  const auto weight_inside = static_cast<uint32_t>(out_height);
+  for (int i = 0; i < out_height; ++i) {
+    const SourceSpan rows = span_of(i, height, out_height);
+    const uint8_t* first = gray.row(y0 + rows.first) + x0;
+    const auto first_weight = static_cast<uint32_t>(rows.first_weight);
+    if (rows.last == rows.first) {
+      for (int x = 0; x < width; ++x) column_sums[x] = first_weight * first[x];
+    } else {
+      const uint8_t* last = gray.row(y0 + rows.last) + x0;
+      const auto last_weight = static_cast<uint32_t>(rows.last_weight);
+      const uint32_t* top = column_prefix_.get() + (y0 + rows.first + 1) * stride + x0;
+      const uint32_t* bottom = column_prefix_.get() + (y0 + rows.last) * stride + x0;
+      for (int x = 0; x < width; ++x) {
+        column_sums[x] = first_weight * first[x] + weight_inside * (bottom[x] - top[x]) +
+                         last_weight * last[x];
+      }
     }
     for (int j = 0; j < out_width; ++j) {
       const SourceSpan cols = span_of(j, width, out_width);

@@ -8,6 +8,7 @@
 
 #include "vpipe/core/image.h"
 #include "vpipe/core/record.h"
+#include "vpipe/dedup/area_resample.h"
 
 namespace vpipe {
 
@@ -56,6 +57,9 @@ struct OrientationHashes {
   std::array<uint64_t, kOrientationCount> dhash{};
 };
 [[nodiscard]] OrientationHashes orientation_hashes_cpu(const Image& img);
+/// orientation_hashes_cpu of the gray image `resampler` was made over, sharing its column sums
+/// with other hashes of the same image (crop_hashes_cpu): the same hashes, bit for bit.
+[[nodiscard]] OrientationHashes orientation_hashes_cpu(const AreaResampler& resampler);
 
 /// pHash and dHash of five windows of the image, each kCropWindowSide of its width and height:
 /// anchored at its top-left, top-right, bottom-left and bottom-right corners and at its centre
@@ -73,6 +77,8 @@ struct CropHashes {
   std::array<uint64_t, kCropWindowCount> dhash{};
 };
 [[nodiscard]] CropHashes crop_hashes_cpu(const Image& img);
+/// crop_hashes_cpu of the gray image `resampler` was made over: the same hashes, bit for bit.
+[[nodiscard]] CropHashes crop_hashes_cpu(const AreaResampler& resampler);
 
 /// Number of differing bits.
 [[nodiscard]] inline int hamming_distance(uint64_t a, uint64_t b) {

@@ -147,8 +147,9 @@ std::string jpeg_warning_text(const char* text) {
 
 struct Decoder::Impl {
   tjhandle jpeg = nullptr;
+  BufferPool* pixel_pool = nullptr;  // not owned; null: plain allocations
 
-  Impl() : jpeg(tjInitDecompress()) {}
+  explicit Impl(BufferPool* pool) : jpeg(tjInitDecompress()), pixel_pool(pool) {}
   ~Impl() {
     if (jpeg != nullptr) tjDestroy(jpeg);
   }
@@ -205,7 +206,16 @@ DecodeResult Decoder::Impl::decode_jpeg(std::span<const uint8_t> bytes,
   const int pixel_format = gray ? TJPF_GRAY : (cmyk ? TJPF_CMYK : TJPF_RGB);
 
   // Decode straight into the result's buffer (CMYK, rare, goes through a 4-channel one).
-  result.image = Image(scaled_width, scaled_height, gray ? 1 : (cmyk ? 4 : 3));
+  const int channels = gray ? 1 : (cmyk ? 4 : 3);
+  if (pixel_pool != nullptr) {
+    result.image.width = scaled_width;
+    result.image.height = scaled_height;
+    result.image.channels = channels;
+    result.image.pixels =
+        pixel_pool->take(static_cast<size_t>(scaled_width) * scaled_height * channels);
+  } else {
+    result.image = Image(scaled_width, scaled_height, channels);
+  }
   const int rc = tjDecompress2(jpeg, data, size, result.image.pixels.data(), scaled_width, 0,
                                scaled_height, pixel_format, 0);
   if (rc != 0) {
@@ -229,7 +239,8 @@ DecodeResult Decoder::Impl::decode_jpeg(std::span<const uint8_t> bytes,
   return result;
 }
 
-Decoder::Decoder() : impl_(std::make_unique<Impl>()) {}
+Decoder::Decoder() : impl_(std::make_unique<Impl>(nullptr)) {}
+Decoder::Decoder(BufferPool* pixel_pool) : impl_(std::make_unique<Impl>(pixel_pool)) {}
 Decoder::~Decoder() = default;
 
 DecodeResult Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions& options) {

@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 
+#include "vpipe/core/buffer_pool.h"
 #include "vpipe/core/image.h"
 #include "vpipe/core/status.h"
 #include "vpipe/io/format.h"
@@ -53,6 +54,11 @@ struct DecodeResult {
 class Decoder {
  public:
   Decoder();
+  /// A decoder that takes the pixel buffers of the JPEG images it returns from `pixel_pool` (not
+  /// owned, must outlive the decoder; may be shared by many decoders), so that a caller which
+  /// hands each image's `pixels` back to the pool when done reuses memory instead of faulting in
+  /// fresh pages for every file. The images are the same either way.
+  explicit Decoder(BufferPool* pixel_pool);
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;

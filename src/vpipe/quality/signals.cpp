@@ -266,6 +266,18 @@ void masked_histogram_signals(const uint8_t* gray, const uint8_t* alpha, size_t 
 /// sqrt(var_rg + var_yb) + 0.3 * sqrt(mean_rg^2 + mean_yb^2), rg = R - G, yb = (R + G) / 2 - B.
 /// kMasked: only pixels whose `alpha` (pixels bytes) is >= kOpaqueAlpha count, and `counted` of
 /// them do (> 0). A template, so that the unmasked loop stays branch-free.
+double colorfulness_from_sums(int64_t sum_rg, int64_t sum_rg_sq, int64_t sum_yb2,
+                              int64_t sum_yb2_sq, size_t counted) {
+  const double n = static_cast<double>(counted);
+  const double var_rg =
+      variance_from_sums(static_cast<double>(sum_rg), static_cast<double>(sum_rg_sq), n);
+  const double var_yb =
+      variance_from_sums(static_cast<double>(sum_yb2), static_cast<double>(sum_yb2_sq), n) / 4;
+  const double mean_rg = static_cast<double>(sum_rg) / n;
+  const double mean_yb = static_cast<double>(sum_yb2) / (2 * n);
+  return std::sqrt(var_rg + var_yb) + 0.3 * std::sqrt(mean_rg * mean_rg + mean_yb * mean_yb);
+}
+
 template <bool kMasked = false>
 double colorfulness(const uint8_t* rgb, size_t pixels, const uint8_t* alpha = nullptr,
                     size_t counted = 0) {
@@ -289,14 +301,48 @@ double colorfulness(const uint8_t* rgb, size_t pixels, const uint8_t* alpha = nu
     sum_yb2 += yb2;
     sum_yb2_sq += int64_t{yb2} * yb2;
   }
-  const double n = static_cast<double>(counted);
-  const double var_rg =
-      variance_from_sums(static_cast<double>(sum_rg), static_cast<double>(sum_rg_sq), n);
-  const double var_yb =
-      variance_from_sums(static_cast<double>(sum_yb2), static_cast<double>(sum_yb2_sq), n) / 4;
-  const double mean_rg = static_cast<double>(sum_rg) / n;
-  const double mean_yb = static_cast<double>(sum_yb2) / (2 * n);
-  return std::sqrt(var_rg + var_yb) + 0.3 * std::sqrt(mean_rg * mean_rg + mean_yb * mean_yb);
+  return colorfulness_from_sums(sum_rg, sum_rg_sq, sum_yb2, sum_yb2_sq, counted);
+}
+
+/// colorfulness() and the brightest-channel histogram of rgb_top_signals() of an opaque RGB image
+/// (`pixels` pixels, HWC, tight) in one pass over its bytes: the same integer sums and counts, so
+/// the same results bit for bit, for about half the time of the two passes. Writes colorfulness
+/// into `out` and the histogram into `top_counts` (for top_signals, which must run after
+/// histogram_signals: it replaces the gray values of clipped_fraction and highlight_plateau).
+void opaque_rgb_pass(const uint8_t* rgb, size_t pixels, QualitySignals& out,
+                     std::array<int64_t, 256>& top_counts) {
+  int64_t sum_rg = 0;
+  int64_t sum_rg_sq = 0;
+  int64_t sum_yb2 = 0;
+  int64_t sum_yb2_sq = 0;
+  std::array<std::array<uint32_t, 256>, 2> partial{};  // two, against store-to-load chains
+  // 32-bit sums per chunk: |yb2| <= 510, so 2048 squares stay below 2^31.
+  constexpr size_t kChunk = 2048;
+  for (size_t i0 = 0; i0 < pixels; i0 += kChunk) {
+    const size_t i1 = std::min(pixels, i0 + kChunk);
+    int32_t chunk_rg = 0;
+    int32_t chunk_rg_sq = 0;
+    int32_t chunk_yb2 = 0;
+    int32_t chunk_yb2_sq = 0;
+    for (size_t i = i0; i < i1; ++i) {
+      const int r = rgb[3 * i];
+      const int g = rgb[3 * i + 1];
+      const int b = rgb[3 * i + 2];
+      const int rg = r - g;
+      const int yb2 = r + g - 2 * b;
+      chunk_rg += rg;
+      chunk_rg_sq += rg * rg;
+      chunk_yb2 += yb2;
+      chunk_yb2_sq += yb2 * yb2;
+      ++partial[i & 1][std::max({r, g, b})];
+    }
+    sum_rg += chunk_rg;
+    sum_rg_sq += chunk_rg_sq;
+    sum_yb2 += chunk_yb2;
+    sum_yb2_sq += chunk_yb2_sq;
+  }
+  out.colorfulness = colorfulness_from_sums(sum_rg, sum_rg_sq, sum_yb2, sum_yb2_sq, pixels);
+  for (int v = 0; v < 256; ++v) top_counts[v] = int64_t{partial[0][v]} + partial[1][v];
 }
 
 /// quality_signals_cpu with an alpha plane: every signal over the opaque pixels only.
@@ -337,20 +383,27 @@ QualitySignals quality_signals_cpu(const Image& working, const Image* alpha) {
   }
   assert((working.channels == 1 || working.channels == 3) && "Image holds gray or RGB only");
   if (alpha != nullptr && !alpha->empty()) return masked_quality_signals(working, *alpha);
+  // The same conversion as the scan pass's to_gray(), so every gray signal agrees with it.
+  if (working.channels == 3) return quality_signals_cpu(working, to_gray(working));
+  return quality_signals_cpu(working, working);
+}
 
+QualitySignals quality_signals_cpu(const Image& working, const Image& gray_image) {
+  QualitySignals signals;
+  if (working.empty()) {
+    signals.opaque_fraction = 0;  // no pixel at all: all zeros
+    return signals;
+  }
+  assert((working.channels == 1 || working.channels == 3) && "Image holds gray or RGB only");
+  assert(gray_image.channels == 1 && gray_image.width == working.width &&
+         gray_image.height == working.height && "gray is to_gray(working)");
   const size_t pixels = static_cast<size_t>(working.width) * working.height;
-  const uint8_t* gray = working.pixels.data();
-  Image gray_storage;
-  if (working.channels == 3) {
-    signals.colorfulness = colorfulness(working.pixels.data(), pixels);
-    // The same conversion as the scan pass's to_gray(), so every gray signal agrees with it.
-    gray_storage = to_gray(working);
-    gray = gray_storage.pixels.data();
-  }
+  const uint8_t* gray = gray_image.pixels.data();
+  std::array<int64_t, 256> top_counts{};
+  if (working.channels == 3) opaque_rgb_pass(working.pixels.data(), pixels, signals, top_counts);
   histogram_signals(gray, pixels, signals);
-  if (working.channels == 3) {
-    rgb_top_signals(working.pixels.data(), pixels, nullptr, pixels, signals);
-  }
+  // RGB: clipped_fraction and highlight_plateau by the brightest channel, as rgb_top_signals.
+  if (working.channels == 3) top_signals(top_counts, static_cast<int64_t>(pixels), signals);
   signals.sharpness = laplacian_variance(gray, working.width, working.height);
   signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height);
   return signals;

@@ -21,4 +21,9 @@ namespace vpipe {
 [[nodiscard]] QualitySignals quality_signals_cpu(const Image& working,
                                                  const Image* alpha = nullptr);
 
+/// quality_signals_cpu(working) of an opaque image whose gray version the caller has already:
+/// `gray` must be to_gray(working) (core/image_ops.h; `working` itself when it is gray), which
+/// is then not computed again. Same result, bit for bit. Thread-safe.
+[[nodiscard]] QualitySignals quality_signals_cpu(const Image& working, const Image& gray);
+
 }  // namespace vpipe

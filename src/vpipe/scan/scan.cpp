@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <opencv2/core/utility.hpp>
 
+#include "vpipe/core/buffer_pool.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/core/log.h"
@@ -35,7 +36,7 @@ namespace {
 /// and `alpha` from decode to signals, so at most a queue's worth of each is in memory.
 struct ScanItem {
   FileRecord record;
-  std::vector<uint8_t> bytes;
+  UninitializedBytes bytes;  // from the read stage's pool, back to it after decoding
   Image decoded;
   Image alpha;           // the decoder's alpha plane; empty when opaque
   bool ignored = false;  // not an image by signature or name: not recorded
@@ -60,12 +61,16 @@ struct FileCloser {
   ~FileCloser() { ::close(fd); }
 };
 
-/// Reads a whole file. Returns an empty optional and sets `error` on failure. A file without an
+/// Reads a whole file into a buffer from `buffers`. Returns an empty optional and sets `error` on
+/// failure. A file without an
 /// image extension is only read whole when its first bytes are an image signature; otherwise
 /// `not_image` is set and nothing more is read (walks meet many such files).
-std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uint64_t max_bytes,
-                                                    FileRecord& record, std::string& error,
-                                                    bool& too_large, bool& not_image) {
+using BytePool = BasicBufferPool<UninitializedBytes>;
+
+std::optional<UninitializedBytes> read_whole_file(const std::string& path, uint64_t max_bytes,
+                                                  BytePool& buffers, FileRecord& record,
+                                                  std::string& error, bool& too_large,
+                                                  bool& not_image) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = fmt::format("cannot open: {}", std::strerror(errno));
@@ -94,7 +99,8 @@ std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uin
     error = fmt::format("file is {} bytes, over the {}-byte limit", st.st_size, max_bytes);
     return std::nullopt;
   }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  // Not zeroed: read() fills it, and a file that shrank meanwhile is cut to what was read.
+  UninitializedBytes bytes = buffers.take(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
@@ -111,12 +117,12 @@ std::optional<std::vector<uint8_t>> read_whole_file(const std::string& path, uin
 }
 
 /// The read stage's work on one item: bytes, content hash, signature check.
-void read_item(ScanItem& item, uint64_t max_bytes) {
+void read_item(ScanItem& item, uint64_t max_bytes, BytePool& buffers) {
   FileRecord& rec = item.record;
   std::string error;
   bool too_large = false;
   bool not_image = false;
-  auto bytes = read_whole_file(rec.path, max_bytes, rec, error, too_large, not_image);
+  auto bytes = read_whole_file(rec.path, max_bytes, buffers, rec, error, too_large, not_image);
   if (not_image) {
     item.ignored = true;
     return;
@@ -140,10 +146,12 @@ void read_item(ScanItem& item, uint64_t max_bytes) {
   item.bytes = std::move(*bytes);
 }
 
-void decode_item(ScanItem& item, Decoder& decoder, const DecodeOptions& options) {
+void decode_item(ScanItem& item, Decoder& decoder, const DecodeOptions& options,
+                 BytePool& byte_buffers) {
   FileRecord& rec = item.record;
   DecodeResult result = decoder.decode(item.bytes, options);
-  item.bytes = {};  // release the file's bytes as soon as they are decoded
+  byte_buffers.give_back(std::move(item.bytes));  // the next file's read reuses them
+  item.bytes = {};
   rec.status = result.status;
   rec.error = std::move(result.message);
   if (result.format != ImageFormat::kUnknown) rec.format = std::string(format_name(result.format));
@@ -220,13 +228,20 @@ void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
   }
   const Image gray = to_gray(working);
   if (orientation_hashes) {
-    const OrientationHashes hashes = orientation_hashes_cpu(gray);
+    // One pass of column sums serves the orientation and crop hashes' thumbnails (an empty image
+    // has all-zero hashes, as orientation_hashes_cpu and crop_hashes_cpu of it give).
+    OrientationHashes hashes;
+    CropHashes crops;
+    if (!gray.empty()) {
+      const AreaResampler resampler(gray);
+      hashes = orientation_hashes_cpu(resampler);
+      crops = crop_hashes_cpu(resampler);
+    }
     record.orientation_phash = hashes.phash;
     record.orientation_dhash = hashes.dhash;
     record.has_orientation_hashes = true;
     record.phash = hashes.phash[0];
     record.dhash = hashes.dhash[0];
-    const CropHashes crops = crop_hashes_cpu(gray);
     record.crop_phash = crops.phash;
     record.crop_dhash = crops.dhash;
     record.has_crop_hashes = true;
@@ -236,7 +251,7 @@ void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
   }
   record.quality =
       alpha.empty()
-          ? quality_signals_cpu(working)
+          ? quality_signals_cpu(working, gray)
           : quality_signals_cpu(unpremultiply(std::move(working), working_alpha), &working_alpha);
   record.has_signals = true;
 }
@@ -288,20 +303,31 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
     }
   } sync_fd_closer{sync_fd};
 
+  // Buffers recycled between stages (core/buffer_pool.h): file bytes from decode back to read,
+  // decoded pixels from signals back to decode. Each pool can hold as many buffers as can be in
+  // flight between its two ends (the queue between, plus one per worker at each end), so that
+  // none is freed only to be allocated again; that is no more memory than the pipeline holds at
+  // its fullest. Larger ones (rare) are not kept.
+  constexpr size_t kPooledBufferBytes = size_t{16} << 20;
+  const int read_workers = std::max(1, std::min(threads, 4));
+  BytePool byte_buffers(static_cast<size_t>(8 * threads + threads + read_workers),
+                        kPooledBufferBytes);
+  BufferPool pixel_buffers(static_cast<size_t>(8 * threads + 2 * threads), kPooledBufferBytes);
+
   Pipeline<ScanItem> pipeline;
   pipeline.set_source(source_name, source);
   // Reading is I/O: a few workers keep the disk busy without crowding the decoders.
   // Queues of 8 per worker: a hand-off per file through a 2-slot queue costs two context
   // switches (bench/engine_bench.cpp), which small images notice; 8 keeps memory to a few dozen
   // files' bytes and pixels.
-  const int read_workers = std::max(1, std::min(threads, 4));
   pipeline.add_stage({.name = "read",
                       .workers = read_workers,
                       .queue_capacity = static_cast<size_t>(8 * read_workers)},
                      [&](int) {
-                       return [max_bytes = options.max_file_bytes](std::span<ScanItem> batch) {
+                       return [max_bytes = options.max_file_bytes,
+                               &byte_buffers](std::span<ScanItem> batch) {
                          for (ScanItem& item : batch) {
-                           if (!item.no_file) read_item(item, max_bytes);
+                           if (!item.no_file) read_item(item, max_bytes, byte_buffers);
                          }
                        };
                      });
@@ -310,20 +336,22 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
                       .queue_capacity = static_cast<size_t>(8 * threads)},
                      [&](int) {
     // One decoder (one TurboJPEG handle) per worker thread.
-    return [decoder = std::make_shared<Decoder>(), &decode_options](std::span<ScanItem> batch) {
+    return [decoder = std::make_shared<Decoder>(&pixel_buffers), &decode_options,
+            &byte_buffers](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
-        if (item.pending()) decode_item(item, *decoder, decode_options);
+        if (item.pending()) decode_item(item, *decoder, decode_options, byte_buffers);
       }
     };
   });
   pipeline.add_stage({.name = "signals",
                       .workers = threads,
                       .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [orientations = options.orientation_hashes](int) {
-    return [orientations](std::span<ScanItem> batch) {
+                     [orientations = options.orientation_hashes, &pixel_buffers](int) {
+    return [orientations, &pixel_buffers](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
         if (!item.pending() || item.decoded.empty()) continue;
         measure_image(item.decoded, item.alpha, item.record, orientations);
+        pixel_buffers.give_back(std::move(item.decoded.pixels));
         item.decoded = Image();
         item.alpha = Image();
       }

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace vpipe {
@@ -75,6 +77,42 @@ TEST(AreaResample, HandComputedFractions) {
   Image block(4, 2, 1);
   block.pixels = {0, 2, 100, 101, 4, 6, 102, 103};
   EXPECT_EQ(resample(block, 2, 1), (std::vector<uint8_t>{3, 102}));  // 3, 101.5 -> 102
+}
+
+TEST(AreaResampler, EqualsAreaResampleGrayOfTheWindowBitForBit) {
+  // Windows anywhere in images of many shapes, shrunk and enlarged, including a constant and a
+  // saturated image (the largest sums).
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int w = 1 + static_cast<int>(rng() % 300);
+    const int h = 1 + static_cast<int>(rng() % 300);
+    Image img = random_gray(w, h, static_cast<uint32_t>(trial));
+    if (trial % 10 == 0) std::fill(img.pixels.begin(), img.pixels.end(), uint8_t{255});
+    const AreaResampler resampler(img);
+    for (int k = 0; k < 4; ++k) {
+      const int ww = 1 + static_cast<int>(rng() % w);
+      const int wh = 1 + static_cast<int>(rng() % h);
+      const int x0 = static_cast<int>(rng() % (w - ww + 1));
+      const int y0 = static_cast<int>(rng() % (h - wh + 1));
+      Image window(ww, wh, 1);
+      for (int y = 0; y < wh; ++y) {
+        std::copy(img.row(y0 + y) + x0, img.row(y0 + y) + x0 + ww, window.row(y));
+      }
+      const std::pair<int, int> any_size{1 + static_cast<int>(rng() % 400),
+                                         1 + static_cast<int>(rng() % 400)};
+      for (const auto& [ow, oh] :
+           {std::pair{32, 32}, std::pair{9, 8}, std::pair{8, 9}, any_size}) {
+        std::vector<uint8_t> got(static_cast<size_t>(ow) * oh);
+        resampler.resample(x0, y0, ww, wh, ow, oh, got);
+        ASSERT_EQ(got, resample(window, ow, oh))
+            << w << "x" << h << " window " << ww << "x" << wh << "+" << x0 << "+" << y0 << " -> "
+            << ow << "x" << oh;
+      }
+    }
+    std::vector<uint8_t> whole(32 * 32);
+    resampler.resample(32, 32, whole);
+    ASSERT_EQ(whole, resample(img, 32, 32));
+  }
 }
 
 }  // namespace

@@ -174,6 +174,62 @@ TEST(Phash, MatchesReferenceDctAndMedianOfAcTerms) {
   }
 }
 
+/// pHash bits of a 32x32 thumbnail exactly as the hash is defined: cv::dct in float, the median
+/// of the 63 AC terms among floats. phash_cpu takes a shortcut that must give these bits.
+uint64_t cv_dct_phash(const std::vector<uint8_t>& thumb) {
+  cv::Mat spatial;
+  cv::Mat(32, 32, CV_8UC1, const_cast<uint8_t*>(thumb.data())).convertTo(spatial, CV_32F);
+  cv::Mat freq;
+  cv::dct(spatial, freq);
+  std::array<float, 64> low{};
+  for (int r = 0; r < 8; ++r) {
+    for (int c = 0; c < 8; ++c) low[r * 8 + c] = freq.at<float>(r, c);
+  }
+  std::array<float, 63> ac{};
+  std::copy(low.begin() + 1, low.end(), ac.begin());
+  std::nth_element(ac.begin(), ac.begin() + 31, ac.end());
+  uint64_t hash = 0;
+  for (int i = 0; i < 64; ++i) hash = (hash << 1) | (low[i] > ac[31] ? 1U : 0U);
+  return hash;
+}
+
+TEST(Phash, ShortcutGivesTheCvDctBitsOnNoiseWavesStepsAndSymmetricThumbnails) {
+  // 32x32 images are their own thumbnails. Noise, smooth waves, hard steps, mirror-symmetric
+  // and flat content (ties: the shortcut must fall back to cv::dct), all eight orientations.
+  std::mt19937 rng(17);
+  int checked = 0;
+  for (int trial = 0; trial < 4000; ++trial) {
+    std::vector<uint8_t> cells(32 * 32);
+    const double fx = (rng() % 100) / 10.0;
+    const double fy = (rng() % 100) / 10.0;
+    const int step = 4 + static_cast<int>(rng() % 24);
+    for (int r = 0; r < 32; ++r) {
+      for (int c = 0; c < 32; ++c) {
+        int v = 0;
+        switch (trial % 5) {
+          case 0: v = static_cast<int>(rng() % 256); break;
+          case 1: v = static_cast<int>(128 + 110 * std::sin(fx * c / 32 + fy * r / 32)) +
+                      static_cast<int>(rng() % 5); break;
+          case 2: v = r < step ? 240 : 20 + (c * 7) % 40; break;
+          case 3: v = (std::min(c, 31 - c) * 13 + r * (trial % 7)) % 256; break;
+          default: v = trial % 3 == 0 ? 77 : static_cast<int>(rng() % 3) + 100; break;
+        }
+        cells[r * 32 + c] = static_cast<uint8_t>(std::clamp(v, 0, 255));
+      }
+    }
+    const Image img = block_image(cells, 32, 32, 1);
+    ASSERT_EQ(phash_cpu(img), cv_dct_phash(cells)) << "trial " << trial;
+    const OrientationHashes hashes = orientation_hashes_cpu(img);
+    for (size_t k = 0; k < kOrientationCount; ++k) {
+      std::vector<uint8_t> turned(cells.size());
+      orient_pixels(cells, 32, 32, static_cast<Orientation>(k), turned);
+      ASSERT_EQ(hashes.phash[k], cv_dct_phash(turned)) << "trial " << trial << " orientation " << k;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 4000 * 8);
+}
+
 TEST(PerceptualHash, ConstantImagesAreWellDefined) {
   // A constant image has only a DC term (32 * level); every AC term, hence the median, is 0.
   for (int level : {1, 100, 255}) {

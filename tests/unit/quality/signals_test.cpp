@@ -407,5 +407,40 @@ TEST(MaskedQualitySignals, FullyTransparentGivesZeros) {
   EXPECT_EQ(s.colorfulness, 0.0);
 }
 
+TEST(QualitySignals, GivenGrayGivesTheSameSignalsBitForBit) {
+  // The scan passes the gray image it already made; nothing may change by it.
+  // The noise reaches 250 and more (clipped) in some images and not in others.
+  for (int channels : {1, 3}) {
+    for (uint32_t seed = 1; seed <= 4; ++seed) {
+      const int top = seed % 2 == 1 ? 255 : 240;
+      const Image img = channels == 1 && seed % 2 == 1
+                            ? textured_scene(seed)
+                            : uniform_noise(97, 61, channels, static_cast<int>(seed) * 20, top, seed);
+      const QualitySignals a = quality_signals_cpu(img);
+      const QualitySignals b = quality_signals_cpu(img, to_gray(img));
+      // An all-opaque mask takes the masked path, whose colourfulness and brightest-channel
+      // histogram are separate passes: the reference for the opaque path's single pass.
+      const Image opaque = constant_image(img.width, img.height, 1, 255);
+      const QualitySignals c = quality_signals_cpu(img, &opaque);
+      EXPECT_EQ(a.colorfulness, c.colorfulness);
+      EXPECT_EQ(a.clipped_fraction, c.clipped_fraction);
+      EXPECT_EQ(a.highlight_plateau, c.highlight_plateau);
+      EXPECT_EQ(a.highlight_level, c.highlight_level);
+      EXPECT_EQ(a.sharpness, b.sharpness);
+      EXPECT_EQ(a.brightness, b.brightness);
+      EXPECT_EQ(a.contrast, b.contrast);
+      EXPECT_EQ(a.dark_fraction, b.dark_fraction);
+      EXPECT_EQ(a.bright_fraction, b.bright_fraction);
+      EXPECT_EQ(a.entropy, b.entropy);
+      EXPECT_EQ(a.colorfulness, b.colorfulness);
+      EXPECT_EQ(a.edge_width, b.edge_width);
+      EXPECT_EQ(a.clipped_fraction, b.clipped_fraction);
+      EXPECT_EQ(a.highlight_level, b.highlight_level);
+      EXPECT_EQ(a.opaque_fraction, b.opaque_fraction);
+      EXPECT_EQ(a.highlight_plateau, b.highlight_plateau);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vpipe
