@@ -72,6 +72,13 @@ class Out:
             print(fmt(r))
 
 
+
+def ranked(counter, n=None):
+    """counter's items by count, most first, ties by key: the same order on every run (Counter's
+    most_common keeps insertion order among ties, which follows set iteration order)."""
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return items if n is None else items[:n]
+
 def share(n, d):
     return f"{n}/{d} ({100.0 * n / d:.1f}%)" if d else "-"
 
@@ -208,7 +215,7 @@ def recall(out, rows, files, rules_for, figures):
             others = Counter(rule for r in rs for rule in files[r["file"]]["reasons"]
                              if rule not in rules_for[kind])
             detail.append((kind, op, strength, len(rs), share(m, len(rs)), share(a, len(rs)),
-                           " ".join(f"{k}:{v}" for k, v in others.most_common())))
+                           " ".join(f"{k}:{v}" for k, v in ranked(others))))
     out.table(["kind", "rule meant for it", "files", "by that rule", "by any rule"], summary,
               ["l", "l", "r", "r", "r"])
     out.line("by op and strength:")
@@ -225,7 +232,7 @@ def recall(out, rows, files, rules_for, figures):
         a = sum(1 for r in rs if files[r["file"]]["reasons"])
         rules = Counter(rule for r in rs for rule in files[r["file"]]["reasons"])
         brows.append((op, strength, len(rs), share(a, len(rs)),
-                      " ".join(f"{k}:{v}" for k, v in rules.most_common())))
+                      " ".join(f"{k}:{v}" for k, v in ranked(rules))))
     out.table(["op", "strength", "files", "rejected", "rules"], brows,
               ["l", "l", "r", "r", "l"])
 
@@ -266,7 +273,7 @@ def keepers(out, rows, files, has_decisions, top, figures):
     if bad:
         out.line("\nthe keeper instead of the original, by its op:")
         out.table(["keeper's op", "groups"],
-                  Counter(b[2].split(" ")[0] for b in bad).most_common(), ["l", "r"])
+                  ranked(Counter(b[2].split(" ")[0] for b in bad)), ["l", "r"])
         out.line(f"failures (first {min(top, len(bad))} of {len(bad)}):")
         out.table(["original", "keeper", "keeper's op", "group size"], sorted(bad)[:top],
                   ["l", "l", "l", "r"])
@@ -333,9 +340,9 @@ def near_pairs(out, rows, all_rows, files, has_decisions, figures):
     wrong = Counter(" + ".join(sorted((by_file[a]["op"], by_file[b]["op"])))
                     for a, b in clean_found - clean_truth)
     out.line("missed clean pairs, by the ops of their two files (most frequent 10):")
-    out.table(["ops", "missed pairs"], misses.most_common(10), ["l", "r"])
+    out.table(["ops", "missed pairs"], ranked(misses, 10), ["l", "r"])
     out.line("wrong clean pairs (files of different bases in one group), by ops:")
-    out.table(["ops", "wrong pairs"], wrong.most_common(10), ["l", "r"])
+    out.table(["ops", "wrong pairs"], ranked(wrong, 10), ["l", "r"])
 
 
 def popcount(x):
@@ -481,7 +488,7 @@ def main():
     if args.markdown:
         out.line()
     statuses = Counter(files[r["file"]]["status"] for r in rows)
-    out.line("statuses: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
+    out.line("statuses: " + ", ".join(f"{k} {v}" for k, v in ranked(statuses)))
 
     figures = {}
     clean_rejections(out, rows, files, args.top, figures)
