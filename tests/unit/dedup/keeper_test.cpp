@@ -70,10 +70,12 @@ TEST(RankKeepers, AToneEditThatKeepsThePlateauTiesAndTheOlderFileWins) {
   // the tones, but it is still as large, so the copy does not look less degraded; nor does its
   // higher quality score (mid-tones, no clipped channel) decide before the files' ages.
   Group g;
-  GroupingItem& original = g.add("photo.jpg");
+  g.add("photo.jpg");
+  g.add("photo-darker.jpg");  // adding may move the items: set them through g.items after
+  GroupingItem& original = g.items[0];
   original.highlight_plateau = 0.16;
   original.quality = 0.88;
-  GroupingItem& darker = g.add("photo-darker.jpg");
+  GroupingItem& darker = g.items[1];
   darker.highlight_plateau = 0.155;
   darker.quality = 0.95;
   darker.mtime_ns = original.mtime_ns + 86'400'000'000'000;
