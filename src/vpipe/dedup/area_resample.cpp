@@ -13,6 +13,27 @@ namespace vpipe {
 using area::SourceSpan;
 using area::span_of;
 
+namespace {
+
+/// One output row from the weighted column sums of the source rows under it: each output pixel
+/// weighs the columns its span covers, then divides by `area` (both resamplers' last step).
+void columns_to_row(const std::vector<uint32_t>& column_sums, int width, int out_width,
+                    uint64_t area, std::span<uint8_t> row) {
+  for (int j = 0; j < out_width; ++j) {
+    const SourceSpan cols = span_of(j, width, out_width);
+    uint64_t sum = cols.first_weight * column_sums[cols.first];
+    if (cols.last > cols.first) {
+      sum += cols.last_weight * column_sums[cols.last];
+      uint64_t interior = 0;
+      for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
+      sum += static_cast<uint64_t>(out_width) * interior;
+    }
+    row[static_cast<size_t>(j)] = area::level_of(sum, area);
+  }
+}
+
+}  // namespace
+
 void area_resample_gray(const Image& gray, int out_width, int out_height, std::span<uint8_t> out) {
   assert(gray.channels == 1 && !gray.empty() && "area_resample_gray takes a non-empty gray image");
   assert(out_width >= 1 && out_height >= 1 && "output size must be positive");
@@ -36,17 +57,8 @@ void area_resample_gray(const Image& gray, int out_width, int out_height, std::s
         add_row(y, static_cast<uint32_t>(out_height));
       add_row(rows.last, static_cast<uint32_t>(rows.last_weight));
     }
-    for (int j = 0; j < out_width; ++j) {
-      const SourceSpan cols = span_of(j, width, out_width);
-      uint64_t sum = cols.first_weight * column_sums[cols.first];
-      if (cols.last > cols.first) {
-        sum += cols.last_weight * column_sums[cols.last];
-        uint64_t interior = 0;
-        for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
-        sum += static_cast<uint64_t>(out_width) * interior;
-      }
-      out[static_cast<size_t>(i) * out_width + j] = area::level_of(sum, area);
-    }
+    columns_to_row(column_sums, width, out_width, area,
+                   out.subspan(static_cast<size_t>(i) * out_width, static_cast<size_t>(out_width)));
   }
 }
 
@@ -94,17 +106,8 @@ void AreaResampler::resample(int x0, int y0, int width, int height, int out_widt
                          last_weight * last[x];
       }
     }
-    for (int j = 0; j < out_width; ++j) {
-      const SourceSpan cols = span_of(j, width, out_width);
-      uint64_t sum = cols.first_weight * column_sums[cols.first];
-      if (cols.last > cols.first) {
-        sum += cols.last_weight * column_sums[cols.last];
-        uint64_t interior = 0;
-        for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
-        sum += static_cast<uint64_t>(out_width) * interior;
-      }
-      out[static_cast<size_t>(i) * out_width + j] = area::level_of(sum, area);
-    }
+    columns_to_row(column_sums, width, out_width, area,
+                   out.subspan(static_cast<size_t>(i) * out_width, static_cast<size_t>(out_width)));
   }
 }
 
