@@ -98,7 +98,7 @@ void add_scan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", args->threads, "decode and signal workers (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--force", args->force, "rescan files already in the manifest with the same size and mtime");
   cmd->add_flag("--orientations,!--no-orientations", args->orientations,
-                "store the hashes of the 8 rotations/mirrors and of five 90% crop windows too "
+                "store the hashes of the 8 rotations/mirrors and of nine 90% crop windows too "
                 "(the default), so dedup finds turned, mirrored and cropped copies");
   cmd->add_flag("--lenient-decode", args->lenient, "keep images the codec decoded with a warning (e.g. truncated JPEG) as ok");
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels (decompression bombs)")->capture_default_str()->check(CLI::PositiveNumber);

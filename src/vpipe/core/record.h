@@ -66,11 +66,12 @@ struct FileRecord {
   bool has_orientation_hashes = false;
   std::array<uint64_t, 8> orientation_phash{};
   std::array<uint64_t, 8> orientation_dhash{};
-  /// pHash and dHash of five windows of 90% of each side (the four corners, the centre; the
-  /// CropWindow order of dedup/hashes.h), for cropped copies. Filled with the orientation hashes.
+  /// pHash and dHash of nine windows of 90% of each side (a 3x3 grid of anchors: corners, edge
+  /// midpoints, centre; the CropWindow order of dedup/hashes.h), for cropped copies. Filled with
+  /// the orientation hashes.
   bool has_crop_hashes = false;
-  std::array<uint64_t, 5> crop_phash{};
-  std::array<uint64_t, 5> crop_dhash{};
+  std::array<uint64_t, 9> crop_phash{};
+  std::array<uint64_t, 9> crop_dhash{};
 };
 
 /// One reason why the quality verdict rejected a file (manifest table `reasons`).

@@ -4,6 +4,8 @@
 #include <memory>
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "vpipe/dedup/area_span.h"
@@ -15,12 +17,31 @@ using area::span_of;
 
 namespace {
 
+/// The source columns under each of `out_width` output columns (span_of), the same for every
+/// output row of one resample, so computed once per resample.
+std::vector<SourceSpan> column_spans(int width, int out_width) {
+  std::vector<SourceSpan> spans(static_cast<size_t>(out_width));
+  for (int j = 0; j < out_width; ++j) spans[static_cast<size_t>(j)] = span_of(j, width, out_width);
+  return spans;
+}
+
+/// area::level_of(weighted_sum, area), by a double division: both operands are integers below
+/// 2^53, so they convert exactly, and an exact integer quotient comes out exact. A quotient that is
+/// not an integer lies at least 1 / area below the next one, far more than the division's rounding
+/// (half an ulp, under 2^-45 for quotients up to 255), so truncating gives the integer quotient.
+/// Cheaper than a 64-bit integer division, once per output pixel.
+uint8_t level_by_double(uint64_t weighted_sum, uint64_t area) {
+  return static_cast<uint8_t>(static_cast<double>(weighted_sum + area / 2) /
+                              static_cast<double>(area));
+}
+
 /// One output row from the weighted column sums of the source rows under it: each output pixel
 /// weighs the columns its span covers, then divides by `area` (both resamplers' last step).
-void columns_to_row(const std::vector<uint32_t>& column_sums, int width, int out_width,
-                    uint64_t area, std::span<uint8_t> row) {
+void columns_to_row(const std::vector<uint32_t>& column_sums, const std::vector<SourceSpan>& spans,
+                    int out_width, uint64_t area, std::span<uint8_t> row) {
+  assert(area < (uint64_t{1} << 44) && "level_by_double needs the quotient's gap above rounding");
   for (int j = 0; j < out_width; ++j) {
-    const SourceSpan cols = span_of(j, width, out_width);
+    const SourceSpan& cols = spans[static_cast<size_t>(j)];
     uint64_t sum = cols.first_weight * column_sums[cols.first];
     if (cols.last > cols.first) {
       sum += cols.last_weight * column_sums[cols.last];
@@ -28,7 +49,7 @@ void columns_to_row(const std::vector<uint32_t>& column_sums, int width, int out
       for (int x = cols.first + 1; x < cols.last; ++x) interior += column_sums[x];
       sum += static_cast<uint64_t>(out_width) * interior;
     }
-    row[static_cast<size_t>(j)] = area::level_of(sum, area);
+    row[static_cast<size_t>(j)] = level_by_double(sum, area);
   }
 }
 
@@ -48,6 +69,7 @@ void area_resample_gray(const Image& gray, int out_width, int out_height, std::s
   };
   // Every output pixel gathers weight width * height (units above), at most 255 times that.
   const uint64_t area = static_cast<uint64_t>(width) * gray.height;
+  const std::vector<SourceSpan> spans = column_spans(width, out_width);
   for (int i = 0; i < out_height; ++i) {
     const SourceSpan rows = span_of(i, gray.height, out_height);
     std::fill(column_sums.begin(), column_sums.end(), 0U);
@@ -57,7 +79,7 @@ void area_resample_gray(const Image& gray, int out_width, int out_height, std::s
         add_row(y, static_cast<uint32_t>(out_height));
       add_row(rows.last, static_cast<uint32_t>(rows.last_weight));
     }
-    columns_to_row(column_sums, width, out_width, area,
+    columns_to_row(column_sums, spans, out_width, area,
                    out.subspan(static_cast<size_t>(i) * out_width, static_cast<size_t>(out_width)));
   }
 }
@@ -89,6 +111,7 @@ void AreaResampler::resample(int x0, int y0, int width, int height, int out_widt
   // from the prefix sums (each weighs out_height), so only the two edge rows are read.
   std::vector<uint32_t> column_sums(static_cast<size_t>(width));
   const uint64_t area = static_cast<uint64_t>(width) * height;
+  const std::vector<SourceSpan> spans = column_spans(width, out_width);
   const auto weight_inside = static_cast<uint32_t>(out_height);
   for (int i = 0; i < out_height; ++i) {
     const SourceSpan rows = span_of(i, height, out_height);
@@ -106,7 +129,7 @@ void AreaResampler::resample(int x0, int y0, int width, int height, int out_widt
                          last_weight * last[x];
       }
     }
-    columns_to_row(column_sums, width, out_width, area,
+    columns_to_row(column_sums, spans, out_width, area,
                    out.subspan(static_cast<size_t>(i) * out_width, static_cast<size_t>(out_width)));
   }
 }

@@ -39,7 +39,7 @@ struct DedupOptions {
   /// orientation hashes).
   bool orientations = true;
   /// Also match copies cropped to about 85..95% of each side: a file's whole-image hashes
-  /// against the hashes of another's five 90% windows (needs a scan with crop hashes).
+  /// against the hashes of another's nine 90% windows (needs a scan with crop hashes).
   bool crops = true;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
@@ -118,7 +118,7 @@ struct GroupingItem {
   /// DedupOptions::orientations is on (items without them match only as stored).
   const std::array<uint64_t, kOrientationCount>* orientation_phash = nullptr;
   const std::array<uint64_t, kOrientationCount>* orientation_dhash = nullptr;
-  /// Hashes of the five 90% windows (dedup/hashes.h crop_hashes_cpu), or null; read when
+  /// Hashes of the nine 90% windows (dedup/hashes.h crop_hashes_cpu), or null; read when
   /// DedupOptions::crops is on.
   const std::array<uint64_t, kCropWindowCount>* crop_phash = nullptr;
   const std::array<uint64_t, kCropWindowCount>* crop_dhash = nullptr;

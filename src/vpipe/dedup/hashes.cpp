@@ -315,18 +315,18 @@ CropHashes crop_hashes_cpu(const Image& img) {
 
 namespace {
 
-/// The five windows of the image `resampler` was made over, hashed (crop_hashes_cpu).
+/// The nine windows of the image `resampler` was made over, hashed (crop_hashes_cpu).
 CropHashes window_hashes(const AreaResampler& resampler) {
   CropHashes hashes;
   const int w = std::max(1, static_cast<int>(std::lround(kCropWindowSide * resampler.width())));
   const int h = std::max(1, static_cast<int>(std::lround(kCropWindowSide * resampler.height())));
   const int right = resampler.width() - w;
   const int bottom = resampler.height() - h;
-  const std::array<std::pair<int, int>, kCropWindowCount> origins = {
-      {{0, 0}, {right, 0}, {0, bottom}, {right, bottom}, {right / 2, bottom / 2}}};
   Image thumb(kPhashSide, kPhashSide, 1);
   for (size_t k = 0; k < kCropWindowCount; ++k) {
-    const auto [x0, y0] = origins[k];
+    // Row-major on the 3x3 grid of anchors: 0, half and all of the slack on each axis.
+    const int x0 = right * static_cast<int>(k % 3) / 2;
+    const int y0 = bottom * static_cast<int>(k / 3) / 2;
     resampler.resample(x0, y0, w, h, kPhashSide, kPhashSide, thumb.pixels);
     hashes.phash[k] = phash_of_thumb(std::span<const uint8_t, kPhashThumbSize>(thumb.pixels));
     // The dHash thumbnail from the pHash one: 32x32 pixels to average instead of the window's.

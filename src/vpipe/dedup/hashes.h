@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <tuple>
 
 #include "vpipe/core/image.h"
 #include "vpipe/core/record.h"
@@ -61,19 +62,26 @@ struct OrientationHashes {
 /// with other hashes of the same image (crop_hashes_cpu): the same hashes, bit for bit.
 [[nodiscard]] OrientationHashes orientation_hashes_cpu(const AreaResampler& resampler);
 
-/// pHash and dHash of five windows of the image, each kCropWindowSide of its width and height:
-/// anchored at its top-left, top-right, bottom-left and bottom-right corners and at its centre
-/// (CropWindow order). A copy cropped to 85..95% of each side, anywhere in the picture, hashes
-/// close to one of them, where its hash against the whole image is too far off (a 90% crop shifts
-/// the low frequencies pHash reads by a tenth of the picture). For speed the windows of an image
-/// at least 144 px a side are cut from its half-size area-resampled copy, and each window's
-/// dHash thumbnail is resampled from its pHash thumbnail: the hashes are those of the windows'
-/// content, within rounding of phash_cpu / dhash_cpu of the window. Thread-safe. CPU reference.
-inline constexpr size_t kCropWindowCount = 5;
+/// pHash and dHash of nine windows of the image, each kCropWindowSide of its width and height,
+/// anchored on a 3x3 grid: the window's left edge at 0, half and all of the horizontal slack
+/// (width - window width), likewise its top edge, in row-major CropWindow order (top-left, top,
+/// top-right, left, centre, right, bottom-left, bottom, bottom-right). A copy cropped to 85..95% of
+/// each side, anywhere in the picture, is then at most a quarter of the slack (2.5% of a side)
+/// from one window and hashes close to it, where its hash against the whole image is too far off
+/// (a 90% crop shifts the low frequencies pHash reads by up to a tenth of the picture). For speed
+/// the windows of an image at least 144 px a side are cut from its half-size area-resampled copy,
+/// and each window's dHash thumbnail is resampled from its pHash thumbnail: the hashes are those
+/// of the windows' content, within rounding of phash_cpu / dhash_cpu of the window. Thread-safe.
+/// CPU reference.
+inline constexpr size_t kCropWindowCount = 9;
 inline constexpr double kCropWindowSide = 0.9;
-enum class CropWindow : uint8_t { kTopLeft = 0, kTopRight, kBottomLeft, kBottomRight, kCentre };
+enum class CropWindow : uint8_t {
+  kTopLeft = 0, kTop, kTopRight, kLeft, kCentre, kRight, kBottomLeft, kBottom, kBottomRight
+};
 struct CropHashes {
   std::array<uint64_t, kCropWindowCount> phash{};
+static_assert(std::tuple_size_v<decltype(FileRecord::crop_phash)> == kCropWindowCount,
+              "FileRecord stores every crop window");
   std::array<uint64_t, kCropWindowCount> dhash{};
 };
 [[nodiscard]] CropHashes crop_hashes_cpu(const Image& img);

@@ -266,11 +266,18 @@ ALTER TABLE files ADD COLUMN opaque_fraction REAL;
 
 // Schema version 7: `highlight_plateau`, the share of pixels on a plateau at the image's top
 // level (blown highlights, wherever a tone edit moved them), which the keeper compares within a
-// group, and `crop_hashes`, the hashes of five 90% windows that find cropped copies
+// group, and `crop_hashes`, the hashes of five 90% windows (nine from schema 8) that find cropped copies
 // (docs/DEDUP.md). Rows scanned before have NULL there; the scan measures them again.
 constexpr const char* kSchemaV7 = R"sql(
 ALTER TABLE files ADD COLUMN highlight_plateau REAL;
 ALTER TABLE files ADD COLUMN crop_hashes BLOB;
+)sql";
+
+// Schema version 8: nine crop windows (a 3x3 grid of anchors) instead of five, so `crop_hashes`
+// is 144 bytes. The five-window hashes of schema 7 are dropped; the next scan measures those rows
+// again (file_stamps) and dedup meanwhile compares them without windows.
+constexpr const char* kSchemaV8 = R"sql(
+UPDATE files SET crop_hashes = NULL WHERE crop_hashes IS NOT NULL;
 )sql";
 
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
@@ -287,14 +294,15 @@ struct Migration {
 
 // Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
 // commands work from any directory and one file is one row (manifest_paths.h).
-// Schema versions 6 and 7: kSchemaV6 and kSchemaV7 above.
-constexpr std::array<Migration, 7> kMigrations{{{1, kSchemaV1},
+// Schema versions 6 to 8: kSchemaV6 to kSchemaV8 above.
+constexpr std::array<Migration, 8> kMigrations{{{1, kSchemaV1},
                                                 {2, kSchemaV2},
                                                 {3, kSchemaV3},
                                                 {4, kSchemaV4},
                                                 {5, nullptr, manifest_detail::make_stored_paths_absolute},
                                                 {6, kSchemaV6},
-                                                {7, kSchemaV7}}};
+                                                {7, kSchemaV7},
+                                                {8, kSchemaV8}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -320,8 +328,9 @@ constexpr const char* kColourlessWhere =
     "(d.decision IS NULL OR d.decision <> 'reject')";
 // Orientation hashes blob: 8 pHashes then 8 dHashes, each uint64 little-endian: 128 bytes.
 constexpr size_t kOrientationBlobBytes = 16 * sizeof(uint64_t);
-// Crop hashes blob: 5 pHashes then 5 dHashes (CropWindow order), uint64 little-endian: 80 bytes.
-constexpr size_t kCropBlobBytes = 10 * sizeof(uint64_t);
+// Crop hashes blob: 9 pHashes then 9 dHashes (CropWindow order), uint64 little-endian: 144 bytes.
+constexpr size_t kCropWords = std::tuple_size_v<decltype(FileRecord::crop_phash)>;
+constexpr size_t kCropBlobBytes = 2 * kCropWords * sizeof(uint64_t);
 
 /// Writes `words` into `blob` as little-endian uint64s.
 template <size_t kBytes>
@@ -660,8 +669,9 @@ struct Manifest::Impl {
     if (sqlite3_column_type(stmt, 25) == SQLITE_BLOB &&
         static_cast<size_t>(sqlite3_column_bytes(stmt, 25)) == kCropBlobBytes) {
       const auto* blob = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, 25));
-      for (size_t k = 0; k < 10; ++k) {
-        (k < 5 ? record.crop_phash[k] : record.crop_dhash[k - 5]) = word_at(blob, k);
+      for (size_t k = 0; k < 2 * kCropWords; ++k) {
+        (k < kCropWords ? record.crop_phash[k] : record.crop_dhash[k - kCropWords]) =
+            word_at(blob, k);
       }
       record.has_crop_hashes = true;
     }
@@ -728,9 +738,9 @@ struct Manifest::Impl {
                         static_cast<int>(blobs.orientations.size()), SQLITE_STATIC);
     }
     if (r.has_crop_hashes) {
-      std::array<uint64_t, 10> words{};
+      std::array<uint64_t, 2 * kCropWords> words{};
       std::copy(r.crop_phash.begin(), r.crop_phash.end(), words.begin());
-      std::copy(r.crop_dhash.begin(), r.crop_dhash.end(), words.begin() + 5);
+      std::copy(r.crop_dhash.begin(), r.crop_dhash.end(), words.begin() + kCropWords);
       pack_words(words, blobs.crops);
       sqlite3_bind_blob(stmt, 27, blobs.crops.data(), static_cast<int>(blobs.crops.size()),
                         SQLITE_STATIC);

@@ -325,7 +325,7 @@ std::vector<ConfigField> build_fields() {
   f.push_back(bool_field(
       "scan.orientations", [](auto& c) -> auto& { return c.scan.orientations; },
       "Also compute the hashes of the 8 orientations (rotated by 0/90/180/270 degrees, plain "
-      "and mirrored) and of five 90% crop windows (docs/DEDUP.md). `vpipe run` turns this on "
+      "and mirrored) and of nine 90% crop windows (docs/DEDUP.md). `vpipe run` turns this on "
       "by itself when `dedup.orientations` or `dedup.crops` is on."));
   f.push_back(int_field(
       "scan.manifest_batch", [](auto& c) -> auto& { return c.scan.manifest_batch; }, 1, 100000,
@@ -371,7 +371,7 @@ std::vector<ConfigField> build_fields() {
   f.push_back(bool_field(
       "dedup.crops", [](auto& c) -> auto& { return c.dedup.crops; },
       "Also match copies cropped to about 85..95% of each side, anywhere in the picture: a "
-      "file's hashes against the hashes of another's five 90% windows (docs/DEDUP.md); the "
+      "file's hashes against the hashes of another's nine 90% windows (docs/DEDUP.md); the "
       "run's scan then stores them, rescanning files that lack them."));
   f.push_back(enum_list_field<KeeperCriterion>(
       "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },

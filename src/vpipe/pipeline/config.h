@@ -43,7 +43,7 @@ struct ScanStageConfig {
   bool lenient_decode = false;  ///< files decoded with a warning are ok instead of damaged
   double max_megapixels = 200;  ///< bigger images are too_large before any pixel is allocated
   double max_file_mib = 1024;   ///< bigger files are too_large without being read
-  bool orientations = true;     ///< compute the 8 orientation and 5 crop hashes (dedup needs them)
+  bool orientations = true;     ///< compute the 8 orientation and 9 crop hashes (dedup needs them)
   int manifest_batch = 512;         ///< rows per manifest transaction (the writer's max batch)
   int manifest_max_delay_ms = 250;  ///< longest a row waits for its batch, milliseconds
 };

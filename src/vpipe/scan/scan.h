@@ -29,7 +29,7 @@ struct ScanOptions {
   DecodeOptions decode;            ///< lenient, max_pixels (min_long_side is set by the scan)
   uint64_t max_file_bytes = uint64_t{1} << 30;  ///< bigger files are too_large without reading
   /// Also store the hashes of the eight orientations (rotation/mirror-invariant dedup) and of
-  /// five crop windows (crop-invariant dedup); costs 7 more small DCTs per image and 5 more
+  /// nine crop windows (crop-invariant dedup); costs 7 more small DCTs per image and 9 more
   /// thumbnails with their DCTs (dedup/hashes.h orientation_hashes_cpu, crop_hashes_cpu).
   bool orientation_hashes = true;
   /// The manifest writer commits a transaction per batch of this many rows, or when the oldest

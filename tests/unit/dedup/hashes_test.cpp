@@ -436,27 +436,34 @@ TEST(OrientationHashes, OrientPixelsComposesLikeTheDihedralGroup) {
   EXPECT_EQ(twice, src);
 }
 
-/// The window k of `gray` at 90% of each side (CropWindow order), cut with OpenCV.
-Image window_of(const Image& gray, size_t k) {
-  const int w = gray.width;
-  const int h = gray.height;
+/// The window k of `gray` at 90% of each side (CropWindow order), cut with OpenCV; with `scale`
+/// 2, the same window of `gray`'s half-size copy mapped back onto `gray` (its origin and sides
+/// doubled), so that it holds exactly the content the half-size window was resampled from.
+Image window_of(const Image& gray, size_t k, int scale = 1) {
+  const int w = gray.width / scale;
+  const int h = gray.height / scale;
   const int cw = static_cast<int>(std::lround(0.9 * w));
   const int ch = static_cast<int>(std::lround(0.9 * h));
-  const std::array<cv::Point, kCropWindowCount> origins = {
-      cv::Point{0, 0}, cv::Point{w - cw, 0}, cv::Point{0, h - ch}, cv::Point{w - cw, h - ch},
-      cv::Point{(w - cw) / 2, (h - ch) / 2}};
+  // Row-major on a 3x3 grid: each edge at none, half or all of the slack.
+  const std::array<int, 3> xs = {0, (w - cw) / 2, w - cw};
+  const std::array<int, 3> ys = {0, (h - ch) / 2, h - ch};
+  const cv::Rect rect(xs[k % 3] * scale, ys[k / 3] * scale, cw * scale, ch * scale);
   Image src = gray;
-  return test::image_of(test::mat_of(src)(cv::Rect(origins[k], cv::Size(cw, ch))).clone());
+  return test::image_of(test::mat_of(src)(rect).clone());
 }
 
 TEST(CropHashes, AreTheHashesOfTheWindowsAsDocumented) {
   // Small images: the windows of the image itself; from 144 px a side, of its half-size copy.
   // Either way pHash is phash_cpu of the window, dHash dhash_cpu of its 32x32 thumbnail.
+  int dhash_total = 0;
+  int windows = 0;
   for (const auto& [w, h] : {std::pair{257, 173}, std::pair{120, 300}, std::pair{31, 45},
                              std::pair{400, 144}}) {
     const Image gray = to_gray(make_scene(static_cast<uint32_t>(w * 5 + h), w, h));
     Image source = gray;
+    int scale = 1;
     if (w >= 144 && h >= 144) {
+      scale = 2;
       source = Image(w / 2, h / 2, 1);
       area_resample_gray(gray, source.width, source.height, source.pixels);
     }
@@ -467,19 +474,26 @@ TEST(CropHashes, AreTheHashesOfTheWindowsAsDocumented) {
       area_resample_gray(window, 32, 32, thumb.pixels);
       EXPECT_EQ(hashes.phash[k], phash_cpu(window)) << k << " " << w << "x" << h;
       EXPECT_EQ(hashes.dhash[k], dhash_cpu(thumb)) << k << " " << w << "x" << h;
-      // Within rounding of the hashes of the full-size window.
-      const Image full = window_of(gray, k);
+      // Within rounding of the hashes of the same window at full size.
+      const Image full = window_of(gray, k, scale);
       EXPECT_LE(hamming_distance(hashes.phash[k], phash_cpu(full)), 4) << k << " " << w << "x" << h;
-      EXPECT_LE(hamming_distance(hashes.dhash[k], dhash_cpu(full)), 4) << k << " " << w << "x" << h;
+      // dHash compares neighbouring averages: on these smooth scenes a few of its 64 differences
+      // are within a gray level, and its two resampling chains (window -> 32x32 -> 9x8 here,
+      // window -> 9x8 in dhash_cpu) round them differently.
+      const int dhash_off = hamming_distance(hashes.dhash[k], dhash_cpu(full));
+      EXPECT_LE(dhash_off, 6) << k << " " << w << "x" << h;
+      dhash_total += dhash_off;
+      ++windows;
     }
   }
+  EXPECT_LE(dhash_total, 2 * windows);  // on average within 2 bits
   EXPECT_EQ(crop_hashes_cpu(Image()).phash[0], 0U);  // nothing to hash
 }
 
 TEST(CropHashes, AnOffsetCropMatchesAWindowWhereTheWholeImageDoesNot) {
   // Copies cropped to 90% of each side, anchored anywhere (the cut split at random between
   // opposite sides): against the original's whole-image hash the shift of a tenth of the picture
-  // is often past the threshold; against the nearest of its five windows it is small.
+  // is often past the threshold; against the nearest of its nine windows it is small.
   constexpr uint32_t kCropScenes = 40;
   constexpr int kDefaultThreshold = 14;  // dedup's default pHash threshold (docs/DEDUP.md)
   int whole_within = 0;

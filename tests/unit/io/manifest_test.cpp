@@ -79,7 +79,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -169,7 +169,7 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
   EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
   EXPECT_EQ(old_row.quality.sharpness, 123.25);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
   EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"), "null");
   EXPECT_EQ(raw.text("SELECT typeof(highlight_plateau) FROM files WHERE path = '/logo.png'"),
             "null");
@@ -415,7 +415,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "7");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }
@@ -429,7 +429,7 @@ TEST_F(ManifestTest, OrientationAndCropHashesRoundTripAndMarkTheStamp) {
     with.orientation_dhash[k] = ~with.orientation_phash[k];
   }
   with.has_crop_hashes = true;
-  for (size_t k = 0; k < 5; ++k) {
+  for (size_t k = 0; k < with.crop_phash.size(); ++k) {
     with.crop_phash[k] = 0x0123456789abcdefULL << k;
     with.crop_dhash[k] = ~with.crop_phash[k] ^ k;
   }
@@ -456,6 +456,31 @@ TEST_F(ManifestTest, OrientationAndCropHashesRoundTripAndMarkTheStamp) {
   EXPECT_FALSE(stamps.at("/older.jpg").has_orientation_hashes);  // rescanned for its crops
   EXPECT_FALSE(stamps.at("/without.jpg").has_orientation_hashes);
   EXPECT_TRUE(stamps.at("/broken.jpg").has_orientation_hashes);  // no pixels: nothing to add
+}
+
+TEST_F(ManifestTest, FiveWindowCropHashesOfSchema7AreDroppedAndRescanned) {
+  {
+    Manifest manifest(db_path_);
+    FileRecord with = full_record("/with.jpg");
+    with.has_orientation_hashes = true;
+    with.has_crop_hashes = true;
+    with.crop_phash.fill(0x1234);
+    manifest.upsert_files(std::vector<FileRecord>{with});
+  }
+  {
+    // Back to schema 7, whose crop blob held five windows: 80 bytes.
+    RawDb raw(db_path_);
+    EXPECT_EQ(raw.text("SELECT length(crop_hashes) FROM files"), "144");
+    raw.exec("UPDATE files SET crop_hashes = zeroblob(80); PRAGMA user_version = 7;");
+  }
+  Manifest migrated(db_path_);
+  const FileRecord back = *migrated.find_file("/with.jpg");
+  EXPECT_TRUE(back.has_orientation_hashes);
+  EXPECT_FALSE(back.has_crop_hashes);
+  EXPECT_FALSE(migrated.file_stamps().at("/with.jpg").has_orientation_hashes);  // rescanned
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
+  EXPECT_EQ(raw.text("SELECT typeof(crop_hashes) FROM files"), "null");
 }
 
 DecisionRecord decision(int64_t file_id, const char* what, int64_t group_id = 0, bool keeper = false) {
