@@ -25,6 +25,7 @@ struct DedupArgs {
   int dhash_threshold = 0;
   std::string method;
   std::string keeper;
+  std::string store_pairs;
   bool no_exact = false;
   bool no_near = false;
   bool no_chain_guard = false;
@@ -43,6 +44,7 @@ struct DedupArgs {
   CLI::Option* dhash_opt = nullptr;
   CLI::Option* method_opt = nullptr;
   CLI::Option* keeper_opt = nullptr;
+  CLI::Option* store_pairs_opt = nullptr;
   CLI::Option* device_opt = nullptr;
   CLI::Option* orientations_opt = nullptr;
   CLI::Option* crops_opt = nullptr;
@@ -90,6 +92,7 @@ int run(const DedupArgs& a) {
   if (a.dhash_opt->count() > 0) d.dhash_threshold = a.dhash_threshold;
   if (a.method_opt->count() > 0) d.method = a.method;
   if (a.keeper_opt->count() > 0) d.keeper_order = parse_keeper_order(a.keeper);
+  if (a.store_pairs_opt->count() > 0) d.store_pairs = *pair_store_from_string(a.store_pairs);
   if (a.no_exact) d.exact = false;
   if (a.no_near) d.near = false;
   if (a.no_chain_guard) d.chain_guard = false;
@@ -113,9 +116,9 @@ int run(const DedupArgs& a) {
     keeper_json += fmt::format("{}\"{}\"", keeper_json.empty() ? "" : ",", to_string(c));
   }
   options.config_json = fmt::format(
-      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"crops":{},"quality":{},"keeper":[{}]}})",
+      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"crops":{},"store_pairs":"{}","quality":{},"keeper":[{}]}})",
       to_string(d.match), d.phash_threshold, d.dhash_threshold, d.exact, d.near, d.chain_guard,
-      d.orientations, d.crops, options.quality_enabled, keeper_json);
+      d.orientations, d.crops, to_string(d.store_pairs), options.quality_enabled, keeper_json);
 
   if (!std::filesystem::exists(a.db)) {
     throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
@@ -162,6 +165,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
   args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,oldest,quality,shortest_path)");
+  args->store_pairs_opt = cmd->add_option("--store-pairs", args->store_pairs, "near pairs kept in the manifest: forest (default: the pair by which each member joined its group), all, or none")->check(CLI::IsMember({"none", "forest", "all"}));
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
   cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
   cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");

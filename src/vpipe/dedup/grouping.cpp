@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <map>
+#include <cstdint>
+#include <optional>
+#include <span>
 #include <numeric>
 #include <stdexcept>
 #include <tuple>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hamming_index.h"
@@ -16,11 +16,13 @@
 namespace vpipe {
 namespace {
 
-/// Union-find over item indices with path halving and union by size.
+/// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
+/// no allocation per union.
 class DisjointSets {
  public:
   explicit DisjointSets(size_t n) : parent_(n), size_(n, 1) {
-    std::iota(parent_.begin(), parent_.end(), size_t{0});
+    assert(n <= UINT32_MAX && "positions fit 32 bits");
+    std::iota(parent_.begin(), parent_.end(), uint32_t{0});
   }
   size_t find(size_t x) {
     while (parent_[x] != x) {
@@ -34,13 +36,13 @@ class DisjointSets {
     b = find(b);
     if (a == b) return;
     if (size_[a] < size_[b]) std::swap(a, b);
-    parent_[b] = a;
+    parent_[b] = static_cast<uint32_t>(a);
     size_[a] += size_[b];
   }
 
  private:
-  std::vector<size_t> parent_;
-  std::vector<size_t> size_;
+  std::vector<uint32_t> parent_;
+  std::vector<uint32_t> size_;
 };
 
 Orientation inverse(Orientation o) {
@@ -131,19 +133,32 @@ class Grouper {
         sink_(sink),
         rule_{options.match, options.phash_threshold, options.dhash_threshold},
         exact_class_(items.size()),
-        rank_(items.size()) {
+        class_slot_(items.size(), -1),
+        rank_(items.size()),
+        jpeg_quality_(items.size(), -1) {
     std::iota(exact_class_.begin(), exact_class_.end(), size_t{0});
   }
 
   GroupingResult run() {
     if (options_.exact) find_exact_classes();
-    // Members of each exact class of two or more, by representative (the lowest index); a file
-    // that is its own representative and has no entry is a class of one.
-    for (size_t i = 0; i < items_.size(); ++i) {
-      if (exact_class_[i] != i) {
-        std::vector<size_t>& members = multi_members_[exact_class_[i]];
-        if (members.empty()) members.push_back(exact_class_[i]);
-        members.push_back(i);
+    // Members of each exact class of two or more, flat, by representative (the lowest index):
+    // the representative, then the others ascending. A file that is its own representative
+    // without a slot is a class of one.
+    {
+      std::vector<std::pair<size_t, size_t>> copies;  // (representative, member)
+      for (size_t i = 0; i < items_.size(); ++i) {
+        if (exact_class_[i] != i) copies.emplace_back(exact_class_[i], i);
+      }
+      std::sort(copies.begin(), copies.end());
+      for (size_t k = 0; k < copies.size(); ++k) {
+        const size_t rep = copies[k].first;
+        if (k == 0 || copies[k - 1].first != rep) {
+          class_slot_[rep] = static_cast<int32_t>(class_ranges_.size());
+          class_ranges_.emplace_back(class_flat_.size(), class_flat_.size());
+          class_flat_.push_back(rep);
+        }
+        class_flat_.push_back(copies[k].second);
+        class_ranges_.back().second = class_flat_.size();
       }
     }
 
@@ -160,13 +175,11 @@ class Grouper {
     for (const auto& component : components) {
       for (size_t rep : component) in_component[rep] = true;
     }
-    std::vector<size_t> exact_only;
-    for (const auto& [rep, members] : multi_members_) {
-      if (!in_component[rep]) exact_only.push_back(rep);
+    for (const auto& [begin, end] : class_ranges_) {  // by representative, ascending
+      if (!in_component[class_flat_[begin]]) components.push_back({class_flat_[begin]});
     }
-    std::sort(exact_only.begin(), exact_only.end());  // deterministic order
-    for (size_t rep : exact_only) components.push_back({rep});
     for (const auto& component : components) settle(component);
+    flush_pairs();
 
     std::sort(result_.groups.begin(), result_.groups.end(),
               [](const DuplicateGroup& x, const DuplicateGroup& y) {
@@ -228,55 +241,21 @@ class Grouper {
     }
   }
 
-  /// Near pairs among `reps` (exact-class representatives with hashes), united into components
-  /// of two or more. With the chain guard, each representative's neighbours are kept
-  /// (neighbours_) for settle(): memory O(pairs found), the search runs once.
-  std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
+  /// Runs the Hamming searches over the items `reps` (indices into items_) and calls
+  /// visit(i, j, variant) for every candidate the searches find: positions i, j into `reps`, and
+  /// the variant of reps[i] (its stored hashes, a turn, a crop window) whose searched hash is
+  /// within the threshold of reps[j]'s stored one. visit applies the rule itself; it is called
+  /// from one thread at a time, possibly more than once for one pair (the other way round,
+  /// through another variant). `use_device`: let DedupOptions::self_join run the self-joins.
+  template <typename Visit>
+  void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& visit) {
     const size_t n = reps.size();
-    if (n < 2) return {};
     std::vector<uint64_t> phashes(n);
     std::vector<uint64_t> dhashes(n);
     for (size_t i = 0; i < n; ++i) {
       phashes[i] = items_[reps[i]].phash;
       dhashes[i] = items_[reps[i]].dhash;
     }
-    DisjointSets sets(n);
-    std::unordered_set<uint64_t> found_pairs;  // (smaller << 32) | larger rep position
-    std::vector<NearPair> buffer;
-    const auto flush = [&] {
-      if (sink_ && !buffer.empty()) sink_(buffer);
-      buffer.clear();
-    };
-    // Called from one thread at a time (the Hamming search serialises its sink). `variant`: the
-    // hashes of reps[i] that met the stored hashes of reps[j].
-    const auto consider = [&](size_t i, size_t j, Variant variant) {
-      if (i == j) return;
-      const GroupingItem& a = items_[reps[i]];
-      const GroupingItem& b = items_[reps[j]];
-      const auto [ap, ad] = hashes_of(a, variant);
-      const Orientation o = orientation_of(variant);
-      const int dp = hamming_distance(ap, b.phash);
-      const int dd = hamming_distance(ad, b.dhash);
-      if (!rule_.accepts(dp, dd)) return;
-      // A pair found again (the other way round, or through another orientation or window) was
-      // recorded the first time; the searches run stored hashes first, so that time has them.
-      const uint64_t key = (uint64_t{std::min(i, j)} << 32) | std::max(i, j);
-      if (!found_pairs.insert(key).second) return;
-      sets.unite(i, j);
-      ++result_.near_pairs;
-      if (options_.chain_guard) {
-        neighbours_[reps[i]].push_back(reps[j]);
-        neighbours_[reps[j]].push_back(reps[i]);
-      }
-      NearPair pair{reps[i], reps[j], dp, dd, o};
-      if (pair.a > pair.b) {
-        std::swap(pair.a, pair.b);
-        pair.orientation = inverse(o);
-      }
-      buffer.push_back(pair);
-      if (buffer.size() >= 4096) flush();
-    };
-
     HammingSearchOptions search;
     search.method = options_.method == "brute"  ? HammingMethod::kBruteForce
                     : options_.method == "mih" ? HammingMethod::kMultiIndex
@@ -287,74 +266,156 @@ class Grouper {
     const bool search_phash = options_.match != NearMatch::kDhash;
     const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
     const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
-      const HammingPairSink to_consider = [&](std::span<const HammingPair> pairs) {
-        for (const HammingPair& p : pairs) consider(p.a, p.b, 0);
+      const HammingPairSink to_visit = [&](std::span<const HammingPair> pairs) {
+        for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
       };
-      if (options_.self_join && options_.self_join(hashes, t, to_consider)) return;
+      if (use_device && options_.self_join && options_.self_join(hashes, t, to_visit)) return;
       search.max_distance = t;
-      hamming_self_join(hashes, search, to_consider);
+      hamming_self_join(hashes, search, to_visit);
     };
     if (search_phash) self_join(phashes, options_.phash_threshold);
     if (search_dhash) self_join(dhashes, options_.dhash_threshold);
 
-    // Queries: each representative turned the seven other ways, and each of its crop windows;
-    // base: the stored hashes. A pair found both ways, or through two variants, is considered
-    // each time; unite() and the chain guard's neighbour lists do not mind repeats.
+    // Queries: each item turned the seven other ways, and each of its crop windows, one variant
+    // at a time (8 bytes per item each); base: the stored hashes.
     std::vector<uint64_t> queries;
-    std::vector<std::pair<uint32_t, Variant>> query_of;
-    const auto add_queries = [&](Variant variant, bool present(const GroupingItem&)) {
-      for (size_t i = 0; i < n; ++i) {
-        const GroupingItem& item = items_[reps[i]];
-        if (!present(item)) continue;
-        const auto [p, d] = hashes_of(item, variant);
-        queries.push_back(search_phash ? p : d);
-        query_of.emplace_back(static_cast<uint32_t>(i), variant);
+    std::vector<uint32_t> query_of;  // query -> position in reps
+    const auto cross_join = [&](Variant variant, bool present(const GroupingItem&)) {
+      for (const bool by_phash : {true, false}) {
+        if (by_phash ? !search_phash : !search_dhash) continue;
+        queries.clear();
+        query_of.clear();
+        for (size_t i = 0; i < n; ++i) {
+          const GroupingItem& item = items_[reps[i]];
+          if (!present(item)) continue;
+          const auto [p, d] = hashes_of(item, variant);
+          queries.push_back(by_phash ? p : d);
+          query_of.push_back(static_cast<uint32_t>(i));
+        }
+        if (queries.empty()) continue;
+        search.max_distance = by_phash ? options_.phash_threshold : options_.dhash_threshold;
+        hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
+                           [&](std::span<const HammingPair> pairs) {
+                             for (const HammingPair& p : pairs) visit(query_of[p.a], p.b, variant);
+                           });
       }
     };
     if (options_.orientations) {
       for (Variant k = 1; k < kOrientationCount; ++k) {
-        add_queries(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
+        cross_join(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
       }
     }
     if (options_.crops) {
       for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-        add_queries(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
+        cross_join(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
       }
     }
-    if (!queries.empty()) {
-      const auto cross_join = [&](const std::vector<uint64_t>& base, int t) {
-        search.max_distance = t;
-        hamming_cross_join(queries, base, search, [&](std::span<const HammingPair> pairs) {
-          for (const HammingPair& p : pairs) {
-            const auto [i, variant] = query_of[p.a];
-            consider(i, p.b, variant);
-          }
-        });
-      };
-      cross_join(search_phash ? phashes : dhashes,
-                 search_phash ? options_.phash_threshold : options_.dhash_threshold);
-      if (search_phash && search_dhash) {
-        for (size_t q = 0; q < query_of.size(); ++q) {
-          const auto [i, variant] = query_of[q];
-          queries[q] = hashes_of(items_[reps[i]], variant).second;
-        }
-        cross_join(dhashes, options_.dhash_threshold);
-      }
-    }
-    flush();
+  }
 
-    std::map<size_t, std::vector<size_t>> by_root;
-    for (size_t i = 0; i < n; ++i) by_root[sets.find(i)].push_back(reps[i]);
+  /// Whether the rule accepts variant `variant` of item a against item b's stored hashes.
+  [[nodiscard]] bool accepts(const GroupingItem& a, const GroupingItem& b, Variant variant) const {
+    const auto [ap, ad] = hashes_of(a, variant);
+    return rule_.accepts(hamming_distance(ap, b.phash), hamming_distance(ad, b.dhash));
+  }
+
+  /// Near components among `reps` (exact-class representatives with hashes): union-find over
+  /// every pair the searches find and the rule accepts. O(reps) memory: no pair is kept.
+  std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
+    const size_t n = reps.size();
+    if (n < 2) return {};
+    DisjointSets sets(n);
+    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant variant) {
+      if (i != j && accepts(items_[reps[i]], items_[reps[j]], variant)) sets.unite(i, j);
+    });
+    // Components as runs of positions sorted by (root, position): flat, no map of vectors.
+    std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)
+    for (size_t i = 0; i < n; ++i) {
+      by_root[i] = {static_cast<uint32_t>(sets.find(i)), static_cast<uint32_t>(i)};
+    }
+    std::sort(by_root.begin(), by_root.end());
     std::vector<std::vector<size_t>> components;
-    for (auto& [root, members] : by_root) {
-      if (members.size() > 1) components.push_back(std::move(members));
+    for (size_t start = 0; start < n;) {
+      size_t end = start + 1;
+      while (end < n && by_root[end].first == by_root[start].first) ++end;
+      if (end - start > 1) {
+        std::vector<size_t>& members = components.emplace_back();
+        members.reserve(end - start);
+        for (size_t k = start; k < end; ++k) members.push_back(reps[by_root[k].second]);
+      }
+      start = end;
     }
     return components;
   }
 
+  /// The best nearness of items a and b over every variant of either against the other's stored
+  /// hashes (smallest pHash distance, then dHash), orientation such that b ~ a turned by it;
+  /// nullopt when the rule accepts none. Exactly the pairs the searches of near_components find.
+  /// With `any`, stops at the first variant the rule accepts (is it a pair at all?).
+  [[nodiscard]] std::optional<Nearness> pair_nearness(size_t a, size_t b, bool any = false) const {
+    const GroupingItem& x = items_[a];
+    const GroupingItem& y = items_[b];
+    std::optional<Nearness> best;
+    const auto consider = [&](const GroupingItem& from, const GroupingItem& to, Variant variant,
+                              bool reversed) {
+      if (any && best) return;
+      const auto [fp, fd] = hashes_of(from, variant);
+      const int dp = hamming_distance(fp, to.phash);
+      const int dd = hamming_distance(fd, to.dhash);
+      if (!rule_.accepts(dp, dd)) return;
+      if (best && std::tie(dp, dd) >= std::tie(best->phash_distance, best->dhash_distance)) return;
+      const Orientation o = orientation_of(variant);
+      best = Nearness{dp, dd, reversed ? inverse(o) : o};
+    };
+    consider(x, y, 0, false);
+    if (options_.orientations) {
+      for (Variant k = 1; k < kOrientationCount; ++k) {
+        if (x.orientation_phash != nullptr) consider(x, y, k, false);
+        if (y.orientation_phash != nullptr) consider(y, x, k, true);
+      }
+    }
+    if (options_.crops) {
+      for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
+        if (x.crop_phash != nullptr) consider(x, y, w, false);
+        if (y.crop_phash != nullptr) consider(y, x, w, true);
+      }
+    }
+    return best;
+  }
+
+  /// The near pairs inside one component (its representatives, ascending), as positions into
+  /// it, i < j, ascending, each once. Small components compare every pair; large ones run the
+  /// searches again over their own members and keep the accepted pairs. Memory: the
+  /// component's pairs, freed with it.
+  [[nodiscard]] std::vector<std::pair<uint32_t, uint32_t>> component_pairs(
+      const std::vector<size_t>& component) {
+    const size_t m = component.size();
+    std::vector<std::pair<uint32_t, uint32_t>> pairs;
+    if (m <= kBruteComponent) {
+      for (size_t i = 0; i < m; ++i) {
+        for (size_t j = i + 1; j < m; ++j) {
+          if (pair_nearness(component[i], component[j], true)) {
+            pairs.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(j));
+          }
+        }
+      }
+      return pairs;
+    }
+    for_each_candidate(component, false, [&](size_t i, size_t j, Variant variant) {
+      if (i != j && accepts(items_[component[i]], items_[component[j]], variant)) {
+        pairs.emplace_back(static_cast<uint32_t>(std::min(i, j)), static_cast<uint32_t>(std::max(i, j)));
+      }
+    });
+    std::sort(pairs.begin(), pairs.end());
+    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    return pairs;
+  }
+
   /// The members of the exact class that `rep` represents (just `rep` for a class of one).
   [[nodiscard]] std::span<const size_t> members_of(size_t rep) const {
-    if (const auto it = multi_members_.find(rep); it != multi_members_.end()) return it->second;
+    if (const int32_t slot = class_slot_[rep]; slot >= 0) {
+      const auto [begin, end] = class_ranges_[static_cast<size_t>(slot)];
+      return std::span<const size_t>(class_flat_).subspan(begin, end - begin);
+    }
     return {&exact_class_[rep], 1};  // exact_class_[rep] == rep
   }
 
@@ -375,27 +436,57 @@ class Grouper {
     if (options_.jpeg_quality) {
       jpeg_quality = [&](size_t k) {
         // Byte-identical files have one quality: estimate it once per exact class.
-        const auto [it, inserted] = jpeg_quality_.try_emplace(exact_class_[all[k]], 0);
-        if (inserted) it->second = options_.jpeg_quality(all[k]);
-        return it->second;
+        int16_t& known = jpeg_quality_[exact_class_[all[k]]];
+        if (known < 0) known = static_cast<int16_t>(options_.jpeg_quality(all[k]));
+        return static_cast<int>(known);
       };
     }
     const std::vector<size_t> ranked = rank_keepers(members, options_.keeper_order, jpeg_quality);
-    for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = r;
+    for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = static_cast<uint32_t>(r);
   }
 
-  /// Turns a component (exact-class representatives) into one or more groups. Without the chain
-  /// guard: one group, keeper the best member of all its classes. With it, greedily in keeper
-  /// order: the best representative not yet placed keeps a group of itself and its unplaced
-  /// neighbours that are near it (within the thresholds of the keeper). That is the same as
-  /// "keeper of the component, members near it stay, the rest regroup by their own pairs",
-  /// repeated, since the best unplaced member is always the best of its own remaining part;
-  /// done on the stored neighbour lists, it costs O(members + pairs), not a search per split.
+  /// Turns a component (exact-class representatives, ascending) into one or more groups.
+  /// Without the chain guard: one group, keeper the best member of all its classes. With it,
+  /// greedily in keeper order: the best representative not yet placed keeps a group of itself
+  /// and its unplaced neighbours that are near it (within the thresholds of the keeper). That is
+  /// the same as "keeper of the component, members near it stay, the rest regroup by their own
+  /// pairs", repeated, since the best unplaced member is always the best of its own remaining
+  /// part. The neighbours are the component's own pairs (component_pairs), so the guard costs
+  /// O(members + pairs of this component), and its memory is freed before the next component.
+  /// Hands the pairs to the sink as DedupOptions::store_pairs says.
   void settle(const std::vector<size_t>& reps) {
+    const size_t m = reps.size();
     rank_component(reps);
+    const std::vector<std::pair<uint32_t, uint32_t>> pairs =
+        reps.size() > 1 ? component_pairs(reps) : std::vector<std::pair<uint32_t, uint32_t>>{};
+    result_.near_pairs += static_cast<int64_t>(pairs.size());
+    if (options_.store_pairs == PairStore::kAll) {
+      for (const auto& [i, j] : pairs) {
+        emit_pair(reps[i], reps[j], pair_nearness(reps[i], reps[j]).value());
+      }
+    }
+    // Neighbours of each position, flat: offsets[k]..offsets[k + 1] in `adjacent`.
+    std::vector<uint32_t> offsets(m + 1, 0);
+    for (const auto& [i, j] : pairs) {
+      ++offsets[i + 1];
+      ++offsets[j + 1];
+    }
+    std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
+    std::vector<uint32_t> adjacent(offsets.back());
+    {
+      std::vector<uint32_t> fill(offsets.begin(), offsets.end() - 1);
+      for (const auto& [i, j] : pairs) {
+        adjacent[fill[i]++] = j;
+        adjacent[fill[j]++] = i;
+      }
+    }
+    const auto position_of = [&](size_t rep) {
+      return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
+    };
+
     // Best member of each class, then classes ordered by it.
     std::vector<std::pair<size_t, size_t>> by_keeper;  // (best member, representative)
-    by_keeper.reserve(reps.size());
+    by_keeper.reserve(m);
     for (size_t rep : reps) {
       size_t best = rep;
       for (size_t member : members_of(rep)) {
@@ -418,27 +509,65 @@ class Grouper {
                                        Orientation::kIdentity}));
       }
       emit_group(keeper, near);
+      if (options_.store_pairs == PairStore::kForest) {
+        // The tree by which each member joins, breadth first from the keeper's class.
+        std::vector<char> seen(m, 0);
+        std::vector<uint32_t> queue = {position_of(by_keeper.front().second)};
+        seen[queue.front()] = 1;
+        for (size_t head = 0; head < queue.size(); ++head) {
+          const uint32_t from = queue[head];
+          for (uint32_t k = offsets[from]; k < offsets[from + 1]; ++k) {
+            const uint32_t to = adjacent[k];
+            if (seen[to] != 0) continue;
+            seen[to] = 1;
+            queue.push_back(to);
+            emit_pair(reps[from], reps[to], pair_nearness(reps[from], reps[to]).value());
+          }
+        }
+      }
       return;
     }
 
+    std::vector<char> placed(m, 0);
     bool first = true;
     for (const auto& [keeper, keeper_rep] : by_keeper) {
-      if (placed_.contains(keeper_rep)) continue;
-      placed_.insert(keeper_rep);
+      const uint32_t keeper_at = position_of(keeper_rep);
+      if (placed[keeper_at] != 0) continue;
+      placed[keeper_at] = 1;
       std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
-      for (size_t other : neighbours_[keeper_rep]) {
-        if (placed_.contains(other)) continue;
+      for (uint32_t k = offsets[keeper_at]; k < offsets[keeper_at + 1]; ++k) {
+        const uint32_t other_at = adjacent[k];
+        if (placed[other_at] != 0) continue;
+        const size_t other = reps[other_at];
         if (const auto n = nearness(items_[keeper], items_[other], rule_, options_)) {
-          placed_.insert(other);
+          placed[other_at] = 1;
           near.emplace_back(other, *n);
+          // Each member's edge to its keeper: the group's spanning tree, a star.
+          if (options_.store_pairs == PairStore::kForest) emit_pair(keeper, other, *n);
         }
       }
       if (first) {
-        result_.chain_splits += static_cast<int64_t>(reps.size() - near.size());
+        result_.chain_splits += static_cast<int64_t>(m - near.size());
         first = false;
       }
       emit_group(keeper, near);
     }
+  }
+
+  /// Hands the pair (x, y), `n` such that y ~ x turned by n.orientation, to the sink (a < b).
+  void emit_pair(size_t x, size_t y, const Nearness& n) {
+    if (!sink_) return;
+    NearPair pair{x, y, n.phash_distance, n.dhash_distance, n.orientation};
+    if (pair.a > pair.b) {
+      std::swap(pair.a, pair.b);
+      pair.orientation = inverse(pair.orientation);
+    }
+    pair_buffer_.push_back(pair);
+    if (pair_buffer_.size() >= 4096) flush_pairs();
+  }
+  void flush_pairs() {
+    if (sink_ && !pair_buffer_.empty()) sink_(pair_buffer_);
+    pair_buffer_.clear();
   }
 
   /// Records a group: `keeper`, and each representative in `near` (the keeper's own class
@@ -478,12 +607,17 @@ class Grouper {
   MatchRule rule_;
   std::vector<size_t> exact_class_;  ///< item -> representative of its exact class
   /// representative -> members (itself first, then ascending), for exact classes of two or more.
-  std::unordered_map<size_t, std::vector<size_t>> multi_members_;
-  /// representative -> representatives it makes a near pair with (chain guard only).
-  std::unordered_map<size_t, std::vector<size_t>> neighbours_;
-  std::unordered_set<size_t> placed_;  ///< representatives already in a group (chain guard)
-  std::vector<size_t> rank_;  ///< item -> its place in its component's keeper order (settle)
-  std::unordered_map<size_t, int> jpeg_quality_;  ///< exact class -> estimated JPEG quality
+  /// class_flat_[class_ranges_[class_slot_[rep]]]: the members of rep's class, for classes of
+  /// two or more (class_slot_ -1 otherwise).
+  std::vector<int32_t> class_slot_;
+  std::vector<std::pair<size_t, size_t>> class_ranges_;
+  std::vector<size_t> class_flat_;
+  std::vector<NearPair> pair_buffer_;  ///< pairs for the sink, handed over 4096 at a time
+  /// Components up to this size find their pairs by comparing every two members; larger ones by
+  /// the Hamming searches over their own members (for_each_candidate).
+  static constexpr size_t kBruteComponent = 512;
+  std::vector<uint32_t> rank_;  ///< item -> its place in its component's keeper order (settle)
+  std::vector<int16_t> jpeg_quality_;  ///< representative -> estimated JPEG quality, -1 unknown
   GroupingResult result_;
 };
 

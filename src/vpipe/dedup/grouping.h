@@ -18,6 +18,11 @@ namespace vpipe {
 /// Which perceptual hashes must agree for two images to be near duplicates.
 enum class NearMatch { kPhash, kDhash, kBoth, kEither };
 
+/// Which near pairs the pass hands to its sink (the manifest's `near_pairs`; docs/DEDUP.md,
+/// "What is stored"): none; a spanning forest of each group, one edge per member, the edge by
+/// which it joined (with the chain guard, its edge to the keeper); or every pair found.
+enum class PairStore { kNone, kForest, kAll };
+
 /// Criteria of the keeper policy, applied in order (docs/CONFIG.md `dedup.keeper`, docs/DEDUP.md
 /// "The keeper"): the first that sets members apart decides.
 enum class KeeperCriterion { kPixels, kQuality, kOldest, kShortestPath, kLeastDegraded };
@@ -41,6 +46,9 @@ struct DedupOptions {
   /// Also match copies cropped to about 85..95% of each side: a file's whole-image hashes
   /// against the hashes of another's nine 90% windows (needs a scan with crop hashes).
   bool crops = true;
+  /// Which near pairs go to the sink: a group's spanning forest by default (at most one per
+  /// file), every pair found with kAll (at a million clustered files, tens of millions).
+  PairStore store_pairs = PairStore::kForest;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
       KeeperCriterion::kQuality, KeeperCriterion::kShortestPath};
@@ -59,6 +67,8 @@ struct DedupOptions {
   std::function<int(size_t item)> jpeg_quality;
 };
 
+inline constexpr std::array<PairStore, 3> kAllPairStores = {PairStore::kNone, PairStore::kForest,
+                                                            PairStore::kAll};
 inline constexpr std::array<NearMatch, 4> kAllNearMatches = {NearMatch::kPhash, NearMatch::kDhash,
                                                              NearMatch::kBoth, NearMatch::kEither};
 inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
@@ -72,6 +82,16 @@ inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
     case NearMatch::kDhash: return "dhash";
     case NearMatch::kBoth: return "both";
     case NearMatch::kEither: return "either";
+  }
+  return "unknown";
+}
+
+/// "none", "forest", "all".
+[[nodiscard]] constexpr std::string_view to_string(PairStore p) {
+  switch (p) {
+    case PairStore::kNone: return "none";
+    case PairStore::kForest: return "forest";
+    case PairStore::kAll: return "all";
   }
   return "unknown";
 }
@@ -92,6 +112,12 @@ inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
 [[nodiscard]] constexpr std::optional<NearMatch> near_match_from_string(std::string_view name) {
   for (NearMatch m : kAllNearMatches) {
     if (to_string(m) == name) return m;
+  }
+  return std::nullopt;
+}
+[[nodiscard]] constexpr std::optional<PairStore> pair_store_from_string(std::string_view name) {
+  for (PairStore p : kAllPairStores) {
+    if (to_string(p) == name) return p;
   }
   return std::nullopt;
 }
@@ -172,7 +198,7 @@ using NearPairSink = std::function<void(std::span<const NearPair>)>;
 
 struct GroupingResult {
   std::vector<DuplicateGroup> groups;  ///< largest first, then by keeper index
-  int64_t near_pairs = 0;              ///< pairs within the thresholds (sent to the sink)
+  int64_t near_pairs = 0;              ///< distinct pairs within the thresholds, however stored
   int64_t exact_candidates = 0;        ///< files sharing a content hash with another
   int64_t exact_unconfirmed = 0;       ///< of those, not byte-identical after all
   int64_t chain_splits = 0;            ///< members moved out of a group by the chain guard
@@ -180,10 +206,13 @@ struct GroupingResult {
 
 /// Groups exact and near duplicates (docs/DEDUP.md): exact copies by content hash confirmed with
 /// `confirm`; near duplicates by Hamming search over the perceptual hashes (one representative
-/// per exact class), joined by union-find; a keeper per group by `options.keeper_order`; with
-/// `options.chain_guard`, members not within the thresholds of their keeper are regrouped among
-/// themselves. `sink` (may be empty) receives every near pair, from one thread at a time.
-/// Deterministic for the same input. Memory: O(items + groups); pairs are not held.
+/// per exact class), joined by union-find into components; a keeper per group by
+/// `options.keeper_order`; with `options.chain_guard`, members not within the thresholds of
+/// their keeper are regrouped among themselves. Each component's own pairs are found again
+/// inside it (every two members compared, or the searches rerun over a large one) for the chain
+/// guard and the pair count. `sink` (may be empty) receives the pairs `options.store_pairs`
+/// names, component by component, from the calling thread. Deterministic for the same input.
+/// Memory: O(items + groups) and the pairs of the largest component, never all pairs at once.
 [[nodiscard]] GroupingResult group_duplicates(std::span<const GroupingItem> items,
                                               const DedupOptions& options,
                                               const ExactConfirm& confirm,

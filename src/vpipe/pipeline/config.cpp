@@ -373,6 +373,13 @@ std::vector<ConfigField> build_fields() {
       "Also match copies cropped to about 85..95% of each side, anywhere in the picture: a "
       "file's hashes against the hashes of another's nine 90% windows (docs/DEDUP.md); the "
       "run's scan then stores them, rescanning files that lack them."));
+  f.push_back(enum_field<PairStore>(
+      "dedup.store_pairs", [](auto& c) -> auto& { return c.dedup.store_pairs; },
+      names_of(kAllPairStores),
+      "Which near pairs the manifest keeps in `near_pairs`: `forest`, one per grouped file, the "
+      "pair by which it joined its group (with the chain guard, its pair with the keeper); "
+      "`all`, every pair found (tens of millions at a million clustered files); `none`. Groups "
+      "and decisions are the same either way (docs/DEDUP.md, \"What is stored\")."));
   f.push_back(enum_list_field<KeeperCriterion>(
       "dedup.keeper", [](auto& c) -> auto& { return c.dedup.keeper_order; },
       names_of(kAllKeeperCriteria),

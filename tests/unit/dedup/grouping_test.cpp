@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <map>
+#include <numeric>
 #include <random>
 #include <set>
 #include <string>
@@ -536,7 +539,7 @@ TEST(Grouping, CropsMatchAWindowOfTheOriginalOnlyWhenAsked) {
   EXPECT_EQ(swapped.groups[0].members[1].phash_distance, 3);
 }
 
-TEST(Grouping, SinkGetsEveryPairOnceWithALessThanB) {
+TEST(Grouping, SinkGetsThePairsStorePairsNamesOnceWithALessThanB) {
   Corpus c;
   std::mt19937_64 rng(11);
   // 40 clusters of 3 near copies plus 200 singletons.
@@ -548,22 +551,215 @@ TEST(Grouping, SinkGetsEveryPairOnceWithALessThanB) {
     }
   }
   for (int i = 0; i < 200; ++i) c.add(numbered("s", i), rng(), rng());
-  std::set<std::pair<size_t, size_t>> seen;
-  size_t delivered = 0;
-  const GroupingResult r =
-      group_duplicates(c.view(), {}, kAlwaysIdentical, [&](std::span<const NearPair> pairs) {
-        for (const NearPair& p : pairs) {
-          EXPECT_LT(p.a, p.b);
-          seen.emplace(p.a, p.b);
-          ++delivered;
+  std::vector<std::vector<std::pair<size_t, size_t>>> members_by_mode;
+  for (const PairStore store : kAllPairStores) {
+    DedupOptions options;
+    options.store_pairs = store;
+    std::set<std::pair<size_t, size_t>> seen;
+    size_t delivered = 0;
+    const GroupingResult r =
+        group_duplicates(c.view(), options, kAlwaysIdentical, [&](std::span<const NearPair> pairs) {
+          for (const NearPair& p : pairs) {
+            EXPECT_LT(p.a, p.b);
+            seen.emplace(p.a, p.b);
+            ++delivered;
+          }
+        });
+    EXPECT_EQ(delivered, seen.size()) << to_string(store);
+    // Within a cluster every pair is near: 3 pairs each (random singletons are ~32 bits away),
+    // counted whatever is stored.
+    EXPECT_EQ(r.near_pairs, 120) << to_string(store);
+    EXPECT_EQ(r.groups.size(), 40U);
+    std::vector<std::pair<size_t, size_t>> membership;  // (item, keeper)
+    for (const DuplicateGroup& g : r.groups) {
+      EXPECT_EQ(g.members.size(), 3U);
+      for (const GroupMember& m : g.members) membership.emplace_back(m.item, g.members[0].item);
+      if (store == PairStore::kForest) {
+        // The chain guard's forest is a star: each member's pair with its keeper.
+        for (size_t k = 1; k < g.members.size(); ++k) {
+          const size_t keeper = g.members[0].item;
+          const size_t member = g.members[k].item;
+          EXPECT_TRUE(seen.contains({std::min(keeper, member), std::max(keeper, member)}));
         }
-      });
-  EXPECT_EQ(delivered, seen.size());
-  EXPECT_EQ(static_cast<int64_t>(delivered), r.near_pairs);
-  EXPECT_EQ(r.groups.size(), 40U);
-  for (const DuplicateGroup& g : r.groups) EXPECT_EQ(g.members.size(), 3U);
-  // Within a cluster every pair is near: 3 pairs each (random singletons are ~32 bits away).
-  EXPECT_EQ(delivered, 120U);
+      }
+    }
+    std::sort(membership.begin(), membership.end());
+    members_by_mode.push_back(membership);
+    const size_t expected = store == PairStore::kAll ? 120U : store == PairStore::kForest ? 80U : 0U;
+    EXPECT_EQ(delivered, expected) << to_string(store);
+  }
+  EXPECT_EQ(members_by_mode[0], members_by_mode[1]);  // the same groups and keepers
+  EXPECT_EQ(members_by_mode[1], members_by_mode[2]);
+}
+
+/// A clustered corpus with every kind of match: clusters whose hashes drift (chains the guard
+/// splits), members matching only through a turned variant or a crop window, and singletons.
+/// `big`: one cluster of 700, above the size from which a component's pairs are found by a
+/// search rather than by comparing every two members.
+struct ClusteredCorpus {
+  Corpus c;
+  std::deque<std::array<uint64_t, kOrientationCount>> turns;
+  std::deque<std::array<uint64_t, kCropWindowCount>> windows;
+
+  explicit ClusteredCorpus(uint32_t seed, bool big) {
+    std::mt19937_64 rng(seed);
+    const auto random_bits = [&](uint64_t h, int n) {
+      for (int k = 0; k < n; ++k) h ^= uint64_t{1} << (rng() % 64);
+      return h;
+    };
+    const auto add = [&](uint64_t p, uint64_t d) {
+      GroupingItem& item = c.add(numbered("f", static_cast<int>(c.items.size())), p, d,
+                                 1000 + static_cast<int64_t>(rng() % 50));
+      item.mtime_ns = static_cast<int64_t>(rng() % 1000);
+      // Turned and windowed variants: unrelated bits, except where a cluster plants a match.
+      auto& t = turns.emplace_back();
+      auto& w = windows.emplace_back();
+      for (auto& h : t) h = rng();
+      for (auto& h : w) h = rng();
+      t[0] = p;
+      if (rng() % 4 != 0) {  // most have them
+        item.orientation_phash = &t;
+        item.orientation_dhash = &t;  // the same words: a dHash variant near when the pHash is
+      }
+      if (rng() % 4 != 0) {
+        item.crop_phash = &w;
+        item.crop_dhash = &w;
+      }
+      return c.items.size() - 1;
+    };
+    const int clusters = big ? 3 : 25;
+    for (int g = 0; g < clusters; ++g) {
+      const int size = big && g == 0 ? 700 : 2 + static_cast<int>(rng() % 12);
+      uint64_t p = rng();
+      for (int k = 0; k < size; ++k) {
+        // Drift: each member a few bits from the one before, so far ends may exceed 14.
+        p = random_bits(p, static_cast<int>(rng() % 5));
+        const size_t i = add(p, p);
+        if (k % 7 == 3 && c.items[i].orientation_phash != nullptr) {
+          // Found only through its turn: stored hashes far off, turn 3 near the cluster.
+          auto& t = turns[i];
+          t[3] = random_bits(p, 3);
+          c.items[i].phash = c.items[i].dhash = t[0] = rng();
+        } else if (k % 7 == 5 && c.items[i].crop_phash == nullptr && !windows.empty()) {
+          // Found only through another member's window (when the one before has windows).
+          const size_t before = i - 1;
+          if (c.items[before].crop_phash != nullptr) {
+            c.items[i].phash = c.items[i].dhash = rng();
+            windows[before][k % kCropWindowCount] = random_bits(c.items[i].phash, 2);
+          }
+        }
+      }
+    }
+    for (int i = 0; i < 300; ++i) add(rng(), rng());
+  }
+};
+
+/// The grouping as docs/DEDUP.md defines it, written the slow way: every two items compared over
+/// every variant of either, union-find, then per component the keeper order and the chain guard.
+/// Returns (item, its group's keeper) for every grouped item, sorted, and the pair count.
+std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
+    std::span<const GroupingItem> items, const DedupOptions& options) {
+  const auto accepts = [&](uint64_t p1, uint64_t d1, uint64_t p2, uint64_t d2) {
+    return hamming_distance(p1, p2) <= options.phash_threshold &&
+           hamming_distance(d1, d2) <= options.dhash_threshold;  // match: both
+  };
+  // x's variants against y's stored hashes: its turns (when `turns`) and its windows.
+  const auto one_way = [&](const GroupingItem& x, const GroupingItem& y, bool turns_too) {
+    if (accepts(x.phash, x.dhash, y.phash, y.dhash)) return true;
+    if (turns_too && x.orientation_phash != nullptr) {
+      for (size_t k = 1; k < kOrientationCount; ++k) {
+        if (accepts((*x.orientation_phash)[k], (*x.orientation_dhash)[k], y.phash, y.dhash)) return true;
+      }
+    }
+    if (x.crop_phash != nullptr) {
+      for (size_t w = 0; w < kCropWindowCount; ++w) {
+        if (accepts((*x.crop_phash)[w], (*x.crop_dhash)[w], y.phash, y.dhash)) return true;
+      }
+    }
+    return false;
+  };
+  const auto is_pair = [&](size_t a, size_t b) {
+    return one_way(items[a], items[b], true) || one_way(items[b], items[a], true);
+  };
+  // The chain guard's test: the keeper turned against the member, windows both ways.
+  const auto near_keeper = [&](size_t keeper, size_t other) {
+    return one_way(items[keeper], items[other], true) || one_way(items[other], items[keeper], false);
+  };
+  const size_t n = items.size();
+  std::vector<size_t> root(n);
+  std::iota(root.begin(), root.end(), size_t{0});
+  const auto find = [&](size_t x) {
+    while (root[x] != x) x = root[x] = root[root[x]];
+    return x;
+  };
+  std::vector<std::vector<size_t>> adjacent(n);
+  int64_t pairs = 0;
+  for (size_t a = 0; a < n; ++a) {
+    for (size_t b = a + 1; b < n; ++b) {
+      if (!is_pair(a, b)) continue;
+      ++pairs;
+      adjacent[a].push_back(b);
+      adjacent[b].push_back(a);
+      root[find(a)] = find(b);
+    }
+  }
+  std::map<size_t, std::vector<size_t>> components;
+  for (size_t i = 0; i < n; ++i) components[find(i)].push_back(i);
+  std::vector<std::pair<size_t, size_t>> membership;
+  for (const auto& [r, members] : components) {
+    if (members.size() < 2) continue;
+    std::vector<GroupingItem> copies;
+    for (size_t i : members) copies.push_back(items[i]);
+    const std::vector<size_t> order = rank_keepers(copies, options.keeper_order, {});
+    std::set<size_t> placed;
+    for (size_t k : order) {
+      const size_t keeper = members[k];
+      if (placed.contains(keeper)) continue;
+      placed.insert(keeper);
+      std::vector<size_t> group = {keeper};
+      for (size_t other : adjacent[keeper]) {
+        if (placed.contains(other) || !near_keeper(keeper, other)) continue;
+        placed.insert(other);
+        group.push_back(other);
+      }
+      if (group.size() < 2) continue;
+      for (size_t i : group) membership.emplace_back(i, keeper);
+    }
+  }
+  std::sort(membership.begin(), membership.end());
+  return {membership, pairs};
+}
+
+TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
+  for (const bool big : {false, true}) {
+    ClusteredCorpus corpus(big ? 5 : 3, big);
+    const std::span<const GroupingItem> items = corpus.c.view();
+    DedupOptions defaults;
+    const auto [expected, expected_pairs] = naive_grouping(items, defaults);
+    ASSERT_GT(expected.size(), 40U);
+    for (const PairStore store : kAllPairStores) {
+      DedupOptions options;
+      options.store_pairs = store;
+      int64_t stored = 0;
+      const GroupingResult r = group_duplicates(
+          items, options, kAlwaysIdentical,
+          [&](std::span<const NearPair> pairs) { stored += static_cast<int64_t>(pairs.size()); });
+      std::vector<std::pair<size_t, size_t>> membership;
+      for (const DuplicateGroup& g : r.groups) {
+        for (const GroupMember& m : g.members) membership.emplace_back(m.item, g.members[0].item);
+      }
+      std::sort(membership.begin(), membership.end());
+      EXPECT_EQ(membership, expected) << "big " << big << ", " << to_string(store);
+      EXPECT_GT(r.chain_splits, 0) << "the drift makes chains for the guard to split";
+      EXPECT_EQ(r.near_pairs, expected_pairs) << "big " << big << ", " << to_string(store);
+      // A forest: one pair per grouped file that is not a keeper.
+      const int64_t members = static_cast<int64_t>(membership.size() - r.groups.size());
+      EXPECT_EQ(stored, store == PairStore::kAll      ? expected_pairs
+                        : store == PairStore::kForest ? members
+                                                      : 0)
+          << "big " << big << ", " << to_string(store);
+    }
+  }
 }
 
 TEST(Grouping, ThresholdsOutsideTheHashAreRefused) {

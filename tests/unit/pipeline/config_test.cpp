@@ -386,7 +386,8 @@ TEST(PipelineConfigErrors, KeeperEntries) {
 TEST(PipelineConfigErrors, SectionsMustBeMaps) {
   EXPECT_EQ(error_of("manifest: run.db\ndedup: true\n"),
             "pipeline.yaml:2: dedup: expected a section (a map of keys: exact, near, match, "
-            "phash_threshold, dhash_threshold, method, chain_guard, orientations, crops, keeper, "
+            "phash_threshold, dhash_threshold, method, chain_guard, orientations, crops, store_pairs, "
+            "keeper, "
             "threads), got 'true'");
   EXPECT_EQ(error_of("manifest: run.db\nquality:\n  tiny: [1, 2]\n"),
             "pipeline.yaml:3: quality.tiny: expected a section (a map of keys: enabled, "
