@@ -154,6 +154,29 @@ PassResult run_on(const fs::path& db, const std::string& device, size_t min_hash
   return r;
 }
 
+TEST(DedupPass, StorePairsChangesOnlyWhatNearPairsHolds) {
+  TempDir dir("vpipe-dedup-store-");
+  const fs::path db = make_manifest(dir.path(), 500);
+  std::map<std::string, int64_t> decisions;
+  for (const PairStore store : kAllPairStores) {
+    DedupPassOptions options;
+    options.quality_enabled = false;
+    options.dedup.store_pairs = store;
+    Manifest manifest(db);
+    const DedupPassSummary summary = run_dedup_pass(manifest, options);
+    EXPECT_EQ(summary.near_groups, 100) << to_string(store);
+    EXPECT_EQ(summary.near_pairs, 300) << to_string(store);  // 3 per group of three, found
+    // Stored: every pair, one per member that is not a keeper, or none.
+    const int64_t expected = store == PairStore::kAll ? 300 : store == PairStore::kForest ? 200 : 0;
+    EXPECT_EQ(manifest.count_near_pairs(), expected) << to_string(store);
+    if (decisions.empty()) {
+      decisions = manifest.decision_counts();
+    } else {
+      EXPECT_EQ(manifest.decision_counts(), decisions) << to_string(store);
+    }
+  }
+}
+
 TEST(DedupPassOnDevice, Cuda0GivesTheCpuGroupsOnTheGpuOrThroughTheFallback) {
   TempDir dir("vpipe-dedup-device-");
   const fs::path db = make_manifest(dir.path(), 500);
