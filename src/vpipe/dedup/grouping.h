@@ -131,14 +131,13 @@ inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
 
 /// One file as the grouping sees it. Views (`path`, the orientation arrays) must outlive the call.
 struct GroupingItem {
+  // 8-byte fields first, flags last: no padding between them (2M items at scale).
   int64_t id = 0;  ///< the caller's identifier (files.id); echoed in NearPair
   std::string_view path;
   int64_t size_bytes = 0;
   int64_t mtime_ns = 0;
-  bool has_content_hash = false;
-  ContentHash content_hash;
-  bool has_hashes = false;  ///< perceptual hashes present (the file decoded)
-  uint64_t phash = 0;
+  ContentHash content_hash;  ///< read when has_content_hash
+  uint64_t phash = 0;        ///< perceptual hashes, read when has_hashes
   uint64_t dhash = 0;
   /// Hashes of the eight orientations (dedup/hashes.h), or null; needed when
   /// DedupOptions::orientations is on (items without them match only as stored).
@@ -149,15 +148,17 @@ struct GroupingItem {
   const std::array<uint64_t, kCropWindowCount>* crop_phash = nullptr;
   const std::array<uint64_t, kCropWindowCount>* crop_dhash = nullptr;
   int64_t pixels = 0;        ///< width * height
-  int width = 0;             ///< full-resolution size, for explain_keeper (`pixels` decides)
-  int height = 0;
   double quality = 0;        ///< quality score, higher is better
-  bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
   // Degradation signals for `least_degraded` (QualitySignals, docs/SIGNALS.md), compared with
   // the best value among the members still tied; all 0 when unmeasured.
   double edge_width = 0;         ///< blur: px at the working size; 0 = no strong edges
   double highlight_plateau = 0;  ///< blown highlights: share of pixels on the top plateau
-  bool jpeg = false;             ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
+  int width = 0;             ///< full-resolution size, for explain_keeper (`pixels` decides)
+  int height = 0;
+  bool has_content_hash = false;
+  bool has_hashes = false;   ///< perceptual hashes present (the file decoded)
+  bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
+  bool jpeg = false;         ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
 };
 
 /// Sets the keeper inputs of `item` that come straight from `record`: pixels, width, height,
