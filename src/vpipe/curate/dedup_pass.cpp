@@ -275,6 +275,9 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;
+    summary.largest_component = grouping.largest_component;
+    summary.search_seconds = static_cast<double>(grouping.search_ns) / 1e9;
+    summary.settle_seconds = static_cast<double>(grouping.settle_ns) / 1e9;
     // Why each keeper won, over the group's final members (as the report says it).
     std::vector<GroupingItem> members;
     std::vector<size_t> member_items;

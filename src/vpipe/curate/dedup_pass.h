@@ -45,6 +45,9 @@ struct DedupPassSummary {
   int64_t near_pairs = 0;
   int64_t exact_unconfirmed = 0;
   int64_t chain_splits = 0;
+  int64_t largest_component = 0;  ///< representatives in the largest near component
+  double search_seconds = 0;      ///< the group step's Hamming searches and union-find
+  double settle_seconds = 0;      ///< the group step's components: pairs, guard, keepers
   std::map<std::string, int64_t> decisions;  ///< keep / duplicate / reject -> files
   std::map<std::string, int64_t> reasons;    ///< rule -> files rejected by it
   /// Informational findings: rule -> files not rejected that it would reject, for the rules

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -31,9 +32,9 @@ class DisjointSets {
     }
     return x;
   }
-  void unite(size_t a, size_t b) {
-    a = find(a);
-    b = find(b);
+  void unite(size_t a, size_t b) { unite_roots(find(a), find(b)); }
+  /// unite() of two roots (find() results).
+  void unite_roots(size_t a, size_t b) {
     if (a == b) return;
     if (size_[a] < size_[b]) std::swap(a, b);
     parent_[b] = static_cast<uint32_t>(a);
@@ -168,7 +169,11 @@ class Grouper {
     }
     std::vector<std::vector<size_t>> components;
     if (options_.near) {
+      const auto search_start = std::chrono::steady_clock::now();
       components = near_components(reps);
+      result_.search_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - search_start)
+                              .count();
     }
     // Exact classes that are in no near component are groups of their own.
     std::vector<bool> in_component(items_.size(), false);
@@ -178,8 +183,16 @@ class Grouper {
     for (const auto& [begin, end] : class_ranges_) {  // by representative, ascending
       if (!in_component[class_flat_[begin]]) components.push_back({class_flat_[begin]});
     }
-    for (const auto& component : components) settle(component);
+    const auto settle_start = std::chrono::steady_clock::now();
+    for (const auto& component : components) {
+      result_.largest_component = std::max(result_.largest_component,
+                                           static_cast<int64_t>(component.size()));
+      settle(component);
+    }
     flush_pairs();
+    result_.settle_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - settle_start)
+                            .count();
 
     std::sort(result_.groups.begin(), result_.groups.end(),
               [](const DuplicateGroup& x, const DuplicateGroup& y) {
@@ -325,7 +338,12 @@ class Grouper {
     if (n < 2) return {};
     DisjointSets sets(n);
     for_each_candidate(reps, true, [&](size_t i, size_t j, Variant variant) {
-      if (i != j && accepts(items_[reps[i]], items_[reps[j]], variant)) sets.unite(i, j);
+      // In a cluster one pair comes back through many variants: once joined, skip the test.
+      const size_t root_i = sets.find(i);
+      const size_t root_j = sets.find(j);
+      if (root_i != root_j && accepts(items_[reps[i]], items_[reps[j]], variant)) {
+        sets.unite_roots(root_i, root_j);
+      }
     });
     // Components as runs of positions sorted by (root, position): flat, no map of vectors.
     std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)

@@ -203,6 +203,10 @@ struct GroupingResult {
   int64_t exact_candidates = 0;        ///< files sharing a content hash with another
   int64_t exact_unconfirmed = 0;       ///< of those, not byte-identical after all
   int64_t chain_splits = 0;            ///< members moved out of a group by the chain guard
+  /// Representatives in the largest near component (its pairs are held while it settles).
+  int64_t largest_component = 0;
+  int64_t search_ns = 0;  ///< the Hamming searches and union-find (wall time)
+  int64_t settle_ns = 0;  ///< per component: its pairs again, keepers, chain guard, stored pairs
 };
 
 /// Groups exact and near duplicates (docs/DEDUP.md): exact copies by content hash confirmed with
