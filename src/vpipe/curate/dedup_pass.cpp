@@ -264,11 +264,13 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     if (dedup.near && !dedup.self_join) dedup.self_join = near_self_join(options, items.size(), summary);
     // The JPEG quality of a group member, from its file's header, read at most once per file
     // and only when the keeper policy compares it (docs/DEDUP.md, "The keeper").
-    std::unordered_map<size_t, int> jpeg_quality;
+    std::vector<int8_t> jpeg_quality(items.size(), -1);  // 1..100, 0 unknown, -1 not read yet
     const auto jpeg_quality_of = [&](size_t i) {
-      const auto [it, inserted] = jpeg_quality.try_emplace(i, 0);
-      if (inserted) it->second = read_jpeg_quality(std::string(items[i].path)).value_or(0);
-      return it->second;
+      if (jpeg_quality[i] < 0) {
+        jpeg_quality[i] =
+            static_cast<int8_t>(read_jpeg_quality(std::string(items[i].path)).value_or(0));
+      }
+      return static_cast<int>(jpeg_quality[i]);
     };
     if (!dedup.jpeg_quality) dedup.jpeg_quality = jpeg_quality_of;
     GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
