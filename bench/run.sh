@@ -2,7 +2,9 @@
 # `make bench`: the scan benchmarks of docs/PERFORMANCE.md, on synthetic corpora kept in
 # bench-data/ (made once; delete it to regenerate). Same thread count for every contender.
 #   bench/run.sh BUILD_DIR   (env: THREADS, PHOTOS=5000, SMALL=100000, HAMMING=1, CURATE=20000,
-#                             DETECT=2000, CRAWL=20000, MICRO=1 (0 skips a section), SKIP_PYTHON=1)
+#                             DETECT=2000, CRAWL=20000, DEDUP=2000000, MICRO=1 (0 skips a
+#                             section), SKIP_PYTHON=1)
+# DEDUP: rows of the largest clustered manifests of the dedup-pass section (it also runs 200,000).
 set -euo pipefail
 build=${1:-build}
 vpipe="$build/bin/vpipe"
@@ -14,6 +16,7 @@ hamming=${HAMMING:-1}
 curate_n=${CURATE:-20000}
 detect_n=${DETECT:-2000}
 crawl_n=${CRAWL:-20000}
+dedup_n=${DEDUP:-2000000}
 micro=${MICRO:-1}
 data=${BENCH_DATA:-bench-data}
 out="$data/results-$(date +%Y%m%d-%H%M%S).md"
@@ -278,7 +281,59 @@ if [[ "$crawl_n" -gt 0 ]]; then
   wait
 fi
 
-# 7. Micro-benchmarks (Google Benchmark), when built.
+# 7. The dedup pass at scale (issue 22): manifests whose hashes cluster like real photo collections
+#    (bench/cluster_manifest.cpp: regions of the photos in realphotos/ and procedural scenes; crawl:
+#    ~70% singletons, ~25% of rows in clusters of 2..10, ~5% in clusters of 100..500, mild edits;
+#    heavy: 200..600 crops of 25..100% of each side per source), made once into $data (the file
+#    name holds rows, profile and seed). Each pass runs on a fresh copy, so every run starts from
+#    the same file.
+if [[ "$dedup_n" -gt 0 ]]; then
+  [[ -d realphotos ]] || bash scripts/realphoto/fetch.sh
+  dedup_seed=1
+  dedup_sizes=("$dedup_n")
+  [[ "$dedup_n" -gt 200000 ]] && dedup_sizes=(200000 "$dedup_n")
+  log "## Dedup pass on clustered manifests ($threads threads)"
+  log
+  log '```'
+  for rows in "${dedup_sizes[@]}"; do
+    for profile in crawl heavy; do
+      src="$data/dedup-$profile-$rows-s$dedup_seed.db"
+      if [[ -f "$src" ]]; then
+        log "$src: made before"
+        continue
+      fi
+      rm -f "$src.tmp" "$src.tmp-wal" "$src.tmp-shm"
+      "$build/bin/cluster_manifest" "$src.tmp" --rows "$rows" --photos realphotos \
+        --profile "$profile" --seed "$dedup_seed" --threads "$threads" | tee -a "$out"
+      mv "$src.tmp" "$src"
+    done
+  done
+  log '```'
+  log
+  log "| profile | rows | near pairs | groups | wall (s) | peak RSS (MB) | manifest before (bytes) | after (bytes) | growth per row (bytes) |"
+  log "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  db="$data/dedup-run.db"
+  for rows in "${dedup_sizes[@]}"; do
+    for profile in crawl heavy; do
+      rm -f "$db" "$db-wal" "$db-shm"
+      cp "$data/dedup-$profile-$rows-s$dedup_seed.db" "$db"
+      before=$(stat -c %s "$db")
+      /usr/bin/time -f "%e %M" -o "$data/dedup-time.txt" \
+        "$vpipe" dedup "$db" --threads "$threads" > "$data/dedup-out.txt"
+      read -r wall rss_kb < "$data/dedup-time.txt"
+      after=$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))
+      # "dedup: N files, G groups (E exact, M near or mixed), P near pairs"
+      line=$(grep -m1 '^dedup:' "$data/dedup-out.txt")
+      groups=$(sed -E 's/.* files, ([0-9]+) groups.*/\1/' <<< "$line")
+      pairs=$(sed -E 's/.*, ([0-9]+) near pairs.*/\1/' <<< "$line")
+      log "| $profile | $rows | $pairs | $groups | $wall | $((rss_kb / 1024)) | $before | $after | $(((after - before) / rows)) |"
+    done
+  done
+  rm -f "$db" "$db-wal" "$db-shm"
+  log
+fi
+
+# 8. Micro-benchmarks (Google Benchmark), when built.
 for b in "$build"/bench/*_bench; do
   [[ -x "$b" && "$micro" -gt 0 ]] || continue
   log "## $(basename "$b")"
