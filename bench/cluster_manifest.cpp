@@ -83,7 +83,6 @@
 #include "vpipe/core/image.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/core/record.h"
-#include "vpipe/dedup/area_resample.h"
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
@@ -502,17 +501,7 @@ void measure_row(const Image& working, FileRecord& record, bool exact_signals) {
     return;
   }
   const Image gray = vpipe::to_gray(working);
-  const vpipe::AreaResampler resampler(gray);  // the working image is never empty
-  const vpipe::OrientationHashes orientations = vpipe::orientation_hashes_cpu(resampler);
-  const vpipe::CropHashes crops = vpipe::crop_hashes_cpu(resampler);
-  record.orientation_phash = orientations.phash;
-  record.orientation_dhash = orientations.dhash;
-  record.has_orientation_hashes = true;
-  record.phash = orientations.phash[0];
-  record.dhash = orientations.dhash[0];
-  record.crop_phash = crops.phash;
-  record.crop_dhash = crops.dhash;
-  record.has_crop_hashes = true;
+  vpipe::store_dedup_hashes(gray, record);
   const int longer = std::max(working.width, working.height);
   if (longer >= 128) {
     const Image half = vpipe::resize_to_fit(working, longer / 2);

@@ -208,6 +208,26 @@ class FileCounter {
 
 }  // namespace
 
+void store_dedup_hashes(const Image& gray, FileRecord& record) {
+  // One pass of column sums serves the orientation and crop hashes' thumbnails (an empty image
+  // has all-zero hashes, as orientation_hashes_cpu and crop_hashes_cpu of it give).
+  OrientationHashes hashes;
+  CropHashes crops;
+  if (!gray.empty()) {
+    const AreaResampler resampler(gray);
+    hashes = orientation_hashes_cpu(resampler);
+    crops = crop_hashes_cpu(resampler);
+  }
+  record.orientation_phash = hashes.phash;
+  record.orientation_dhash = hashes.dhash;
+  record.has_orientation_hashes = true;
+  record.phash = hashes.phash[0];
+  record.dhash = hashes.dhash[0];
+  record.crop_phash = crops.phash;
+  record.crop_dhash = crops.dhash;
+  record.has_crop_hashes = true;
+}
+
 void measure_image(const Image& decoded, FileRecord& record, bool orientation_hashes) {
   measure_image(decoded, Image(), record, orientation_hashes);
 }
@@ -228,23 +248,7 @@ void measure_image(const Image& decoded, const Image& alpha, FileRecord& record,
   }
   const Image gray = to_gray(working);
   if (orientation_hashes) {
-    // One pass of column sums serves the orientation and crop hashes' thumbnails (an empty image
-    // has all-zero hashes, as orientation_hashes_cpu and crop_hashes_cpu of it give).
-    OrientationHashes hashes;
-    CropHashes crops;
-    if (!gray.empty()) {
-      const AreaResampler resampler(gray);
-      hashes = orientation_hashes_cpu(resampler);
-      crops = crop_hashes_cpu(resampler);
-    }
-    record.orientation_phash = hashes.phash;
-    record.orientation_dhash = hashes.dhash;
-    record.has_orientation_hashes = true;
-    record.phash = hashes.phash[0];
-    record.dhash = hashes.dhash[0];
-    record.crop_phash = crops.phash;
-    record.crop_dhash = crops.dhash;
-    record.has_crop_hashes = true;
+    store_dedup_hashes(gray, record);
   } else {
     record.phash = phash_cpu(gray);
     record.dhash = dhash_cpu(gray);

@@ -58,6 +58,11 @@ struct ScanSummary {
   RunReport engine;       ///< per-stage metrics and the bottleneck
 };
 
+/// The hashes dedup reads with orientations and crops on, from the gray working image: phash,
+/// dhash, the eight orientation and nine crop-window hashes and their has_ flags (an empty image
+/// gets all-zero hashes). What measure_image stores with `orientation_hashes`. Thread-safe.
+void store_dedup_hashes(const Image& gray, FileRecord& record);
+
 /// Hashes and quality signals from one decoded image (any size, gray or RGB): builds the working
 /// image (resize_to_fit kWorkingSize, area) and fills record.phash, dhash, quality, has_signals,
 /// and the orientation hashes when `orientation_hashes`. Thread-safe (pure apart from `record`).
