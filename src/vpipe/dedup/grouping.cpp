@@ -91,34 +91,45 @@ Orientation orientation_of(Variant variant) {
   return variant < kFirstWindow ? static_cast<Orientation>(variant) : Orientation::kIdentity;
 }
 
-/// How near `b` is to `a`: `a` turned by each orientation against `b`, and, with crops, each
-/// crop window of either against the other as it is. The best the rule accepts (smallest pHash
-/// distance, then dHash), or nullopt. Without orientation or crop hashes (or when not asked
-/// for) only the stored hashes are compared.
+/// How near `b` is to `a`: `a` turned by each orientation against `b` (with `both_turns`, `b`
+/// turned against `a` too), and, with crops, each crop window of either against the other as it
+/// is. The best the rule accepts (smallest pHash distance, then dHash; the first found on a tie),
+/// orientation such that b ~ a turned by it, or nullopt. With `any`, the first the rule accepts
+/// (is it a pair at all?). Without orientation or crop hashes (or when not asked for) only the
+/// stored hashes are compared. The chain guard asks with `a` the keeper; the pairs the searches
+/// find are those nearness with `both_turns` accepts.
 struct Nearness {
   int phash_distance;
   int dhash_distance;
   Orientation orientation;
 };
 std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
-                                 const MatchRule& rule, const DedupOptions& options) {
+                                 const MatchRule& rule, const DedupOptions& options,
+                                 bool both_turns = false, bool any = false) {
   std::optional<Nearness> best;
-  const auto consider = [&](const GroupingItem& x, const GroupingItem& y, Variant variant) {
-    const auto [xp, xd] = hashes_of(x, variant);
-    const int dp = hamming_distance(xp, y.phash);
-    const int dd = hamming_distance(xd, y.dhash);
+  // `from`'s variant against `to`'s stored hashes; `reversed`: from is b (its turn inverted).
+  const auto consider = [&](const GroupingItem& from, const GroupingItem& to, Variant variant,
+                            bool reversed) {
+    if (any && best) return;
+    const auto [fp, fd] = hashes_of(from, variant);
+    const int dp = hamming_distance(fp, to.phash);
+    const int dd = hamming_distance(fd, to.dhash);
     if (!rule.accepts(dp, dd)) return;
-    if (!best || std::tie(dp, dd) < std::tie(best->phash_distance, best->dhash_distance)) {
-      best = Nearness{dp, dd, orientation_of(variant)};
-    }
+    if (best && std::tie(dp, dd) >= std::tie(best->phash_distance, best->dhash_distance)) return;
+    const Orientation o = orientation_of(variant);
+    best = Nearness{dp, dd, reversed ? inverse(o) : o};
   };
-  const size_t turns =
-      options.orientations && a.orientation_phash != nullptr ? kOrientationCount : 1;
-  for (Variant k = 0; k < turns; ++k) consider(a, b, k);
+  consider(a, b, 0, false);
+  if (options.orientations) {
+    for (Variant k = 1; k < kOrientationCount; ++k) {
+      if (a.orientation_phash != nullptr) consider(a, b, k, false);
+      if (both_turns && b.orientation_phash != nullptr) consider(b, a, k, true);
+    }
+  }
   if (options.crops) {
     for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-      if (a.crop_phash != nullptr) consider(a, b, w);
-      if (b.crop_phash != nullptr) consider(b, a, w);
+      if (a.crop_phash != nullptr) consider(a, b, w, false);
+      if (b.crop_phash != nullptr) consider(b, a, w, true);
     }
   }
   return best;
@@ -365,39 +376,10 @@ class Grouper {
     return components;
   }
 
-  /// The best nearness of items a and b over every variant of either against the other's stored
-  /// hashes (smallest pHash distance, then dHash), orientation such that b ~ a turned by it;
-  /// nullopt when the rule accepts none. Exactly the pairs the searches of near_components find.
-  /// With `any`, stops at the first variant the rule accepts (is it a pair at all?).
+  /// nearness() of items a and b over every variant of either against the other's stored hashes:
+  /// exactly the pairs the searches of near_components find.
   [[nodiscard]] std::optional<Nearness> pair_nearness(size_t a, size_t b, bool any = false) const {
-    const GroupingItem& x = items_[a];
-    const GroupingItem& y = items_[b];
-    std::optional<Nearness> best;
-    const auto consider = [&](const GroupingItem& from, const GroupingItem& to, Variant variant,
-                              bool reversed) {
-      if (any && best) return;
-      const auto [fp, fd] = hashes_of(from, variant);
-      const int dp = hamming_distance(fp, to.phash);
-      const int dd = hamming_distance(fd, to.dhash);
-      if (!rule_.accepts(dp, dd)) return;
-      if (best && std::tie(dp, dd) >= std::tie(best->phash_distance, best->dhash_distance)) return;
-      const Orientation o = orientation_of(variant);
-      best = Nearness{dp, dd, reversed ? inverse(o) : o};
-    };
-    consider(x, y, 0, false);
-    if (options_.orientations) {
-      for (Variant k = 1; k < kOrientationCount; ++k) {
-        if (x.orientation_phash != nullptr) consider(x, y, k, false);
-        if (y.orientation_phash != nullptr) consider(y, x, k, true);
-      }
-    }
-    if (options_.crops) {
-      for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-        if (x.crop_phash != nullptr) consider(x, y, w, false);
-        if (y.crop_phash != nullptr) consider(y, x, w, true);
-      }
-    }
-    return best;
+    return nearness(items_[a], items_[b], rule_, options_, /*both_turns=*/true, any);
   }
 
   /// The near pairs inside one component (its representatives, ascending), as positions into
