@@ -61,7 +61,8 @@ version=$("$vpipe" --version 2>/dev/null | head -n 1 || echo unknown)
   echo "Made by \`make accuracy\` (scripts/realphoto/accuracy.sh) on $(date -u +%Y-%m-%d): $cpu,"
   echo "$(nproc) cores, $version."
   echo
-  echo "- set: \`make_set.py realphotos $rel_set --seed $seed\`: ${make_line#make_set: }"
+  make_line=${make_line#make_set: }
+  echo "- set: \`make_set.py realphotos $rel_set --seed $seed\`: ${make_line//"$root"\//}"
   echo "- \`vpipe scan SET --db run.db\` ($((t1 - t0)) s) and \`vpipe dedup run.db\` ($((t2 - t1)) s),"
   echo "  default options"
   echo "- \`scripts/realphoto/evaluate.py SET run.db --split calibration|holdout --markdown\`"

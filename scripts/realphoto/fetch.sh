@@ -5,7 +5,7 @@
 # `dpkg-deb -x` into a temporary folder. Called by scripts/install-deps.sh.
 #   scripts/realphoto/fetch.sh [DEST]     (default: realphotos/ at the repository root)
 # Environment: VPIPE_DEB_CACHE, the folder for the .deb files (default
-# ${XDG_CACHE_HOME:-~/.cache}/vpipe/debs; about 260 MB).
+# ${XDG_CACHE_HOME:-~/.cache}/vpipe/debs; about 290 MB).
 # Exit status 0 when every photo is in DEST with its sha256; 1 with a message naming the package
 # or file otherwise.
 set -euo pipefail
