@@ -266,11 +266,14 @@ class Grouper {
   }
 
   /// Runs the Hamming searches over the items `reps` (indices into items_) and calls
-  /// visit(i, j, variant) for every candidate the searches find: positions i, j into `reps`, and
-  /// the variant of reps[i] (its stored hashes, a turn, a crop window) whose searched hash is
-  /// within the threshold of reps[j]'s stored one. visit applies the rule itself; it is called
-  /// from one thread at a time, possibly more than once for one pair (the other way round,
-  /// through another variant). `use_device`: let DedupOptions::self_join run the self-joins.
+  /// visit(i, j, variant) for every pair the rule accepts through one variant: positions i, j
+  /// into `reps`, and the variant of reps[i] (its stored hashes, a turn, a crop window) whose
+  /// hashes are within the thresholds of reps[j]'s stored ones. With match `both` the search
+  /// runs on the pHash and the dHash test is made on the search's worker threads (so the
+  /// serialised visit sees only accepted pairs); with `either` both searches run. visit is
+  /// called from one thread at a time, possibly more than once for one pair (the other way
+  /// round, through another variant). `use_device`: let DedupOptions::self_join run the
+  /// self-joins.
   template <typename Visit>
   void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& visit) {
     const size_t n = reps.size();
@@ -289,35 +292,59 @@ class Grouper {
     // and the dHash condition is checked on each; with "either" both searches run.
     const bool search_phash = options_.match != NearMatch::kDhash;
     const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
+    const bool test_dhash = options_.match == NearMatch::kBoth;
+    const int dhash_threshold = options_.dhash_threshold;
     const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
-      const HammingPairSink to_visit = [&](std::span<const HammingPair> pairs) {
-        for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
-      };
-      if (use_device && options_.self_join && options_.self_join(hashes, t, to_visit)) return;
       search.max_distance = t;
-      hamming_self_join(hashes, search, to_visit);
+      search.keep = nullptr;
+      if (test_dhash) {
+        search.keep = [&](uint32_t a, uint32_t b) {
+          return hamming_distance(dhashes[a], dhashes[b]) <= dhash_threshold;
+        };
+      }
+      if (use_device && options_.self_join) {
+        // The device join has no filter: the test runs here, on the calling thread.
+        const HammingPairSink tested = [&](std::span<const HammingPair> pairs) {
+          for (const HammingPair& p : pairs) {
+            if (!search.keep || search.keep(p.a, p.b)) visit(p.a, p.b, Variant{0});
+          }
+        };
+        if (options_.self_join(hashes, t, tested)) return;
+      }
+      hamming_self_join(hashes, search, [&](std::span<const HammingPair> pairs) {
+        for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
+      });
     };
     if (search_phash) self_join(phashes, options_.phash_threshold);
     if (search_dhash) self_join(dhashes, options_.dhash_threshold);
 
     // Queries: each item turned the seven other ways, and each of its crop windows, one variant
-    // at a time (8 bytes per item each); base: the stored hashes.
+    // at a time (8 bytes per item each, 16 with the dHash to test); base: the stored hashes.
     std::vector<uint64_t> queries;
-    std::vector<uint32_t> query_of;  // query -> position in reps
+    std::vector<uint64_t> query_dhash;  // with match "both": the query's dHash, tested in the join
+    std::vector<uint32_t> query_of;     // query -> position in reps
     const auto cross_join = [&](Variant variant, bool present(const GroupingItem&)) {
       for (const bool by_phash : {true, false}) {
         if (by_phash ? !search_phash : !search_dhash) continue;
         queries.clear();
+        query_dhash.clear();
         query_of.clear();
         for (size_t i = 0; i < n; ++i) {
           const GroupingItem& item = items_[reps[i]];
           if (!present(item)) continue;
           const auto [p, d] = hashes_of(item, variant);
           queries.push_back(by_phash ? p : d);
+          if (test_dhash) query_dhash.push_back(d);
           query_of.push_back(static_cast<uint32_t>(i));
         }
         if (queries.empty()) continue;
         search.max_distance = by_phash ? options_.phash_threshold : options_.dhash_threshold;
+        search.keep = nullptr;
+        if (test_dhash) {
+          search.keep = [&](uint32_t a, uint32_t b) {
+            return hamming_distance(query_dhash[a], dhashes[b]) <= dhash_threshold;
+          };
+        }
         hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
                            [&](std::span<const HammingPair> pairs) {
                              for (const HammingPair& p : pairs) visit(query_of[p.a], p.b, variant);
@@ -336,26 +363,13 @@ class Grouper {
     }
   }
 
-  /// Whether the rule accepts variant `variant` of item a against item b's stored hashes.
-  [[nodiscard]] bool accepts(const GroupingItem& a, const GroupingItem& b, Variant variant) const {
-    const auto [ap, ad] = hashes_of(a, variant);
-    return rule_.accepts(hamming_distance(ap, b.phash), hamming_distance(ad, b.dhash));
-  }
-
   /// Near components among `reps` (exact-class representatives with hashes): union-find over
   /// every pair the searches find and the rule accepts. O(reps) memory: no pair is kept.
   std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
     const size_t n = reps.size();
     if (n < 2) return {};
     DisjointSets sets(n);
-    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant variant) {
-      // In a cluster one pair comes back through many variants: once joined, skip the test.
-      const size_t root_i = sets.find(i);
-      const size_t root_j = sets.find(j);
-      if (root_i != root_j && accepts(items_[reps[i]], items_[reps[j]], variant)) {
-        sets.unite_roots(root_i, root_j);
-      }
-    });
+    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant) { sets.unite(i, j); });
     // Components as runs of positions sorted by (root, position): flat, no map of vectors.
     std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)
     for (size_t i = 0; i < n; ++i) {
@@ -400,8 +414,8 @@ class Grouper {
       }
       return pairs;
     }
-    for_each_candidate(component, false, [&](size_t i, size_t j, Variant variant) {
-      if (i != j && accepts(items_[component[i]], items_[component[j]], variant)) {
+    for_each_candidate(component, false, [&](size_t i, size_t j, Variant) {
+      if (i != j) {
         pairs.emplace_back(static_cast<uint32_t>(std::min(i, j)), static_cast<uint32_t>(std::max(i, j)));
       }
     });
@@ -419,6 +433,17 @@ class Grouper {
     return {&exact_class_[rep], 1};  // exact_class_[rep] == rep
   }
 
+  /// The JPEG quality of all[k], for rank_keepers over `all` (items); empty when the options
+  /// estimate none. Byte-identical files have one quality: estimated once per exact class.
+  [[nodiscard]] JpegQualityOf jpeg_quality_of(const std::vector<size_t>& all) {
+    if (!options_.jpeg_quality) return {};
+    return [this, &all](size_t k) {
+      int16_t& known = jpeg_quality_[exact_class_[all[k]]];
+      if (known < 0) known = static_cast<int16_t>(options_.jpeg_quality(all[k]));
+      return static_cast<int>(known);
+    };
+  }
+
   /// True when item x is a better keeper than item y (both in the component last ranked).
   [[nodiscard]] bool better_keeper(size_t x, size_t y) const { return rank_[x] < rank_[y]; }
 
@@ -432,16 +457,7 @@ class Grouper {
     std::vector<GroupingItem> members;
     members.reserve(all.size());
     for (size_t i : all) members.push_back(items_[i]);
-    JpegQualityOf jpeg_quality;
-    if (options_.jpeg_quality) {
-      jpeg_quality = [&](size_t k) {
-        // Byte-identical files have one quality: estimate it once per exact class.
-        int16_t& known = jpeg_quality_[exact_class_[all[k]]];
-        if (known < 0) known = static_cast<int16_t>(options_.jpeg_quality(all[k]));
-        return static_cast<int>(known);
-      };
-    }
-    const std::vector<size_t> ranked = rank_keepers(members, options_.keeper_order, jpeg_quality);
+    const std::vector<size_t> ranked = rank_keepers(members, options_.keeper_order, jpeg_quality_of(all));
     for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = static_cast<uint32_t>(r);
   }
 
@@ -529,22 +545,41 @@ class Grouper {
     }
 
     std::vector<char> placed(m, 0);
-    bool first = true;
-    for (const auto& [keeper, keeper_rep] : by_keeper) {
+    // The unplaced representatives near `keeper` (of class `keeper_rep`), the keeper's own class
+    // first at distance 0: the group `keeper` would keep.
+    const auto gather = [&](size_t keeper, size_t keeper_rep) {
       const uint32_t keeper_at = position_of(keeper_rep);
-      if (placed[keeper_at] != 0) continue;
-      placed[keeper_at] = 1;
       std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
       for (uint32_t k = offsets[keeper_at]; k < offsets[keeper_at + 1]; ++k) {
         const uint32_t other_at = adjacent[k];
         if (placed[other_at] != 0) continue;
         const size_t other = reps[other_at];
         if (const auto n = nearness(items_[keeper], items_[other], rule_, options_)) {
-          placed[other_at] = 1;
           near.emplace_back(other, *n);
-          // Each member's edge to its keeper: the group's spanning tree, a star.
-          if (options_.store_pairs == PairStore::kForest) emit_pair(keeper, other, *n);
         }
+      }
+      return near;
+    };
+    bool first = true;
+    for (const auto& [seed, seed_rep] : by_keeper) {
+      if (placed[position_of(seed_rep)] != 0) continue;
+      // The seed is the best unplaced member by the component's ranking. The keeper is the best
+      // of the group itself, ranked among its own members only: a component can chain in
+      // copies of other pictures, and the relative criteria (least_degraded) must not compare a
+      // photo's copies against them. When the group's best is another member, the group is
+      // gathered again around it, so every member stays within the thresholds of its keeper.
+      size_t keeper = seed;
+      std::vector<std::pair<size_t, Nearness>> near = gather(keeper, exact_class_[keeper]);
+      for (int round = 0; round < kKeeperRounds && near.size() > 1; ++round) {
+        const size_t best = best_of_group(near);
+        if (best == keeper) break;
+        keeper = best;
+        near = gather(keeper, exact_class_[keeper]);
+      }
+      for (const auto& [rep, n] : near) placed[position_of(rep)] = 1;
+      if (options_.store_pairs == PairStore::kForest) {
+        // Each member's edge to its keeper: the group's spanning tree, a star.
+        for (size_t k = 1; k < near.size(); ++k) emit_pair(keeper, near[k].first, near[k].second);
       }
       if (first) {
         result_.chain_splits += static_cast<int64_t>(m - near.size());
@@ -552,6 +587,19 @@ class Grouper {
       }
       emit_group(keeper, near);
     }
+  }
+
+  /// The best keeper among every member of the exact classes in `near` (representatives),
+  /// ranked by rank_keepers among those members only.
+  [[nodiscard]] size_t best_of_group(const std::vector<std::pair<size_t, Nearness>>& near) {
+    std::vector<size_t> all;
+    for (const auto& [rep, n] : near) {
+      for (size_t member : members_of(rep)) all.push_back(member);
+    }
+    std::vector<GroupingItem> members;
+    members.reserve(all.size());
+    for (size_t i : all) members.push_back(items_[i]);
+    return all[rank_keepers(members, options_.keeper_order, jpeg_quality_of(all)).front()];
   }
 
   /// Hands the pair (x, y), `n` such that y ~ x turned by n.orientation, to the sink (a < b).
@@ -616,6 +664,9 @@ class Grouper {
   /// Components up to this size find their pairs by comparing every two members; larger ones by
   /// the Hamming searches over their own members (for_each_candidate).
   static constexpr size_t kBruteComponent = 512;
+  /// How many times a group is gathered again around a better keeper (settle): in practice once;
+  /// the bound only stops a cycle of relative rankings.
+  static constexpr int kKeeperRounds = 4;
   std::vector<uint32_t> rank_;  ///< item -> its place in its component's keeper order (settle)
   std::vector<int16_t> jpeg_quality_;  ///< representative -> estimated JPEG quality, -1 unknown
   GroupingResult result_;

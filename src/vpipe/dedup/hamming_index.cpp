@@ -114,7 +114,8 @@ JoinRequest make_request(std::span<const uint64_t> queries, std::span<const uint
   return request;
 }
 
-void run(JoinRequest request, HammingMethod method, const HammingPairSink& sink) {
+void run(JoinRequest request, HammingMethod method, const HammingPairFilter& keep,
+         const HammingPairSink& sink) {
   if (!sink) throw std::invalid_argument("hamming: the pair sink is empty");
   if (method != HammingMethod::kBruteForce) {
     // kAuto weighs the brute force against the best multi-index plan (choose_method).
@@ -128,7 +129,7 @@ void run(JoinRequest request, HammingMethod method, const HammingPairSink& sink)
     }
     if (request.mih_blocks.empty()) request.mih_blocks = std::move(plan.blocks);
   }
-  JoinOutput output(sink);
+  JoinOutput output(sink, &keep);
   if (method == HammingMethod::kBruteForce) {
     hamming_detail::brute_force_join(request, output);
   } else {
@@ -153,7 +154,7 @@ std::vector<HammingPair> collect_sorted(const std::function<void(const HammingPa
 void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOptions& options,
                        const HammingPairSink& sink) {
   const JoinRequest request = make_request(hashes, hashes, true, options);
-  run(request, options.method, sink);
+  run(request, options.method, options.keep, sink);
 }
 
 std::vector<HammingPair> hamming_self_join(std::span<const uint64_t> hashes,
@@ -165,7 +166,7 @@ std::vector<HammingPair> hamming_self_join(std::span<const uint64_t> hashes,
 void hamming_cross_join(std::span<const uint64_t> queries, std::span<const uint64_t> base,
                         const HammingSearchOptions& options, const HammingPairSink& sink) {
   const JoinRequest request = make_request(queries, base, false, options);
-  run(request, options.method, sink);
+  run(request, options.method, options.keep, sink);
 }
 
 std::vector<HammingPair> hamming_cross_join(std::span<const uint64_t> queries,

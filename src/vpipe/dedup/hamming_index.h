@@ -44,6 +44,10 @@ enum class SimdLevel {
   kAvx512,  ///< AVX-512 F/BW/VL + VPOPCNTDQ
 };
 
+/// Decides, on a worker thread, whether a pair within t goes on to the sink (a and b as in
+/// HammingPair). Called concurrently from several threads: it must be thread-safe.
+using HammingPairFilter = std::function<bool(uint32_t a, uint32_t b)>;
+
 struct HammingSearchOptions {
   /// t: pairs with distance <= t are reported. 0..32 inclusive.
   int max_distance = 10;
@@ -58,6 +62,11 @@ struct HammingSearchOptions {
   /// default) lets the cost model pick widths and radii freely (see choose_method). For tests
   /// and tuning; it does not change what kAuto picks.
   int mih_blocks = 0;
+  /// When set, every pair within t is first shown to `keep` on the worker thread that found
+  /// it, and only the pairs it accepts reach the sink. A join whose pairs are mostly
+  /// candidates for a finer test (a second hash, say) runs that test in parallel this way,
+  /// and the serialised sink sees only what passed.
+  HammingPairFilter keep;
 };
 
 /// Receives pairs in chunks: each worker thread hands over what it has gathered once it holds
@@ -66,6 +75,7 @@ struct HammingSearchOptions {
 /// only during the call. Each pair comes exactly once; their order is unspecified. An
 /// exception thrown by the sink stops the search and is rethrown to the caller.
 using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
+// (HammingSearchOptions::keep filters the pairs before they are gathered.)
 
 /// Every pair (i < j) of `hashes` with popcount(hashes[i] ^ hashes[j]) <= t, each exactly once,
 /// handed to `sink`. Exact (no false positives or negatives) for every method.

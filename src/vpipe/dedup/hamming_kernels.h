@@ -63,7 +63,20 @@ inline constexpr size_t kSinkChunk = 64 * 1024;
 /// Per-run shared state of a join: the sink (serialised), the first error, the stop flag.
 class JoinOutput {
  public:
-  explicit JoinOutput(const HammingPairSink& sink) : sink_(sink) {}
+  /// `keep` (may be null or empty): HammingSearchOptions::keep, applied by filter().
+  explicit JoinOutput(const HammingPairSink& sink, const HammingPairFilter* keep = nullptr)
+      : sink_(sink), keep_(keep != nullptr && *keep ? keep : nullptr) {}
+
+  /// Drops the pairs `keep` refuses from pairs[0, count), keeping the others in order; returns
+  /// how many are left. All are kept without a filter. Called on worker threads.
+  [[nodiscard]] size_t filter(HammingPair* pairs, size_t count) const {
+    if (keep_ == nullptr) return count;
+    size_t kept = 0;
+    for (size_t k = 0; k < count; ++k) {
+      if ((*keep_)(pairs[k].a, pairs[k].b)) pairs[kept++] = pairs[k];
+    }
+    return kept;
+  }
 
   /// Hands `pairs` to the sink under the lock. Rethrows nothing: a sink exception is stored,
   /// stop() turns true, and finish() rethrows it on the calling thread.
@@ -75,6 +88,7 @@ class JoinOutput {
 
  private:
   const HammingPairSink& sink_;
+  const HammingPairFilter* keep_;
   std::mutex mutex_;
   std::exception_ptr error_;
   std::atomic<bool> stopped_{false};
@@ -92,7 +106,7 @@ class PairBuffer {
     return pairs_.data() + size_;
   }
   void commit(size_t count) {
-    size_ += count;
+    size_ += output_.filter(pairs_.data() + size_, count);
     if (size_ >= kSinkChunk) flush();
   }
   void flush() {

@@ -655,7 +655,8 @@ struct ClusteredCorpus {
 };
 
 /// The grouping as docs/DEDUP.md defines it, written the slow way: every two items compared over
-/// every variant of either, union-find, then per component the keeper order and the chain guard.
+/// every variant of either, union-find, then per component the keeper order and the chain guard
+/// (each group's keeper the best of the group by its own order).
 /// Returns (item, its group's keeper) for every grouped item, sorted, and the pair count.
 std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
     std::span<const GroupingItem> items, const DedupOptions& options) {
@@ -712,16 +713,28 @@ std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
     for (size_t i : members) copies.push_back(items[i]);
     const std::vector<size_t> order = rank_keepers(copies, options.keeper_order, {});
     std::set<size_t> placed;
-    for (size_t k : order) {
-      const size_t keeper = members[k];
-      if (placed.contains(keeper)) continue;
-      placed.insert(keeper);
+    const auto gather = [&](size_t keeper) {
       std::vector<size_t> group = {keeper};
       for (size_t other : adjacent[keeper]) {
-        if (placed.contains(other) || !near_keeper(keeper, other)) continue;
-        placed.insert(other);
-        group.push_back(other);
+        if (!placed.contains(other) && near_keeper(keeper, other)) group.push_back(other);
       }
+      return group;
+    };
+    for (size_t k : order) {
+      // The seed by the component's order; the keeper the best of its group by the group's own
+      // order, the group gathered again around it (docs/DEDUP.md, "The chain guard").
+      size_t keeper = members[k];
+      if (placed.contains(keeper)) continue;
+      std::vector<size_t> group = gather(keeper);
+      for (int round = 0; round < 4 && group.size() > 1; ++round) {
+        std::vector<GroupingItem> own;
+        for (size_t i : group) own.push_back(items[i]);
+        const size_t best = group[rank_keepers(own, options.keeper_order, {}).front()];
+        if (best == keeper) break;
+        keeper = best;
+        group = gather(keeper);
+      }
+      for (size_t i : group) placed.insert(i);
       if (group.size() < 2) continue;
       for (size_t i : group) membership.emplace_back(i, keeper);
     }
@@ -750,6 +763,13 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
       }
       std::sort(membership.begin(), membership.end());
       EXPECT_EQ(membership, expected) << "big " << big << ", " << to_string(store);
+      // Each keeper is the best of its own group, ranked among the group's members alone.
+      for (const DuplicateGroup& g : r.groups) {
+        std::vector<GroupingItem> own;
+        for (const GroupMember& m : g.members) own.push_back(items[m.item]);
+        EXPECT_EQ(rank_keepers(own, options.keeper_order, {}).front(), 0U)
+            << "group of " << g.members.front().item;
+      }
       EXPECT_GT(r.chain_splits, 0) << "the drift makes chains for the guard to split";
       EXPECT_EQ(r.near_pairs, expected_pairs) << "big " << big << ", " << to_string(store);
       // A forest: one pair per grouped file that is not a keeper.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <iterator>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -417,6 +418,58 @@ TEST(HammingIndex, SinkExceptionStopsTheSearchAndReachesTheCaller) {
                                    }),
                  std::runtime_error);
     EXPECT_EQ(calls, 1) << "the sink is not called again after it threw";
+  }
+}
+
+TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCount) {
+  const std::vector<uint64_t> h = planted_hashes(20000, 8, 31);
+  std::vector<uint64_t> other(h.size());  // a second hash per item, as the dHash beside a pHash
+  std::mt19937_64 rng(32);
+  for (auto& x : other) x = rng() & 0xffffffULL;
+  const auto accept = [&](uint32_t a, uint32_t b) {
+    return std::popcount(other[a] ^ other[b]) <= 10;
+  };
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    for (const int threads : {1, 3}) {
+      HammingSearchOptions options;
+      options.method = method;
+      options.max_distance = 8;
+      options.threads = threads;
+      const std::vector<HammingPair> all = hamming_self_join(h, options);
+      std::vector<HammingPair> expected;
+      std::copy_if(all.begin(), all.end(), std::back_inserter(expected),
+                   [&](const HammingPair& p) { return accept(p.a, p.b); });
+      ASSERT_FALSE(expected.empty());
+      ASSERT_LT(expected.size(), all.size()) << "the filter must drop some pairs to be tested";
+      options.keep = accept;
+      const std::vector<HammingPair> kept = hamming_self_join(h, options);
+      const std::string what = std::string(to_string(method)) + ", " + std::to_string(threads) + " threads";
+      expect_same_pairs(expected, kept, what);
+      // Cross join: a is the query's index, b the base's.
+      const std::vector<uint64_t> queries(h.begin(), h.begin() + 3000);
+      options.keep = nullptr;
+      const std::vector<HammingPair> cross_all = hamming_cross_join(queries, h, options);
+      std::vector<HammingPair> cross_expected;
+      std::copy_if(cross_all.begin(), cross_all.end(), std::back_inserter(cross_expected),
+                   [&](const HammingPair& p) { return accept(p.a, p.b); });
+      options.keep = accept;
+      expect_same_pairs(cross_expected, hamming_cross_join(queries, h, options), what + " cross");
+    }
+  }
+}
+
+TEST(HammingIndex, FilterExceptionStopsTheSearchAndReachesTheCaller) {
+  const std::vector<uint64_t> h = planted_hashes(5000, 8, 33);
+  for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+    HammingSearchOptions options;
+    options.method = method;
+    options.max_distance = 8;
+    options.threads = 2;
+    options.keep = [](uint32_t, uint32_t) -> bool { throw std::runtime_error("bad pair"); };
+    int calls = 0;
+    EXPECT_THROW(hamming_self_join(h, options, [&](std::span<const HammingPair>) { ++calls; }),
+                 std::runtime_error);
+    EXPECT_EQ(calls, 0) << "nothing reaches the sink once the filter threw";
   }
 }
 
