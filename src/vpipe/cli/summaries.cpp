@@ -72,11 +72,12 @@ void print_dedup_summary(const DedupPassSummary& s) {
     fmt::print("  keepers decided by: {}\n", line);
   }
   fmt::print("  near-pair search on {}\n", s.join_device);
-  // Where a slow group step went: the searches, or the components settled one by one (a giant
-  // component, chained through a whole corpus, holds all its pairs while it settles).
+  // Where a slow group step went: the searches, or the components settled one by one (past the
+  // pair budget, each large component is searched again while it settles).
   if (s.search_seconds + s.settle_seconds >= 5) {
-    fmt::print("  group step: search {:.1f} s, components {:.1f} s (the largest {} files)\n",
-               s.search_seconds, s.settle_seconds, s.largest_component);
+    fmt::print("  group step: search {:.1f} s, components {:.1f} s (the largest {} files{})\n",
+               s.search_seconds, s.settle_seconds, s.largest_component,
+               s.pairs_kept ? "" : "; more pairs than the budget, large components searched again");
   }
   fmt::print("\n{}\n", s.timings.format_table());
 }

@@ -9,7 +9,6 @@
 #include <fstream>
 #include <memory>
 #include <string>
-#include <unordered_map>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
@@ -177,7 +176,21 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     std::deque<std::array<uint64_t, kCropWindowCount>> crop_phash;
     std::deque<std::array<uint64_t, kCropWindowCount>> crop_dhash;
     std::vector<GroupingItem> items;
-    std::unordered_map<size_t, std::vector<ReasonRecord>> reasons;  // rejected items only
+    // Reasons of the rejected items only, flat and in item order (a third of a crawl can be
+    // rejected: 40 bytes a reason, the rule's name interned, not a map of vectors of strings).
+    struct CompactReason {
+      uint32_t item;
+      uint32_t rule;  // index into rule_names
+      double value, threshold, severity;
+    };
+    std::vector<CompactReason> reasons;
+    std::vector<std::string> rule_names;
+    const auto rule_index = [&](const std::string& rule) {
+      const auto it = std::find(rule_names.begin(), rule_names.end(), rule);
+      if (it != rule_names.end()) return static_cast<uint32_t>(it - rule_names.begin());
+      rule_names.push_back(rule);
+      return static_cast<uint32_t>(rule_names.size() - 1);
+    };
     int64_t missing_orientations = 0;
     int64_t missing_crops = 0;
     manifest.for_each_file([&](const FileRecord& f) {
@@ -223,7 +236,10 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           is_colourless(f, summary.effective_quality)) {
         ++summary.informational["grayscale"];
       }
-      if (item.rejected) reasons.emplace(index, std::move(why));
+      for (const ReasonRecord& r : why) {
+        reasons.push_back(CompactReason{static_cast<uint32_t>(index), rule_index(r.rule), r.value,
+                                        r.threshold, r.severity});
+      }
       return true;
     });
     summary.files = static_cast<int64_t>(items.size());
@@ -278,6 +294,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;
     summary.largest_component = grouping.largest_component;
+    summary.pairs_kept = grouping.pairs_kept || !dedup.near;
     summary.search_seconds = static_cast<double>(grouping.search_ns) / 1e9;
     summary.settle_seconds = static_cast<double>(grouping.settle_ns) / 1e9;
     // Why each keeper won, over the group's final members (as the report says it).
@@ -334,8 +351,12 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           }
         }
       }
-      if (const auto it = reasons.find(i); it != reasons.end()) {
-        d.reasons = it->second;
+      auto it = std::lower_bound(reasons.begin(), reasons.end(), i,
+                                 [](const CompactReason& r, size_t item) { return r.item < item; });
+      for (; it != reasons.end() && it->item == i; ++it) {
+        d.reasons.push_back(ReasonRecord{rule_names[it->rule], it->value, it->threshold, it->severity});
+      }
+      if (!d.reasons.empty()) {
         d.decision = "reject";
       } else if (d.group_id > 0 && !d.is_keeper) {
         d.decision = "duplicate";

@@ -46,6 +46,7 @@ struct DedupPassSummary {
   int64_t exact_unconfirmed = 0;
   int64_t chain_splits = 0;
   int64_t largest_component = 0;  ///< representatives in the largest near component
+  bool pairs_kept = true;  ///< GroupingResult::pairs_kept (false: large components searched again)
   double search_seconds = 0;      ///< the group step's Hamming searches and union-find
   double settle_seconds = 0;      ///< the group step's components: pairs, guard, keepers
   std::map<std::string, int64_t> decisions;  ///< keep / duplicate / reject -> files

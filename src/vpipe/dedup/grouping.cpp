@@ -195,11 +195,12 @@ class Grouper {
       if (!in_component[class_flat_[begin]]) components.push_back({class_flat_[begin]});
     }
     const auto settle_start = std::chrono::steady_clock::now();
-    for (const auto& component : components) {
+    for (size_t k = 0; k < components.size(); ++k) {
       result_.largest_component = std::max(result_.largest_component,
-                                           static_cast<int64_t>(component.size()));
-      settle(component);
+                                           static_cast<int64_t>(components[k].size()));
+      settle(components[k], k);
     }
+    kept_pairs_ = {};
     flush_pairs();
     result_.settle_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::steady_clock::now() - settle_start)
@@ -269,7 +270,7 @@ class Grouper {
   /// visit(i, j, variant) for every pair the rule accepts through one variant: positions i, j
   /// into `reps`, and the variant of reps[i] (its stored hashes, a turn, a crop window) whose
   /// hashes are within the thresholds of reps[j]'s stored ones. With match `both` the search
-  /// runs on the pHash and the dHash test is made on the search's worker threads (so the
+  /// runs on the pHash and the dHash is tested on the search's worker threads (so the
   /// serialised visit sees only accepted pairs); with `either` both searches run. visit is
   /// called from one thread at a time, possibly more than once for one pair (the other way
   /// round, through another variant). `use_device`: let DedupOptions::self_join run the
@@ -288,18 +289,26 @@ class Grouper {
                     : options_.method == "mih" ? HammingMethod::kMultiIndex
                                                : HammingMethod::kAuto;
     search.threads = options_.threads;
-    // Search on the hash the rule needs; with "both" the pHash search finds every candidate
-    // and the dHash condition is checked on each; with "either" both searches run.
+    // Search on the hash the rule needs. With "both" the pHash search finds every candidate
+    // and the dHash is tested on each, on the search's threads (on the clustered benchmark a
+    // sample has 6x fewer pairs by pHash than by dHash); with "either" both searches run.
+    const bool both = options_.match == NearMatch::kBoth;
     const bool search_phash = options_.match != NearMatch::kDhash;
     const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
-    const bool test_dhash = options_.match == NearMatch::kBoth;
-    const int dhash_threshold = options_.dhash_threshold;
-    const auto self_join = [&](const std::vector<uint64_t>& hashes, int t) {
+    // The hash to test and its threshold, when searching by pHash (by_phash) or by dHash.
+    const auto tested_threshold = [&](bool by_phash) {
+      return by_phash ? options_.dhash_threshold : options_.phash_threshold;
+    };
+    const auto self_join = [&](bool by_phash) {
+      const std::vector<uint64_t>& hashes = by_phash ? phashes : dhashes;
+      const std::vector<uint64_t>& other = by_phash ? dhashes : phashes;
+      const int t = by_phash ? options_.phash_threshold : options_.dhash_threshold;
+      const int other_t = tested_threshold(by_phash);
       search.max_distance = t;
       search.keep = nullptr;
-      if (test_dhash) {
-        search.keep = [&](uint32_t a, uint32_t b) {
-          return hamming_distance(dhashes[a], dhashes[b]) <= dhash_threshold;
+      if (both) {
+        search.keep = [&other, other_t](uint32_t a, uint32_t b) {
+          return hamming_distance(other[a], other[b]) <= other_t;
         };
       }
       if (use_device && options_.self_join) {
@@ -315,34 +324,36 @@ class Grouper {
         for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
       });
     };
-    if (search_phash) self_join(phashes, options_.phash_threshold);
-    if (search_dhash) self_join(dhashes, options_.dhash_threshold);
+    if (search_phash) self_join(true);
+    if (search_dhash) self_join(false);
 
     // Queries: each item turned the seven other ways, and each of its crop windows, one variant
-    // at a time (8 bytes per item each, 16 with the dHash to test); base: the stored hashes.
+    // at a time (8 bytes per item each, 16 with the other hash to test); base: the stored hashes.
     std::vector<uint64_t> queries;
-    std::vector<uint64_t> query_dhash;  // with match "both": the query's dHash, tested in the join
+    std::vector<uint64_t> query_other;  // with match "both": the query's other hash, tested
     std::vector<uint32_t> query_of;     // query -> position in reps
     const auto cross_join = [&](Variant variant, bool present(const GroupingItem&)) {
       for (const bool by_phash : {true, false}) {
         if (by_phash ? !search_phash : !search_dhash) continue;
         queries.clear();
-        query_dhash.clear();
+        query_other.clear();
         query_of.clear();
         for (size_t i = 0; i < n; ++i) {
           const GroupingItem& item = items_[reps[i]];
           if (!present(item)) continue;
           const auto [p, d] = hashes_of(item, variant);
           queries.push_back(by_phash ? p : d);
-          if (test_dhash) query_dhash.push_back(d);
+          if (both) query_other.push_back(by_phash ? d : p);
           query_of.push_back(static_cast<uint32_t>(i));
         }
         if (queries.empty()) continue;
         search.max_distance = by_phash ? options_.phash_threshold : options_.dhash_threshold;
         search.keep = nullptr;
-        if (test_dhash) {
-          search.keep = [&](uint32_t a, uint32_t b) {
-            return hamming_distance(query_dhash[a], dhashes[b]) <= dhash_threshold;
+        if (both) {
+          const std::vector<uint64_t>& other = by_phash ? dhashes : phashes;
+          const int other_t = tested_threshold(by_phash);
+          search.keep = [&query_other, &other, other_t](uint32_t a, uint32_t b) {
+            return hamming_distance(query_other[a], other[b]) <= other_t;
           };
         }
         hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
@@ -364,12 +375,40 @@ class Grouper {
   }
 
   /// Near components among `reps` (exact-class representatives with hashes): union-find over
-  /// every pair the searches find and the rule accepts. O(reps) memory: no pair is kept.
+  /// every pair the searches find and the rule accepts. The pairs are kept as well, while there
+  /// are at most DedupOptions::max_kept_pairs distinct ones (8 bytes each), so that settle() need not search
+  /// again: afterwards kept_pairs_ holds them as (slot of the smaller, slot of the larger) with
+  /// slots numbering the components' members one component after another, sorted, and
+  /// kept_ranges_[c] the run of component c. Past the budget they are dropped (kept_ranges_
+  /// stays empty) and settle() finds each large component's pairs again.
   std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
     const size_t n = reps.size();
     if (n < 2) return {};
     DisjointSets sets(n);
-    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant) { sets.unite(i, j); });
+    bool keep = options_.max_kept_pairs > 0;
+    if (keep) kept_pairs_.reserve(std::min<size_t>(options_.max_kept_pairs, std::max<size_t>(n, 1024)));
+    // A pair comes back through several variants: when the buffer is full, duplicates go
+    // first; it grows only when that freed less than a quarter, and never past the budget.
+    const auto make_room = [&] {
+      std::sort(kept_pairs_.begin(), kept_pairs_.end());
+      kept_pairs_.erase(std::unique(kept_pairs_.begin(), kept_pairs_.end()), kept_pairs_.end());
+      if (kept_pairs_.size() * 4 <= kept_pairs_.capacity() * 3) return;
+      if (kept_pairs_.capacity() >= options_.max_kept_pairs) {
+        keep = false;
+        kept_pairs_ = {};
+        return;
+      }
+      kept_pairs_.reserve(std::min(options_.max_kept_pairs, kept_pairs_.capacity() * 2));
+    };
+    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant) {
+      sets.unite(i, j);
+      if (!keep || i == j) return;
+      if (kept_pairs_.size() == kept_pairs_.capacity()) {
+        make_room();
+        if (!keep) return;
+      }
+      kept_pairs_.push_back(uint64_t{std::min(i, j)} << 32 | std::max(i, j));
+    });
     // Components as runs of positions sorted by (root, position): flat, no map of vectors.
     std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)
     for (size_t i = 0; i < n; ++i) {
@@ -377,6 +416,7 @@ class Grouper {
     }
     std::sort(by_root.begin(), by_root.end());
     std::vector<std::vector<size_t>> components;
+    std::vector<uint32_t> slot_start;  // per component, its first slot (index into by_root)
     for (size_t start = 0; start < n;) {
       size_t end = start + 1;
       while (end < n && by_root[end].first == by_root[start].first) ++end;
@@ -384,8 +424,40 @@ class Grouper {
         std::vector<size_t>& members = components.emplace_back();
         members.reserve(end - start);
         for (size_t k = start; k < end; ++k) members.push_back(reps[by_root[k].second]);
+        slot_start.push_back(static_cast<uint32_t>(start));
       }
       start = end;
+    }
+    result_.pairs_kept = keep;
+    if (keep) {
+      std::vector<uint32_t> slot_of(n);
+      for (size_t k = 0; k < n; ++k) slot_of[by_root[k].second] = static_cast<uint32_t>(k);
+      by_root = {};
+      for (uint64_t& key : kept_pairs_) {
+        const uint64_t a = slot_of[key >> 32];
+        const uint64_t b = slot_of[key & 0xffffffffU];
+        key = std::min(a, b) << 32 | std::max(a, b);
+      }
+      std::sort(kept_pairs_.begin(), kept_pairs_.end());
+      kept_pairs_.erase(std::unique(kept_pairs_.begin(), kept_pairs_.end()), kept_pairs_.end());
+      kept_pairs_.shrink_to_fit();
+      kept_ranges_.resize(components.size());
+      auto from = kept_pairs_.begin();
+      for (size_t c = 0; c < components.size(); ++c) {
+        // Both slots of a pair lie in one component, so its pairs are those whose smaller slot
+        // is in the component's run.
+        const uint64_t first = slot_start[c];
+        const auto to = std::lower_bound(from, kept_pairs_.end(),
+                                         (first + components[c].size()) << 32);
+        kept_ranges_[c] = KeptRange{static_cast<size_t>(from - kept_pairs_.begin()),
+                                    static_cast<size_t>(to - kept_pairs_.begin()),
+                                    static_cast<uint32_t>(first)};
+        from = to;
+      }
+    } else {
+      log().info("dedup: more than {} distinct near pairs; each large component's pairs are "
+                 "searched again while it settles (docs/DEDUP.md, \"At scale\")",
+                 options_.max_kept_pairs);
     }
     return components;
   }
@@ -470,32 +542,50 @@ class Grouper {
   /// part. The neighbours are the component's own pairs (component_pairs), so the guard costs
   /// O(members + pairs of this component), and its memory is freed before the next component.
   /// Hands the pairs to the sink as DedupOptions::store_pairs says.
-  void settle(const std::vector<size_t>& reps) {
+  void settle(const std::vector<size_t>& reps, size_t index) {
     const size_t m = reps.size();
     rank_component(reps);
-    const std::vector<std::pair<uint32_t, uint32_t>> pairs =
-        reps.size() > 1 ? component_pairs(reps) : std::vector<std::pair<uint32_t, uint32_t>>{};
-    result_.near_pairs += static_cast<int64_t>(pairs.size());
-    if (options_.store_pairs == PairStore::kAll) {
-      for (const auto& [i, j] : pairs) {
-        emit_pair(reps[i], reps[j], pair_nearness(reps[i], reps[j]).value());
+    // The component's pairs (positions into reps, i < j, ascending): kept by the search, or
+    // found again here.
+    std::vector<std::pair<uint32_t, uint32_t>> found;
+    std::span<const uint64_t> kept;
+    uint32_t first_slot = 0;
+    if (index < kept_ranges_.size()) {
+      const KeptRange& range = kept_ranges_[index];
+      kept = std::span<const uint64_t>(kept_pairs_).subspan(range.begin, range.end - range.begin);
+      first_slot = range.first_slot;
+    } else if (m > 1) {
+      found = component_pairs(reps);
+    }
+    const auto for_each_pair = [&](auto&& visit) {
+      for (const uint64_t key : kept) {
+        visit(static_cast<uint32_t>(key >> 32) - first_slot,
+              static_cast<uint32_t>(key & 0xffffffffU) - first_slot);
       }
+      for (const auto& [i, j] : found) visit(i, j);
+    };
+    result_.near_pairs += static_cast<int64_t>(kept.size() + found.size());
+    if (options_.store_pairs == PairStore::kAll) {
+      for_each_pair([&](uint32_t i, uint32_t j) {
+        emit_pair(reps[i], reps[j], pair_nearness(reps[i], reps[j]).value());
+      });
     }
     // Neighbours of each position, flat: offsets[k]..offsets[k + 1] in `adjacent`.
     std::vector<uint32_t> offsets(m + 1, 0);
-    for (const auto& [i, j] : pairs) {
+    for_each_pair([&](uint32_t i, uint32_t j) {
       ++offsets[i + 1];
       ++offsets[j + 1];
-    }
+    });
     std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
     std::vector<uint32_t> adjacent(offsets.back());
     {
       std::vector<uint32_t> fill(offsets.begin(), offsets.end() - 1);
-      for (const auto& [i, j] : pairs) {
+      for_each_pair([&](uint32_t i, uint32_t j) {
         adjacent[fill[i]++] = j;
         adjacent[fill[j]++] = i;
-      }
+      });
     }
+    found = {};
     const auto position_of = [&](size_t rep) {
       return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
     };
@@ -664,6 +754,14 @@ class Grouper {
   /// Components up to this size find their pairs by comparing every two members; larger ones by
   /// the Hamming searches over their own members (for_each_candidate).
   static constexpr size_t kBruteComponent = 512;
+  /// Where component c's pairs lie in kept_pairs_, and the slot its members are numbered from.
+  struct KeptRange {
+    size_t begin = 0;
+    size_t end = 0;
+    uint32_t first_slot = 0;
+  };
+  std::vector<uint64_t> kept_pairs_;    ///< near_components: the pairs, while within budget
+  std::vector<KeptRange> kept_ranges_;  ///< per near component; empty when not kept
   /// How many times a group is gathered again around a better keeper (settle): in practice once;
   /// the bound only stops a cycle of relative rankings.
   static constexpr int kKeeperRounds = 4;

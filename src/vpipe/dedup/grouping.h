@@ -49,6 +49,12 @@ struct DedupOptions {
   /// Which near pairs go to the sink: a group's spanning forest by default (at most one per
   /// file), every pair found with kAll (at a million clustered files, tens of millions).
   PairStore store_pairs = PairStore::kForest;
+  /// Most distinct near pairs the search keeps in memory for the chain guard and the pair
+  /// count (8 bytes each; the default 32 Mi is 256 MB). Past it they are dropped and each
+  /// component of more than 512 members runs the searches again over its own members, which
+  /// costs time, not memory (docs/DEDUP.md, "At scale"). Not a config key: for tests and for
+  /// embedding callers that must bound memory harder.
+  size_t max_kept_pairs = size_t{32} << 20;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
       KeeperCriterion::kQuality, KeeperCriterion::kShortestPath};
@@ -205,19 +211,24 @@ struct GroupingResult {
   int64_t chain_splits = 0;            ///< members moved out of a group by the chain guard
   /// Representatives in the largest near component (its pairs are held while it settles).
   int64_t largest_component = 0;
-  int64_t search_ns = 0;  ///< the Hamming searches and union-find (wall time)
-  int64_t settle_ns = 0;  ///< per component: its pairs again, keepers, chain guard, stored pairs
+  /// Whether the search's pairs stayed in memory (DedupOptions::max_kept_pairs); if not, every
+  /// component of more than 512 members found its pairs again while it settled.
+  bool pairs_kept = false;
+  int64_t search_ns = 0;  ///< the Hamming searches, union-find and the kept pairs sorted
+  int64_t settle_ns = 0;  ///< per component: keepers, chain guard, stored pairs (and its pairs
+                          ///< found again when they were not kept)
 };
 
 /// Groups exact and near duplicates (docs/DEDUP.md): exact copies by content hash confirmed with
 /// `confirm`; near duplicates by Hamming search over the perceptual hashes (one representative
 /// per exact class), joined by union-find into components; a keeper per group by
 /// `options.keeper_order`; with `options.chain_guard`, members not within the thresholds of
-/// their keeper are regrouped among themselves. Each component's own pairs are found again
-/// inside it (every two members compared, or the searches rerun over a large one) for the chain
-/// guard and the pair count. `sink` (may be empty) receives the pairs `options.store_pairs`
+/// their keeper are regrouped among themselves. The chain guard and the pair count read each
+/// component's own pairs: kept from the search while they fit options.max_kept_pairs, else found
+/// again inside it (every two members compared, or the searches rerun over a large one). `sink` (may be empty) receives the pairs `options.store_pairs`
 /// names, component by component, from the calling thread. Deterministic for the same input.
-/// Memory: O(items + groups) and the pairs of the largest component, never all pairs at once.
+/// Memory: O(items + groups) and at most max_kept_pairs pairs (or, past it, the pairs of the
+/// largest component).
 [[nodiscard]] GroupingResult group_duplicates(std::span<const GroupingItem> items,
                                               const DedupOptions& options,
                                               const ExactConfirm& confirm,

@@ -903,6 +903,22 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups,
                         [&](size_t i, DecisionRecord& d) { d = decisions[i]; }, thresholds);
 }
 
+namespace {
+/// The secondary indexes of the dedup results, as the schema creates them (the migration above;
+/// DedupResultsTest.WritingResultsRebuildsTheIndexesAsTheSchemaDefinesThem checks that the two
+/// agree): replace_dedup_results drops and rebuilds them.
+struct DedupIndex {
+  const char* name;
+  const char* create;
+};
+constexpr std::array<DedupIndex, 3> kDedupIndexes = {{
+    {"decisions_group",
+     "CREATE INDEX decisions_group ON decisions(group_id, is_keeper DESC, phash_distance)"},
+    {"decisions_decision", "CREATE INDEX decisions_decision ON decisions(decision)"},
+    {"reasons_rule", "CREATE INDEX reasons_rule ON reasons(rule, severity DESC)"},
+}};
+}  // namespace
+
 void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
                                      const std::function<void(size_t, DecisionRecord&)>& decision,
                                      std::span<const ThresholdRecord> thresholds) {
@@ -924,6 +940,11 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t
     m.exec("DELETE FROM reasons", "cannot clear reasons");
     m.exec("DELETE FROM decisions", "cannot clear decisions");
     m.exec("DELETE FROM groups", "cannot clear groups");
+    // The secondary indexes are built once after the rows, not row by row: a million
+    // decisions in file order, but their group and decision keys in random order.
+    for (const DedupIndex& index : kDedupIndexes) {
+      m.exec(fmt::format("DROP INDEX IF EXISTS {}", index.name).c_str(), "cannot drop an index");
+    }
     Statement group_stmt = m.prepare(
         "INSERT INTO groups (id, kind, keeper_id, size, max_distance) VALUES (?1, ?2, ?3, ?4, ?5)");
     for (const GroupRecord& g : groups) {
@@ -971,6 +992,9 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t
         sqlite3_bind_double(st, 5, r.severity);
         m.step_done(st, "cannot write a reason");
       }
+    }
+    for (const DedupIndex& index : kDedupIndexes) {
+      m.exec(index.create, "cannot build an index");
     }
   });
 }

@@ -750,9 +750,21 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
     DedupOptions defaults;
     const auto [expected, expected_pairs] = naive_grouping(items, defaults);
     ASSERT_GT(expected.size(), 40U);
-    for (const PairStore store : kAllPairStores) {
+    // Every way of storing pairs, with the search's pairs kept (the default budget), never
+    // kept (budget 0: every large component searched again), and dropped half way (a budget
+    // the big corpus overflows after filling its buffer a few times).
+    struct Run {
+      PairStore store;
+      size_t budget;
+    };
+    std::vector<Run> runs;
+    for (const PairStore store : kAllPairStores) runs.push_back({store, DedupOptions{}.max_kept_pairs});
+    runs.push_back({PairStore::kAll, 0});
+    runs.push_back({PairStore::kAll, 1500});
+    for (const auto& [store, budget] : runs) {
       DedupOptions options;
       options.store_pairs = store;
+      options.max_kept_pairs = budget;
       int64_t stored = 0;
       const GroupingResult r = group_duplicates(
           items, options, kAlwaysIdentical,
@@ -762,7 +774,7 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
         for (const GroupMember& m : g.members) membership.emplace_back(m.item, g.members[0].item);
       }
       std::sort(membership.begin(), membership.end());
-      EXPECT_EQ(membership, expected) << "big " << big << ", " << to_string(store);
+      EXPECT_EQ(membership, expected) << "big " << big << ", " << to_string(store) << ", budget " << budget;
       // Each keeper is the best of its own group, ranked among the group's members alone.
       for (const DuplicateGroup& g : r.groups) {
         std::vector<GroupingItem> own;
@@ -771,6 +783,11 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
             << "group of " << g.members.front().item;
       }
       EXPECT_GT(r.chain_splits, 0) << "the drift makes chains for the guard to split";
+      if (budget == 0 || (big && budget == 1500)) {
+        EXPECT_FALSE(r.pairs_kept) << "big " << big << ", budget " << budget;
+      } else if (budget > 1500) {
+        EXPECT_TRUE(r.pairs_kept);
+      }
       EXPECT_EQ(r.near_pairs, expected_pairs) << "big " << big << ", " << to_string(store);
       // A forest: one pair per grouped file that is not a keeper.
       const int64_t members = static_cast<int64_t>(membership.size() - r.groups.size());

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -534,6 +535,39 @@ class DedupResultsTest : public ManifestTest {
   }
   std::vector<int64_t> ids_;
 };
+
+/// name -> CREATE statement of every index on the dedup results tables, read with plain SQLite.
+std::map<std::string, std::string> dedup_indexes(const fs::path& db) {
+  sqlite3* raw = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db.string().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::map<std::string, std::string> out;
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(raw,
+                               "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+                               "sql IS NOT NULL AND tbl_name IN ('decisions', 'reasons', 'groups')",
+                               -1, &st, nullptr),
+            SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(raw);
+  return out;
+}
+
+TEST_F(DedupResultsTest, WritingResultsRebuildsTheIndexesAsTheSchemaDefinesThem) {
+  const fs::path fresh = dir_ / "fresh.db";
+  { Manifest untouched(fresh); }
+  const std::map<std::string, std::string> schema = dedup_indexes(fresh);
+  ASSERT_EQ(schema.size(), 3U) << "decisions_group, decisions_decision, reasons_rule";
+  {
+    Manifest manifest(db_path_);
+    fill(manifest);
+    fill(manifest);  // a second pass replaces the first: dropped and rebuilt again
+  }
+  EXPECT_EQ(dedup_indexes(db_path_), schema);
+}
 
 TEST_F(DedupResultsTest, DecisionsGroupsAndReasonsReadBack) {
   Manifest manifest(db_path_);
