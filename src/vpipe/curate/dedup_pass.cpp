@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/device/cuda/hamming_cuda.h"
@@ -90,6 +92,16 @@ std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> near
         hamming_self_join_cuda(hashes, t, sink, device);
       },
       options.device, &summary.join_device);
+}
+
+/// Resident memory of this process in MB from /proc/self/statm (0 where there is none), for the
+/// debug log's account of where the pass's memory goes.
+double resident_mb() {
+  std::ifstream statm("/proc/self/statm");
+  double pages = 0;
+  double resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * static_cast<double>(sysconf(_SC_PAGESIZE)) / 1e6;
 }
 
 }  // namespace
@@ -258,6 +270,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
           missing_crops);
     }
     summary.timings.stages.push_back(step_metrics("load", items.size(), elapsed_ns(step_start)));
+    log().debug("dedup: {:.0f} MB resident after loading {} rows", resident_mb(), items.size());
 
     // Groups. Near pairs stream to the manifest in chunks as the search finds them.
     step_start = Clock::now();
@@ -316,6 +329,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       }
     }
     summary.timings.stages.push_back(step_metrics("group", items.size(), elapsed_ns(step_start)));
+    log().debug("dedup: {:.0f} MB resident after grouping", resident_mb());
 
     // Decisions, produced row by row into one transaction.
     step_start = Clock::now();

@@ -280,6 +280,13 @@ constexpr const char* kSchemaV8 = R"sql(
 UPDATE files SET crop_hashes = NULL WHERE crop_hashes IS NOT NULL;
 )sql";
 
+// Schema version 9: no index on `decisions.decision`. Three values over every row: a scan of the
+// table answers "WHERE decision = ?" about as fast, and the index cost 15 bytes a file (a fifth
+// of what a dedup pass adds to the manifest at scale, docs/PERFORMANCE.md).
+constexpr const char* kSchemaV9 = R"sql(
+DROP INDEX IF EXISTS decisions_decision;
+)sql";
+
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
 /// to `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -294,15 +301,16 @@ struct Migration {
 
 // Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
 // commands work from any directory and one file is one row (manifest_paths.h).
-// Schema versions 6 to 8: kSchemaV6 to kSchemaV8 above.
-constexpr std::array<Migration, 8> kMigrations{{{1, kSchemaV1},
+// Schema versions 6 to 9: kSchemaV6 to kSchemaV9 above.
+constexpr std::array<Migration, 9> kMigrations{{{1, kSchemaV1},
                                                 {2, kSchemaV2},
                                                 {3, kSchemaV3},
                                                 {4, kSchemaV4},
                                                 {5, nullptr, manifest_detail::make_stored_paths_absolute},
                                                 {6, kSchemaV6},
                                                 {7, kSchemaV7},
-                                                {8, kSchemaV8}}};
+                                                {8, kSchemaV8},
+                                                {9, kSchemaV9}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 
@@ -911,10 +919,9 @@ struct DedupIndex {
   const char* name;
   const char* create;
 };
-constexpr std::array<DedupIndex, 3> kDedupIndexes = {{
+constexpr std::array<DedupIndex, 2> kDedupIndexes = {{
     {"decisions_group",
      "CREATE INDEX decisions_group ON decisions(group_id, is_keeper DESC, phash_distance)"},
-    {"decisions_decision", "CREATE INDEX decisions_decision ON decisions(decision)"},
     {"reasons_rule", "CREATE INDEX reasons_rule ON reasons(rule, severity DESC)"},
 }};
 }  // namespace

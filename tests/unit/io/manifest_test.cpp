@@ -80,7 +80,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -170,7 +170,7 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
   EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
   EXPECT_EQ(old_row.quality.sharpness, 123.25);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
   EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"), "null");
   EXPECT_EQ(raw.text("SELECT typeof(highlight_plateau) FROM files WHERE path = '/logo.png'"),
             "null");
@@ -416,7 +416,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }
@@ -480,7 +480,7 @@ TEST_F(ManifestTest, FiveWindowCropHashesOfSchema7AreDroppedAndRescanned) {
   EXPECT_FALSE(back.has_crop_hashes);
   EXPECT_FALSE(migrated.file_stamps().at("/with.jpg").has_orientation_hashes);  // rescanned
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "8");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
   EXPECT_EQ(raw.text("SELECT typeof(crop_hashes) FROM files"), "null");
 }
 
@@ -560,7 +560,7 @@ TEST_F(DedupResultsTest, WritingResultsRebuildsTheIndexesAsTheSchemaDefinesThem)
   const fs::path fresh = dir_ / "fresh.db";
   { Manifest untouched(fresh); }
   const std::map<std::string, std::string> schema = dedup_indexes(fresh);
-  ASSERT_EQ(schema.size(), 3U) << "decisions_group, decisions_decision, reasons_rule";
+  ASSERT_EQ(schema.size(), 2U) << "decisions_group, reasons_rule (decisions_decision went in 9)";
   {
     Manifest manifest(db_path_);
     fill(manifest);
