@@ -383,13 +383,19 @@ TEST(HammingIndex, SinkGetsChunksThatAddUpToTheFullSetWithoutDuplicates) {
   }
 }
 
+/// Search options for one method, distance and thread count (the best SIMD level).
+HammingSearchOptions threaded_options(HammingMethod method, int t, int threads) {
+  HammingSearchOptions options;
+  options.method = method;
+  options.max_distance = t;
+  options.threads = threads;
+  return options;
+}
+
 TEST(HammingIndex, ThreadCountDoesNotChangeTheResult) {
   const std::vector<uint64_t> h = planted_hashes(20000, 8, 12);
   for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
-    HammingSearchOptions options;
-    options.method = method;
-    options.max_distance = 8;
-    options.threads = 1;
+    HammingSearchOptions options = threaded_options(method, 8, 1);
     const std::vector<HammingPair> one = hamming_self_join(h, options);
     options.threads = 2;
     const std::vector<HammingPair> two = hamming_self_join(h, options);
@@ -431,10 +437,7 @@ TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCoun
   };
   for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
     for (const int threads : {1, 3}) {
-      HammingSearchOptions options;
-      options.method = method;
-      options.max_distance = 8;
-      options.threads = threads;
+      HammingSearchOptions options = threaded_options(method, 8, threads);
       const std::vector<HammingPair> all = hamming_self_join(h, options);
       std::vector<HammingPair> expected;
       std::copy_if(all.begin(), all.end(), std::back_inserter(expected),
@@ -461,10 +464,7 @@ TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCoun
 TEST(HammingIndex, FilterExceptionStopsTheSearchAndReachesTheCaller) {
   const std::vector<uint64_t> h = planted_hashes(5000, 8, 33);
   for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
-    HammingSearchOptions options;
-    options.method = method;
-    options.max_distance = 8;
-    options.threads = 2;
+    HammingSearchOptions options = threaded_options(method, 8, 2);
     options.keep = [](uint32_t, uint32_t) -> bool { throw std::runtime_error("bad pair"); };
     int calls = 0;
     EXPECT_THROW(hamming_self_join(h, options, [&](std::span<const HammingPair>) { ++calls; }),
