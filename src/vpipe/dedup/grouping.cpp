@@ -305,17 +305,16 @@ class Grouper {
       const int t = by_phash ? options_.phash_threshold : options_.dhash_threshold;
       const int other_t = tested_threshold(by_phash);
       search.max_distance = t;
-      search.keep = nullptr;
-      if (both) {
-        search.keep = [&other, other_t](uint32_t a, uint32_t b) {
-          return hamming_distance(other[a], other[b]) <= other_t;
-        };
-      }
+      search.second_queries = {};
+      search.second_base = both ? std::span<const uint64_t>(other) : std::span<const uint64_t>();
+      search.second_max_distance = both ? other_t : -1;
       if (use_device && options_.self_join) {
-        // The device join has no filter: the test runs here, on the calling thread.
+        // The device join has no second hash: the test runs here, on the calling thread.
         const HammingPairSink tested = [&](std::span<const HammingPair> pairs) {
           for (const HammingPair& p : pairs) {
-            if (!search.keep || search.keep(p.a, p.b)) visit(p.a, p.b, Variant{0});
+            if (!both || hamming_distance(other[p.a], other[p.b]) <= other_t) {
+              visit(p.a, p.b, Variant{0});
+            }
           }
         };
         if (options_.self_join(hashes, t, tested)) return;
@@ -348,14 +347,10 @@ class Grouper {
         }
         if (queries.empty()) continue;
         search.max_distance = by_phash ? options_.phash_threshold : options_.dhash_threshold;
-        search.keep = nullptr;
-        if (both) {
-          const std::vector<uint64_t>& other = by_phash ? dhashes : phashes;
-          const int other_t = tested_threshold(by_phash);
-          search.keep = [&query_other, &other, other_t](uint32_t a, uint32_t b) {
-            return hamming_distance(query_other[a], other[b]) <= other_t;
-          };
-        }
+        search.second_queries = query_other;
+        search.second_base = both ? std::span<const uint64_t>(by_phash ? dhashes : phashes)
+                                  : std::span<const uint64_t>();
+        search.second_max_distance = both ? tested_threshold(by_phash) : -1;
         hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
                            [&](std::span<const HammingPair> pairs) {
                              for (const HammingPair& p : pairs) visit(query_of[p.a], p.b, variant);

@@ -91,11 +91,17 @@ void brute_force_join(const JoinRequest& request, JoinOutput& output) {
         HammingPair* pairs = buffer.tile_space();
         const size_t found =
             request.kernel(queries + row, rows, base + col_begin, cols, shape, request.t, pairs);
+        size_t kept = 0;
         for (size_t k = 0; k < found; ++k) {
-          pairs[k].a += static_cast<uint32_t>(row);
-          pairs[k].b += static_cast<uint32_t>(col_begin);
+          const uint32_t a = pairs[k].a + static_cast<uint32_t>(row);
+          const uint32_t b = pairs[k].b + static_cast<uint32_t>(col_begin);
+          if (request.second_t >= 0 &&
+              popcount_portable(request.second_queries[a] ^ request.second_base[b]) > request.second_t) {
+            continue;
+          }
+          pairs[kept++] = HammingPair{a, b, pairs[k].distance};
         }
-        buffer.commit(found);
+        buffer.commit(kept);
       }
     }
     buffer.flush();

@@ -94,6 +94,15 @@ JoinRequest make_request(std::span<const uint64_t> queries, std::span<const uint
     throw std::invalid_argument("hamming: mih_blocks must be 0 (automatic) or 3..64, got " +
                                 std::to_string(options.mih_blocks));
   }
+  if (options.second_max_distance < -1 || options.second_max_distance > 64) {
+    throw std::invalid_argument("hamming: second_max_distance must be in -1..64, got " +
+                                std::to_string(options.second_max_distance));
+  }
+  if (options.second_max_distance >= 0 &&
+      (options.second_base.size() != base.size() ||
+       (!self && options.second_queries.size() != queries.size()))) {
+    throw std::invalid_argument("hamming: one second hash per hash is needed");
+  }
   const SimdLevel level = options.simd.value_or(best_simd_level());
   if (!simd_level_supported(level)) {
     throw std::invalid_argument("hamming: this CPU cannot run the " +
@@ -108,6 +117,11 @@ JoinRequest make_request(std::span<const uint64_t> queries, std::span<const uint
                         ? options.threads
                         : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   request.kernel = hamming_detail::tile_kernel(level);
+  if (options.second_max_distance >= 0) {
+    request.second_t = options.second_max_distance;
+    request.second_base = options.second_base;
+    request.second_queries = self ? options.second_base : options.second_queries;
+  }
   if (options.mih_blocks != 0) {
     request.mih_blocks = hamming_detail::mih_equal_blocks(options.mih_blocks, request.t);
   }

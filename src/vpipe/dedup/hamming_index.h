@@ -64,9 +64,18 @@ struct HammingSearchOptions {
   int mih_blocks = 0;
   /// When set, every pair within t is first shown to `keep` on the worker thread that found
   /// it, and only the pairs it accepts reach the sink. A join whose pairs are mostly
-  /// candidates for a finer test (a second hash, say) runs that test in parallel this way,
-  /// and the serialised sink sees only what passed.
+  /// candidates for a finer test runs that test in parallel this way, and the serialised sink
+  /// sees only what passed.
   HammingPairFilter keep;
+  /// A second hash per item, tested inside the join (before `keep`): with
+  /// second_max_distance >= 0 a pair is reported only when its second hashes are within it
+  /// too. Self-join: second_base, one per hash; cross join: second_queries (one per query) and
+  /// second_base (one per base hash). The join reads them in its own (bucket) order, which is
+  /// what makes this cheaper than a `keep` that looks them up by index when most candidates
+  /// fail it (the dHash test of near duplicates that must agree in both hashes).
+  std::span<const uint64_t> second_queries;
+  std::span<const uint64_t> second_base;
+  int second_max_distance = -1;  ///< 0..64; -1: no second hash
 };
 
 /// Receives pairs in chunks: each worker thread hands over what it has gathered once it holds
@@ -82,7 +91,8 @@ using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
 ///
 /// `hashes`: n * 8 bytes, contiguous; n < 2^32 (indices are uint32_t). Throws
 /// std::invalid_argument for n >= 2^32, t outside 0..32, threads < 0, an invalid mih_blocks,
-/// or a forced SIMD level the CPU lacks. Thread-safe: the inputs are only read.
+/// a second hash array of another length or a second_max_distance outside -1..64, or a forced
+/// SIMD level the CPU lacks. Thread-safe: the inputs are only read.
 /// Memory: brute force O(1) beyond the input; multi-index 24 bytes per hash (one block's
 /// bucket table, 12 bytes per hash, and a sort buffer as large, reused block after block) plus
 /// 4 bytes per bucket (at most 2^22); both methods add a ~1.5 MB pair buffer per thread.

@@ -168,6 +168,11 @@ struct JoinRequest {
   TileKernel kernel = nullptr;
   /// Multi-index blocks; empty = mih_plan(). Must satisfy mih_plan_is_exact.
   std::vector<MihBlock> mih_blocks;
+  /// HammingSearchOptions' second hashes (self-join: second_queries == second_base) and their
+  /// distance; second_t < 0: none.
+  std::span<const uint64_t> second_queries;
+  std::span<const uint64_t> second_base;
+  int second_t = -1;
 };
 
 void brute_force_join(const JoinRequest& request, JoinOutput& output);

@@ -28,6 +28,7 @@ struct BucketTable {
   std::vector<uint32_t> offsets;  // 2^width + 1 entries
   std::vector<uint64_t> hashes;
   std::vector<uint32_t> index;
+  std::vector<uint64_t> second;  // the second hashes in the same order (empty without them)
 };
 
 /// The radix sort's intermediate order (n * 8 and n * 4 bytes), reused by every table built.
@@ -43,8 +44,8 @@ constexpr int kRadixBits = 11;
 
 /// Groups `input` by the value of `block` (a stable counting sort): `table` gets the offsets,
 /// the hashes and their input positions.
-void build_table(std::span<const uint64_t> input, const MihBlock& block, BucketTable& table,
-                 SortScratch& scratch) {
+void build_table_order(std::span<const uint64_t> input, const MihBlock& block, BucketTable& table,
+                       SortScratch& scratch) {
   const size_t n = input.size();
   const size_t buckets = size_t{1} << block.width;
   const uint64_t mask = block_mask(block.width);
@@ -99,6 +100,16 @@ void build_table(std::span<const uint64_t> input, const MihBlock& block, BucketT
     table.hashes[at] = h;
     table.index[at] = scratch.index[i];
   }
+}
+
+/// Groups `input` by the value of `block` (a stable counting sort): `table` gets the offsets,
+/// the hashes and their input positions, and with `second` (one per input hash, or empty) the
+/// second hashes in table order.
+void build_table(std::span<const uint64_t> input, std::span<const uint64_t> second,
+                 const MihBlock& block, BucketTable& table, SortScratch& scratch) {
+  build_table_order(input, block, table, scratch);
+  table.second.resize(second.size());
+  for (size_t at = 0; at < second.size(); ++at) table.second[at] = second[table.index[at]];
 }
 
 /// Every width-bit value with at most `radius` bits set: the XOR masks that take a bucket to
@@ -307,8 +318,10 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
 
   for (size_t k = 0; k < blocks.size() && !output.stopped(); ++k) {
     const MihBlock& block = blocks[k];
-    build_table(base, block, base_table, scratch);
-    if (!request.self) build_table(queries, block, query_table_storage, scratch);
+    build_table(base, request.second_base, block, base_table, scratch);
+    if (!request.self) {
+      build_table(queries, request.second_queries, block, query_table_storage, scratch);
+    }
     const std::vector<uint32_t> masks = ball(block.width, block.radius);
 
     // ~64 tasks per thread for balance; bounded so that a split bucket's slices stay small.
@@ -326,6 +339,9 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
       const uint64_t* b_hash = base_table.hashes.data();
       const uint32_t* q_index = query_table.index.data();
       const uint32_t* b_index = base_table.index.data();
+      const uint64_t* q_second = query_table.second.data();
+      const uint64_t* b_second = base_table.second.data();
+      const int second_t = request.second_t;
 
       // True when an earlier block would already have reported a pair with XOR `x`.
       const auto found_earlier = [&](uint64_t x) {
@@ -386,6 +402,9 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
                   const uint64_t qi = row + pairs[h].a;
                   const uint64_t bi = col + pairs[h].b;
                   if (k > 0 && found_earlier(q_hash[qi] ^ b_hash[bi])) continue;
+                  if (second_t >= 0 && popcount_portable(q_second[qi] ^ b_second[bi]) > second_t) {
+                    continue;
+                  }
                   uint32_t a = q_index[qi];
                   uint32_t b = b_index[bi];
                   if (request.self && a > b) std::swap(a, b);

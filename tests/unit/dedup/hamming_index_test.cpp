@@ -461,6 +461,57 @@ TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCoun
   }
 }
 
+TEST(HammingIndex, SecondHashKeepsExactlyThePairsWithinBothDistances) {
+  const std::vector<uint64_t> h = planted_hashes(20000, 8, 41);
+  std::vector<uint64_t> second(h.size());
+  std::mt19937_64 rng(42);
+  // Near copies keep a near second hash, the rest a random one: some candidates pass, most fail.
+  for (size_t i = 0; i < second.size(); ++i) second[i] = i % 3 == 0 ? 0x5555 : rng() & 0xffffffULL;
+  const std::vector<uint64_t> queries(h.begin(), h.begin() + 3000);
+  const std::vector<uint64_t> second_queries(second.begin(), second.begin() + 3000);
+  for (const int second_t : {0, 6}) {
+    const auto within = [&](uint64_t x, uint64_t y) { return std::popcount(x ^ y) <= second_t; };
+    for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
+      for (const int threads : {1, 3}) {
+        HammingSearchOptions options = threaded_options(method, 8, threads);
+        const std::vector<HammingPair> all = hamming_self_join(h, options);
+        std::vector<HammingPair> expected;
+        std::copy_if(all.begin(), all.end(), std::back_inserter(expected),
+                     [&](const HammingPair& p) { return within(second[p.a], second[p.b]); });
+        ASSERT_FALSE(expected.empty());
+        ASSERT_LT(expected.size(), all.size()) << "the second hash must drop some pairs";
+        const std::vector<HammingPair> cross_all = hamming_cross_join(queries, h, options);
+        std::vector<HammingPair> cross_expected;
+        std::copy_if(cross_all.begin(), cross_all.end(), std::back_inserter(cross_expected),
+                     [&](const HammingPair& p) { return within(second_queries[p.a], second[p.b]); });
+        options.second_max_distance = second_t;
+        options.second_base = second;
+        const std::string what = std::string(to_string(method)) + ", " + std::to_string(threads) +
+                                 " threads, second t " + std::to_string(second_t);
+        expect_same_pairs(expected, hamming_self_join(h, options), what);
+        options.second_queries = second_queries;
+        expect_same_pairs(cross_expected, hamming_cross_join(queries, h, options), what + " cross");
+      }
+    }
+  }
+}
+
+TEST(HammingIndex, SecondHashesOfTheWrongLengthOrDistanceAreRefused) {
+  const std::vector<uint64_t> h = planted_hashes(100, 4, 43);
+  const std::vector<uint64_t> short_second(99);
+  HammingSearchOptions options;
+  options.second_max_distance = 4;
+  options.second_base = short_second;
+  EXPECT_THROW((void)hamming_self_join(h, options), std::invalid_argument);
+  options.second_base = h;  // right length for the base, but no second hash for the queries
+  EXPECT_THROW((void)hamming_cross_join(h, h, options), std::invalid_argument);
+  options.second_max_distance = 65;
+  EXPECT_THROW((void)hamming_self_join(h, options), std::invalid_argument);
+  options.second_max_distance = -1;  // no second hash: the spans are not looked at
+  options.second_base = short_second;
+  EXPECT_FALSE(hamming_self_join(h, options).empty());
+}
+
 TEST(HammingIndex, FilterExceptionStopsTheSearchAndReachesTheCaller) {
   const std::vector<uint64_t> h = planted_hashes(5000, 8, 33);
   for (const HammingMethod method : {HammingMethod::kBruteForce, HammingMethod::kMultiIndex}) {
