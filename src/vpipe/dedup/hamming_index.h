@@ -94,8 +94,9 @@ using HammingPairSink = std::function<void(std::span<const HammingPair>)>;
 /// a second hash array of another length or a second_max_distance outside -1..64, or a forced
 /// SIMD level the CPU lacks. Thread-safe: the inputs are only read.
 /// Memory: brute force O(1) beyond the input; multi-index 24 bytes per hash (one block's
-/// bucket table, 12 bytes per hash, and a sort buffer as large, reused block after block) plus
-/// 4 bytes per bucket (at most 2^22); both methods add a ~1.5 MB pair buffer per thread.
+/// bucket table, 12 bytes per hash, and a sort buffer as large, reused block after block), 8
+/// more with a second hash, plus 4 bytes per bucket (at most 2^22); both methods add a ~1.5 MB
+/// pair buffer per thread.
 void hamming_self_join(std::span<const uint64_t> hashes, const HammingSearchOptions& options,
                        const HammingPairSink& sink);
 
