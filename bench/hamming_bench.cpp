@@ -4,14 +4,16 @@
 //
 //   hamming_bench [--n N] [--t T] [--method auto|brute|mih] [--threads K] [--planted F]
 //                 [--simd scalar|avx2|avx512] [--blocks M] [--queries Q] [--seed S]
-//                 [--plan W/R,W/R,...] [--device cpu|cuda|cuda:N] [--verify N]
+//                 [--plan W/R,W/R,...] [--device cpu|cuda|cuda:N] [--verify N] [--hashes FILE] [--query-hashes FILE]
 //
 // --queries Q runs a cross join of Q transformed queries against the N hashes instead of a
 // self-join. --blocks M forces M equal multi-index blocks; --plan forces any blocks (widths
 // and radii, packed from bit 0; self-join only), the tool used to fit the cost model in
 // hamming_mih.cpp. Prints one line: method (and multi-index blocks), SIMD level, wall and CPU
 // time, pairs found, sink calls, peak RSS. Pairs are counted in the sink, not stored, as a
-// caller streaming them to disk would.
+// caller streaming them to disk would. --hashes FILE searches real hashes instead (raw uint64
+// little-endian, e.g. a manifest's pHashes: the dense buckets of clustered data), N their count;
+// --query-hashes FILE cross-joins real queries (a crop window's or a turn's hashes) against them.
 //
 // --device cuda runs the self-join on the GPU instead (hamming_self_join_cuda, an exact tiled
 // brute force; --method, --simd, --blocks and --plan do not apply) and prints the same line with
@@ -33,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -58,6 +61,8 @@ struct Args {
   std::string plan;      // "w/r,w/r,...": force multi-index blocks (widths/radii), for tuning
   int cuda_device = -1;  // >= 0: the self-join runs on this CUDA device
   size_t verify = 0;     // > 0 (with --device cuda): compare GPU and CPU pair sets on this many
+  std::string hashes_file;  // --hashes: real hashes (uint64 little-endian, raw) instead of made ones
+  std::string queries_file;  // --query-hashes: real queries for a cross join against them
 };
 
 [[noreturn]] void usage(const char* message) {
@@ -65,7 +70,7 @@ struct Args {
                "hamming_bench: %s\nusage: hamming_bench [--n N] [--t T] [--method auto|brute|mih] "
                "[--threads K] [--planted F] [--simd scalar|avx2|avx512] [--blocks M] "
                "[--queries Q] [--seed S] [--plan W/R,W/R,...] [--device cpu|cuda|cuda:N] "
-               "[--verify N]\n",
+               "[--verify N] [--hashes FILE] [--query-hashes FILE]\n",
                message);
   std::exit(2);
 }
@@ -103,6 +108,10 @@ Args parse(int argc, char** argv) {
       } else {
         usage("unknown --device");
       }
+    } else if (flag == "--query-hashes") {
+      args.queries_file = value;
+    } else if (flag == "--hashes") {
+      args.hashes_file = value;
     } else if (flag == "--seed") {
       args.seed = std::strtoull(value, nullptr, 10);
     } else if (flag == "--method") {
@@ -251,8 +260,27 @@ int verify_cuda(const Args& args, const std::vector<uint64_t>& hashes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = parse(argc, argv);
+  Args args = parse(argc, argv);
   Rng rng{args.seed};
+  const auto read_hashes = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (!in) usage("cannot read a hash file");
+    std::vector<uint64_t> out(static_cast<size_t>(in.tellg()) / sizeof(uint64_t));
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(out.data()),
+            static_cast<std::streamsize>(out.size() * sizeof(uint64_t)));
+    return out;
+  };
+  std::vector<uint64_t> from_file;
+  if (!args.hashes_file.empty()) {
+    from_file = read_hashes(args.hashes_file);
+    args.n = from_file.size();
+  }
+  std::vector<uint64_t> queries_from_file;
+  if (!args.queries_file.empty()) {
+    queries_from_file = read_hashes(args.queries_file);
+    args.queries = queries_from_file.size();
+  }
   if (args.cuda_device >= 0) {
     if (args.queries > 0 || !args.plan.empty()) usage("--device cuda runs self-joins only");
     if (args.verify > 0) {
@@ -261,11 +289,15 @@ int main(int argc, char** argv) {
     return run_cuda(args, make_hashes(args.n, args.t, args.planted, rng));
   }
   if (args.verify > 0) usage("--verify needs --device cuda");
-  const std::vector<uint64_t> hashes = make_hashes(args.n, args.t, args.planted, rng);
-  std::vector<uint64_t> queries(args.queries);
-  for (auto& q : queries) {
-    q = flip_bits(hashes[rng.next() % hashes.size()], static_cast<int>(rng.next() % (args.t + 3)),
-                  rng);
+  const std::vector<uint64_t> hashes =
+      from_file.empty() ? make_hashes(args.n, args.t, args.planted, rng) : from_file;
+  std::vector<uint64_t> queries = queries_from_file;
+  if (queries.empty()) {
+    queries.resize(args.queries);
+    for (auto& q : queries) {
+      q = flip_bits(hashes[rng.next() % hashes.size()], static_cast<int>(rng.next() % (args.t + 3)),
+                    rng);
+    }
   }
 
   vpipe::HammingSearchOptions options;
