@@ -528,14 +528,14 @@ class Grouper {
     for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = static_cast<uint32_t>(r);
   }
 
-  /// Turns a component (exact-class representatives, ascending) into one or more groups.
-  /// Without the chain guard: one group, keeper the best member of all its classes. With it,
-  /// greedily in keeper order: the best representative not yet placed keeps a group of itself
-  /// and its unplaced neighbours that are near it (within the thresholds of the keeper). That is
-  /// the same as "keeper of the component, members near it stay, the rest regroup by their own
-  /// pairs", repeated, since the best unplaced member is always the best of its own remaining
-  /// part. The neighbours are the component's own pairs (component_pairs), so the guard costs
-  /// O(members + pairs of this component), and its memory is freed before the next component.
+  /// Turns component number `index` (exact-class representatives, ascending) into one or more
+  /// groups. Without the chain guard: one group, keeper the best member of all its classes.
+  /// With it, greedily in the component's keeper order: the best representative not yet placed
+  /// gathers a group of itself and its unplaced neighbours that are near it (within the
+  /// thresholds of the keeper); the group's keeper is then the best of the group by the group's
+  /// own order, the group gathered again around it when that is another member (at most
+  /// kKeeperRounds times). The neighbours are the component's own pairs (kept by the search, or
+  /// component_pairs past the budget), so the guard costs O(members + pairs of this component).
   /// Hands the pairs to the sink as DedupOptions::store_pairs says.
   void settle(const std::vector<size_t>& reps, size_t index) {
     const size_t m = reps.size();
