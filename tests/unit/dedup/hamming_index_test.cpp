@@ -427,6 +427,14 @@ TEST(HammingIndex, SinkExceptionStopsTheSearchAndReachesTheCaller) {
   }
 }
 
+/// The pairs of `pairs` that `keep(pair)` accepts, in order: what a join with that test must give.
+template <typename Keep>
+std::vector<HammingPair> filtered(const std::vector<HammingPair>& pairs, Keep keep) {
+  std::vector<HammingPair> out;
+  std::copy_if(pairs.begin(), pairs.end(), std::back_inserter(out), keep);
+  return out;
+}
+
 TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCount) {
   const std::vector<uint64_t> h = planted_hashes(20000, 8, 31);
   std::vector<uint64_t> other(h.size());  // a second hash per item, as the dHash beside a pHash
@@ -439,22 +447,21 @@ TEST(HammingIndex, FilterKeepsExactlyThePairsItAcceptsOnEveryMethodAndThreadCoun
     for (const int threads : {1, 3}) {
       HammingSearchOptions options = threaded_options(method, 8, threads);
       const std::vector<HammingPair> all = hamming_self_join(h, options);
-      std::vector<HammingPair> expected;
-      std::copy_if(all.begin(), all.end(), std::back_inserter(expected),
-                   [&](const HammingPair& p) { return accept(p.a, p.b); });
+      const std::vector<HammingPair> expected =
+          filtered(all, [&](const HammingPair& p) { return accept(p.a, p.b); });
       ASSERT_FALSE(expected.empty());
       ASSERT_LT(expected.size(), all.size()) << "the filter must drop some pairs to be tested";
       options.keep = accept;
       const std::vector<HammingPair> kept = hamming_self_join(h, options);
-      const std::string what = std::string(to_string(method)) + ", " + std::to_string(threads) + " threads";
+      const std::string what =
+          std::string(to_string(method)) + ", " + std::to_string(threads) + " threads";
       expect_same_pairs(expected, kept, what);
       // Cross join: a is the query's index, b the base's.
       const std::vector<uint64_t> queries(h.begin(), h.begin() + 3000);
       options.keep = nullptr;
       const std::vector<HammingPair> cross_all = hamming_cross_join(queries, h, options);
-      std::vector<HammingPair> cross_expected;
-      std::copy_if(cross_all.begin(), cross_all.end(), std::back_inserter(cross_expected),
-                   [&](const HammingPair& p) { return accept(p.a, p.b); });
+      const std::vector<HammingPair> cross_expected =
+          filtered(cross_all, [&](const HammingPair& p) { return accept(p.a, p.b); });
       options.keep = accept;
       expect_same_pairs(cross_expected, hamming_cross_join(queries, h, options), what + " cross");
     }
@@ -475,15 +482,14 @@ TEST(HammingIndex, SecondHashKeepsExactlyThePairsWithinBothDistances) {
       for (const int threads : {1, 3}) {
         HammingSearchOptions options = threaded_options(method, 8, threads);
         const std::vector<HammingPair> all = hamming_self_join(h, options);
-        std::vector<HammingPair> expected;
-        std::copy_if(all.begin(), all.end(), std::back_inserter(expected),
-                     [&](const HammingPair& p) { return within(second[p.a], second[p.b]); });
+        const std::vector<HammingPair> expected =
+            filtered(all, [&](const HammingPair& p) { return within(second[p.a], second[p.b]); });
         ASSERT_FALSE(expected.empty());
         ASSERT_LT(expected.size(), all.size()) << "the second hash must drop some pairs";
         const std::vector<HammingPair> cross_all = hamming_cross_join(queries, h, options);
-        std::vector<HammingPair> cross_expected;
-        std::copy_if(cross_all.begin(), cross_all.end(), std::back_inserter(cross_expected),
-                     [&](const HammingPair& p) { return within(second_queries[p.a], second[p.b]); });
+        const std::vector<HammingPair> cross_expected = filtered(
+            cross_all,
+            [&](const HammingPair& p) { return within(second_queries[p.a], second[p.b]); });
         options.second_max_distance = second_t;
         options.second_base = second;
         const std::string what = std::string(to_string(method)) + ", " + std::to_string(threads) +

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -536,31 +537,22 @@ class DedupResultsTest : public ManifestTest {
   std::vector<int64_t> ids_;
 };
 
-/// name -> CREATE statement of every index on the dedup results tables, read with plain SQLite.
-std::map<std::string, std::string> dedup_indexes(const fs::path& db) {
-  sqlite3* raw = nullptr;
-  EXPECT_EQ(sqlite3_open_v2(db.string().c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  std::map<std::string, std::string> out;
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(raw,
-                               "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                               "sql IS NOT NULL AND tbl_name IN ('decisions', 'reasons', 'groups')",
-                               -1, &st, nullptr),
-            SQLITE_OK);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
-        reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(raw);
-  return out;
+/// Every index on the dedup results tables, "name: CREATE statement" one per line by name, read
+/// with plain SQLite.
+std::string dedup_indexes(const fs::path& db) {
+  RawDb raw(db, SQLITE_OPEN_READONLY);
+  return raw.text(
+      "SELECT group_concat(name || ': ' || sql, char(10)) FROM (SELECT name, sql FROM "
+      "sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('decisions', "
+      "'reasons', 'groups') ORDER BY name)");
 }
 
 TEST_F(DedupResultsTest, WritingResultsRebuildsTheIndexesAsTheSchemaDefinesThem) {
   const fs::path fresh = dir_ / "fresh.db";
   { Manifest untouched(fresh); }
-  const std::map<std::string, std::string> schema = dedup_indexes(fresh);
-  ASSERT_EQ(schema.size(), 2U) << "decisions_group, reasons_rule (decisions_decision went in 9)";
+  const std::string schema = dedup_indexes(fresh);
+  ASSERT_EQ(std::count(schema.begin(), schema.end(), '\n') + 1, 2)
+      << "decisions_group, reasons_rule (decisions_decision went in 9): " << schema;
   {
     Manifest manifest(db_path_);
     fill(manifest);
