@@ -23,6 +23,7 @@ struct DedupArgs {
   std::string match;
   int phash_threshold = 0;
   int dhash_threshold = 0;
+  int variant_margin = 0;
   std::string method;
   std::string keeper;
   std::string store_pairs;
@@ -42,6 +43,7 @@ struct DedupArgs {
   CLI::Option* match_opt = nullptr;
   CLI::Option* phash_opt = nullptr;
   CLI::Option* dhash_opt = nullptr;
+  CLI::Option* variant_margin_opt = nullptr;
   CLI::Option* method_opt = nullptr;
   CLI::Option* keeper_opt = nullptr;
   CLI::Option* store_pairs_opt = nullptr;
@@ -90,6 +92,7 @@ int run(const DedupArgs& a) {
   }
   if (a.phash_opt->count() > 0) d.phash_threshold = a.phash_threshold;
   if (a.dhash_opt->count() > 0) d.dhash_threshold = a.dhash_threshold;
+  if (a.variant_margin_opt->count() > 0) d.variant_margin = a.variant_margin;
   if (a.method_opt->count() > 0) d.method = a.method;
   if (a.keeper_opt->count() > 0) d.keeper_order = parse_keeper_order(a.keeper);
   if (a.store_pairs_opt->count() > 0) d.store_pairs = *pair_store_from_string(a.store_pairs);
@@ -116,8 +119,8 @@ int run(const DedupArgs& a) {
     keeper_json += fmt::format("{}\"{}\"", keeper_json.empty() ? "" : ",", to_string(c));
   }
   options.config_json = fmt::format(
-      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"crops":{},"store_pairs":"{}","quality":{},"keeper":[{}]}})",
-      to_string(d.match), d.phash_threshold, d.dhash_threshold, d.exact, d.near, d.chain_guard,
+      R"({{"command":"dedup","match":"{}","phash_threshold":{},"dhash_threshold":{},"variant_margin":{},"exact":{},"near":{},"chain_guard":{},"orientations":{},"crops":{},"store_pairs":"{}","quality":{},"keeper":[{}]}})",
+      to_string(d.match), d.phash_threshold, d.dhash_threshold, d.variant_margin, d.exact, d.near, d.chain_guard,
       d.orientations, d.crops, to_string(d.store_pairs), options.quality_enabled, keeper_json);
 
   if (!std::filesystem::exists(a.db)) {
@@ -163,6 +166,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   args->match_opt = cmd->add_option("--match", args->match, "which hashes must agree: phash, dhash, both (default) or either");
   args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
+  args->variant_margin_opt = cmd->add_option("--variant-margin", args->variant_margin, "a match through a turned copy or crop window must be within each threshold less this (default 2)")->check(CLI::Range(0, 32));
   args->method_opt = cmd->add_option("--method", args->method, "Hamming search: auto, brute or mih")->check(CLI::IsMember({"auto", "brute", "mih"}));
   args->keeper_opt = cmd->add_option("--keeper", args->keeper, "keeper criteria in order, comma-separated (default pixels,least_degraded,oldest,quality,shortest_path)");
   args->store_pairs_opt = cmd->add_option("--store-pairs", args->store_pairs, "near pairs kept in the manifest: forest (default: the pair by which each member joined its group), all, or none")->check(CLI::IsMember({"none", "forest", "all"}));

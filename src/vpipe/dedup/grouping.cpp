@@ -58,6 +58,12 @@ struct MatchRule {
   int phash_threshold;
   int dhash_threshold;
 
+  /// The rule for a turned or windowed variant: each threshold `margin` smaller (below 0: none
+  /// is accepted).
+  [[nodiscard]] MatchRule stricter(int margin) const {
+    return {match, std::max(phash_threshold - margin, -1), std::max(dhash_threshold - margin, -1)};
+  }
+
   [[nodiscard]] bool accepts(int phash_distance, int dhash_distance) const {
     switch (match) {
       case NearMatch::kPhash: return phash_distance <= phash_threshold;
@@ -93,7 +99,8 @@ Orientation orientation_of(Variant variant) {
 
 /// How near `b` is to `a`: `a` turned by each orientation against `b` (with `both_turns`, `b`
 /// turned against `a` too), and, with crops, each crop window of either against the other as it
-/// is. The best the rule accepts (smallest pHash distance, then dHash; the first found on a tie),
+/// is. The best the rule accepts (a turn or window: the rule with each threshold
+/// DedupOptions::variant_margin smaller; the smallest pHash distance, then dHash; the first found on a tie),
 /// orientation such that b ~ a turned by it, or nullopt. With `any`, the first the rule accepts
 /// (is it a pair at all?). Without orientation or crop hashes (or when not asked for) only the
 /// stored hashes are compared. The chain guard asks with `a` the keeper; the pairs the searches
@@ -106,6 +113,7 @@ struct Nearness {
 std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
                                  const MatchRule& rule, const DedupOptions& options,
                                  bool both_turns = false, bool any = false) {
+  const MatchRule variant_rule = rule.stricter(options.variant_margin);
   std::optional<Nearness> best;
   // `from`'s variant against `to`'s stored hashes; `reversed`: from is b (its turn inverted).
   const auto consider = [&](const GroupingItem& from, const GroupingItem& to, Variant variant,
@@ -114,7 +122,7 @@ std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
     const auto [fp, fd] = hashes_of(from, variant);
     const int dp = hamming_distance(fp, to.phash);
     const int dd = hamming_distance(fd, to.dhash);
-    if (!rule.accepts(dp, dd)) return;
+    if (!(variant == 0 ? rule : variant_rule).accepts(dp, dd)) return;
     if (best && std::tie(dp, dd) >= std::tie(best->phash_distance, best->dhash_distance)) return;
     const Orientation o = orientation_of(variant);
     best = Nearness{dp, dd, reversed ? inverse(o) : o};
@@ -345,12 +353,15 @@ class Grouper {
           if (both) query_other.push_back(by_phash ? d : p);
           query_of.push_back(static_cast<uint32_t>(i));
         }
-        if (queries.empty()) continue;
-        search.max_distance = by_phash ? options_.phash_threshold : options_.dhash_threshold;
+        // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
+        const MatchRule variant_rule = rule_.stricter(options_.variant_margin);
+        search.max_distance = by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
+        const int second_t = by_phash ? variant_rule.dhash_threshold : variant_rule.phash_threshold;
+        if (queries.empty() || search.max_distance < 0 || (both && second_t < 0)) continue;
         search.second_queries = query_other;
         search.second_base = both ? std::span<const uint64_t>(by_phash ? dhashes : phashes)
                                   : std::span<const uint64_t>();
-        search.second_max_distance = both ? tested_threshold(by_phash) : -1;
+        search.second_max_distance = both ? second_t : -1;
         hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
                            [&](std::span<const HammingPair> pairs) {
                              for (const HammingPair& p : pairs) visit(query_of[p.a], p.b, variant);
@@ -778,6 +789,9 @@ GroupingResult group_duplicates(std::span<const GroupingItem> items, const Dedup
   if (options.phash_threshold < 0 || options.phash_threshold > 32 || options.dhash_threshold < 0 ||
       options.dhash_threshold > 32) {
     throw std::invalid_argument("dedup: Hamming thresholds must be within 0..32");
+  }
+  if (options.variant_margin < 0 || options.variant_margin > 32) {
+    throw std::invalid_argument("dedup: variant_margin must be within 0..32");
   }
   return Grouper(items, options, confirm, sink).run();
 }

@@ -46,6 +46,10 @@ struct DedupOptions {
   /// Also match copies cropped to about 85..95% of each side: a file's whole-image hashes
   /// against the hashes of another's nine 90% windows (needs a scan with crop hashes).
   bool crops = true;
+  /// A match through a turned copy or a crop window must be within each threshold less this
+  /// margin: the 16 extra comparisons per pair made nearly all chance pairs between unrelated
+  /// photos at the default thresholds (docs/DEDUP.md, "Turned and windowed matches").
+  int variant_margin = 2;
   /// Which near pairs go to the sink: a group's spanning forest by default (at most one per
   /// file), every pair found with kAll (at a million clustered files, tens of millions).
   PairStore store_pairs = PairStore::kForest;

@@ -373,6 +373,11 @@ std::vector<ConfigField> build_fields() {
       "Also match copies cropped to about 85..95% of each side, anywhere in the picture: a "
       "file's hashes against the hashes of another's nine 90% windows (docs/DEDUP.md); the "
       "run's scan then stores them, rescanning files that lack them."));
+  f.push_back(int_field(
+      "dedup.variant_margin", [](auto& c) -> auto& { return c.dedup.variant_margin; }, 0, 32,
+      "A match through a turned copy or a crop window must be within each threshold less this "
+      "many bits: the 16 extra comparisons of a pair otherwise make most chance pairs between "
+      "unrelated photos in a large collection (docs/DEDUP.md, \"Turned and windowed matches\")."));
   f.push_back(enum_field<PairStore>(
       "dedup.store_pairs", [](auto& c) -> auto& { return c.dedup.store_pairs; },
       names_of(kAllPairStores),

@@ -636,16 +636,18 @@ struct ClusteredCorpus {
         p = random_bits(p, static_cast<int>(rng() % 5));
         const size_t i = add(p, p);
         if (k % 7 == 3 && c.items[i].orientation_phash != nullptr) {
-          // Found only through its turn: stored hashes far off, turn 3 near the cluster.
+          // Found only through its turn: stored hashes far off, turn 3 near the cluster (1..14
+          // bits off, so that some pairs need the variant margin to be small).
           auto& t = turns[i];
-          t[3] = random_bits(p, 3);
+          t[3] = random_bits(p, 1 + static_cast<int>(rng() % 14));
           c.items[i].phash = c.items[i].dhash = t[0] = rng();
         } else if (k % 7 == 5 && c.items[i].crop_phash == nullptr && !windows.empty()) {
           // Found only through another member's window (when the one before has windows).
           const size_t before = i - 1;
           if (c.items[before].crop_phash != nullptr) {
             c.items[i].phash = c.items[i].dhash = rng();
-            windows[before][k % kCropWindowCount] = random_bits(c.items[i].phash, 2);
+            windows[before][k % kCropWindowCount] =
+                random_bits(c.items[i].phash, 1 + static_cast<int>(rng() % 14));
           }
         }
       }
@@ -660,21 +662,25 @@ struct ClusteredCorpus {
 /// Returns (item, its group's keeper) for every grouped item, sorted, and the pair count.
 std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
     std::span<const GroupingItem> items, const DedupOptions& options) {
-  const auto accepts = [&](uint64_t p1, uint64_t d1, uint64_t p2, uint64_t d2) {
-    return hamming_distance(p1, p2) <= options.phash_threshold &&
-           hamming_distance(d1, d2) <= options.dhash_threshold;  // match: both
+  // A turn or a window must come variant_margin nearer than the stored hashes.
+  const auto accepts = [&](uint64_t p1, uint64_t d1, uint64_t p2, uint64_t d2, int margin = 0) {
+    return hamming_distance(p1, p2) <= options.phash_threshold - margin &&
+           hamming_distance(d1, d2) <= options.dhash_threshold - margin;  // match: both
   };
+  const int margin = options.variant_margin;
   // x's variants against y's stored hashes: its turns (when `turns`) and its windows.
   const auto one_way = [&](const GroupingItem& x, const GroupingItem& y, bool turns_too) {
     if (accepts(x.phash, x.dhash, y.phash, y.dhash)) return true;
     if (turns_too && x.orientation_phash != nullptr) {
       for (size_t k = 1; k < kOrientationCount; ++k) {
-        if (accepts((*x.orientation_phash)[k], (*x.orientation_dhash)[k], y.phash, y.dhash)) return true;
+        if (accepts((*x.orientation_phash)[k], (*x.orientation_dhash)[k], y.phash, y.dhash, margin)) {
+          return true;
+        }
       }
     }
     if (x.crop_phash != nullptr) {
       for (size_t w = 0; w < kCropWindowCount; ++w) {
-        if (accepts((*x.crop_phash)[w], (*x.crop_dhash)[w], y.phash, y.dhash)) return true;
+        if (accepts((*x.crop_phash)[w], (*x.crop_dhash)[w], y.phash, y.dhash, margin)) return true;
       }
     }
     return false;
@@ -744,12 +750,18 @@ std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
 }
 
 TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
-  for (const bool big : {false, true}) {
+  for (const auto& [big, margin] : {std::pair{false, 2}, std::pair{true, 2}, std::pair{false, 0},
+                                     std::pair{true, 5}}) {
     ClusteredCorpus corpus(big ? 5 : 3, big);
     const std::span<const GroupingItem> items = corpus.c.view();
     DedupOptions defaults;
+    defaults.variant_margin = margin;
     const auto [expected, expected_pairs] = naive_grouping(items, defaults);
     ASSERT_GT(expected.size(), 40U);
+    // The variant margin decides some pairs of this corpus.
+    DedupOptions other_margin = defaults;
+    other_margin.variant_margin = margin == 0 ? 2 : 0;
+    EXPECT_NE(naive_grouping(items, other_margin).second, expected_pairs) << "margin " << margin;
     // Every way of storing pairs, with the search's pairs kept (the default budget), never
     // kept (budget 0: every large component searched again), and dropped half way (a budget
     // the big corpus overflows after filling its buffer a few times).
@@ -763,6 +775,7 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
     runs.push_back({PairStore::kAll, 1500});
     for (const auto& [store, budget] : runs) {
       DedupOptions options;
+      options.variant_margin = margin;
       options.store_pairs = store;
       options.max_kept_pairs = budget;
       int64_t stored = 0;
@@ -774,7 +787,8 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
         for (const GroupMember& m : g.members) membership.emplace_back(m.item, g.members[0].item);
       }
       std::sort(membership.begin(), membership.end());
-      EXPECT_EQ(membership, expected) << "big " << big << ", " << to_string(store) << ", budget " << budget;
+      EXPECT_EQ(membership, expected) << "big " << big << ", margin " << margin << ", "
+                                      << to_string(store) << ", budget " << budget;
       // Each keeper is the best of its own group, ranked among the group's members alone.
       for (const DuplicateGroup& g : r.groups) {
         std::vector<GroupingItem> own;
@@ -804,6 +818,55 @@ TEST(Grouping, ThresholdsOutsideTheHashAreRefused) {
   DedupOptions options;
   options.phash_threshold = 33;
   EXPECT_THROW((void)group_duplicates(c.view(), options, kAlwaysIdentical), std::invalid_argument);
+  options.phash_threshold = 14;
+  options.variant_margin = -1;
+  EXPECT_THROW((void)group_duplicates(c.view(), options, kAlwaysIdentical), std::invalid_argument);
+}
+
+TEST(Grouping, ATurnOrAWindowMustComeNearerThanTheStoredHashesByTheMargin) {
+  std::mt19937_64 rng(11);
+  // a: random turns and windows. b_turn matches a turned 180 degrees, b_window matches a's
+  // top-left window, and b_plain matches a's stored hashes, each `bits` off in both hashes.
+  std::array<uint64_t, kOrientationCount> a_turn_p{};
+  std::array<uint64_t, kOrientationCount> a_turn_d{};
+  std::array<uint64_t, kCropWindowCount> a_window_p{};
+  std::array<uint64_t, kCropWindowCount> a_window_d{};
+  for (auto* words : {&a_turn_p, &a_turn_d}) {
+    for (uint64_t& h : *words) h = rng();
+  }
+  for (auto* words : {&a_window_p, &a_window_d}) {
+    for (uint64_t& h : *words) h = rng();
+  }
+  const auto corpus_with = [&](int bits, int which) {
+    Corpus c;
+    auto& a = c.add("a", a_turn_p[0], a_turn_d[0], 4000);
+    a.orientation_phash = &a_turn_p;
+    a.orientation_dhash = &a_turn_d;
+    a.crop_phash = &a_window_p;
+    a.crop_dhash = &a_window_d;
+    const uint64_t p = which == 0 ? a_turn_p[0] : which == 1 ? a_turn_p[2] : a_window_p[0];
+    const uint64_t d = which == 0 ? a_turn_d[0] : which == 1 ? a_turn_d[2] : a_window_d[0];
+    c.add("b", flip(p, 0, bits), flip(d, 20, bits), 1000);
+    return c;
+  };
+  for (int which = 0; which < 3; ++which) {  // stored, turned, windowed
+    for (const int margin : {0, 2, 5}) {
+      for (int bits = 8; bits <= 15; ++bits) {
+        Corpus c = corpus_with(bits, which);
+        DedupOptions options;
+        options.variant_margin = margin;
+        const GroupingResult r = group_duplicates(c.view(), options, kAlwaysIdentical);
+        const int limit = which == 0 ? 14 : 14 - margin;
+        EXPECT_EQ(r.groups.size(), bits <= limit ? 1U : 0U)
+            << "which " << which << ", margin " << margin << ", bits " << bits;
+        if (!r.groups.empty()) {
+          EXPECT_EQ(r.groups[0].members[1].phash_distance, bits);
+          EXPECT_EQ(r.groups[0].members[1].orientation,
+                    which == 1 ? Orientation::kRotate180 : Orientation::kIdentity);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

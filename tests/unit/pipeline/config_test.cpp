@@ -85,6 +85,7 @@ dedup:
   match: either
   phash_threshold: 6
   dhash_threshold: 7
+  variant_margin: 3
   method: mih
   chain_guard: false
   orientations: true
@@ -120,6 +121,7 @@ report: {out: report, page_size: 50, thumbnail_size: 256}
   EXPECT_EQ(c.dedup.match, NearMatch::kEither);
   EXPECT_EQ(c.dedup.phash_threshold, 6);
   EXPECT_EQ(c.dedup.dhash_threshold, 7);
+  EXPECT_EQ(c.dedup.variant_margin, 3);
   EXPECT_EQ(c.dedup.method, "mih");
   EXPECT_FALSE(c.dedup.chain_guard);
   EXPECT_TRUE(c.dedup.orientations);
@@ -386,9 +388,8 @@ TEST(PipelineConfigErrors, KeeperEntries) {
 TEST(PipelineConfigErrors, SectionsMustBeMaps) {
   EXPECT_EQ(error_of("manifest: run.db\ndedup: true\n"),
             "pipeline.yaml:2: dedup: expected a section (a map of keys: exact, near, match, "
-            "phash_threshold, dhash_threshold, method, chain_guard, orientations, crops, store_pairs, "
-            "keeper, "
-            "threads), got 'true'");
+            "phash_threshold, dhash_threshold, method, chain_guard, orientations, crops, "
+            "variant_margin, store_pairs, keeper, threads), got 'true'");
   EXPECT_EQ(error_of("manifest: run.db\nquality:\n  tiny: [1, 2]\n"),
             "pipeline.yaml:3: quality.tiny: expected a section (a map of keys: enabled, "
             "min_side), got a list");
