@@ -282,10 +282,26 @@ class Grouper {
   /// serialised visit sees only accepted pairs); with `either` both searches run. visit is
   /// called from one thread at a time, possibly more than once for one pair (the other way
   /// round, through another variant). `use_device`: let DedupOptions::self_join run the
-  /// self-joins.
+  /// self-joins (the pass's own search, not a component's again), and log each join's time and
+  /// pairs at debug level (`vpipe -v dedup`).
   template <typename Visit>
-  void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& visit) {
+  void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& raw_visit) {
     const size_t n = reps.size();
+    int64_t visited = 0;
+    const auto visit = [&](size_t i, size_t j, Variant variant) {
+      ++visited;
+      raw_visit(i, j, variant);
+    };
+    // Runs one join and, for the pass's own search, logs what it took.
+    const auto timed = [&](const char* what, size_t index, const auto& join) {
+      const auto start = std::chrono::steady_clock::now();
+      const int64_t before = visited;
+      join();
+      if (!use_device) return;
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      log().debug("dedup: {} {} join: {:.1f} s, {} pairs", what, index, took.count(),
+                  visited - before);
+    };
     std::vector<uint64_t> phashes(n);
     std::vector<uint64_t> dhashes(n);
     for (size_t i = 0; i < n; ++i) {
@@ -331,8 +347,8 @@ class Grouper {
         for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
       });
     };
-    if (search_phash) self_join(true);
-    if (search_dhash) self_join(false);
+    if (search_phash) timed("pHash self", 0, [&] { self_join(true); });
+    if (search_dhash) timed("dHash self", 0, [&] { self_join(false); });
 
     // Queries: each item turned the seven other ways, and each of its crop windows, one variant
     // at a time (8 bytes per item each, 16 with the other hash to test); base: the stored hashes.
@@ -370,12 +386,16 @@ class Grouper {
     };
     if (options_.orientations) {
       for (Variant k = 1; k < kOrientationCount; ++k) {
-        cross_join(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
+        timed("turn", k, [&] {
+          cross_join(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
+        });
       }
     }
     if (options_.crops) {
       for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-        cross_join(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
+        timed("window", w - kFirstWindow, [&] {
+          cross_join(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
+        });
       }
     }
   }
