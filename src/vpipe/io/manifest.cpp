@@ -287,6 +287,15 @@ constexpr const char* kSchemaV9 = R"sql(
 DROP INDEX IF EXISTS decisions_decision;
 )sql";
 
+// Schema version 10: `edge_width` counts a run as a strong edge from a fifth of the image's
+// tonal range (16..40 gray levels; quality/edge_width.h) instead of 24 levels for every image:
+// the values of earlier scans are dropped, so that the rule never judges a value of the old
+// definition; the next scan measures those rows again (FileStamp::current_signals), and until
+// then they are not judged blurry (0: no strong edges).
+constexpr const char* kSchemaV10 = R"sql(
+UPDATE files SET edge_width = NULL WHERE edge_width IS NOT NULL;
+)sql";
+
 /// One step of the schema's history: SQL, then code, that bring a database at `to_version - 1`
 /// to `to_version`, run in one transaction together with the user_version bump. Version 0 is an
 /// empty database. To change the schema: append a step, bump Manifest::kSchemaVersion, and
@@ -301,8 +310,8 @@ struct Migration {
 
 // Schema version 5: every stored path absolute, with a canonical directory (io/paths.h), so
 // commands work from any directory and one file is one row (manifest_paths.h).
-// Schema versions 6 to 9: kSchemaV6 to kSchemaV9 above.
-constexpr std::array<Migration, 9> kMigrations{{{1, kSchemaV1},
+// Schema versions 6 to 10: kSchemaV6 to kSchemaV10 above.
+constexpr std::array<Migration, 10> kMigrations{{{1, kSchemaV1},
                                                 {2, kSchemaV2},
                                                 {3, kSchemaV3},
                                                 {4, kSchemaV4},
@@ -310,7 +319,8 @@ constexpr std::array<Migration, 9> kMigrations{{{1, kSchemaV1},
                                                 {6, kSchemaV6},
                                                 {7, kSchemaV7},
                                                 {8, kSchemaV8},
-                                                {9, kSchemaV9}}};
+                                                {9, kSchemaV9},
+                                                {10, kSchemaV10}}};
 static_assert(kMigrations.back().to_version == Manifest::kSchemaVersion,
               "every schema version needs a migration step");
 

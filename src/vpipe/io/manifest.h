@@ -25,7 +25,7 @@ namespace vpipe {
 /// (the engine's single writer stage). Other processes may read it concurrently (WAL).
 class Manifest {
  public:
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
 
   /// Size and mtime of a file as last scanned; resume skips files whose stamp is unchanged.
   struct FileStamp {

@@ -1,6 +1,7 @@
 #include "vpipe/quality/edge_width.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -38,7 +39,7 @@ class WidthHistogram {
   /// `spacing`: pixels per step along this direction's lines (1, or sqrt 2 along a diagonal).
   explicit WidthHistogram(double spacing) : spacing_(spacing) {}
 
-  /// A strong edge (rise >= kStrongEdgeRise, steepest >= 1, both <= 255) of line `line`; one
+  /// A strong edge (rise >= the image's strong_edge_rise, steepest >= 1, both <= 255) of line `line`; one
   /// line's edges come in order along it. `steepest_at`: the index of the pixel where the
   /// edge's steepest step starts (the first one, if tied); not read yet (the place to gate an
   /// edge by the local gradient direction).
@@ -141,8 +142,10 @@ class WidthHistogram {
 /// (each of its steps changing the level) lasts at most 255 steps, so a step index mod 256
 /// still names one step of the run.
 struct LaneRuns {
-  LaneRuns(int lanes, int lanes_per_step)
-      : sign(static_cast<size_t>(lanes), 0),
+  /// `strong_rise`: the image's strong_edge_rise.
+  LaneRuns(int lanes, int lanes_per_step, int strong_rise)
+      : rise(strong_rise),
+        sign(static_cast<size_t>(lanes), 0),
         start(static_cast<size_t>(lanes), 0),
         steepest(static_cast<size_t>(lanes), 0),
         steepest_at(static_cast<size_t>(lanes), 0),
@@ -152,6 +155,7 @@ struct LaneRuns {
         ended_strong(static_cast<size_t>(lanes_per_step) / 64 + 1, 0),
         ended_strong_bytes(static_cast<size_t>(lanes_per_step + 7) / 8 * 8, 0) {}
 
+  int rise;                          ///< the smallest rise of a strong edge, 1..255
   std::vector<uint8_t> sign;         ///< of the current run: 1 rising, 255 falling, 0 none
   std::vector<uint8_t> start;        ///< the gray level it started from
   std::vector<uint8_t> steepest;     ///< its largest single step so far
@@ -160,7 +164,7 @@ struct LaneRuns {
   std::vector<uint8_t> ended_steepest;
   std::vector<uint8_t> ended_steepest_at;
   /// Bit i (of word i / 64, bit i % 64) set where the last step ended a strong edge: an ended
-  /// run of sign != 0 and rise >= kStrongEdgeRise. Bits past the step's lanes are stale.
+  /// run of sign != 0 and rise >= `rise`. Bits past the step's lanes are stale.
   std::vector<uint64_t> ended_strong;
   /// step_lanes_portable's ended_strong, 255 where set; padded to a multiple of 8.
   std::vector<uint8_t> ended_strong_bytes;
@@ -186,7 +190,7 @@ void step_lanes_portable(int n, const Step& step, uint8_t* __restrict sign,
                          uint8_t* __restrict start, uint8_t* __restrict steepest,
                          uint8_t* __restrict steepest_at, uint8_t* __restrict ended_rise,
                          uint8_t* __restrict ended_steepest, uint8_t* __restrict ended_steepest_at,
-                         uint8_t* __restrict ended_strong) {
+                         uint8_t* __restrict ended_strong, int strong_rise) {
   const uint8_t* from = step.from;
   const uint8_t* to = step.to;
   const uint8_t* from_alpha = step.from_alpha;
@@ -216,7 +220,7 @@ void step_lanes_portable(int n, const Step& step, uint8_t* __restrict sign,
     ended_steepest[i] = run_steepest;
     ended_steepest_at[i] = run_steepest_at;
     ended_strong[i] =
-        static_cast<uint8_t>(~same & mask(run_sign != 0) & mask(rise >= kStrongEdgeRise));
+        static_cast<uint8_t>(~same & mask(run_sign != 0) & mask(rise >= strong_rise));
     start[i] = static_cast<uint8_t>((same & run_start) | (~same & here));
     const uint8_t kept_steepest = same & mask(magnitude <= run_steepest);
     steepest_at[i] =
@@ -264,7 +268,7 @@ uint32_t step_16_lanes(LaneRuns& runs, size_t first, size_t k, const Step& step,
   const __m128i same = _mm_cmpeq_epi8(d_sign, run_sign);  // the run goes on
   const __m128i rise = _mm_or_si128(_mm_subs_epu8(here, run_start), _mm_subs_epu8(run_start, here));
   const __m128i weak =
-      _mm_cmpeq_epi8(_mm_subs_epu8(rise, _mm_set1_epi8(kStrongEdgeRise - 1)), zero);
+      _mm_cmpeq_epi8(_mm_subs_epu8(rise, _mm_set1_epi8(static_cast<char>(runs.rise - 1))), zero);
   const __m128i no_edge = _mm_or_si128(_mm_or_si128(same, _mm_cmpeq_epi8(run_sign, zero)), weak);
   store(runs.ended_rise.data() + k, rise);
   store(runs.ended_steepest.data() + k, run_steepest);
@@ -331,7 +335,7 @@ void step_lanes(LaneRuns& runs, int first, int n, const Step& step) {
   step_lanes_portable<kAlpha>(n, step, runs.sign.data() + lane, runs.start.data() + lane,
                               runs.steepest.data() + lane, runs.steepest_at.data() + lane,
                               runs.ended_rise.data(), runs.ended_steepest.data(),
-                              runs.ended_steepest_at.data(), strong);
+                              runs.ended_steepest_at.data(), strong, runs.rise);
   for (size_t i = 0; i < count; i += 8) {
     uint64_t bits = 0;  // bit j from byte i + j: its 255 has every bit set
     for (unsigned j = 0; j < 8; ++j) bits |= strong[i + j] & (1u << j);
@@ -377,7 +381,7 @@ template <typename Sink>
 void end_line(LaneRuns& runs, int lane, uint8_t last, int step, const Sink& sink) {
   const auto l = static_cast<size_t>(lane);
   const int rise = std::abs(static_cast<int>(last) - static_cast<int>(runs.start[l]));
-  if (runs.sign[l] != 0 && rise >= kStrongEdgeRise) {
+  if (runs.sign[l] != 0 && rise >= runs.rise) {
     sink.add(lane, step, rise, runs.steepest[l], runs.steepest_at[l]);
   }
   runs.sign[l] = 0;
@@ -388,10 +392,10 @@ void end_line(LaneRuns& runs, int lane, uint8_t last, int step, const Sink& sink
 /// (the rows are walked as the columns of the transposed image).
 template <bool kAlpha, typename PixelAt>
 void walk_columns(const uint8_t* gray, const uint8_t* alpha, int width, int height,
-                  PixelAt pixel_at, WidthHistogram& widths) {
+                  PixelAt pixel_at, int strong_rise, WidthHistogram& widths) {
   const auto w = static_cast<size_t>(width);
   const EdgeSink<PixelAt> sink{pixel_at, 0, width - 1, widths};
-  LaneRuns runs(width, width);
+  LaneRuns runs(width, width, strong_rise);
   for (int y = 0; y + 1 < height; ++y) {
     const size_t row = static_cast<size_t>(y) * w;
     const Step step{gray + row, gray + row + w, kAlpha ? alpha + row : nullptr,
@@ -408,7 +412,7 @@ void walk_columns(const uint8_t* gray, const uint8_t* alpha, int width, int heig
 /// are); the corner lanes are stepped too, but their edges dropped.
 template <bool kAlpha, bool kDownRight>
 void walk_diagonals(const uint8_t* gray, const uint8_t* alpha, int width, int height,
-                    WidthHistogram& widths) {
+                    int strong_rise, WidthHistogram& widths) {
   const auto w = static_cast<size_t>(width);
   const auto lane_of = [&](int x, int y) { return kDownRight ? x - y + height - 1 : x + y; };
   const auto pixel_at = [&](int lane, int y) {
@@ -416,7 +420,7 @@ void walk_diagonals(const uint8_t* gray, const uint8_t* alpha, int width, int he
     return static_cast<size_t>(y) * w + static_cast<size_t>(x);
   };
   const EdgeSink<decltype(pixel_at)> sink{pixel_at, 2, width + height - 4, widths};
-  LaneRuns runs(width + height - 1, width);
+  LaneRuns runs(width + height - 1, width, strong_rise);
   // Every pixel of a row but one steps to the next row; the one at the right (down-right) or
   // left (down-left) end is the last pixel of its line.
   const int x_first = kDownRight ? 0 : 1;
@@ -497,6 +501,7 @@ void transpose(const uint8_t* src, int width, int height, uint8_t* dst) {
 template <bool kAlpha>
 double edge_width_lanes(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
   const auto w = static_cast<size_t>(width);
+  const int rise = strong_edge_rise(gray, alpha, width, height);
   double widest = 0;
   const auto judge = [&](WidthHistogram& widths, int lines) {
     if (widths.total() >= kMinStrongEdges) {
@@ -513,31 +518,59 @@ double edge_width_lanes(const uint8_t* gray, const uint8_t* alpha, int width, in
     WidthHistogram widths(1.0);
     walk_columns<kAlpha>(
         gray_t.data(), alpha_t.data(), height, width,
-        [&](int y, int x) { return static_cast<size_t>(y) * w + static_cast<size_t>(x); }, widths);
+        [&](int y, int x) { return static_cast<size_t>(y) * w + static_cast<size_t>(x); }, rise,
+        widths);
     judge(widths, height);
   }
   {
     WidthHistogram widths(1.0);
     walk_columns<kAlpha>(
         gray, alpha, width, height,
-        [&](int x, int y) { return static_cast<size_t>(y) * w + static_cast<size_t>(x); }, widths);
+        [&](int x, int y) { return static_cast<size_t>(y) * w + static_cast<size_t>(x); }, rise,
+        widths);
     judge(widths, width);
   }
   const double diagonal = std::sqrt(2.0);
   {
     WidthHistogram widths(diagonal);
-    walk_diagonals<kAlpha, true>(gray, alpha, width, height, widths);
+    walk_diagonals<kAlpha, true>(gray, alpha, width, height, rise, widths);
     judge(widths, width + height - 1);
   }
   {
     WidthHistogram widths(diagonal);
-    walk_diagonals<kAlpha, false>(gray, alpha, width, height, widths);
+    walk_diagonals<kAlpha, false>(gray, alpha, width, height, rise, widths);
     judge(widths, width + height - 1);
   }
   return widest;
 }
 
 }  // namespace
+
+int strong_edge_rise(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
+  if (width <= 0 || height <= 0) return kMinStrongEdgeRise;
+  std::array<uint32_t, 256> histogram{};
+  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
+  size_t counted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (alpha != nullptr && alpha[i] < kEdgeOpaqueAlpha) continue;
+    ++histogram[gray[i]];
+    ++counted;
+  }
+  if (counted == 0) return kMinStrongEdgeRise;
+  // The lowest level with at least 1% of the pixels at or below it, and likewise from the top.
+  const auto percent_from = [&](int first, int step) {
+    size_t seen = 0;
+    int level = first;
+    for (; level >= 0 && level <= 255; level += step) {
+      seen += histogram[static_cast<size_t>(level)];
+      if (seen * 100 >= counted) break;
+    }
+    return level;
+  };
+  const int range = percent_from(255, -1) - percent_from(0, 1);
+  const long rise = std::lround(kStrongEdgeRiseShare * range);
+  return static_cast<int>(std::clamp<long>(rise, kMinStrongEdgeRise, kMaxStrongEdgeRise));
+}
 
 double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
   if (width <= 0 || height <= 0) return 0;

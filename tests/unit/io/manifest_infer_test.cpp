@@ -85,7 +85,7 @@ class ManifestInferTest : public ::testing::Test {
 TEST_F(ManifestInferTest, NewDatabaseHasTheInferTables) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   for (const char* name : {"inferences", "detections", "crops", "inferences_model",
                            "detections_model_label"}) {
     EXPECT_EQ(raw.text(std::string("SELECT count(*) FROM sqlite_schema WHERE name = '") + name +
@@ -419,7 +419,7 @@ PRAGMA user_version = 2;
   });
   EXPECT_EQ(visited, 1);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   // Version 9 dropped the index on decisions.decision that version 2 created.
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_master WHERE name = 'decisions_decision'"), "0");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name IN "

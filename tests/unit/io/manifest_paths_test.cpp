@@ -110,7 +110,7 @@ INSERT INTO actions (id, kind, source, target, state, updated_at)
     EXPECT_EQ(manifest.integrity_check(), "ok");
   }
   RawDb raw(db_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT count(*) FROM pragma_foreign_key_check"), "0");
   // The loser's inferences followed it where the survivor had none of that model.
   EXPECT_EQ(raw.text("SELECT group_concat(model, ',') FROM (SELECT model FROM inferences "

@@ -81,7 +81,7 @@ TEST_F(ManifestTest, CreateSetsSchemaVersionAndWal) {
   { Manifest manifest(db_path_); }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
 }
@@ -171,7 +171,7 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
   EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
   EXPECT_EQ(old_row.quality.sharpness, 123.25);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT typeof(opaque_fraction) FROM files WHERE path = '/logo.png'"), "null");
   EXPECT_EQ(raw.text("SELECT typeof(highlight_plateau) FROM files WHERE path = '/logo.png'"),
             "null");
@@ -417,7 +417,7 @@ PRAGMA user_version = 1;
   EXPECT_NE(files[0].id, files[1].id);
   EXPECT_EQ(manifest.runs().size(), 1U);
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }
@@ -481,8 +481,32 @@ TEST_F(ManifestTest, FiveWindowCropHashesOfSchema7AreDroppedAndRescanned) {
   EXPECT_FALSE(back.has_crop_hashes);
   EXPECT_FALSE(migrated.file_stamps().at("/with.jpg").has_orientation_hashes);  // rescanned
   RawDb raw(db_path_);
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "9");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT typeof(crop_hashes) FROM files"), "null");
+}
+
+TEST_F(ManifestTest, EdgeWidthsOfSchema9AreDroppedAndRescanned) {
+  {
+    Manifest manifest(db_path_);
+    FileRecord rec = full_record("/photo.jpg");
+    rec.quality.edge_width = 2.5;
+    manifest.upsert_files(std::vector<FileRecord>{rec});
+    EXPECT_TRUE(manifest.file_stamps().at("/photo.jpg").current_signals);
+  }
+  {
+    // Back to schema 9, whose edge widths counted strong edges from a rise of 24.
+    RawDb raw(db_path_);
+    raw.exec("PRAGMA user_version = 9;");
+  }
+  Manifest migrated(db_path_);
+  EXPECT_FALSE(migrated.file_stamps().at("/photo.jpg").current_signals);  // measured again
+  const FileRecord back = *migrated.find_file("/photo.jpg");
+  EXPECT_TRUE(back.has_signals);  // the other signals and the hashes stay
+  EXPECT_EQ(back.quality.edge_width, 0.0);  // not judged until then
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
+  EXPECT_EQ(raw.text("SELECT typeof(edge_width) FROM files"), "null");
+  EXPECT_EQ(raw.text("SELECT typeof(highlight_plateau) FROM files"), "real");
 }
 
 DecisionRecord decision(int64_t file_id, const char* what, int64_t group_id = 0, bool keeper = false) {

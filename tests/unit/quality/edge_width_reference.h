@@ -77,7 +77,7 @@ struct Run {
 /// a transparent pixel) ends a run and starts none.
 template <typename Offset>
 inline void line_widths(const uint8_t* gray, const uint8_t* alpha, int n, Offset offset,
-                        double spacing, Run* runs, WidthHistogram& widths) {
+                        double spacing, int strong_rise, Run* runs, WidthHistogram& widths) {
   int ended = 0;
   int run_sign = 0;
   int rise = 0;
@@ -102,7 +102,7 @@ inline void line_widths(const uint8_t* gray, const uint8_t* alpha, int n, Offset
   ended += static_cast<int>(run_sign != 0);
   for (int k = 0; k < ended; ++k) {
     const int r = runs[k].rise < 0 ? -runs[k].rise : runs[k].rise;
-    if (r >= kStrongEdgeRise) widths.add(spacing * r / runs[k].steepest);
+    if (r >= strong_rise) widths.add(spacing * r / runs[k].steepest);
   }
 }
 
@@ -114,6 +114,7 @@ inline double edge_width_reference(const uint8_t* gray, const uint8_t* alpha, in
                                    int height) {
   if (width <= 0 || height <= 0) return 0;
   const size_t w = static_cast<size_t>(width);
+  const int rise = strong_edge_rise(gray, alpha, width, height);
   reference_detail::WidthHistogram widths;
   std::vector<reference_detail::Run> runs(static_cast<size_t>(std::max(width, height)) + 1);
   double widest = 0;
@@ -124,13 +125,13 @@ inline double edge_width_reference(const uint8_t* gray, const uint8_t* alpha, in
   // Rows, then columns.
   for (int y = 0; y < height; ++y) {
     reference_detail::line_widths(
-        gray, alpha, width, [&](int i) { return y * w + static_cast<size_t>(i); }, 1.0, runs.data(),
-        widths);
+        gray, alpha, width, [&](int i) { return y * w + static_cast<size_t>(i); }, 1.0, rise,
+        runs.data(), widths);
   }
   judge();
   for (int x = 0; x < width; ++x) {
     reference_detail::line_widths(
-        gray, alpha, height, [&](int i) { return static_cast<size_t>(i) * w + x; }, 1.0,
+        gray, alpha, height, [&](int i) { return static_cast<size_t>(i) * w + x; }, 1.0, rise,
         runs.data(), widths);
   }
   judge();
@@ -141,7 +142,7 @@ inline double edge_width_reference(const uint8_t* gray, const uint8_t* alpha, in
     const int n = std::min(height - y0, width - (y0 + k));
     reference_detail::line_widths(
         gray, alpha, n, [&](int i) { return static_cast<size_t>(y0 + i) * w + (y0 + i + k); },
-        diagonal, runs.data(), widths);
+        diagonal, rise, runs.data(), widths);
   }
   judge();
   for (int k = 2; k <= width + height - 4; ++k) {
@@ -149,7 +150,7 @@ inline double edge_width_reference(const uint8_t* gray, const uint8_t* alpha, in
     const int n = std::min(height - y0, k - y0 + 1);
     reference_detail::line_widths(
         gray, alpha, n, [&](int i) { return static_cast<size_t>(y0 + i) * w + (k - y0 - i); },
-        diagonal, runs.data(), widths);
+        diagonal, rise, runs.data(), widths);
   }
   judge();
   return widest;

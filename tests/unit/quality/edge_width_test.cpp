@@ -79,6 +79,43 @@ TEST(EdgeWidth, FlatAndTinyImagesAreNotJudged) {
   EXPECT_EQ(width_of(step), 0.0);
 }
 
+TEST(EdgeWidth, AStrongEdgeIsAFifthOfTheTonalRange) {
+  // Bars of 40 and 200: the 1st and 99th percentiles are 40 and 200, a fifth of 160 is 32.
+  const cv::Mat b = bars();
+  EXPECT_EQ(strong_edge_rise(b.data, nullptr, b.cols, b.rows), 32);
+  // Held within 16..40: a flat image, and a full-range one (0 and 255: a fifth is 51).
+  const cv::Mat flat(64, 64, CV_8UC1, cv::Scalar(90));
+  EXPECT_EQ(strong_edge_rise(flat.data, nullptr, flat.cols, flat.rows), kMinStrongEdgeRise);
+  cv::Mat full = bars();
+  full.setTo(0, full == 40);
+  full.setTo(255, full == 200);
+  EXPECT_EQ(strong_edge_rise(full.data, nullptr, full.cols, full.rows), kMaxStrongEdgeRise);
+  // Over the opaque pixels only: the full-range bars, transparent but for a band of 100..190.
+  cv::Mat alpha(full.rows, full.cols, CV_8UC1, cv::Scalar(0));
+  cv::Mat band = full.clone();
+  for (int x = 0; x < band.cols; ++x) {
+    band.at<uint8_t>(0, x) = static_cast<uint8_t>(100 + (x * 90) / (band.cols - 1));
+    alpha.at<uint8_t>(0, x) = 255;
+  }
+  // The 1st and 99th percentiles of the 256 opaque pixels are 100 and 189: 89 / 5 = 17.8.
+  EXPECT_EQ(strong_edge_rise(band.data, alpha.data, band.cols, band.rows), 18);
+  // No opaque pixel at all: the floor.
+  const cv::Mat none(full.rows, full.cols, CV_8UC1, cv::Scalar(0));
+  EXPECT_EQ(strong_edge_rise(full.data, none.data, full.cols, full.rows), kMinStrongEdgeRise);
+}
+
+TEST(EdgeWidth, ALowContrastPictureStillHasItsEdgesJudged) {
+  // Bars of 100 and 120: steps of 20 levels, under the 24 every picture once needed, but a
+  // fifth of this picture's range is 4, held at 16: they are strong edges, and sharp.
+  cv::Mat soft = bars();
+  soft.setTo(100, soft == 40);
+  soft.setTo(120, soft == 200);
+  EXPECT_NEAR(width_of(soft), std::sqrt(2.0), 1e-9);
+  cv::Mat smeared;
+  cv::filter2D(soft, smeared, -1, cv::Mat::ones(1, 9, CV_32F) / 9.0f);
+  EXPECT_GT(width_of(smeared), 3.0);
+}
+
 TEST(EdgeWidth, ANoiselessGradientIsOneWideEdge) {
   // 3 levels per pixel over 64 px: every row is one run of rise 189 and steepest step 3.
   cv::Mat ramp(64, 64, CV_8UC1);
