@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -39,8 +40,8 @@ class WidthHistogram {
   /// `spacing`: pixels per step along this direction's lines (1, or sqrt 2 along a diagonal).
   explicit WidthHistogram(double spacing) : spacing_(spacing) {}
 
-  /// A strong edge (rise >= the image's strong_edge_rise, steepest >= 1, both <= 255) of line `line`; one
-  /// line's edges come in order along it. `steepest_at`: the index of the pixel where the
+  /// A strong edge (rise >= the image's strong_edge_rise, steepest >= 1, both <= 255) of line
+  /// `line`; one line's edges come in order along it. `steepest_at`: the index of the pixel where the
   /// edge's steepest step starts (the first one, if tied); not read yet (the place to gate an
   /// edge by the local gradient direction).
   void add(int line, int rise, int steepest, [[maybe_unused]] size_t steepest_at) {
@@ -499,9 +500,9 @@ void transpose(const uint8_t* src, int width, int height, uint8_t* dst) {
 }
 
 template <bool kAlpha>
-double edge_width_lanes(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
+double edge_width_lanes(const uint8_t* gray, const uint8_t* alpha, int width, int height,
+                        int rise) {
   const auto w = static_cast<size_t>(width);
-  const int rise = strong_edge_rise(gray, alpha, width, height);
   double widest = 0;
   const auto judge = [&](WidthHistogram& widths, int lines) {
     if (widths.total() >= kMinStrongEdges) {
@@ -546,24 +547,15 @@ double edge_width_lanes(const uint8_t* gray, const uint8_t* alpha, int width, in
 
 }  // namespace
 
-int strong_edge_rise(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
-  if (width <= 0 || height <= 0) return kMinStrongEdgeRise;
-  std::array<uint32_t, 256> histogram{};
-  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
-  size_t counted = 0;
-  for (size_t i = 0; i < n; ++i) {
-    if (alpha != nullptr && alpha[i] < kEdgeOpaqueAlpha) continue;
-    ++histogram[gray[i]];
-    ++counted;
-  }
-  if (counted == 0) return kMinStrongEdgeRise;
+int strong_edge_rise(std::span<const int64_t, 256> counts, int64_t n) {
+  if (n <= 0) return kMinStrongEdgeRise;
   // The lowest level with at least 1% of the pixels at or below it, and likewise from the top.
   const auto percent_from = [&](int first, int step) {
-    size_t seen = 0;
+    int64_t seen = 0;
     int level = first;
     for (; level >= 0 && level <= 255; level += step) {
-      seen += histogram[static_cast<size_t>(level)];
-      if (seen * 100 >= counted) break;
+      seen += counts[static_cast<size_t>(level)];
+      if (seen * 100 >= n) break;
     }
     return level;
   };
@@ -572,10 +564,28 @@ int strong_edge_rise(const uint8_t* gray, const uint8_t* alpha, int width, int h
   return static_cast<int>(std::clamp<long>(rise, kMinStrongEdgeRise, kMaxStrongEdgeRise));
 }
 
+int strong_edge_rise(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
+  if (width <= 0 || height <= 0) return kMinStrongEdgeRise;
+  std::array<int64_t, 256> counts{};
+  const size_t n = static_cast<size_t>(width) * static_cast<size_t>(height);
+  int64_t counted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (alpha != nullptr && alpha[i] < kEdgeOpaqueAlpha) continue;
+    ++counts[gray[i]];
+    ++counted;
+  }
+  return strong_edge_rise(counts, counted);
+}
+
 double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width, int height) {
+  return edge_width_cpu(gray, alpha, width, height, strong_edge_rise(gray, alpha, width, height));
+}
+
+double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width, int height,
+                      int strong_rise) {
   if (width <= 0 || height <= 0) return 0;
-  return alpha != nullptr ? edge_width_lanes<true>(gray, alpha, width, height)
-                          : edge_width_lanes<false>(gray, nullptr, width, height);
+  return alpha != nullptr ? edge_width_lanes<true>(gray, alpha, width, height, strong_rise)
+                          : edge_width_lanes<false>(gray, nullptr, width, height, strong_rise);
 }
 
 }  // namespace vpipe

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace vpipe {
 
@@ -27,6 +28,10 @@ namespace vpipe {
 /// SSE2 instruction, and returns the same double, bit for bit.
 [[nodiscard]] double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width,
                                     int height);
+/// edge_width_cpu with the image's strong_edge_rise given (a caller that has the gray histogram
+/// already need not count it again).
+[[nodiscard]] double edge_width_cpu(const uint8_t* gray, const uint8_t* alpha, int width,
+                                    int height, int strong_rise);
 
 /// The alpha from which a pixel counts as opaque (as for every other signal).
 inline constexpr uint8_t kEdgeOpaqueAlpha = 128;
@@ -47,6 +52,9 @@ inline constexpr int kMaxStrongEdgeRise = 40;
 /// kMinStrongEdgeRise when no pixel is opaque. Pure, thread-safe, O(width * height).
 [[nodiscard]] int strong_edge_rise(const uint8_t* gray, const uint8_t* alpha, int width,
                                    int height);
+/// The same from a histogram of the gray levels of the n (opaque) pixels, for a caller that has
+/// one already (quality_signals_cpu).
+[[nodiscard]] int strong_edge_rise(std::span<const int64_t, 256> counts, int64_t n);
 
 /// Fewest strong edges a direction needs to be judged.
 inline constexpr int kMinStrongEdges = 20;

@@ -200,10 +200,11 @@ void rgb_top_signals(const uint8_t* rgb, size_t pixels, const uint8_t* alpha, si
 
 /// Fills brightness, contrast, dark/bright fractions, entropy, highlight_level and (for gray
 /// images; RGB callers replace them) clipped_fraction and highlight_plateau from a 256-bin histogram of gray levels,
-/// given as the sum of kParts histograms (partial[k][level]) over n > 0 pixels.
+/// given as the sum of kParts histograms (partial[k][level]) over n > 0 pixels. Returns that
+/// sum (for edge_width's strong_edge_rise).
 template <size_t kParts>
-void signals_from_histogram(const std::array<std::array<uint32_t, 256>, kParts>& partial, size_t n,
-                            QualitySignals& out) {
+std::array<int64_t, 256> signals_from_histogram(
+    const std::array<std::array<uint32_t, 256>, kParts>& partial, size_t n, QualitySignals& out) {
   std::array<int64_t, 256> counts{};
   int64_t sum = 0;
   int64_t sum_sq = 0;
@@ -232,11 +233,12 @@ void signals_from_histogram(const std::array<std::array<uint32_t, 256>, kParts>&
   out.entropy = std::max(0.0, -neg_entropy);
   out.highlight_level = histogram_percentile(counts, static_cast<int64_t>(n), kHighlightPercentile);
   top_signals(counts, static_cast<int64_t>(n), out);
+  return counts;
 }
 
 /// Fills brightness, contrast, dark/bright fractions and entropy from one 256-bin histogram of
-/// `gray` (n bytes).
-void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
+/// `gray` (n bytes); returns the histogram.
+std::array<int64_t, 256> histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
   // Four interleaved histograms break the store-to-load chain of runs of equal pixels.
   std::array<std::array<uint32_t, 256>, 4> partial{};
   size_t i = 0;
@@ -247,19 +249,19 @@ void histogram_signals(const uint8_t* gray, size_t n, QualitySignals& out) {
     ++partial[3][gray[i + 3]];
   }
   for (; i < n; ++i) ++partial[0][gray[i]];
-  signals_from_histogram(partial, n, out);
+  return signals_from_histogram(partial, n, out);
 }
 
 /// histogram_signals over the `opaque` pixels of `gray` (n bytes) only: those whose `alpha`
-/// (n bytes) is >= kOpaqueAlpha. `opaque` > 0.
-void masked_histogram_signals(const uint8_t* gray, const uint8_t* alpha, size_t n, size_t opaque,
-                              QualitySignals& out) {
+/// (n bytes) is >= kOpaqueAlpha. `opaque` > 0. Returns their histogram.
+std::array<int64_t, 256> masked_histogram_signals(const uint8_t* gray, const uint8_t* alpha,
+                                                  size_t n, size_t opaque, QualitySignals& out) {
   // Row 1 counts the opaque pixels, row 0 the others (indexing by alpha >> 7 needs no branch).
   static_assert(kOpaqueAlpha == 128);
   std::array<std::array<uint32_t, 256>, 2> by_opacity{};
   for (size_t i = 0; i < n; ++i) ++by_opacity[alpha[i] >> 7][gray[i]];
   const std::array<std::array<uint32_t, 256>, 1> opaque_only{by_opacity[1]};
-  signals_from_histogram(opaque_only, opaque, out);
+  return signals_from_histogram(opaque_only, opaque, out);
 }
 
 /// Hasler & Suesstrunk (2003) colourfulness of `rgb` (width * height * 3 bytes, HWC, tight):
@@ -364,12 +366,14 @@ QualitySignals masked_quality_signals(const Image& working, const Image& alpha) 
     gray_storage = to_gray(working);
     gray = gray_storage.pixels.data();
   }
-  masked_histogram_signals(gray, a, pixels, opaque, signals);
+  const std::array<int64_t, 256> counts =
+      masked_histogram_signals(gray, a, pixels, opaque, signals);
   if (working.channels == 3) {
     rgb_top_signals(working.pixels.data(), pixels, a, opaque, signals);
   }
   signals.sharpness = masked_laplacian_variance(gray, a, working.width, working.height);
-  signals.edge_width = edge_width_cpu(gray, a, working.width, working.height);
+  signals.edge_width = edge_width_cpu(gray, a, working.width, working.height,
+                                      strong_edge_rise(counts, static_cast<int64_t>(opaque)));
   return signals;
 }
 
@@ -401,11 +405,12 @@ QualitySignals quality_signals_cpu(const Image& working, const Image& gray_image
   const uint8_t* gray = gray_image.pixels.data();
   std::array<int64_t, 256> top_counts{};
   if (working.channels == 3) opaque_rgb_pass(working.pixels.data(), pixels, signals, top_counts);
-  histogram_signals(gray, pixels, signals);
+  const std::array<int64_t, 256> counts = histogram_signals(gray, pixels, signals);
   // RGB: clipped_fraction and highlight_plateau by the brightest channel, as rgb_top_signals.
   if (working.channels == 3) top_signals(top_counts, static_cast<int64_t>(pixels), signals);
   signals.sharpness = laplacian_variance(gray, working.width, working.height);
-  signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height);
+  signals.edge_width = edge_width_cpu(gray, nullptr, working.width, working.height,
+                                      strong_edge_rise(counts, static_cast<int64_t>(pixels)));
   return signals;
 }
 

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -83,6 +84,11 @@ TEST(EdgeWidth, AStrongEdgeIsAFifthOfTheTonalRange) {
   // Bars of 40 and 200: the 1st and 99th percentiles are 40 and 200, a fifth of 160 is 32.
   const cv::Mat b = bars();
   EXPECT_EQ(strong_edge_rise(b.data, nullptr, b.cols, b.rows), 32);
+  // The same from the histogram a caller counted: half the pixels at 40, half at 200.
+  std::array<int64_t, 256> counts{};
+  counts[40] = counts[200] = int64_t{b.cols} * b.rows / 2;
+  EXPECT_EQ(strong_edge_rise(counts, int64_t{b.cols} * b.rows), 32);
+  EXPECT_EQ(strong_edge_rise(counts, 0), kMinStrongEdgeRise);
   // Held within 16..40: a flat image, and a full-range one (0 and 255: a fifth is 51).
   const cv::Mat flat(64, 64, CV_8UC1, cv::Scalar(90));
   EXPECT_EQ(strong_edge_rise(flat.data, nullptr, flat.cols, flat.rows), kMinStrongEdgeRise);
