@@ -13,9 +13,19 @@
 
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hamming_index.h"
+#include "vpipe/dedup/nearness.h"
 
 namespace vpipe {
 namespace {
+
+using grouping_detail::hashes_of;
+using grouping_detail::inverse;
+using grouping_detail::kFirstWindow;
+using grouping_detail::MatchRule;
+using grouping_detail::Nearness;
+using grouping_detail::nearness;
+using grouping_detail::PairRule;
+using grouping_detail::Variant;
 
 /// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
 /// no allocation per union.
@@ -46,103 +56,6 @@ class DisjointSets {
   std::vector<uint32_t> size_;
 };
 
-Orientation inverse(Orientation o) {
-  if (o == Orientation::kRotate90) return Orientation::kRotate270;
-  if (o == Orientation::kRotate270) return Orientation::kRotate90;
-  return o;  // the others are their own inverse
-}
-
-/// The near-duplicate test of the options on one pair of distances.
-struct MatchRule {
-  NearMatch match;
-  int phash_threshold;
-  int dhash_threshold;
-
-  /// The rule for a turned or windowed variant: each threshold `margin` smaller (below 0: none
-  /// is accepted).
-  [[nodiscard]] MatchRule stricter(int margin) const {
-    return {match, std::max(phash_threshold - margin, -1), std::max(dhash_threshold - margin, -1)};
-  }
-
-  [[nodiscard]] bool accepts(int phash_distance, int dhash_distance) const {
-    switch (match) {
-      case NearMatch::kPhash: return phash_distance <= phash_threshold;
-      case NearMatch::kDhash: return dhash_distance <= dhash_threshold;
-      case NearMatch::kBoth:
-        return phash_distance <= phash_threshold && dhash_distance <= dhash_threshold;
-      case NearMatch::kEither:
-        return phash_distance <= phash_threshold || dhash_distance <= dhash_threshold;
-    }
-    return false;
-  }
-};
-
-/// Which hashes of an item a comparison reads: 0..7 the item turned by that Orientation (0: the
-/// stored hashes), kFirstWindow + w its crop window w.
-using Variant = size_t;
-constexpr Variant kFirstWindow = kOrientationCount;
-
-/// The (pHash, dHash) of `item` as `variant` reads it; the arrays it needs must be present.
-std::pair<uint64_t, uint64_t> hashes_of(const GroupingItem& item, Variant variant) {
-  if (variant == 0) return {item.phash, item.dhash};
-  if (variant < kFirstWindow) {
-    return {(*item.orientation_phash)[variant], (*item.orientation_dhash)[variant]};
-  }
-  return {(*item.crop_phash)[variant - kFirstWindow], (*item.crop_dhash)[variant - kFirstWindow]};
-}
-
-/// The orientation a near pair found through `variant` records: a crop window is the picture as
-/// it stands.
-Orientation orientation_of(Variant variant) {
-  return variant < kFirstWindow ? static_cast<Orientation>(variant) : Orientation::kIdentity;
-}
-
-/// How near `b` is to `a`: `a` turned by each orientation against `b` (with `both_turns`, `b`
-/// turned against `a` too), and, with crops, each crop window of either against the other as it
-/// is. The best the rule accepts (a turn or window: the rule with each threshold
-/// DedupOptions::variant_margin smaller; the smallest pHash distance, then dHash; the first found on a tie),
-/// orientation such that b ~ a turned by it, or nullopt. With `any`, the first the rule accepts
-/// (is it a pair at all?). Without orientation or crop hashes (or when not asked for) only the
-/// stored hashes are compared. The chain guard asks with `a` the keeper; the pairs the searches
-/// find are those nearness with `both_turns` accepts.
-struct Nearness {
-  int phash_distance;
-  int dhash_distance;
-  Orientation orientation;
-};
-std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
-                                 const MatchRule& rule, const DedupOptions& options,
-                                 bool both_turns = false, bool any = false) {
-  const MatchRule variant_rule = rule.stricter(options.variant_margin);
-  std::optional<Nearness> best;
-  // `from`'s variant against `to`'s stored hashes; `reversed`: from is b (its turn inverted).
-  const auto consider = [&](const GroupingItem& from, const GroupingItem& to, Variant variant,
-                            bool reversed) {
-    if (any && best) return;
-    const auto [fp, fd] = hashes_of(from, variant);
-    const int dp = hamming_distance(fp, to.phash);
-    const int dd = hamming_distance(fd, to.dhash);
-    if (!(variant == 0 ? rule : variant_rule).accepts(dp, dd)) return;
-    if (best && std::tie(dp, dd) >= std::tie(best->phash_distance, best->dhash_distance)) return;
-    const Orientation o = orientation_of(variant);
-    best = Nearness{dp, dd, reversed ? inverse(o) : o};
-  };
-  consider(a, b, 0, false);
-  if (options.orientations) {
-    for (Variant k = 1; k < kOrientationCount; ++k) {
-      if (a.orientation_phash != nullptr) consider(a, b, k, false);
-      if (both_turns && b.orientation_phash != nullptr) consider(b, a, k, true);
-    }
-  }
-  if (options.crops) {
-    for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-      if (a.crop_phash != nullptr) consider(a, b, w, false);
-      if (b.crop_phash != nullptr) consider(b, a, w, true);
-    }
-  }
-  return best;
-}
-
 class Grouper {
  public:
   Grouper(std::span<const GroupingItem> items, const DedupOptions& options,
@@ -151,7 +64,7 @@ class Grouper {
         options_(options),
         confirm_(confirm),
         sink_(sink),
-        rule_{options.match, options.phash_threshold, options.dhash_threshold},
+        rule_(PairRule::of(options)),
         exact_class_(items.size()),
         class_slot_(items.size(), -1),
         rank_(items.size()),
@@ -370,7 +283,7 @@ class Grouper {
           query_of.push_back(static_cast<uint32_t>(i));
         }
         // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
-        const MatchRule variant_rule = rule_.stricter(options_.variant_margin);
+        const MatchRule& variant_rule = rule_.variant;
         search.max_distance = by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
         const int second_t = by_phash ? variant_rule.dhash_threshold : variant_rule.phash_threshold;
         if (queries.empty() || search.max_distance < 0 || (both && second_t < 0)) continue;
@@ -768,7 +681,7 @@ class Grouper {
   const DedupOptions& options_;
   const ExactConfirm& confirm_;
   const NearPairSink& sink_;
-  MatchRule rule_;
+  PairRule rule_;
   std::vector<size_t> exact_class_;  ///< item -> representative of its exact class
   /// representative -> members (itself first, then ascending), for exact classes of two or more.
   /// class_flat_[class_ranges_[class_slot_[rep]]]: the members of rep's class, for classes of
