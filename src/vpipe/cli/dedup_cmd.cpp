@@ -127,6 +127,7 @@ int run(const DedupArgs& a) {
     throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
   }
   Manifest manifest(a.db);
+  options.scratch_dir = std::filesystem::absolute(a.db).parent_path();
   const DedupPassSummary summary = run_dedup_pass(manifest, options);
   print_dedup_summary(summary);
   if (a.explain) print_keeper_reasons(summary);

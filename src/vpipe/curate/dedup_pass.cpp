@@ -14,6 +14,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/curate/variant_file.h"
 #include "vpipe/device/cuda/hamming_cuda.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
@@ -205,6 +206,16 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     };
     int64_t missing_orientations = 0;
     int64_t missing_crops = 0;
+    // The turned and windowed hashes go to a scratch file when one can be made (docs/DEDUP.md,
+    // "At scale"); the searches read them from it a variant at a time.
+    std::unique_ptr<VariantFile> variant_file;
+    if ((options.dedup.orientations || options.dedup.crops) && !options.scratch_dir.empty()) {
+      variant_file = VariantFile::create(options.scratch_dir, items);
+      if (!variant_file) {
+        log().debug("dedup: no scratch file in '{}'; the turned and windowed hashes stay in memory",
+                    options.scratch_dir.string());
+      }
+    }
     manifest.for_each_file([&](const FileRecord& f) {
       const size_t index = items.size();
       GroupingItem& item = items.emplace_back();
@@ -217,21 +228,26 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       item.phash = f.phash;
       item.dhash = f.dhash;
       if (options.dedup.orientations && f.has_signals) {
-        if (f.has_orientation_hashes) {
+        if (!f.has_orientation_hashes) {
+          ++missing_orientations;
+        } else if (variant_file) {
+          item.orientations_in_columns = true;
+        } else {
           item.orientation_phash = &orientation_phash.emplace_back(f.orientation_phash);
           item.orientation_dhash = &orientation_dhash.emplace_back(f.orientation_dhash);
-        } else {
-          ++missing_orientations;
         }
       }
       if (options.dedup.crops && f.has_signals) {
-        if (f.has_crop_hashes) {
+        if (!f.has_crop_hashes) {
+          ++missing_crops;
+        } else if (variant_file) {
+          item.crops_in_columns = true;
+        } else {
           item.crop_phash = &crop_phash.emplace_back(f.crop_phash);
           item.crop_dhash = &crop_dhash.emplace_back(f.crop_dhash);
-        } else {
-          ++missing_crops;
         }
       }
+      if (variant_file) variant_file->add(f);
       item.quality = f.has_signals ? quality_score(f) : 0.0;
       std::vector<ReasonRecord> why;
       if (options.quality_enabled) {
@@ -255,6 +271,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       return true;
     });
     summary.files = static_cast<int64_t>(items.size());
+    if (variant_file) variant_file->finish();
     if (missing_orientations > 0) {
       log().warn(
           "dedup: {} files have no orientation hashes (scanned without them); they match "
@@ -302,6 +319,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       return static_cast<int>(jpeg_quality[i]);
     };
     if (!dedup.jpeg_quality) dedup.jpeg_quality = jpeg_quality_of;
+    dedup.variant_columns = variant_file.get();
     GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
@@ -422,7 +440,9 @@ DedupPassSummary run_dedup_pass(const std::filesystem::path& db, const DedupPass
                               db.string()));
   }
   Manifest manifest(db);
-  return run_dedup_pass(manifest, options);
+  DedupPassOptions with_scratch = options;
+  if (with_scratch.scratch_dir.empty()) with_scratch.scratch_dir = std::filesystem::absolute(db).parent_path();
+  return run_dedup_pass(manifest, with_scratch);
 }
 
 }  // namespace vpipe

@@ -34,6 +34,10 @@ struct DedupPassOptions {
   std::string config_json = "{}";
   /// Fill DedupPassSummary::keeper_reasons (`vpipe dedup --explain`): one line per group.
   bool explain_keepers = false;
+  /// Where the pass keeps the turned and windowed hashes while it runs (an unlinked scratch
+  /// file, 272 bytes a file: curate/variant_file.h); the manifest's folder by default. Empty,
+  /// or a folder it cannot write to: in memory.
+  std::filesystem::path scratch_dir;
 };
 
 /// What a dedup pass decided.

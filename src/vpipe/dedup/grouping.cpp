@@ -5,11 +5,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <optional>
 #include <span>
 #include <numeric>
 #include <stdexcept>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hamming_index.h"
@@ -22,10 +26,98 @@ using grouping_detail::hashes_of;
 using grouping_detail::inverse;
 using grouping_detail::kFirstWindow;
 using grouping_detail::MatchRule;
+using grouping_detail::kNoMatch;
 using grouping_detail::Nearness;
 using grouping_detail::nearness;
+using grouping_detail::nearness_of;
+using grouping_detail::PairMatch;
 using grouping_detail::PairRule;
 using grouping_detail::Variant;
+
+/// A growable array of trivially copyable values on malloc/realloc: a large one grows by
+/// remapping its pages instead of copying them into a second buffer, so growing never holds the
+/// old and the new copy at once, and capacity not yet written is not resident.
+template <typename T>
+class PodBuffer {
+  static_assert(std::is_trivially_copyable_v<T>);
+
+ public:
+  PodBuffer() = default;
+  PodBuffer(const PodBuffer&) = delete;
+  PodBuffer& operator=(const PodBuffer&) = delete;
+  PodBuffer(PodBuffer&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
+  PodBuffer& operator=(PodBuffer&& other) noexcept {
+    if (this != &other) {
+      std::free(data_);
+      data_ = std::exchange(other.data_, nullptr);
+      size_ = std::exchange(other.size_, 0);
+      capacity_ = std::exchange(other.capacity_, 0);
+    }
+    return *this;
+  }
+  ~PodBuffer() { std::free(data_); }
+
+  [[nodiscard]] size_t size() const { return size_; }
+  [[nodiscard]] size_t capacity() const { return capacity_; }
+  [[nodiscard]] T* begin() { return data_; }
+  [[nodiscard]] T* end() { return data_ + size_; }
+  [[nodiscard]] const T* begin() const { return data_; }
+  [[nodiscard]] const T* end() const { return data_ + size_; }
+  void push_back(const T& value) {
+    if (size_ == capacity_) reserve(std::max<size_t>(16, capacity_ * 2));
+    data_[size_++] = value;
+  }
+  void reserve(size_t capacity) {
+    if (capacity <= capacity_) return;
+    resize_storage(capacity);
+  }
+  void resize(size_t size) {  // only shrinks
+    size_ = std::min(size, size_);
+  }
+  void shrink_to_fit() {
+    if (size_ < capacity_) resize_storage(size_);
+  }
+  void release() {
+    std::free(data_);
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+  }
+
+ private:
+  void resize_storage(size_t capacity) {
+    if (capacity == 0) {
+      release();
+      return;
+    }
+    void* grown = std::realloc(data_, capacity * sizeof(T));
+    if (grown == nullptr) throw std::bad_alloc();
+    data_ = static_cast<T*>(grown);
+    capacity_ = capacity;
+  }
+
+  T* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+/// Sorts `pairs` by key and merges the entries of one pair into one (the better match of each
+/// side).
+void merge_duplicates(PodBuffer<PairMatch>& pairs) {
+  std::sort(pairs.begin(), pairs.end(),
+            [](const PairMatch& x, const PairMatch& y) { return x.key < y.key; });
+  PairMatch* out = pairs.begin();
+  for (PairMatch* it = pairs.begin(); it != pairs.end(); ++it) {
+    if (out != pairs.begin() && (out - 1)->key == it->key) {
+      (out - 1)->merge(*it);
+    } else {
+      *out++ = *it;
+    }
+  }
+  pairs.resize(static_cast<size_t>(out - pairs.begin()));
+}
 
 /// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
 /// no allocation per union.
@@ -121,7 +213,7 @@ class Grouper {
                                            static_cast<int64_t>(components[k].size()));
       settle(components[k], k);
     }
-    kept_pairs_ = {};
+    kept_pairs_.release();
     flush_pairs();
     result_.settle_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::steady_clock::now() - settle_start)
@@ -188,9 +280,9 @@ class Grouper {
   }
 
   /// Runs the Hamming searches over the items `reps` (indices into items_) and calls
-  /// visit(i, j, variant) for every pair the rule accepts through one variant: positions i, j
-  /// into `reps`, and the variant of reps[i] (its stored hashes, a turn, a crop window) whose
-  /// hashes are within the thresholds of reps[j]'s stored ones. With match `both` the search
+  /// visit(i, j, variant, phash distance, dhash distance) for every pair the rule accepts through
+  /// one variant: positions i, j into `reps`, and the variant of reps[i] (its stored hashes, a
+  /// turn, a crop window) whose hashes are within the thresholds of reps[j]'s stored ones. With match `both` the search
   /// runs on the pHash and the dHash is tested on the search's worker threads (so the
   /// serialised visit sees only accepted pairs); with `either` both searches run. visit is
   /// called from one thread at a time, possibly more than once for one pair (the other way
@@ -201,9 +293,9 @@ class Grouper {
   void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& raw_visit) {
     const size_t n = reps.size();
     int64_t visited = 0;
-    const auto visit = [&](size_t i, size_t j, Variant variant) {
+    const auto visit = [&](size_t i, size_t j, Variant variant, int dp, int dd) {
       ++visited;
-      raw_visit(i, j, variant);
+      raw_visit(i, j, variant, dp, dd);
     };
     // Runs one join and, for the pass's own search, logs what it took.
     const auto timed = [&](const char* what, size_t index, const auto& join) {
@@ -249,15 +341,23 @@ class Grouper {
         // The device join has no second hash: the test runs here, on the calling thread.
         const HammingPairSink tested = [&](std::span<const HammingPair> pairs) {
           for (const HammingPair& p : pairs) {
-            if (!both || hamming_distance(other[p.a], other[p.b]) <= other_t) {
-              visit(p.a, p.b, Variant{0});
+            const int searched = hamming_distance(hashes[p.a], hashes[p.b]);
+            const int tested_distance = hamming_distance(other[p.a], other[p.b]);
+            if (!both || tested_distance <= other_t) {
+              visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
+                    by_phash ? tested_distance : searched);
             }
           }
         };
         if (options_.self_join(hashes, t, tested)) return;
       }
       hamming_self_join(hashes, search, [&](std::span<const HammingPair> pairs) {
-        for (const HammingPair& p : pairs) visit(p.a, p.b, Variant{0});
+        for (const HammingPair& p : pairs) {
+          const int searched = p.distance;
+          const int tested_distance = hamming_distance(other[p.a], other[p.b]);
+          visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
+                by_phash ? tested_distance : searched);
+        }
       });
     };
     if (search_phash) timed("pHash self", 0, [&] { self_join(true); });
@@ -266,9 +366,14 @@ class Grouper {
     // Queries: each item turned the seven other ways, and each of its crop windows, one variant
     // at a time (8 bytes per item each, 16 with the other hash to test); base: the stored hashes.
     std::vector<uint64_t> queries;
-    std::vector<uint64_t> query_other;  // with match "both": the query's other hash, tested
+    std::vector<uint64_t> query_other;  // the query's other hash (with match "both", tested)
     std::vector<uint32_t> query_of;     // query -> position in reps
-    const auto cross_join = [&](Variant variant, bool present(const GroupingItem&)) {
+    // The variant's column, for the items whose hashes are in DedupOptions::variant_columns.
+    std::vector<uint64_t> column_p;
+    std::vector<uint64_t> column_d;
+    const auto cross_join = [&](Variant variant, bool in_memory(const GroupingItem&),
+                                bool in_columns(const GroupingItem&)) {
+      bool column_read = false;
       for (const bool by_phash : {true, false}) {
         if (by_phash ? !search_phash : !search_dhash) continue;
         queries.clear();
@@ -276,10 +381,16 @@ class Grouper {
         query_of.clear();
         for (size_t i = 0; i < n; ++i) {
           const GroupingItem& item = items_[reps[i]];
-          if (!present(item)) continue;
-          const auto [p, d] = hashes_of(item, variant);
+          const bool here = in_memory(item);
+          if (!here && !in_columns(item)) continue;
+          if (!here && !column_read) {
+            options_.variant_columns->read(variant, column_p, column_d);
+            column_read = true;
+          }
+          const auto [p, d] = here ? hashes_of(item, variant)
+                                   : std::pair{column_p[reps[i]], column_d[reps[i]]};
           queries.push_back(by_phash ? p : d);
-          if (both) query_other.push_back(by_phash ? d : p);
+          query_other.push_back(by_phash ? d : p);
           query_of.push_back(static_cast<uint32_t>(i));
         }
         // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
@@ -287,67 +398,88 @@ class Grouper {
         search.max_distance = by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
         const int second_t = by_phash ? variant_rule.dhash_threshold : variant_rule.phash_threshold;
         if (queries.empty() || search.max_distance < 0 || (both && second_t < 0)) continue;
-        search.second_queries = query_other;
-        search.second_base = both ? std::span<const uint64_t>(by_phash ? dhashes : phashes)
+        const std::vector<uint64_t>& other_base = by_phash ? dhashes : phashes;
+        search.second_queries = both ? std::span<const uint64_t>(query_other)
+                                     : std::span<const uint64_t>();
+        search.second_base = both ? std::span<const uint64_t>(other_base)
                                   : std::span<const uint64_t>();
         search.second_max_distance = both ? second_t : -1;
         hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
                            [&](std::span<const HammingPair> pairs) {
-                             for (const HammingPair& p : pairs) visit(query_of[p.a], p.b, variant);
+                             for (const HammingPair& p : pairs) {
+                               const int searched = p.distance;
+                               const int tested_distance =
+                                   hamming_distance(query_other[p.a], other_base[p.b]);
+                               visit(query_of[p.a], p.b, variant,
+                                     by_phash ? searched : tested_distance,
+                                     by_phash ? tested_distance : searched);
+                             }
                            });
       }
     };
+    const bool columns = options_.variant_columns != nullptr;
     if (options_.orientations) {
       for (Variant k = 1; k < kOrientationCount; ++k) {
         timed("turn", k, [&] {
-          cross_join(k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; });
+          cross_join(
+              k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; },
+              columns ? +[](const GroupingItem& item) { return item.orientations_in_columns; }
+                      : +[](const GroupingItem&) { return false; });
         });
       }
     }
     if (options_.crops) {
       for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
         timed("window", w - kFirstWindow, [&] {
-          cross_join(w, [](const GroupingItem& item) { return item.crop_phash != nullptr; });
+          cross_join(
+              w, [](const GroupingItem& item) { return item.crop_phash != nullptr; },
+              columns ? +[](const GroupingItem& item) { return item.crops_in_columns; }
+                      : +[](const GroupingItem&) { return false; });
         });
       }
     }
   }
 
   /// Near components among `reps` (exact-class representatives with hashes): union-find over
-  /// every pair the searches find and the rule accepts. The pairs are kept as well, while there
-  /// are at most DedupOptions::max_kept_pairs distinct ones (8 bytes each), so that settle() need not search
-  /// again: afterwards kept_pairs_ holds them as (slot of the smaller, slot of the larger) with
-  /// slots numbering the components' members one component after another, sorted, and
-  /// kept_ranges_[c] the run of component c. Past the budget they are dropped (kept_ranges_
-  /// stays empty) and settle() finds each large component's pairs again.
+  /// every pair the searches find and the rule accepts. The pairs are kept as well, with the best
+  /// match seen from each side (PairMatch, 16 bytes), while there are at most
+  /// DedupOptions::max_kept_pairs distinct ones, so that settle() needs neither another search
+  /// nor the variant hashes: afterwards kept_pairs_ holds them keyed by (slot of the smaller,
+  /// slot of the larger) with slots numbering the components' members one component after
+  /// another, sorted, and kept_ranges_[c] the run of component c. Past the budget they are
+  /// dropped (kept_ranges_ stays empty) and settle() finds each component's pairs again.
   std::vector<std::vector<size_t>> near_components(const std::vector<size_t>& reps) {
     const size_t n = reps.size();
     if (n < 2) return {};
     DisjointSets sets(n);
     bool keep = options_.max_kept_pairs > 0;
-    if (keep) kept_pairs_.reserve(std::min<size_t>(options_.max_kept_pairs, std::max<size_t>(n, 1024)));
-    // A pair comes back through several variants: when the buffer is full, duplicates go
-    // first; it grows only when that freed less than a quarter, and never past the budget.
+    // A pair comes back through several variants: duplicates are merged whenever the buffer
+    // holds half as many entries again as the distinct pairs after the last merge (at least
+    // kMergeBatch), so it stays within 1.5x the distinct pairs; past the budget it is dropped.
+    // Growing remaps the buffer's pages (PodBuffer), so it never holds two copies.
+    size_t merge_at = kMergeBatch;
     const auto make_room = [&] {
-      std::sort(kept_pairs_.begin(), kept_pairs_.end());
-      kept_pairs_.erase(std::unique(kept_pairs_.begin(), kept_pairs_.end()), kept_pairs_.end());
-      if (kept_pairs_.size() * 4 <= kept_pairs_.capacity() * 3) return;
-      if (kept_pairs_.capacity() >= options_.max_kept_pairs) {
+      merge_duplicates(kept_pairs_);
+      if (kept_pairs_.size() > options_.max_kept_pairs) {
         keep = false;
-        kept_pairs_ = {};
+        kept_pairs_.release();
         return;
       }
-      kept_pairs_.reserve(std::min(options_.max_kept_pairs, kept_pairs_.capacity() * 2));
+      merge_at = std::min(std::max(kMergeBatch, kept_pairs_.size() + kept_pairs_.size() / 2),
+                          options_.max_kept_pairs + 1);
     };
-    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant) {
+    merge_at = std::min(merge_at, options_.max_kept_pairs + 1);
+    for_each_candidate(reps, true, [&](size_t i, size_t j, Variant variant, int dp, int dd) {
       sets.unite(i, j);
       if (!keep || i == j) return;
-      if (kept_pairs_.size() == kept_pairs_.capacity()) {
+      if (kept_pairs_.size() >= merge_at) {
         make_room();
         if (!keep) return;
       }
-      kept_pairs_.push_back(uint64_t{std::min(i, j)} << 32 | std::max(i, j));
+      kept_pairs_.push_back(grouping_detail::pair_match(static_cast<uint32_t>(i),
+                                                        static_cast<uint32_t>(j), variant, dp, dd));
     });
+    if (keep) make_room();  // the last merge, and the budget on what is left
     // Components as runs of positions sorted by (root, position): flat, no map of vectors.
     std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)
     for (size_t i = 0; i < n; ++i) {
@@ -372,22 +504,24 @@ class Grouper {
       std::vector<uint32_t> slot_of(n);
       for (size_t k = 0; k < n; ++k) slot_of[by_root[k].second] = static_cast<uint32_t>(k);
       by_root = {};
-      for (uint64_t& key : kept_pairs_) {
-        const uint64_t a = slot_of[key >> 32];
-        const uint64_t b = slot_of[key & 0xffffffffU];
-        key = std::min(a, b) << 32 | std::max(a, b);
+      for (PairMatch& m : kept_pairs_) {
+        const uint64_t a = slot_of[m.first()];
+        const uint64_t b = slot_of[m.second()];
+        m.key = std::min(a, b) << 32 | std::max(a, b);
+        if (a > b) std::swap(m.low, m.high);
       }
-      std::sort(kept_pairs_.begin(), kept_pairs_.end());
-      kept_pairs_.erase(std::unique(kept_pairs_.begin(), kept_pairs_.end()), kept_pairs_.end());
+      merge_duplicates(kept_pairs_);
       kept_pairs_.shrink_to_fit();
       kept_ranges_.resize(components.size());
-      auto from = kept_pairs_.begin();
+      const PairMatch* from = kept_pairs_.begin();
+      const PairMatch* const last = kept_pairs_.end();
       for (size_t c = 0; c < components.size(); ++c) {
         // Both slots of a pair lie in one component, so its pairs are those whose smaller slot
         // is in the component's run.
         const uint64_t first = slot_start[c];
-        const auto to = std::lower_bound(from, kept_pairs_.end(),
-                                         (first + components[c].size()) << 32);
+        const PairMatch* to = std::lower_bound(
+            from, last, (first + components[c].size()) << 32,
+            [](const PairMatch& m, uint64_t key) { return m.key < key; });
         kept_ranges_[c] = KeptRange{static_cast<size_t>(from - kept_pairs_.begin()),
                                     static_cast<size_t>(to - kept_pairs_.begin()),
                                     static_cast<uint32_t>(first)};
@@ -401,38 +535,42 @@ class Grouper {
     return components;
   }
 
-  /// nearness() of items a and b over every variant of either against the other's stored hashes:
-  /// exactly the pairs the searches of near_components find.
-  [[nodiscard]] std::optional<Nearness> pair_nearness(size_t a, size_t b, bool any = false) const {
-    return nearness(items_[a], items_[b], rule_, options_, /*both_turns=*/true, any);
-  }
-
-  /// The near pairs inside one component (its representatives, ascending), as positions into
-  /// it, i < j, ascending, each once. Small components compare every pair; large ones run the
-  /// searches again over their own members and keep the accepted pairs. Memory: the
-  /// component's pairs, freed with it.
-  [[nodiscard]] std::vector<std::pair<uint32_t, uint32_t>> component_pairs(
-      const std::vector<size_t>& component) {
+  /// The near pairs inside one component (its representatives, ascending), keyed by positions
+  /// into it, each once, ascending, with their matches. Small components compare every pair;
+  /// large ones run the searches again over their own members. Memory: the component's pairs,
+  /// freed with it.
+  [[nodiscard]] PodBuffer<PairMatch> component_pairs(const std::vector<size_t>& component) {
+    need_rows();
     const size_t m = component.size();
-    std::vector<std::pair<uint32_t, uint32_t>> pairs;
+    PodBuffer<PairMatch> pairs;
     if (m <= kBruteComponent) {
       for (size_t i = 0; i < m; ++i) {
         for (size_t j = i + 1; j < m; ++j) {
-          if (pair_nearness(component[i], component[j], true)) {
-            pairs.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(j));
+          if (const auto match = grouping_detail::pair_matches(
+                  items_[component[i]], items_[component[j]], static_cast<uint32_t>(i),
+                  static_cast<uint32_t>(j), rule_, options_)) {
+            pairs.push_back(*match);
           }
         }
       }
       return pairs;
     }
-    for_each_candidate(component, false, [&](size_t i, size_t j, Variant) {
+    for_each_candidate(component, false, [&](size_t i, size_t j, Variant variant, int dp, int dd) {
       if (i != j) {
-        pairs.emplace_back(static_cast<uint32_t>(std::min(i, j)), static_cast<uint32_t>(std::max(i, j)));
+        pairs.push_back(grouping_detail::pair_match(static_cast<uint32_t>(i),
+                                                    static_cast<uint32_t>(j), variant, dp, dd));
       }
     });
-    std::sort(pairs.begin(), pairs.end());
-    pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+    merge_duplicates(pairs);
     return pairs;
+  }
+
+  /// Makes every item's variant hashes reachable through its pointers, for the comparisons of
+  /// whole rows (nearness, pair_matches): VariantColumns::load_rows, once.
+  void need_rows() {
+    if (rows_loaded_ || options_.variant_columns == nullptr) return;
+    rows_loaded_ = true;
+    options_.variant_columns->load_rows();
   }
 
   /// The members of the exact class that `rep` represents (just `rep` for a class of one).
@@ -484,47 +622,42 @@ class Grouper {
   void settle(const std::vector<size_t>& reps, size_t index) {
     const size_t m = reps.size();
     rank_component(reps);
-    // The component's pairs (positions into reps, i < j, ascending): kept by the search, or
-    // found again here.
-    std::vector<std::pair<uint32_t, uint32_t>> found;
-    std::span<const uint64_t> kept;
-    uint32_t first_slot = 0;
+    // The component's pairs (keys: positions into reps plus `base`, ascending) with their
+    // matches: kept by the search, or found again here.
+    PodBuffer<PairMatch> found;
+    std::span<const PairMatch> pairs;
+    uint32_t base = 0;
     if (index < kept_ranges_.size()) {
       const KeptRange& range = kept_ranges_[index];
-      kept = std::span<const uint64_t>(kept_pairs_).subspan(range.begin, range.end - range.begin);
-      first_slot = range.first_slot;
+      pairs = std::span<const PairMatch>(kept_pairs_.begin() + range.begin, range.end - range.begin);
+      base = range.first_slot;
     } else if (m > 1) {
       found = component_pairs(reps);
+      pairs = std::span<const PairMatch>(found.begin(), found.size());
     }
-    const auto for_each_pair = [&](auto&& visit) {
-      for (const uint64_t key : kept) {
-        visit(static_cast<uint32_t>(key >> 32) - first_slot,
-              static_cast<uint32_t>(key & 0xffffffffU) - first_slot);
-      }
-      for (const auto& [i, j] : found) visit(i, j);
-    };
-    result_.near_pairs += static_cast<int64_t>(kept.size() + found.size());
+    result_.near_pairs += static_cast<int64_t>(pairs.size());
     if (options_.store_pairs == PairStore::kAll) {
-      for_each_pair([&](uint32_t i, uint32_t j) {
-        emit_pair(reps[i], reps[j], pair_nearness(reps[i], reps[j]).value());
-      });
+      for (const PairMatch& p : pairs) {
+        emit_pair(reps[p.first() - base], reps[p.second() - base],
+                  grouping_detail::both_ways(p, true).value());
+      }
     }
-    // Neighbours of each position, flat: offsets[k]..offsets[k + 1] in `adjacent`.
+    // The pairs of each position, flat: offsets[k]..offsets[k + 1] in `adjacent`, as indices
+    // into `pairs`.
     std::vector<uint32_t> offsets(m + 1, 0);
-    for_each_pair([&](uint32_t i, uint32_t j) {
-      ++offsets[i + 1];
-      ++offsets[j + 1];
-    });
+    for (const PairMatch& p : pairs) {
+      ++offsets[p.first() - base + 1];
+      ++offsets[p.second() - base + 1];
+    }
     std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
     std::vector<uint32_t> adjacent(offsets.back());
     {
       std::vector<uint32_t> fill(offsets.begin(), offsets.end() - 1);
-      for_each_pair([&](uint32_t i, uint32_t j) {
-        adjacent[fill[i]++] = j;
-        adjacent[fill[j]++] = i;
-      });
+      for (size_t e = 0; e < pairs.size(); ++e) {
+        adjacent[fill[pairs[e].first() - base]++] = static_cast<uint32_t>(e);
+        adjacent[fill[pairs[e].second() - base]++] = static_cast<uint32_t>(e);
+      }
     }
-    found = {};
     const auto position_of = [&](size_t rep) {
       return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
     };
@@ -543,6 +676,7 @@ class Grouper {
               [&](const auto& x, const auto& y) { return better_keeper(x.first, y.first); });
 
     if (!options_.chain_guard) {
+      need_rows();
       const size_t keeper = by_keeper.front().first;
       std::vector<std::pair<size_t, Nearness>> near;
       for (size_t rep : reps) {
@@ -562,11 +696,13 @@ class Grouper {
         for (size_t head = 0; head < queue.size(); ++head) {
           const uint32_t from = queue[head];
           for (uint32_t k = offsets[from]; k < offsets[from + 1]; ++k) {
-            const uint32_t to = adjacent[k];
+            const PairMatch& p = pairs[adjacent[k]];
+            const uint32_t to = p.other(from + base) - base;
             if (seen[to] != 0) continue;
             seen[to] = 1;
             queue.push_back(to);
-            emit_pair(reps[from], reps[to], pair_nearness(reps[from], reps[to]).value());
+            emit_pair(reps[from], reps[to],
+                      grouping_detail::both_ways(p, p.first() == from + base).value());
           }
         }
       }
@@ -574,17 +710,19 @@ class Grouper {
     }
 
     std::vector<char> placed(m, 0);
-    // The unplaced representatives near `keeper` (of class `keeper_rep`), the keeper's own class
-    // first at distance 0: the group `keeper` would keep.
-    const auto gather = [&](size_t keeper, size_t keeper_rep) {
+    // The unplaced representatives near a keeper of class `keeper_rep`, the keeper's own class
+    // first at distance 0: the group that keeper would keep.
+    const auto gather = [&](size_t keeper_rep) {
       const uint32_t keeper_at = position_of(keeper_rep);
       std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
+      // The match seen from the keeper's side (its turns, either's windows). A keeper that is
+      // not its class's representative is a byte-identical copy of it and is compared as it.
       for (uint32_t k = offsets[keeper_at]; k < offsets[keeper_at + 1]; ++k) {
-        const uint32_t other_at = adjacent[k];
+        const PairMatch& p = pairs[adjacent[k]];
+        const uint32_t other_at = p.other(keeper_at + base) - base;
         if (placed[other_at] != 0) continue;
-        const size_t other = reps[other_at];
-        if (const auto n = nearness(items_[keeper], items_[other], rule_, options_)) {
-          near.emplace_back(other, *n);
+        if (const uint32_t code = p.from(keeper_at + base); code != kNoMatch) {
+          near.emplace_back(reps[other_at], nearness_of(code));
         }
       }
       return near;
@@ -598,12 +736,12 @@ class Grouper {
       // photo's copies against them. When the group's best is another member, the group is
       // gathered again around it, so every member stays within the thresholds of its keeper.
       size_t keeper = seed;
-      std::vector<std::pair<size_t, Nearness>> near = gather(keeper, exact_class_[keeper]);
+      std::vector<std::pair<size_t, Nearness>> near = gather(exact_class_[keeper]);
       for (int round = 0; round < kKeeperRounds && near.size() > 1; ++round) {
         const size_t best = best_of_group(near);
         if (best == keeper) break;
         keeper = best;
-        near = gather(keeper, exact_class_[keeper]);
+        near = gather(exact_class_[keeper]);
       }
       for (const auto& [rep, n] : near) placed[position_of(rep)] = 1;
       if (options_.store_pairs == PairStore::kForest) {
@@ -693,19 +831,22 @@ class Grouper {
   /// Components up to this size find their pairs by comparing every two members; larger ones by
   /// the Hamming searches over their own members (for_each_candidate).
   static constexpr size_t kBruteComponent = 512;
+  /// Kept pairs held before their duplicates are first merged (16 MB).
+  static constexpr size_t kMergeBatch = size_t{1} << 20;
   /// Where component c's pairs lie in kept_pairs_, and the slot its members are numbered from.
   struct KeptRange {
     size_t begin = 0;
     size_t end = 0;
     uint32_t first_slot = 0;
   };
-  std::vector<uint64_t> kept_pairs_;    ///< near_components: the pairs, while within budget
+  PodBuffer<PairMatch> kept_pairs_;    ///< near_components: the pairs, while within budget
   std::vector<KeptRange> kept_ranges_;  ///< per near component; empty when not kept
   /// How many times a group is gathered again around a better keeper (settle): in practice once;
   /// the bound only stops a cycle of relative rankings.
   static constexpr int kKeeperRounds = 4;
   std::vector<uint32_t> rank_;  ///< item -> its place in its component's keeper order (settle)
   std::vector<int16_t> jpeg_quality_;  ///< representative -> estimated JPEG quality, -1 unknown
+  bool rows_loaded_ = false;           ///< need_rows() has run
   GroupingResult result_;
 };
 

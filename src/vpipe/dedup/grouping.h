@@ -27,6 +27,8 @@ enum class PairStore { kNone, kForest, kAll };
 /// "The keeper"): the first that sets members apart decides.
 enum class KeeperCriterion { kPixels, kQuality, kOldest, kShortestPath, kLeastDegraded };
 
+class VariantColumns;
+
 /// Options of the grouping pass (`vpipe dedup`, `dedup:` in the pipeline config).
 struct DedupOptions {
   bool exact = true;  ///< group byte-identical files (content hash, confirmed byte for byte)
@@ -54,10 +56,13 @@ struct DedupOptions {
   /// file), every pair found with kAll (at a million clustered files, tens of millions).
   PairStore store_pairs = PairStore::kForest;
   /// Most distinct near pairs the search keeps in memory for the chain guard and the pair
-  /// count (8 bytes each; the default 32 Mi is 256 MB). Past it they are dropped and each
-  /// component of more than 512 members runs the searches again over its own members, which
-  /// costs time, not memory (docs/DEDUP.md, "At scale"). Not a config key: for tests and for
-  /// embedding callers that must bound memory harder.
+  /// count (16 bytes each with their matches, and up to half as many again between merges of
+  /// the duplicates: the default 32 Mi is at most 768 MB; 2 M clustered files had 18 M). Past
+  /// it they are dropped, the turned and windowed hashes are read into memory when they were
+  /// in variant_columns (272 bytes a file), and each component's pairs are found again while it
+  /// settles, the components of more than 512 members by the searches over their own members
+  /// (docs/DEDUP.md, "At scale"). Not a config key: for tests and for embedding callers that
+  /// must bound memory harder.
   size_t max_kept_pairs = size_t{32} << 20;
   std::vector<KeeperCriterion> keeper_order = {
       KeeperCriterion::kPixels, KeeperCriterion::kLeastDegraded, KeeperCriterion::kOldest,
@@ -75,6 +80,10 @@ struct DedupOptions {
   /// `least_degraded` is reached, once per exact class. The dedup pass reads the file's header
   /// (io/jpeg_quality.h). Empty: compression is not compared.
   std::function<int(size_t item)> jpeg_quality;
+  /// Where the searches read the turned and windowed hashes of items that do not point at them
+  /// (GroupingItem::in_columns): the dedup pass keeps them in a file, not in memory
+  /// (docs/DEDUP.md, "At scale"). Null: every item points at its own.
+  const VariantColumns* variant_columns = nullptr;
 };
 
 inline constexpr std::array<PairStore, 3> kAllPairStores = {PairStore::kNone, PairStore::kForest,
@@ -139,6 +148,22 @@ inline constexpr std::array<KeeperCriterion, 5> kAllKeeperCriteria = {
   return std::nullopt;
 }
 
+/// The turned and windowed hashes of the items, read one variant at a time: what the Hamming
+/// searches need, without all of them in memory at once (272 bytes per file).
+class VariantColumns {
+ public:
+  virtual ~VariantColumns() = default;
+  /// Item i's pHash and dHash turned by Orientation `variant` (1..7) or of crop window
+  /// `variant` - 8 (8..16), for every item (zeros where it has none), into p[i] and d[i]
+  /// (resized to the item count). Throws std::runtime_error when the store cannot be read.
+  virtual void read(size_t variant, std::vector<uint64_t>& p, std::vector<uint64_t>& d) const = 0;
+  /// Points every item in the columns at its hashes in memory (GroupingItem's
+  /// orientation_phash ... crop_dhash), for the comparisons that need whole rows: the searches
+  /// of a component again past DedupOptions::max_kept_pairs, and grouping without the chain
+  /// guard. Called at most once, from the calling thread of group_duplicates.
+  virtual void load_rows() const = 0;
+};
+
 /// One file as the grouping sees it. Views (`path`, the orientation arrays) must outlive the call.
 struct GroupingItem {
   // 8-byte fields first, flags last: no padding between them (2M items at scale).
@@ -169,6 +194,10 @@ struct GroupingItem {
   bool has_hashes = false;   ///< perceptual hashes present (the file decoded)
   bool rejected = false;     ///< failed the quality rules: chosen as keeper only if all are
   bool jpeg = false;         ///< a JPEG file (DedupOptions::jpeg_quality may estimate it)
+  /// Its orientation (and crop) hashes are in DedupOptions::variant_columns, not behind the
+  /// pointers above (until VariantColumns::load_rows sets them).
+  bool orientations_in_columns = false;
+  bool crops_in_columns = false;
 };
 
 /// Sets the keeper inputs of `item` that come straight from `record`: pixels, width, height,

@@ -96,4 +96,101 @@ struct Nearness {
                                                const PairRule& rule, const DedupOptions& options,
                                                bool both_turns = false, bool any = false);
 
+// --- Matches found by the searches, kept per pair so that settling needs no variant hashes ---
+//
+// A match code packs one accepted comparison as (pHash distance, dHash distance, order) into 19
+// bits, so that the smaller code is the one nearness() prefers: the smaller pHash distance, then
+// dHash, then the one it considers first. `order` numbers the comparisons nearness(a, b) makes
+// without both_turns, seen from a: 0 the stored hashes, 1..7 a turned that way, 8 + 2w a's crop
+// window w against b, 9 + 2w b's window w against a.
+
+/// No accepted comparison.
+inline constexpr uint32_t kNoMatch = UINT32_MAX;
+
+[[nodiscard]] constexpr uint32_t match_code(int phash_distance, int dhash_distance, uint32_t order) {
+  return static_cast<uint32_t>(phash_distance) << 12 | static_cast<uint32_t>(dhash_distance) << 5 |
+         order;
+}
+
+/// The Nearness a code stands for, seen from its side (`a`, whose turns it counts).
+[[nodiscard]] inline Nearness nearness_of(uint32_t code) {
+  const uint32_t order = code & 31;
+  return Nearness{static_cast<int>(code >> 12), static_cast<int>(code >> 5 & 127),
+                  order < kOrientationCount ? static_cast<Orientation>(order)
+                                            : Orientation::kIdentity};
+}
+
+/// A pair of positions the searches found, with the best match seen from each side: `low`
+/// from the smaller position (nearness(low, high) without both_turns), `high` from the larger.
+struct PairMatch {
+  uint64_t key;           ///< smaller position << 32 | larger
+  uint32_t low = kNoMatch;
+  uint32_t high = kNoMatch;
+
+  [[nodiscard]] uint32_t first() const { return static_cast<uint32_t>(key >> 32); }
+  [[nodiscard]] uint32_t second() const { return static_cast<uint32_t>(key & 0xffffffffU); }
+  /// The code seen from position `side` (one of the two).
+  [[nodiscard]] uint32_t from(uint32_t side) const { return side == first() ? low : high; }
+  /// The other position than `side`.
+  [[nodiscard]] uint32_t other(uint32_t side) const { return side == first() ? second() : first(); }
+  /// Keeps the better match of each side.
+  void merge(const PairMatch& m) {
+    low = std::min(low, m.low);
+    high = std::min(high, m.high);
+  }
+};
+
+/// The match of a search's hit: position i's `variant` within the rule of position j's stored
+/// hashes, at these distances (i != j).
+[[nodiscard]] inline PairMatch pair_match(uint32_t i, uint32_t j, Variant variant,
+                                          int phash_distance, int dhash_distance) {
+  uint32_t from_i = kNoMatch;  // seen from i: its own turn or window
+  uint32_t from_j = kNoMatch;  // seen from j: the other's window
+  if (variant == 0) {
+    from_i = from_j = match_code(phash_distance, dhash_distance, 0);
+  } else if (variant < kFirstWindow) {
+    from_i = match_code(phash_distance, dhash_distance, static_cast<uint32_t>(variant));
+  } else {
+    const auto w = static_cast<uint32_t>(variant - kFirstWindow);
+    from_i = match_code(phash_distance, dhash_distance, 8 + 2 * w);
+    from_j = match_code(phash_distance, dhash_distance, 9 + 2 * w);
+  }
+  if (i < j) return PairMatch{uint64_t{i} << 32 | j, from_i, from_j};
+  return PairMatch{uint64_t{j} << 32 | i, from_j, from_i};
+}
+
+/// Every comparison of items a and b (positions ia != ib) the rule accepts, merged into one
+/// PairMatch: what the searches find for the pair, over the variants `options` asks for and the
+/// items have. nullopt when none is accepted.
+[[nodiscard]] std::optional<PairMatch> pair_matches(const GroupingItem& a, const GroupingItem& b,
+                                                    uint32_t ia, uint32_t ib, const PairRule& rule,
+                                                    const DedupOptions& options);
+
+/// nearness(a, b, both_turns = true) from the pair's two sides, `a` its first position when
+/// `from_first`, else its second: the best of both in that call's order (stored, then a's and b's turn k, then a's and b's
+/// window w), b's turns inverted.
+[[nodiscard]] inline std::optional<Nearness> both_ways(PairMatch m, bool from_first) {
+  if (!from_first) std::swap(m.low, m.high);  // seen from the second: it is `a`
+  // Each side's order, renumbered into the order of nearness(a, b, both_turns).
+  const auto low_order = [](uint32_t o) {  // seen from a
+    if (o == 0) return 0U;
+    if (o < kOrientationCount) return 2 * o - 1;
+    return o - 8 + 15;  // 8 + 2w (a's window) -> 15 + 2w, 9 + 2w (b's) -> 16 + 2w
+  };
+  const auto high_order = [](uint32_t o) {  // seen from b
+    if (o == 0) return 0U;
+    if (o < kOrientationCount) return 2 * o;
+    return (o & 1) == 0 ? o - 8 + 16 : o - 9 + 15;  // b's own window -> 16 + 2w, a's -> 15 + 2w
+  };
+  // (distances, order in that call): the combined order runs to 32, past the code's 5 bits.
+  const auto rekey = [](uint32_t code, uint32_t order) { return uint64_t{code >> 5} << 6 | order; };
+  if (m.low == kNoMatch && m.high == kNoMatch) return std::nullopt;
+  const uint64_t low = m.low == kNoMatch ? UINT64_MAX : rekey(m.low, low_order(m.low & 31));
+  const uint64_t high = m.high == kNoMatch ? UINT64_MAX : rekey(m.high, high_order(m.high & 31));
+  if (low <= high) return nearness_of(m.low);
+  Nearness n = nearness_of(m.high);
+  n.orientation = inverse(n.orientation);
+  return n;
+}
+
 }  // namespace vpipe::grouping_detail

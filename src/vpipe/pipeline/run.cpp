@@ -130,6 +130,7 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   dedup.device = summary.device;
   dedup.gpu_join_min_hashes = static_cast<size_t>(config.devices.gpu_dedup_min_images);
   dedup.config_json = config_json;
+  dedup.scratch_dir = std::filesystem::absolute(config.manifest).parent_path();
   auto start = Clock::now();
   summary.dedup = run_dedup_pass(manifest, dedup);
   summary.deduplicated = true;

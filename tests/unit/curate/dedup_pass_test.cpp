@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "temp_dir.h"
@@ -84,6 +85,81 @@ TEST(DedupPass, AnEqualSizeReencodeAtLowerJpegQualityIsNotKept) {
   const DedupPassSummary old_order = run_dedup_pass(manifest, options);
   EXPECT_TRUE(old_order.keeper_reasons.empty());
   EXPECT_EQ(old_order.keepers_decided_by.at("quality"), 1);
+}
+
+TEST(DedupPass, TurnedAndWindowedHashesInAScratchFileGroupAsInMemoryAndLeaveNothingBehind) {
+  TempDir dir("vpipe_dedup_pass_scratch_");
+  // Pairs found only through a turn or a crop window (the stored hashes far apart), and a
+  // file scanned without turned or windowed hashes at all.
+  std::vector<FileRecord> files;
+  uint64_t seed = 0x243f6a8885a308d3ULL;
+  const auto next = [&] {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed;
+  };
+  for (int i = 0; i < 60; ++i) {
+    std::string name = "f";
+    name += std::to_string(i);
+    name += ".jpg";
+    FileRecord r = jpeg_file(dir.path() / name, 90, 300, 1'000 + i);
+    r.content_hash = {static_cast<uint64_t>(i) + 1, 2};
+    r.phash = next();
+    r.dhash = next();
+    r.has_orientation_hashes = i % 10 != 9;
+    r.has_crop_hashes = i % 10 != 9;
+    for (size_t k = 0; k < r.orientation_phash.size(); ++k) {
+      r.orientation_phash[k] = k == 0 ? r.phash : next();
+      r.orientation_dhash[k] = k == 0 ? r.dhash : next();
+    }
+    for (size_t w = 0; w < r.crop_phash.size(); ++w) {
+      r.crop_phash[w] = next();
+      r.crop_dhash[w] = next();
+    }
+    if (i % 3 == 1) {  // near the one before through its turn i % 7 + 1
+      const FileRecord& before = files.back();
+      r.orientation_phash[static_cast<size_t>(i % 7 + 1)] = before.phash ^ 0x5;
+      r.orientation_dhash[static_cast<size_t>(i % 7 + 1)] = before.dhash ^ 0x1;
+    } else if (i % 3 == 2) {  // its window i % 9 near the one before's stored hashes
+      const FileRecord& before = files.back();
+      r.crop_phash[static_cast<size_t>(i % 9)] = before.phash ^ 0x3;
+      r.crop_dhash[static_cast<size_t>(i % 9)] = before.dhash ^ 0x6;
+    }
+    files.push_back(r);
+  }
+  const fs::path db = dir.path() / "run.db";
+  {
+    Manifest manifest(db);
+    manifest.upsert_files(files);
+  }
+  const auto groups = [&] {
+    Manifest manifest(db);
+    std::vector<std::tuple<std::string, int64_t, bool, int, int, std::string>> out;
+    Manifest::CuratedQuery query;
+    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+      const DecisionRecord& d = row.decision;
+      out.emplace_back(row.file.path, d.group_id, d.is_keeper, d.phash_distance, d.dhash_distance,
+                       d.orientation);
+      return true;
+    });
+    return out;
+  };
+  DedupPassOptions options;
+  options.quality_enabled = false;
+  {
+    Manifest manifest(db);
+    (void)run_dedup_pass(manifest, options);  // no scratch folder: in memory
+  }
+  const auto in_memory = groups();
+  const DedupPassSummary summary = run_dedup_pass(db, options);  // the manifest's folder
+  // The stored hashes are random: every group comes from a turn or a window.
+  EXPECT_GE(summary.groups, 10);
+  EXPECT_EQ(groups(), in_memory);
+  // The scratch file was unlinked as soon as it was made.
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_NE(entry.path().filename().string().rfind(".vpipe-", 0), 0U) << entry.path();
+  }
 }
 
 TEST(DedupPass, GrayscaleInformsWhileDisabledAndRejectsWhenEnabled) {

@@ -749,6 +749,52 @@ std::pair<std::vector<std::pair<size_t, size_t>>, int64_t> naive_grouping(
   return {membership, pairs};
 }
 
+/// Items whose turned and windowed hashes are behind VariantColumns, as the dedup pass keeps
+/// them in a scratch file, instead of behind their own pointers.
+class InColumns final : public VariantColumns {
+ public:
+  explicit InColumns(std::span<const GroupingItem> source)
+      : items(source.begin(), source.end()), source_(source.begin(), source.end()) {
+    for (GroupingItem& item : items) {
+      item.orientations_in_columns = item.orientation_phash != nullptr;
+      item.crops_in_columns = item.crop_phash != nullptr;
+      item.orientation_phash = item.orientation_dhash = nullptr;
+      item.crop_phash = item.crop_dhash = nullptr;
+    }
+  }
+  void read(size_t variant, std::vector<uint64_t>& p, std::vector<uint64_t>& d) const override {
+    ++reads;
+    p.assign(source_.size(), 0);
+    d.assign(source_.size(), 0);
+    for (size_t i = 0; i < source_.size(); ++i) {
+      const GroupingItem& s = source_[i];
+      if (variant < kOrientationCount && s.orientation_phash != nullptr) {
+        p[i] = (*s.orientation_phash)[variant];
+        d[i] = (*s.orientation_dhash)[variant];
+      } else if (variant >= kOrientationCount && s.crop_phash != nullptr) {
+        p[i] = (*s.crop_phash)[variant - kOrientationCount];
+        d[i] = (*s.crop_dhash)[variant - kOrientationCount];
+      }
+    }
+  }
+  void load_rows() const override {
+    ++loads;
+    for (size_t i = 0; i < source_.size(); ++i) {
+      items[i].orientation_phash = source_[i].orientation_phash;
+      items[i].orientation_dhash = source_[i].orientation_dhash;
+      items[i].crop_phash = source_[i].crop_phash;
+      items[i].crop_dhash = source_[i].crop_dhash;
+    }
+  }
+
+  mutable std::vector<GroupingItem> items;  ///< what group_duplicates is given
+  mutable int reads = 0;
+  mutable int loads = 0;
+
+ private:
+  std::vector<GroupingItem> source_;
+};
+
 TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
   for (const auto& [big, margin] : {std::pair{false, 2}, std::pair{true, 2}, std::pair{false, 0},
                                      std::pair{true, 5}}) {
@@ -773,22 +819,38 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
     for (const PairStore store : kAllPairStores) runs.push_back({store, DedupOptions{}.max_kept_pairs});
     runs.push_back({PairStore::kAll, 0});
     runs.push_back({PairStore::kAll, 1500});
-    for (const auto& [store, budget] : runs) {
+    // And each with the turned and windowed hashes in columns (the dedup pass's scratch file).
+    std::vector<std::pair<Run, bool>> all_runs;
+    for (const Run& run : runs) {
+      all_runs.emplace_back(run, false);
+      all_runs.emplace_back(run, true);
+    }
+    for (const auto& [run, in_columns] : all_runs) {
+      const auto [store, budget] = run;
       DedupOptions options;
       options.variant_margin = margin;
       options.store_pairs = store;
       options.max_kept_pairs = budget;
+      const InColumns columns(items);
+      if (in_columns) options.variant_columns = &columns;
       int64_t stored = 0;
       const GroupingResult r = group_duplicates(
-          items, options, kAlwaysIdentical,
+          in_columns ? std::span<const GroupingItem>(columns.items) : items, options,
+          kAlwaysIdentical,
           [&](std::span<const NearPair> pairs) { stored += static_cast<int64_t>(pairs.size()); });
+      if (in_columns) {
+        // One read per variant; the rows only when the pairs were not kept.
+        EXPECT_EQ(columns.reads, 16) << "big " << big << ", budget " << budget;
+        EXPECT_EQ(columns.loads, r.pairs_kept ? 0 : 1) << "big " << big << ", budget " << budget;
+      }
       std::vector<std::pair<size_t, size_t>> membership;
       for (const DuplicateGroup& g : r.groups) {
         for (const GroupMember& m : g.members) membership.emplace_back(m.item, g.members[0].item);
       }
       std::sort(membership.begin(), membership.end());
       EXPECT_EQ(membership, expected) << "big " << big << ", margin " << margin << ", "
-                                      << to_string(store) << ", budget " << budget;
+                                      << to_string(store) << ", budget " << budget
+                                      << (in_columns ? ", in columns" : "");
       // Each keeper is the best of its own group, ranked among the group's members alone.
       for (const DuplicateGroup& g : r.groups) {
         std::vector<GroupingItem> own;
@@ -811,6 +873,30 @@ TEST(Grouping, MatchesTheNaiveDefinitionOnClusteredHashesWhateverIsStored) {
           << "big " << big << ", " << to_string(store);
     }
   }
+}
+
+TEST(Grouping, WithoutTheChainGuardTheRowsAreReadFromTheColumnsAndTheGroupsAreTheSame) {
+  ClusteredCorpus corpus(3, false);
+  const std::span<const GroupingItem> items = corpus.c.view();
+  DedupOptions options;
+  options.chain_guard = false;
+  const auto summary = [](const GroupingResult& r) {
+    std::vector<std::tuple<size_t, size_t, int, int, Orientation>> out;
+    for (const DuplicateGroup& g : r.groups) {
+      for (const GroupMember& m : g.members) {
+        out.emplace_back(m.item, g.members[0].item, m.phash_distance, m.dhash_distance,
+                         m.orientation);
+      }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const auto expected = summary(group_duplicates(items, options, kAlwaysIdentical));
+  ASSERT_GT(expected.size(), 40U);
+  const InColumns columns(items);
+  options.variant_columns = &columns;
+  EXPECT_EQ(summary(group_duplicates(columns.items, options, kAlwaysIdentical)), expected);
+  EXPECT_EQ(columns.loads, 1);  // every member's distance to its keeper needs both rows
 }
 
 TEST(Grouping, ThresholdsOutsideTheHashAreRefused) {
