@@ -272,6 +272,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     });
     summary.files = static_cast<int64_t>(items.size());
     if (variant_file) variant_file->finish();
+    manifest.release_memory();  // the rows are read; the searches need the room
     if (missing_orientations > 0) {
       log().warn(
           "dedup: {} files have no orientation hashes (scanned without them); they match "

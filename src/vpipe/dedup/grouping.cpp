@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <span>
@@ -117,6 +118,49 @@ void merge_duplicates(PodBuffer<PairMatch>& pairs) {
     }
   }
   pairs.resize(static_cast<size_t>(out - pairs.begin()));
+}
+
+/// Folds the entries after the first `sorted` of `pairs` (which are sorted by key, one per
+/// pair) into them: the new ones sorted and merged among themselves, then merged with the old
+/// from the back, a pair found again merged into its entry. Holds a copy of the new entries
+/// only, never a second copy of the old. Afterwards all of `pairs` is sorted, one per pair,
+/// and `sorted` is its size. O(old + new log new).
+void fold_new_pairs(PodBuffer<PairMatch>& pairs, size_t& sorted) {
+  const auto by_key = [](const PairMatch& x, const PairMatch& y) { return x.key < y.key; };
+  PairMatch* const first = pairs.begin();
+  const size_t old_count = sorted;
+  std::sort(first + old_count, pairs.end(), by_key);
+  // The new entries, one per pair, aside.
+  std::vector<PairMatch> fresh;
+  fresh.reserve(pairs.size() - old_count);
+  for (const PairMatch* it = first + old_count; it != pairs.end(); ++it) {
+    if (!fresh.empty() && fresh.back().key == it->key) {
+      fresh.back().merge(*it);
+    } else {
+      fresh.push_back(*it);
+    }
+  }
+  // Back to front into [0, old + fresh): the write position never passes an unread old entry.
+  size_t write = old_count + fresh.size();
+  size_t i = old_count;
+  size_t j = fresh.size();
+  while (j > 0) {
+    if (i > 0 && first[i - 1].key > fresh[j - 1].key) {
+      first[--write] = first[--i];
+    } else if (i > 0 && first[i - 1].key == fresh[j - 1].key) {
+      PairMatch merged = first[--i];
+      merged.merge(fresh[--j]);
+      first[--write] = merged;
+    } else {
+      first[--write] = fresh[--j];
+    }
+  }
+  // Entries merged with an old one left `write - i` slots unused in front of the merged run.
+  if (write > i) {
+    std::memmove(first + i, first + write, (old_count + fresh.size() - write) * sizeof(PairMatch));
+  }
+  pairs.resize(i + (old_count + fresh.size() - write));
+  sorted = pairs.size();
 }
 
 /// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
@@ -393,6 +437,11 @@ class Grouper {
           query_other.push_back(by_phash ? d : p);
           query_of.push_back(static_cast<uint32_t>(i));
         }
+        // The column is in the queries now: not held through the join (read again for the
+        // dHash search of match `either`).
+        column_p = {};
+        column_d = {};
+        column_read = false;
         // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
         const MatchRule& variant_rule = rule_.variant;
         search.max_distance = by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
@@ -453,33 +502,32 @@ class Grouper {
     if (n < 2) return {};
     DisjointSets sets(n);
     bool keep = options_.max_kept_pairs > 0;
-    // A pair comes back through several variants: duplicates are merged whenever the buffer
-    // holds half as many entries again as the distinct pairs after the last merge (at least
-    // kMergeBatch), so it stays within 1.5x the distinct pairs; past the budget it is dropped.
-    // Growing remaps the buffer's pages (PodBuffer), so it never holds two copies.
-    size_t merge_at = kMergeBatch;
-    const auto make_room = [&] {
-      merge_duplicates(kept_pairs_);
+    // A pair comes back through several variants: the pairs found since the last fold are
+    // folded into the sorted ones whenever they are a sixteenth as many (at least
+    // kMergeBatch), so the buffer holds at most about 1.07x the distinct pairs (and the fold a
+    // copy of the new ones); past the budget it is
+    // dropped. Growing remaps the buffer's pages (PodBuffer), so it never holds two copies.
+    size_t sorted = 0;
+    const auto fold = [&] {
+      fold_new_pairs(kept_pairs_, sorted);
       if (kept_pairs_.size() > options_.max_kept_pairs) {
         keep = false;
         kept_pairs_.release();
-        return;
+        sorted = 0;
       }
-      merge_at = std::min(std::max(kMergeBatch, kept_pairs_.size() + kept_pairs_.size() / 2),
-                          options_.max_kept_pairs + 1);
     };
-    merge_at = std::min(merge_at, options_.max_kept_pairs + 1);
     for_each_candidate(reps, true, [&](size_t i, size_t j, Variant variant, int dp, int dd) {
       sets.unite(i, j);
       if (!keep || i == j) return;
-      if (kept_pairs_.size() >= merge_at) {
-        make_room();
+      const size_t fresh = kept_pairs_.size() - sorted;
+      if (fresh >= std::min(std::max(kMergeBatch, sorted / 16), options_.max_kept_pairs + 1)) {
+        fold();
         if (!keep) return;
       }
       kept_pairs_.push_back(grouping_detail::pair_match(static_cast<uint32_t>(i),
                                                         static_cast<uint32_t>(j), variant, dp, dd));
     });
-    if (keep) make_room();  // the last merge, and the budget on what is left
+    if (keep) fold();  // the last, and the budget on what is left
     // Components as runs of positions sorted by (root, position): flat, no map of vectors.
     std::vector<std::pair<uint32_t, uint32_t>> by_root(n);  // (root, position)
     for (size_t i = 0; i < n; ++i) {
@@ -508,7 +556,7 @@ class Grouper {
         const uint64_t a = slot_of[m.first()];
         const uint64_t b = slot_of[m.second()];
         m.key = std::min(a, b) << 32 | std::max(a, b);
-        if (a > b) std::swap(m.low, m.high);
+        if (a > b) m.swap_sides();
       }
       merge_duplicates(kept_pairs_);
       kept_pairs_.shrink_to_fit();
@@ -831,7 +879,7 @@ class Grouper {
   /// Components up to this size find their pairs by comparing every two members; larger ones by
   /// the Hamming searches over their own members (for_each_candidate).
   static constexpr size_t kBruteComponent = 512;
-  /// Kept pairs held before their duplicates are first merged (16 MB).
+  /// Kept pairs found before the first fold of their duplicates (13 MB).
   static constexpr size_t kMergeBatch = size_t{1} << 20;
   /// Where component c's pairs lie in kept_pairs_, and the slot its members are numbered from.
   struct KeptRange {

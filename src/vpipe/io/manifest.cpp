@@ -1844,6 +1844,8 @@ std::string Manifest::integrity_check() const {
   return result;
 }
 
+void Manifest::release_memory() { sqlite3_db_release_memory(impl_->db); }
+
 void Manifest::checkpoint() {
   int wal_frames = 0;
   int checkpointed = 0;

@@ -239,6 +239,10 @@ class Manifest {
   /// Makes the WAL durable in the main file (wal_checkpoint(TRUNCATE)); called at the end of a run.
   void checkpoint();
 
+  /// Frees the page cache's unused pages (up to its 32 MB), for a pass that has read what it
+  /// needs and holds much in memory itself (the dedup pass at millions of files).
+  void release_memory();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
