@@ -15,6 +15,25 @@
 #include "vpipe/core/error.h"
 
 namespace vpipe {
+namespace {
+
+/// Moves `size` bytes at `offset` with `op` (pread or pwrite on the file), whatever the partial
+/// transfers: the reason on failure ("" when all moved).
+template <typename Op>
+std::string transfer_all(Op op, char* bytes, size_t size, off_t offset) {
+  while (size > 0) {
+    const ssize_t n = op(bytes, size, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::strerror(errno);
+    if (n == 0) return "the file ended early";
+    bytes += n;
+    size -= static_cast<size_t>(n);
+    offset += n;
+  }
+  return {};
+}
+
+}  // namespace
 
 std::unique_ptr<VariantFile> VariantFile::create(const std::filesystem::path& dir,
                                                  std::vector<GroupingItem>& items) {
@@ -51,20 +70,14 @@ void VariantFile::add(const FileRecord& f) {
 void VariantFile::finish() { flush(); }
 
 void VariantFile::flush() {
-  const auto* bytes = reinterpret_cast<const char*>(pending_.data());
-  size_t left = pending_.size() * sizeof(uint64_t);
-  auto offset = static_cast<off_t>(rows_ * kRowBytes);
-  while (left > 0) {
-    const ssize_t n = ::pwrite(fd_, bytes, left, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      throw IoError(fmt::format(
-          "dedup: cannot write the turned and windowed hashes to a scratch file in '{}': {}",
-          dir_.string(), n < 0 ? std::strerror(errno) : "no space written"));
-    }
-    bytes += n;
-    left -= static_cast<size_t>(n);
-    offset += n;
+  const std::string failed = transfer_all(
+      [&](char* bytes, size_t size, off_t offset) { return ::pwrite(fd_, bytes, size, offset); },
+      reinterpret_cast<char*>(pending_.data()), pending_.size() * sizeof(uint64_t),
+      static_cast<off_t>(rows_ * kRowBytes));
+  if (!failed.empty()) {
+    throw IoError(fmt::format(
+        "dedup: cannot write the turned and windowed hashes to a scratch file in '{}': {}",
+        dir_.string(), failed));
   }
   rows_ += pending_.size() / kRowWords;
   pending_.clear();
@@ -75,20 +88,14 @@ void VariantFile::for_each_row(Visit&& visit) const {
   std::vector<uint64_t> chunk(kChunkRows * kRowWords);
   for (size_t first = 0; first < rows_; first += kChunkRows) {
     const size_t count = std::min(kChunkRows, rows_ - first);
-    auto* bytes = reinterpret_cast<char*>(chunk.data());
-    size_t left = count * kRowBytes;
-    auto offset = static_cast<off_t>(first * kRowBytes);
-    while (left > 0) {
-      const ssize_t n = ::pread(fd_, bytes, left, offset);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        throw IoError(fmt::format(
-            "dedup: cannot read back the scratch file of turned and windowed hashes in '{}': {}",
-            dir_.string(), n < 0 ? std::strerror(errno) : "it is shorter than written"));
-      }
-      bytes += n;
-      left -= static_cast<size_t>(n);
-      offset += n;
+    const std::string failed = transfer_all(
+        [&](char* bytes, size_t size, off_t offset) { return ::pread(fd_, bytes, size, offset); },
+        reinterpret_cast<char*>(chunk.data()), count * kRowBytes,
+        static_cast<off_t>(first * kRowBytes));
+    if (!failed.empty()) {
+      throw IoError(fmt::format(
+          "dedup: cannot read back the scratch file of turned and windowed hashes in '{}': {}",
+          dir_.string(), failed));
     }
     for (size_t r = 0; r < count; ++r) visit(first + r, chunk.data() + r * kRowWords);
   }
