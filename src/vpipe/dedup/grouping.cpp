@@ -5,20 +5,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <optional>
 #include <span>
 #include <numeric>
 #include <stdexcept>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 
 #include "vpipe/core/log.h"
 #include "vpipe/dedup/hamming_index.h"
 #include "vpipe/dedup/nearness.h"
+#include "vpipe/dedup/pair_buffer.h"
 
 namespace vpipe {
 namespace {
@@ -33,135 +30,10 @@ using grouping_detail::nearness;
 using grouping_detail::nearness_of;
 using grouping_detail::PairMatch;
 using grouping_detail::PairRule;
+using grouping_detail::PodBuffer;
+using grouping_detail::fold_new_pairs;
+using grouping_detail::merge_duplicates;
 using grouping_detail::Variant;
-
-/// A growable array of trivially copyable values on malloc/realloc: a large one grows by
-/// remapping its pages instead of copying them into a second buffer, so growing never holds the
-/// old and the new copy at once, and capacity not yet written is not resident.
-template <typename T>
-class PodBuffer {
-  static_assert(std::is_trivially_copyable_v<T>);
-
- public:
-  PodBuffer() = default;
-  PodBuffer(const PodBuffer&) = delete;
-  PodBuffer& operator=(const PodBuffer&) = delete;
-  PodBuffer(PodBuffer&& other) noexcept
-      : data_(std::exchange(other.data_, nullptr)),
-        size_(std::exchange(other.size_, 0)),
-        capacity_(std::exchange(other.capacity_, 0)) {}
-  PodBuffer& operator=(PodBuffer&& other) noexcept {
-    if (this != &other) {
-      std::free(data_);
-      data_ = std::exchange(other.data_, nullptr);
-      size_ = std::exchange(other.size_, 0);
-      capacity_ = std::exchange(other.capacity_, 0);
-    }
-    return *this;
-  }
-  ~PodBuffer() { std::free(data_); }
-
-  [[nodiscard]] size_t size() const { return size_; }
-  [[nodiscard]] size_t capacity() const { return capacity_; }
-  [[nodiscard]] T* begin() { return data_; }
-  [[nodiscard]] T* end() { return data_ + size_; }
-  [[nodiscard]] const T* begin() const { return data_; }
-  [[nodiscard]] const T* end() const { return data_ + size_; }
-  void push_back(const T& value) {
-    if (size_ == capacity_) reserve(std::max<size_t>(16, capacity_ * 2));
-    data_[size_++] = value;
-  }
-  void reserve(size_t capacity) {
-    if (capacity <= capacity_) return;
-    resize_storage(capacity);
-  }
-  void resize(size_t size) {  // only shrinks
-    size_ = std::min(size, size_);
-  }
-  void shrink_to_fit() {
-    if (size_ < capacity_) resize_storage(size_);
-  }
-  void release() {
-    std::free(data_);
-    data_ = nullptr;
-    size_ = capacity_ = 0;
-  }
-
- private:
-  void resize_storage(size_t capacity) {
-    if (capacity == 0) {
-      release();
-      return;
-    }
-    void* grown = std::realloc(data_, capacity * sizeof(T));
-    if (grown == nullptr) throw std::bad_alloc();
-    data_ = static_cast<T*>(grown);
-    capacity_ = capacity;
-  }
-
-  T* data_ = nullptr;
-  size_t size_ = 0;
-  size_t capacity_ = 0;
-};
-
-/// Sorts `pairs` by key and merges the entries of one pair into one (the better match of each
-/// side).
-void merge_duplicates(PodBuffer<PairMatch>& pairs) {
-  std::sort(pairs.begin(), pairs.end(),
-            [](const PairMatch& x, const PairMatch& y) { return x.key < y.key; });
-  PairMatch* out = pairs.begin();
-  for (PairMatch* it = pairs.begin(); it != pairs.end(); ++it) {
-    if (out != pairs.begin() && (out - 1)->key == it->key) {
-      (out - 1)->merge(*it);
-    } else {
-      *out++ = *it;
-    }
-  }
-  pairs.resize(static_cast<size_t>(out - pairs.begin()));
-}
-
-/// Folds the entries after the first `sorted` of `pairs` (which are sorted by key, one per
-/// pair) into them: the new ones sorted and merged among themselves, then merged with the old
-/// from the back, a pair found again merged into its entry. Holds a copy of the new entries
-/// only, never a second copy of the old. Afterwards all of `pairs` is sorted, one per pair,
-/// and `sorted` is its size. O(old + new log new).
-void fold_new_pairs(PodBuffer<PairMatch>& pairs, size_t& sorted) {
-  const auto by_key = [](const PairMatch& x, const PairMatch& y) { return x.key < y.key; };
-  PairMatch* const first = pairs.begin();
-  const size_t old_count = sorted;
-  std::sort(first + old_count, pairs.end(), by_key);
-  // The new entries, one per pair, aside.
-  std::vector<PairMatch> fresh;
-  fresh.reserve(pairs.size() - old_count);
-  for (const PairMatch* it = first + old_count; it != pairs.end(); ++it) {
-    if (!fresh.empty() && fresh.back().key == it->key) {
-      fresh.back().merge(*it);
-    } else {
-      fresh.push_back(*it);
-    }
-  }
-  // Back to front into [0, old + fresh): the write position never passes an unread old entry.
-  size_t write = old_count + fresh.size();
-  size_t i = old_count;
-  size_t j = fresh.size();
-  while (j > 0) {
-    if (i > 0 && first[i - 1].key > fresh[j - 1].key) {
-      first[--write] = first[--i];
-    } else if (i > 0 && first[i - 1].key == fresh[j - 1].key) {
-      PairMatch merged = first[--i];
-      merged.merge(fresh[--j]);
-      first[--write] = merged;
-    } else {
-      first[--write] = fresh[--j];
-    }
-  }
-  // Entries merged with an old one left `write - i` slots unused in front of the merged run.
-  if (write > i) {
-    std::memmove(first + i, first + write, (old_count + fresh.size() - write) * sizeof(PairMatch));
-  }
-  pairs.resize(i + (old_count + fresh.size() - write));
-  sorted = pairs.size();
-}
 
 /// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
 /// no allocation per union.
