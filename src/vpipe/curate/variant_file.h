@@ -18,7 +18,7 @@ namespace vpipe {
 
 class VariantFile final : public VariantColumns {
  public:
-  /// A scratch file in `dir`, unlinked at once (nothing is left behind, whatever happens), for
+  /// A scratch file in `dir`, unlinked as soon as it is made (a crash leaves nothing), for
   /// the hashes of `items` (the caller's, which load_rows() points at rows in memory); nullptr
   /// when it cannot be made (the caller keeps the hashes in memory instead).
   static std::unique_ptr<VariantFile> create(const std::filesystem::path& dir,
