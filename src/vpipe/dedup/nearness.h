@@ -84,25 +84,13 @@ struct Nearness {
   Orientation orientation;
 };
 
-/// How near `b` is to `a`: `a` turned by each orientation against `b` (with `both_turns`, `b`
-/// turned against `a` too), and, with crops, each crop window of either against the other as it
-/// is. The best the rule accepts (rule.stored for the stored hashes, rule.variant for a turn or
-/// a window; the smallest pHash distance, then dHash; the first found on a tie), orientation
-/// such that b ~ a turned by it, or nullopt. With `any`, the first the rule accepts (is it a
-/// pair at all?). Without orientation or crop hashes (or when `options` does not ask for them)
-/// only the stored hashes are compared. The chain guard asks with `a` the keeper; the pairs the
-/// searches find are those nearness with `both_turns` accepts.
-[[nodiscard]] std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
-                                               const PairRule& rule, const DedupOptions& options,
-                                               bool both_turns = false, bool any = false);
-
 // --- Matches found by the searches, kept per pair so that settling needs no variant hashes ---
 //
 // A match code packs one accepted comparison as (pHash distance, dHash distance, order) into 19
-// bits, so that the smaller code is the one nearness() prefers: the smaller pHash distance, then
-// dHash, then the one it considers first. `order` numbers the comparisons nearness(a, b) makes
-// without both_turns, seen from a: 0 the stored hashes, 1..7 a turned that way, 8 + 2w a's crop
-// window w against b, 9 + 2w b's window w against a.
+// bits, so that the smaller code is the better match: the smaller pHash distance, then dHash,
+// then the earlier comparison. `order` numbers the comparisons seen from a pair's side a: 0 the
+// stored hashes, 1..7 a turned that way, 8 + 2w a's crop window w against b, 9 + 2w b's window
+// w against a (b's turns are seen from b's side only).
 
 /// No accepted comparison: above every code (the largest is 64 << 12 | 64 << 5 | 25).
 inline constexpr uint32_t kNoMatch = (uint32_t{1} << 19) - 1;
@@ -121,7 +109,7 @@ inline constexpr uint32_t kNoMatch = (uint32_t{1} << 19) - 1;
 }
 
 /// A pair of positions the searches found, with the best match seen from each side: `low`
-/// from the smaller position (nearness(low, high) without both_turns), `high` from the larger.
+/// from the smaller position (nearness(low, high)), `high` from the larger.
 /// 13 bytes, packed: at 2 M clustered files the search holds about 20 M of them.
 struct __attribute__((packed)) PairMatch {
   uint64_t key;                ///< smaller position << 32 | larger
@@ -174,12 +162,19 @@ static_assert(sizeof(PairMatch) == 13);
                                                     uint32_t ia, uint32_t ib, const PairRule& rule,
                                                     const DedupOptions& options);
 
-/// nearness(a, b, both_turns = true) from the pair's two sides, `a` its first position when
-/// `from_first`, else its second: the best of both in that call's order (stored, then a's and b's turn k, then a's and b's
-/// window w), b's turns inverted.
+/// How near `b` is to `a` (the keeper): the best match seen from a (its stored hashes, its
+/// turns, either's crop windows: the low side of pair_matches(a, b, 0, 1)), orientation such
+/// that b ~ a turned by it, or nullopt.
+[[nodiscard]] std::optional<Nearness> nearness(const GroupingItem& a, const GroupingItem& b,
+                                               const PairRule& rule, const DedupOptions& options);
+
+/// The best match of the pair seen from either side, `a` its first position when `from_first`,
+/// else its second, ties going to the earlier comparison in the order stored, then a's and b's
+/// turn k, then a's and b's window w; orientation such that b ~ a turned by it (b's turns
+/// inverted). nullopt when neither side has a match.
 [[nodiscard]] inline std::optional<Nearness> both_ways(PairMatch m, bool from_first) {
   if (!from_first) m.swap_sides();  // seen from the second: it is `a`
-  // Each side's order, renumbered into the order of nearness(a, b, both_turns).
+  // Each side's order, renumbered into that order over both sides.
   const auto low_order = [](uint32_t o) {  // seen from a
     if (o == 0) return 0U;
     if (o < kOrientationCount) return 2 * o - 1;
