@@ -8,7 +8,9 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <string>
+#include <utility>
 
 #include <unistd.h>
 
@@ -216,6 +218,9 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
                     options.scratch_dir.string());
       }
     }
+    // Taken before the rows are read: while no other connection commits after it, the ids
+    // written at the end still exist and skip their foreign-key lookups (DedupWrite).
+    const int64_t rows_read_at = manifest.others_version();
     manifest.for_each_file([&](const FileRecord& f) {
       const size_t index = items.size();
       GroupingItem& item = items.emplace_back();
@@ -290,11 +295,29 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     summary.timings.stages.push_back(step_metrics("load", items.size(), elapsed_ns(step_start)));
     log().debug("dedup: {:.0f} MB resident after loading {} rows", resident_mb(), items.size());
 
-    // Groups. Near pairs stream to the manifest in chunks as the search finds them.
+    // Groups. With store_pairs `all` the near pairs stream to the manifest in chunks as the
+    // groups settle (there can be tens of millions); a forest has at most one pair per file and
+    // waits, 12 bytes a pair, for the write, so it lands in the same transaction as the
+    // decisions, in key order.
     step_start = Clock::now();
-    manifest.clear_near_pairs();
+    const bool stream_pairs = options.dedup.store_pairs == PairStore::kAll;
+    if (stream_pairs) manifest.clear_near_pairs();
     std::vector<NearPairRecord> pair_rows;
+    struct HeldPair {
+      uint32_t a, b;  // items, a < b
+      uint8_t phash_distance, dhash_distance;
+      Orientation orientation;
+    };
+    std::vector<HeldPair> held_pairs;
     const NearPairSink sink = [&](std::span<const NearPair> pairs) {
+      if (!stream_pairs) {
+        for (const NearPair& p : pairs) {
+          held_pairs.push_back(HeldPair{static_cast<uint32_t>(p.a), static_cast<uint32_t>(p.b),
+                                        static_cast<uint8_t>(p.phash_distance),
+                                        static_cast<uint8_t>(p.dhash_distance), p.orientation});
+        }
+        return;
+      }
       pair_rows.clear();
       for (const NearPair& p : pairs) {
         pair_rows.push_back(NearPairRecord{
@@ -302,7 +325,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
             p.orientation == Orientation::kIdentity ? std::string()
                                                     : std::string(to_string(p.orientation))});
       }
-      manifest.add_near_pairs(pair_rows);
+      manifest.add_near_pairs(pair_rows, rows_read_at);
     };
     const ExactConfirm confirm = [&](size_t a, size_t b) {
       return files_identical(std::string(items[a].path), std::string(items[b].path));
@@ -407,7 +430,30 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     const std::vector<ThresholdRecord> thresholds =
         options.quality_enabled ? threshold_records(summary.effective_quality)
                                 : std::vector<ThresholdRecord>{};
-    manifest.replace_dedup_results(groups, items.size(), decide, thresholds);
+    // Rows in file id order append to the tables' b-trees (the items are in path order, which
+    // a parallel scan does not give ids in); the pairs by their ids.
+    std::vector<uint32_t> by_id(items.size());
+    std::iota(by_id.begin(), by_id.end(), uint32_t{0});
+    std::sort(by_id.begin(), by_id.end(),
+              [&](uint32_t x, uint32_t y) { return items[x].id < items[y].id; });
+    std::sort(held_pairs.begin(), held_pairs.end(), [&](const HeldPair& x, const HeldPair& y) {
+      return std::pair(items[x.a].id, items[x.b].id) < std::pair(items[y.a].id, items[y.b].id);
+    });
+    DedupWrite write;
+    write.rows_read_at = rows_read_at;
+    write.replace_pairs = !stream_pairs;
+    write.pair_count = held_pairs.size();
+    write.pair = [&](size_t k, NearPairRecord& row) {
+      const HeldPair& p = held_pairs[k];
+      row.a = items[p.a].id;
+      row.b = items[p.b].id;
+      row.phash_distance = p.phash_distance;
+      row.dhash_distance = p.dhash_distance;
+      if (p.orientation != Orientation::kIdentity) row.orientation = to_string(p.orientation);
+    };
+    manifest.replace_dedup_results(
+        groups, items.size(), [&](size_t k, DecisionRecord& d) { decide(by_id[k], d); },
+        thresholds, write);
     summary.timings.stages.push_back(
         step_metrics("write", items.size(), elapsed_ns(step_start)));
   } catch (...) {

@@ -904,12 +904,65 @@ void in_transaction(Impl& m, const char* doing, Body&& body) {
   }
 }
 
+/// Runs `body` as in_transaction, without foreign-key checks when `rows_read_at` (others_version
+/// taken before the caller read the rows its ids come from) shows that no other connection has
+/// committed since: then every id the caller writes exists. The version is compared while the
+/// write lock is held, so nothing can commit between the comparison and the rows; when it
+/// differs the transaction starts again with the checks on. foreign_keys can only change outside
+/// a transaction, hence the order.
+template <typename Impl, typename Body>
+void in_transaction_after_read(Impl& m, std::optional<int64_t> rows_read_at, const char* doing,
+                               Body&& body) {
+  if (!rows_read_at) {
+    in_transaction(m, doing, body);
+    return;
+  }
+  m.exec("PRAGMA foreign_keys = OFF", "cannot pause the foreign-key checks");
+  struct Restore {
+    sqlite3* db;
+    ~Restore() { sqlite3_exec(db, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr); }
+  } restore{m.db};
+  m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
+  bool unchanged = false;
+  try {
+    unchanged = m.query_int("PRAGMA data_version", "cannot read the data version") == *rows_read_at;
+  } catch (...) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  if (!unchanged) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    m.exec("PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+    in_transaction(m, doing, body);
+    return;
+  }
+  try {
+    body();
+    m.exec("COMMIT", doing);
+  } catch (...) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 void bind_int_or_null(sqlite3_stmt* stmt, int index, int64_t value, bool present) {
   if (present) {
     sqlite3_bind_int64(stmt, index, value);
   } else {
     sqlite3_bind_null(stmt, index);
   }
+}
+
+/// Writes one near pair with the INSERT of near_pairs prepared as `stmt`.
+template <typename Impl>
+void bind_near_pair(const Impl& m, sqlite3_stmt* stmt, const NearPairRecord& p) {
+  ResetOnExit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, p.a);
+  sqlite3_bind_int64(stmt, 2, p.b);
+  sqlite3_bind_int(stmt, 3, p.phash_distance);
+  sqlite3_bind_int(stmt, 4, p.dhash_distance);
+  bind_text_or_null(stmt, 5, p.orientation);
+  m.step_done(stmt, "cannot write a near pair");
 }
 
 }  // namespace
@@ -938,9 +991,10 @@ constexpr std::array<DedupIndex, 2> kDedupIndexes = {{
 
 void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
                                      const std::function<void(size_t, DecisionRecord&)>& decision,
-                                     std::span<const ThresholdRecord> thresholds) {
+                                     std::span<const ThresholdRecord> thresholds,
+                                     const DedupWrite& write) {
   Impl& m = *impl_;
-  in_transaction(m, "cannot commit the dedup results", [&] {
+  in_transaction_after_read(m, write.rows_read_at, "cannot commit the dedup results", [&] {
     m.exec("DELETE FROM quality_thresholds", "cannot clear thresholds");
     Statement threshold_stmt = m.prepare(
         "INSERT OR REPLACE INTO quality_thresholds (rule, signal, threshold, rejects_below, "
@@ -1013,29 +1067,38 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t
     for (const DedupIndex& index : kDedupIndexes) {
       m.exec(index.create, "cannot build an index");
     }
+    if (write.replace_pairs) {
+      m.exec("DELETE FROM near_pairs", "cannot clear near pairs");
+      Statement pair_stmt = m.prepare(
+          "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
+          "VALUES (?1, ?2, ?3, ?4, ?5)");
+      NearPairRecord p;
+      for (size_t i = 0; i < write.pair_count; ++i) {
+        p = NearPairRecord{};
+        write.pair(i, p);
+        bind_near_pair(m, pair_stmt.get(), p);
+      }
+    }
   });
+}
+
+int64_t Manifest::others_version() const {
+  return impl_->query_int("PRAGMA data_version", "cannot read the data version");
 }
 
 void Manifest::clear_near_pairs() {
   impl_->exec("DELETE FROM near_pairs", "cannot clear near pairs");
 }
 
-void Manifest::add_near_pairs(std::span<const NearPairRecord> pairs) {
+void Manifest::add_near_pairs(std::span<const NearPairRecord> pairs,
+                              std::optional<int64_t> rows_read_at) {
   if (pairs.empty()) return;
   Impl& m = *impl_;
-  in_transaction(m, "cannot commit near pairs", [&] {
+  in_transaction_after_read(m, rows_read_at, "cannot commit near pairs", [&] {
     Statement stmt = m.prepare(
         "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
         "VALUES (?1, ?2, ?3, ?4, ?5)");
-    for (const NearPairRecord& p : pairs) {
-      ResetOnExit reset(stmt.get());
-      sqlite3_bind_int64(stmt.get(), 1, p.a);
-      sqlite3_bind_int64(stmt.get(), 2, p.b);
-      sqlite3_bind_int(stmt.get(), 3, p.phash_distance);
-      sqlite3_bind_int(stmt.get(), 4, p.dhash_distance);
-      bind_text_or_null(stmt.get(), 5, p.orientation);
-      m.step_done(stmt.get(), "cannot write a near pair");
-    }
+    for (const NearPairRecord& p : pairs) bind_near_pair(m, stmt.get(), p);
   });
 }
 

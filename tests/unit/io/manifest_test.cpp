@@ -668,6 +668,72 @@ TEST_F(DedupResultsTest, AFailedPassLeavesThePreviousResults) {
   EXPECT_EQ(manifest.decision_counts().size(), 3U);
 }
 
+TEST_F(DedupResultsTest, OnlyAnotherConnectionsCommitMovesTheVersion) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  const int64_t before = manifest.others_version();
+  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
+  EXPECT_EQ(manifest.others_version(), before) << "this connection's own commit";
+  RawDb(db_path_).exec("UPDATE files SET size_bytes = size_bytes + 1 WHERE id = " +
+                       std::to_string(ids_[2]));
+  EXPECT_NE(manifest.others_version(), before);
+}
+
+TEST_F(DedupResultsTest, ResultsOfRowsReadBeforeAnotherCommitAreCheckedAgainstIt) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  const int64_t read_at = manifest.others_version();
+  // Another connection deletes c after the pass read its rows: the decision for c must not
+  // land unchecked, so the write fails whole and the previous results stay.
+  RawDb(db_path_).exec("DELETE FROM files WHERE id = " + std::to_string(ids_[2]));
+  const std::vector<DecisionRecord> rows = {decision(ids_[0], "keep"), decision(ids_[2], "keep")};
+  DedupWrite write;
+  write.rows_read_at = read_at;
+  EXPECT_THROW(manifest.replace_dedup_results(
+                   {}, rows.size(), [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, write),
+               ManifestError);
+  EXPECT_EQ(manifest.count_groups(), 1);
+  EXPECT_EQ(manifest.decision_counts().size(), 3U);
+}
+
+TEST_F(DedupResultsTest, PairsReplacedWithTheResultsAndTheChecksBackOnAfterwards) {
+  Manifest manifest(db_path_);
+  fill(manifest);
+  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[2], 9, 9, ""},
+                                                      {ids_[1], ids_[2], 8, 8, ""}});
+  const int64_t read_at = manifest.others_version();
+  const std::vector<DecisionRecord> rows = {decision(ids_[0], "keep", 1, true),
+                                            decision(ids_[1], "duplicate", 1)};
+  const std::vector<NearPairRecord> pairs = {{ids_[0], ids_[1], 5, 3, "mirror"}};
+  DedupWrite write;
+  write.rows_read_at = read_at;
+  write.replace_pairs = true;
+  write.pair_count = pairs.size();
+  write.pair = [&](size_t i, NearPairRecord& row) { row = pairs[i]; };
+  manifest.replace_dedup_results(
+      std::vector<GroupRecord>{{1, "near", ids_[0], 2, 5}}, rows.size(),
+      [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, write);
+  EXPECT_EQ(manifest.decision_counts(),
+            (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}}));
+  RawDb raw(db_path_, SQLITE_OPEN_READONLY);
+  EXPECT_EQ(raw.text("SELECT group_concat(a || '-' || b || ':' || phash_distance || ',' || "
+                     "dhash_distance || ',' || orientation, ' ') FROM near_pairs"),
+            std::to_string(ids_[0]) + "-" + std::to_string(ids_[1]) + ":5,3,mirror")
+      << "the pairs of the previous pass are gone, the new one is in";
+  // The pass's write turned the foreign-key checks off for itself only.
+  EXPECT_THROW(manifest.replace_dedup_results({}, std::vector<DecisionRecord>{decision(999999, "keep")}),
+               ManifestError);
+  EXPECT_THROW(manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], 999999, 1, 1, ""}}),
+               ManifestError);
+  // Without replace_pairs near_pairs stays as it is (a pass that streamed them).
+  DedupWrite keep_pairs;
+  keep_pairs.rows_read_at = manifest.others_version();
+  manifest.replace_dedup_results(
+      std::vector<GroupRecord>{{1, "near", ids_[0], 2, 5}}, rows.size(),
+      [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, keep_pairs);
+  EXPECT_EQ(manifest.count_near_pairs(), 1);
+}
+
 TEST_F(DedupResultsTest, NearPairsStreamInAndClear) {
   Manifest manifest(db_path_);
   fill(manifest);
