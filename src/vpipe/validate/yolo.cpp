@@ -139,6 +139,10 @@ std::optional<fs::path> swap_component(const fs::path& rel, const std::string& f
   return std::nullopt;
 }
 
+/// Class ids from this on are refused whatever data.yaml says: 2^53, the first integer a double
+/// cannot tell from its neighbour.
+constexpr double kLargestClassId = 9007199254740992.0;
+
 bool parse_number(std::string_view token, double& value) {
   const char* end = token.data() + token.size();
   const auto [ptr, ec] = std::from_chars(token.data(), end, value);
@@ -202,13 +206,16 @@ void check_label_file(const std::string& path, const std::string& text, const Da
       malformed(fmt::format("class id '{}' is not an integer", tokens[0]));
       continue;
     }
-    const auto cls = static_cast<int64_t>(v[0]);
-    if (cls < 0 || (data.classes && cls >= *data.classes)) {
+    // The id is named as written: past 2^53 a double holds no exact integer, and past int64 it
+    // has no conversion at all (1e30 once showed as -9223372036854775808).
+    const bool representable = v[0] >= 0 && v[0] < kLargestClassId;
+    const int64_t cls = representable ? static_cast<int64_t>(v[0]) : -1;
+    if (!representable || (data.classes && cls >= *data.classes)) {
       report.add(path, line_no, Severity::kError, "class_out_of_range",
-                 data.classes
-                     ? fmt::format("class id {} is outside 0..{} (data.yaml has {} classes)", cls,
-                                   *data.classes - 1, *data.classes)
-                     : fmt::format("class id {} is negative", cls));
+                 data.classes ? fmt::format("class id {} is outside 0..{} (data.yaml has {} classes)",
+                                            tokens[0], *data.classes - 1, *data.classes)
+                 : v[0] < 0   ? fmt::format("class id {} is negative", tokens[0])
+                              : fmt::format("class id {} is too large for a class id", tokens[0]));
     }
 
     Box box;

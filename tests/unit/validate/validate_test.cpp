@@ -200,6 +200,37 @@ TEST_F(ValidateTest, YoloDuplicatesAreSameClassAndIouAboveThreshold) {
   EXPECT_EQ(keys(r), expected) << describe(r);
 }
 
+TEST_F(ValidateTest, AHugeClassIdIsNamedAsWritten) {
+  const fs::path d = make_clean_yolo("huge");
+  write_text(d / "labels/train/a.txt",
+             "1e30 0.5 0.5 0.4 0.4\n"
+             "9223372036854775808 0.5 0.5 0.2 0.2\n"
+             "-9e99 0.5 0.5 0.2 0.2\n");
+  const ValidationReport r = validate(d);
+  std::vector<std::string> messages;
+  for (const auto& f : r.findings) {
+    if (f.kind == "class_out_of_range") messages.push_back(f.message);
+  }
+  ASSERT_EQ(messages.size(), 3U) << describe(r);
+  EXPECT_NE(messages[0].find("class id 1e30 "), std::string::npos) << messages[0];
+  EXPECT_NE(messages[1].find("class id 9223372036854775808 "), std::string::npos) << messages[1];
+  EXPECT_NE(messages[2].find("class id -9e99 "), std::string::npos) << messages[2];
+  for (const std::string& m : messages) {
+    EXPECT_EQ(m.find("-9223372036854775808"), std::string::npos) << m;
+  }
+  // Without data.yaml a huge id is still refused (no class list holds 2^53 names).
+  fs::remove(d / "data.yaml");
+  const ValidationReport bare = validate(d);
+  int refused = 0;
+  for (const auto& f : bare.findings) {
+    if (f.kind == "class_out_of_range") {
+      ++refused;
+      EXPECT_EQ(f.message.find("-9223372036854775808"), std::string::npos) << f.message;
+    }
+  }
+  EXPECT_EQ(refused, 3) << describe(bare);
+}
+
 TEST_F(ValidateTest, YoloWithoutDataYamlWarnsAndChecksOnlyNegativeClasses) {
   const fs::path d = make_clean_yolo("noyaml");
   fs::remove(d / "data.yaml");
