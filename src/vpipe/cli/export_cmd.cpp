@@ -40,7 +40,7 @@ void add_export_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--min-score", args->min_score, "coco/yolo/detections: leave out predictions scoring below this")->check(CLI::Range(0.0f, 1.0f));
   cmd->add_flag("--all", args->all, "coco/yolo/detections: every inferred file, not only the keepers of the dedup pass");
   cmd->add_flag("--copy", args->copy, "coco/yolo directory: copy images into images/ instead of hard-linking them");
-  cmd->add_flag("--force", args->force, "coco/yolo directory: replace an existing directory written by an earlier export");
+  cmd->add_flag("--force", args->force, "replace an existing output file that is not an earlier export of this format (or a symbolic link); coco/yolo directory: replace the directory of an earlier export");
   cmd->callback([args, exit_code] {
     ExportOptions options;
     if (!parse_export_format(args->format, options.format)) {

@@ -148,7 +148,22 @@ int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) 
   if (manifest.decision_counts().empty() && manifest.count_files() > 0) {
     throw ConfigError("export: the manifest has no decisions yet; run `vpipe dedup` first");
   }
-  ExportSink sink(options.out);
+  ExportSink sink(options.out, options.force, [&](std::string_view head) {
+    switch (options.format) {
+      case ExportFormat::kCsv:
+        return head.starts_with(kCsvHeader);
+      case ExportFormat::kJsonl:
+        return head.empty() || head.starts_with("{\"path\":");
+      case ExportFormat::kKeepers: {
+        // A list of paths: earlier when its first entry is a file of this manifest.
+        const size_t end = head.find(options.null_terminated ? '\0' : '\n');
+        return head.empty() ||
+               (end != std::string_view::npos && manifest.find_file(head.substr(0, end)));
+      }
+      default:
+        return false;
+    }
+  });
   int64_t written = 0;
   Manifest::CuratedQuery query;
   if (options.format == ExportFormat::kKeepers) query.decision = "keep";

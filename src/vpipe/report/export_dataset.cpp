@@ -30,6 +30,9 @@ namespace fs = std::filesystem;
 
 /// Marks a directory as written by `vpipe export`: only such a directory is replaced by --force.
 constexpr const char* kExportMarker = ".vpipe-export";
+/// How a COCO JSON file of vpipe export begins: an existing --out that begins so is an earlier
+/// export, replaced without --force.
+constexpr std::string_view kCocoStart = "{\"info\":{\"description\":\"vpipe export\",";
 
 std::string errno_text(int err) { return std::generic_category().message(err); }
 
@@ -267,11 +270,10 @@ DatasetExportSummary export_coco(const Manifest& manifest, const ExportOptions& 
   if (!annotations) throw IoError("export: cannot create a temporary file: " + errno_text(errno));
   std::map<int, std::string> categories;  // class id -> name
   {
-    ExportSink sink(json_path);
-    sink.write(fmt::format(
-        "{{\"info\":{{\"description\":\"vpipe export\",\"model\":{},\"vpipe_version\":{}}},\n"
-        "\"images\":[",
-        json_quote(summary.model), json_quote(kVersion)));
+    ExportSink sink(json_path, options.force,
+                    [](std::string_view head) { return head.starts_with(kCocoStart); });
+    sink.write(fmt::format("{}\"model\":{},\"vpipe_version\":{}}},\n\"images\":[", kCocoStart,
+                           json_quote(summary.model), json_quote(kVersion)));
     std::string stem;
     std::string file_name;
     std::string line;
@@ -398,7 +400,8 @@ constexpr const char* kDetectionsHeader =
 DatasetExportSummary export_detections_csv(const Manifest& manifest, const ExportOptions& options,
                                            const Manifest::DetectionQuery& query,
                                            DatasetExportSummary summary) {
-  ExportSink sink(options.out);
+  ExportSink sink(options.out, options.force,
+                  [](std::string_view head) { return head.starts_with(kDetectionsHeader); });
   sink.write(kDetectionsHeader);
   std::string line;
   manifest.for_each_detection(query, [&](const Manifest::FileDetections& row) {

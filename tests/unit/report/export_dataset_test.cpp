@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -377,6 +378,66 @@ TEST_F(ExportDatasetTest, ModelMustBeChosenWhenThereAreSeveral) {
   Manifest empty(dir_ / "empty.db");
   EXPECT_THROW(export_dataset(empty, options(ExportFormat::kCoco, dir_ / "e.json", "")),
                ConfigError);
+}
+
+TEST_F(ExportDatasetTest, AnExistingFileIsReplacedOnlyIfAnEarlierExportOrWithForce) {
+  const std::string photo_bytes = std::string("\xFF\xD8\xFF\xE0", 4) + "a photo, not an export";
+  const auto bytes_of = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  struct Case {
+    ExportFormat format;
+    const char* name;
+    bool null_terminated;
+  };
+  for (const Case& c : {Case{ExportFormat::kCsv, "out.csv", false},
+                        Case{ExportFormat::kJsonl, "out.jsonl", false},
+                        Case{ExportFormat::kKeepers, "keepers.txt", false},
+                        Case{ExportFormat::kKeepers, "keepers0.txt", true},
+                        Case{ExportFormat::kDetections, "detections.csv", false},
+                        Case{ExportFormat::kCoco, "coco.json", false}}) {
+    SCOPED_TRACE(c.name);
+    const fs::path out = dir_ / c.name;
+    ExportOptions o = options(c.format, out);
+    o.null_terminated = c.null_terminated;
+    export_manifest(*manifest_, o);
+    const std::string first = bytes_of(out);
+    ASSERT_FALSE(first.empty());
+    // Its own earlier export is replaced without --force.
+    EXPECT_NO_THROW(export_manifest(*manifest_, o));
+    EXPECT_EQ(bytes_of(out), first);
+
+    // A file it never wrote is refused and left as it was, unless --force.
+    std::ofstream(out, std::ios::binary | std::ios::trunc) << photo_bytes;
+    EXPECT_THROW(export_manifest(*manifest_, o), ConfigError);
+    EXPECT_EQ(bytes_of(out), photo_bytes);
+    ExportOptions forced = o;
+    forced.force = true;
+    export_manifest(*manifest_, forced);
+    EXPECT_EQ(bytes_of(out), first);
+
+    // A symbolic link is refused (the rename would replace the link, not write through it);
+    // with --force the link is replaced and what it pointed to stays.
+    const fs::path target = dir_ / (std::string(c.name) + ".photo.jpg");
+    std::ofstream(target, std::ios::binary) << photo_bytes;
+    const fs::path link = dir_ / (std::string("link-") + c.name);  // coco: a .json name is a file
+    fs::create_symlink(target, link);
+    ExportOptions through = o;
+    through.out = link;
+    EXPECT_THROW(export_manifest(*manifest_, through), ConfigError);
+    EXPECT_TRUE(fs::is_symlink(link));
+    through.force = true;
+    export_manifest(*manifest_, through);
+    EXPECT_FALSE(fs::is_symlink(link));
+    EXPECT_EQ(bytes_of(link), first);
+    EXPECT_EQ(bytes_of(target), photo_bytes);
+  }
+  // A keepers list of paths this manifest does not hold is not an earlier export.
+  const fs::path list = dir_ / "mine.txt";
+  std::ofstream(list) << "/home/someone/notes.txt\n";
+  EXPECT_THROW(export_manifest(*manifest_, options(ExportFormat::kKeepers, list)), ConfigError);
+  expect_no_leftovers();
 }
 
 TEST_F(ExportDatasetTest, ExistingDirectoryIsReplacedOnlyWithForceAndOnlyIfAnExport) {
