@@ -19,6 +19,7 @@ void add_report_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--thumbnail-size", options->thumbnail_size, "longer side of thumbnails, pixels")->capture_default_str()->check(CLI::Range(16, 1024));
   cmd->add_option("--threads", options->threads, "thumbnail workers (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_option("--title", options->title, "page title");
+  cmd->add_flag("--force", options->force, "write into an existing folder that holds no earlier report (its index.html and pages are replaced)");
   cmd->callback([db, options, out, exit_code] {
     options->out_dir = *out;
     const ReportSummary s = write_report(std::filesystem::path(*db), *options);

@@ -7,6 +7,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/device/devices.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/report/html_report.h"
 
 namespace vpipe {
 namespace {
@@ -65,6 +66,9 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
                inventory.cuda[static_cast<size_t>(std::stoi(summary.device.substr(5)))].name,
                infer_threads, defaults.memory_budget_bytes >> 20);
   }
+
+  // A report folder that would overwrite someone's files fails now, not after every pass.
+  if (!config.report.out.empty()) check_report_dir(config.report.out, false);
 
   // The scan's settings, shared by the crawl's scan of its downloads and the scan of inputs.
   ScanOptions scan;

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <deque>
 #include <functional>
@@ -1909,12 +1910,37 @@ class ReportWriter {
 
 }  // namespace
 
+void check_report_dir(const fs::path& out_dir, bool force) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(out_dir, ec);
+  if (!fs::exists(status)) return;
+  if (!fs::is_directory(status)) {
+    throw ConfigError(fmt::format("report: '{}' exists and is not a directory; choose another folder",
+                                  out_dir.string()));
+  }
+  if (force || fs::is_empty(out_dir, ec)) return;
+  // Every page vpipe writes carries this in its head.
+  constexpr std::string_view kGenerator = "<meta name=\"generator\" content=\"vpipe\">";
+  std::string head(4096, '\0');
+  if (std::FILE* index = std::fopen((out_dir / "index.html").c_str(), "rb"); index != nullptr) {
+    head.resize(std::fread(head.data(), 1, head.size(), index));
+    std::fclose(index);
+    if (head.find(kGenerator) != std::string::npos) return;
+  }
+  throw ConfigError(fmt::format(
+      "report: '{}' is not empty and holds no earlier vpipe report (an index.html written by "
+      "vpipe); its index.html and pages would be replaced. Choose another folder or empty it "
+      "(`vpipe report --force` writes into it anyway)",
+      out_dir.string()));
+}
+
 ReportSummary write_report(const Manifest& manifest, const ReportOptions& options) {
   if (options.page_size < 1) {
     throw ConfigError(
         fmt::format("report page size must be at least 1, not {}", options.page_size));
   }
   if (options.out_dir.empty()) throw ConfigError("report needs an output directory");
+  check_report_dir(options.out_dir, options.force);
   std::error_code ec;
   fs::create_directories(options.out_dir, ec);
   if (ec) {

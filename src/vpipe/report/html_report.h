@@ -16,7 +16,16 @@ struct ReportOptions {
   int threads = 0;                ///< thumbnail workers; 0 = hardware concurrency
   std::string title;              ///< page title; empty = "vpipe report"
   int max_group_members = 12;     ///< members shown per group card; the rest are counted
+  /// Write into an existing out_dir that is not an earlier report (check_report_dir).
+  bool force = false;
 };
+
+/// Refuses (ConfigError naming it) an out_dir that exists and is not a place for a report: not
+/// a directory, or a non-empty directory without an earlier vpipe report in it (an index.html
+/// whose head names vpipe as its generator) unless `force`. A missing or empty directory and an
+/// earlier report pass: a report is rewritten in place, its thumbnails reused. write_report
+/// calls it; `vpipe run` calls it before its first pass, so a bad report.out fails at once.
+void check_report_dir(const std::filesystem::path& out_dir, bool force);
 
 /// What `write_report` did.
 struct ReportSummary {

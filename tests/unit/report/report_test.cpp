@@ -149,6 +149,41 @@ TEST_F(ReportTest, WritesEveryPage) {
   }
 }
 
+TEST_F(ReportTest, AFolderThatHoldsNoEarlierReportIsRefusedUnlessForced) {
+  const auto text_of = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  // Someone's web folder: its index.html is not vpipe's.
+  const fs::path site = out_.parent_path() / "site";
+  fs::create_directories(site);
+  std::ofstream(site / "index.html") << "<html><body>my homepage</body></html>";
+  std::ofstream(site / "photo.jpg") << "jpeg bytes";
+  try {
+    write_report(db_, options_for(site));
+    ADD_FAILURE() << "a foreign folder was written into";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(site.string()), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(text_of(site / "index.html"), "<html><body>my homepage</body></html>");
+  EXPECT_FALSE(fs::exists(site / "style.css"));
+  ReportOptions forced = options_for(site);
+  forced.force = true;
+  write_report(db_, forced);
+  EXPECT_NE(text_of(site / "index.html").find("generator"), std::string::npos);
+  EXPECT_EQ(text_of(site / "photo.jpg"), "jpeg bytes");  // written into, nothing removed
+  // An earlier report is rewritten without asking; so is an empty folder.
+  EXPECT_NO_THROW(write_report(db_, options_for(site)));
+  const fs::path empty = out_.parent_path() / "empty";
+  fs::create_directories(empty);
+  EXPECT_NO_THROW(write_report(db_, options_for(empty)));
+  // A file where the folder should be.
+  const fs::path file = out_.parent_path() / "report.txt";
+  std::ofstream(file) << "notes";
+  EXPECT_THROW(write_report(db_, options_for(file)), ConfigError);
+  EXPECT_EQ(text_of(file), "notes");
+}
+
 TEST_F(ReportTest, ShowsEveryGroupOnce) {
   write_report(db_, options_for(out_));
   const Manifest m(db_);
