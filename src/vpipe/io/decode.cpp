@@ -94,17 +94,6 @@ using decode_detail::refuse_size;
 
 namespace {
 
-std::string hex_prefix(std::span<const uint8_t> bytes) {
-  std::string out;
-  const size_t n = std::min<size_t>(bytes.size(), 8);
-  for (size_t i = 0; i < n; ++i) {
-    char hex[4];
-    std::snprintf(hex, sizeof(hex), i == 0 ? "%02x" : " %02x", bytes[i]);
-    out += hex;
-  }
-  return out;
-}
-
 /// The smallest TurboJPEG scaling factor (<= 1) that keeps the longer side >= min_long_side;
 /// 1/1 when min_long_side is 0 or the image is already smaller.
 tjscalingfactor pick_scaling(int width, int height, int min_long_side) {
@@ -254,8 +243,9 @@ DecodeResult Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions
   try {
     switch (format) {
       case ImageFormat::kUnknown:
-        fail(result, ItemStatus::kNotImage,
-             "not an image: unrecognised signature " + hex_prefix(bytes));
+        // Never the bytes themselves: a message can reach a terminal, a log or a report, and
+        // the file may be one the user did not mean to show (validate of a hostile dataset).
+        fail(result, ItemStatus::kNotImage, "not an image: unrecognised signature");
         return result;
       case ImageFormat::kJpeg:
         result = impl_->decode_jpeg(bytes, options);

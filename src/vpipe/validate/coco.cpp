@@ -45,6 +45,15 @@ struct CocoImage {
   std::vector<LabelledBox> boxes;  ///< valid bboxes of its annotations, in file order
 };
 
+/// True when `path` names `folder` or something inside it, by the names alone (lexically, after
+/// removing "." and ".."; symbolic links are not followed).
+bool within(const fs::path& path, const fs::path& folder) {
+  const fs::path p = fs::absolute(path).lexically_normal();
+  const fs::path f = fs::absolute(folder).lexically_normal();
+  const fs::path rest = p.lexically_relative(f);
+  return !rest.empty() && *rest.begin() != "..";
+}
+
 /// The folders `file_name` may be relative to, in the order they are tried.
 std::vector<fs::path> image_bases(const ValidateOptions& options, const fs::path& json) {
   if (!options.coco_images.empty()) return {options.coco_images};
@@ -257,11 +266,26 @@ void validate_one_json(const ValidateOptions& options, const fs::path& json,
     if (image.file_name.empty()) continue;
     std::optional<fs::path> found;
     const fs::path name(image.file_name);
+    // A file_name may not lead out of the dataset ("/etc/shadow", "../../secret"): it is a
+    // finding, and the file is not opened. Judged on the names, so a folder of the dataset
+    // that is a symbolic link elsewhere stays usable.
+    const fs::path root = options.coco_images.empty() ? options.dir : options.coco_images;
+    const bool escapes = name.is_absolute()
+                             ? !within(name, options.dir) && !within(name, root)
+                             : std::none_of(bases.begin(), bases.end(), [&](const fs::path& base) {
+                                 return within(base / name, base);
+                               });
+    if (escapes) {
+      report.add(path, image.line, Severity::kError, "image_outside_dataset",
+                 fmt::format("image {}: file {} lies outside the dataset ({}); not read",
+                             image.id, image.file_name, root.string()));
+      continue;
+    }
     if (name.is_absolute()) {
       if (fs::is_regular_file(name)) found = name;
     } else {
       for (const fs::path& base : bases) {
-        if (fs::is_regular_file(base / name)) {
+        if (within(base / name, base) && fs::is_regular_file(base / name)) {
           found = base / name;
           break;
         }

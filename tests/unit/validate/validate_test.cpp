@@ -401,6 +401,36 @@ TEST_F(ValidateTest, CocoEntriesWithoutRequiredFieldsAreInvalid) {
   EXPECT_EQ(r.images, 2);  // b.jpg is still decoded, its size just cannot be compared
 }
 
+TEST_F(ValidateTest, CocoFileNamesOutsideTheDatasetAreFindingsAndNeverRead) {
+  const fs::path d = root_ / "coco_escape";
+  write_png(d / "images/a.png", 16, 12);
+  write_jpeg(d / "images/b.jpg", 20, 10);
+  // A secret beside the dataset, reachable by an absolute name and by "..".
+  const fs::path secret = root_ / "secret.txt";
+  write_text(secret, "root:x:0:0:SECRETVALUE\n");
+  CocoJson j = clean_coco();
+  j.images.push_back(R"({"id": 3, "file_name": ")" + secret.string() +
+                     R"(", "width": 4, "height": 4})");
+  j.images.push_back(R"({"id": 4, "file_name": "../../secret.txt", "width": 4, "height": 4})");
+  j.images.push_back(R"({"id": 5, "file_name": "../images/a.png", "width": 16, "height": 12})");
+  write_text(d / "annotations.json", j.text());
+  const ValidationReport r = validate(d);
+  const std::string p = (d / "annotations.json").string();
+  std::multiset<Key> outside;
+  for (const auto& f : r.findings) {
+    EXPECT_EQ(f.message.find("SECRET"), std::string::npos) << f.message;
+    EXPECT_EQ(f.message.find("72 6f 6f 74"), std::string::npos) << f.message;  // "root" in hex
+    if (f.kind == "image_outside_dataset") outside.insert({f.path, f.line, f.kind, f.severity});
+  }
+  EXPECT_EQ(outside, (std::multiset<Key>{{p, j.image_line(2), "image_outside_dataset", Severity::kError},
+                                         {p, j.image_line(3), "image_outside_dataset", Severity::kError}}))
+      << describe(r);
+  // Neither was decoded (it would be an image_corrupt finding); "../images/a.png" from images/
+  // stays inside.
+  for (const auto& f : r.findings) EXPECT_NE(f.kind, "image_corrupt") << describe(r);
+  EXPECT_EQ(r.images, 3);
+}
+
 TEST_F(ValidateTest, CocoParseErrorNamesTheLine) {
   const fs::path d = root_ / "coco_parse";
   write_text(d / "annotations/instances_val.json",
