@@ -96,6 +96,25 @@ TEST_F(ValidateCli, WarningsOnlyExitZeroErrorsExitOne) {
   EXPECT_NE(r.out.find("unlabeled_image"), std::string::npos) << r.out;
 }
 
+TEST_F(ValidateCli, ControlCharactersInLabelsAndNamesNeverReachTheTerminal) {
+  // A label line that clears the screen and sets the title, and an image whose name holds an
+  // escape sequence and a newline that would forge a finding line.
+  write_text(data_ / "labels/a.txt", "0 0.5 0.5 0.5 0.5\n\x1b[2J\x1b]0;pwned\x07 0.5 0.5 0.5 0.5\n");
+  const std::string hostile = "b\x1b[31mred\nfake: error: forged.png";
+  write_png(data_ / "images" / hostile, 8, 8);  // no label file: a warning naming it
+  for (const bool json : {false, true}) {
+    std::vector<std::string> args = {"validate", data_.string()};
+    if (json) args.push_back("--json");
+    const auto r = vpipe(args);
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find('\x07'), std::string::npos) << r.out;
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("\nfake: error"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(json ? "\\u001b[2J" : "\\x1b[2J"), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(ValidateCli, JsonOutput) {
   write_text(data_ / "labels/a.txt", "0 0.5 0.5 0.5\n");
   const auto r = vpipe({"validate", data_.string(), "--json"});

@@ -8,6 +8,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/core/text.h"
 #include "vpipe/core/version.h"
 
 int main(int argc, char** argv) {
@@ -46,10 +47,11 @@ int main(int argc, char** argv) {
     app.exit(e);
     return 2;
   } catch (const vpipe::Error& e) {
-    std::cerr << "vpipe: error: " << e.what() << "\n";
+    // Messages name files: their control characters are escaped like the log's.
+    std::cerr << "vpipe: error: " << vpipe::terminal_safe(e.what()) << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "vpipe: internal error: " << e.what() << "\n";
+    std::cerr << "vpipe: internal error: " << vpipe::terminal_safe(e.what()) << "\n";
     return 1;
   }
   return exit_code;

@@ -7,6 +7,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
+#include "vpipe/core/text.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/validate/validate.h"
 
@@ -25,14 +26,18 @@ struct ValidateArgs {
   int threads = 0;
 };
 
+/// Where a finding is, printable: the path's control characters escaped (terminal_safe).
 std::string location(const Finding& f) {
-  return f.line > 0 ? fmt::format("{}:{}", f.path, f.line) : f.path;
+  const std::string path = terminal_safe(f.path);
+  return f.line > 0 ? fmt::format("{}:{}", path, f.line) : path;
 }
 
 void print_text(const ValidationReport& r, size_t shown) {
   for (size_t i = 0; i < shown; ++i) {
     const Finding& f = r.findings[i];
-    fmt::print("{}: {}: {} [{}]\n", location(f), to_string(f.severity), f.message, f.kind);
+    // The message quotes label lines and file names as written: escaped, like the path.
+    fmt::print("{}: {}: {} [{}]\n", location(f), to_string(f.severity), terminal_safe(f.message),
+               f.kind);
   }
   if (shown < r.findings.size()) {
     fmt::print("... {} more findings not shown (--max-findings 0 shows all)\n", r.findings.size() - shown);
@@ -40,13 +45,13 @@ void print_text(const ValidationReport& r, size_t shown) {
   if (!r.findings.empty()) fmt::print("\n");
   if (!r.root.empty()) {
     fmt::print("validate: {} dataset {}: {} images, {}{} annotations\n", to_string(r.format),
-               r.root.string(), r.images,
+               terminal_safe(r.root.string()), r.images,
                r.format == DatasetFormat::kYolo ? fmt::format("{} label files, ", r.label_files)
                                                 : "",
                r.annotations);
   }
   if (!r.manifest.empty()) {
-    fmt::print("validate: manifest {}: {} crops\n", r.manifest.string(), r.crops);
+    fmt::print("validate: manifest {}: {} crops\n", terminal_safe(r.manifest.string()), r.crops);
   }
   if (r.findings.empty()) {
     fmt::print("  no problems found\n");

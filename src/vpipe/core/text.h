@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -21,5 +22,16 @@ namespace vpipe {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
+
+/// Length of the valid UTF-8 sequence at the start of `s` (not empty), or 0 when it is invalid;
+/// then `*bad` is the length of its maximal invalid subpart (>= 1), which a reader replaces by
+/// one U+FFFD (Unicode's "maximal subpart" practice).
+[[nodiscard]] size_t utf8_sequence_length(std::string_view s, size_t* bad);
+
+/// `text` made safe to print to a terminal or a log: the C0 controls and DEL become `\n`, `\r`,
+/// `\t` or `\xNN`, the C1 controls (U+0080..U+009F) `\uNNNN`, and bytes that are not UTF-8
+/// `\xNN`; everything else, UTF-8 included, is kept. A file name or a label line can then not
+/// move the cursor, recolour the terminal, set its title or forge a line of the log.
+[[nodiscard]] std::string terminal_safe(std::string_view text);
 
 }  // namespace vpipe

@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "vpipe/core/error.h"
+#include "vpipe/core/text.h"
 
 namespace vpipe {
 namespace fs = std::filesystem;
@@ -81,15 +82,15 @@ std::string StoredPathResolver::resolve(std::string_view path) {
 }
 
 std::string display_path(std::string_view path) {
-  if (path.empty() || path.front() != '/') return std::string(path);
+  if (path.empty() || path.front() != '/') return terminal_safe(path);
   std::error_code ec;
   const std::string cwd = fs::current_path(ec).native();
-  if (ec || cwd.empty() || cwd == "/") return std::string(path);
+  if (ec || cwd.empty() || cwd == "/") return terminal_safe(path);
   if (path == cwd) return ".";
   if (path.size() > cwd.size() && path.starts_with(cwd) && path[cwd.size()] == '/') {
-    return std::string(path.substr(cwd.size() + 1));
+    return terminal_safe(path.substr(cwd.size() + 1));
   }
-  return std::string(path);
+  return terminal_safe(path);
 }
 
 }  // namespace vpipe

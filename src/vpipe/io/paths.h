@@ -51,7 +51,7 @@ class StoredPathResolver {
 
 /// A stored (absolute) path as people read it in the CLI's summaries: relative to the current
 /// directory when it lies inside it ("photos/a.jpg", like git), otherwise unchanged. Relative
-/// paths are returned unchanged.
+/// paths are returned unchanged. Either way its control characters are escaped (terminal_safe).
 [[nodiscard]] std::string display_path(std::string_view path);
 
 }  // namespace vpipe
