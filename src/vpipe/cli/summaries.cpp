@@ -90,13 +90,15 @@ void print_keeper_reasons(const DedupPassSummary& s) {
 }
 
 void print_action_summary(const ActionSummary& s) {
-  if (s.copied + s.hardlinked + s.symlinked + s.moved + s.already_done + s.recovered + s.failed ==
+  if (s.copied + s.hardlinked + s.symlinked + s.moved + s.already_done + s.recovered +
+          s.changed + s.failed ==
       0) {
     return;
   }
   fmt::print("actions: {} copied, {} hard-linked, {} symlinked, {} moved, {} already done", s.copied,
              s.hardlinked, s.symlinked, s.moved, s.already_done);
   if (s.recovered > 0) fmt::print(", {} finished after an interrupted run", s.recovered);
+  if (s.changed > 0) fmt::print(", {} left alone: changed since the scan (see log)", s.changed);
   if (s.failed > 0) fmt::print(", {} FAILED (see log)", s.failed);
   fmt::print("\n");
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -15,11 +16,43 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/dedup/hashes.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
 
 namespace vpipe {
 namespace {
+
+/// Why `path` is no longer the file the scan saw, or "" when it still is (or is gone: the
+/// action's own checks say so). Size and mtime always; with `check_bytes` (a move takes the file
+/// away) also its content hash, which costs a read of the file.
+std::string changed_since_scan(const std::string& path, int64_t size_bytes, int64_t mtime_ns,
+                               bool check_bytes, bool has_content_hash, const ContentHash& hash) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  if (static_cast<int64_t>(st.st_size) != size_bytes) {
+    return fmt::format("changed since the scan ({} bytes, the scan saw {})",
+                       static_cast<int64_t>(st.st_size), size_bytes);
+  }
+  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (mtime != mtime_ns) return "changed since the scan (modified since)";
+  if (!check_bytes || !has_content_hash) return "";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (got != bytes.size() || content_hash(bytes) != hash) {
+    return "changed since the scan (the same size and time, other bytes)";
+  }
+  return "";
+}
 
 namespace fs = std::filesystem;
 
@@ -246,45 +279,51 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   if (!any) return summary;
 
   ActionRunner runner(manifest, summary);
-  // Collect first, act second: for_each_curated must not overlap writes to the manifest.
-  const auto paths_with = [&](const std::string& decision) {
-    std::vector<std::string> paths;
+  // Collect first, act second: for_each_curated must not overlap writes to the manifest. Each
+  // file with what the scan saw of it, and the keeper of its group ("" when in no group).
+  struct Planned {
+    std::string path;
+    std::string keeper;
+    int64_t size_bytes = 0;
+    int64_t mtime_ns = 0;
+    bool has_content_hash = false;
+    ContentHash content_hash;
+  };
+  const auto planned_of = [](const FileRecord& f, std::string keeper) {
+    return Planned{f.path, std::move(keeper), f.size_bytes, f.mtime_ns, f.has_content_hash,
+                   f.content_hash};
+  };
+  const auto files_with = [&](const std::string& decision) {
+    std::vector<Planned> files;
     Manifest::CuratedQuery query;
     query.decision = decision;
-    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
-      paths.push_back(f.file.path);
-      return true;
-    });
-    return paths;
-  };
-  const auto stopped = [&] {
-    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
-  };
-  // Each file with the keeper of its group ("" when in no group).
-  const auto files_with = [&](const std::string& decision) {
-    std::vector<std::pair<std::string, std::string>> files;
-    if (decision != "duplicate") {
-      for (std::string& p : paths_with(decision)) files.emplace_back(std::move(p), "");
-      return files;
-    }
-    Manifest::CuratedQuery query;
-    query.order = Manifest::CuratedQuery::Order::kGroup;
+    if (decision == "duplicate") query.order = Manifest::CuratedQuery::Order::kGroup;
     std::string keeper;
+    if (decision == "duplicate") query.decision.clear();  // the keepers name their groups
     manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+      if (decision != "duplicate") {
+        files.push_back(planned_of(f.file, ""));
+        return true;
+      }
       if (f.decision.is_keeper) keeper = f.file.path;
-      if (f.decision.decision == "duplicate") files.emplace_back(f.file.path, keeper);
+      if (f.decision.decision == "duplicate") files.push_back(planned_of(f.file, keeper));
       return true;
     });
     return files;
+  };
+  const auto stopped = [&] {
+    return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
   };
   const auto run_one = [&](const std::string& kind, const std::string& given_dir,
                            const std::string& decision) {
     if (given_dir.empty()) return;
     // The journal stores absolute sources and targets, so `vpipe undo` works from anywhere.
     const std::string dir = absolute_directory(given_dir);
-    for (const auto& [stored, keeper] : files_with(decision)) {
+    for (const Planned& planned : files_with(decision)) {
       // Stored paths are absolute since schema 5; one written by other means is made so here.
-      const std::string path = stored.starts_with('/') ? stored : absolute_normal(stored);
+      const std::string path =
+          planned.path.starts_with('/') ? planned.path : absolute_normal(planned.path);
+      const std::string& keeper = planned.keeper;
       if (stopped()) {
         summary.stopped = true;
         return;
@@ -301,6 +340,17 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
         ++summary.failed;
         log().error("action {}: '{}' is the same file as its group's keeper '{}'; left alone",
                     kind, path, keeper);
+        continue;
+      }
+      // The decision was made on the file as scanned: one changed since is not acted on.
+      if (const std::string changed = changed_since_scan(path, planned.size_bytes,
+                                                         planned.mtime_ns, kind == "move",
+                                                         planned.has_content_hash,
+                                                         planned.content_hash);
+          !changed.empty()) {
+        ++summary.changed;
+        log().warn("action {}: '{}' {}; left alone (scan it again, then dedup)", kind, path,
+                   changed);
         continue;
       }
       runner.apply(kind, path, action_target(dir, path));

@@ -30,6 +30,7 @@ struct ActionSummary {
   int64_t moved = 0;
   int64_t already_done = 0;  ///< target already there with the same bytes (a rerun)
   int64_t recovered = 0;     ///< operations a crashed run left half done, finished now
+  int64_t changed = 0;       ///< changed since the scan (size, mtime, or for moves the bytes): left alone
   int64_t failed = 0;        ///< see the log and the journal's error column
   bool stopped = false;
 };

@@ -1,5 +1,6 @@
 #include "vpipe/curate/actions.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -8,11 +9,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "temp_dir.h"
+#include "vpipe/dedup/hashes.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -44,6 +48,22 @@ std::vector<std::string> temporaries_under(const fs::path& dir) {
   return found;
 }
 
+/// The row a scan would write for `p`: its size, mtime and content hash.
+FileRecord as_scanned(const fs::path& p) {
+  FileRecord r;
+  r.path = p;
+  struct stat st {};
+  EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+  r.size_bytes = static_cast<int64_t>(st.st_size);
+  r.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  std::ifstream in(p, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  r.content_hash = content_hash(std::span<const uint8_t>(
+      reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  r.has_content_hash = true;
+  return r;
+}
+
 class ActionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,10 +76,7 @@ class ActionsTest : public ::testing::Test {
     for (const auto& [name, what] : decisions) {
       const fs::path p = root_ / "in" / name;
       write(p, "bytes of " + name);
-      FileRecord r;
-      r.path = p;
-      r.size_bytes = static_cast<int64_t>(fs::file_size(p));
-      records.push_back(r);
+      records.push_back(as_scanned(p));
     }
     manifest.upsert_files(records);
     // b is a near duplicate of a (group 1, a keeps).
@@ -162,6 +179,34 @@ TEST_F(ActionsTest, CopyLinkAndMoveThenUndoPutsEverythingBack) {
   Manifest manifest(db_);
   const UndoSummary twice = undo_actions(manifest);
   EXPECT_EQ(twice.restored + twice.removed + twice.failed, 0);
+}
+
+TEST_F(ActionsTest, AFileChangedSinceTheScanIsLeftAlone) {
+  // b (a duplicate) is replaced by another photo after the scan; c (a reject) keeps its size
+  // and mtime but not its bytes; a (a keeper) grows.
+  write(in("b.jpg"), "a different photo altogether");
+  struct stat st {};
+  ASSERT_EQ(::stat(in("c.jpg").c_str(), &st), 0);
+  write(in("c.jpg"), "BYTES OF c.jpg");  // same length as "bytes of c.jpg"
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, in("c.jpg").c_str(), times, 0), 0);
+  write(in("a.jpg"), "bytes of a.jpg, and more");
+  ActionSummary s;
+  {
+    Manifest manifest(db_);
+    s = run_actions(manifest, all_actions());
+  }
+  // a: not copied, not linked; b and c: not moved. d alone is acted on.
+  EXPECT_EQ(s.changed, 4);
+  EXPECT_EQ(s.moved, 0);
+  EXPECT_EQ(s.copied, 1);
+  EXPECT_EQ(s.failed, 0);
+  EXPECT_TRUE(fs::exists(in("b.jpg")));
+  EXPECT_TRUE(fs::exists(in("c.jpg")));
+  EXPECT_FALSE(fs::exists(under("dups", "b.jpg")));
+  EXPECT_FALSE(fs::exists(under("rejects", "c.jpg")));
+  EXPECT_FALSE(fs::exists(under("copies", "a.jpg")));
+  EXPECT_TRUE(fs::exists(under("copies", "sub/d.jpg")));
 }
 
 TEST_F(ActionsTest, NeverOverwritesAFileThatIsAlreadyThere) {
