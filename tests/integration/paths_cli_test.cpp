@@ -28,7 +28,9 @@ std::string describe(const ProcessResult& r) {
 int64_t regular_files_under(const fs::path& dir) {
   int64_t n = 0;
   if (!fs::exists(dir)) return 0;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    n += e.is_regular_file() && e.path().filename() != ".vpipe-output" ? 1 : 0;  // not vpipe's mark
+  }
   return n;
 }
 

@@ -42,11 +42,14 @@ void write_file(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary) << text;
 }
 
-/// path relative to `root` -> bytes, for every regular file under it.
+/// path relative to `root` -> bytes, for every regular file under it but the marks vpipe leaves
+/// in the folders it writes into (.vpipe-output).
 std::map<std::string, std::string> snapshot(const fs::path& root) {
   std::map<std::string, std::string> files;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (e.is_regular_file()) files[fs::relative(e.path(), root)] = read_file(e.path());
+    if (e.is_regular_file() && e.path().filename() != ".vpipe-output") {
+      files[fs::relative(e.path(), root)] = read_file(e.path());
+    }
   }
   return files;
 }

@@ -19,6 +19,7 @@
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
+#include "vpipe/io/walk.h"
 
 namespace vpipe {
 namespace {
@@ -319,6 +320,12 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
     if (given_dir.empty()) return;
     // The journal stores absolute sources and targets, so `vpipe undo` works from anywhere.
     const std::string dir = absolute_directory(given_dir);
+    // Marked as vpipe's own, so a later scan of a folder above it does not take it for input.
+    if (std::string error; !make_output_dir(dir, error)) {
+      ++summary.failed;
+      log().error("action {}: cannot create '{}': {}", kind, dir, error);
+      return;
+    }
     for (const Planned& planned : files_with(decision)) {
       // Stored paths are absolute since schema 5; one written by other means is made so here.
       const std::string path =

@@ -17,6 +17,7 @@
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
 #include "vpipe/io/read_file.h"
+#include "vpipe/io/walk.h"
 
 namespace vpipe {
 namespace {
@@ -158,6 +159,9 @@ CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& given) {
   options.dir = absolute_directory(given.dir.native());
   if (options.format != "jpeg" && options.format != "png") {
     throw ConfigError(fmt::format("crops: format '{}' is not jpeg or png", options.format));
+  }
+  if (std::string error; !make_output_dir(options.dir.native(), error)) {
+    throw IoError(fmt::format("crops: cannot create '{}': {}", options.dir.string(), error));
   }
   const int threads = resolve_threads(options.threads);
   Manifest writer(db);

@@ -2,9 +2,12 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <system_error>
@@ -85,7 +88,10 @@ class Walker {
       }
       root = std::move(resolved);
     }
-    if (S_ISDIR(st.st_mode)) return walk_directory(root, st);
+    if (S_ISDIR(st.st_mode)) {
+      roots_.insert(root);
+      return walk_directory(root, st);
+    }
     if (S_ISREG(st.st_mode)) return visit_file(root, st);
     return count_error(root, "not a regular file or directory");
   }
@@ -144,7 +150,16 @@ class Walker {
     ++stats_.directories;
     std::vector<std::string> names;
     if (!list_directory(dir, names)) return true;
+    if (!roots_.contains(dir) &&
+        (std::binary_search(names.begin(), names.end(), std::string(kOutputMarker)) ||
+         std::binary_search(names.begin(), names.end(), std::string(kExportMarker)))) {
+      ++stats_.outputs_skipped;
+      log().info("not scanning '{}': vpipe wrote it (it holds {}); name it as an input to scan it",
+                 printable(dir), kOutputMarker);
+      return true;
+    }
     for (std::string& name : names) {
+      if (name == kOutputMarker || name == kExportMarker) continue;  // vpipe's own marks
       std::string path = join(dir, name);
       name.clear();
       name.shrink_to_fit();
@@ -187,12 +202,36 @@ class Walker {
 
   const WalkVisitor& visit_;
   const WalkOptions& options_;
+  /// The roots as the walk names them: an output folder named as a root is walked.
+  std::set<std::string> roots_;
   WalkStats stats_;
   /// (device, inode) of every directory entered; one entry per directory, not per file.
   std::set<std::pair<dev_t, ino_t>> entered_;
 };
 
 }  // namespace
+
+bool make_output_dir(const std::string& dir, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    error = ec.message();
+    return false;
+  }
+  const std::string marker = join(dir, kOutputMarker);
+  if (::access(marker.c_str(), F_OK) == 0) return true;
+  std::FILE* f = std::fopen(marker.c_str(), "wb");
+  if (f == nullptr ||
+      std::fputs("vpipe writes into this folder; vpipe scan and run do not scan it as an input "
+                 "unless it is named as one.\n",
+                 f) < 0) {
+    log().warn("cannot mark '{}' as vpipe's output ({}): a scan of a folder above it would "
+               "read it as input",
+               printable(dir), reason(errno));
+  }
+  if (f != nullptr) std::fclose(f);
+  return true;
+}
 
 WalkStats walk_files(std::span<const std::string> roots, const WalkVisitor& visit,
                      const WalkOptions& options) {

@@ -21,7 +21,19 @@ struct WalkStats {
   int64_t directories = 0;    ///< directories entered
   int64_t errors = 0;         ///< entries that could not be read (logged with path and reason)
   int64_t loops_skipped = 0;  ///< symlinked directories already visited (loop or duplicate)
+  int64_t outputs_skipped = 0;  ///< folders vpipe wrote (kOutputMarker, kExportMarker) below a root
 };
+
+/// The file vpipe leaves in every folder it writes into (action targets, reports, crops): a walk
+/// does not descend into a folder holding it (or an export's kExportMarker) unless the folder is
+/// itself a root, so vpipe's outputs inside its inputs are never scanned as inputs.
+inline constexpr const char* kOutputMarker = ".vpipe-output";
+/// The marker of a `vpipe export` directory (report/export_dataset.cpp writes it).
+inline constexpr const char* kExportMarker = ".vpipe-export";
+
+/// Creates `dir` (and its parents) and marks it with kOutputMarker. Returns false, with `error`
+/// set, when the folder cannot be made; a marker that cannot be written is only logged.
+bool make_output_dir(const std::string& dir, std::string& error);
 
 /// Return false to stop the walk early (e.g. on cancellation).
 using WalkVisitor = std::function<bool(WalkEntry&&)>;

@@ -20,6 +20,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/core/version.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/walk.h"
 #include "vpipe/report/export.h"
 #include "vpipe/report/export_sink.h"
 
@@ -29,7 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 
 /// Marks a directory as written by `vpipe export`: only such a directory is replaced by --force.
-constexpr const char* kExportMarker = ".vpipe-export";
 /// How a COCO JSON file of vpipe export begins: an existing --out that begins so is an earlier
 /// export, replaced without --force.
 constexpr std::string_view kCocoStart = "{\"info\":{\"description\":\"vpipe export\",";

@@ -29,6 +29,7 @@
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/walk.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/style.h"
 #include "vpipe/report/svg.h"
@@ -1918,7 +1919,7 @@ void check_report_dir(const fs::path& out_dir, bool force) {
     throw ConfigError(fmt::format("report: '{}' exists and is not a directory; choose another folder",
                                   out_dir.string()));
   }
-  if (force || fs::is_empty(out_dir, ec)) return;
+  if (force || fs::is_empty(out_dir, ec) || fs::exists(out_dir / kOutputMarker, ec)) return;
   // Every page vpipe writes carries this in its head.
   constexpr std::string_view kGenerator = "<meta name=\"generator\" content=\"vpipe\">";
   std::string head(4096, '\0');
@@ -1941,11 +1942,9 @@ ReportSummary write_report(const Manifest& manifest, const ReportOptions& option
   }
   if (options.out_dir.empty()) throw ConfigError("report needs an output directory");
   check_report_dir(options.out_dir, options.force);
-  std::error_code ec;
-  fs::create_directories(options.out_dir, ec);
-  if (ec) {
-    throw IoError(fmt::format("cannot create report directory {}: {}", options.out_dir.string(),
-                              ec.message()));
+  if (std::string error; !make_output_dir(options.out_dir.native(), error)) {
+    throw IoError(
+        fmt::format("cannot create report directory {}: {}", options.out_dir.string(), error));
   }
   ReportWriter writer(manifest, options);
   ReportSummary summary = writer.run();

@@ -76,6 +76,25 @@ TEST_F(WalkTest, NestedTreeIsVisitedCompletelyInByteOrder) {
   EXPECT_EQ(stats.loops_skipped, 0);
 }
 
+TEST_F(WalkTest, FoldersVpipeWroteAreSkippedUnlessNamedAsRoots) {
+  make_file("in/a.jpg");
+  std::string error;
+  ASSERT_TRUE(make_output_dir(root_ + "/in/dups", error)) << error;
+  make_file("in/dups/in/b.jpg");  // a moved duplicate, mirrored below the action folder
+  make_file("in/export/images/c.jpg");
+  make_file(std::string("in/export/") + kExportMarker);
+  WalkStats stats;
+  EXPECT_EQ(walk_paths({root_ + "/in"}, &stats), std::vector<std::string>{root_ + "/in/a.jpg"});
+  EXPECT_EQ(stats.outputs_skipped, 2);
+  // Named as a root, an output folder is walked, its marker not taken for a file.
+  EXPECT_EQ(walk_paths({root_ + "/in/dups"}, &stats),
+            std::vector<std::string>{root_ + "/in/dups/in/b.jpg"});
+  EXPECT_EQ(stats.outputs_skipped, 0);
+  // make_output_dir is idempotent and leaves the marker in place.
+  ASSERT_TRUE(make_output_dir(root_ + "/in/dups", error)) << error;
+  EXPECT_TRUE(fs::is_regular_file(root_ + "/in/dups/" + kOutputMarker));
+}
+
 TEST_F(WalkTest, ReportsSizeAndNanosecondMtime) {
   const std::string path = make_file("f.bin", std::string(1234, 'q'));
   const timespec times[2] = {{1'600'000'000, 5}, {1'700'000'000, 123'456'789}};
