@@ -953,7 +953,11 @@ void bind_int_or_null(sqlite3_stmt* stmt, int index, int64_t value, bool present
   }
 }
 
-/// Writes one near pair with the INSERT of near_pairs prepared as `stmt`.
+constexpr const char* kInsertNearPair =
+    "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// Writes one near pair with kInsertNearPair prepared as `stmt`.
 template <typename Impl>
 void bind_near_pair(const Impl& m, sqlite3_stmt* stmt, const NearPairRecord& p) {
   ResetOnExit reset(stmt);
@@ -1069,9 +1073,7 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t
     }
     if (write.replace_pairs) {
       m.exec("DELETE FROM near_pairs", "cannot clear near pairs");
-      Statement pair_stmt = m.prepare(
-          "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
-          "VALUES (?1, ?2, ?3, ?4, ?5)");
+      Statement pair_stmt = m.prepare(kInsertNearPair);
       NearPairRecord p;
       for (size_t i = 0; i < write.pair_count; ++i) {
         p = NearPairRecord{};
@@ -1095,9 +1097,7 @@ void Manifest::add_near_pairs(std::span<const NearPairRecord> pairs,
   if (pairs.empty()) return;
   Impl& m = *impl_;
   in_transaction_after_read(m, rows_read_at, "cannot commit near pairs", [&] {
-    Statement stmt = m.prepare(
-        "INSERT OR REPLACE INTO near_pairs (a, b, phash_distance, dhash_distance, orientation) "
-        "VALUES (?1, ?2, ?3, ?4, ?5)");
+    Statement stmt = m.prepare(kInsertNearPair);
     for (const NearPairRecord& p : pairs) bind_near_pair(m, stmt.get(), p);
   });
 }
