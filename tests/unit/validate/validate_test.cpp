@@ -428,7 +428,7 @@ TEST_F(ValidateTest, CocoFileNamesOutsideTheDatasetAreFindingsAndNeverRead) {
   // Neither was decoded (it would be an image_corrupt finding); "../images/a.png" from images/
   // stays inside.
   for (const auto& f : r.findings) EXPECT_NE(f.kind, "image_corrupt") << describe(r);
-  EXPECT_EQ(r.images, 3);
+  EXPECT_EQ(r.images, 3) << describe(r);
 }
 
 TEST_F(ValidateTest, CocoParseErrorNamesTheLine) {
