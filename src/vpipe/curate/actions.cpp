@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
+#include "vpipe/io/read_file.h"
 #include "vpipe/io/walk.h"
 
 namespace vpipe {
@@ -38,18 +40,11 @@ std::string changed_since_scan(const std::string& path, int64_t size_bytes, int6
   const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   if (mtime != mtime_ns) return "changed since the scan (modified since)";
   if (!check_bytes || !has_content_hash) return "";
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (got != bytes.size() || content_hash(bytes) != hash) {
+  std::vector<uint8_t> bytes;
+  std::string why;
+  // Unreadable: the move itself meets and reports it.
+  if (!read_file_bytes(path, std::numeric_limits<uint64_t>::max(), bytes, why)) return "";
+  if (content_hash(bytes) != hash) {
     return "changed since the scan (the same size and time, other bytes)";
   }
   return "";
@@ -297,10 +292,12 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   const auto files_with = [&](const std::string& decision) {
     std::vector<Planned> files;
     Manifest::CuratedQuery query;
-    query.decision = decision;
-    if (decision == "duplicate") query.order = Manifest::CuratedQuery::Order::kGroup;
+    if (decision == "duplicate") {
+      query.order = Manifest::CuratedQuery::Order::kGroup;  // every member: keepers name groups
+    } else {
+      query.decision = decision;
+    }
     std::string keeper;
-    if (decision == "duplicate") query.decision.clear();  // the keepers name their groups
     manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
       if (decision != "duplicate") {
         files.push_back(planned_of(f.file, ""));
