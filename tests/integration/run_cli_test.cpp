@@ -11,6 +11,7 @@
 #include <fstream>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@
 #include "process.h"
 #include "truth_csv.h"
 #include "vpipe/core/image.h"
+#include "vpipe/curate/actions.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
 #include "vpipe/io/manifest.h"
@@ -251,6 +253,42 @@ TEST_F(RunCli, ConfigErrorsNameTheFileLineAndKey) {
   EXPECT_FALSE(fs::exists(db()));  // nothing was touched
 }
 
+// docs/CLI.md, "Exit codes": 2 for every usage error, 1 for an error that ends a run.
+TEST_F(RunCli, UsageErrorsExitWithTwoAndNameWhatIsWrong) {
+  const auto bogus = vpipe({"bogus"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_NE(bogus.err.find("unknown command 'bogus'"), std::string::npos) << bogus.err;
+  const auto typo = vpipe({"-v", "dedpu", "x.db"});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.err.find("did you mean 'dedup'"), std::string::npos) << typo.err;
+  EXPECT_EQ(vpipe({}).exit_code, 2);
+  EXPECT_EQ(vpipe({"scan", "--no-such-option"}).exit_code, 2);
+
+  const std::string missing = (scratch_ / "missing.db").string();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"dedup", missing}, {"report", missing}, {"undo", missing},
+        {"export", missing, "--format", "csv"}, {"detect", "--db", missing, "--model", "blazeface"}}) {
+    const auto r = vpipe(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("missing.db"), std::string::npos) << args[0] << ": " << r.err;
+  }
+  EXPECT_FALSE(fs::exists(missing));
+
+  int n = 0;
+  copy_some([&](const CsvRow&) { return n++ < 4; });
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  const auto keeper = vpipe({"dedup", db(), "--keeper", "pixels,bogus"});
+  EXPECT_EQ(keeper.exit_code, 2);
+  EXPECT_NE(keeper.err.find("bogus"), std::string::npos) << keeper.err;
+  const auto match = vpipe({"dedup", db(), "--match", "bogus"});
+  EXPECT_EQ(match.exit_code, 2);
+  EXPECT_NE(match.err.find("--match"), std::string::npos) << match.err;
+
+  // Not usage: a file that is not a manifest ends the run with 1.
+  write_file(scratch_ / "notes.db", "not a database, but a text file long enough to be read\n");
+  EXPECT_EQ(vpipe({"dedup", (scratch_ / "notes.db").string()}).exit_code, 1);
+}
+
 TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
   ASSERT_EQ(vpipe({"scan", corpus_.string(), "--db", db()}).exit_code, 0);
   // Threshold 0 on pHash alone: only files with identical hashes group.
@@ -363,6 +401,65 @@ TEST_F(RunCli, CrashInTheMiddleOfMovingThenUndo) {
   ASSERT_EQ(undo.exit_code, 0) << undo.err;
   EXPECT_EQ(snapshot(scratch_ / "in"), before);
   EXPECT_TRUE(snapshot(scratch_ / "rejects").empty());
+}
+
+TEST_F(RunCli, TwoActionRunsAtOnceAreKeptApartAndUndoRestoresTheTree) {
+  int n = 0;
+  copy_some([&](const CsvRow&) { return n++ % 5 == 0; });
+  const std::map<std::string, std::string> before = snapshot(scratch_ / "in");
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  const std::vector<std::string> args = {"dedup", db(), "--move-duplicates",
+                                         (scratch_ / "dups").string(), "--copy-keepers",
+                                         (scratch_ / "keep").string()};
+  fs::create_directories(scratch_ / "a");
+  fs::create_directories(scratch_ / "b");
+  Child first(args, (scratch_ / "a").string());
+  Child second(args, (scratch_ / "b").string());
+  const auto r1 = first.wait();
+  const auto r2 = second.wait();
+  ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
+  ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
+  vpipe::Manifest manifest(db());
+  const auto decisions = manifest.decision_counts();
+  ASSERT_GT(decisions.at("duplicate"), 0);
+  EXPECT_EQ(snapshot(scratch_ / "dups").size(), static_cast<size_t>(decisions.at("duplicate")));
+  EXPECT_EQ(snapshot(scratch_ / "keep").size(), static_cast<size_t>(decisions.at("keep")));
+
+  const auto undo = vpipe({"undo", db()});
+  ASSERT_EQ(undo.exit_code, 0) << undo.out << undo.err;
+  EXPECT_EQ(snapshot(scratch_ / "in"), before);
+  EXPECT_TRUE(snapshot(scratch_ / "dups").empty());
+  EXPECT_TRUE(snapshot(scratch_ / "keep").empty());
+}
+
+TEST_F(RunCli, AnActionRunWaitsForTheLockOrFailsWithNoWait) {
+  int n = 0;
+  copy_some([&](const CsvRow&) { return n++ < 60; });
+  const std::map<std::string, std::string> before = snapshot(scratch_ / "in");
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  const std::string dups = (scratch_ / "dups").string();
+  std::optional<vpipe::FileLock> held(vpipe::lock_actions(db(), false, nullptr));
+
+  const auto busy = vpipe({"dedup", db(), "--move-duplicates", dups, "--no-wait"});
+  EXPECT_EQ(busy.exit_code, 75) << busy.out << busy.err;
+  EXPECT_NE(busy.err.find("pid " + std::to_string(::getpid())), std::string::npos) << busy.err;
+  EXPECT_FALSE(fs::exists(dups));
+  EXPECT_EQ(vpipe({"undo", db(), "--no-wait"}).exit_code, 75);
+
+  // Without --no-wait it says once that it waits, touches nothing, and goes on when released.
+  fs::create_directories(scratch_ / "waiter");
+  Child waiter({"dedup", db(), "--move-duplicates", dups}, (scratch_ / "waiter").string());
+  std::string err;
+  for (int i = 0; i < 200 && err.find("waiting") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    err = Child::slurp((scratch_ / "waiter" / "child.err").string());
+  }
+  EXPECT_NE(err.find("waiting"), std::string::npos) << err;
+  EXPECT_EQ(snapshot(scratch_ / "in"), before);
+  held.reset();
+  const auto done = waiter.wait();
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_GT(snapshot(dups).size(), 0U);
 }
 
 TEST_F(RunCli, TurnedAndMirroredCopiesGroupWithOrientationMatchingTheDefault) {

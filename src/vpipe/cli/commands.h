@@ -22,7 +22,8 @@ void add_detect_command(CLI::App& app, int* exit_code);
 void add_classify_command(CLI::App& app, int* exit_code);
 void add_validate_command(CLI::App& app, int* exit_code);
 
-/// --copy-keepers, --link-keepers, --move-rejects, --move-duplicates (dedup and run).
-void add_action_options(CLI::App* cmd, ActionsConfig& actions);
+/// --copy-keepers, --link-keepers, --move-rejects, --move-duplicates and --no-wait (dedup and
+/// run).
+void add_action_options(CLI::App* cmd, ActionsConfig& actions, bool& no_wait);
 
 }  // namespace vpipe::cli

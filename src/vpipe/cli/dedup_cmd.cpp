@@ -1,5 +1,6 @@
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -39,6 +40,7 @@ struct DedupArgs {
   std::string device = "auto";
   int64_t gpu_min_images = -1;
   ActionsConfig actions;
+  bool no_wait = false;
   // Options given on the command line (they override the config file).
   CLI::Option* match_opt = nullptr;
   CLI::Option* phash_opt = nullptr;
@@ -59,12 +61,12 @@ std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
   while (std::getline(in, name, ',')) {
     const auto c = keeper_criterion_from_string(name);
     if (!c) {
-      throw ConfigError(fmt::format(
+      throw UsageError(fmt::format(
           "--keeper: unknown criterion '{}' (use pixels, least_degraded, quality, oldest, "
           "shortest_path)", name));
     }
     if (std::find(order.begin(), order.end(), *c) != order.end()) {
-      throw ConfigError(fmt::format("--keeper: '{}' is given twice", name));
+      throw UsageError(fmt::format("--keeper: '{}' is given twice", name));
     }
     order.push_back(*c);
   }
@@ -87,7 +89,7 @@ int run(const DedupArgs& a) {
   DedupOptions& d = options.dedup;
   if (a.match_opt->count() > 0) {
     const auto m = near_match_from_string(a.match);
-    if (!m) throw ConfigError("--match: use phash, dhash, both or either");
+    if (!m) throw UsageError("--match: use phash, dhash, both or either");
     d.match = *m;
   }
   if (a.phash_opt->count() > 0) d.phash_threshold = a.phash_threshold;
@@ -124,7 +126,19 @@ int run(const DedupArgs& a) {
       d.orientations, d.crops, to_string(d.store_pairs), options.quality_enabled, keeper_json);
 
   if (!std::filesystem::exists(a.db)) {
-    throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
+    throw UsageError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", a.db));
+  }
+  // Actions act on the files of this pass's decisions: no other action run may act on this
+  // manifest from before the pass to the end of the actions.
+  std::optional<FileLock> action_lock;
+  if (!actions.copy_keepers.empty() || !actions.link_keepers.empty() ||
+      !actions.move_rejects.empty() || !actions.move_duplicates.empty()) {
+    action_lock.emplace(lock_actions(a.db, !a.no_wait, &stop_requested()));
+    if (!action_lock->held()) {
+      std::cerr << "vpipe: interrupted while waiting for the other action run\n";
+      const int code = stop_exit_code();
+      return code != 0 ? code : 130;
+    }
   }
   Manifest manifest(a.db);
   options.scratch_dir = std::filesystem::absolute(a.db).parent_path();
@@ -152,11 +166,12 @@ int run(const DedupArgs& a) {
 
 }  // namespace
 
-void add_action_options(CLI::App* cmd, ActionsConfig& actions) {
+void add_action_options(CLI::App* cmd, ActionsConfig& actions, bool& no_wait) {
   cmd->add_option("--copy-keepers", actions.copy_keepers, "copy every kept file into this directory");
   cmd->add_option("--link-keepers", actions.link_keepers, "hard-link every kept file into this directory (symlink across filesystems)");
   cmd->add_option("--move-rejects", actions.move_rejects, "move every rejected file into this directory (journaled: `vpipe undo` puts it back)");
   cmd->add_option("--move-duplicates", actions.move_duplicates, "move every duplicate (non-keeper) into this directory (journaled)");
+  cmd->add_flag("--no-wait", no_wait, "when another action run holds the manifest, fail (exit 75) instead of waiting for it");
 }
 
 void add_dedup_command(CLI::App& app, int* exit_code) {
@@ -186,7 +201,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
   args->device_opt = cmd->add_option("--device", args->device, "near-pair search on auto, cpu, cuda or cuda:N (the GPU from 500k images, else the CPU)")->capture_default_str();
   cmd->add_option("--gpu-min-images", args->gpu_min_images, "on a GPU, search near pairs there from this many images (default 500000, or devices.gpu_dedup_min_images)")->check(CLI::Range(int64_t{0}, int64_t{4000000000}));
-  add_action_options(cmd, args->actions);
+  add_action_options(cmd, args->actions, args->no_wait);
   cmd->callback([args, exit_code] { *exit_code = run(*args); });
 }
 

@@ -65,7 +65,7 @@ ModelRequest model_request(const DetectArgs& a) {
   r.task = a.task;
   if (!a.format.empty()) {
     r.format = parse_output_format(a.format);
-    if (!r.format) throw ConfigError(fmt::format("--format: unknown '{}' (yolov5, yolov8, yolo11, blazeface, raw)", a.format));
+    if (!r.format) throw UsageError(fmt::format("--format: unknown '{}' (yolov5, yolov8, yolo11, blazeface, raw)", a.format));
   }
   r.labels = a.labels;
   r.input = a.input;
@@ -79,23 +79,27 @@ ModelRequest model_request(const DetectArgs& a) {
 int run(DetectArgs a) {
   install_stop_handlers();
   if (!a.task_name.empty()) a.task = *parse_model_task(a.task_name);
-  const DeviceInventory inventory = probe_devices();
-  const std::string device = select_device(inventory, a.device);
-  const ModelSpec spec = resolve_model(model_request(a));
-  const DeviceDefaults defaults = device_defaults(inventory, device);
-  const int threads = a.threads > 0 ? a.threads : inventory.cpu.logical_cores;
-  if (a.max_batch == 0) a.max_batch = defaults.infer_batch;
   const std::string_view verb = a.task == ModelTask::kDetect ? "detect" : "classify";
 
   // The manifest: given as the only input, or --db (scanned first from the folders/list).
   std::string db = a.db;
   std::vector<std::string> roots = a.inputs;
   if (roots.size() == 1 && a.list.empty() && is_sqlite(roots[0])) {
-    if (!db.empty() && db != roots[0]) throw ConfigError("give the manifest either as the input or as --db, not both");
+    if (!db.empty() && db != roots[0]) throw UsageError("give the manifest either as the input or as --db, not both");
     db = roots[0];
     roots.clear();
   }
-  if (db.empty()) throw ConfigError(fmt::format("{}: --db is required (where the manifest goes)", verb));
+  if (db.empty()) throw UsageError(fmt::format("{}: --db is required (where the manifest goes)", verb));
+  if (roots.empty() && a.list.empty() && !std::filesystem::exists(db)) {
+    throw UsageError(fmt::format("{}: manifest '{}' does not exist (give folders to scan)", verb, db));
+  }
+
+  const DeviceInventory inventory = probe_devices();
+  const std::string device = select_device(inventory, a.device);
+  const ModelSpec spec = resolve_model(model_request(a));
+  const DeviceDefaults defaults = device_defaults(inventory, device);
+  const int threads = a.threads > 0 ? a.threads : inventory.cpu.logical_cores;
+  if (a.max_batch == 0) a.max_batch = defaults.infer_batch;
   if (!roots.empty() || !a.list.empty()) {
     ScanOptions scan;
     scan.roots = roots;
@@ -112,8 +116,6 @@ int run(DetectArgs a) {
       std::cerr << "vpipe: interrupted during the scan; rerun the same command to resume\n";
       return stop_exit_code() != 0 ? stop_exit_code() : 130;
     }
-  } else if (!std::filesystem::exists(db)) {
-    throw IoError(fmt::format("{}: manifest '{}' does not exist (give folders to scan)", verb, db));
   }
 
   InferPassOptions options;

@@ -44,7 +44,7 @@ void add_export_command(CLI::App& app, int* exit_code) {
   cmd->callback([args, exit_code] {
     ExportOptions options;
     if (!parse_export_format(args->format, options.format)) {
-      throw ConfigError("--format: use csv, jsonl, keepers, coco, yolo or detections");
+      throw UsageError("--format: use csv, jsonl, keepers, coco, yolo or detections");
     }
     options.out = args->out;
     options.null_terminated = args->null;
@@ -54,7 +54,7 @@ void add_export_command(CLI::App& app, int* exit_code) {
     options.all_files = args->all;
     options.copy_images = args->copy;
     options.force = args->force;
-    const Manifest manifest(args->db);
+    const Manifest manifest(args->db, Manifest::Access::read_only);
     if (is_dataset_format(options.format)) {
       const DatasetExportSummary s = export_dataset(manifest, options);
       fmt::print(stderr, "export: {} images, {} predictions of model {} to {}", s.images,

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "vpipe/cli/commands.h"
+#include "vpipe/cli/exit_codes.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/text.h"
@@ -39,20 +40,27 @@ int main(int argc, char** argv) {
                                    : quiet ? spdlog::level::err : spdlog::level::info);
   });
 
+  // `vpipe bogus`: CLI11 would only say that a command is required. Name it, and the one meant.
+  if (const auto unknown = vpipe::cli::unknown_command(app, argc, argv)) {
+    std::cerr << "vpipe: " << vpipe::terminal_safe(*unknown) << "\n"
+              << "Run with --help for the commands.\n";
+    return vpipe::cli::kExitUsage;
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return 2;
+    return vpipe::cli::kExitUsage;
   } catch (const vpipe::Error& e) {
     // Messages name files: their control characters are escaped like the log's.
     std::cerr << "vpipe: error: " << vpipe::terminal_safe(e.what()) << "\n";
-    return 1;
+    return vpipe::cli::exit_code_of(e);
   } catch (const std::exception& e) {
     std::cerr << "vpipe: internal error: " << vpipe::terminal_safe(e.what()) << "\n";
-    return 1;
+    return vpipe::cli::kExitFailed;
   }
   return exit_code;
 }

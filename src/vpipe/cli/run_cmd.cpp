@@ -16,6 +16,7 @@ namespace {
 struct RunArgs {
   std::string config;
   ActionsConfig actions;
+  bool no_wait = false;
   std::string report;
   bool force = false;
   bool progress = false;
@@ -38,6 +39,7 @@ int run(const RunArgs& a) {
   options.progress = a.progress ? &std::cerr : nullptr;
   options.stop = &stop_requested();
   options.trace_path = a.trace;
+  options.wait_for_lock = !a.no_wait;
   const auto start = std::chrono::steady_clock::now();
   const PipelineRunSummary s = run_pipeline(config, options);
   const double seconds =
@@ -82,7 +84,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "the whole configured pipeline, resumable: scan -> groups and verdicts -> actions -> report (docs/CONFIG.md)");
   cmd->add_option("config", args->config, "the pipeline YAML (see configs/default.yaml)")->required()->check(CLI::ExistingFile);
-  add_action_options(cmd, args->actions);
+  add_action_options(cmd, args->actions, args->no_wait);
   cmd->add_option("--report", args->report, "write the HTML report into this directory (overrides report.out)");
   cmd->add_flag("--force", args->force, "rescan files already in the manifest");
   cmd->add_flag("--progress", args->progress, "live scan progress on stderr");

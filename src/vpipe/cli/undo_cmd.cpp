@@ -11,9 +11,13 @@ namespace vpipe::cli {
 
 void add_undo_command(CLI::App& app, int* exit_code) {
   auto db = std::make_shared<std::string>();
+  auto no_wait = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("undo", "put back what actions moved and remove the copies and links they made, newest first");
   cmd->add_option("db", *db, "the manifest whose action journal to undo")->required()->check(CLI::ExistingFile);
-  cmd->callback([db, exit_code] {
+  cmd->add_flag("--no-wait", *no_wait, "when an action run holds the manifest, fail (exit 75) instead of waiting for it");
+  cmd->callback([db, no_wait, exit_code] {
+    // Ctrl-C during the wait ends the process: nothing has been touched yet.
+    const FileLock lock = lock_actions(*db, !*no_wait, nullptr);
     Manifest manifest(*db);
     const UndoSummary s = undo_actions(manifest);
     fmt::print("undo: {} files moved back, {} copies/links removed, {} entries with nothing to undo",

@@ -91,18 +91,18 @@ void print_json(const ValidationReport& r, size_t shown) {
 
 int run(const ValidateArgs& a) {
   if (a.dir.empty() && a.manifest.empty()) {
-    throw ConfigError("validate: give a dataset directory, --manifest DB, or both");
+    throw UsageError("validate: give a dataset directory, --manifest DB, or both");
   }
   ValidateOptions options;
   options.dir = a.dir;
   const auto format = dataset_format_from_string(a.format);
-  if (!format) throw ConfigError("--format: use auto, yolo or coco");
+  if (!format) throw UsageError("--format: use auto, yolo or coco");
   options.format = *format;
   options.coco_json = a.coco;
   options.coco_images = a.images;
   options.threads = a.threads;
   if (!a.coco.empty() && options.format == DatasetFormat::kYolo) {
-    throw ConfigError("--coco names a COCO JSON but --format is yolo");
+    throw UsageError("--coco names a COCO JSON but --format is yolo");
   }
   ValidationReport report;
   if (!a.dir.empty()) report = validate_dataset(options);
@@ -110,9 +110,9 @@ int run(const ValidateArgs& a) {
     // Opening a manifest creates a missing one: refuse a mistyped name instead.
     std::error_code ec;
     if (!std::filesystem::is_regular_file(a.manifest, ec)) {
-      throw IoError(fmt::format("{}: no such manifest", a.manifest));
+      throw UsageError(fmt::format("{}: no such manifest", a.manifest));
     }
-    const Manifest manifest(a.manifest);
+    const Manifest manifest(a.manifest, Manifest::Access::read_only);
     CropCheckOptions crop_options;
     crop_options.compare_pixels = !a.no_pixels;
     crop_options.threads = a.threads;

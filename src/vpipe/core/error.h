@@ -19,6 +19,20 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// The command line itself is wrong: an unknown value of an option, a file argument that does
+/// not exist. The CLI exits with 2, like its parser's own errors (docs/CLI.md, "Exit codes").
+class UsageError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
+/// What the run needs is held by another process, and it was asked not to wait (`--no-wait`).
+/// The CLI exits with 75 (EX_TEMPFAIL): trying again later may succeed.
+class LockBusy : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A file or directory that the run needs cannot be read or written.
 class IoError : public Error {
  public:

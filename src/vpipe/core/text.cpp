@@ -1,10 +1,48 @@
 #include "vpipe/core/text.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 #include <fmt/format.h>
 
 namespace vpipe {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  // Three rows of the matrix: an adjacent transposition ("dedpu") is one edit, as people type.
+  const size_t n = b.size();
+  std::vector<size_t> before(n + 1);
+  std::vector<size_t> above(n + 1);
+  std::vector<size_t> row(n + 1);
+  for (size_t j = 0; j <= n; ++j) above[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    row[0] = i;
+    for (size_t j = 1; j <= n; ++j) {
+      row[j] = std::min({above[j] + 1, row[j - 1] + 1, above[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        row[j] = std::min(row[j], before[j - 2] + 1);
+      }
+    }
+    std::swap(before, above);
+    std::swap(above, row);
+  }
+  return above[n];
+}
+
+std::string_view closest(std::string_view word, std::span<const std::string_view> candidates) {
+  std::string_view best;
+  size_t best_distance = std::numeric_limits<size_t>::max();
+  for (const std::string_view candidate : candidates) {
+    const size_t distance = edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  if (best.empty() || best_distance > std::max<size_t>(1, best.size() / 3)) return {};
+  return best;
+}
 
 size_t utf8_sequence_length(std::string_view s, size_t* bad) {
   const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,15 @@ namespace vpipe {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
+
+/// Edit distance between `a` and `b` in bytes: insertions, deletions, substitutions and swaps of
+/// two neighbours each count one (the optimal string alignment distance).
+[[nodiscard]] size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The closest of `candidates` to `word` when it is near enough to be a typo of it (at most a
+/// third of its length, at least one edit, apart); empty otherwise. For "did you mean" hints.
+[[nodiscard]] std::string_view closest(std::string_view word,
+                                       std::span<const std::string_view> candidates);
 
 /// Length of the valid UTF-8 sequence at the start of `s` (not empty), or 0 when it is invalid;
 /// then `*bad` is the length of its maximal invalid subpart (>= 1), which a reader replaces by

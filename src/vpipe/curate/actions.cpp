@@ -262,6 +262,33 @@ fs::path action_target(const fs::path& dir, const std::string& source) {
   return target;
 }
 
+std::filesystem::path action_lock_path(const std::filesystem::path& db) {
+  std::filesystem::path lock = db;
+  lock += "-actions.lock";
+  return lock;
+}
+
+FileLock lock_actions(const std::filesystem::path& db, bool wait, const std::atomic<bool>* stop) {
+  FileLock::Options options;
+  options.wait = wait;
+  options.stop = stop;
+  options.on_wait = [&db](long pid) {
+    log().info("manifest '{}': another action run{} is acting on its files; waiting for it to "
+               "finish (--no-wait fails instead)",
+               db.string(), pid > 0 ? fmt::format(" (pid {})", pid) : std::string());
+  };
+  try {
+    return FileLock(action_lock_path(db), options);
+  } catch (const LockBusy&) {
+    const long pid = FileLock::holder_pid(action_lock_path(db));
+    throw LockBusy(fmt::format(
+        "manifest '{}': another action run{} is acting on its files (lock '{}'); rerun when it "
+        "has finished, or without --no-wait to wait for it",
+        db.string(), pid > 0 ? fmt::format(" (pid {})", pid) : std::string(),
+        action_lock_path(db).string()));
+  }
+}
+
 ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   ActionSummary summary;
   // First, what a crashed run left half done.

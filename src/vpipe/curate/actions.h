@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "vpipe/io/file_lock.h"
+
 namespace vpipe {
 
 class Manifest;
@@ -41,13 +43,24 @@ struct ActionSummary {
 [[nodiscard]] std::filesystem::path action_target(const std::filesystem::path& dir,
                                                   const std::string& source);
 
+/// The lock file that keeps action runs on the manifest `db` apart: `<db>-actions.lock`.
+[[nodiscard]] std::filesystem::path action_lock_path(const std::filesystem::path& db);
+
+/// Takes the action lock of the manifest `db`, for a run that acts on files (from before the
+/// dedup pass whose decisions it carries out to the end of its actions) or an undo: two such
+/// runs on one manifest would each move and copy the same files. Waits for another holder
+/// (logging once who it waits for) unless `wait` is false, then throws LockBusy naming the lock
+/// and the holder's pid. `stop` ends a wait: the returned lock is then not held().
+[[nodiscard]] FileLock lock_actions(const std::filesystem::path& db, bool wait,
+                                    const std::atomic<bool>* stop);
+
 /// Carries out the configured actions on the decisions of the last dedup pass. Each file
 /// operation is journaled as planned (committed) before it starts and marked done after; every
 /// write goes to a temporary name in the target directory and is renamed into place, so a crash
 /// leaves no half-written file under a final name. Operations a crashed earlier run left
 /// planned are finished or rolled back first. Never overwrites an existing different file
 /// (that operation fails with a reason). Throws vpipe::Error only for what ends the run (an
-/// action directory that cannot be created).
+/// action directory that cannot be created). The caller holds lock_actions() for the run.
 ActionSummary run_actions(Manifest& manifest, const ActionOptions& options);
 
 struct UndoSummary {
@@ -59,7 +72,8 @@ struct UndoSummary {
 
 /// Reverses every journaled action, newest first: moves go back to their source path, copies
 /// and links made by vpipe are removed (only when they are still what vpipe wrote). Planned
-/// operations of a crashed run are resolved by looking at the files. Safe to repeat.
+/// operations of a crashed run are resolved by looking at the files. Safe to repeat. The caller
+/// holds lock_actions().
 UndoSummary undo_actions(Manifest& manifest);
 
 }  // namespace vpipe

@@ -1,5 +1,7 @@
 #include "vpipe/io/manifest.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -490,6 +492,7 @@ bool column_is_null(sqlite3_stmt* stmt, int index) {
 struct Manifest::Impl {
   std::string name;  ///< the database path, for messages
   sqlite3* db = nullptr;
+  bool read_only = false;  ///< opened with Access::read_only
   Statement upsert;
   Statement find;
   int64_t current_run_id = 0;  ///< set by begin_run; 0 = no run (files.run_id stays NULL)
@@ -503,8 +506,13 @@ struct Manifest::Impl {
 
   /// Throws ManifestError naming the database, what was being done and SQLite's reason.
   [[noreturn]] void fail(const std::string& doing) const {
+    const bool refused_write = read_only && db != nullptr &&
+                               (sqlite3_errcode(db) & 0xff) == SQLITE_READONLY;
     throw ManifestError("manifest '" + name + "': " + doing + ": " +
-                        (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+                        (db != nullptr ? sqlite3_errmsg(db) : "out of memory") +
+                        (refused_write ? " (it was opened read-only, for a command that only "
+                                         "reads it)"
+                                       : ""));
   }
 
   void exec(const char* sql, const char* doing) const {
@@ -539,15 +547,8 @@ struct Manifest::Impl {
     return column_text(stmt.get(), 0);
   }
 
-  void open(const std::filesystem::path& path) {
-    name = path.string();
-    const int rc =
-        sqlite3_open_v2(path.c_str(), &db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    if (rc != SQLITE_OK) fail("cannot open");
-    // A concurrent reader (a report, the sqlite3 shell) may briefly hold a lock; wait for it.
-    sqlite3_busy_timeout(db, 10'000);
-
+  /// The schema version of the database just opened; throws for a file that is not a manifest.
+  int64_t read_schema_version() {
     // The first statement reads the header: this is where a file that is not a database shows.
     sqlite3_stmt* probe = nullptr;
     int probe_rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &probe, nullptr);
@@ -576,6 +577,91 @@ struct Manifest::Impl {
                           "' is an SQLite database but not a vpipe manifest (it has tables and "
                           "no vpipe schema version); choose another path");
     }
+    return version;
+  }
+
+  void close() {
+    upsert.reset();
+    find.reset();
+    if (db != nullptr) sqlite3_close_v2(db);
+    db = nullptr;
+  }
+
+  void open_read_only(const std::filesystem::path& path) {
+    name = path.string();
+    read_only = true;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) fail("cannot open");
+    sqlite3_busy_timeout(db, 10'000);
+    int64_t version = 0;
+    try {
+      version = read_schema_version();
+    } catch (const ManifestError&) {
+      // A WAL database whose -shm file cannot be created (read-only media): nothing can write
+      // to it there, so it is opened as immutable, without shared memory or locks.
+      const int code = sqlite3_extended_errcode(db);
+      if ((code & 0xff) != SQLITE_CANTOPEN && (code & 0xff) != SQLITE_READONLY) throw;
+      close();
+      rc = sqlite3_open_v2(immutable_uri(path).c_str(), &db,
+                           SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+      if (rc != SQLITE_OK) fail("cannot open");
+      version = read_schema_version();
+      log().debug("manifest '{}': opened as immutable (read-only media)", name);
+    }
+    if (version == 0) {
+      throw ManifestError("manifest '" + name + "' is empty (no vpipe schema): run `vpipe scan` "
+                          "into it first");
+    }
+    if (version < Manifest::kSchemaVersion) {
+      // An older schema is upgraded when it can be; a command that only reads then reads the
+      // upgraded one.
+      close();
+      read_only = false;
+      if (::access(path.c_str(), W_OK) != 0) {
+        throw ManifestError(fmt::format(
+            "manifest '{}' has schema {}, older than this vpipe's {}, and cannot be upgraded "
+            "here (it is read-only); open it once where it can be written (any vpipe command "
+            "upgrades it)",
+            name, version, Manifest::kSchemaVersion));
+      }
+      open(path);
+      return;
+    }
+    exec("PRAGMA query_only = 1", "cannot set query_only");
+    exec("PRAGMA cache_size = -32768", "cannot set the cache size");
+    upsert = prepare(kUpsertSql, SQLITE_PREPARE_PERSISTENT);
+    find = prepare((std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?1").c_str(),
+                   SQLITE_PREPARE_PERSISTENT);
+  }
+
+  /// `file:PATH?immutable=1`, with the characters a URI path may not hold percent-encoded.
+  static std::string immutable_uri(const std::filesystem::path& path) {
+    std::string uri = "file:";
+    const std::filesystem::path absolute = std::filesystem::absolute(path);
+    for (const unsigned char c : absolute.native()) {
+      if (c == '%' || c == '?' || c == '#' || c < 0x21 || c >= 0x7f) {
+        uri += fmt::format("%{:02X}", c);
+      } else {
+        uri += static_cast<char>(c);
+      }
+    }
+    return uri + "?immutable=1";
+  }
+
+  void open(const std::filesystem::path& path) {
+    name = path.string();
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) fail("cannot open");
+    if (sqlite3_db_readonly(db, "main") == 1) {
+      throw ManifestError("manifest '" + name + "' cannot be written (a read-only file, folder "
+                          "or medium), and this command writes to it; report, export and "
+                          "validate only read it and work there");
+    }
+    // A concurrent reader (a report, the sqlite3 shell) may briefly hold a lock; wait for it.
+    sqlite3_busy_timeout(db, 10'000);
+    const int64_t version = read_schema_version();
 
     // WAL: readers never block the writer and a crash cannot corrupt the file (docs/MANIFEST.md).
     const std::string mode = query_text("PRAGMA journal_mode = WAL", "cannot enable WAL mode");
@@ -766,9 +852,16 @@ struct Manifest::Impl {
   }
 };
 
-Manifest::Manifest(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
-  impl_->open(path);
+Manifest::Manifest(const std::filesystem::path& path, Access access)
+    : impl_(std::make_unique<Impl>()) {
+  if (access == Access::read_only) {
+    impl_->open_read_only(path);
+  } else {
+    impl_->open(path);
+  }
 }
+
+bool Manifest::read_only() const { return impl_->read_only; }
 
 Manifest::~Manifest() = default;
 

@@ -55,12 +55,23 @@ class Manifest {
     bool current_signals = true;
   };
 
+  enum class Access {
+    read_write,  ///< creates a missing database, migrates an older schema
+    /// For commands that only read (report, export, validate): works on read-only media. The
+    /// database must exist. An older schema is migrated when the file can be written, and
+    /// refused with a message otherwise. Every write throws ManifestError.
+    read_only,
+  };
+
   /// Opens or creates the database at `path` (its directory must exist). Throws ManifestError
-  /// naming the file and SQLite's reason.
-  explicit Manifest(const std::filesystem::path& path);
+  /// naming the file and SQLite's reason, and when `read_write` finds it cannot be written.
+  explicit Manifest(const std::filesystem::path& path, Access access = Access::read_write);
   ~Manifest();
   Manifest(const Manifest&) = delete;
   Manifest& operator=(const Manifest&) = delete;
+
+  /// Opened read-only (Access::read_only, unless it was migrated).
+  [[nodiscard]] bool read_only() const;
 
   /// path -> stamp of every file row, for resume.
   [[nodiscard]] std::unordered_map<std::string, FileStamp> file_stamps() const;

@@ -1,6 +1,7 @@
 #include "vpipe/pipeline/config.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
+#include "vpipe/core/text.h"
 
 namespace vpipe {
 namespace {
@@ -617,36 +619,6 @@ std::string join_key(std::span<const std::string_view> parts) {
   return key;
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-/// The closest of `candidates` to `word`, when close enough to be a typo; empty otherwise.
-std::string_view closest(std::string_view word, std::span<const std::string_view> candidates) {
-  std::string_view best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (const std::string_view candidate : candidates) {
-    const size_t distance = edit_distance(word, candidate);
-    if (distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  if (best.empty() || best_distance > std::max<size_t>(1, best.size() / 3)) return {};
-  return best;
-}
-
 /// `x` without a trailing ".0" when it is a whole number, else the shortest form that reads
 /// back as the same double.
 std::string format_number(double x) {
@@ -845,6 +817,47 @@ void walk_schema(Open open, Close close, Field field_fn) {
 
 // ---- the parser ---------------------------------------------------------------------------
 
+/// Counts the documents of a YAML stream without building them. yaml-cpp 0.7's LoadAll loops
+/// forever, allocating, on a token that starts no node (a stray ',' at the top level:
+/// jbeder/yaml-cpp#1040, fixed after 0.8): every call of HandleNextDocument then reports a null
+/// document at the same place. Here a document that starts where the previous one started has
+/// consumed nothing, and is a syntax error at that mark. Found by fuzz/config_yaml_fuzzer.cpp.
+class DocumentCounter final : public YAML::EventHandler {
+ public:
+  /// The number of documents in `text`. Throws YAML::ParserException on a syntax error.
+  static size_t count(const std::string& text) {
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (parser.HandleNextDocument(counter)) {
+    }
+    return counter.documents_;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_ > 0 && mark.pos == previous_start_) {
+      throw YAML::ParserException(mark, "unexpected character: it starts no value");
+    }
+    previous_start_ = mark.pos;
+    ++documents_;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  size_t documents_ = 0;
+  int previous_start_ = -1;
+};
+
 class ConfigParser {
  public:
   ConfigParser(std::string_view source, std::filesystem::path base_dir)
@@ -853,18 +866,21 @@ class ConfigParser {
   }
 
   PipelineConfig parse(std::string_view text) {
-    std::vector<YAML::Node> documents;
+    // The documents are counted first, then the one there may be is loaded: LoadAll is not safe
+    // on every input (DocumentCounter).
+    const std::string yaml(text);
+    YAML::Node document;
+    size_t documents = 0;
     try {
-      documents = YAML::LoadAll(std::string(text));
+      documents = DocumentCounter::count(yaml);
+      if (documents == 1) document = YAML::Load(yaml);
     } catch (const YAML::ParserException& e) {
       fail(e.mark.line, fmt::format("YAML syntax error: {}", e.msg));
     } catch (const YAML::Exception& e) {
       fail(e.mark.line, fmt::format("cannot read YAML: {}", e.msg));
     }
-    if (documents.size() > 1) {
-      fail(-1, fmt::format("expected one YAML document, found {}", documents.size()));
-    }
-    if (!documents.empty()) read_section(documents.front(), "", 0);
+    if (documents > 1) fail(-1, fmt::format("expected one YAML document, found {}", documents));
+    if (documents == 1) read_section(document, "", 0);
     for (const ConfigField& field : pipeline_config_fields()) {
       if (!field.required) continue;
       const ConfigValue value = field.get(config_);

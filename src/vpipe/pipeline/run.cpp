@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
@@ -125,6 +126,18 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
     log().info("run: no inputs in the config; using the files already in '{}'", config.manifest);
   }
 
+  // Actions act on the files of this pass's decisions: no other action run may act on this
+  // manifest from here to the end of the actions.
+  const ActionsConfig& ac = config.actions;
+  std::optional<FileLock> action_lock;
+  if (!ac.copy_keepers.empty() || !ac.link_keepers.empty() || !ac.move_rejects.empty() ||
+      !ac.move_duplicates.empty()) {
+    action_lock.emplace(lock_actions(config.manifest, options.wait_for_lock, options.stop));
+    if (!action_lock->held()) {
+      summary.stopped = true;
+      return summary;
+    }
+  }
   Manifest manifest(config.manifest);
   // 2. Groups and verdicts (one transaction: a crash keeps the previous results whole).
   DedupPassOptions dedup;
@@ -154,6 +167,7 @@ PipelineRunSummary run_pipeline(const PipelineConfig& config, const PipelineRunO
   start = Clock::now();
   summary.actions = run_actions(manifest, actions);
   summary.pass_seconds.emplace_back("actions", seconds_since(start));
+  action_lock.reset();
   if (summary.actions.stopped) {
     summary.stopped = true;
     return summary;

@@ -23,6 +23,9 @@ struct PipelineRunOptions {
   std::string trace_path;                   ///< Chrome trace of the scan; empty = none
   /// "host:port:address" pins for the crawl (curl's --resolve; tests map names to 127.0.0.1).
   std::vector<std::string> resolve;
+  /// With actions configured, another action run on the manifest is waited for; false: the run
+  /// fails with LockBusy instead (`--no-wait`).
+  bool wait_for_lock = true;
 };
 
 /// What each pass of a pipeline run did.

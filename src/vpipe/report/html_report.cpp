@@ -1960,7 +1960,7 @@ ReportSummary write_report(const fs::path& db, const ReportOptions& options) {
     throw IoError(fmt::format("manifest {} does not exist: run `vpipe scan --db {}` first",
                               db.string(), db.string()));
   }
-  const Manifest manifest(db);
+  const Manifest manifest(db, Manifest::Access::read_only);
   ReportOptions with_title = options;
   if (with_title.title.empty()) with_title.title = "vpipe report: " + db.filename().string();
   return write_report(manifest, with_title);

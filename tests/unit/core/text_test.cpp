@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace vpipe {
 namespace {
@@ -43,6 +44,28 @@ TEST(Utf8SequenceLength, ValidAndMaximalInvalidSubparts) {
   EXPECT_EQ(bad, 1U);
   EXPECT_EQ(utf8_sequence_length("\xe7\x8c", &bad), 0U);  // truncated after two of three
   EXPECT_EQ(bad, 2U);
+}
+
+TEST(EditDistance, CountsEachInsertionDeletionSubstitutionAndNeighbourSwapOnce) {
+  EXPECT_EQ(edit_distance("", ""), 0U);
+  EXPECT_EQ(edit_distance("scan", "scan"), 0U);
+  EXPECT_EQ(edit_distance("", "scan"), 4U);
+  EXPECT_EQ(edit_distance("scan", "sca"), 1U);
+  EXPECT_EQ(edit_distance("scan", "scab"), 1U);
+  EXPECT_EQ(edit_distance("dedpu", "dedup"), 1U);  // swapped neighbours
+  EXPECT_EQ(edit_distance("scna", "scan"), 1U);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3U);
+  EXPECT_EQ(edit_distance("ab", "ba"), 1U);
+  EXPECT_EQ(edit_distance("abc", "ca"), 3U);  // OSA: no edit of a swapped pair
+}
+
+TEST(Closest, SuggestsOnlyANearTypo) {
+  const std::vector<std::string_view> commands = {"scan", "dedup", "report", "export", "undo"};
+  EXPECT_EQ(closest("dedpu", commands), "dedup");
+  EXPECT_EQ(closest("reprot", commands), "report");
+  EXPECT_EQ(closest("scan", commands), "scan");
+  EXPECT_EQ(closest("bogus", commands), "");
+  EXPECT_EQ(closest("x", {}), "");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -420,6 +421,76 @@ PRAGMA user_version = 1;
   EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name = 'files_content_hash'"), "1");
   EXPECT_EQ(manifest.integrity_check(), "ok");
+}
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST_F(ManifestTest, ReadOnlyOpeningReadsAndRefusesEveryWriteNamingWhy) {
+  {
+    Manifest manifest(db_path_);
+    const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg")};
+    manifest.upsert_files(rows);
+  }
+  const std::string before = file_bytes(db_path_);
+  {
+    const Manifest reader(db_path_, Manifest::Access::read_only);
+    EXPECT_TRUE(reader.read_only());
+    EXPECT_EQ(reader.count_files(), 2);
+    ASSERT_TRUE(reader.find_file("/b.jpg").has_value());
+    expect_same(*reader.find_file("/b.jpg"), full_record("/b.jpg"));
+  }
+  Manifest reader(db_path_, Manifest::Access::read_only);
+  const std::vector<FileRecord> more = {full_record("/c.jpg")};
+  try {
+    reader.upsert_files(more);
+    FAIL() << "a read-only manifest took a write";
+  } catch (const ManifestError& e) {
+    EXPECT_NE(std::string(e.what()).find("opened read-only"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(db_path_.string()), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(reader.begin_run("scan", "{}", "cpu"), ManifestError);
+  EXPECT_EQ(reader.count_files(), 2);
+  EXPECT_EQ(file_bytes(db_path_), before);
+}
+
+TEST_F(ManifestTest, ReadOnlyOpeningCreatesNothingAndRefusesAnEmptyFile) {
+  EXPECT_THROW(Manifest(dir_ / "missing.db", Manifest::Access::read_only), ManifestError);
+  EXPECT_FALSE(fs::exists(dir_ / "missing.db"));
+  std::ofstream(dir_ / "empty.db").close();
+  try {
+    const Manifest m(dir_ / "empty.db", Manifest::Access::read_only);
+    FAIL() << "an empty file was opened as a manifest";
+  } catch (const ManifestError& e) {
+    EXPECT_NE(std::string(e.what()).find("empty"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(fs::file_size(dir_ / "empty.db"), 0U);
+}
+
+TEST_F(ManifestTest, ReadOnlyOpeningOfAnOlderSchemaUpgradesAWritableFile) {
+  {
+    RawDb raw(db_path_);
+    raw.exec(R"sql(
+CREATE TABLE runs (id INTEGER PRIMARY KEY, command TEXT NOT NULL, config TEXT NOT NULL,
+  vpipe_version TEXT NOT NULL, device TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
+  outcome TEXT, counts TEXT);
+CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size_bytes INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, format TEXT, width INTEGER,
+  height INTEGER, content_hash TEXT, phash INTEGER, dhash INTEGER, sharpness REAL,
+  brightness REAL, contrast REAL, dark_fraction REAL, bright_fraction REAL, entropy REAL,
+  colorfulness REAL, run_id INTEGER REFERENCES runs(id), scanned_at TEXT NOT NULL);
+INSERT INTO files VALUES ('/z.jpg', 10, 20, 'ok', NULL, 'jpeg', 64, 48, NULL, -5, 7, 1.5,
+  2.5, 3.5, 0.1, 0.2, 6.5, 9.5, NULL, 't');
+PRAGMA user_version = 1;
+)sql");
+  }
+  const Manifest manifest(db_path_, Manifest::Access::read_only);
+  EXPECT_FALSE(manifest.read_only());  // upgraded on a read-write connection
+  EXPECT_EQ(manifest.count_files(), 1);
+  RawDb raw(db_path_);
+  EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
 }
 
 TEST_F(ManifestTest, OrientationAndCropHashesRoundTripAndMarkTheStamp) {

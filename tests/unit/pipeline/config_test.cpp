@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "vpipe/core/error.h"
 
@@ -405,6 +409,28 @@ TEST(PipelineConfigErrors, YamlSyntaxErrorsNameTheLine) {
             "pipeline.yaml:4: YAML syntax error: end of map not found");
   EXPECT_THAT(error_of("manifest: run.db\n---\nmanifest: b.db\n"),
               HasSubstr("expected one YAML document, found 2"));
+}
+
+// Found by fuzz/config_yaml_fuzzer.cpp: a stray ',' (the fuzzer's input was ",\0\x06i\0\xf8\x9a")
+// made yaml-cpp 0.7's LoadAll loop forever, allocating a null document per turn. Each parse runs
+// in a child process with a 10 s alarm, so the old behaviour fails the test instead of hanging it.
+TEST(PipelineConfigErrors, AStrayCommaIsASyntaxErrorNotAnEndlessLoop) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string(",\0\x06i\0\xf8\x9a", 7), "pipeline.yaml:1: "},
+      {",", "pipeline.yaml:1: "},
+      {"manifest: run.db\n---\n,", "pipeline.yaml:3: "},
+  };
+  for (const auto& [text, where] : cases) {
+    EXPECT_EXIT(
+        {
+          alarm(10);
+          std::fprintf(stderr, "%s\n", error_of(text).c_str());
+          std::exit(0);
+        },
+        ::testing::ExitedWithCode(0),
+        where + "YAML syntax error: unexpected character: it starts no value")
+        << ::testing::PrintToString(text);
+  }
 }
 
 TEST(PipelineConfigSchema, KeysAreUniqueAndSectionsContiguous) {
