@@ -144,6 +144,18 @@ TEST_F(CrawlCli, AMalformedListIsAnErrorNamingItsLineAndNothingIsFetched) {
   EXPECT_EQ(stat_int(server_->stats(), "hits /files/img0.jpg"), 0);
 }
 
+TEST_F(CrawlCli, AnOutThatIsAFileIsAnErrorNamingItAndNoManifestIsLeft) {
+  const fs::path list = dir_.path() / "urls.txt";
+  std::ofstream(list) << url("/files/img0.jpg") << "\n";
+  const fs::path file = dir_.path() / "not-a-folder";
+  std::ofstream(file) << "x";
+  const auto r = run_vpipe({"crawl", list.string(), "--out", file.string(), "--db", db()}, scratch());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(file.string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(db()));
+  EXPECT_EQ(stat_int(server_->stats(), "hits /files/img0.jpg"), 0);
+}
+
 TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
   const fs::path list = write_list(12, 0);  // 12 URLs over 8 images: 4 exact duplicates
   std::ofstream(list, std::ios::app) << url("/status/404") << "\tgone\n";

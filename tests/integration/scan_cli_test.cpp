@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <regex>
 #include <set>
 
 #include <sqlite3.h>
@@ -343,6 +344,45 @@ TEST_F(ScanCli, FatalErrorsNameWhatToFixAndExitNonZero) {
 
   auto usage = vpipe({"scan", corpus_.string()});
   EXPECT_EQ(usage.exit_code, 2) << "--db is required";
+}
+
+// A write that fails part way (the review filled the disk; here a trigger refuses rows past 100)
+// ends the scan with 1, and the run's counts are what was committed, not what was decoded.
+TEST_F(ScanCli, AFailedWriteRecordsTheCountsOfTheRowsCommitted) {
+  fs::create_directories(scratch_ / "empty");
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "empty").string(), "--db", db()}).exit_code, 0);
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw,
+                           "CREATE TRIGGER full AFTER INSERT ON files "
+                           "WHEN (SELECT count(*) FROM files) > 100 "
+                           "BEGIN SELECT RAISE(ABORT, 'database or disk is full (test)'); END",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  // Batches of 16 rows: some commit before the one that fails.
+  const fs::path yaml = scratch_ / "pipeline.yaml";
+  std::ofstream(yaml) << "inputs: [" << corpus_.string() << "]\nmanifest: " << db()
+                      << "\nscan: {manifest_batch: 16}\n";
+  const auto r = vpipe({"run", yaml.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("disk is full"), std::string::npos) << r.err;
+
+  const auto run = last_run(db());
+  EXPECT_EQ(run.at("outcome"), "failed");
+  int64_t counted = 0;
+  const std::regex status_count(R"re("(ok|damaged|corrupt|not_image|too_large|unreadable|unsupported|failed)":(\d+))re");
+  const std::string& counts = run.at("counts");
+  for (auto it = std::sregex_iterator(counts.begin(), counts.end(), status_count);
+       it != std::sregex_iterator(); ++it) {
+    counted += std::stoll((*it)[2]);
+  }
+  const auto rows = static_cast<int64_t>(rows_by_path(db()).size());
+  EXPECT_GT(rows, 0);
+  EXPECT_LE(rows, 100);
+  EXPECT_EQ(counted, rows) << counts;
 }
 
 TEST_F(ScanCli, VersionAndDevices) {

@@ -25,6 +25,7 @@
 #include "vpipe/core/log.h"
 #include "vpipe/core/text.h"
 #include "vpipe/crawl/robots.h"
+#include "vpipe/crawl/url_list.h"
 #include "vpipe/io/format.h"
 
 namespace vpipe {
@@ -740,7 +741,8 @@ struct Fetcher::Impl {
                                            options.max_redirects, target)));
       return;
     }
-    const UrlParts next = split_url(url_parser, target);
+    const std::string wire = request_url(target);
+    const UrlParts next = split_url(url_parser, wire);
     if (!next.reason.empty()) {
       finish(task, fail_result(task, next.reason,
                                next.reason == "bad_scheme"
@@ -751,7 +753,7 @@ struct Fetcher::Impl {
       return;
     }
     ++task.redirects;
-    task.hop_url = target;
+    task.hop_url = wire;
     task.host = next.host;
     task.origin = next.origin;
     task.robots_path = next.robots_path;
@@ -793,13 +795,15 @@ struct Fetcher::Impl {
       task.url = urls[i];
       task.indices.push_back(i);
       by_url.emplace(task.url, &task);
-      UrlParts parts = split_url(url_parser, task.url);
+      // Requested as a browser would (raw spaces percent-encoded); task.url stays as listed.
+      std::string wire = request_url(task.url);
+      UrlParts parts = split_url(url_parser, wire);
       if (!parts.reason.empty()) {
         task.last.reason = std::move(parts.reason);
         refused.push_back(&task);
         continue;
       }
-      task.hop_url = task.url;
+      task.hop_url = std::move(wire);
       task.host = std::move(parts.host);
       task.origin = std::move(parts.origin);
       task.robots_path = std::move(parts.robots_path);

@@ -467,4 +467,34 @@ std::vector<UrlRecord> read_url_list(const std::filesystem::path& path,
   return parse_url_list(buf.str(), path.string(), options);
 }
 
+std::string request_url(std::string_view url) {
+  // After "scheme://", the host ends at the first '/', '?' or '#'; a URL without "://" is left
+  // as it is apart from the removals (the fetcher refuses it with a reason).
+  const size_t scheme_end = url.find("://");
+  size_t path_start = url.size();
+  if (scheme_end != std::string_view::npos) {
+    path_start = url.find_first_of("/?#", scheme_end + 3);
+    if (path_start == std::string_view::npos) path_start = url.size();
+  }
+  std::string out;
+  out.reserve(url.size());
+  for (size_t i = 0; i < url.size(); ++i) {
+    const auto c = static_cast<unsigned char>(url[i]);
+    if (c == '\t' || c == '\n' || c == '\r') continue;
+    if (i >= path_start) {
+      if (c == '#') break;
+      constexpr std::string_view kUnsafe = "\"<>\\^`{|}";
+      if (c <= 0x20 || c >= 0x7f || kUnsafe.find(static_cast<char>(c)) != std::string_view::npos) {
+        constexpr char kHex[] = "0123456789ABCDEF";
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+        continue;
+      }
+    }
+    out += static_cast<char>(c);
+  }
+  return out;
+}
+
 }  // namespace vpipe

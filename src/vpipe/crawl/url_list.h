@@ -52,6 +52,13 @@ struct UrlRecord {
   size_t first_index = 0;  ///< index of the first record with this URL (its own when not a duplicate)
 };
 
+/// `url` as a browser sends it (the WHATWG URL standard's percent-encoding, as img2dataset's
+/// requests do): tabs and newlines inside are removed, a `#fragment` is dropped, and after the
+/// host every space, control, non-ASCII byte and `"<>\^`{|}` becomes %XX (upper-case hex).
+/// Existing %XX escapes and everything up to the end of the host stay as written (a host is
+/// the fetcher's to judge). A URL with nothing to encode is returned unchanged.
+[[nodiscard]] std::string request_url(std::string_view url);
+
 /// Reads the list at `path`. Throws IoError when the file cannot be read and UrlListError
 /// (naming the file and line) when a record is malformed: an unterminated quote, a row with
 /// more fields than the header, invalid JSON, a missing or empty URL field, a missing URL

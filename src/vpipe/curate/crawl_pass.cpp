@@ -164,9 +164,18 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
       StopRelay relay(options.scan.stop, fetcher);
       const ScanInputs inputs = [&](const std::function<bool(ScanInput&&)>& emit) {
         bool stopping = false;
+        // A download already renamed into place whose URL stays pending is taken away again:
+        // every image in the folder is one the manifest records (the next run fetches it).
+        const auto drop_download = [](const FetchResult& r) {
+          if (!r.ok || r.path.empty()) return;
+          std::error_code ec;
+          std::filesystem::remove(r.path, ec);
+          if (ec) log().warn("crawl: cannot remove the unrecorded download {}: {}", r.path.string(), ec.message());
+        };
         summary.fetch = fetcher.run(urls, [&](const FetchResult& r) {
           if (r.reason == "cancelled" || stopping) {
             ++summary.unfinished;  // stays pending: the next run fetches it
+            drop_download(r);
             return;
           }
           ScanInput input;
@@ -188,6 +197,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
           if (!emit(std::move(input))) {  // the scan is stopping: this URL stays pending
             stopping = true;
             ++summary.unfinished;
+            drop_download(r);
             fetcher.request_stop();
             return;
           }

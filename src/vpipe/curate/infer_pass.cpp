@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -245,6 +246,12 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
           std::vector<InferenceRecord> rows;
           rows.reserve(batch.size());
           const std::string task(to_string(spec.task));
+          // Counted once committed: the run's counts are what the manifest holds, also when a
+          // write fails and the run ends.
+          int64_t ok = 0;
+          int64_t failed = 0;
+          int64_t predictions = 0;
+          std::map<std::string, int64_t> batch_labels;
           for (InferItem& item : batch) {
             InferenceRecord rec;
             rec.file_id = item.file_id;
@@ -253,9 +260,9 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
               rec.status = "failed";
               rec.error = fmt::format("{}: {}", item.path, item.error);
               log().debug("infer: {}", rec.error);
-              ++summary.failed;
+              ++failed;
             } else {
-              ++summary.ok;
+              ++ok;
               for (size_t r = 0; r < item.predictions.size(); ++r) {
                 const Prediction& p = item.predictions[r];
                 DetectionRecord d;
@@ -274,14 +281,18 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
                   d.y2 = p.box.y2;
                 }
                 d.keypoints = p.keypoints;
-                if (spec.task == ModelTask::kDetect || r == 0) ++labels[d.label];
+                if (spec.task == ModelTask::kDetect || r == 0) ++batch_labels[d.label];
                 rec.detections.push_back(std::move(d));
               }
-              summary.predictions += static_cast<int64_t>(item.predictions.size());
+              predictions += static_cast<int64_t>(item.predictions.size());
             }
             rows.push_back(std::move(rec));
           }
           writer.record_inferences(rows);
+          summary.ok += ok;
+          summary.failed += failed;
+          summary.predictions += predictions;
+          for (const auto& [label, n] : batch_labels) labels[label] += n;
         };
       });
 
@@ -292,11 +303,17 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   run_options.unit = "images";
   run_options.expected_total = [to_do] { return to_do; };
 
+  const auto run_counts = [&] {
+    return std::map<std::string, int64_t>{{"ok", summary.ok},
+                                          {"failed", summary.failed},
+                                          {"unchanged", unchanged.load()},
+                                          {"predictions", summary.predictions}};
+  };
   try {
     summary.engine = pipeline.run(run_options);
   } catch (...) {
     try {
-      writer.end_run(run_id, "failed", {});
+      writer.end_run(run_id, "failed", run_counts());
     } catch (const std::exception& e) {
       log().error("could not record the failed run in {}: {}", db.string(), e.what());
     }
@@ -311,12 +328,8 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   summary.unchanged = unchanged.load();
   summary.labels = std::move(labels);
   summary.stopped = summary.engine.stopped;
-  std::map<std::string, int64_t> counts{{"ok", summary.ok},
-                                        {"failed", summary.failed},
-                                        {"unchanged", summary.unchanged},
-                                        {"predictions", summary.predictions}};
   writer.record_stage_metrics(run_id, "infer:" + spec.name, summary.engine);
-  writer.end_run(run_id, summary.stopped ? "interrupted" : "completed", counts);
+  writer.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts());
   writer.checkpoint();
   if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
   return summary;

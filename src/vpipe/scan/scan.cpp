@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -374,6 +375,9 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
         return [&](std::span<ScanItem> batch) {
           std::vector<FileRecord> rows;
           std::vector<CrawlUrlRecord> urls;
+          // Counted once committed: the run's counts are the rows the manifest holds, also when
+          // a write fails (a full disk) and the run ends.
+          std::map<std::string, int64_t> batch_counts;
           rows.reserve(batch.size());
           for (ScanItem& item : batch) {
             if (item.url) {
@@ -394,7 +398,7 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
             if (rec.status != ItemStatus::kOk) {
               log().debug("{}: {}: {}", rec.path, to_string(rec.status), rec.error);
             }
-            ++counts[std::string(to_string(rec.status))];
+            ++batch_counts[std::string(to_string(rec.status))];
             rows.push_back(std::move(item.record));
           }
           if (sync_fd >= 0 && !rows.empty() && ::syncfs(sync_fd) != 0) {
@@ -406,6 +410,7 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
           } else if (!rows.empty()) {
             manifest.upsert_files(rows);
           }
+          for (const auto& [status, n] : batch_counts) counts[status] += n;
         };
       });
 

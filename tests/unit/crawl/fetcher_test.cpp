@@ -208,6 +208,19 @@ TEST_F(FetcherTest, EveryUrlEndsInTheRightStateAndOnlyImagesLand) {
   EXPECT_EQ(stats.done + stats.failed, cases.size() - 1);  // the duplicate is one task
 }
 
+// URLs as people paste them: a raw space and UTF-8 in the path are sent percent-encoded, as a
+// browser (and img2dataset) would, instead of failing as bad_url; the file is named from the URL
+// as listed.
+TEST_F(FetcherTest, RawSpacesAndUtf8InAUrlAreSentPercentEncoded) {
+  write_file(root_.path() / "my photo \xc3\xa9.jpg", jpeg_);
+  const std::string listed = server_->base() + "/files/my photo \xc3\xa9.jpg";
+  const std::vector<FetchResult> r = fetch(options(), {listed});
+  ASSERT_TRUE(r[0].ok) << r[0].reason << ": " << r[0].message;
+  EXPECT_EQ(r[0].url, listed);
+  EXPECT_EQ(testing::read_bytes(r[0].path), jpeg_);
+  EXPECT_EQ(stat_int(server_->stats(), "hits /files/my%20photo%20%C3%A9.jpg"), 1);
+}
+
 TEST_F(FetcherTest, RetriesHonourRetryAfterInSecondsAndAsADate) {
   FetchOptions o = options();
   o.respect_robots = false;

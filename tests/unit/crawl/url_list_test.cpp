@@ -116,4 +116,20 @@ TEST(UrlList, ReadsFilesAndPicksTheFormatFromTheExtension) {
 }
 
 }  // namespace
+TEST(RequestUrl, EncodesWhatABrowserEncodesAndKeepsTheRest) {
+  EXPECT_EQ(request_url("https://example.com/a/b.jpg?x=1&y=2"), "https://example.com/a/b.jpg?x=1&y=2");
+  EXPECT_EQ(request_url("http://h/my photo.jpg"), "http://h/my%20photo.jpg");
+  EXPECT_EQ(request_url("http://h/q?name=a b"), "http://h/q?name=a%20b");
+  EXPECT_EQ(request_url("http://h/caf\xc3\xa9.jpg"), "http://h/caf%C3%A9.jpg");
+  EXPECT_EQ(request_url("http://h/<a>\"b\"{c}|d^e`f\\g"), "http://h/%3Ca%3E%22b%22%7Bc%7D%7Cd%5Ee%60f%5Cg");
+  EXPECT_EQ(request_url("http://h/already%20encoded%2F.jpg"), "http://h/already%20encoded%2F.jpg");
+  EXPECT_EQ(request_url("http://h/a.jpg#part"), "http://h/a.jpg");  // never sent
+  EXPECT_EQ(request_url("http://h/a\tb\nc.jpg"), "http://h/abc.jpg");
+  EXPECT_EQ(request_url("http://h/x\x7f\x01.jpg"), "http://h/x%7F%01.jpg");
+  // The host is left as written: the fetcher judges it.
+  EXPECT_EQ(request_url("http://bad host/a b"), "http://bad host/a%20b");
+  EXPECT_EQ(request_url("http://h"), "http://h");
+  EXPECT_EQ(request_url("not a url"), "not a url");
+}
+
 }  // namespace vpipe
