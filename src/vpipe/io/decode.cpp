@@ -24,6 +24,7 @@ void fail(DecodeResult& result, ItemStatus status, std::string message) {
   result.message = std::move(message);
   result.image = Image();
   result.alpha = Image();
+  result.lease.release();
 }
 
 bool refuse_size(DecodeResult& result, const char* codec, int64_t width, int64_t height,
@@ -49,6 +50,13 @@ bool refuse_size(DecodeResult& result, const char* codec, int64_t width, int64_t
   if (width > (1 << 30) || height > (1 << 30)) {
     fail(result, ItemStatus::kTooLarge, std::string(codec) + ": image side over 2^30 pixels");
     return true;
+  }
+  // Every decoder asks here before it allocates pixels: the place to take them from the budget.
+  // Some ask twice for one image (a GIF's canvas, then its frame): the lease it holds is given
+  // back before a larger one is waited for, or the worker would wait on itself.
+  if (options.budget != nullptr && result.lease.pixels() < pixels) {
+    result.lease.release();
+    result.lease = options.budget->acquire(pixels);
   }
   return false;
 }
@@ -190,6 +198,7 @@ DecodeResult Decoder::Impl::decode_jpeg(std::span<const uint8_t> bytes,
   const tjscalingfactor scale = pick_scaling(width, height, options.min_long_side);
   const int scaled_width = TJSCALED(width, scale);
   const int scaled_height = TJSCALED(height, scale);
+  result.lease.shrink_to(static_cast<uint64_t>(scaled_width) * static_cast<uint64_t>(scaled_height));
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const bool gray = colorspace == TJCS_GRAY;
   const int pixel_format = gray ? TJPF_GRAY : (cmyk ? TJPF_CMYK : TJPF_RGB);
@@ -286,6 +295,7 @@ DecodeResult Decoder::decode(std::span<const uint8_t> bytes, const DecodeOptions
   if (!has_signals(result.status)) {
     result.image = Image();
     result.alpha = Image();
+    result.lease.release();
   }
   // An alpha plane that is opaque everywhere says nothing: drop it, so that an empty plane is the
   // one way to say "opaque" (callers then skip all alpha work).

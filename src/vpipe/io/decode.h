@@ -9,6 +9,7 @@
 #include "vpipe/core/image.h"
 #include "vpipe/core/status.h"
 #include "vpipe/io/format.h"
+#include "vpipe/io/pixel_budget.h"
 
 namespace vpipe {
 
@@ -17,7 +18,9 @@ struct DecodeOptions {
   /// 0: full resolution. Otherwise the decoded image may be reduced as long as its longer side
   /// stays >= min_long_side (or is the full size, when that is smaller). JPEG uses TurboJPEG's
   /// DCT-domain scaling (the smallest factor among 1/8, 1/4, 3/8, 1/2, ..., 1 that satisfies
-  /// this); other formats decode fully and are returned at full resolution.
+  /// this). A big PNG (over kRowByRowPixels, not interlaced) is read row by row into a box
+  /// average by the largest whole factor that satisfies it, so its memory is a few rows, not
+  /// its pixels. Other formats decode fully and are returned at full resolution.
   int min_long_side = 0;
   /// Images of more pixels (width * height, full resolution) are refused as kTooLarge before
   /// any pixel memory is allocated.
@@ -25,7 +28,13 @@ struct DecodeOptions {
   /// Truncated/damaged data that the codec still decodes (e.g. libjpeg's "premature end of
   /// data", grey-filled): kDamaged by default, kOk when lenient. The warning is kept either way.
   bool lenient = false;
+  /// Shared by the decode workers of a pass: a decode that allocates full-resolution pixels
+  /// takes them from here first (PixelBudget). Null: no global cap.
+  PixelBudget* budget = nullptr;
 };
+
+/// PNGs of more pixels than this are read row by row when a reduced image is asked for.
+inline constexpr uint64_t kRowByRowPixels = 16'777'216;
 
 /// The outcome of decoding one file. Never thrown: failures are a status and a reason.
 struct DecodeResult {
@@ -43,6 +52,9 @@ struct DecodeResult {
   /// same reduced scale), 255 = opaque, 0 = fully transparent. Empty when the file has no alpha
   /// or every pixel is opaque, so an empty plane always means "opaque".
   Image alpha;
+  /// The pixels taken from DecodeOptions::budget for this image; keep it as long as `image`
+  /// (move it along), or let it go with the result.
+  PixelBudget::Lease lease;
 };
 
 /// Decodes image files straight from the codec libraries (no OpenCV imgcodecs). Holds per-thread

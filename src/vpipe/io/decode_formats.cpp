@@ -37,6 +37,7 @@ struct PngReadState {
   DecodeResult* result = nullptr;
   std::vector<uint8_t> scratch;  // RGBA / gray+alpha rows before the alpha is split off
   std::vector<png_bytep> rows;   // row pointers for png_read_image
+  std::vector<uint64_t> sums;    // row by row: one output row's box sums (colour x alpha, alpha)
   char error[256] = {};
   std::string warning;
 };
@@ -59,6 +60,77 @@ void png_read_from_memory(png_structp png, png_bytep out, size_t length) {
 void png_decode_warning(png_structp png, png_const_charp message) {
   auto* state = static_cast<PngReadState*>(png_get_error_ptr(png));
   if (state->warning.empty()) state->warning = std::string("PNG: ") + message;
+}
+
+/// The whole factor a big PNG is box-reduced by while it is read (>= 2), or 1 to read it whole:
+/// the largest that keeps the longer side >= min_long_side, as resize_to_fit (core/image_ops.h)
+/// picks for its first step, so that the scan's working image comes out the same.
+int png_row_factor(png_uint_32 width, png_uint_32 height, int interlace,
+                   const DecodeOptions& options) {
+  if (options.min_long_side <= 0 || interlace != PNG_INTERLACE_NONE) return 1;
+  if (uint64_t{width} * height <= kRowByRowPixels) return 1;
+  const uint64_t factor = std::max(width, height) / static_cast<uint64_t>(options.min_long_side);
+  return factor >= 2 ? static_cast<int>(std::min<uint64_t>(factor, 1u << 20)) : 1;
+}
+
+/// Reads the image row by row, averaging each `factor` x `factor` block (the last rows and
+/// columns that do not fill one are read and left out, as resize_to_fit does). With alpha, colour
+/// is averaged weighted by opacity (the black composite's average) and un-premultiplied, so the
+/// composite of the result is the composite's average. Memory: one row and one row of sums.
+/// libpng errors longjmp through here: only trivially destructible locals.
+void png_read_reduced(png_structp png, PngReadState* state, png_uint_32 width, png_uint_32 height,
+                      size_t row_bytes, int channels, int color_channels, int factor) {
+  DecodeResult& result = *state->result;
+  const int fx = static_cast<int>(std::min<png_uint_32>(factor, width));
+  const int fy = static_cast<int>(std::min<png_uint_32>(factor, height));
+  const int out_w = static_cast<int>(width / fx);
+  const int out_h = static_cast<int>(height / fy);
+  const bool has_alpha = channels != color_channels;
+  result.image = Image(out_w, out_h, color_channels);
+  if (has_alpha) result.alpha = Image(out_w, out_h, 1);
+  result.lease.shrink_to(uint64_t{width} + static_cast<uint64_t>(out_w) * out_h);
+  state->scratch.resize(row_bytes);
+  state->sums.resize(static_cast<size_t>(out_w) * channels);
+  const uint64_t area = static_cast<uint64_t>(fx) * fy;
+  for (int oy = 0; oy < out_h; ++oy) {
+    std::fill(state->sums.begin(), state->sums.end(), uint64_t{0});
+    for (int r = 0; r < fy; ++r) {
+      png_read_row(png, state->scratch.data(), nullptr);
+      const uint8_t* row = state->scratch.data();
+      for (int ox = 0; ox < out_w; ++ox) {
+        uint64_t* sum = state->sums.data() + static_cast<size_t>(ox) * channels;
+        const uint8_t* p = row + static_cast<size_t>(ox) * fx * channels;
+        for (int dx = 0; dx < fx; ++dx, p += channels) {
+          if (has_alpha) {
+            const uint32_t a = p[color_channels];
+            for (int c = 0; c < color_channels; ++c) sum[c] += uint64_t{p[c]} * a;
+            sum[color_channels] += a;
+          } else {
+            for (int c = 0; c < channels; ++c) sum[c] += p[c];
+          }
+        }
+      }
+    }
+    uint8_t* out = result.image.row(oy);
+    for (int ox = 0; ox < out_w; ++ox) {
+      const uint64_t* sum = state->sums.data() + static_cast<size_t>(ox) * channels;
+      if (!has_alpha) {
+        for (int c = 0; c < channels; ++c) {
+          out[ox * channels + c] = static_cast<uint8_t>((sum[c] + area / 2) / area);
+        }
+        continue;
+      }
+      const auto a = static_cast<uint32_t>((sum[color_channels] + area / 2) / area);
+      result.alpha.row(oy)[ox] = static_cast<uint8_t>(a);
+      for (int c = 0; c < color_channels; ++c) {
+        const auto premultiplied = static_cast<uint32_t>((sum[c] + 255 * area / 2) / (255 * area));
+        out[ox * color_channels + c] = unpremultiply_sample(premultiplied, a);
+      }
+    }
+  }
+  for (png_uint_32 y = static_cast<png_uint_32>(out_h) * fy; y < height; ++y) {
+    png_read_row(png, state->scratch.data(), nullptr);
+  }
 }
 
 /// Returns false after a libpng error (state->error says why) or a refused size (result set).
@@ -101,8 +173,18 @@ bool png_decode_into(PngReadState* state) {
   const int channels = png_get_channels(png, info);
   const int color_channels = (channels == 1 || channels == 2) ? 1 : 3;
   DecodeResult& result = *state->result;
-  result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
   const size_t row_bytes = png_get_rowbytes(png, info);
+  const int factor =
+      png_row_factor(width, height, png_get_interlace_type(png, info), *state->options);
+  if (factor >= 2) {
+    png_read_reduced(png, state, width, height, row_bytes, channels, color_channels, factor);
+    png_read_end(png, nullptr);
+    png_destroy_read_struct(&png, &info, nullptr);
+    result.width = static_cast<int>(width);
+    result.height = static_cast<int>(height);
+    return true;
+  }
+  result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
   state->rows.resize(height);
   uint8_t* target = result.image.pixels.data();
   if (channels != color_channels) {  // alpha: decode RGBA / GA, then split the alpha off
@@ -372,6 +454,19 @@ DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& op
   TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &sample_format);
   TIFFGetFieldDefaulted(tif.get(), TIFFTAG_ORIENTATION, &orientation);
   TIFFGetFieldDefaulted(tif.get(), TIFFTAG_EXTRASAMPLES, &extra_count, &extra_types);
+  // The pixel limit alone does not bound memory here: a file may claim thousands of samples per
+  // pixel, and libtiff then allocates and decodes rows of that many (a 146-byte file claiming
+  // 19778x1 pixels of 65280 samples took 1.4 GiB and 30 s; found by fuzz/decode_tiff_fuzzer.cpp).
+  // Refuse what needs more memory than max_pixels pixels of 16-bit RGBA, the widest vpipe keeps.
+  const uint64_t bytes_per_pixel = (uint64_t{spp} * bits + 7) / 8;
+  if (bytes_per_pixel > 8 && uint64_t{width} * height > options.max_pixels / bytes_per_pixel * 8) {
+    fail(result, ItemStatus::kTooLarge,
+         "TIFF: " + std::to_string(width) + "x" + std::to_string(height) + " pixels of " +
+             std::to_string(spp) + " samples of " + std::to_string(bits) +
+             " bits need more memory than the limit of " + std::to_string(options.max_pixels) +
+             " pixels allows (decompression bomb guard)");
+    return result;
+  }
   const bool has_photometric = TIFFGetField(tif.get(), TIFFTAG_PHOTOMETRIC, &photometric) == 1;
   if (!has_photometric) photometric = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
 

@@ -18,7 +18,8 @@ void fail(DecodeResult& result, ItemStatus status, std::string message);
 
 /// True (and `result` set to kTooLarge with the reason, and the claimed width/height recorded)
 /// when width * height is over the limit, or kCorrupt when a side is not positive. Call before
-/// allocating any pixel memory.
+/// allocating any pixel memory: otherwise it takes width * height from `options.budget` (waiting
+/// for it) into `result.lease`.
 [[nodiscard]] bool refuse_size(DecodeResult& result, const char* codec, int64_t width,
                                int64_t height, const DecodeOptions& options);
 

@@ -40,6 +40,7 @@ struct ScanItem {
   UninitializedBytes bytes;  // from the read stage's pool, back to it after decoding
   Image decoded;
   Image alpha;           // the decoder's alpha plane; empty when opaque
+  PixelBudget::Lease lease;  // `decoded`'s pixels, taken from the pass's budget
   bool ignored = false;  // not an image by signature or name: not recorded
   bool no_file = false;  // a crawled URL that produced no file: only its URL row is written
   std::optional<CrawlUrlRecord> url;  // the crawl's record of the URL this file came from
@@ -51,6 +52,7 @@ struct ScanItem {
     bytes.clear();
     decoded = Image();
     alpha = Image();
+    lease.release();
   }
   [[nodiscard]] bool pending() const {
     return !ignored && !no_file && has_signals(record.status);
@@ -161,6 +163,7 @@ void decode_item(ScanItem& item, Decoder& decoder, const DecodeOptions& options,
   if (has_signals(rec.status)) {
     item.decoded = std::move(result.image);
     item.alpha = std::move(result.alpha);
+    item.lease = std::move(result.lease);
   }
 }
 
@@ -289,7 +292,11 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
   // The stages are the parallelism; OpenCV's own pool inside resize/cvtColor would only add
   // threads competing for the same cores.
   cv::setNumThreads(1);
-  const DecodeOptions decode_options = scan_decode_options(options.decode);
+  // Full-resolution pixels held from decode to signals, all workers together: at most one
+  // largest allowed image's worth (big PNGs are read row by row and hold a few rows).
+  PixelBudget pixel_budget(std::max<uint64_t>(options.decode.max_pixels, 1));
+  DecodeOptions decode_options = scan_decode_options(options.decode);
+  decode_options.budget = &pixel_budget;
 
   ScanSummary summary;
   int64_t ignored = 0;  // written by the manifest stage's single worker
@@ -354,11 +361,15 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
                      [orientations = options.orientation_hashes, &pixel_buffers](int) {
     return [orientations, &pixel_buffers](std::span<ScanItem> batch) {
       for (ScanItem& item : batch) {
-        if (!item.pending() || item.decoded.empty()) continue;
+        if (!item.pending() || item.decoded.empty()) {
+          item.lease.release();
+          continue;
+        }
         measure_image(item.decoded, item.alpha, item.record, orientations);
         pixel_buffers.give_back(std::move(item.decoded.pixels));
         item.decoded = Image();
         item.alpha = Image();
+        item.lease.release();
       }
     };
   });

@@ -9,3 +9,5 @@ vpipe_add_test(codec_test
 # the JPEG quality estimate from the quantization table (the dedup keeper's compression signal)
 vpipe_add_test(jpeg_quality_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality_test.cpp
   LIBS vpipe_codec)
+# big images in bounded memory: row-by-row PNG decoding and the decoded-pixel budget
+vpipe_add_test(big_image_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/big_image_test.cpp LIBS vpipe_codec)
