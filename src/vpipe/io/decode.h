@@ -20,7 +20,8 @@ struct DecodeOptions {
   /// DCT-domain scaling (the smallest factor among 1/8, 1/4, 3/8, 1/2, ..., 1 that satisfies
   /// this). A big PNG (over kRowByRowPixels, not interlaced) is read row by row into a box
   /// average by the largest whole factor that satisfies it, so its memory is a few rows, not
-  /// its pixels. Other formats decode fully and are returned at full resolution.
+  /// its pixels; a big still WebP goes through libwebp's rescaler to the same size. Other
+  /// formats decode fully and are returned at full resolution.
   int min_long_side = 0;
   /// Images of more pixels (width * height, full resolution) are refused as kTooLarge before
   /// any pixel memory is allocated.

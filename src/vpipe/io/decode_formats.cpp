@@ -395,19 +395,45 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
     return result;
   }
 
+  // A big still image asked for at a reduced size goes through libwebp's own rescaler, which
+  // works a few rows at a time: memory is the reduced image, not the file's pixels. The factor is
+  // the whole one resize_to_fit (core/image_ops.h) would take first.
+  int out_w = width;
+  int out_h = height;
+  if (options.min_long_side > 0 && pixels > kRowByRowPixels) {
+    const int factor = std::max(width, height) / options.min_long_side;
+    if (factor >= 2) {
+      const int fx = std::min(factor, width);
+      const int fy = std::min(factor, height);
+      out_w = width / fx;
+      out_h = height / fy;
+      // The columns and rows that do not fill a whole block are left out, as resize_to_fit does,
+      // so each output pixel averages exactly its block.
+      config.options.use_cropping = 1;
+      config.options.crop_left = 0;
+      config.options.crop_top = 0;
+      config.options.crop_width = out_w * fx;
+      config.options.crop_height = out_h * fy;
+      config.options.use_scaling = 1;
+      config.options.scaled_width = out_w;
+      config.options.scaled_height = out_h;
+      result.lease.shrink_to(static_cast<uint64_t>(out_w) * out_h);
+    }
+  }
+  const size_t out_pixels = static_cast<size_t>(out_w) * out_h;
   std::vector<uint8_t> rgba;
-  result.image = Image(width, height, 3);
+  result.image = Image(out_w, out_h, 3);
   config.output.is_external_memory = 1;
   if (config.input.has_alpha) {
-    rgba.resize(pixels * 4);
+    rgba.resize(out_pixels * 4);
     config.output.colorspace = MODE_rgbA;  // premultiplied, as for animations above
     config.output.u.RGBA.rgba = rgba.data();
-    config.output.u.RGBA.stride = width * 4;
+    config.output.u.RGBA.stride = out_w * 4;
     config.output.u.RGBA.size = rgba.size();
   } else {
     config.output.colorspace = MODE_RGB;
     config.output.u.RGBA.rgba = result.image.pixels.data();
-    config.output.u.RGBA.stride = width * 3;
+    config.output.u.RGBA.stride = out_w * 3;
     config.output.u.RGBA.size = result.image.pixels.size();
   }
   status = WebPDecode(bytes.data(), bytes.size(), &config);
@@ -417,9 +443,9 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
     return result;
   }
   if (config.input.has_alpha) {
-    result.alpha = Image(width, height, 1);
-    split_alpha(rgba.data(), result.image.pixels.data(), result.alpha.pixels.data(), pixels, 3,
-                true);
+    result.alpha = Image(out_w, out_h, 1);
+    split_alpha(rgba.data(), result.image.pixels.data(), result.alpha.pixels.data(), out_pixels,
+                3, true);
   }
   result.status = ItemStatus::kOk;
   return result;

@@ -79,6 +79,21 @@ TEST(RowByRowPng, WithAlphaTheCompositeIsTheFullDecodesWithinTwoLevels) {
   EXPECT_LE(max_difference(resize_to_fit(a.alpha, kWorkingSize), resize_to_fit(b.alpha, kWorkingSize)), 1);
 }
 
+TEST(ScaledWebp, ABigStillWebpComesOutReducedAndCloseToTheWholeDecode) {
+  const std::vector<uint8_t> webp = encode_webp(codec_test::make_rgb(kWidth, kHeight), 90);
+  Decoder decoder;
+  DecodeOptions reduced;
+  reduced.min_long_side = kWorkingSize;
+  const DecodeResult a = decoder.decode(webp, DecodeOptions{});
+  const DecodeResult b = decoder.decode(webp, reduced);
+  ASSERT_EQ(b.status, ItemStatus::kOk) << b.message;
+  EXPECT_EQ(b.width, kWidth);
+  EXPECT_EQ(b.image.width, kWidth / 18);
+  EXPECT_EQ(b.image.height, kHeight / 18);
+  // libwebp's rescaler weighs fractional pixels at the block edges: close, not identical.
+  EXPECT_LE(max_difference(resize_to_fit(a.image, kWorkingSize), resize_to_fit(b.image, kWorkingSize)), 3);
+}
+
 TEST(RowByRowPng, SmallOrFullResolutionDecodesAreWhole) {
   const std::vector<uint8_t> png = encode_png(codec_test::make_rgb(3000, 2000));  // 6 MP
   Decoder decoder;
