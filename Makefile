@@ -6,6 +6,8 @@
 #   make bench                 benchmarks (bench/run.sh; figures go to docs/PERFORMANCE.md)
 #   make accuracy              the real-photo set (scripts/realphoto), default scan + dedup, its
 #                              evaluation for both splits into docs/ACCURACY.md
+#   make fuzz FUZZ_SECONDS=N   the libFuzzer targets (fuzz/, clang, ASan + UBSan, build-fuzz/), each
+#                              run N seconds (default 600), two at a time (docs/SECURITY.md)
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -24,10 +26,12 @@ else
   $(error SANITIZE must be empty, address or thread)
 endif
 
+FUZZ_SECONDS ?= 600
+
 DEMO_DIR ?= demo
 DEMO_COUNT ?= 2000
 
-.PHONY: deps build test demo bench accuracy clean
+.PHONY: deps build test demo bench accuracy fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -50,5 +54,9 @@ bench:
 accuracy: build
 	@bash scripts/realphoto/accuracy.sh $(BUILD_DIR)
 
+fuzz: deps
+	@JOBS=$(JOBS) bash scripts/fuzz/build.sh build-fuzz
+	@bash scripts/fuzz/run.sh -s $(FUZZ_SECONDS) -j 2 -b build-fuzz
+
 clean:
-	rm -rf build build-asan build-tsan $(DEMO_DIR)
+	rm -rf build build-asan build-tsan build-fuzz $(DEMO_DIR)

@@ -31,6 +31,8 @@ build_pkgs=(
   curl ca-certificates
   # scripts/realphoto/make_set.py (the real-photo set of `make accuracy` and its test)
   python3-pil python3-numpy python3-opencv
+  # `make fuzz` and the fuzz smoke test (fuzz/, scripts/fuzz/): clang and its libFuzzer runtime
+  clang libclang-rt-dev
 )
 bench_pkgs=(python3-xxhash time bc)  # and python3-pil/numpy/opencv, already above
 

@@ -431,6 +431,33 @@ TEST_F(ValidateTest, CocoFileNamesOutsideTheDatasetAreFindingsAndNeverRead) {
   EXPECT_EQ(r.images, 3) << describe(r);
 }
 
+// Found by fuzz/validate_coco_fuzzer.cpp: a file_name longer than NAME_MAX made the file test
+// throw std::filesystem::filesystem_error ("File name too long"), which ended the validation
+// instead of becoming a finding.
+TEST_F(ValidateTest, CocoFileNameTheFileSystemRefusesIsMissing) {
+  const fs::path d = root_ / "coco_long_name";
+  write_png(d / "images/a.png", 16, 12);
+  write_jpeg(d / "images/b.jpg", 20, 10);
+  CocoJson j = clean_coco();
+  const std::string long_name(300, 'x');
+  j.images.push_back(R"({"id": 3, "file_name": ")" + long_name +
+                     R"(.png", "width": 4, "height": 4})");
+  j.images.push_back(R"({"id": 4, "file_name": ")" + (d / long_name).string() +
+                     R"(.png", "width": 4, "height": 4})");
+  write_text(d / "annotations.json", j.text());
+  ValidationReport r;
+  ASSERT_NO_THROW(r = validate(d));
+  const std::string p = (d / "annotations.json").string();
+  std::multiset<Key> missing;
+  for (const auto& f : r.findings) {
+    if (f.kind == "image_missing") missing.insert({f.path, f.line, f.kind, f.severity});
+  }
+  EXPECT_EQ(missing, (std::multiset<Key>{{p, j.image_line(2), "image_missing", Severity::kError},
+                                         {p, j.image_line(3), "image_missing", Severity::kError}}))
+      << describe(r);
+  EXPECT_EQ(r.images, 2) << describe(r);
+}
+
 TEST_F(ValidateTest, CocoParseErrorNamesTheLine) {
   const fs::path d = root_ / "coco_parse";
   write_text(d / "annotations/instances_val.json",
