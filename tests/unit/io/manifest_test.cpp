@@ -382,11 +382,8 @@ TEST_F(ManifestTest, HundredThousandRowsInOneBatch) {
 // ---------------------------------------------------------------------------------------------
 // Schema 2: migration, orientation hashes, dedup results, runs' stage metrics, action journal.
 
-TEST_F(ManifestTest, Version1DatabaseIsMigratedKeepingEveryRow) {
-  {
-    // The exact v1 schema, as shipped, with two rows (one non-UTF-8 path).
-    RawDb raw(db_path_);
-    raw.exec(R"sql(
+/// The tables of schema 1, as shipped (without its index).
+constexpr const char* kVersion1Tables = R"sql(
 CREATE TABLE runs (id INTEGER PRIMARY KEY, command TEXT NOT NULL, config TEXT NOT NULL,
   vpipe_version TEXT NOT NULL, device TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
   outcome TEXT, counts TEXT);
@@ -395,6 +392,14 @@ CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size_bytes INTEGER NOT NULL,
   height INTEGER, content_hash TEXT, phash INTEGER, dhash INTEGER, sharpness REAL,
   brightness REAL, contrast REAL, dark_fraction REAL, bright_fraction REAL, entropy REAL,
   colorfulness REAL, run_id INTEGER REFERENCES runs(id), scanned_at TEXT NOT NULL);
+)sql";
+
+TEST_F(ManifestTest, Version1DatabaseIsMigratedKeepingEveryRow) {
+  {
+    // The exact v1 schema, as shipped, with two rows (one non-UTF-8 path).
+    RawDb raw(db_path_);
+    raw.exec(kVersion1Tables);
+    raw.exec(R"sql(
 CREATE INDEX files_content_hash ON files(content_hash);
 INSERT INTO runs VALUES (1, 'scan', '{}', '0.1.0', 'cpu', 't0', 't1', 'completed', '{}');
 INSERT INTO files VALUES ('/z.jpg', 10, 20, 'ok', NULL, 'jpeg', 64, 48,
@@ -472,15 +477,8 @@ TEST_F(ManifestTest, ReadOnlyOpeningCreatesNothingAndRefusesAnEmptyFile) {
 TEST_F(ManifestTest, ReadOnlyOpeningOfAnOlderSchemaUpgradesAWritableFile) {
   {
     RawDb raw(db_path_);
+    raw.exec(kVersion1Tables);
     raw.exec(R"sql(
-CREATE TABLE runs (id INTEGER PRIMARY KEY, command TEXT NOT NULL, config TEXT NOT NULL,
-  vpipe_version TEXT NOT NULL, device TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,
-  outcome TEXT, counts TEXT);
-CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size_bytes INTEGER NOT NULL,
-  mtime_ns INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, format TEXT, width INTEGER,
-  height INTEGER, content_hash TEXT, phash INTEGER, dhash INTEGER, sharpness REAL,
-  brightness REAL, contrast REAL, dark_fraction REAL, bright_fraction REAL, entropy REAL,
-  colorfulness REAL, run_id INTEGER REFERENCES runs(id), scanned_at TEXT NOT NULL);
 INSERT INTO files VALUES ('/z.jpg', 10, 20, 'ok', NULL, 'jpeg', 64, 48, NULL, -5, 7, 1.5,
   2.5, 3.5, 0.1, 0.2, 6.5, 9.5, NULL, 't');
 PRAGMA user_version = 1;
