@@ -4,6 +4,7 @@
 // correct CRCs is as possible as any other. A big non-interlaced PNG is also read reduced, row by
 // row, under the default pixel limit.
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -65,5 +66,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<uint8_t> fixed = with_correct_crcs(data, size);
   const uint64_t limit = reduced_max_pixels(fixed);
   if (vpipe::fuzz::fuzz_decode(data, size, {vpipe::ImageFormat::kPng}, limit) != 0) return -1;
+  if (std::equal(fixed.begin(), fixed.end(), data)) return 0;  // its CRCs were right already
   return vpipe::fuzz::fuzz_decode(fixed.data(), fixed.size(), {vpipe::ImageFormat::kPng}, limit);
 }

@@ -99,20 +99,28 @@ inline int fuzz_decode(const uint8_t* data, size_t size, std::initializer_list<I
   const ImageFormat format = sniff_format(bytes.first(std::min(bytes.size(), kSniffBytes)));
   if (std::find(formats.begin(), formats.end(), format) == formats.end()) return -1;
   static PixelBudget budget(kFuzzMaxPixels);
+  Decoder decoder;
+  DecodeOptions options;
+  options.max_pixels = kFuzzMaxPixels;
+  options.budget = &budget;
+  int full_width = 0;
+  int full_height = 0;
   {
-    Decoder decoder;
-    DecodeOptions options;
-    options.max_pixels = kFuzzMaxPixels;
-    options.budget = &budget;
+    // Released before the next decode: a lease held by this thread would make it wait forever
+    // (a scan's signals stage releases each image's lease from another thread).
     const DecodeResult full = decoder.decode(bytes, options);
     check_decode_result(full, options.max_pixels);
     VPIPE_FUZZ_CHECK(full.format == format);
-    options.min_long_side = 64;
-    options.max_pixels = reduced_max_pixels;
+    full_width = full.width;
+    full_height = full.height;
+  }
+  options.min_long_side = 64;
+  options.max_pixels = reduced_max_pixels;
+  {
     const DecodeResult reduced = decoder.decode(bytes, options);
     check_decode_result(reduced, options.max_pixels);
     if (reduced_max_pixels == kFuzzMaxPixels) {
-      VPIPE_FUZZ_CHECK(reduced.width == full.width && reduced.height == full.height);
+      VPIPE_FUZZ_CHECK(reduced.width == full_width && reduced.height == full_height);
     }
   }
   VPIPE_FUZZ_CHECK(budget.in_use() == 0);

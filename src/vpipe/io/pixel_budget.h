@@ -52,7 +52,9 @@ class PixelBudget {
     uint64_t pixels_ = 0;
   };
 
-  /// Waits until `pixels` fit beside the leases held (or none is held), then takes them.
+  /// Waits until `pixels` fit beside the leases held (or none is held), then takes them. A thread
+  /// that still holds a lease and asks again can wait forever when the two do not fit together:
+  /// give the first back, or let another thread end it (the scan's signals stage does).
   [[nodiscard]] Lease acquire(uint64_t pixels);
 
   [[nodiscard]] uint64_t capacity() const { return capacity_; }
