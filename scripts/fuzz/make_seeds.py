@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,6 +143,41 @@ def big_images(corpus: Corpus):
         save_to = io.BytesIO()
         rgb.save(save_to, "WEBP", **kw)
         corpus.add("fuzz_decode_webp", name, save_to.getvalue())
+    # TIFF: deflated strips of 8-bit RGB (the scanline path) and of a palette (libtiff's RGBA
+    # reader by strips), and deflated tiles (the RGBA reader by rows of tiles).
+    save_to = io.BytesIO()
+    rgb.save(save_to, "TIFF", compression="tiff_adobe_deflate")
+    corpus.add("fuzz_decode_tiff", "big_strips.tif", save_to.getvalue())
+    pal = Image.new("P", size, 3)
+    pal.putpalette([v for i in range(256) for v in (i, 255 - i, i // 2)])
+    save_to = io.BytesIO()
+    pal.save(save_to, "TIFF", compression="tiff_adobe_deflate")
+    corpus.add("fuzz_decode_tiff", "big_palette.tif", save_to.getvalue())
+    corpus.add("fuzz_decode_tiff", "big_tiles.tif", tiled_tiff(size, 256, (30, 90, 200)))
+
+
+def tiled_tiff(size, tile, rgb):
+    """A little-endian RGB TIFF of one colour in deflated `tile` x `tile` tiles, every tile
+    entry pointing at the same compressed tile (Pillow 9 writes no tiles)."""
+    width, height = size
+    count = -(-width // tile) * -(-height // tile)
+    blob = zlib.compress(bytes(rgb) * (tile * tile), 9)
+    entries = 12
+    ifd_at = 8
+    extra_at = ifd_at + 2 + entries * 12 + 4
+    bits_at, offsets_at = extra_at, extra_at + 6
+    counts_at = offsets_at + 4 * count
+    blob_at = counts_at + 4 * count
+    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 3, bits_at), (259, 3, 1, 8),
+            (262, 3, 1, 2), (277, 3, 1, 3), (284, 3, 1, 1), (322, 4, 1, tile), (323, 4, 1, tile),
+            (324, 4, count, offsets_at), (325, 4, count, counts_at), (339, 3, 1, 1)]
+    assert len(tags) == entries
+    out = b"II*\0" + struct.pack("<I", ifd_at) + struct.pack("<H", entries)
+    out += b"".join(struct.pack("<HHII", *tag) for tag in tags) + struct.pack("<I", 0)
+    out += struct.pack("<HHH", 8, 8, 8)
+    out += struct.pack(f"<{count}I", *([blob_at] * count))
+    out += struct.pack(f"<{count}I", *([len(blob)] * count))
+    return out + blob
 
 
 def bmp(width, height, bits, dib_size=40, compression=0, masks=(), palette=b"", pixels=b""):

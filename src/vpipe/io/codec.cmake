@@ -4,6 +4,8 @@ add_library(vpipe_codec STATIC
   ${CMAKE_CURRENT_LIST_DIR}/decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/decode_formats.cpp
   ${CMAKE_CURRENT_LIST_DIR}/png_decode.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tiff_decode.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/row_reduce.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pixel_budget.cpp
   ${CMAKE_CURRENT_LIST_DIR}/bmp_decode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/exif.cpp

@@ -18,10 +18,10 @@ struct DecodeOptions {
   /// 0: full resolution. Otherwise the decoded image may be reduced as long as its longer side
   /// stays >= min_long_side (or is the full size, when that is smaller). JPEG uses TurboJPEG's
   /// DCT-domain scaling (the smallest factor among 1/8, 1/4, 3/8, 1/2, ..., 1 that satisfies
-  /// this). A big PNG (over kRowByRowPixels, not interlaced) is read row by row into a box
-  /// average by the largest whole factor that satisfies it, so its memory is a few rows, not
-  /// its pixels; a big still WebP goes through libwebp's rescaler to the same size. Other
-  /// formats decode fully and are returned at full resolution.
+  /// this). A big PNG (over kRowByRowPixels, not interlaced) or TIFF is read row by row (a TIFF
+  /// by strips or rows of tiles) into a box average by the largest whole factor that satisfies
+  /// it, so its memory is a few rows, not its pixels; a big still WebP goes through libwebp's
+  /// rescaler to the same size. Other formats decode fully and are returned at full resolution.
   int min_long_side = 0;
   /// Images of more pixels (width * height, full resolution) are refused as kTooLarge before
   /// any pixel memory is allocated.
@@ -34,7 +34,8 @@ struct DecodeOptions {
   PixelBudget* budget = nullptr;
 };
 
-/// PNGs of more pixels than this are read row by row when a reduced image is asked for.
+/// PNGs, TIFFs and still WebPs of more pixels than this are read row by row when a reduced image
+/// is asked for.
 inline constexpr uint64_t kRowByRowPixels = 16'777'216;
 
 /// The outcome of decoding one file. Never thrown: failures are a status and a reason.

@@ -1,6 +1,6 @@
-// Decoders for WebP, TIFF, GIF, HEIF/AVIF and JPEG XL (JPEG lives in decode.cpp, PNG in
-// png_decode.cpp, BMP in bmp_decode.cpp). Each reads the header first and refuses oversized
-// images before allocating.
+// Decoders for WebP, GIF, HEIF/AVIF and JPEG XL (JPEG lives in decode.cpp, PNG in
+// png_decode.cpp, TIFF in tiff_decode.cpp, BMP in bmp_decode.cpp). Each reads the header first
+// and refuses oversized images before allocating.
 
 #include <gif_lib.h>
 #include <jxl/decode.h>
@@ -18,9 +18,7 @@
 
 #include "vpipe/core/image_ops.h"
 #include "vpipe/io/decode_internal.h"
-#include "vpipe/io/exif.h"
 #include "vpipe/io/heif_init.h"
-#include "vpipe/io/tiff_io.h"
 
 namespace vpipe::decode_detail {
 namespace {
@@ -117,39 +115,6 @@ const char* webp_status_text(VP8StatusCode status) {
   return "unknown error";
 }
 
-// ---------------------------------------------------------------------------------------------
-// TIFF helpers
-
-struct TiffCloser {
-  void operator()(TIFF* tif) const { TIFFClose(tif); }
-};
-
-std::string tiff_reason(const char* fallback) {
-  const std::string& errors = tiff_io::errors();
-  return std::string("TIFF: ") + (errors.empty() ? fallback : errors);
-}
-
-/// Converts one TIFF scanline of `spp` samples per pixel (8 or 16 bits, native order) to
-/// `color_channels` 8-bit samples in `dst` and, when `alpha` is not null, the alpha sample (the one
-/// after the colour) to `alpha` (1 byte per pixel). `premultiplied` (associated alpha) colour is
-/// un-premultiplied so that its black composite is the stored colour, as before alpha was kept.
-template <typename Sample>
-void tiff_convert_row(const Sample* src, uint8_t* dst, uint8_t* alpha, int width, int spp,
-                      int color_channels, bool premultiplied, bool invert) {
-  constexpr int kShift = sizeof(Sample) == 2 ? 8 : 0;
-  for (int x = 0; x < width; ++x) {
-    const Sample* s = src + static_cast<size_t>(x) * spp;
-    uint8_t* d = dst + static_cast<size_t>(x) * color_channels;
-    const uint32_t a = alpha != nullptr ? static_cast<uint32_t>(s[color_channels] >> kShift) : 255;
-    if (alpha != nullptr) alpha[x] = static_cast<uint8_t>(a);
-    for (int c = 0; c < color_channels; ++c) {
-      uint32_t v = static_cast<uint32_t>(s[c] >> kShift);
-      if (invert) v = 255 - v;
-      d[c] = premultiplied ? unpremultiply_sample(v, a) : static_cast<uint8_t>(v);
-    }
-  }
-}
-
 }  // namespace
 
 DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options) {
@@ -203,8 +168,8 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
   // the whole one resize_to_fit (core/image_ops.h) would take first.
   int out_w = width;
   int out_h = height;
-  if (options.min_long_side > 0 && pixels > kRowByRowPixels) {
-    const int factor = std::max(width, height) / options.min_long_side;
+  {
+    const int factor = row_by_row_factor(width, height, options);
     if (factor >= 2) {
       const int fx = std::min(factor, width);
       const int fy = std::min(factor, height);
@@ -251,137 +216,6 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
                 3, true);
   }
   result.status = ItemStatus::kOk;
-  return result;
-}
-
-DecodeResult decode_tiff(std::span<const uint8_t> bytes, const DecodeOptions& options) {
-  DecodeResult result;
-  tiff_io::clear_diagnostics();
-  tiff_io::ReadStream stream{bytes, 0};
-  std::unique_ptr<TIFF, TiffCloser> tif(tiff_io::open_read(&stream));
-  if (!tif) {
-    fail(result, ItemStatus::kCorrupt, tiff_reason("cannot read the header"));
-    return result;
-  }
-  uint32_t width = 0;
-  uint32_t height = 0;
-  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &width);
-  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &height);
-  if (refuse_size(result, "TIFF", width, height, options)) return result;
-
-  uint16_t bits = 1;
-  uint16_t spp = 1;
-  uint16_t photometric = PHOTOMETRIC_MINISBLACK;
-  uint16_t planar = PLANARCONFIG_CONTIG;
-  uint16_t sample_format = SAMPLEFORMAT_UINT;
-  uint16_t orientation = ORIENTATION_TOPLEFT;
-  uint16_t extra_count = 0;
-  uint16_t* extra_types = nullptr;
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bits);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_PLANARCONFIG, &planar);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &sample_format);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_ORIENTATION, &orientation);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_EXTRASAMPLES, &extra_count, &extra_types);
-  // The pixel limit alone does not bound memory here: a file may claim thousands of samples per
-  // pixel, and libtiff then allocates and decodes rows of that many (a 146-byte file claiming
-  // 19778x1 pixels of 65280 samples took 1.4 GiB and 30 s; found by fuzz/decode_tiff_fuzzer.cpp).
-  // Refuse what needs more memory than max_pixels pixels of 16-bit RGBA, the widest vpipe keeps.
-  const uint64_t bytes_per_pixel = (uint64_t{spp} * bits + 7) / 8;
-  if (bytes_per_pixel > 8 && uint64_t{width} * height > options.max_pixels / bytes_per_pixel * 8) {
-    fail(result, ItemStatus::kTooLarge,
-         "TIFF: " + std::to_string(width) + "x" + std::to_string(height) + " pixels of " +
-             std::to_string(spp) + " samples of " + std::to_string(bits) +
-             " bits need more memory than the limit of " + std::to_string(options.max_pixels) +
-             " pixels allows (decompression bomb guard)");
-    return result;
-  }
-  const bool has_photometric = TIFFGetField(tif.get(), TIFFTAG_PHOTOMETRIC, &photometric) == 1;
-  if (!has_photometric) photometric = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
-
-  const bool is_gray =
-      photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
-  const int color_channels = is_gray ? 1 : 3;
-  const bool fast = !TIFFIsTiled(tif.get()) && planar == PLANARCONFIG_CONTIG &&
-                    (bits == 8 || bits == 16) && sample_format == SAMPLEFORMAT_UINT &&
-                    (is_gray || photometric == PHOTOMETRIC_RGB) && spp >= color_channels &&
-                    spp <= color_channels + 1;
-
-  if (fast) {
-    // Strip-organised 8/16-bit gray or RGB: read scanlines straight into the image.
-    const bool has_alpha = spp == color_channels + 1 && extra_count >= 1 &&
-                           extra_types != nullptr && extra_types[0] != EXTRASAMPLE_UNSPECIFIED;
-    const bool premultiplied = has_alpha && extra_types[0] == EXTRASAMPLE_ASSOCALPHA;
-    const tmsize_t line_size = TIFFScanlineSize(tif.get());
-    const size_t expected = static_cast<size_t>(width) * spp * (bits / 8);
-    if (line_size <= 0 || static_cast<size_t>(line_size) < expected) {
-      fail(result, ItemStatus::kCorrupt, tiff_reason("invalid scanline size"));
-      return result;
-    }
-    std::vector<uint8_t> line(static_cast<size_t>(line_size));
-    result.image = Image(static_cast<int>(width), static_cast<int>(height), color_channels);
-    if (has_alpha) result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
-    for (uint32_t y = 0; y < height; ++y) {
-      if (TIFFReadScanline(tif.get(), line.data(), y, 0) < 0) {
-        fail(result, ItemStatus::kCorrupt, tiff_reason("cannot read scanline"));
-        return result;
-      }
-      uint8_t* dst = result.image.row(static_cast<int>(y));
-      uint8_t* alpha = has_alpha ? result.alpha.row(static_cast<int>(y)) : nullptr;
-      const bool invert = photometric == PHOTOMETRIC_MINISWHITE;
-      if (bits == 8) {
-        tiff_convert_row(line.data(), dst, alpha, static_cast<int>(width), spp, color_channels,
-                         premultiplied, invert);
-      } else {
-        tiff_convert_row(reinterpret_cast<const uint16_t*>(line.data()), dst, alpha,
-                         static_cast<int>(width), spp, color_channels, premultiplied, invert);
-      }
-    }
-    apply_orientation(result.image, orientation);
-    if (has_alpha) apply_orientation(result.alpha, orientation);
-  } else {
-    // Everything else (palette, YCbCr, CMYK, tiles, 1..4-bit...): libtiff's RGBA reader, which
-    // premultiplies alpha (so it is un-premultiplied here) and honours the orientation's flips.
-    // It reads a 4th RGB sample without an ExtraSamples tag as associated alpha too.
-    char reason[1024] = {};
-    if (!TIFFRGBAImageOK(tif.get(), reason)) {
-      fail(result, ItemStatus::kUnsupported, std::string("TIFF: ") + reason);
-      return result;
-    }
-    std::vector<uint32_t> raster(static_cast<size_t>(width) * height);
-    if (!TIFFReadRGBAImageOriented(tif.get(), width, height, raster.data(), ORIENTATION_TOPLEFT,
-                                   0)) {
-      fail(result, ItemStatus::kCorrupt, tiff_reason("cannot decode the image"));
-      return result;
-    }
-    const bool gray_out = is_gray && spp - extra_count == 1;
-    const bool may_have_alpha = extra_count > 0 || (spp == 4 && photometric == PHOTOMETRIC_RGB);
-    const int out_channels = gray_out ? 1 : 3;
-    result.image = Image(static_cast<int>(width), static_cast<int>(height), out_channels);
-    if (may_have_alpha) result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
-    uint8_t* dst = result.image.pixels.data();
-    for (size_t i = 0; i < raster.size(); ++i) {
-      const uint32_t pixel = raster[i];
-      uint8_t rgba[4] = {
-          static_cast<uint8_t>(TIFFGetR(pixel)), static_cast<uint8_t>(TIFFGetG(pixel)),
-          static_cast<uint8_t>(TIFFGetB(pixel)), static_cast<uint8_t>(TIFFGetA(pixel))};
-      if (gray_out) rgba[1] = rgba[3];  // gray + alpha
-      if (may_have_alpha) {
-        split_alpha(rgba, dst + out_channels * i, result.alpha.pixels.data() + i, 1, out_channels,
-                    true);
-      } else {
-        std::copy_n(rgba, out_channels, dst + out_channels * i);
-      }
-    }
-  }
-  result.width = result.image.width;
-  result.height = result.image.height;
-  result.status = ItemStatus::kOk;
-  if (!tiff_io::errors().empty()) {
-    set_damaged(result, options, tiff_reason(""));
-  } else if (!tiff_io::warnings().empty()) {
-    result.message = "TIFF: " + tiff_io::warnings();
-  }
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "vpipe/io/decode.h"
 
@@ -33,6 +34,44 @@ void split_alpha(const uint8_t* src, uint8_t* color, uint8_t* alpha, size_t pixe
 /// When every pixel of an RGB image has R == G == B, turns it into 1-channel gray (in place,
 /// shrinking the buffer). Stops at the first coloured pixel, so colour images cost little.
 void collapse_gray_rgb(Image& img);
+
+/// The whole factor a big image asked for at a reduced size is box-reduced by while it is read
+/// (>= 2), or 1 to read it whole: only over kRowByRowPixels, and the largest factor that keeps
+/// the longer side >= min_long_side, as resize_to_fit (core/image_ops.h) picks for its first
+/// step, so that the scan's working image comes out the same.
+[[nodiscard]] int row_by_row_factor(uint64_t width, uint64_t height, const DecodeOptions& options);
+
+/// Box-averages an image handed over row by row, top to bottom: 8-bit rows of `channels`
+/// interleaved samples per pixel (the colour, then the alpha when channels > color_channels).
+/// Each `factor` x `factor` block becomes one pixel; the last rows and columns that do not fill a
+/// block are left out, as resize_to_fit does. With alpha, colour is averaged weighted by opacity
+/// (the black composite's average) and handed out straight, so the composite of the result is the
+/// composite's average; `premultiplied` says the rows' colour is premultiplied already. Memory:
+/// the reduced image and one row of sums.
+class RowBoxReducer {
+ public:
+  RowBoxReducer(int width, int height, int channels, int color_channels, int factor,
+                bool premultiplied);
+  /// The next row (`width` pixels); rows below the last whole block are ignored.
+  void add_row(const uint8_t* row);
+  [[nodiscard]] uint64_t out_pixels() const {
+    return static_cast<uint64_t>(image_.width) * image_.height;
+  }
+  /// Moves the reduced image (and its alpha plane, when there is alpha) into `result`.
+  void finish(DecodeResult& result);
+
+ private:
+  int channels_;
+  int color_channels_;
+  int fx_;
+  int fy_;
+  bool premultiplied_;
+  Image image_;
+  Image alpha_;
+  std::vector<uint64_t> sums_;  // one output row: colour x alpha (x 255), alpha
+  int rows_in_block_ = 0;
+  int out_y_ = 0;
+};
 
 /// Marks a decode that succeeded with a codec warning (truncation, bad data): kDamaged, or
 /// kOk when lenient; the warning is kept in the message either way.

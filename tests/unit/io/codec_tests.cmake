@@ -11,3 +11,6 @@ vpipe_add_test(jpeg_quality_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality_
   LIBS vpipe_codec)
 # big images in bounded memory: row-by-row PNG decoding and the decoded-pixel budget
 vpipe_add_test(big_image_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/big_image_test.cpp LIBS vpipe_codec)
+# TIFF by strips and tiles, whole or reduced while it is read, and its orientation tag
+vpipe_add_test(tiff_decode_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tiff_decode_test.cpp
+  LIBS vpipe_codec TIFF::TIFF)
