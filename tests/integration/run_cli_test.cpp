@@ -462,6 +462,78 @@ TEST_F(RunCli, AnActionRunWaitsForTheLockOrFailsWithNoWait) {
   EXPECT_GT(snapshot(dups).size(), 0U);
 }
 
+// A rescan drops the rows of files that left the scanned folder (here: moved away as duplicates),
+// so that a later dedup, under another keeper order, cannot keep a file that is gone and move the
+// copy that is still there. Before the fix the second dedup emptied the folder.
+TEST_F(RunCli, ARescanDropsMovedFilesSoALaterDedupKeepsWhatIsThere) {
+  const CsvRow& original = *std::find_if(truth_.begin(), truth_.end(), [](const CsvRow& t) {
+    return t.at("kind") == "original" && t.at("format") == "jpeg" && t.at("expected_status") == "ok";
+  });
+  const fs::path in = scratch_ / "in";
+  fs::create_directories(in);
+  fs::copy_file(corpus_ / original.at("path"), in / "x.jpg");
+  fs::copy_file(corpus_ / original.at("path"), in / "x_with_a_longer_name.jpg");
+  // The copy with the longer name is the older one.
+  fs::last_write_time(in / "x_with_a_longer_name.jpg",
+                      fs::last_write_time(in / "x.jpg") - std::chrono::hours(24));
+  ASSERT_EQ(vpipe({"scan", in.string(), "--db", db()}).exit_code, 0);
+  const auto first = vpipe({"dedup", db(), "--keeper", "shortest_path", "--move-duplicates",
+                            (scratch_ / "dups").string()});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  ASSERT_TRUE(fs::exists(in / "x.jpg"));
+  ASSERT_FALSE(fs::exists(in / "x_with_a_longer_name.jpg"));
+
+  const auto rescan = vpipe({"scan", in.string(), "--db", db()});
+  ASSERT_EQ(rescan.exit_code, 0) << rescan.out << rescan.err;
+  EXPECT_TRUE(std::regex_search(rescan.out, std::regex("removed +1 "))) << rescan.out;
+  {
+    vpipe::Manifest manifest(db());
+    const auto files = manifest.all_files();
+    EXPECT_EQ(files.size(), 1U);
+    for (const vpipe::FileRecord& f : files) EXPECT_TRUE(fs::exists(f.path)) << f.path;
+  }
+  const auto second = vpipe({"dedup", db(), "--keeper", "oldest", "--move-duplicates",
+                             (scratch_ / "dups2").string()});
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_TRUE(fs::exists(in / "x.jpg"));
+  EXPECT_FALSE(fs::exists(scratch_ / "dups2" / "x.jpg"));
+
+  // Undo puts the moved copy back and says that it needs a scan; the scan brings its row back.
+  const auto undo = vpipe({"undo", db()});
+  ASSERT_EQ(undo.exit_code, 0) << undo.out << undo.err;
+  EXPECT_TRUE(fs::exists(in / "x_with_a_longer_name.jpg"));
+  EXPECT_NE(undo.out.find("1 of the files moved back were dropped by a scan"), std::string::npos)
+      << undo.out;
+  ASSERT_EQ(vpipe({"scan", in.string(), "--db", db()}).exit_code, 0);
+  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 2);
+}
+
+// A folder none of whose files is found (an unmounted drive looks like an empty folder) keeps its
+// rows, with a warning, where one file gone of several is dropped.
+TEST_F(RunCli, AFolderThatLostEveryFileKeepsItsRowsWithAWarning) {
+  int n = 0;
+  copy_some([&](const CsvRow& t) { return t.at("expected_status") == "ok" && n++ < 3; });
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(scratch_ / "in")) {
+    if (e.is_regular_file()) files.push_back(e.path());
+  }
+  ASSERT_EQ(files.size(), 3U);
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  fs::create_directories(scratch_ / "away");
+  for (size_t i = 0; i < files.size(); ++i) {
+    fs::rename(files[i], scratch_ / "away" / std::to_string(i));
+  }
+  const auto r = vpipe({"scan", (scratch_ / "in").string(), "--db", db()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("none of the 3 files"), std::string::npos) << r.err;
+  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 3);
+
+  fs::rename(scratch_ / "away" / "0", files[0]);
+  fs::rename(scratch_ / "away" / "1", files[1]);
+  ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
+  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 2);
+}
+
 TEST_F(RunCli, TurnedAndMirroredCopiesGroupWithOrientationMatchingTheDefault) {
   // One original and its copies turned by 90 and 180 degrees and mirrored, re-encoded.
   const CsvRow& original = *std::find_if(truth_.begin(), truth_.end(), [](const CsvRow& t) {

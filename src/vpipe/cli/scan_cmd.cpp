@@ -72,6 +72,7 @@ int run(const ScanArgs& a) {
              seconds, seconds > 0 ? s.scanned / seconds : 0.0, options.threads, device);
   for (const auto& [status, n] : s.status_counts) fmt::print("  {:<12}{:>10}\n", status, n);
   fmt::print("  {:<12}{:>10}   (already in the manifest, same size and mtime)\n", "unchanged", s.unchanged);
+  if (s.removed > 0) fmt::print("  {:<12}{:>10}   (gone from the scanned folders since the last scan: rows removed)\n", "removed", s.removed);
   if (s.ignored > 0) fmt::print("  {:<12}{:>10}   (not images: no image signature or extension)\n", "ignored", s.ignored);
   if (s.walk_errors > 0) fmt::print("  {:<12}{:>10}   (unreadable directory entries, see log)\n", "walk errors", s.walk_errors);
   fmt::print("\n{}\n", s.engine.format_table());

@@ -24,6 +24,11 @@ void add_undo_command(CLI::App& app, int* exit_code) {
                s.restored, s.removed, s.skipped);
     if (s.failed > 0) fmt::print(", {} could not be undone safely (see log)", s.failed);
     fmt::print("\n");
+    if (s.unscanned > 0) {
+      fmt::print("undo: {} of the files moved back were dropped by a scan after the move; scan "
+                 "their folders again to judge them\n",
+                 s.unscanned);
+    }
     *exit_code = s.failed > 0 ? 1 : 0;
   });
 }

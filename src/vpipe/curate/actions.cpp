@@ -397,6 +397,12 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
 UndoSummary undo_actions(Manifest& manifest) {
   UndoSummary summary;
   std::vector<ActionRecord> journal = manifest.actions();
+  // A scan after the move removed the rows of the files it moved away (scan.h,
+  // ScanSummary::removed): those come back unjudged until the next scan.
+  const auto restored = [&](const std::string& source) {
+    ++summary.restored;
+    if (!manifest.find_file(source)) ++summary.unscanned;
+  };
   for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
     const ActionRecord& a = *it;
     if (a.state == "undone" || a.state == "failed") {
@@ -411,7 +417,7 @@ UndoSummary undo_actions(Manifest& manifest) {
         std::error_code ec;
         fs::create_directories(fs::path(a.source).parent_path(), ec);
         if (::rename(a.target.c_str(), a.source.c_str()) == 0) {
-          ++summary.restored;
+          restored(a.source);
         } else if (errno == EXDEV) {
           const std::string temp = temp_beside(fs::path(a.source));
           int err = copy_file_bytes(a.target, temp);
@@ -421,7 +427,7 @@ UndoSummary undo_actions(Manifest& manifest) {
             ::unlink(temp.c_str());
             problem = errno_text(err);
           } else {
-            ++summary.restored;
+            restored(a.source);
           }
         } else {
           problem = errno_text(errno);

@@ -65,6 +65,8 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options);
 
 struct UndoSummary {
   int64_t restored = 0;  ///< moved files put back
+  /// Of those, files without a row: a scan after the move removed it. Scan again to judge them.
+  int64_t unscanned = 0;
   int64_t removed = 0;   ///< copies and links taken away
   int64_t skipped = 0;   ///< nothing to undo (never done, or already undone)
   int64_t failed = 0;    ///< could not be undone safely: see the log

@@ -906,6 +906,27 @@ void Manifest::upsert_files(std::span<const FileRecord> records) {
   }
 }
 
+int64_t Manifest::remove_files(std::span<const std::string> paths) {
+  if (paths.empty()) return 0;
+  Impl& m = *impl_;
+  Statement stmt = m.prepare("DELETE FROM files WHERE path = ?1");
+  int64_t removed = 0;
+  m.exec("BEGIN IMMEDIATE", "cannot start a write transaction");
+  try {
+    for (const std::string& path : paths) {
+      ResetOnExit reset(stmt.get());
+      bind_text(stmt.get(), 1, path);
+      if (sqlite3_step(stmt.get()) != SQLITE_DONE) m.fail("cannot delete a file row");
+      removed += sqlite3_changes(m.db);
+    }
+    m.exec("COMMIT", "cannot commit the deleted file rows");
+  } catch (...) {
+    sqlite3_exec(m.db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return removed;
+}
+
 std::optional<FileRecord> Manifest::find_file(std::string_view path) const {
   sqlite3_stmt* stmt = impl_->find.get();
   ResetOnExit reset(stmt);

@@ -79,6 +79,11 @@ class Manifest {
   /// Inserts or replaces (by path) all records in one transaction.
   void upsert_files(std::span<const FileRecord> records);
 
+  /// Deletes the rows of `paths` (those that have one) in one transaction, with everything
+  /// derived from them (decisions, reasons, pairs, groups they keep, inferences, detections);
+  /// the action journal keeps its entries. Returns how many rows were deleted.
+  int64_t remove_files(std::span<const std::string> paths);
+
   [[nodiscard]] std::optional<FileRecord> find_file(std::string_view path) const;
   [[nodiscard]] std::vector<FileRecord> all_files() const;  ///< ordered by path
   /// Streams every file row, ordered by path, to `visit` (return false to stop): memory stays

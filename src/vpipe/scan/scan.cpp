@@ -441,6 +441,59 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
   return summary;
 }
 
+/// The prefix every stored path under a scanned folder starts with ("/data/photos/"), or "" for
+/// a root that is not a folder.
+std::string folder_prefix(const std::string& root) {
+  struct stat st {};
+  if (::stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  const std::string real = real_path(root);
+  if (real.empty()) return "";
+  return real == "/" ? real : real + "/";
+}
+
+/// Deletes the rows of the files under a scanned folder that the walk did not meet (`unseen`)
+/// and that are gone (lstat: ENOENT or ENOTDIR): moved by an action, deleted or renamed since.
+/// Otherwise a later dedup could keep a file that is not there and act on its copies. A folder
+/// none of whose rows' files was met keeps its rows, with a warning: an unmounted drive looks
+/// like an empty folder. Rows outside the scanned folders (other scans, lists, crawls) stay.
+int64_t remove_vanished(Manifest& manifest, const std::vector<std::string>& roots,
+                        const std::unordered_map<std::string, int64_t>& rows_under,
+                        const std::unordered_map<std::string, Manifest::FileStamp>& unseen) {
+  std::vector<std::string> gone;
+  for (const std::string& root : roots) {
+    const std::string prefix = folder_prefix(root);
+    if (prefix.empty()) continue;
+    int64_t unseen_here = 0;
+    std::vector<std::string> gone_here;
+    for (const auto& [path, stamp] : unseen) {
+      if (!path.starts_with(prefix)) continue;
+      ++unseen_here;
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        gone_here.push_back(path);
+      }
+    }
+    const auto total = rows_under.find(prefix);
+    if (total != rows_under.end() && unseen_here == total->second && !gone_here.empty()) {
+      log().warn(
+          "scan: none of the {} files the manifest holds under '{}' was found there; their rows "
+          "are kept (is the drive mounted?)",
+          total->second, display_path(root));
+      continue;
+    }
+    gone.insert(gone.end(), std::make_move_iterator(gone_here.begin()),
+                std::make_move_iterator(gone_here.end()));
+  }
+  std::sort(gone.begin(), gone.end());
+  gone.erase(std::unique(gone.begin(), gone.end()), gone.end());  // nested roots
+  if (gone.empty()) return 0;
+  const int64_t removed = manifest.remove_files(gone);
+  log().info("scan: {} files under the scanned folders are gone since the last scan; their rows "
+             "were removed from the manifest",
+             removed);
+  return removed;
+}
+
 }  // namespace
 
 ScanSummary scan_inputs(const ScanOptions& options, Manifest& manifest,
@@ -486,8 +539,16 @@ ScanSummary run_scan(const ScanOptions& options) {
   }
 
   Manifest manifest(options.db);
-  std::unordered_map<std::string, Manifest::FileStamp> known;
-  if (!options.force) known = manifest.file_stamps();
+  // Every row's stamp: resume skips the unchanged files, and the rows the walk does not meet are
+  // the candidates for removal afterwards (remove_vanished). Met rows are erased as they come.
+  std::unordered_map<std::string, Manifest::FileStamp> known = manifest.file_stamps();
+  std::unordered_map<std::string, int64_t> rows_under;  // folder prefix -> rows below it
+  for (const std::string& root : options.roots) {
+    const std::string prefix = folder_prefix(root);
+    if (prefix.empty() || rows_under.contains(prefix)) continue;
+    int64_t& n = rows_under[prefix];
+    for (const auto& entry : known) n += entry.first.starts_with(prefix) ? 1 : 0;
+  }
   const int64_t run_id = manifest.begin_run("scan", options.config_json, options.device);
 
   std::atomic<int64_t> unchanged{0};
@@ -496,12 +557,13 @@ ScanSummary run_scan(const ScanOptions& options) {
 
   auto walk = [&](const Pipeline<ScanItem>::Emit& emit) {
     auto visit = [&](WalkEntry&& entry) {
-      if (!options.force) {
-        auto it = known.find(entry.path);
+      if (auto it = known.find(entry.path); it != known.end()) {
         // A file scanned without orientation hashes is rescanned when they are asked for now.
-        if (it != known.end() && it->second.size_bytes == entry.size_bytes &&
-            it->second.mtime_ns == entry.mtime_ns && it->second.current_signals &&
-            (!options.orientation_hashes || it->second.has_orientation_hashes)) {
+        const bool same = !options.force && it->second.size_bytes == entry.size_bytes &&
+                          it->second.mtime_ns == entry.mtime_ns && it->second.current_signals &&
+                          (!options.orientation_hashes || it->second.has_orientation_hashes);
+        known.erase(it);
+        if (same) {
           unchanged.fetch_add(1, std::memory_order_relaxed);
           return true;
         }
@@ -552,9 +614,12 @@ ScanSummary run_scan(const ScanOptions& options) {
 
   summary.unchanged = unchanged.load();
   summary.walk_errors = walk_errors.load();
+  // Only after a whole walk: a stopped one has not met every file that is there.
+  if (!summary.stopped) summary.removed = remove_vanished(manifest, options.roots, rows_under, known);
 
   std::map<std::string, int64_t> run_counts = counts;
   run_counts["unchanged"] = summary.unchanged;
+  run_counts["removed"] = summary.removed;
   run_counts["ignored"] = summary.ignored;
   run_counts["walk_errors"] = summary.walk_errors;
   manifest.record_stage_metrics(run_id, "scan", summary.engine);

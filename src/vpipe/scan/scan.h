@@ -54,6 +54,10 @@ struct ScanSummary {
   int64_t unchanged = 0;  ///< skipped: already in the manifest with the same size and mtime
   int64_t ignored = 0;    ///< neither an image signature nor an image extension (not recorded)
   int64_t walk_errors = 0;
+  /// Rows deleted: files under a scanned folder that are gone since an earlier scan (moved by an
+  /// action, deleted, renamed). Not after a stopped walk, nor for a folder none of whose files
+  /// was found (an unmounted drive).
+  int64_t removed = 0;
   bool stopped = false;   ///< interrupted by ScanOptions::stop
   RunReport engine;       ///< per-stage metrics and the bottleneck
 };
