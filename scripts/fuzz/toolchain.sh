@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Exits 0 when clang++ can build a libFuzzer target with ASan and UBSan here, 1 (saying what is
-# missing) when not. Used by scripts/fuzz/build.sh and cmake/FuzzSmoke.cmake.
+# missing) when not. Used by scripts/fuzz/build.sh.
 set -euo pipefail
 
 if ! command -v clang++ > /dev/null 2>&1; then
