@@ -31,19 +31,32 @@ FUZZ_SECONDS ?= 600
 DEMO_DIR ?= demo
 DEMO_COUNT ?= 2000
 
-.PHONY: deps build test demo bench accuracy fuzz clean
+# scripts/install-deps.sh writes this once every package, model and photo is in place; `build`
+# runs the installer again only when the stamp is missing or older than the scripts that fetch
+# (`make deps` runs it in any case).
+DEPS_STAMP := .deps-installed
+DEPS_SCRIPTS := scripts/install-deps.sh scripts/fetch-models.sh scripts/realphoto/fetch.sh
+
+.PHONY: deps configure build test demo bench accuracy fuzz clean
 
 deps:
-	@bash scripts/install-deps.sh
+	@VPIPE_DEPS_STAMP=$(DEPS_STAMP) bash scripts/install-deps.sh
 
-build: deps
+$(DEPS_STAMP): $(DEPS_SCRIPTS)
+	@VPIPE_DEPS_STAMP=$(DEPS_STAMP) bash scripts/install-deps.sh
+
+configure: $(DEPS_STAMP)
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DVPIPE_SANITIZE=$(SANITIZE) >/dev/null
+
+build: configure
 	@env -u MAKELEVEL MAKEFLAGS= cmake --build $(BUILD_DIR) -j$(JOBS)
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
-demo: build
+# The demo needs the binary (and the LibTorch plugin it loads, built with it), not the tests.
+demo: configure
+	@env -u MAKELEVEL MAKEFLAGS= cmake --build $(BUILD_DIR) -j$(JOBS) --target vpipe
 	@bash scripts/demo.sh $(BUILD_DIR)/bin/vpipe $(DEMO_DIR) $(DEMO_COUNT)
 
 bench:
@@ -54,9 +67,9 @@ bench:
 accuracy: build
 	@bash scripts/realphoto/accuracy.sh $(BUILD_DIR)
 
-fuzz: deps
+fuzz: $(DEPS_STAMP)
 	@JOBS=$(JOBS) bash scripts/fuzz/build.sh build-fuzz
 	@bash scripts/fuzz/run.sh -s $(FUZZ_SECONDS) -j 2 -b build-fuzz
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz $(DEMO_DIR)
+	rm -rf build build-asan build-tsan build-fuzz $(DEMO_DIR) $(DEPS_STAMP)

@@ -49,10 +49,16 @@ done
 
 # Models, test photos and the real photos of scripts/realphoto (checked by sha256; fetched once).
 # A failure (no network) is a warning: the tests that need them say they are skipped and why
-# (the real-photo test, once enabled, fails instead).
+# (the real-photo test, once enabled, fails instead). When everything is in place and
+# VPIPE_DEPS_STAMP names a file, it is touched: the Makefile then skips this script until the
+# stamp goes or a fetching script changes. A warning leaves no stamp, so the next build tries again.
 fetch_models() {
-  bash "$(dirname "$0")/fetch-models.sh" || echo "install-deps: warning: could not fetch models or test photos (scripts/fetch-models.sh); the tests that need them will be skipped" >&2
-  bash "$(dirname "$0")/realphoto/fetch.sh" || echo "install-deps: warning: could not fetch the real photos (scripts/realphoto/fetch.sh); make accuracy and the real-photo test need them" >&2
+  local complete=1
+  bash "$(dirname "$0")/fetch-models.sh" || { complete=0; echo "install-deps: warning: could not fetch models or test photos (scripts/fetch-models.sh); the tests that need them will be skipped" >&2; }
+  bash "$(dirname "$0")/realphoto/fetch.sh" || { complete=0; echo "install-deps: warning: could not fetch the real photos (scripts/realphoto/fetch.sh); make accuracy and the real-photo test need them" >&2; }
+  if [[ $complete -eq 1 && -n "${VPIPE_DEPS_STAMP:-}" ]]; then
+    touch "$VPIPE_DEPS_STAMP"
+  fi
 }
 
 if [[ ${#missing[@]} -eq 0 ]]; then
