@@ -21,17 +21,7 @@
 namespace vpipe {
 namespace {
 
-int max_difference(const Image& a, const Image& b) {
-  EXPECT_EQ(a.width, b.width);
-  EXPECT_EQ(a.height, b.height);
-  EXPECT_EQ(a.channels, b.channels);
-  if (a.pixels.size() != b.pixels.size()) return 256;
-  int worst = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) {
-    worst = std::max(worst, std::abs(int{a.pixels[i]} - int{b.pixels[i]}));
-  }
-  return worst;
-}
+using codec_test::max_difference;
 
 // 4700 x 3600 = 16.9 MP, just over the row-by-row threshold; factor 18 leaves 20 columns and 0
 // rows over (4700 = 18 * 261 + 2).

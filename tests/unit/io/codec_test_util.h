@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -79,6 +80,20 @@ inline double mean_abs_diff(const Image& a, const Image& b) {
   double sum = 0;
   for (size_t i = 0; i < a.pixels.size(); ++i) sum += std::abs(int{a.pixels[i]} - int{b.pixels[i]});
   return sum / static_cast<double>(a.pixels.size());
+}
+
+/// The largest absolute difference of any sample; dimensions and channels must match (checked;
+/// 256 when they do not).
+inline int max_difference(const Image& a, const Image& b) {
+  EXPECT_EQ(a.width, b.width);
+  EXPECT_EQ(a.height, b.height);
+  EXPECT_EQ(a.channels, b.channels);
+  if (a.pixels.size() != b.pixels.size()) return 256;
+  int worst = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) {
+    worst = std::max(worst, std::abs(int{a.pixels[i]} - int{b.pixels[i]}));
+  }
+  return worst;
 }
 
 inline DecodeResult decode(std::span<const uint8_t> bytes, const DecodeOptions& options = {}) {

@@ -24,18 +24,7 @@ namespace {
 using codec_test::make_gray;
 using codec_test::make_noise;
 using codec_test::make_rgb;
-
-int max_difference(const Image& a, const Image& b) {
-  EXPECT_EQ(a.width, b.width);
-  EXPECT_EQ(a.height, b.height);
-  EXPECT_EQ(a.channels, b.channels);
-  if (a.pixels.size() != b.pixels.size()) return 256;
-  int worst = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) {
-    worst = std::max(worst, std::abs(int{a.pixels[i]} - int{b.pixels[i]}));
-  }
-  return worst;
-}
+using codec_test::max_difference;
 
 /// The tags every test file shares: 8-bit, contiguous, deflate at its fastest.
 void set_common(TIFF* tif, const Image& img, int spp, uint16_t photometric, uint16_t orientation) {
