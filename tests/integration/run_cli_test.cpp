@@ -263,6 +263,19 @@ TEST_F(RunCli, UsageErrorsExitWithTwoAndNameWhatIsWrong) {
   EXPECT_NE(typo.err.find("did you mean 'dedup'"), std::string::npos) << typo.err;
   EXPECT_EQ(vpipe({}).exit_code, 2);
   EXPECT_EQ(vpipe({"scan", "--no-such-option"}).exit_code, 2);
+  // A mistyped option is named with the one meant; an option of another command is not offered.
+  const auto flag =
+      vpipe({"dedup", "x.db", "--phash-threshhold", "8", "--thread=2", "--model", "yolov8n"});
+  EXPECT_EQ(flag.exit_code, 2);
+  EXPECT_NE(flag.err.find("unknown option '--phash-threshhold' for 'dedup' (did you mean "
+                          "'--phash-threshold'?)"),
+            std::string::npos)
+      << flag.err;
+  EXPECT_NE(flag.err.find("unknown option '--thread' for 'dedup' (did you mean '--threads'?)"),
+            std::string::npos)
+      << flag.err;
+  EXPECT_NE(flag.err.find("unknown option '--model' for 'dedup'\n"), std::string::npos)
+      << flag.err;
 
   const std::string missing = (scratch_ / "missing.db").string();
   for (const std::vector<std::string>& args :

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -25,5 +26,11 @@ inline constexpr int kExitBusy = 75;   ///< LockBusy under --no-wait (sysexits' 
 /// near typo. Nothing otherwise, and nothing for `--help` or `--version`.
 [[nodiscard]] std::optional<std::string> unknown_command(const CLI::App& app, int argc,
                                                          const char* const* argv);
+
+/// For a command line CLI11 refused: a line for each `--option` it holds (before a bare `--`)
+/// that neither vpipe nor the command it names has, "unknown option '--X' for 'CMD'", with the
+/// option meant when it is a near typo. Empty when every option is known.
+[[nodiscard]] std::vector<std::string> unknown_options(const CLI::App& app, int argc,
+                                                       const char* const* argv);
 
 }  // namespace vpipe::cli

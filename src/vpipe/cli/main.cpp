@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
     return app.exit(e);  // --help, --version
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    // CLI11 lists what it did not expect; name the option meant, as the YAML loader does.
+    for (const std::string& line : vpipe::cli::unknown_options(app, argc, argv)) {
+      std::cerr << "vpipe: " << vpipe::terminal_safe(line) << "\n";
+    }
     return vpipe::cli::kExitUsage;
   } catch (const vpipe::Error& e) {
     // Messages name files: their control characters are escaped like the log's.
