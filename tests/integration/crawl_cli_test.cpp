@@ -156,6 +156,35 @@ TEST_F(CrawlCli, AnOutThatIsAFileIsAnErrorNamingItAndNoManifestIsLeft) {
   EXPECT_EQ(stat_int(server_->stats(), "hits /files/img0.jpg"), 0);
 }
 
+// --no-header takes the first line as a URL; --no-robots fetches a path robots.txt disallows
+// without asking for robots.txt. Without it the same list asks once and leaves /private/ alone.
+TEST_F(CrawlCli, NoHeaderAndNoRobotsDoWhatTheySay) {
+  const fs::path list = dir_.path() / "urls.tsv";
+  std::ofstream(list) << url("/private/img0.jpg") << "\tfirst\n"
+                      << url("/files/img1.jpg") << "\tsecond\n";
+  const auto r = run_vpipe({"crawl", list.string(), "--out", out(), "--db", db(), "--no-header",
+                            "--url-field", "1", "--no-robots"},
+                           scratch());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto stats = server_->stats();
+  EXPECT_EQ(stat_int(stats, "hits /robots.txt"), 0);
+  EXPECT_EQ(stat_int(stats, "hits /private/img0.jpg"), 1);
+  EXPECT_EQ(stat_int(stats, "hits /files/img1.jpg"), 1);
+  EXPECT_EQ(Manifest(db()).count_files(), 2);
+
+  const std::string db2 = (dir_.path() / "robots.db").string();
+  const std::string out2 = (dir_.path() / "robots-images").string();
+  const auto polite = run_vpipe({"crawl", list.string(), "--out", out2, "--db", db2,
+                                 "--no-header", "--url-field", "1"},
+                                scratch());
+  ASSERT_EQ(polite.exit_code, 0) << polite.out << polite.err;
+  stats = server_->stats();
+  EXPECT_EQ(stat_int(stats, "hits /robots.txt"), 1);
+  EXPECT_EQ(stat_int(stats, "hits /private/img0.jpg"), 1);  // not asked again
+  EXPECT_EQ(stat_int(stats, "hits /files/img1.jpg"), 2);
+  EXPECT_EQ(Manifest(db2).count_files(), 1);
+}
+
 TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
   const fs::path list = write_list(12, 0);  // 12 URLs over 8 images: 4 exact duplicates
   std::ofstream(list, std::ios::app) << url("/status/404") << "\tgone\n";

@@ -82,7 +82,8 @@ void add_crawl_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--out", i.out, "folder the images are written to (<2 hex>/<hash of the URL>.<ext>)")->required();
   cmd->add_option("--db", args->db, "the manifest (SQLite); created if missing, resumed if present")->required();
   cmd->add_option("--url-field", i.url_field, "CSV/TSV column or JSONL field holding the URL (a 1-based number with --no-header)")->capture_default_str();
-  cmd->add_flag("!--no-header", i.header, "CSV/TSV lists have no header row");
+  // Callbacks rather than "!" flags, whose help reads "--no-header{false}" (switches.h).
+  cmd->add_flag_callback("--no-header", [args] { args->ingest.header = false; }, "CSV/TSV lists have no header row");
   cmd->add_option("--user-agent", i.user_agent, "User-Agent of every request (robots.txt groups match its first word)")->capture_default_str();
   cmd->add_option("--connections", i.connections, "transfers in flight, all hosts together")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--per-host", i.connections_per_host, "transfers in flight per host")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -92,7 +93,7 @@ void add_crawl_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--timeout", i.timeout_s, "seconds a whole transfer may take, redirects included")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-file-mib", i.max_file_mib, "abandon bodies larger than this (after decompression) as too_large")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-redirects", i.max_redirects, "redirects followed per URL")->capture_default_str()->check(CLI::Range(0, 100));
-  cmd->add_flag("!--no-robots", i.robots, "do not fetch or honour robots.txt (only for hosts you own)");
+  cmd->add_flag_callback("--no-robots", [args] { args->ingest.robots = false; }, "do not fetch or honour robots.txt (only for hosts you own)");
   cmd->add_flag("--deny-private", i.deny_private_addresses, "refuse loopback, private, link-local and other internal addresses on every hop");
   cmd->add_flag("--retry-failed", i.retry_failed, "also fetch again URLs that failed for a reason that may pass (timeouts, network errors, 429, 5xx)");
   cmd->add_option("--resolve", args->resolve, "HOST:PORT:ADDRESS: connect to ADDRESS for HOST:PORT, as curl's --resolve (repeatable)");

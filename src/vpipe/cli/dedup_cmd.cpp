@@ -8,6 +8,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/cli/stop_signal.h"
 #include "vpipe/cli/summaries.h"
+#include "vpipe/cli/switches.h"
 #include "vpipe/core/error.h"
 #include "vpipe/curate/actions.h"
 #include "vpipe/curate/dedup_pass.h"
@@ -50,8 +51,8 @@ struct DedupArgs {
   CLI::Option* keeper_opt = nullptr;
   CLI::Option* store_pairs_opt = nullptr;
   CLI::Option* device_opt = nullptr;
-  CLI::Option* orientations_opt = nullptr;
-  CLI::Option* crops_opt = nullptr;
+  bool orientations_given = false;  ///< --orientations or --no-orientations was named
+  bool crops_given = false;
 };
 
 std::vector<KeeperCriterion> parse_keeper_order(const std::string& text) {
@@ -101,8 +102,8 @@ int run(const DedupArgs& a) {
   if (a.no_exact) d.exact = false;
   if (a.no_near) d.near = false;
   if (a.no_chain_guard) d.chain_guard = false;
-  if (a.orientations_opt->count() > 0) d.orientations = a.orientations;
-  if (a.crops_opt->count() > 0) d.crops = a.crops;
+  if (a.orientations_given) d.orientations = a.orientations;
+  if (a.crops_given) d.crops = a.crops;
   if (a.threads > 0) d.threads = a.threads;
   options.device = select_device(probe_devices(), device);
   if (a.gpu_min_images >= 0) options.gpu_join_min_hashes = static_cast<size_t>(a.gpu_min_images);
@@ -189,12 +190,14 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--no-exact", args->no_exact, "do not group byte-identical files");
   cmd->add_flag("--no-near", args->no_near, "do not group perceptual near duplicates");
   cmd->add_flag("--no-chain-guard", args->no_chain_guard, "keep members joined only through a chain of near pairs");
-  args->orientations_opt = cmd->add_flag("--orientations,!--no-orientations", args->orientations,
-                "match copies turned 90/180/270 degrees or mirrored too (the default; needs the "
-                "scan's orientation hashes)");
-  args->crops_opt = cmd->add_flag("--crops,!--no-crops", args->crops,
-                                  "match copies cropped to about 85..95% of each side too (the "
-                                  "default; needs the scan's crop hashes)");
+  add_switch(cmd, "orientations", &args->orientations,
+             "match copies turned 90/180/270 degrees or mirrored too (the default; needs the "
+             "scan's orientation hashes)",
+             &args->orientations_given);
+  add_switch(cmd, "crops", &args->crops,
+             "match copies cropped to about 85..95% of each side too (the default; needs the "
+             "scan's crop hashes)",
+             &args->crops_given);
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
   cmd->add_flag("--explain", args->explain, "print each group's keeper and why it won (also in the report)");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");

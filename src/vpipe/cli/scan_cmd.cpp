@@ -7,6 +7,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/json.h"
 #include "vpipe/cli/stop_signal.h"
+#include "vpipe/cli/switches.h"
 #include "vpipe/core/error.h"
 #include "vpipe/device/devices.h"
 #include "vpipe/scan/scan.h"
@@ -98,9 +99,9 @@ void add_scan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--db", args->db, "the manifest (SQLite); created if missing, resumed if present")->required();
   cmd->add_option("--threads", args->threads, "decode and signal workers (default: all cores)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--force", args->force, "rescan files already in the manifest with the same size and mtime");
-  cmd->add_flag("--orientations,!--no-orientations", args->orientations,
-                "store the hashes of the 8 rotations/mirrors and of nine 90% crop windows too "
-                "(the default), so dedup finds turned, mirrored and cropped copies");
+  add_switch(cmd, "orientations", &args->orientations,
+             "store the hashes of the 8 rotations/mirrors and of nine 90% crop windows too "
+             "(the default), so dedup finds turned, mirrored and cropped copies");
   cmd->add_flag("--lenient-decode", args->lenient, "keep images the codec decoded with a warning (e.g. truncated JPEG) as ok");
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels (decompression bombs)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-file-mib", args->max_file_mib, "refuse files over this size without reading them")->capture_default_str()->check(CLI::PositiveNumber);
