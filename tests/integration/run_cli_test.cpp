@@ -302,14 +302,15 @@ TEST_F(RunCli, UsageErrorsExitWithTwoAndNameWhatIsWrong) {
   EXPECT_EQ(vpipe({"dedup", (scratch_ / "notes.db").string()}).exit_code, 1);
 }
 
-// Every command's --help: exit 0, its usage line, and none of CLI11's "{false}" defaults that a
-// negated flag used to show ("--no-robots{false}").
+// Every command's --help: exit 0, its usage line, examples, and none of CLI11's "{false}"
+// defaults that a negated flag used to show ("--no-robots{false}").
 TEST_F(RunCli, EveryCommandsHelpIsCleanOfParserLeftovers) {
   for (const std::string command : {"crawl", "scan", "synth", "dedup", "run", "detect", "classify",
                                     "report", "export", "validate", "undo", "config", "devices"}) {
     const auto r = vpipe({command, "--help"});
     EXPECT_EQ(r.exit_code, 0) << command << ": " << r.err;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << command << ": " << r.out;
+    EXPECT_NE(r.out.find("Examples:\n  vpipe "), std::string::npos) << command << ": " << r.out;
     EXPECT_EQ(r.out.find("{false}"), std::string::npos) << command << ": " << r.out;
     EXPECT_EQ(r.out.find("{true}"), std::string::npos) << command << ": " << r.out;
   }

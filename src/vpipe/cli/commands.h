@@ -22,6 +22,10 @@ void add_detect_command(CLI::App& app, int* exit_code);
 void add_classify_command(CLI::App& app, int* exit_code);
 void add_validate_command(CLI::App& app, int* exit_code);
 
+/// Gives every command's --help an "Examples:" footer (help_examples.cpp). Call after adding the
+/// commands.
+void add_help_examples(CLI::App& app);
+
 /// --copy-keepers, --link-keepers, --move-rejects, --move-duplicates and --no-wait (dedup and
 /// run).
 void add_action_options(CLI::App* cmd, ActionsConfig& actions, bool& no_wait);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   vpipe::cli::add_undo_command(app, &exit_code);
   vpipe::cli::add_config_command(app, &exit_code);
   vpipe::cli::add_devices_command(app, &exit_code);
+  vpipe::cli::add_help_examples(app);
   app.parse_complete_callback([&] {
     vpipe::log().set_level(verbose ? spdlog::level::debug
                                    : quiet ? spdlog::level::err : spdlog::level::info);
