@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -24,6 +23,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/text.h"
+#include "vpipe/crawl/fetch_support.h"
 #include "vpipe/crawl/robots.h"
 #include "vpipe/crawl/url_list.h"
 #include "vpipe/io/format.h"
@@ -31,23 +31,20 @@
 namespace vpipe {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using fetch_detail::Clock;
+using fetch_detail::curl_failure_reason;
+using fetch_detail::denied_v4;
+using fetch_detail::denied_v6;
+using fetch_detail::extension_for;
+using fetch_detail::Host;
+using fetch_detail::Retry;
+using fetch_detail::Robots;
+using fetch_detail::split_url;
+using fetch_detail::Task;
+using fetch_detail::url_hash_hex;
+using fetch_detail::UrlParts;
 
 constexpr size_t kRobotsMaxBytes = 512 * 1024;  // RFC 9309: parse at least the first 500 KiB
-
-std::string_view extension_for(ImageFormat f) {
-  switch (f) {
-    case ImageFormat::kJpeg: return "jpg";
-    case ImageFormat::kTiff: return "tif";
-    case ImageFormat::kHeif: return "heic";
-    default: return format_name(f);
-  }
-}
-
-std::string url_hash_hex(std::string_view url) {
-  const XXH128_hash_t h = XXH3_128bits(url.data(), url.size());
-  return fmt::format("{:016x}{:016x}", h.high64, h.low64);
-}
 
 /// curl_global_init once per process (it is not thread-safe before 7.84; this makes it so).
 void curl_global_once() {
@@ -55,136 +52,7 @@ void curl_global_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool denied_v4(uint32_t a) {  // host byte order
-  const auto in = [a](uint32_t net, int bits) {
-    const uint32_t mask = bits == 0 ? 0 : ~uint32_t{0} << (32 - bits);
-    return (a & mask) == (net & mask);
-  };
-  return in(0x00000000, 8) ||   // 0.0.0.0/8 "this network"
-         in(0x0A000000, 8) ||   // 10/8
-         in(0x64400000, 10) ||  // 100.64/10 CGNAT
-         in(0x7F000000, 8) ||   // loopback
-         in(0xA9FE0000, 16) ||  // link-local (cloud metadata lives here)
-         in(0xAC100000, 12) ||  // 172.16/12
-         in(0xC0000000, 24) ||  // 192.0.0/24 IETF protocol assignments
-         in(0xC0A80000, 16) ||  // 192.168/16
-         in(0xC6120000, 15) ||  // 198.18/15 benchmarking
-         in(0xE0000000, 3);     // multicast, reserved, broadcast (224/4, 240/4)
-}
-
-bool denied_v6(const uint8_t* b) {
-  static constexpr uint8_t kZero[16] = {};
-  if (std::memcmp(b, kZero, 15) == 0 && (b[15] == 0 || b[15] == 1)) return true;  // ::, ::1
-  // ::ffff:a.b.c.d (mapped) and 64:ff9b::a.b.c.d (NAT64) carry an IPv4 address
-  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-  if (std::memcmp(b, kMapped, 12) == 0 || std::memcmp(b, kNat64, 12) == 0) {
-    return denied_v4(uint32_t{b[12]} << 24 | uint32_t{b[13]} << 16 | uint32_t{b[14]} << 8 | b[15]);
-  }
-  if ((b[0] & 0xFE) == 0xFC) return true;                  // fc00::/7 unique local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80) return true;  // fe80::/10 link-local
-  if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0) return true;  // fec0::/10 site-local (deprecated)
-  if (b[0] == 0xFF) return true;                           // multicast
-  return false;
-}
-
-struct Task {
-  std::string url;              // as given: names the output file
-  std::vector<size_t> indices;  // every input index with this URL; the first is the original
-  // The hop to request next: the URL itself, or where its redirects have led so far. The
-  // per-host limits and robots.txt apply to this hop's host and origin.
-  std::string hop_url;
-  std::string host;         // lowercase host name: the unit of the per-host limits
-  std::string origin;       // scheme://host:port: the unit of robots.txt
-  std::string robots_path;  // path[?query], matched against robots rules
-  bool is_robots = false;
-  int attempts = 0;    // tries (the first and each retry); redirect hops belong to a try
-  int redirects = 0;   // hops followed so far (a retry repeats the failed hop, keeping the count)
-  bool next_is_hop = false;  // the next start() follows a redirect (not a new try)
-  // Transfer time the current try has left over all its hops (total_timeout bounds the chain).
-  // Time spent queued for a host slot between hops does not count: a URL must not time out
-  // without being sent (the reason the scheduler, not curl, keeps the limits).
-  Clock::duration time_left{};
-  Clock::time_point first_start{};  // when the first request was handed to curl
-  FetchResult last;  // what the last attempt gave
-};
-
-struct UrlParts {
-  std::string reason;  // "" when the URL can be fetched; else bad_url or bad_scheme
-  std::string host, origin, robots_path;
-};
-
-/// The lowercase host, origin and robots path of an absolute http(s) URL. `parser` is scratch,
-/// reused between calls.
-UrlParts split_url(CURLU* parser, const std::string& url) {
-  UrlParts out;
-  auto part = [&](CURLUPart p, unsigned flags) {
-    char* s = nullptr;
-    std::string text;
-    if (curl_url_get(parser, p, &s, flags) == CURLUE_OK && s != nullptr) text = s;
-    curl_free(s);
-    return text;
-  };
-  if (curl_url_set(parser, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-    out.reason = url.find("://") != std::string::npos ? "bad_url" : "bad_scheme";
-    return out;
-  }
-  const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
-  if (scheme != "http" && scheme != "https") {
-    out.reason = "bad_scheme";
-    return out;
-  }
-  out.host = ascii_lower(part(CURLUPART_HOST, 0));
-  if (out.host.empty()) {
-    out.reason = "bad_url";
-    return out;
-  }
-  out.origin =
-      fmt::format("{}://{}:{}", scheme, out.host, part(CURLUPART_PORT, CURLU_DEFAULT_PORT));
-  out.robots_path = part(CURLUPART_PATH, 0);
-  if (const std::string q = part(CURLUPART_QUERY, 0); !q.empty()) out.robots_path += "?" + q;
-  return out;
-}
-
-struct Host {
-  int in_flight = 0;
-  Clock::time_point next_start{};
-  std::deque<Task*> queue;
-};
-
-struct Robots {
-  enum class State : uint8_t { kUnknown, kFetching, kReady, kFailed };
-  State state = State::kUnknown;
-  RobotsRules rules;
-  std::string fail_reason;
-  std::string fail_message;
-  std::vector<Task*> waiting;
-};
-
-struct Retry {
-  Clock::time_point when;
-  Task* task;
-  bool operator>(const Retry& o) const { return when > o.when; }
-};
-
 }  // namespace
-
-std::string http_reason(int status) { return fmt::format("http_{}", status); }
-
-std::filesystem::path image_path_for(const std::filesystem::path& out_dir, std::string_view url,
-                                     std::string_view ext) {
-  const std::string hex = url_hash_hex(url);
-  return out_dir / hex.substr(0, 2) / fmt::format("{}.{}", hex, ext);
-}
-
-bool is_denied_address(std::string_view ip) {
-  const std::string s(ip);
-  in_addr v4{};
-  if (inet_pton(AF_INET, s.c_str(), &v4) == 1) return denied_v4(ntohl(v4.s_addr));
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) return denied_v6(v6.s6_addr);
-  return true;  // not an address we understand: refuse
-}
 
 struct Fetcher::Impl {
   FetchOptions options;
@@ -501,38 +369,6 @@ struct Fetcher::Impl {
     return next;
   }
 
-  static std::string reason_for(CURLcode rc, const Transfer& t, bool& retryable) {
-    retryable = false;
-    switch (rc) {
-      case CURLE_OPERATION_TIMEDOUT: retryable = true; return "timeout";
-      case CURLE_COULDNT_RESOLVE_HOST: return "dns_failed";
-      case CURLE_COULDNT_CONNECT: return t.denied ? "denied_address" : "connect_failed";
-      case CURLE_UNSUPPORTED_PROTOCOL: return "bad_scheme";
-      case CURLE_TOO_MANY_REDIRECTS: return "too_many_redirects";
-      case CURLE_FILESIZE_EXCEEDED: return "too_large";
-      case CURLE_URL_MALFORMAT: return "bad_url";
-      case CURLE_WRITE_ERROR:
-        if (t.too_large) return "too_large";
-        if (t.not_image) return "not_image";
-        return "write_failed";
-      case CURLE_SSL_CONNECT_ERROR:
-      case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CERTPROBLEM:
-      case CURLE_SSL_CIPHER:
-      case CURLE_SSL_CACERT_BADFILE:
-        return "tls_failed";
-      case CURLE_GOT_NOTHING:
-      case CURLE_RECV_ERROR:
-      case CURLE_SEND_ERROR:
-      case CURLE_PARTIAL_FILE:
-      case CURLE_HTTP2:
-      case CURLE_HTTP2_STREAM:
-        retryable = true;
-        return "network_error";
-      default: return "network_error";
-    }
-  }
-
   /// Schedules another attempt, or returns false when none is allowed.
   bool retry_later(Task& task, Host& host, Clock::time_point now, long retry_after_s,
                    std::string& why_not) {
@@ -588,7 +424,7 @@ struct Fetcher::Impl {
         r.state = Robots::State::kReady;
       }
     } else {
-      reason = reason_for(rc, t, retryable);
+      reason = curl_failure_reason(rc, t.denied, t.too_large, t.not_image, retryable);
       if (reason == "timeout" || reason == "connect_failed" || reason == "dns_failed" ||
           reason == "denied_address" || reason == "tls_failed" || reason == "network_error") {
         std::string why;
@@ -709,7 +545,7 @@ struct Fetcher::Impl {
         retryable = code == 429 || code >= 500;
       }
     } else {
-      reason = reason_for(rc, *t, retryable);
+      reason = curl_failure_reason(rc, t->denied, t->too_large, t->not_image, retryable);
       message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
       if (reason == "denied_address") {
         message = fmt::format("refused to connect to {} (deny_private_addresses)", t->denied_ip);
