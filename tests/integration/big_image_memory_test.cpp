@@ -23,6 +23,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Under TSan (make test SANITIZE=thread) the resident memory is mostly TSan's shadow of every
+// byte touched, several times the program's own (965 MB for the TIFF scan): the bound is not
+// checked there; the scans still run, for races, and their results are checked.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kBoundsMemory = false;
+#else
+constexpr bool kBoundsMemory = true;
+#endif
+
 constexpr int kSide = 13784;  // 13784^2 = 190.0 MP, under the default limit of 200 MP
 
 /// Pixel (x, y) of the test image: a smooth gradient with a checkerboard texture whose phase is
@@ -112,7 +121,9 @@ void scan_eight_and_check(const fs::path& dir) {
   ASSERT_EQ(::getrusage(RUSAGE_CHILDREN, &usage), 0);
   const double peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is KiB
   std::printf("peak RSS of the scans so far: %.0f MB\n", peak_mb);
-  EXPECT_LT(peak_mb, 500.0);
+  if (kBoundsMemory) {
+    EXPECT_LT(peak_mb, 500.0);
+  }
 
   vpipe::Manifest manifest(dir / "run.db");
   const auto files = manifest.all_files();
