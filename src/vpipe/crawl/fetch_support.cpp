@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -77,11 +78,11 @@ UrlParts split_url(CURLU* parser, const std::string& url) {
     return out;
   }
   const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
+  out.host = ascii_lower(part(CURLUPART_HOST, 0));  // kept for a bad scheme too (url_host)
   if (scheme != "http" && scheme != "https") {
     out.reason = "bad_scheme";
     return out;
   }
-  out.host = ascii_lower(part(CURLUPART_HOST, 0));
   if (out.host.empty()) {
     out.reason = "bad_url";
     return out;
@@ -147,6 +148,12 @@ bool is_denied_address(std::string_view ip) {
   in6_addr v6{};
   if (inet_pton(AF_INET6, s.c_str(), &v6) == 1) return denied_v6(v6.s6_addr);
   return true;  // not an address we understand: refuse
+}
+
+std::string url_host(std::string_view url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parser(curl_url(), curl_url_cleanup);
+  if (!parser) return {};
+  return fetch_detail::split_url(parser.get(), std::string(url)).host;
 }
 
 }  // namespace vpipe

@@ -72,8 +72,8 @@ struct UrlParts {
   std::string host, origin, robots_path;
 };
 
-/// The lowercase host, origin and robots path of an absolute http(s) URL. `parser` is scratch,
-/// reused between calls.
+/// The lowercase host, origin and robots path of an absolute http(s) URL (the host is filled for
+/// another scheme too, for url_host). `parser` is scratch, reused between calls.
 UrlParts split_url(CURLU* parser, const std::string& url);
 
 /// The file extension a download of format `f` gets ("jpg", "png", "tif", "heic", ...).

@@ -98,6 +98,11 @@ struct FetchStats {
 /// True when the address (IPv4 or IPv6, as text) is in a range deny_private_addresses refuses.
 [[nodiscard]] bool is_denied_address(std::string_view ip);
 
+/// Lowercase host of an absolute URL ("" when it has none), as the fetcher reads it for its
+/// per-host limits (curl's URL parser; an IPv6 literal keeps its brackets, user info is dropped):
+/// also the unit of the crawl's per-host figures.
+[[nodiscard]] std::string url_host(std::string_view url);
+
 /// Fetches URLs. One run at a time (run() is not reentrant); request_stop() may be called from
 /// any thread. All callbacks run on the thread that called run().
 class Fetcher {

@@ -75,19 +75,6 @@ bool is_retryable_crawl_failure(std::string_view reason) {
   return reason.size() == 8 && reason.starts_with("http_5");
 }
 
-std::string url_host(std::string_view url) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  std::string_view rest = url.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find_first_of("/?#"));
-  if (const size_t at = rest.rfind('@'); at != std::string_view::npos) rest = rest.substr(at + 1);
-  if (rest.starts_with('[')) {  // an IPv6 literal keeps its brackets
-    const size_t close = rest.find(']');
-    return ascii_lower(close == std::string_view::npos ? rest : rest.substr(0, close + 1));
-  }
-  return ascii_lower(rest.substr(0, rest.find(':')));
-}
-
 std::string extras_json(const UrlRecord& record) {
   std::string json = "{";
   for (const auto& [key, value] : record.extras) {

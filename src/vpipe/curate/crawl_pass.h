@@ -54,9 +54,6 @@ struct CrawlPassSummary {
 /// network and TLS errors, DNS failures, 429, 5xx, robots_unavailable, write_failed.
 [[nodiscard]] bool is_retryable_crawl_failure(std::string_view reason);
 
-/// Lowercase host of an absolute URL ("" when it has none): the unit of the per-host figures.
-[[nodiscard]] std::string url_host(std::string_view url);
-
 /// The list record's extras as a JSON object of strings ({"caption": "...", ...}).
 [[nodiscard]] std::string extras_json(const UrlRecord& record);
 

@@ -305,6 +305,9 @@ TEST(CrawlPassHelpers, HostsAndRetryableReasons) {
   EXPECT_EQ(url_host("http://[::1]:8080/x"), "[::1]");
   EXPECT_EQ(url_host("http://example.org"), "example.org");
   EXPECT_EQ(url_host("not a url"), "");
+  // The same parser as the fetcher's: a refused scheme still has its host for the figures.
+  EXPECT_EQ(url_host("ftp://Files.Example.org/x.jpg"), "files.example.org");
+  EXPECT_EQ(url_host("https://a.example@b.example/x"), "b.example");
   for (const char* r : {"timeout", "http_503", "http_500", "http_429", "network_error",
                         "robots_unavailable", "connect_failed", "dns_failed"}) {
     EXPECT_TRUE(is_retryable_crawl_failure(r)) << r;
