@@ -9,6 +9,8 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config
   libturbojpeg0-dev libpng-dev libwebp-dev libtiff-dev libgif-dev libheif-dev libjxl-dev
+  # vpipe's AV1 plugin for libheif (src/vpipe/io/heif_av1.cpp)
+  libdav1d-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-dnn-dev
   # cascade and HOG detectors (objdetect) and the cascade files themselves (opencv-data)
   libopencv-objdetect-dev opencv-data

@@ -40,8 +40,23 @@ main() {
   bash scripts/fuzz/run.sh -s "$seconds" -j 2 -b "$build" -c "$build/ci/corpus" -o "$build/ci" || status=1
   echo "fuzz ci: build ${built} s, runs $((SECONDS - start - built)) s, total $((SECONDS - start)) s"
   if [[ $status -ne 0 ]]; then
+    # What CI printed is all there is afterwards: the report of each failed target and every
+    # finding's bytes (base64, up to 64 KiB), so the input can be replayed here
+    # (base64 -d > f; build-fuzz/bin/T f).
+    for log in "$build"/ci/fuzz-logs/*.log; do
+      pattern='^==[0-9]*==ERROR\|ERROR: libFuzzer\|runtime error'
+      if grep -q "$pattern" "$log"; then
+        echo "fuzz ci: report of $(basename "$log" .log):"
+        { grep -m1 -A40 "$pattern" "$log" || true; } | head -60
+      fi
+    done
     for f in "$build"/ci/fuzz-artifacts/*/*; do
-      [[ -f "$f" ]] && echo "fuzz ci: finding: $f"
+      [[ -f "$f" ]] || continue
+      echo "fuzz ci: finding: $f ($(stat -c %s "$f") bytes)"
+      if [[ $(stat -c %s "$f") -le 65536 ]]; then
+        echo "fuzz ci: base64 of $(basename "$f"):"
+        base64 -w 100 "$f"
+      fi
     done
     exit 1
   fi

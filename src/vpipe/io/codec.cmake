@@ -12,7 +12,8 @@ add_library(vpipe_codec STATIC
   ${CMAKE_CURRENT_LIST_DIR}/jpeg_quality.cpp
   ${CMAKE_CURRENT_LIST_DIR}/encode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/heif_init.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/heif_av1.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tiff_io.cpp)
 target_link_libraries(vpipe_codec
   PUBLIC vpipe_core
-  PRIVATE vpipe::turbojpeg vpipe::webp vpipe::heif vpipe::jxl PNG::PNG TIFF::TIFF GIF::GIF)
+  PRIVATE vpipe::turbojpeg vpipe::webp vpipe::heif vpipe::dav1d vpipe::jxl PNG::PNG TIFF::TIFF GIF::GIF)

@@ -341,6 +341,9 @@ DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& opt
   }
 }
 
+/// How much longer than the declared image's longer side a coded frame or canvas side may be.
+constexpr int kHeifCodedPadding = 128;
+
 DecodeResult decode_heif(std::span<const uint8_t> bytes, const DecodeOptions& options, bool avif) {
   DecodeResult result;
   const char* codec = avif ? "AVIF" : "HEIF";
@@ -378,8 +381,20 @@ DecodeResult decode_heif(std::span<const uint8_t> bytes, const DecodeOptions& op
   const int width = heif_image_handle_get_width(handle.get());
   const int height = heif_image_handle_get_height(handle.get());
   if (refuse_size(result, codec, width, height, options)) return result;
+  // A grid's or an overlay's canvas is sized by its own data, and a coded frame by its stream,
+  // not by the size checked above: libheif 1.15 allocates (and clears) up to 32768 x 32768
+  // pixels for one unless its context's limit is lower. No side may exceed the declared longer
+  // side by more than kHeifCodedPadding (HEVC codes whole 64-pixel blocks and crops them).
+  heif_context_set_maximum_image_size_limit(ctx.get(),
+                                            std::max(width, height) + kHeifCodedPadding);
+  // Grid tiles are decoded on this thread: vpipe already runs one decoder per worker.
+  heif_context_set_max_decoding_threads(ctx.get(), 0);
   const bool alpha = heif_image_handle_has_alpha_channel(handle.get()) != 0;
   const bool premultiplied = heif_image_handle_is_premultiplied_alpha(handle.get()) != 0;
+  // The coded frames may not be larger than the file says (twice its pixels, for a crop or a
+  // grid's padding): a tiny file must not make the codec allocate gigabytes.
+  const HeifCodedLimitScope coded_limit(std::min<uint64_t>(
+      options.max_pixels, 2 * static_cast<uint64_t>(width) * static_cast<uint64_t>(height) + 65536));
   heif_image* raw_image = nullptr;
   err = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
                           alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB,

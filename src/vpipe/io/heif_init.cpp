@@ -8,7 +8,10 @@ namespace vpipe {
 
 void ensure_heif_initialised() {
   static std::once_flag once;
-  std::call_once(once, [] { heif_init(nullptr); });
+  std::call_once(once, [] {
+    heif_init(nullptr);
+    register_heif_av1_plugin();
+  });
 }
 
 }  // namespace vpipe

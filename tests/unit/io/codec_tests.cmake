@@ -14,3 +14,7 @@ vpipe_add_test(big_image_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/big_image_test.c
 # TIFF by strips and tiles, whole or reduced while it is read, and its orientation tag
 vpipe_add_test(tiff_decode_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tiff_decode_test.cpp
   LIBS vpipe_codec TIFF::TIFF)
+# HEIF/AVIF against hostile sizes: vpipe's AV1 plugin (coded-size limit, 8- and 10-bit frames)
+# and the grid canvas limit
+vpipe_add_test(heif_decode_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/heif_decode_test.cpp
+  LIBS vpipe_codec vpipe::heif)
