@@ -74,17 +74,18 @@ UrlParts split_url(CURLU* parser, const std::string& url) {
     return text;
   };
   if (curl_url_set(parser, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
-    out.reason = url.find("://") != std::string::npos ? "bad_url" : "bad_scheme";
+    out.failure =
+        url.find("://") != std::string::npos ? FetchFailure::kBadUrl : FetchFailure::kBadScheme;
     return out;
   }
   const std::string scheme = ascii_lower(part(CURLUPART_SCHEME, 0));
   out.host = ascii_lower(part(CURLUPART_HOST, 0));  // kept for a bad scheme too (url_host)
   if (scheme != "http" && scheme != "https") {
-    out.reason = "bad_scheme";
+    out.failure = FetchFailure::kBadScheme;
     return out;
   }
   if (out.host.empty()) {
-    out.reason = "bad_url";
+    out.failure = FetchFailure::kBadUrl;
     return out;
   }
   out.origin =
@@ -94,27 +95,28 @@ UrlParts split_url(CURLU* parser, const std::string& url) {
   return out;
 }
 
-std::string curl_failure_reason(CURLcode rc, bool denied, bool too_large, bool not_image,
-                                bool& retryable) {
+FetchFailure curl_failure(CURLcode rc, bool denied, bool too_large, bool not_image,
+                          bool& retryable) {
   retryable = false;
   switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT: retryable = true; return "timeout";
-    case CURLE_COULDNT_RESOLVE_HOST: return "dns_failed";
-    case CURLE_COULDNT_CONNECT: return denied ? "denied_address" : "connect_failed";
-    case CURLE_UNSUPPORTED_PROTOCOL: return "bad_scheme";
-    case CURLE_TOO_MANY_REDIRECTS: return "too_many_redirects";
-    case CURLE_FILESIZE_EXCEEDED: return "too_large";
-    case CURLE_URL_MALFORMAT: return "bad_url";
+    case CURLE_OPERATION_TIMEDOUT: retryable = true; return FetchFailure::kTimeout;
+    case CURLE_COULDNT_RESOLVE_HOST: return FetchFailure::kDnsFailed;
+    case CURLE_COULDNT_CONNECT:
+      return denied ? FetchFailure::kDeniedAddress : FetchFailure::kConnectFailed;
+    case CURLE_UNSUPPORTED_PROTOCOL: return FetchFailure::kBadScheme;
+    case CURLE_TOO_MANY_REDIRECTS: return FetchFailure::kTooManyRedirects;
+    case CURLE_FILESIZE_EXCEEDED: return FetchFailure::kTooLarge;
+    case CURLE_URL_MALFORMAT: return FetchFailure::kBadUrl;
     case CURLE_WRITE_ERROR:
-      if (too_large) return "too_large";
-      if (not_image) return "not_image";
-      return "write_failed";
+      if (too_large) return FetchFailure::kTooLarge;
+      if (not_image) return FetchFailure::kNotImage;
+      return FetchFailure::kWriteFailed;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_CACERT_BADFILE:
-      return "tls_failed";
+      return FetchFailure::kTlsFailed;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
@@ -122,8 +124,8 @@ std::string curl_failure_reason(CURLcode rc, bool denied, bool too_large, bool n
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       retryable = true;
-      return "network_error";
-    default: return "network_error";
+      return FetchFailure::kNetworkError;
+    default: return FetchFailure::kNetworkError;
   }
 }
 
@@ -133,7 +135,7 @@ using fetch_detail::denied_v4;
 using fetch_detail::denied_v6;
 using fetch_detail::url_hash_hex;
 
-std::string http_reason(int status) { return fmt::format("http_{}", status); }
+std::string http_reason(int status) { return failure_reason(FetchFailure::kHttpStatus, status); }
 
 std::filesystem::path image_path_for(const std::filesystem::path& out_dir, std::string_view url,
                                      std::string_view ext) {

@@ -55,7 +55,7 @@ struct Robots {
   enum class State : uint8_t { kUnknown, kFetching, kReady, kFailed };
   State state = State::kUnknown;
   RobotsRules rules;
-  std::string fail_reason;
+  FetchFailure fail_reason = FetchFailure::kNone;
   std::string fail_message;
   std::vector<Task*> waiting;
 };
@@ -68,7 +68,7 @@ struct Retry {
 };
 
 struct UrlParts {
-  std::string reason;  // "" when the URL can be fetched; else bad_url or bad_scheme
+  FetchFailure failure = FetchFailure::kNone;  // kNone, or kBadUrl, kBadScheme
   std::string host, origin, robots_path;
 };
 
@@ -87,10 +87,10 @@ UrlParts split_url(CURLU* parser, const std::string& url);
 /// The same for an IPv6 address (16 bytes), IPv4-mapped and NAT64 ones judged by their IPv4.
 [[nodiscard]] bool denied_v6(const uint8_t* address);
 
-/// The stable failure reason for a transfer curl ended with `rc` (FetchResult::reason), and
-/// whether another try may help (`retryable`). `denied`, `too_large`, `not_image`: what the
+/// The failure of a transfer curl ended with `rc` (FetchResult::failure), and whether another
+/// try within the run may help (`retryable`). `denied`, `too_large`, `not_image`: what the
 /// fetcher's own callbacks saw (the socket refused, the body over the limit or not an image).
-[[nodiscard]] std::string curl_failure_reason(CURLcode rc, bool denied, bool too_large,
-                                              bool not_image, bool& retryable);
+[[nodiscard]] FetchFailure curl_failure(CURLcode rc, bool denied, bool too_large,
+                                        bool not_image, bool& retryable);
 
 }  // namespace vpipe::fetch_detail

@@ -32,7 +32,7 @@ namespace vpipe {
 namespace {
 
 using fetch_detail::Clock;
-using fetch_detail::curl_failure_reason;
+using fetch_detail::curl_failure;
 using fetch_detail::denied_v4;
 using fetch_detail::denied_v6;
 using fetch_detail::extension_for;
@@ -218,11 +218,15 @@ struct Fetcher::Impl {
     }
   }
 
-  FetchResult fail_result(const Task& task, std::string reason, std::string message) {
+  /// The result of a task that failed; `http_status` for kHttpStatus (the status it answered).
+  FetchResult fail_result(const Task& task, FetchFailure failure, std::string message,
+                          int http_status = 0) {
     FetchResult r = task.last;
     r.url = task.url;
     r.ok = false;
-    r.reason = std::move(reason);
+    r.failure = failure;
+    if (failure == FetchFailure::kHttpStatus) r.http_status = http_status;
+    r.reason = failure_reason(failure, r.http_status);
     r.message = std::move(message);
     r.attempts = task.attempts;
     r.path.clear();
@@ -355,7 +359,7 @@ struct Fetcher::Impl {
             continue;
           }
           if (!r.rules.allowed(task.robots_path)) {
-            finish(task, fail_result(task, "robots_disallowed",
+            finish(task, fail_result(task, FetchFailure::kRobotsDisallowed,
                                      fmt::format("{}/robots.txt disallows {}", task.origin,
                                                  task.robots_path)));
             continue;
@@ -405,7 +409,6 @@ struct Fetcher::Impl {
                       Clock::time_point now) {
     Robots& r = robots[task.origin];
     bool retryable = false;
-    std::string reason;
     if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && t.robots_truncated)) {
       if (code >= 200 && code < 300) {
         r.rules = RobotsRules::parse(t.body, options.user_agent);
@@ -417,21 +420,22 @@ struct Fetcher::Impl {
         std::string why;
         if (retry_later(task, host, now, retry_after, why)) return;
         r.state = Robots::State::kFailed;
-        r.fail_reason = "robots_unavailable";
+        r.fail_reason = FetchFailure::kRobotsUnavailable;
         r.fail_message = fmt::format("{}/robots.txt answered {} ({})", task.origin, code, why);
       } else {
         r.rules = RobotsRules();  // 4xx (or a redirect that went nowhere): no rules
         r.state = Robots::State::kReady;
       }
     } else {
-      reason = curl_failure_reason(rc, t.denied, t.too_large, t.not_image, retryable);
-      if (reason == "timeout" || reason == "connect_failed" || reason == "dns_failed" ||
-          reason == "denied_address" || reason == "tls_failed" || reason == "network_error") {
+      const FetchFailure failure = curl_failure(rc, t.denied, t.too_large, t.not_image, retryable);
+      if (failure == FetchFailure::kTimeout || failure == FetchFailure::kConnectFailed ||
+          failure == FetchFailure::kDnsFailed || failure == FetchFailure::kDeniedAddress ||
+          failure == FetchFailure::kTlsFailed || failure == FetchFailure::kNetworkError) {
         std::string why;
         if (retryable && retry_later(task, host, now, 0, why)) return;
         // the host cannot be reached: its URLs fail with the same reason
         r.state = Robots::State::kFailed;
-        r.fail_reason = reason;
+        r.fail_reason = failure;
         r.fail_message = fmt::format("fetching {}/robots.txt: {}", task.origin,
                                      t.errbuf[0] != '\0' ? t.errbuf : curl_easy_strerror(rc));
       } else {
@@ -499,7 +503,7 @@ struct Fetcher::Impl {
       default: task.last.http_version = 0; break;
     }
 
-    std::string reason;
+    FetchFailure failure = FetchFailure::kNone;
     std::string message;
     bool retryable = false;
     char* location = nullptr;
@@ -514,7 +518,7 @@ struct Fetcher::Impl {
       if (code >= 200 && code < 300) {
         const ImageFormat fmt = sniff_format(t->head);
         if (fmt == ImageFormat::kUnknown) {
-          reason = "not_image";
+          failure = FetchFailure::kNotImage;
           message = fmt::format("the bytes are not an image (Content-Type '{}')",
                                 task.last.content_type);
         } else {
@@ -527,7 +531,7 @@ struct Fetcher::Impl {
           std::error_code ec;
           if (written) std::filesystem::rename(t->tmp_path, final_path, ec);
           if (!written || ec) {
-            reason = "write_failed";
+            failure = FetchFailure::kWriteFailed;
             message = fmt::format("cannot write {}: {}", final_path.string(),
                                   ec ? ec.message() : std::strerror(errno));
           } else {
@@ -540,18 +544,18 @@ struct Fetcher::Impl {
           }
         }
       } else {
-        reason = http_reason(static_cast<int>(code));
+        failure = FetchFailure::kHttpStatus;
         message = fmt::format("HTTP {}", code);
         retryable = code == 429 || code >= 500;
       }
     } else {
-      reason = curl_failure_reason(rc, t->denied, t->too_large, t->not_image, retryable);
+      failure = curl_failure(rc, t->denied, t->too_large, t->not_image, retryable);
       message = t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc);
-      if (reason == "denied_address") {
+      if (failure == FetchFailure::kDeniedAddress) {
         message = fmt::format("refused to connect to {} (deny_private_addresses)", t->denied_ip);
-      } else if (reason == "too_large") {
+      } else if (failure == FetchFailure::kTooLarge) {
         message = fmt::format("body over {} bytes", options.max_body_bytes);
-      } else if (reason == "not_image") {
+      } else if (failure == FetchFailure::kNotImage) {
         message = fmt::format("the first {} bytes are not an image (Content-Type '{}')",
                               kSniffBytes, task.last.content_type);
       }
@@ -559,12 +563,12 @@ struct Fetcher::Impl {
     discard_file(*t);
     std::string why_not;
     if (retryable && retry_later(task, host, now, static_cast<long>(retry_after), why_not)) {
-      log().debug("crawl: {} attempt {}: {} ({}); retrying", task.url, task.attempts, reason,
-                  message);
+      log().debug("crawl: {} attempt {}: {} ({}); retrying", task.url, task.attempts,
+                  failure_reason(failure, static_cast<int>(code)), message);
       return;
     }
     if (retryable) message += "; " + why_not;
-    finish(task, fail_result(task, std::move(reason), std::move(message)));
+    finish(task, fail_result(task, failure, std::move(message), static_cast<int>(code)));
   }
 
   /// A hop answered 3xx with a Location (`target`, absolute): the task fails, or goes on as the
@@ -572,16 +576,16 @@ struct Fetcher::Impl {
   /// to any URL (schedule()).
   void on_redirect(Task& task, const std::string& target) {
     if (task.redirects >= options.max_redirects) {
-      finish(task, fail_result(task, "too_many_redirects",
+      finish(task, fail_result(task, FetchFailure::kTooManyRedirects,
                                fmt::format("more than {} redirects (the last to {})",
                                            options.max_redirects, target)));
       return;
     }
     const std::string wire = request_url(target);
     const UrlParts next = split_url(url_parser, wire);
-    if (!next.reason.empty()) {
-      finish(task, fail_result(task, next.reason,
-                               next.reason == "bad_scheme"
+    if (next.failure != FetchFailure::kNone) {
+      finish(task, fail_result(task, next.failure,
+                               next.failure == FetchFailure::kBadScheme
                                    ? fmt::format("redirect to {}: only http and https are fetched",
                                                  target)
                                    : fmt::format("redirect to {}: not a URL curl can parse",
@@ -634,8 +638,8 @@ struct Fetcher::Impl {
       // Requested as a browser would (raw spaces percent-encoded); task.url stays as listed.
       std::string wire = request_url(task.url);
       UrlParts parts = split_url(url_parser, wire);
-      if (!parts.reason.empty()) {
-        task.last.reason = std::move(parts.reason);
+      if (parts.failure != FetchFailure::kNone) {
+        task.last.failure = parts.failure;
         refused.push_back(&task);
         continue;
       }
@@ -648,9 +652,9 @@ struct Fetcher::Impl {
     }
     unfinished = tasks.size();
     for (Task* task : refused) {
-      const std::string reason = task->last.reason;
-      finish(*task, fail_result(*task, reason,
-                                reason == "bad_scheme" ? "only http and https URLs are fetched"
+      const FetchFailure failure = task->last.failure;
+      finish(*task, fail_result(*task, failure,
+                                failure == FetchFailure::kBadScheme ? "only http and https URLs are fetched"
                                                        : "not a URL curl can parse"));
     }
 
@@ -706,7 +710,7 @@ struct Fetcher::Impl {
     }
     for (Task* t : open) {
       if (t->is_robots) continue;
-      finish(*t, fail_result(*t, "cancelled", "the crawl was stopped"));
+      finish(*t, fail_result(*t, FetchFailure::kCancelled, "the crawl was stopped"));
     }
   }
 };

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vpipe/crawl/fetch_failure.h"
+
 namespace vpipe {
 
 /// What the fetcher does; every limit is per Fetcher::run.
@@ -58,10 +60,12 @@ struct FetchResult {
   size_t index = 0;  ///< position of the URL in the span given to run()
   std::string url;
   bool ok = false;
-  /// "" when ok; otherwise a stable reason: bad_url, bad_scheme, robots_disallowed,
-  /// denied_address, dns_failed, connect_failed, timeout, tls_failed, too_many_redirects,
-  /// too_large, not_image, http_<status> (http_404, http_429 ...), network_error, write_failed,
-  /// robots_unavailable (robots.txt answered 5xx), cancelled.
+  FetchFailure failure = FetchFailure::kNone;  ///< kNone when ok
+  /// failure_reason(failure, http_status): "" when ok; otherwise the stable name stored in the
+  /// manifest (bad_url, bad_scheme, robots_disallowed, denied_address, dns_failed,
+  /// connect_failed, timeout, tls_failed, too_many_redirects, too_large, not_image,
+  /// http_<status> (http_404, http_429 ...), network_error, write_failed, robots_unavailable,
+  /// cancelled).
   std::string reason;
   std::string message;  ///< detail for people (curl's error text...); not stable
   int http_status = 0;  ///< of the last attempt's final response; 0 when none came

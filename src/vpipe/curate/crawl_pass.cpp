@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -66,13 +67,8 @@ struct HostTally {
 }  // namespace
 
 bool is_retryable_crawl_failure(std::string_view reason) {
-  static constexpr std::string_view kRetryable[] = {
-      "timeout", "connect_failed", "dns_failed", "network_error", "tls_failed",
-      "robots_unavailable", "write_failed", "http_429"};
-  if (std::find(std::begin(kRetryable), std::end(kRetryable), reason) != std::end(kRetryable)) {
-    return true;
-  }
-  return reason.size() == 8 && reason.starts_with("http_5");
+  const std::optional<ParsedFailure> parsed = parse_failure_reason(reason);
+  return parsed && retryable_on_rerun(parsed->failure, parsed->http_status);
 }
 
 std::string extras_json(const UrlRecord& record) {
@@ -160,7 +156,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
           if (ec) log().warn("crawl: cannot remove the unrecorded download {}: {}", r.path.string(), ec.message());
         };
         summary.fetch = fetcher.run(urls, [&](const FetchResult& r) {
-          if (r.reason == "cancelled" || stopping) {
+          if (r.failure == FetchFailure::kCancelled || stopping) {
             ++summary.unfinished;  // stays pending: the next run fetches it
             drop_download(r);
             return;

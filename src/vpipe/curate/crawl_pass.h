@@ -50,8 +50,9 @@ struct CrawlPassSummary {
   double seconds = 0;                       ///< wall time of the fetch-and-scan
 };
 
-/// True for the failure reasons that another attempt later may turn into a success: timeouts,
-/// network and TLS errors, DNS failures, 429, 5xx, robots_unavailable, write_failed.
+/// True for the stored failure reasons that another attempt later may turn into a success
+/// (crawl/fetch_failure.h, retryable_on_rerun): timeouts, network and TLS errors, DNS failures,
+/// 429, 5xx, robots_unavailable, write_failed. False for a name that is no reason.
 [[nodiscard]] bool is_retryable_crawl_failure(std::string_view reason);
 
 /// The list record's extras as a JSON object of strings ({"caption": "...", ...}).
