@@ -10,16 +10,26 @@ namespace vpipe {
 namespace {
 
 constexpr std::array<ThresholdRuleInfo, 10> kThresholdRules = {{
-    {"blurry", "edge_width", false, &QualityRules::blurry},
-    {"dark", "highlight_level", true, &QualityRules::dark},
-    {"overexposed", "clipped_fraction", false, &QualityRules::overexposed},
-    {"low_contrast", "contrast", true, &QualityRules::low_contrast},
-    {"low_information", "entropy", true, &QualityRules::low_information},
-    {"tiny", "min_side", true, &QualityRules::tiny},
-    {"extreme_aspect", "aspect_ratio", false, &QualityRules::extreme_aspect},
-    {"grayscale", "colorfulness", true, &QualityRules::grayscale},
-    {"too_large", "max_side", false, &QualityRules::too_large},
-    {"transparent", "opaque_fraction", true, &QualityRules::transparent},
+    {"blurry", "edge_width", false, &QualityRules::blurry,
+     "width of the sharpest edges (pixels at the 256-pixel working size) above the threshold"},
+    {"dark", "highlight_level", true, &QualityRules::dark,
+     "highlights (99th percentile of gray) below the threshold, in a dim picture"},
+    {"overexposed", "clipped_fraction", false, &QualityRules::overexposed,
+     "share of pixels with a clipped channel (>= 250) above the threshold"},
+    {"low_contrast", "contrast", true, &QualityRules::low_contrast,
+     "contrast (standard deviation of gray levels) below the threshold"},
+    {"low_information", "entropy", true, &QualityRules::low_information,
+     "entropy of the gray histogram below the threshold: a near-constant image"},
+    {"tiny", "min_side", true, &QualityRules::tiny,
+     "shorter side below the threshold, in pixels"},
+    {"extreme_aspect", "aspect_ratio", false, &QualityRules::extreme_aspect,
+     "aspect ratio (long side / short side) above the threshold"},
+    {"grayscale", "colorfulness", true, &QualityRules::grayscale,
+     "colourfulness below the threshold: a gray picture"},
+    {"too_large", "max_side", false, &QualityRules::too_large,
+     "longer side above the threshold, in pixels"},
+    {"transparent", "opaque_fraction", true, &QualityRules::transparent,
+     "share of opaque pixels below the threshold: almost nothing visible"},
 }};
 
 // quality_score: sharpness (at the 256 px working size) whose log maps to 1. Clean synthetic

@@ -59,6 +59,9 @@ struct ThresholdRuleInfo {
   std::string_view signal;    ///< a QualitySignals field, or "min_side" / "aspect_ratio"
   bool rejects_below = true;  ///< true: fires when value < threshold; false: value > threshold
   ThresholdRule QualityRules::*field = nullptr;  ///< the rule's settings in QualityRules
+  /// What fires it, in words, for people (the report's headings): "... below the threshold" when
+  /// rejects_below, else "... above the threshold".
+  std::string_view meaning;
 };
 
 /// `dark` fires only for images whose mean gray level is below this: a fog or a flat gray frame

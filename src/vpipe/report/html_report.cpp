@@ -30,6 +30,7 @@
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/walk.h"
+#include "vpipe/quality/rules.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/style.h"
 #include "vpipe/report/svg.h"
@@ -59,26 +60,12 @@ constexpr size_t kIndexHosts = 15;  // hosts listed on the index page (busiest f
 /// Predictions listed under a thumbnail (the boxes on it show them all).
 constexpr size_t kCaptionPredictions = 6;
 
-/// What a quality rule means, for page headings.
-struct RuleInfo {
-  std::string_view rule;
-  std::string_view text;
-};
-constexpr std::array<RuleInfo, 8> kRules = {{
-    {"blurry", "sharpness (variance of the Laplacian) below the threshold"},
-    {"dark", "mean brightness below the threshold"},
-    {"overexposed", "mean brightness above the threshold"},
-    {"low_contrast", "contrast (standard deviation of gray levels) below the threshold"},
-    {"low_information", "entropy of the gray histogram below the threshold: a near-constant image"},
-    {"tiny", "shorter side below the threshold, in pixels"},
-    {"extreme_aspect", "aspect ratio (long side / short side) above the threshold"},
-    {"corrupt", "no usable pixels: the file could not be read or decoded"},
-}};
-
+/// What a quality rule means, for page headings (the threshold rules' own words, quality/rules.h).
 std::string_view rule_text(std::string_view rule) {
-  for (const RuleInfo& r : kRules) {
-    if (r.rule == rule) return r.text;
+  for (const ThresholdRuleInfo& r : threshold_rules()) {
+    if (r.rule == rule) return r.meaning;
   }
+  if (rule == "corrupt") return "no usable pixels: the file could not be read or decoded";
   return "rejected by this rule";
 }
 

@@ -391,3 +391,23 @@ TEST(QualityScore, InUnitRangeMonotoneInSharpnessAndPenalised) {
 
 }  // namespace
 }  // namespace vpipe
+
+namespace vpipe {
+namespace {
+
+TEST(ThresholdRuleMeaning, EveryRuleSaysWhatItReadsAndWhichSideRejects) {
+  // The report's headings use these words: a rule that rejects below its threshold must say
+  // "below", one that rejects above "above" (the report once said "mean brightness above the
+  // threshold" for overexposed long after the rule had moved to clipped pixels).
+  for (const ThresholdRuleInfo& info : threshold_rules()) {
+    const std::string meaning(info.meaning);
+    ASSERT_FALSE(meaning.empty()) << info.rule;
+    const bool below = meaning.find("below the threshold") != std::string::npos;
+    const bool above = meaning.find("above the threshold") != std::string::npos;
+    EXPECT_EQ(below, info.rejects_below) << info.rule << ": " << meaning;
+    EXPECT_EQ(above, !info.rejects_below) << info.rule << ": " << meaning;
+  }
+}
+
+}  // namespace
+}  // namespace vpipe
