@@ -17,6 +17,7 @@
 #include "vpipe/core/text.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
+#include "vpipe/io/run_scope.h"
 
 namespace vpipe {
 namespace {
@@ -126,10 +127,10 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
   }
   Fetcher fetcher(fetch_options);  // ConfigError for bad limits, before the manifest is touched
   Manifest manifest(options.scan.db);
-  const int64_t run_id =
-      manifest.begin_run("crawl", options.scan.config_json, options.scan.device);
-  std::map<std::string, int64_t> run_counts;
-  try {
+  std::map<std::string, int64_t> run_counts;  // before the run: a failed run's record reads it
+  RunScope run(manifest, "crawl", options.scan.config_json, options.scan.device);
+  run.counts_from([&run_counts] { return run_counts; });
+  {
     summary.new_urls = manifest.add_urls(records);
     summary.known = static_cast<int64_t>(records.size()) - summary.new_urls;
     records.clear();
@@ -226,18 +227,10 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
     run_counts["urls_unfinished"] = summary.unfinished;
     run_counts["bytes"] = static_cast<int64_t>(summary.bytes);
     for (const auto& [reason, n] : summary.failures) run_counts["failed:" + reason] = n;
-    manifest.record_crawl_hosts(run_id, summary.hosts);
-    manifest.record_stage_metrics(run_id, "crawl", summary.scan.engine);
-  } catch (...) {
-    try {
-      manifest.end_run(run_id, "failed", run_counts);
-    } catch (const std::exception& e) {
-      log().error("could not record the failed run in {}: {}", options.scan.db.string(), e.what());
-    }
-    throw;
+    manifest.record_crawl_hosts(run.id(), summary.hosts);
+    run.record_stages("crawl", summary.scan.engine);
   }
-  manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
-  manifest.checkpoint();
+  run.finish(summary.stopped, run_counts);
   return summary;
 }
 

@@ -20,6 +20,7 @@
 #include "vpipe/device/cuda/hamming_cuda.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/run_scope.h"
 
 namespace vpipe {
 namespace {
@@ -162,8 +163,8 @@ bool files_identical(const std::string& a, const std::string& b) {
 DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& options) {
   DedupPassSummary summary;
   const auto pass_start = Clock::now();
-  const int64_t run_id = manifest.begin_run("dedup", options.config_json, options.device);
-  try {
+  RunScope run(manifest, "dedup", options.config_json, options.device);  // failed if it throws
+  {
     // Verdict rules first: with automatic thresholds, one streaming pass over the signals.
     auto step_start = Clock::now();
     summary.effective_quality = options.quality;
@@ -456,9 +457,6 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
         thresholds, write);
     summary.timings.stages.push_back(
         step_metrics("write", items.size(), elapsed_ns(step_start)));
-  } catch (...) {
-    manifest.end_run(run_id, "failed", {});
-    throw;
   }
 
   summary.timings.wall_ns = elapsed_ns(pass_start);
@@ -471,12 +469,11 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
   }
   summary.timings.bottleneck = bottleneck;
   summary.timings.sequential = true;
-  manifest.record_stage_metrics(run_id, "dedup", summary.timings);
+  run.record_stages("dedup", summary.timings);
   std::map<std::string, int64_t> counts = summary.decisions;
   counts["groups"] = summary.groups;
   counts["near_pairs"] = summary.near_pairs;
-  manifest.end_run(run_id, "completed", counts);
-  manifest.checkpoint();
+  run.finish(false, counts);
   return summary;
 }
 

@@ -15,6 +15,7 @@
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/read_file.h"
+#include "vpipe/io/run_scope.h"
 
 namespace vpipe {
 namespace {
@@ -102,11 +103,11 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   Manifest reader(db);  // the source streams the files on its own connection
   const std::unordered_map<int64_t, int64_t> done =
       options.force ? std::unordered_map<int64_t, int64_t>{} : writer.inferred_files(spec.name);
-  const int64_t run_id = writer.begin_run(options.command, options.config_json, options.device);
-
+  // Declared before the run: a failed run's record reads them (run_counts).
   InferPassSummary summary;
   summary.runtime = shared.runtime();
   std::atomic<int64_t> unchanged{0};
+  RunScope run(writer, options.command, options.config_json, options.device);
   // The files to infer, counted before the run for the progress line's ETA: one streaming pass
   // over the manifest, seconds for millions of rows, against hours of inference.
   const auto to_infer = [&](const Manifest::CuratedFile& f) {
@@ -303,22 +304,14 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   run_options.unit = "images";
   run_options.expected_total = [to_do] { return to_do; };
 
-  const auto run_counts = [&] {
+  const auto run_counts = [&summary, &unchanged] {
     return std::map<std::string, int64_t>{{"ok", summary.ok},
                                           {"failed", summary.failed},
                                           {"unchanged", unchanged.load()},
                                           {"predictions", summary.predictions}};
   };
-  try {
-    summary.engine = pipeline.run(run_options);
-  } catch (...) {
-    try {
-      writer.end_run(run_id, "failed", run_counts());
-    } catch (const std::exception& e) {
-      log().error("could not record the failed run in {}: {}", db.string(), e.what());
-    }
-    throw;
-  }
+  run.counts_from(run_counts);
+  summary.engine = pipeline.run(run_options);
   summary.files = summary.ok + summary.failed;
   for (const auto& model : models) {
     const BatchMemoryStats m = model->batch_memory();
@@ -328,9 +321,8 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   summary.unchanged = unchanged.load();
   summary.labels = std::move(labels);
   summary.stopped = summary.engine.stopped;
-  writer.record_stage_metrics(run_id, "infer:" + spec.name, summary.engine);
-  writer.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts());
-  writer.checkpoint();
+  run.record_stages("infer:" + spec.name, summary.engine);
+  run.finish(summary.stopped, run_counts());
   if (!options.trace_path.empty()) pipeline.write_chrome_trace(options.trace_path);
   return summary;
 }

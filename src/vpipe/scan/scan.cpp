@@ -27,6 +27,7 @@
 #include "vpipe/io/format.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
+#include "vpipe/io/run_scope.h"
 #include "vpipe/io/walk.h"
 #include "vpipe/quality/signals.h"
 
@@ -549,11 +550,13 @@ ScanSummary run_scan(const ScanOptions& options) {
     int64_t& n = rows_under[prefix];
     for (const auto& entry : known) n += entry.first.starts_with(prefix) ? 1 : 0;
   }
-  const int64_t run_id = manifest.begin_run("scan", options.config_json, options.device);
+  // Declared before the run: a failed run's record reads it.
+  std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
+  RunScope run(manifest, "scan", options.config_json, options.device);
+  run.counts_from([&counts] { return counts; });
 
   std::atomic<int64_t> unchanged{0};
   std::atomic<int64_t> walk_errors{0};
-  std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
 
   auto walk = [&](const Pipeline<ScanItem>::Emit& emit) {
     auto visit = [&](WalkEntry&& entry) {
@@ -602,12 +605,7 @@ ScanSummary run_scan(const ScanOptions& options) {
   try {
     summary = run_scan_stages(options, manifest, "walk", walk, expected_total, "files", counts);
   } catch (...) {
-    counter.reset();
-    try {
-      manifest.end_run(run_id, "failed", counts);
-    } catch (const std::exception& e) {
-      log().error("could not record the failed run in {}: {}", options.db.string(), e.what());
-    }
+    counter.reset();  // stops the counting thread before the run is recorded as failed
     throw;
   }
   counter.reset();
@@ -622,9 +620,8 @@ ScanSummary run_scan(const ScanOptions& options) {
   run_counts["removed"] = summary.removed;
   run_counts["ignored"] = summary.ignored;
   run_counts["walk_errors"] = summary.walk_errors;
-  manifest.record_stage_metrics(run_id, "scan", summary.engine);
-  manifest.end_run(run_id, summary.stopped ? "interrupted" : "completed", run_counts);
-  manifest.checkpoint();
+  run.record_stages("scan", summary.engine);
+  run.finish(summary.stopped, run_counts);
   return summary;
 }
 
