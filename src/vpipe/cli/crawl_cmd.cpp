@@ -64,10 +64,8 @@ int run(const CrawlArgs& a) {
   if (!a.trace.empty()) fmt::print("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)\n", a.trace);
   std::fflush(stdout);
   if (s.stopped) {
-    std::cerr << "vpipe: interrupted: " << s.unfinished
-              << " URLs left pending; rerun the same command to continue\n";
-    const int code = stop_exit_code();
-    return code != 0 ? code : 130;
+    return interrupted_exit(
+        fmt::format("{} URLs left pending; rerun the same command to continue", s.unfinished));
   }
   return 0;
 }

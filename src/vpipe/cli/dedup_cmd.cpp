@@ -136,9 +136,7 @@ int run(const DedupArgs& a) {
       !actions.move_rejects.empty() || !actions.move_duplicates.empty()) {
     action_lock.emplace(lock_actions(a.db, !a.no_wait, &stop_requested()));
     if (!action_lock->held()) {
-      std::cerr << "vpipe: interrupted while waiting for the other action run\n";
-      const int code = stop_exit_code();
-      return code != 0 ? code : 130;
+      return interrupted_exit("while waiting for the other action run");
     }
   }
   Manifest manifest(a.db);
@@ -158,9 +156,7 @@ int run(const DedupArgs& a) {
   fmt::print("manifest: {}\n", a.db);
   std::fflush(stdout);
   if (done.stopped || stop_requested().load()) {
-    std::cerr << "vpipe: interrupted; rerun the same command to finish (done actions are kept)\n";
-    const int code = stop_exit_code();
-    return code != 0 ? code : 130;
+    return interrupted_exit("rerun the same command to finish (done actions are kept)");
   }
   return done.failed > 0 ? 1 : 0;
 }

@@ -113,8 +113,7 @@ int run(DetectArgs a) {
     const ScanSummary s = run_scan(scan);
     fmt::print("scanned {} files ({} unchanged)\n", s.scanned, s.unchanged);
     if (s.stopped) {
-      std::cerr << "vpipe: interrupted during the scan; rerun the same command to resume\n";
-      return stop_exit_code() != 0 ? stop_exit_code() : 130;
+      return interrupted_exit("during the scan; rerun the same command to resume");
     }
   }
 
@@ -166,8 +165,7 @@ int run(DetectArgs a) {
   if (!a.trace.empty()) fmt::print("trace: {}\n", a.trace);
   std::fflush(stdout);
   if (s.stopped || stop_requested().load()) {
-    std::cerr << "vpipe: interrupted: finished the images in flight; rerun the same command to resume\n";
-    return stop_exit_code() != 0 ? stop_exit_code() : 130;
+    return interrupted_exit("finished the images in flight; rerun the same command to resume");
   }
   return s.failed > 0 ? 1 : 0;
 }

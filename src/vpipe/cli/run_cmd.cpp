@@ -71,9 +71,7 @@ int run(const RunArgs& a) {
              passes);
   std::fflush(stdout);
   if (s.stopped) {
-    std::cerr << "vpipe: interrupted; rerun the same command to resume\n";
-    const int code = stop_exit_code();
-    return code != 0 ? code : 130;
+    return interrupted_exit("rerun the same command to resume");
   }
   return s.actions.failed > 0 ? 1 : 0;
 }

@@ -81,9 +81,7 @@ int run(const ScanArgs& a) {
   if (!a.trace.empty()) fmt::print("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)\n", a.trace);
   std::fflush(stdout);
   if (s.stopped) {
-    std::cerr << "vpipe: interrupted: finished the files in flight; rerun the same command to resume\n";
-    const int code = stop_exit_code();
-    return code != 0 ? code : 130;
+    return interrupted_exit("finished the files in flight; rerun the same command to resume");
   }
   return 0;
 }

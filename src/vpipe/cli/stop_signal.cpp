@@ -1,6 +1,7 @@
 #include "vpipe/cli/stop_signal.h"
 
 #include <csignal>
+#include <iostream>
 
 namespace vpipe::cli {
 namespace {
@@ -32,6 +33,12 @@ const std::atomic<bool>& stop_requested() { return g_stop; }
 int stop_exit_code() {
   const int sig = g_signal.load();
   return sig == 0 ? 0 : 128 + sig;
+}
+
+int interrupted_exit(std::string_view what) {
+  std::cerr << "vpipe: interrupted: " << what << "\n";
+  const int code = stop_exit_code();
+  return code != 0 ? code : 128 + SIGINT;
 }
 
 }  // namespace vpipe::cli

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <string_view>
 
 namespace vpipe::cli {
 
@@ -14,5 +15,9 @@ const std::atomic<bool>& stop_requested();
 /// The exit code that the received signal calls for: 128 + signal number (130 for SIGINT, 143 for
 /// SIGTERM), or 0 when none arrived.
 int stop_exit_code();
+
+/// How every command ends a stopped run: prints "vpipe: interrupted: <what>" on stderr and
+/// returns stop_exit_code(), or 130 when the run was stopped without a signal (a test's stop).
+[[nodiscard]] int interrupted_exit(std::string_view what);
 
 }  // namespace vpipe::cli
