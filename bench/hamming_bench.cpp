@@ -44,7 +44,7 @@
 
 #include "vpipe/dedup/hamming_index.h"
 #include "vpipe/dedup/hamming_kernels.h"  // the multi-index plan, to print it
-#include "vpipe/device/cuda/hamming_cuda.h"
+#include "vpipe/dedup/cuda/hamming_cuda.h"
 
 namespace {
 

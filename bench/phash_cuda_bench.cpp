@@ -32,7 +32,7 @@
 
 #include "vpipe/core/image.h"
 #include "vpipe/dedup/hashes.h"
-#include "vpipe/device/cuda/phash_cuda.h"
+#include "vpipe/dedup/cuda/phash_cuda.h"
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/curate/variant_file.h"
-#include "vpipe/device/cuda/hamming_cuda.h"
+#include "vpipe/dedup/cuda/hamming_cuda.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/run_scope.h"

@@ -1,7 +1,7 @@
 #pragma once
 
 // The integer arithmetic of exact area resampling (area_resample.h), shared by the CPU
-// reference (area_resample.cpp) and the CUDA kernel (device/cuda/phash_cuda.cu) so that both
+// reference (area_resample.cpp) and the CUDA kernel (dedup/cuda/phash_cuda.cu) so that both
 // cut the source into the same weighted pixels. Standard library only: nvcc compiles it too.
 
 #include <cstdint>

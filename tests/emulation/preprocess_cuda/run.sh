@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the CUDA letterbox kernel's own source on the CPU, for machines without a GPU: the kernel
-# of src/vpipe/device/cuda/preprocess_cuda.cu is compiled by g++ against the fake CUDA runtime of
+# of src/vpipe/infer/cuda/preprocess_cuda.cu is compiled by g++ against the fake CUDA runtime of
 # ../hamming_cuda (blocks one at a time, 256 real threads each, cudaMalloc = malloc, a device
 # that is always usable), and tests/unit/device/preprocess_cuda_test.cpp runs against it with
 # VPIPE_CUDA_EMULATION defined: the device comparisons with letterbox_into (OpenCV) run, plus an
@@ -18,7 +18,7 @@ fake=$root/tests/emulation/hamming_cuda
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 sed 's/letterbox_kernel<<<grid, kThreads>>>(/emu_launch(grid, kThreads, letterbox_kernel, /' \
-  "$root/src/vpipe/device/cuda/preprocess_cuda.cu" > "$out/preprocess_cuda_emu.cpp"
+  "$root/src/vpipe/infer/cuda/preprocess_cuda.cu" > "$out/preprocess_cuda_emu.cpp"
 grep -q emu_launch "$out/preprocess_cuda_emu.cpp" || { echo "launch line not found" >&2; exit 1; }
 g++ -std=c++20 -O2 -pthread -Wall -Wextra "$@" -DVPIPE_CUDA_EMULATION \
   -DVPIPE_PREPROCESS_MAX_BLOCKS=3 -DVPIPE_SOURCE_DIR="\"$root\"" -I"$fake" -I"$root/src" \

@@ -2,7 +2,7 @@
 // included, on random, planted, duplicate-heavy and all-identical inputs, with a pair buffer small
 // enough that the overflow-and-relaunch path runs. The kernel tests skip without a device; the
 // fallback contract (a CudaError carrying the reason) is checked everywhere.
-#include "vpipe/device/cuda/hamming_cuda.h"
+#include "vpipe/dedup/cuda/hamming_cuda.h"
 
 #include <gtest/gtest.h>
 

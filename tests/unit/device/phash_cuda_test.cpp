@@ -2,7 +2,7 @@
 // dHash must match bit for bit; a pHash bit may differ only where the CPU's coefficient is
 // within float rounding of the median (the kernel's DCT is double, OpenCV's float). Without a
 // device the comparisons skip; the no-device error path is tested everywhere.
-#include "vpipe/device/cuda/phash_cuda.h"
+#include "vpipe/dedup/cuda/phash_cuda.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // Without a device the comparisons skip; argument checks and the no-device error path run
 // everywhere. tests/emulation/preprocess_cuda/run.sh runs this file against the kernel compiled
 // for the CPU (VPIPE_CUDA_EMULATION), where the device tests run too (the photos read by OpenCV).
-#include "vpipe/device/cuda/preprocess_cuda.h"
+#include "vpipe/infer/cuda/preprocess_cuda.h"
 
 #include <gtest/gtest.h>
 

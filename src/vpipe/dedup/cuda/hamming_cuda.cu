@@ -42,7 +42,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/device/cuda/cuda_check.cuh"
-#include "vpipe/device/cuda/hamming_cuda_detail.h"
+#include "vpipe/dedup/cuda/hamming_cuda_detail.h"
 
 namespace vpipe::cuda::detail {
 namespace {

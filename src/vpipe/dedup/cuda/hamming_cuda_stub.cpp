@@ -2,7 +2,7 @@
 // (cuda::unavailable_reason says the build has no kernels); this keeps the link whole and says
 // the same if it is ever reached.
 #include "vpipe/core/error.h"
-#include "vpipe/device/cuda/hamming_cuda_detail.h"
+#include "vpipe/dedup/cuda/hamming_cuda_detail.h"
 
 namespace vpipe::cuda::detail {
 

@@ -3,7 +3,7 @@
 // letterbox_into on the CPU).
 #include "vpipe/core/error.h"
 #include "vpipe/device/cuda/gpu.h"
-#include "vpipe/device/cuda/preprocess_cuda.h"
+#include "vpipe/infer/cuda/preprocess_cuda.h"
 
 namespace vpipe::cuda::detail {
 

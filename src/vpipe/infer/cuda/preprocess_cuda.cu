@@ -48,7 +48,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/device/cuda/cuda_check.cuh"
 #include "vpipe/device/cuda/gpu.h"
-#include "vpipe/device/cuda/preprocess_cuda.h"
+#include "vpipe/infer/cuda/preprocess_cuda.h"
 
 namespace vpipe::cuda {
 namespace {

@@ -1,7 +1,7 @@
 // The public side of the CUDA Hamming search (hamming_cuda.h), compiled as C++20 in every build:
 // argument checks, the device check, and the host pair buffer. The search itself is
 // cuda::detail::self_join, in hamming_cuda.cu (nvcc) or hamming_cuda_stub.cpp (no nvcc).
-#include "vpipe/device/cuda/hamming_cuda.h"
+#include "vpipe/dedup/cuda/hamming_cuda.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -13,7 +13,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/device/cuda/gpu.h"
-#include "vpipe/device/cuda/hamming_cuda_detail.h"
+#include "vpipe/dedup/cuda/hamming_cuda_detail.h"
 
 namespace vpipe {
 

@@ -2,7 +2,7 @@
 // call fails with the reason there are no kernels (callers fall back to phash_cpu / dhash_cpu).
 #include "vpipe/core/error.h"
 #include "vpipe/device/cuda/gpu.h"
-#include "vpipe/device/cuda/phash_cuda.h"
+#include "vpipe/dedup/cuda/phash_cuda.h"
 
 namespace vpipe::cuda::detail {
 

@@ -42,7 +42,7 @@
 #include "vpipe/device/cuda/cuda_check.cuh"
 #include "vpipe/dedup/area_span.h"
 #include "vpipe/device/cuda/gpu.h"
-#include "vpipe/device/cuda/phash_cuda.h"
+#include "vpipe/dedup/cuda/phash_cuda.h"
 
 namespace vpipe::cuda {
 namespace {
