@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "vpipe/dedup/grouping.h"
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 #include "vpipe/quality/rules.h"
 
 namespace vpipe {

@@ -9,7 +9,7 @@
 #include <ostream>
 #include <string>
 
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 #include "vpipe/engine/pipeline.h"
 #include "vpipe/infer/model.h"
 

@@ -15,7 +15,7 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/engine/bounded_queue.h"
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 #include "vpipe/engine/pipeline_core.h"
 #include "vpipe/engine/timing.h"
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "vpipe/engine/bounded_queue.h"
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 #include "vpipe/engine/timing.h"
 #include "vpipe/engine/trace.h"
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 
 namespace vpipe::detail {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "vpipe/core/record.h"
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 
 namespace vpipe {
 

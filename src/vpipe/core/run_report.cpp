@@ -1,4 +1,4 @@
-#include "vpipe/engine/metrics.h"
+#include "vpipe/core/run_report.h"
 
 #include <fmt/format.h>
 

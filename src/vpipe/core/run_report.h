@@ -1,5 +1,8 @@
 #pragma once
 
+// What a pass measured of its stages (the engine fills it, the manifest stores it, the report and
+// the CLI print it): plain data, in core so that none of them depends on another for it.
+
 #include <cstdint>
 #include <string>
 #include <vector>
