@@ -1,6 +1,7 @@
 #include "vpipe/curate/dedup_pass.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -11,8 +12,6 @@
 #include <numeric>
 #include <string>
 #include <utility>
-
-#include <unistd.h>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
@@ -86,8 +85,8 @@ std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> near
   summary.join_device = "cpu";
   if (options.device.rfind("cuda:", 0) != 0) return {};
   if (n_images < options.gpu_join_min_hashes) {
-    summary.join_device = fmt::format("cpu ({} images < {}, the GPU minimum)", n_images,
-                                      options.gpu_join_min_hashes);
+    summary.join_device =
+        fmt::format("cpu ({} images < {}, the GPU minimum)", n_images, options.gpu_join_min_hashes);
     return {};
   }
   const int device = std::stoi(options.device.substr(5));
@@ -160,13 +159,54 @@ bool files_identical(const std::string& a, const std::string& b) {
   }
 }
 
-DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& options) {
-  DedupPassSummary summary;
-  const auto pass_start = Clock::now();
-  RunScope run(manifest, "dedup", options.config_json, options.device);  // failed if it throws
-  {
+namespace {
+
+/// Reasons of the rejected items only, flat and in item order (a third of a crawl can be
+/// rejected: 40 bytes a reason, the rule's name interned, not a map of vectors of strings).
+struct CompactReason {
+  uint32_t item;
+  uint32_t rule;  // index into DedupRun::rule_names
+  double value, threshold, severity;
+};
+
+/// A near pair kept for the write (store_pairs other than `all`).
+struct HeldPair {
+  uint32_t a, b;  // items, a < b
+  uint8_t phash_distance, dhash_distance;
+  Orientation orientation;
+};
+
+/// One dedup pass's steps and what they hand each other: load the rows (and their verdicts),
+/// group them, write the decisions. Sequential; each step is timed as a stage of the run.
+struct DedupRun {
+  DedupRun(Manifest& m, const DedupPassOptions& o, DedupPassSummary& s)
+      : manifest(m), options(o), summary(s) {}
+
+  Manifest& manifest;
+  const DedupPassOptions& options;
+  DedupPassSummary& summary;
+
+  // load -> group -> write
+  PathArena paths;
+  // The turned and windowed hashes, when they stay in memory (the items point into these).
+  std::deque<std::array<uint64_t, kOrientationCount>> orientation_phash;
+  std::deque<std::array<uint64_t, kOrientationCount>> orientation_dhash;
+  std::deque<std::array<uint64_t, kCropWindowCount>> crop_phash;
+  std::deque<std::array<uint64_t, kCropWindowCount>> crop_dhash;
+  std::vector<GroupingItem> items;
+  std::vector<CompactReason> reasons;
+  std::vector<std::string> rule_names;
+  std::unique_ptr<VariantFile> variant_file;
+  int64_t rows_read_at = 0;
+  // group -> write
+  bool stream_pairs = false;
+  std::vector<HeldPair> held_pairs;
+  GroupingResult grouping;
+
+  /// Reads every row into a compact item with its verdict (thresholds resolved first).
+  void load() {
     // Verdict rules first: with automatic thresholds, one streaming pass over the signals.
-    auto step_start = Clock::now();
+    const auto step_start = Clock::now();
     summary.effective_quality = options.quality;
     if (options.quality_enabled && options.quality.auto_thresholds) {
       std::vector<FileRecord> signals;  // only what the rules read: no paths or messages
@@ -186,21 +226,6 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     // Load, streaming: each row becomes a compact GroupingItem (its path in an arena, orientation
     // hashes only when asked for) and, when rejected, its reasons. Verdicts come first so that a
     // rejected file is never chosen as a keeper while its group has a usable member.
-    PathArena paths;
-    std::deque<std::array<uint64_t, kOrientationCount>> orientation_phash;
-    std::deque<std::array<uint64_t, kOrientationCount>> orientation_dhash;
-    std::deque<std::array<uint64_t, kCropWindowCount>> crop_phash;
-    std::deque<std::array<uint64_t, kCropWindowCount>> crop_dhash;
-    std::vector<GroupingItem> items;
-    // Reasons of the rejected items only, flat and in item order (a third of a crawl can be
-    // rejected: 40 bytes a reason, the rule's name interned, not a map of vectors of strings).
-    struct CompactReason {
-      uint32_t item;
-      uint32_t rule;  // index into rule_names
-      double value, threshold, severity;
-    };
-    std::vector<CompactReason> reasons;
-    std::vector<std::string> rule_names;
     const auto rule_index = [&](const std::string& rule) {
       const auto it = std::find(rule_names.begin(), rule_names.end(), rule);
       if (it != rule_names.end()) return static_cast<uint32_t>(it - rule_names.begin());
@@ -211,7 +236,6 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     int64_t missing_crops = 0;
     // The turned and windowed hashes go to a scratch file when one can be made (docs/DEDUP.md,
     // "At scale"); the searches read them from it a variant at a time.
-    std::unique_ptr<VariantFile> variant_file;
     if ((options.dedup.orientations || options.dedup.crops) && !options.scratch_dir.empty()) {
       variant_file = VariantFile::create(options.scratch_dir, items);
       if (!variant_file) {
@@ -221,7 +245,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     }
     // Taken before the rows are read: while no other connection commits after it, the ids
     // written at the end still exist and skip their foreign-key lookups (DedupWrite).
-    const int64_t rows_read_at = manifest.others_version();
+    rows_read_at = manifest.others_version();
     manifest.for_each_file([&](const FileRecord& f) {
       const size_t index = items.size();
       GroupingItem& item = items.emplace_back();
@@ -295,21 +319,18 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     }
     summary.timings.stages.push_back(step_metrics("load", items.size(), elapsed_ns(step_start)));
     log().debug("dedup: {:.0f} MB resident after loading {} rows", resident_mb(), items.size());
+  }
 
+  /// Groups the items; the near pairs stream to the manifest or are held for the write.
+  void group() {
     // Groups. With store_pairs `all` the near pairs stream to the manifest in chunks as the
     // groups settle (there can be tens of millions); a forest has at most one pair per file and
     // waits, 12 bytes a pair, for the write, so it lands in the same transaction as the
     // decisions, in key order.
-    step_start = Clock::now();
-    const bool stream_pairs = options.dedup.store_pairs == PairStore::kAll;
+    const auto step_start = Clock::now();
+    stream_pairs = options.dedup.store_pairs == PairStore::kAll;
     if (stream_pairs) manifest.clear_near_pairs();
     std::vector<NearPairRecord> pair_rows;
-    struct HeldPair {
-      uint32_t a, b;  // items, a < b
-      uint8_t phash_distance, dhash_distance;
-      Orientation orientation;
-    };
-    std::vector<HeldPair> held_pairs;
     const NearPairSink sink = [&](std::span<const NearPair> pairs) {
       if (!stream_pairs) {
         for (const NearPair& p : pairs) {
@@ -332,7 +353,8 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       return files_identical(std::string(items[a].path), std::string(items[b].path));
     };
     DedupOptions dedup = options.dedup;
-    if (dedup.near && !dedup.self_join) dedup.self_join = near_self_join(options, items.size(), summary);
+    if (dedup.near && !dedup.self_join)
+      dedup.self_join = near_self_join(options, items.size(), summary);
     // The JPEG quality of a group member, from its file's header, read at most once per file
     // and only when the keeper policy compares it (docs/DEDUP.md, "The keeper").
     std::vector<int8_t> jpeg_quality(items.size(), -1);  // 1..100, 0 unknown, -1 not read yet
@@ -345,7 +367,7 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     };
     if (!dedup.jpeg_quality) dedup.jpeg_quality = jpeg_quality_of;
     dedup.variant_columns = variant_file.get();
-    GroupingResult grouping = group_duplicates(items, dedup, confirm, sink);
+    grouping = group_duplicates(items, dedup, confirm, sink);
     summary.near_pairs = grouping.near_pairs;
     summary.exact_unconfirmed = grouping.exact_unconfirmed;
     summary.chain_splits = grouping.chain_splits;
@@ -363,9 +385,9 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
         members.push_back(items[m.item]);
         member_items.push_back(m.item);
       }
-      const KeeperExplanation why =
-          explain_keeper(members, 0, dedup.keeper_order,
-                         [&](size_t k) { return dedup.jpeg_quality(member_items[k]); });
+      const KeeperExplanation why = explain_keeper(members, 0, dedup.keeper_order, [&](size_t k) {
+        return dedup.jpeg_quality(member_items[k]);
+      });
       summary.keepers_decided_by[why.decided_by] += 1;
       if (options.explain_keepers) {
         summary.keeper_reasons.emplace_back(std::string(members.front().path), why.text);
@@ -373,9 +395,12 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
     }
     summary.timings.stages.push_back(step_metrics("group", items.size(), elapsed_ns(step_start)));
     log().debug("dedup: {:.0f} MB resident after grouping", resident_mb());
+  }
 
+  /// The decisions, groups, reasons and pairs, in one transaction.
+  void write() {
     // Decisions, produced row by row into one transaction.
-    step_start = Clock::now();
+    const auto step_start = Clock::now();
     struct Membership {
       int64_t group_id = 0;
       const GroupMember* member = nullptr;
@@ -411,7 +436,8 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       auto it = std::lower_bound(reasons.begin(), reasons.end(), i,
                                  [](const CompactReason& r, size_t item) { return r.item < item; });
       for (; it != reasons.end() && it->item == i; ++it) {
-        d.reasons.push_back(ReasonRecord{rule_names[it->rule], it->value, it->threshold, it->severity});
+        d.reasons.push_back(
+            ReasonRecord{rule_names[it->rule], it->value, it->threshold, it->severity});
       }
       if (!d.reasons.empty()) {
         d.decision = "reject";
@@ -453,17 +479,30 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
       if (p.orientation != Orientation::kIdentity) row.orientation = to_string(p.orientation);
     };
     manifest.replace_dedup_results(
-        groups, items.size(), [&](size_t k, DecisionRecord& d) { decide(by_id[k], d); },
-        thresholds, write);
-    summary.timings.stages.push_back(
-        step_metrics("write", items.size(), elapsed_ns(step_start)));
+        groups, items.size(), [&](size_t k, DecisionRecord& d) { decide(by_id[k], d); }, thresholds,
+        write);
+    summary.timings.stages.push_back(step_metrics("write", items.size(), elapsed_ns(step_start)));
+  }
+};
+
+}  // namespace
+
+DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& options) {
+  DedupPassSummary summary;
+  const auto pass_start = Clock::now();
+  RunScope run(manifest, "dedup", options.config_json, options.device);  // failed if it throws
+  {
+    DedupRun steps(manifest, options, summary);
+    steps.load();
+    steps.group();
+    steps.write();
   }
 
   summary.timings.wall_ns = elapsed_ns(pass_start);
   int bottleneck = -1;
   for (size_t i = 0; i < summary.timings.stages.size(); ++i) {
-    if (bottleneck < 0 ||
-        summary.timings.stages[i].busy_ns > summary.timings.stages[static_cast<size_t>(bottleneck)].busy_ns) {
+    if (bottleneck < 0 || summary.timings.stages[i].busy_ns >
+                              summary.timings.stages[static_cast<size_t>(bottleneck)].busy_ns) {
       bottleneck = static_cast<int>(i);
     }
   }
@@ -480,12 +519,13 @@ DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& opti
 DedupPassSummary run_dedup_pass(const std::filesystem::path& db, const DedupPassOptions& options) {
   std::error_code ec;
   if (!std::filesystem::exists(db, ec)) {
-    throw IoError(fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)",
-                              db.string()));
+    throw IoError(
+        fmt::format("dedup: manifest '{}' does not exist (run `vpipe scan` first)", db.string()));
   }
   Manifest manifest(db);
   DedupPassOptions with_scratch = options;
-  if (with_scratch.scratch_dir.empty()) with_scratch.scratch_dir = std::filesystem::absolute(db).parent_path();
+  if (with_scratch.scratch_dir.empty())
+    with_scratch.scratch_dir = std::filesystem::absolute(db).parent_path();
   return run_dedup_pass(manifest, with_scratch);
 }
 
