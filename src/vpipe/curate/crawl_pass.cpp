@@ -1,5 +1,7 @@
 #include "vpipe/curate/crawl_pass.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -8,8 +10,6 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
@@ -84,14 +84,9 @@ std::string extras_json(const UrlRecord& record) {
   return json;
 }
 
-CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
-  if (options.lists.empty()) throw ConfigError("crawl: give at least one URL list");
-  if (options.fetch.out_dir.empty()) throw ConfigError("crawl: give the download folder (--out)");
-  if (options.scan.db.empty()) throw ConfigError("crawl: give the manifest (--db)");
-
-  CrawlPassSummary summary;
-  // Every list is read before anything is written: a malformed list ends the run at once,
-  // naming its file and line, and the manifest is untouched.
+/// Every list, read before anything is written: a malformed list ends the run at once, naming
+/// its file and line, and the manifest is untouched. A URL listed twice is kept once.
+std::vector<CrawlUrlRecord> read_lists(const CrawlPassOptions& options, CrawlPassSummary& summary) {
   std::vector<CrawlUrlRecord> records;
   std::unordered_set<std::string> seen;
   for (const std::string& list : options.lists) {
@@ -111,7 +106,78 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
       records.push_back(std::move(u));
     }
   }
-  seen.clear();
+  return records;
+}
+
+/// How a URL ended, as its `urls` row records it.
+CrawlUrlRecord url_record(const FetchResult& r) {
+  CrawlUrlRecord u;
+  u.url = r.url;
+  u.state = r.ok ? "done" : "failed";
+  u.reason = r.reason;
+  u.message = r.message;
+  u.http_status = r.http_status;
+  u.attempts = r.attempts;
+  u.bytes = static_cast<int64_t>(r.bytes);
+  u.content_type = r.content_type;
+  u.final_url = r.final_url;
+  if (r.ok) u.path = r.path.string();
+  return u;
+}
+
+/// Counts a recorded URL in its host's figures and the summary's.
+void tally_result(HostTally& tally, CrawlPassSummary& summary, const FetchResult& r) {
+  ++tally.record.urls;
+  tally.record.requests += r.attempts;
+  if (r.ok) {
+    ++summary.fetched;
+    ++tally.record.done;
+    tally.record.bytes += static_cast<int64_t>(r.bytes);
+    summary.bytes += r.bytes;
+  } else {
+    ++summary.failed;
+    ++tally.record.failed;
+    ++summary.failures[r.reason];
+    log().debug("crawl: {}: {} ({})", r.url, r.reason, r.message);
+  }
+  if (r.attempts > 0) tally.first = std::min(tally.first, r.started);
+  tally.last = std::max(tally.last, r.finished);
+}
+
+/// The per-host figures, most bytes first.
+std::vector<CrawlHostRecord> host_records(std::unordered_map<std::string, HostTally>& hosts) {
+  std::vector<CrawlHostRecord> out;
+  for (auto& [name, tally] : hosts) {
+    if (tally.first < tally.last) {
+      tally.record.seconds = std::chrono::duration<double>(tally.last - tally.first).count();
+    }
+    out.push_back(std::move(tally.record));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.host < b.host;
+  });
+  return out;
+}
+
+/// The run's counts: the scan's statuses and the URLs' fates.
+std::map<std::string, int64_t> crawl_counts(const CrawlPassSummary& summary) {
+  std::map<std::string, int64_t> counts = summary.scan.status_counts;
+  counts["urls_new"] = summary.new_urls;
+  counts["urls_fetched"] = summary.fetched;
+  counts["urls_failed"] = summary.failed;
+  counts["urls_unfinished"] = summary.unfinished;
+  counts["bytes"] = static_cast<int64_t>(summary.bytes);
+  for (const auto& [reason, n] : summary.failures) counts["failed:" + reason] = n;
+  return counts;
+}
+
+CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
+  if (options.lists.empty()) throw ConfigError("crawl: give at least one URL list");
+  if (options.fetch.out_dir.empty()) throw ConfigError("crawl: give the download folder (--out)");
+  if (options.scan.db.empty()) throw ConfigError("crawl: give the manifest (--db)");
+
+  CrawlPassSummary summary;
+  std::vector<CrawlUrlRecord> records = read_lists(options, summary);
 
   // Durability: instead of an fsync per image on the fetcher's one thread (a few ms each: it
   // capped a crawl at ~180 URLs/s), the scan's manifest stage flushes the download folder's file
@@ -146,7 +212,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
     const auto start = Clock::now();
     {
       StopRelay relay(options.scan.stop, fetcher);
-      const ScanInputs inputs = [&](const std::function<bool(ScanInput&&)>& emit) {
+      const ScanInputs inputs = [&](const std::function<bool(ScanInput &&)>& emit) {
         bool stopping = false;
         // A download already renamed into place whose URL stays pending is taken away again:
         // every image in the folder is one the manifest records (the next run fetches it).
@@ -154,7 +220,9 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
           if (!r.ok || r.path.empty()) return;
           std::error_code ec;
           std::filesystem::remove(r.path, ec);
-          if (ec) log().warn("crawl: cannot remove the unrecorded download {}: {}", r.path.string(), ec.message());
+          if (ec)
+            log().warn("crawl: cannot remove the unrecorded download {}: {}", r.path.string(),
+                       ec.message());
         };
         summary.fetch = fetcher.run(urls, [&](const FetchResult& r) {
           if (r.failure == FetchFailure::kCancelled || stopping) {
@@ -163,20 +231,8 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
             return;
           }
           ScanInput input;
-          CrawlUrlRecord& u = input.url.emplace();
-          u.url = r.url;
-          u.state = r.ok ? "done" : "failed";
-          u.reason = r.reason;
-          u.message = r.message;
-          u.http_status = r.http_status;
-          u.attempts = r.attempts;
-          u.bytes = static_cast<int64_t>(r.bytes);
-          u.content_type = r.content_type;
-          u.final_url = r.final_url;
-          if (r.ok) {
-            u.path = r.path.string();
-            input.path = u.path;
-          }
+          input.url = url_record(r);
+          if (r.ok) input.path = input.url->path;
           const std::string host = url_host(r.url);
           if (!emit(std::move(input))) {  // the scan is stopping: this URL stays pending
             stopping = true;
@@ -187,21 +243,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
           }
           HostTally& tally = hosts[host];
           tally.record.host = host;
-          ++tally.record.urls;
-          tally.record.requests += r.attempts;
-          if (r.ok) {
-            ++summary.fetched;
-            ++tally.record.done;
-            tally.record.bytes += static_cast<int64_t>(r.bytes);
-            summary.bytes += r.bytes;
-          } else {
-            ++summary.failed;
-            ++tally.record.failed;
-            ++summary.failures[r.reason];
-            log().debug("crawl: {}: {} ({})", r.url, r.reason, r.message);
-          }
-          if (r.attempts > 0) tally.first = std::min(tally.first, r.started);
-          tally.last = std::max(tally.last, r.finished);
+          tally_result(tally, summary, r);
         });
       };
       summary.scan = scan_inputs(
@@ -210,23 +252,9 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
     summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     summary.stopped = summary.scan.stopped || summary.unfinished > 0;
 
-    for (auto& [name, tally] : hosts) {
-      if (tally.first < tally.last) {
-        tally.record.seconds = std::chrono::duration<double>(tally.last - tally.first).count();
-      }
-      summary.hosts.push_back(std::move(tally.record));
-    }
-    std::sort(summary.hosts.begin(), summary.hosts.end(), [](const auto& a, const auto& b) {
-      return a.bytes != b.bytes ? a.bytes > b.bytes : a.host < b.host;
-    });
+    summary.hosts = host_records(hosts);
 
-    run_counts = summary.scan.status_counts;
-    run_counts["urls_new"] = summary.new_urls;
-    run_counts["urls_fetched"] = summary.fetched;
-    run_counts["urls_failed"] = summary.failed;
-    run_counts["urls_unfinished"] = summary.unfinished;
-    run_counts["bytes"] = static_cast<int64_t>(summary.bytes);
-    for (const auto& [reason, n] : summary.failures) run_counts["failed:" + reason] = n;
+    run_counts = crawl_counts(summary);
     manifest.record_crawl_hosts(run.id(), summary.hosts);
     run.record_stages("crawl", summary.scan.engine);
   }
