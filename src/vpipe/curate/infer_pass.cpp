@@ -232,6 +232,47 @@ void add_write_stage(Pipeline<InferItem>& pipeline, const InferPassOptions& opti
       });
 }
 
+/// The infer stage: a worker per model, each on its device, batches of the items not failed.
+void add_infer_stage(Pipeline<InferItem>& pipeline, const InferPassOptions& options,
+                     const WorkerModels& loaded) {
+  const std::vector<std::unique_ptr<Model>>& models = loaded.models;
+  pipeline.add_stage(
+      {.name = "infer",
+       .workers = static_cast<int>(models.size()),
+       .batch = options.batch,
+       .queue_capacity = 2 * models.size() * options.batch.max_batch,
+       .device = loaded.stage_device},
+      [&models](int worker) {
+        Model* model = models[static_cast<size_t>(worker)].get();
+        return [model, inputs = std::vector<ModelInput*>()](std::span<InferItem> batch) mutable {
+          inputs.clear();
+          for (InferItem& item : batch) {
+            if (!item.failed) inputs.push_back(&item.input);
+          }
+          if (inputs.empty()) return;
+          model->infer(inputs);
+          for (InferItem& item : batch) {
+            if (!item.failed && !item.input.error.empty()) {
+              item.fail(std::move(item.input.error));
+            }
+          }
+        };
+      });
+}
+
+/// The models' out-of-memory halvings and the smallest batch limit they settled on.
+void add_batch_memory(InferPassSummary& summary,
+                      const std::vector<std::unique_ptr<Model>>& models) {
+  for (const auto& model : models) {
+    const BatchMemoryStats m = model->batch_memory();
+    summary.oom_halvings += m.halvings;
+    if (m.limit > 0) {
+      summary.batch_limit =
+          summary.batch_limit == 0 ? m.limit : std::min(summary.batch_limit, m.limit);
+    }
+  }
+}
+
 }  // namespace
 
 InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPassOptions& options) {
@@ -243,7 +284,6 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   // run here, with its reason, rather than inside a worker.
   const WorkerModels loaded = load_worker_models(options, backend);
   const std::vector<std::unique_ptr<Model>>& models = loaded.models;
-  const std::string& stage_device = loaded.stage_device;
   const Model& shared = *models.front();  // prepare and decode are const and thread-safe
   const ModelSpec& spec = shared.spec();
 
@@ -309,28 +349,7 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
     shared.prepare(item.image, item.input);
     item.image = Image();
   });
-  pipeline.add_stage(
-      {.name = "infer",
-       .workers = static_cast<int>(models.size()),
-       .batch = options.batch,
-       .queue_capacity = 2 * models.size() * options.batch.max_batch,
-       .device = stage_device},
-      [&](int worker) {
-        Model* model = models[static_cast<size_t>(worker)].get();
-        return [model, inputs = std::vector<ModelInput*>()](std::span<InferItem> batch) mutable {
-          inputs.clear();
-          for (InferItem& item : batch) {
-            if (!item.failed) inputs.push_back(&item.input);
-          }
-          if (inputs.empty()) return;
-          model->infer(inputs);
-          for (InferItem& item : batch) {
-            if (!item.failed && !item.input.error.empty()) {
-              item.fail(std::move(item.input.error));
-            }
-          }
-        };
-      });
+  add_infer_stage(pipeline, options, loaded);
   add_item_stage("postprocess", [&](InferItem& item) {
     item.predictions = shared.decode(item.input);
     scale_to_full_resolution(item);
@@ -355,13 +374,7 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   run.counts_from(run_counts);
   summary.engine = pipeline.run(run_options);
   summary.files = summary.ok + summary.failed;
-  for (const auto& model : models) {
-    const BatchMemoryStats m = model->batch_memory();
-    summary.oom_halvings += m.halvings;
-    if (m.limit > 0)
-      summary.batch_limit =
-          summary.batch_limit == 0 ? m.limit : std::min(summary.batch_limit, m.limit);
-  }
+  add_batch_memory(summary, models);
   summary.unchanged = unchanged.load();
   summary.labels = std::move(labels);
   summary.stopped = summary.engine.stopped;
