@@ -1,6 +1,7 @@
 #include "vpipe/scan/scan.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,12 +11,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <opencv2/core/utility.hpp>
 #include <optional>
 #include <thread>
 #include <unordered_map>
-
-#include <fmt/format.h>
-#include <opencv2/core/utility.hpp>
 
 #include "vpipe/core/buffer_pool.h"
 #include "vpipe/core/error.h"
@@ -40,10 +39,10 @@ struct ScanItem {
   FileRecord record;
   UninitializedBytes bytes;  // from the read stage's pool, back to it after decoding
   Image decoded;
-  Image alpha;           // the decoder's alpha plane; empty when opaque
+  Image alpha;               // the decoder's alpha plane; empty when opaque
   PixelBudget::Lease lease;  // `decoded`'s pixels, taken from the pass's budget
-  bool ignored = false;  // not an image by signature or name: not recorded
-  bool no_file = false;  // a crawled URL that produced no file: only its URL row is written
+  bool ignored = false;      // not an image by signature or name: not recorded
+  bool no_file = false;      // a crawled URL that produced no file: only its URL row is written
   std::optional<CrawlUrlRecord> url;  // the crawl's record of the URL this file came from
 
   void fail(std::string message) {
@@ -55,9 +54,7 @@ struct ScanItem {
     alpha = Image();
     lease.release();
   }
-  [[nodiscard]] bool pending() const {
-    return !ignored && !no_file && has_signals(record.status);
-  }
+  [[nodiscard]] bool pending() const { return !ignored && !no_file && has_signals(record.status); }
 };
 
 struct FileCloser {
@@ -138,8 +135,8 @@ void read_item(ScanItem& item, uint64_t max_bytes, BytePool& buffers) {
   }
   rec.content_hash = content_hash(*bytes);
   rec.has_content_hash = true;
-  const ImageFormat format = sniff_format(std::span<const uint8_t>(*bytes).first(
-      std::min(bytes->size(), kSniffBytes)));
+  const ImageFormat format =
+      sniff_format(std::span<const uint8_t>(*bytes).first(std::min(bytes->size(), kSniffBytes)));
   if (format == ImageFormat::kUnknown) {  // an image name (others stopped above), no signature
     rec.status = ItemStatus::kNotImage;
     rec.error = bytes->empty() ? "not an image: the file is empty"
@@ -209,7 +206,6 @@ class FileCounter {
   std::atomic<bool> done_{false};
   std::thread thread_;
 };
-
 
 }  // namespace
 
@@ -281,6 +277,53 @@ void scan_bytes(std::span<const uint8_t> bytes, Decoder& decoder, const DecodeOp
 
 namespace {
 
+/// The manifest stage's work on one batch: its file rows (and, for crawled files, their URL
+/// rows) in one transaction, after flushing the download folder when asked. `ignored` and
+/// `counts` grow only once the batch is committed: the run's counts are the rows the manifest
+/// holds, also when a write fails (a full disk) and the run ends.
+void write_scan_batch(std::span<ScanItem> batch, Manifest& manifest, int sync_fd,
+                      const ScanOptions& options, int64_t& ignored,
+                      std::map<std::string, int64_t>& counts) {
+  std::vector<FileRecord> rows;
+  std::vector<CrawlUrlRecord> urls;
+  std::map<std::string, int64_t> batch_counts;
+  int64_t batch_ignored = 0;
+  rows.reserve(batch.size());
+  for (ScanItem& item : batch) {
+    if (item.url) {
+      if (item.ignored) {  // the fetcher checked the signature; the file changed since
+        item.url->state = "failed";
+        item.url->reason = "not_image";
+        item.url->message = "the downloaded file is not an image";
+        item.url->path.clear();
+      }
+      urls.push_back(std::move(*item.url));
+    }
+    if (item.no_file) continue;
+    if (item.ignored) {
+      ++batch_ignored;
+      continue;
+    }
+    const FileRecord& rec = item.record;
+    if (rec.status != ItemStatus::kOk) {
+      log().debug("{}: {}: {}", rec.path, to_string(rec.status), rec.error);
+    }
+    ++batch_counts[std::string(to_string(rec.status))];
+    rows.push_back(std::move(item.record));
+  }
+  if (sync_fd >= 0 && !rows.empty() && ::syncfs(sync_fd) != 0) {
+    throw IoError(fmt::format("cannot flush '{}' to disk: {}", options.sync_before_commit.string(),
+                              std::strerror(errno)));
+  }
+  if (!urls.empty()) {
+    manifest.record_crawl_results(rows, urls);
+  } else if (!rows.empty()) {
+    manifest.upsert_files(rows);
+  }
+  for (const auto& [status, n] : batch_counts) counts[status] += n;
+  ignored += batch_ignored;
+}
+
 /// The stages every scan shares — read, decode, signals, manifest — behind `source`. Writes
 /// counts as it goes (so a caller can record them when the run fails) and fills the summary's
 /// engine report, status counts, scanned, ignored and stopped.
@@ -344,36 +387,34 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
                          }
                        };
                      });
-  pipeline.add_stage({.name = "decode",
-                      .workers = threads,
-                      .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [&](int) {
-    // One decoder (one TurboJPEG handle) per worker thread.
-    return [decoder = std::make_shared<Decoder>(&pixel_buffers), &decode_options,
-            &byte_buffers](std::span<ScanItem> batch) {
-      for (ScanItem& item : batch) {
-        if (item.pending()) decode_item(item, *decoder, decode_options, byte_buffers);
-      }
-    };
-  });
-  pipeline.add_stage({.name = "signals",
-                      .workers = threads,
-                      .queue_capacity = static_cast<size_t>(8 * threads)},
-                     [orientations = options.orientation_hashes, &pixel_buffers](int) {
-    return [orientations, &pixel_buffers](std::span<ScanItem> batch) {
-      for (ScanItem& item : batch) {
-        if (!item.pending() || item.decoded.empty()) {
-          item.lease.release();
-          continue;
-        }
-        measure_image(item.decoded, item.alpha, item.record, orientations);
-        pixel_buffers.give_back(std::move(item.decoded.pixels));
-        item.decoded = Image();
-        item.alpha = Image();
-        item.lease.release();
-      }
-    };
-  });
+  pipeline.add_stage(
+      {.name = "decode", .workers = threads, .queue_capacity = static_cast<size_t>(8 * threads)},
+      [&](int) {
+        // One decoder (one TurboJPEG handle) per worker thread.
+        return [decoder = std::make_shared<Decoder>(&pixel_buffers), &decode_options,
+                &byte_buffers](std::span<ScanItem> batch) {
+          for (ScanItem& item : batch) {
+            if (item.pending()) decode_item(item, *decoder, decode_options, byte_buffers);
+          }
+        };
+      });
+  pipeline.add_stage(
+      {.name = "signals", .workers = threads, .queue_capacity = static_cast<size_t>(8 * threads)},
+      [orientations = options.orientation_hashes, &pixel_buffers](int) {
+        return [orientations, &pixel_buffers](std::span<ScanItem> batch) {
+          for (ScanItem& item : batch) {
+            if (!item.pending() || item.decoded.empty()) {
+              item.lease.release();
+              continue;
+            }
+            measure_image(item.decoded, item.alpha, item.record, orientations);
+            pixel_buffers.give_back(std::move(item.decoded.pixels));
+            item.decoded = Image();
+            item.alpha = Image();
+            item.lease.release();
+          }
+        };
+      });
   // One writer; a transaction per batch of up to manifest_batch rows (512) or
   // manifest_max_delay (250 ms), whichever comes first. A crawled file's URL row goes in the
   // same transaction as its file row.
@@ -381,48 +422,12 @@ ScanSummary run_scan_stages(const ScanOptions& options, Manifest& manifest,
       {.name = "manifest",
        .workers = 1,
        .batch = {.max_batch = static_cast<size_t>(std::max(1, options.manifest_batch)),
-                 .max_delay = std::chrono::milliseconds(std::max(1, options.manifest_max_delay_ms))},
+                 .max_delay =
+                     std::chrono::milliseconds(std::max(1, options.manifest_max_delay_ms))},
        .queue_capacity = 2048},
       [&](int) {
         return [&](std::span<ScanItem> batch) {
-          std::vector<FileRecord> rows;
-          std::vector<CrawlUrlRecord> urls;
-          // Counted once committed: the run's counts are the rows the manifest holds, also when
-          // a write fails (a full disk) and the run ends.
-          std::map<std::string, int64_t> batch_counts;
-          rows.reserve(batch.size());
-          for (ScanItem& item : batch) {
-            if (item.url) {
-              if (item.ignored) {  // the fetcher checked the signature; the file changed since
-                item.url->state = "failed";
-                item.url->reason = "not_image";
-                item.url->message = "the downloaded file is not an image";
-                item.url->path.clear();
-              }
-              urls.push_back(std::move(*item.url));
-            }
-            if (item.no_file) continue;
-            if (item.ignored) {
-              ++ignored;
-              continue;
-            }
-            const FileRecord& rec = item.record;
-            if (rec.status != ItemStatus::kOk) {
-              log().debug("{}: {}: {}", rec.path, to_string(rec.status), rec.error);
-            }
-            ++batch_counts[std::string(to_string(rec.status))];
-            rows.push_back(std::move(item.record));
-          }
-          if (sync_fd >= 0 && !rows.empty() && ::syncfs(sync_fd) != 0) {
-            throw IoError(fmt::format("cannot flush '{}' to disk: {}",
-                                      options.sync_before_commit.string(), std::strerror(errno)));
-          }
-          if (!urls.empty()) {
-            manifest.record_crawl_results(rows, urls);
-          } else if (!rows.empty()) {
-            manifest.upsert_files(rows);
-          }
-          for (const auto& [status, n] : batch_counts) counts[status] += n;
+          write_scan_batch(batch, manifest, sync_fd, options, ignored, counts);
         };
       });
 
@@ -489,9 +494,10 @@ int64_t remove_vanished(Manifest& manifest, const std::vector<std::string>& root
   gone.erase(std::unique(gone.begin(), gone.end()), gone.end());  // nested roots
   if (gone.empty()) return 0;
   const int64_t removed = manifest.remove_files(gone);
-  log().info("scan: {} files under the scanned folders are gone since the last scan; their rows "
-             "were removed from the manifest",
-             removed);
+  log().info(
+      "scan: {} files under the scanned folders are gone since the last scan; their rows "
+      "were removed from the manifest",
+      removed);
   return removed;
 }
 
@@ -613,7 +619,8 @@ ScanSummary run_scan(const ScanOptions& options) {
   summary.unchanged = unchanged.load();
   summary.walk_errors = walk_errors.load();
   // Only after a whole walk: a stopped one has not met every file that is there.
-  if (!summary.stopped) summary.removed = remove_vanished(manifest, options.roots, rows_under, known);
+  if (!summary.stopped)
+    summary.removed = remove_vanished(manifest, options.roots, rows_under, known);
 
   std::map<std::string, int64_t> run_counts = counts;
   run_counts["unchanged"] = summary.unchanged;
