@@ -73,6 +73,8 @@ UrlParts split_url(CURLU* parser, const std::string& url) {
     curl_free(s);
     return text;
   };
+  // Cleared first: a relative string would otherwise resolve against the URL parsed before.
+  curl_url_set(parser, CURLUPART_URL, nullptr, 0);
   if (curl_url_set(parser, CURLUPART_URL, url.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
     out.failure =
         url.find("://") != std::string::npos ? FetchFailure::kBadUrl : FetchFailure::kBadScheme;
@@ -153,7 +155,9 @@ bool is_denied_address(std::string_view ip) {
 }
 
 std::string url_host(std::string_view url) {
-  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parser(curl_url(), curl_url_cleanup);
+  // One parser per thread, reused: the crawl asks for every URL's host twice (listing and result).
+  thread_local const std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parser(curl_url(),
+                                                                                curl_url_cleanup);
   if (!parser) return {};
   return fetch_detail::split_url(parser.get(), std::string(url)).host;
 }

@@ -69,13 +69,15 @@ struct Dav1dClose {
   void operator()(Dav1dContext* c) const { dav1d_close(&c); }
 };
 
+/// dav1d's "free" callback for bytes it wraps: they belong to the Av1Decoder.
+void keep_bytes(const uint8_t* /*data*/, void* /*cookie*/) {}
+
 /// Decodes the first shown frame of `bytes` into `pic`; false when there is none.
 bool decode_first_frame(Dav1dContext* ctx, const std::vector<uint8_t>& bytes, Dav1dPicture* pic) {
   if (bytes.empty()) return false;  // an AV1 item of no bytes
+  // dav1d reads the pushed bytes in place (no copy): they outlive the context, closed first.
   Dav1dData data{};
-  uint8_t* buffer = dav1d_data_create(&data, bytes.size());
-  if (buffer == nullptr) return false;
-  std::memcpy(buffer, bytes.data(), bytes.size());
+  if (dav1d_data_wrap(&data, bytes.data(), bytes.size(), keep_bytes, nullptr) != 0) return false;
   bool got = false;
   while (!got) {
     if (data.sz > 0) {
