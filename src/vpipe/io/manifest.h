@@ -17,6 +17,10 @@
 
 namespace vpipe {
 
+namespace manifest_detail {
+class ManifestDb;
+}  // namespace manifest_detail
+
 /// What Manifest::replace_dedup_results writes besides groups and decisions, and what the pass
 /// knows of the rows its results come from.
 struct DedupWrite {
@@ -283,8 +287,7 @@ class Manifest {
   void release_memory();
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<manifest_detail::ManifestDb> db_;  ///< the connection (io/manifest_db.h)
 };
 
 }  // namespace vpipe
