@@ -85,6 +85,7 @@
 #include "vpipe/core/record.h"
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/io/decode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/quality/signals.h"
 #include "vpipe/scan/scan.h"
@@ -625,7 +626,7 @@ void build_rows(const Plan& plan, const std::vector<Pyramid>& photos, int thread
       maker = std::jthread([&, w] { make_window(plan.windows[w + 1], buffers[(w + 1) % 2]); });
     }
     for (size_t b = 0; b < current.size(); b += kBatch) {
-      manifest.upsert_files(
+      vpipe::FileStore(manifest).upsert_files(
           std::span<const FileRecord>(current).subspan(b, std::min(kBatch, current.size() - b)));
     }
   }

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "vpipe/core/record.h"
+#include "vpipe/infer/inference_store.h"
 
 namespace vpipe::testing {
 

@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 #include <png.h>
-#include <tiffio.h>
 #include <sys/resource.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "process.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace fs = std::filesystem;
@@ -126,7 +127,7 @@ void scan_eight_and_check(const fs::path& dir) {
   }
 
   vpipe::Manifest manifest(dir / "run.db");
-  const auto files = manifest.all_files();
+  const auto files = vpipe::FileStore(manifest).all_files();
   ASSERT_EQ(files.size(), 8U);
   for (const vpipe::FileRecord& f : files) {
     EXPECT_EQ(f.status, vpipe::ItemStatus::kOk) << f.path << ": " << f.error;

@@ -12,7 +12,10 @@
 #include "image_files.h"
 #include "process.h"
 #include "temp_dir.h"
+#include "vpipe/crawl/url_store.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace fs = std::filesystem;
@@ -86,11 +89,12 @@ TEST_F(CrawlCli, SigkillMidCrawlThenRerunEndsEveryUrlDoneExactlyOnce) {
   int64_t pending = 0;
   {
     Manifest m(db());
-    auto states = m.url_state_counts();
+    auto states = UrlStore(m).url_state_counts();
     pending = states["pending"];
     EXPECT_EQ(states["failed"], 0);
     EXPECT_EQ(states["done"] + pending, kUrls);
-    EXPECT_EQ(m.count_files(), states["done"]);  // a URL is done exactly when its file is in
+    EXPECT_EQ(FileStore(m).count_files(),
+              states["done"]);  // a URL is done exactly when its file is in
   }
   ASSERT_GT(pending, 0) << "the kills came too late to interrupt anything";
   server_->get("/__reset");
@@ -109,12 +113,12 @@ TEST_F(CrawlCli, SigkillMidCrawlThenRerunEndsEveryUrlDoneExactlyOnce) {
 
   Manifest m(db());
   EXPECT_EQ(m.integrity_check(), "ok");
-  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", kUrls}}));
+  EXPECT_EQ(UrlStore(m).url_state_counts(), (std::map<std::string, int64_t>{{"done", kUrls}}));
   std::set<std::string> paths;
-  m.for_each_url([&](const CrawlUrlRecord& u) {
+  UrlStore(m).for_each_url([&](const CrawlUrlRecord& u) {
     EXPECT_EQ(u.state, "done") << u.url;
     EXPECT_TRUE(paths.insert(u.path).second) << "two URLs share " << u.path;
-    const auto f = m.find_file(u.path);
+    const auto f = FileStore(m).find_file(u.path);
     EXPECT_TRUE(f.has_value()) << u.path;
     EXPECT_TRUE(u.extras_json.starts_with(R"({"caption":"picture )")) << u.extras_json;
     // The image under its final name is whole: the bytes the fixture served for this URL.
@@ -123,7 +127,7 @@ TEST_F(CrawlCli, SigkillMidCrawlThenRerunEndsEveryUrlDoneExactlyOnce) {
     return true;
   });
   EXPECT_EQ(paths.size(), static_cast<size_t>(kUrls));
-  EXPECT_EQ(m.count_files(), kUrls);
+  EXPECT_EQ(FileStore(m).count_files(), kUrls);
   // No temporary of a killed transfer is left: each was a pending URL, fetched again.
   int files = 0;
   for (const auto& e : fs::recursive_directory_iterator(out())) {
@@ -170,7 +174,7 @@ TEST_F(CrawlCli, NoHeaderAndNoRobotsDoWhatTheySay) {
   EXPECT_EQ(stat_int(stats, "hits /robots.txt"), 0);
   EXPECT_EQ(stat_int(stats, "hits /private/img0.jpg"), 1);
   EXPECT_EQ(stat_int(stats, "hits /files/img1.jpg"), 1);
-  EXPECT_EQ(Manifest(db()).count_files(), 2);
+  EXPECT_EQ(FileStore(Manifest(db())).count_files(), 2);
 
   const std::string db2 = (dir_.path() / "robots.db").string();
   const std::string out2 = (dir_.path() / "robots-images").string();
@@ -182,7 +186,7 @@ TEST_F(CrawlCli, NoHeaderAndNoRobotsDoWhatTheySay) {
   EXPECT_EQ(stat_int(stats, "hits /robots.txt"), 1);
   EXPECT_EQ(stat_int(stats, "hits /private/img0.jpg"), 1);  // not asked again
   EXPECT_EQ(stat_int(stats, "hits /files/img1.jpg"), 2);
-  EXPECT_EQ(Manifest(db2).count_files(), 1);
+  EXPECT_EQ(FileStore(Manifest(db2)).count_files(), 1);
 }
 
 TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
@@ -197,9 +201,10 @@ TEST_F(CrawlCli, RunWithAnIngestSectionCrawlsScansDedupsAndReportsTheCrawl) {
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("crawl: 13 URLs listed"), std::string::npos) << r.out;
   Manifest m(db());
-  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", 12}, {"failed", 1}}));
-  EXPECT_EQ(m.count_files(), 12);
-  const auto decisions = m.decision_counts();
+  EXPECT_EQ(UrlStore(m).url_state_counts(),
+            (std::map<std::string, int64_t>{{"done", 12}, {"failed", 1}}));
+  EXPECT_EQ(FileStore(m).count_files(), 12);
+  const auto decisions = DedupStore(m).decision_counts();
   EXPECT_EQ(decisions.at("duplicate"), 4) << "the 4 repeated images are exact duplicates";
   // The report shows the crawl: its section, the failure reason, the host's row.
   std::ifstream html(dir_.path() / "report" / "index.html");

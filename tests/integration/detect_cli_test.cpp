@@ -19,6 +19,7 @@
 #include "process.h"
 #include "vpipe/infer/backend.h"
 #include "vpipe/infer/face_detector.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/infer/models.h"
 #include "vpipe/io/manifest.h"
 
@@ -58,13 +59,13 @@ double iou(float ax1, float ay1, float ax2, float ay2, float bx1, float by1, flo
 }
 
 /// file name -> its detections of `task`, for every file with an ok inference.
-std::map<std::string, Manifest::FileDetections> detections_by_name(const fs::path& db,
-                                                                   const std::string& task) {
+std::map<std::string, InferenceStore::FileDetections> detections_by_name(const fs::path& db,
+                                                                         const std::string& task) {
   const Manifest m(db);
-  Manifest::DetectionQuery query;
+  InferenceStore::DetectionQuery query;
   query.task = task;
-  std::map<std::string, Manifest::FileDetections> out;
-  m.for_each_detection(query, [&](const Manifest::FileDetections& f) {
+  std::map<std::string, InferenceStore::FileDetections> out;
+  InferenceStore(m).for_each_detection(query, [&](const InferenceStore::FileDetections& f) {
     out[fs::path(f.file.path).filename().string()] = f;
     return true;
   });
@@ -146,7 +147,7 @@ TEST_F(DetectCli, DetectCropsExportAndValidate) {
   int64_t detections = 0;
   for (const auto& [name, f] : found) detections += static_cast<int64_t>(f.detections.size());
   EXPECT_EQ(crop_files, detections);
-  EXPECT_EQ(Manifest(db).count_crops(), detections);
+  EXPECT_EQ(InferenceStore(Manifest(db)).count_crops(), detections);
   const auto crop_mtime = fs::last_write_time(crop.path);
 
   // The same command again: nothing inferred, nothing written.

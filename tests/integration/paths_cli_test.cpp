@@ -11,6 +11,9 @@
 
 #include "process.h"
 #include "temp_dir.h"
+#include "vpipe/curate/action_store.h"
+#include "vpipe/infer/inference_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -64,7 +67,7 @@ TEST_F(PathsCli, ScanFromOneDirectoryThenReportDetectAndExportFromAnother) {
   const std::string db = (root_ / "a" / "run.db").string();
   {
     const Manifest manifest(db);
-    const std::vector<FileRecord> files = manifest.all_files();
+    const std::vector<FileRecord> files = FileStore(manifest).all_files();
     ASSERT_EQ(files.size(), images_.size());
     for (const FileRecord& f : files) {
       EXPECT_EQ(f.path.rfind(photos_.string() + "/", 0), 0U) << f.path << " is not absolute";
@@ -86,7 +89,7 @@ TEST_F(PathsCli, ScanFromOneDirectoryThenReportDetectAndExportFromAnother) {
   const ProcessResult detect = vpipe({"detect", db, "-m", "haar:frontalface_default", "--all",
                                       "--device", "cpu", "--threads", "2"}, "b");
   ASSERT_EQ(detect.exit_code, 0) << describe(detect);
-  EXPECT_EQ(Manifest(db).inference_counts(),
+  EXPECT_EQ(InferenceStore(Manifest(db)).inference_counts(),
             (std::map<std::string, int64_t>{{"ok", static_cast<int64_t>(images_.size())}}))
       << describe(detect);
 
@@ -124,7 +127,8 @@ TEST_F(PathsCli, OneFolderNamedFiveWaysIsOneRowPerFile) {
     }
   }
   EXPECT_EQ(scan({"--list", "list.txt"}).rfind(unchanged, 0), 0U);
-  EXPECT_EQ(Manifest(root_ / "a" / "run.db").count_files(), static_cast<int64_t>(images_.size()));
+  EXPECT_EQ(FileStore(Manifest(root_ / "a" / "run.db")).count_files(),
+            static_cast<int64_t>(images_.size()));
 }
 
 TEST_F(PathsCli, UndoFromAnotherDirectoryRemovesTheCopies) {
@@ -135,7 +139,7 @@ TEST_F(PathsCli, UndoFromAnotherDirectoryRemovesTheCopies) {
   const int64_t copied = regular_files_under(copies);
   ASSERT_GT(copied, 0) << describe(dedup);
   const std::string db = (root_ / "a" / "run.db").string();
-  for (const ActionRecord& a : Manifest(db).actions()) {
+  for (const ActionRecord& a : ActionStore(Manifest(db)).actions()) {
     EXPECT_EQ(a.source.rfind(photos_.string() + "/", 0), 0U) << a.source;
     EXPECT_EQ(a.target.rfind(copies.string() + "/", 0), 0U) << a.target;
   }

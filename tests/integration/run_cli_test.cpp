@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <cstdio>
 #include <map>
 #include <optional>
 #include <regex>
@@ -22,8 +22,11 @@
 #include "truth_csv.h"
 #include "vpipe/core/image.h"
 #include "vpipe/curate/actions.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace fs = std::filesystem;
@@ -130,14 +133,15 @@ TEST_F(RunCli, RunFindsTheTruthsDuplicatesAndDefects) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   vpipe::Manifest manifest(db());
-  std::map<std::string, vpipe::Manifest::CuratedFile> by_path;
-  manifest.for_each_curated({}, [&](const vpipe::Manifest::CuratedFile& f) {
+  std::map<std::string, vpipe::DedupStore::CuratedFile> by_path;
+  vpipe::DedupStore(manifest).for_each_curated({}, [&](const vpipe::DedupStore::CuratedFile& f) {
     by_path.emplace(f.file.path, f);
     return true;
   });
   ASSERT_EQ(by_path.size(), truth_.size());
   // The summary printed is the manifest's.
-  EXPECT_NE(r.out.find(std::to_string(manifest.count_groups()) + " groups"), std::string::npos)
+  EXPECT_NE(r.out.find(std::to_string(vpipe::DedupStore(manifest).count_groups()) + " groups"),
+            std::string::npos)
       << r.out;
 
   // Near/exact duplicate pairs: every pair of files that share a truth group, against every
@@ -232,9 +236,9 @@ TEST_F(RunCli, InterruptedRunResumesAndFinishes) {
   const auto second = vpipe({"run", yaml});
   ASSERT_EQ(second.exit_code, 0) << second.err;
   vpipe::Manifest manifest(db());
-  EXPECT_EQ(manifest.count_files(), static_cast<int64_t>(truth_.size()));
+  EXPECT_EQ(vpipe::FileStore(manifest).count_files(), static_cast<int64_t>(truth_.size()));
   int64_t decided = 0;
-  for (const auto& [name, n] : manifest.decision_counts()) decided += n;
+  for (const auto& [name, n] : vpipe::DedupStore(manifest).decision_counts()) decided += n;
   EXPECT_EQ(decided, static_cast<int64_t>(truth_.size()));
   EXPECT_EQ(manifest.integrity_check(), "ok");
   EXPECT_TRUE(fs::exists(scratch_ / "report" / "index.html"));
@@ -324,8 +328,8 @@ TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
   int64_t strict_groups = 0;
   {
     vpipe::Manifest manifest(db());
-    strict_groups = manifest.count_groups();
-    manifest.for_each_curated({}, [](const vpipe::Manifest::CuratedFile& f) {
+    strict_groups = vpipe::DedupStore(manifest).count_groups();
+    vpipe::DedupStore(manifest).for_each_curated({}, [](const vpipe::DedupStore::CuratedFile& f) {
       if (f.decision.group_id > 0) {
         EXPECT_EQ(f.decision.phash_distance, 0) << f.file.path;
       }
@@ -334,7 +338,8 @@ TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
   }
   const auto on_auto = vpipe({"dedup", db(), "--gpu-min-images", "0"});
   ASSERT_EQ(on_auto.exit_code, 0) << on_auto.err;
-  std::map<std::string, int64_t> auto_decisions = vpipe::Manifest(db()).decision_counts();
+  std::map<std::string, int64_t> auto_decisions =
+      vpipe::DedupStore(vpipe::Manifest(db())).decision_counts();
   // The summary says where the near-pair search ran: the CPU when asked, and with auto either
   // the GPU (one that can run it) or the CPU (none, or one that cannot, with the reason).
   const auto on_cpu = vpipe({"dedup", db(), "--device", "cpu"});
@@ -351,13 +356,13 @@ TEST_F(RunCli, DedupOptionsOverrideAndExportsAgreeWithTheManifest) {
   EXPECT_TRUE(on_auto.out.find("near-pair search on cpu") != std::string::npos ||
               on_auto.out.find("near-pair search on cuda:0") != std::string::npos)
       << on_auto.out;
-  EXPECT_EQ(vpipe::Manifest(db()).decision_counts(), auto_decisions);
+  EXPECT_EQ(vpipe::DedupStore(vpipe::Manifest(db())).decision_counts(), auto_decisions);
   const auto bad = vpipe({"dedup", db(), "--device", "tpu"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("tpu"), std::string::npos) << bad.err;
   vpipe::Manifest manifest(db());
-  EXPECT_GT(manifest.count_groups(), strict_groups);
-  const auto decisions = manifest.decision_counts();
+  EXPECT_GT(vpipe::DedupStore(manifest).count_groups(), strict_groups);
+  const auto decisions = vpipe::DedupStore(manifest).decision_counts();
 
   const fs::path csv = scratch_ / "files.csv";
   ASSERT_EQ(vpipe({"export", db(), "--format", "csv", "--out", csv.string()}).exit_code, 0);
@@ -395,7 +400,7 @@ TEST_F(RunCli, ActionsMoveAndLinkThenUndoRestoresTheTree) {
   const auto r = vpipe({"run", yaml});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   vpipe::Manifest manifest(db());
-  const auto decisions = manifest.decision_counts();
+  const auto decisions = vpipe::DedupStore(manifest).decision_counts();
   ASSERT_GT(decisions.at("reject"), 0);
   ASSERT_GT(decisions.at("duplicate"), 0);
   EXPECT_EQ(snapshot(scratch_ / "rejects").size(), static_cast<size_t>(decisions.at("reject")));
@@ -447,7 +452,7 @@ TEST_F(RunCli, TwoActionRunsAtOnceAreKeptApartAndUndoRestoresTheTree) {
   ASSERT_EQ(r1.exit_code, 0) << r1.out << r1.err;
   ASSERT_EQ(r2.exit_code, 0) << r2.out << r2.err;
   vpipe::Manifest manifest(db());
-  const auto decisions = manifest.decision_counts();
+  const auto decisions = vpipe::DedupStore(manifest).decision_counts();
   ASSERT_GT(decisions.at("duplicate"), 0);
   EXPECT_EQ(snapshot(scratch_ / "dups").size(), static_cast<size_t>(decisions.at("duplicate")));
   EXPECT_EQ(snapshot(scratch_ / "keep").size(), static_cast<size_t>(decisions.at("keep")));
@@ -515,7 +520,7 @@ TEST_F(RunCli, ARescanDropsMovedFilesSoALaterDedupKeepsWhatIsThere) {
   EXPECT_TRUE(std::regex_search(rescan.out, std::regex("removed +1 "))) << rescan.out;
   {
     vpipe::Manifest manifest(db());
-    const auto files = manifest.all_files();
+    const auto files = vpipe::FileStore(manifest).all_files();
     EXPECT_EQ(files.size(), 1U);
     for (const vpipe::FileRecord& f : files) EXPECT_TRUE(fs::exists(f.path)) << f.path;
   }
@@ -532,7 +537,7 @@ TEST_F(RunCli, ARescanDropsMovedFilesSoALaterDedupKeepsWhatIsThere) {
   EXPECT_NE(undo.out.find("1 of the files moved back were dropped by a scan"), std::string::npos)
       << undo.out;
   ASSERT_EQ(vpipe({"scan", in.string(), "--db", db()}).exit_code, 0);
-  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 2);
+  EXPECT_EQ(vpipe::FileStore(vpipe::Manifest(db())).count_files(), 2);
 }
 
 // A folder none of whose files is found (an unmounted drive looks like an empty folder) keeps its
@@ -553,12 +558,12 @@ TEST_F(RunCli, AFolderThatLostEveryFileKeepsItsRowsWithAWarning) {
   const auto r = vpipe({"scan", (scratch_ / "in").string(), "--db", db()});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("none of the 3 files"), std::string::npos) << r.err;
-  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 3);
+  EXPECT_EQ(vpipe::FileStore(vpipe::Manifest(db())).count_files(), 3);
 
   fs::rename(scratch_ / "away" / "0", files[0]);
   fs::rename(scratch_ / "away" / "1", files[1]);
   ASSERT_EQ(vpipe({"scan", (scratch_ / "in").string(), "--db", db()}).exit_code, 0);
-  EXPECT_EQ(vpipe::Manifest(db()).count_files(), 2);
+  EXPECT_EQ(vpipe::FileStore(vpipe::Manifest(db())).count_files(), 2);
 }
 
 TEST_F(RunCli, TurnedAndMirroredCopiesGroupWithOrientationMatchingTheDefault) {
@@ -598,15 +603,15 @@ TEST_F(RunCli, TurnedAndMirroredCopiesGroupWithOrientationMatchingTheDefault) {
                                   "scan: {orientations: false}\ndedup: {orientations: false}\n")})
                 .exit_code,
             0);
-  EXPECT_EQ(vpipe::Manifest(db()).count_groups(), 0);
+  EXPECT_EQ(vpipe::DedupStore(vpipe::Manifest(db())).count_groups(), 0);
 
   const auto r = vpipe({"run", config("inputs: [in]\nmanifest: run.db\n"
                                        "dedup: {keeper: [shortest_path]}\n")});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   vpipe::Manifest manifest(db());
-  ASSERT_EQ(manifest.count_groups(), 1);
+  ASSERT_EQ(vpipe::DedupStore(manifest).count_groups(), 1);
   std::map<std::string, std::string> orientation_of;
-  manifest.for_each_curated({}, [&](const vpipe::Manifest::CuratedFile& f) {
+  vpipe::DedupStore(manifest).for_each_curated({}, [&](const vpipe::DedupStore::CuratedFile& f) {
     orientation_of[fs::path(f.file.path).filename()] =
         f.decision.is_keeper ? "keeper" : f.decision.orientation;
     return true;
@@ -641,19 +646,21 @@ TEST_F(RunCli, InferStepDetectsFacesOnTheKeepersOnlyAndResumes) {
   int64_t keep = 0;
   {
     vpipe::Manifest manifest(db());
-    keep = manifest.decision_counts().at("keep");
-    EXPECT_EQ(manifest.inference_counts("blazeface").at("ok"), keep) << "keepers only";
+    keep = vpipe::DedupStore(manifest).decision_counts().at("keep");
+    EXPECT_EQ(vpipe::InferenceStore(manifest).inference_counts("blazeface").at("ok"), keep)
+        << "keepers only";
     std::map<std::string, size_t> faces;
-    vpipe::Manifest::DetectionQuery q;
+    vpipe::InferenceStore::DetectionQuery q;
     q.model = "blazeface";
-    manifest.for_each_detection(q, [&](const vpipe::Manifest::FileDetections& f) {
-      faces[fs::path(f.file.path).filename()] = f.detections.size();
-      return true;
-    });
+    vpipe::InferenceStore(manifest).for_each_detection(
+        q, [&](const vpipe::InferenceStore::FileDetections& f) {
+          faces[fs::path(f.file.path).filename()] = f.detections.size();
+          return true;
+        });
     EXPECT_EQ(faces.at("astronaut.png"), 1U);
     EXPECT_EQ(faces.count("zz-astronaut-copy.png"), 0U) << "a duplicate went to the model";
     EXPECT_EQ(faces.at("coffee.png"), 0U);
-    EXPECT_EQ(manifest.count_crops(), 1);
+    EXPECT_EQ(vpipe::InferenceStore(manifest).count_crops(), 1);
   }
   const auto crops = snapshot(scratch_ / "crops");
   ASSERT_EQ(crops.size(), 1U);

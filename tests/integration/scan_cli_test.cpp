@@ -1,6 +1,7 @@
 // End-to-end tests of `vpipe scan`, `synth`, `devices` and `--version`, run as a user would run
 // them: the real binary on a synthetic corpus whose truth.csv says what every file is.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,11 +10,10 @@
 #include <regex>
 #include <set>
 
-#include <sqlite3.h>
-
 #include "process.h"
 #include "truth_csv.h"
 #include "vpipe/core/version.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace fs = std::filesystem;
@@ -57,7 +57,7 @@ class ScanCli : public ::testing::Test {
   static std::map<std::string, vpipe::FileRecord> rows_by_path(const std::string& db_path) {
     vpipe::Manifest m(db_path);
     std::map<std::string, vpipe::FileRecord> out;
-    for (auto& r : m.all_files()) out.emplace(r.path, r);
+    for (auto& r : vpipe::FileStore(m).all_files()) out.emplace(r.path, r);
     return out;
   }
 
@@ -194,7 +194,7 @@ TEST_F(ScanCli, SigkillAtRandomPointsThenRerunLeavesEveryFileExactlyOnce) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   vpipe::Manifest m(db());
   EXPECT_EQ(m.integrity_check(), "ok");
-  const auto rows = m.all_files();
+  const auto rows = vpipe::FileStore(m).all_files();
   std::set<std::string> unique;
   for (const auto& row : rows) unique.insert(row.path);
   EXPECT_EQ(unique.size(), rows.size());
@@ -224,7 +224,7 @@ void expect_clean_stop(ScanCli& t, int sig, int expected_exit) {
   {
     vpipe::Manifest m(t.db());
     EXPECT_EQ(m.integrity_check(), "ok");
-    done = m.all_files().size();
+    done = vpipe::FileStore(m).all_files().size();
   }
   EXPECT_LT(done, t.truth().size());
   EXPECT_EQ(ScanCli::last_run(t.db()).at("outcome"), "interrupted");

@@ -1,6 +1,7 @@
 #include "vpipe/curate/actions.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,12 +13,13 @@
 #include <system_error>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/curate/action_store.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/dedup/hashes.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
 #include "vpipe/io/read_file.h"
@@ -151,7 +153,7 @@ class ActionRunner {
     record.kind = kind;
     record.source = source;
     record.target = target;
-    const int64_t id = manifest_.plan_action(record);
+    const int64_t id = ActionStore(manifest_).plan_action(record);
     maybe_crash("VPIPE_FAULT_AFTER_ACTIONS", ++planned_);
 
     int err = 0;
@@ -191,11 +193,11 @@ class ActionRunner {
       ++summary_.failed;
       const std::string reason = errno_text(err);
       log().error("action {}: '{}' -> '{}': {}", record.kind, source, target, reason);
-      manifest_.set_action_state(id, "failed", reason);
+      ActionStore(manifest_).set_action_state(id, "failed", reason);
       return;
     }
     maybe_crash("VPIPE_FAULT_BEFORE_MARK", planned_);
-    manifest_.set_action_state(id, "done");
+    ActionStore(manifest_).set_action_state(id, "done");
   }
 
  private:
@@ -292,9 +294,10 @@ FileLock lock_actions(const std::filesystem::path& db, bool wait, const std::ato
 ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   ActionSummary summary;
   // First, what a crashed run left half done.
-  for (const ActionRecord& a : manifest.actions("planned")) {
+  for (const ActionRecord& a : ActionStore(manifest).actions("planned")) {
     const std::string state = resolve_planned(a);
-    manifest.set_action_state(a.id, state, state == "failed" ? "interrupted before it ran" : "");
+    ActionStore(manifest).set_action_state(a.id, state,
+                                           state == "failed" ? "interrupted before it ran" : "");
     if (state == "done") ++summary.recovered;
   }
   const bool any = !options.copy_keepers.empty() || !options.link_keepers.empty() ||
@@ -318,14 +321,14 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
   };
   const auto files_with = [&](const std::string& decision) {
     std::vector<Planned> files;
-    Manifest::CuratedQuery query;
+    DedupStore::CuratedQuery query;
     if (decision == "duplicate") {
-      query.order = Manifest::CuratedQuery::Order::kGroup;  // every member: keepers name groups
+      query.order = DedupStore::CuratedQuery::Order::kGroup;  // every member: keepers name groups
     } else {
       query.decision = decision;
     }
     std::string keeper;
-    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+    DedupStore(manifest).for_each_curated(query, [&](const DedupStore::CuratedFile& f) {
       if (decision != "duplicate") {
         files.push_back(planned_of(f.file, ""));
         return true;
@@ -396,12 +399,12 @@ ActionSummary run_actions(Manifest& manifest, const ActionOptions& options) {
 
 UndoSummary undo_actions(Manifest& manifest) {
   UndoSummary summary;
-  std::vector<ActionRecord> journal = manifest.actions();
+  std::vector<ActionRecord> journal = ActionStore(manifest).actions();
   // A scan after the move removed the rows of the files it moved away (scan.h,
   // ScanSummary::removed): those come back unjudged until the next scan.
   const auto restored = [&](const std::string& source) {
     ++summary.restored;
-    if (!manifest.find_file(source)) ++summary.unscanned;
+    if (!FileStore(manifest).find_file(source)) ++summary.unscanned;
   };
   for (auto it = journal.rbegin(); it != journal.rend(); ++it) {
     const ActionRecord& a = *it;
@@ -475,7 +478,7 @@ UndoSummary undo_actions(Manifest& manifest) {
       log().error("undo {}: '{}' -> '{}': {}", a.kind, a.source, a.target, problem);
       continue;
     }
-    manifest.set_action_state(a.id, "undone");
+    ActionStore(manifest).set_action_state(a.id, "undone");
   }
   return summary;
 }

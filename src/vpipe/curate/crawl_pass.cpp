@@ -15,6 +15,7 @@
 #include "vpipe/core/json.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/text.h"
+#include "vpipe/crawl/url_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
 #include "vpipe/io/run_scope.h"
@@ -197,13 +198,13 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
   RunScope run(manifest, "crawl", options.scan.config_json, options.scan.device);
   run.counts_from([&run_counts] { return run_counts; });
   {
-    summary.new_urls = manifest.add_urls(records);
+    summary.new_urls = UrlStore(manifest).add_urls(records);
     summary.known = static_cast<int64_t>(records.size()) - summary.new_urls;
     records.clear();
     records.shrink_to_fit();
     std::function<bool(std::string_view)> retry;
     if (options.retry_failed) retry = is_retryable_crawl_failure;
-    const std::vector<std::string> urls = manifest.urls_to_fetch(retry);
+    const std::vector<std::string> urls = UrlStore(manifest).urls_to_fetch(retry);
     summary.to_fetch = static_cast<int64_t>(urls.size());
     log().info("crawl: {} URLs listed ({} new), {} to fetch into {}", summary.listed,
                summary.new_urls, summary.to_fetch, fetch_options.out_dir.string());
@@ -255,7 +256,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
     summary.hosts = host_records(hosts);
 
     run_counts = crawl_counts(summary);
-    manifest.record_crawl_hosts(run.id(), summary.hosts);
+    UrlStore(manifest).record_crawl_hosts(run.id(), summary.hosts);
     run.record_stages("crawl", summary.scan.engine);
   }
   run.finish(summary.stopped, run_counts);

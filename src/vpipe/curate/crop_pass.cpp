@@ -6,11 +6,12 @@
 #include <utility>
 #include <vector>
 
-#include "vpipe/core/image_ops.h"
 #include "vpipe/core/error.h"
+#include "vpipe/core/image_ops.h"
 #include "vpipe/core/log.h"
 #include "vpipe/curate/infer_pass.h"
 #include "vpipe/engine/threads.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
@@ -38,7 +39,7 @@ std::string safe_name(std::string_view text) {
 
 /// One file with the crops its detections need.
 struct CropItem {
-  Manifest::FileDetections file;
+  InferenceStore::FileDetections file;
   std::vector<CropRecord> written;  ///< crops (re)written, for the manifest
   int64_t unchanged = 0;
   int64_t skipped = 0;
@@ -170,11 +171,11 @@ CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& given) {
 
   Pipeline<CropItem> pipeline;
   pipeline.set_source("select", [&](const Pipeline<CropItem>::Emit& emit) {
-    Manifest::DetectionQuery query;
+    InferenceStore::DetectionQuery query;
     query.model = options.model;
     query.task = "detect";
     query.keepers_only = options.keepers_only;
-    reader.for_each_detection(query, [&](const Manifest::FileDetections& f) {
+    InferenceStore(reader).for_each_detection(query, [&](const InferenceStore::FileDetections& f) {
       if (f.detections.empty()) return true;
       CropItem item;
       item.file = f;
@@ -201,7 +202,7 @@ CropPassSummary run_crop_pass(const fs::path& db, const CropOptions& given) {
                            summary.written += static_cast<int64_t>(item.written.size());
                            for (CropRecord& c : item.written) rows.push_back(std::move(c));
                          }
-                         if (!rows.empty()) writer.record_crops(rows);
+                         if (!rows.empty()) InferenceStore(writer).record_crops(rows);
                        };
                      });
   RunOptions run_options;

@@ -17,6 +17,8 @@
 #include "vpipe/core/log.h"
 #include "vpipe/curate/variant_file.h"
 #include "vpipe/dedup/cuda/hamming_cuda.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/run_scope.h"
@@ -210,7 +212,7 @@ struct DedupRun {
     summary.effective_quality = options.quality;
     if (options.quality_enabled && options.quality.auto_thresholds) {
       std::vector<FileRecord> signals;  // only what the rules read: no paths or messages
-      manifest.for_each_file([&](const FileRecord& f) {
+      FileStore(manifest).for_each_file([&](const FileRecord& f) {
         FileRecord lean;
         lean.status = f.status;
         lean.width = f.width;
@@ -246,7 +248,7 @@ struct DedupRun {
     // Taken before the rows are read: while no other connection commits after it, the ids
     // written at the end still exist and skip their foreign-key lookups (DedupWrite).
     rows_read_at = manifest.others_version();
-    manifest.for_each_file([&](const FileRecord& f) {
+    FileStore(manifest).for_each_file([&](const FileRecord& f) {
       const size_t index = items.size();
       GroupingItem& item = items.emplace_back();
       item.id = f.id;
@@ -329,7 +331,7 @@ struct DedupRun {
     // decisions, in key order.
     const auto step_start = Clock::now();
     stream_pairs = options.dedup.store_pairs == PairStore::kAll;
-    if (stream_pairs) manifest.clear_near_pairs();
+    if (stream_pairs) DedupStore(manifest).clear_near_pairs();
     std::vector<NearPairRecord> pair_rows;
     const NearPairSink sink = [&](std::span<const NearPair> pairs) {
       if (!stream_pairs) {
@@ -347,7 +349,7 @@ struct DedupRun {
             p.orientation == Orientation::kIdentity ? std::string()
                                                     : std::string(to_string(p.orientation))});
       }
-      manifest.add_near_pairs(pair_rows, rows_read_at);
+      DedupStore(manifest).add_near_pairs(pair_rows, rows_read_at);
     };
     const ExactConfirm confirm = [&](size_t a, size_t b) {
       return files_identical(std::string(items[a].path), std::string(items[b].path));
@@ -478,7 +480,7 @@ struct DedupRun {
       row.dhash_distance = p.dhash_distance;
       if (p.orientation != Orientation::kIdentity) row.orientation = to_string(p.orientation);
     };
-    manifest.replace_dedup_results(
+    DedupStore(manifest).replace_dedup_results(
         groups, items.size(), [&](size_t k, DecisionRecord& d) { decide(by_id[k], d); }, thresholds,
         write);
     summary.timings.stages.push_back(step_metrics("write", items.size(), elapsed_ns(step_start)));

@@ -11,7 +11,9 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/core/log.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/engine/threads.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/read_file.h"
@@ -42,7 +44,7 @@ struct InferItem {
 
 /// Whether a file goes to the model: it decoded at scan time, and (keepers_only) the dedup
 /// pass kept it or has not run.
-bool selected(const Manifest::CuratedFile& f, bool keepers_only) {
+bool selected(const DedupStore::CuratedFile& f, bool keepers_only) {
   const ItemStatus s = f.file.status;
   if (s != ItemStatus::kOk && s != ItemStatus::kDamaged) return false;
   return !keepers_only || !f.has_decision || f.decision.decision == "keep";
@@ -223,7 +225,7 @@ void add_write_stage(Pipeline<InferItem>& pipeline, const InferPassOptions& opti
               predictions += static_cast<int64_t>(item.predictions.size());
             }
           }
-          writer.record_inferences(rows);
+          InferenceStore(writer).record_inferences(rows);
           summary.ok += ok;
           summary.failed += failed;
           summary.predictions += predictions;
@@ -290,7 +292,8 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   Manifest writer(db);
   Manifest reader(db);  // the source streams the files on its own connection
   const std::unordered_map<int64_t, int64_t> done =
-      options.force ? std::unordered_map<int64_t, int64_t>{} : writer.inferred_files(spec.name);
+      options.force ? std::unordered_map<int64_t, int64_t>{}
+                    : InferenceStore(writer).inferred_files(spec.name);
   // Declared before the run: a failed run's record reads them (run_counts).
   InferPassSummary summary;
   summary.runtime = shared.runtime();
@@ -298,14 +301,14 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   RunScope run(writer, options.command, options.config_json, options.device);
   // The files to infer, counted before the run for the progress line's ETA: one streaming pass
   // over the manifest, seconds for millions of rows, against hours of inference.
-  const auto to_infer = [&](const Manifest::CuratedFile& f) {
+  const auto to_infer = [&](const DedupStore::CuratedFile& f) {
     if (!selected(f, options.keepers_only)) return false;
     const auto it = done.find(f.file.id);
     return it == done.end() || it->second != f.file.mtime_ns;
   };
   int64_t to_do = 0;
   if (options.progress != nullptr) {
-    reader.for_each_curated({}, [&](const Manifest::CuratedFile& f) {
+    DedupStore(reader).for_each_curated({}, [&](const DedupStore::CuratedFile& f) {
       to_do += to_infer(f) ? 1 : 0;
       return true;
     });
@@ -318,8 +321,8 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
 
   Pipeline<InferItem> pipeline;
   pipeline.set_source("select", [&](const Pipeline<InferItem>::Emit& emit) {
-    Manifest::CuratedQuery query;
-    reader.for_each_curated(query, [&](const Manifest::CuratedFile& f) {
+    DedupStore::CuratedQuery query;
+    DedupStore(reader).for_each_curated(query, [&](const DedupStore::CuratedFile& f) {
       if (!selected(f, options.keepers_only)) return true;
       if (!to_infer(f)) {
         unchanged.fetch_add(1, std::memory_order_relaxed);

@@ -156,7 +156,7 @@ ManifestDb::ForeignKeysBack::~ForeignKeysBack() {
   sqlite3_exec(db->db_, "PRAGMA foreign_keys = ON", nullptr, nullptr, nullptr);
 }
 
-bool ManifestDb::begin_unchanged_since(int64_t version) {
+bool ManifestDb::begin_unchanged_since(int64_t version) const {
   // foreign_keys can only change outside a transaction, hence the order. `back` turns them on
   // again when this returns false or throws; when it returns true the transaction is open, the
   // pragma is a no-op there, and the caller's own ForeignKeysBack turns them on after its commit.

@@ -1,7 +1,8 @@
 #pragma once
 
-// Internal to the manifest (vpipe_io): the connection every table's code shares, and the typed
-// statement it reads and writes rows with. Not a public header: passes use io/manifest.h.
+// For the manifest's table stores only (io/file_store.h, dedup/dedup_store.h, ...): the connection
+// they share, and the typed statement they read and write rows with. Passes use the stores and
+// io/manifest.h, never this.
 
 #include <sqlite3.h>
 
@@ -122,8 +123,9 @@ class Statement {
 };
 
 /// The manifest's one SQLite connection: opening (read-write or read-only), the schema's
-/// migrations, transactions and statements. Every table's code (manifest_*.cpp) works through
-/// one. One thread at a time, as Manifest.
+/// migrations, transactions and statements. Every table's store (Manifest's comment lists them)
+/// works through one; its methods are const because a store holds it as `const&` whether it reads
+/// or writes (a read-only connection refuses writes). One thread at a time, as Manifest.
 class ManifestDb {
  public:
   ManifestDb() = default;
@@ -156,7 +158,7 @@ class ManifestDb {
   /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT (`doing` names the commit), rolling back if
   /// it throws.
   template <typename Body>
-  void transaction(const char* doing, Body&& body) {
+  void transaction(const char* doing, Body&& body) const {
     exec("BEGIN IMMEDIATE", "cannot start a write transaction");
     try {
       body();
@@ -171,7 +173,8 @@ class ManifestDb {
   /// committed since: then every id the caller writes exists. Compared under the write lock;
   /// when it differs the transaction runs again with the checks on.
   template <typename Body>
-  void transaction_after_read(std::optional<int64_t> rows_read_at, const char* doing, Body&& body) {
+  void transaction_after_read(std::optional<int64_t> rows_read_at, const char* doing,
+                              Body&& body) const {
     if (!rows_read_at || !begin_unchanged_since(*rows_read_at)) {
       transaction(doing, body);
       return;
@@ -203,7 +206,7 @@ class ManifestDb {
   /// Foreign keys off, BEGIN IMMEDIATE, then whether `version` is still PRAGMA data_version.
   /// True: the transaction is open with the checks off. False: nothing is open and the checks
   /// are on again.
-  bool begin_unchanged_since(int64_t version);
+  bool begin_unchanged_since(int64_t version) const;
   int64_t read_schema_version();
   void migrate();
   void close();

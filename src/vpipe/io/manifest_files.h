@@ -1,8 +1,8 @@
 #pragma once
 
-// Internal to the manifest (vpipe_io): how a `files` row is read and written, for every table's
-// code that joins or writes files rows (the dedup results, inferences, the crawl). Not a public
-// header.
+// For the manifest's table stores only: how a `files` row is read and written, for the stores
+// that join or write files rows (the dedup results, inferences, the crawl). Passes use
+// io/file_store.h.
 
 #include <string>
 #include <string_view>

@@ -10,6 +10,8 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/json.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/export_sink.h"
 
@@ -27,7 +29,7 @@ constexpr const char* kCsvHeader =
     "dhash,sharpness,brightness,contrast,dark_fraction,bright_fraction,entropy,colorfulness,"
     "error\n";
 
-std::string csv_row(const Manifest::CuratedFile& row) {
+std::string csv_row(const DedupStore::CuratedFile& row) {
   const FileRecord& f = row.file;
   const DecisionRecord& d = row.decision;
   std::string rules;
@@ -67,7 +69,7 @@ std::string csv_row(const Manifest::CuratedFile& row) {
   return line;
 }
 
-std::string jsonl_row(const Manifest::CuratedFile& row) {
+std::string jsonl_row(const DedupStore::CuratedFile& row) {
   const FileRecord& f = row.file;
   const DecisionRecord& d = row.decision;
   std::string json = "{\"path\":" + json_quote(f.path) + ",\"status\":\"" +
@@ -145,7 +147,7 @@ bool parse_export_format(std::string_view name, ExportFormat& format) {
 
 int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) {
   if (is_dataset_format(options.format)) return export_dataset(manifest, options).images;
-  if (manifest.decision_counts().empty() && manifest.count_files() > 0) {
+  if (DedupStore(manifest).decision_counts().empty() && FileStore(manifest).count_files() > 0) {
     throw ConfigError("export: the manifest has no decisions yet; run `vpipe dedup` first");
   }
   ExportSink sink(options.out, options.force, [&](std::string_view head) {
@@ -157,18 +159,18 @@ int64_t export_manifest(const Manifest& manifest, const ExportOptions& options) 
       case ExportFormat::kKeepers: {
         // A list of paths: earlier when its first entry is a file of this manifest.
         const size_t end = head.find(options.null_terminated ? '\0' : '\n');
-        return head.empty() ||
-               (end != std::string_view::npos && manifest.find_file(head.substr(0, end)));
+        return head.empty() || (end != std::string_view::npos &&
+                                FileStore(manifest).find_file(head.substr(0, end)));
       }
       default:
         return false;
     }
   });
   int64_t written = 0;
-  Manifest::CuratedQuery query;
+  DedupStore::CuratedQuery query;
   if (options.format == ExportFormat::kKeepers) query.decision = "keep";
   if (options.format == ExportFormat::kCsv) sink.write(kCsvHeader);
-  manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+  DedupStore(manifest).for_each_curated(query, [&](const DedupStore::CuratedFile& row) {
     switch (options.format) {
       case ExportFormat::kCsv:
         sink.write(csv_row(row));

@@ -19,6 +19,7 @@
 #include "vpipe/core/json.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/version.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/walk.h"
 #include "vpipe/report/export.h"
@@ -38,7 +39,7 @@ std::string errno_text(int err) { return std::generic_category().message(err); }
 
 /// The model to export: the one asked for, or the manifest's only one.
 std::string resolve_model(const Manifest& manifest, const std::string& wanted) {
-  const std::vector<std::string> models = manifest.inferred_models();
+  const std::vector<std::string> models = InferenceStore(manifest).inferred_models();
   if (models.empty()) {
     throw ConfigError("export: the manifest has no inferences yet; run the infer pass first");
   }
@@ -251,7 +252,7 @@ std::string category_name(int class_id, const std::string& label) {
 }
 
 DatasetExportSummary export_coco(const Manifest& manifest, const ExportOptions& options,
-                                 const Manifest::DetectionQuery& query,
+                                 const InferenceStore::DetectionQuery& query,
                                  DatasetExportSummary summary) {
   // A file (X.json or stdout) names the images by their paths; a directory gets images/ and
   // annotations.json naming them relative to it.
@@ -277,7 +278,8 @@ DatasetExportSummary export_coco(const Manifest& manifest, const ExportOptions& 
     std::string stem;
     std::string file_name;
     std::string line;
-    manifest.for_each_detection(query, [&](const Manifest::FileDetections& row) {
+    InferenceStore(manifest).for_each_detection(query, [&](const InferenceStore::FileDetections&
+                                                               row) {
       const FileRecord& f = row.file;
       if (f.width <= 0 || f.height <= 0) {
         ++summary.skipped;
@@ -331,7 +333,7 @@ DatasetExportSummary export_coco(const Manifest& manifest, const ExportOptions& 
 }
 
 DatasetExportSummary export_yolo(const Manifest& manifest, const ExportOptions& options,
-                                 const Manifest::DetectionQuery& query,
+                                 const InferenceStore::DetectionQuery& query,
                                  DatasetExportSummary summary) {
   DatasetDir dir(options.out, options.force);
   const fs::path labels_dir = dir.root() / "labels";
@@ -344,37 +346,38 @@ DatasetExportSummary export_yolo(const Manifest& manifest, const ExportOptions& 
   std::string stem;
   std::string file_name;
   std::string labels;
-  manifest.for_each_detection(query, [&](const Manifest::FileDetections& row) {
-    const FileRecord& f = row.file;
-    if (f.width <= 0 || f.height <= 0) {
-      ++summary.skipped;
-      return true;
-    }
-    placer.name(f.path, stem, file_name);
-    if (!placer.place(f.path, file_name)) {
-      ++summary.skipped;
-      return true;
-    }
-    labels.clear();
-    const auto w = static_cast<double>(f.width);
-    const auto h = static_cast<double>(f.height);
-    for (const DetectionRecord& d : row.detections) {
-      PixelBox b;
-      if (!d.has_box || d.score < options.min_score || !clip_box(d, f.width, f.height, b)) {
-        continue;
-      }
-      auto [it, inserted] = names.try_emplace(d.class_id, d.label);
-      if (!inserted && it->second.empty()) it->second = d.label;
-      // Clipped to the image, so every value is in [0, 1].
-      labels += fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}\n", d.class_id, (b.x + b.w / 2) / w,
-                            (b.y + b.h / 2) / h, b.w / w, b.h / h);
-      ++summary.annotations;
-    }
-    // Written for every image, empty when it has no box: YOLO reads that as "background".
-    DatasetDir::write_text(labels_dir / (stem + ".txt"), labels);
-    ++summary.images;
-    return true;
-  });
+  InferenceStore(manifest).for_each_detection(
+      query, [&](const InferenceStore::FileDetections& row) {
+        const FileRecord& f = row.file;
+        if (f.width <= 0 || f.height <= 0) {
+          ++summary.skipped;
+          return true;
+        }
+        placer.name(f.path, stem, file_name);
+        if (!placer.place(f.path, file_name)) {
+          ++summary.skipped;
+          return true;
+        }
+        labels.clear();
+        const auto w = static_cast<double>(f.width);
+        const auto h = static_cast<double>(f.height);
+        for (const DetectionRecord& d : row.detections) {
+          PixelBox b;
+          if (!d.has_box || d.score < options.min_score || !clip_box(d, f.width, f.height, b)) {
+            continue;
+          }
+          auto [it, inserted] = names.try_emplace(d.class_id, d.label);
+          if (!inserted && it->second.empty()) it->second = d.label;
+          // Clipped to the image, so every value is in [0, 1].
+          labels += fmt::format("{} {:.6f} {:.6f} {:.6f} {:.6f}\n", d.class_id, (b.x + b.w / 2) / w,
+                                (b.y + b.h / 2) / h, b.w / w, b.h / h);
+          ++summary.annotations;
+        }
+        // Written for every image, empty when it has no box: YOLO reads that as "background".
+        DatasetDir::write_text(labels_dir / (stem + ".txt"), labels);
+        ++summary.images;
+        return true;
+      });
   // Class ids are the model's own, so nc covers 0..max seen; classes never predicted get a
   // placeholder name (the manifest knows only labels it has seen).
   const int nc = names.empty() ? 0 : names.rbegin()->first + 1;
@@ -398,35 +401,36 @@ constexpr const char* kDetectionsHeader =
     "path,model,task,rank,class_id,label,score,x1,y1,x2,y2,crop_path\n";
 
 DatasetExportSummary export_detections_csv(const Manifest& manifest, const ExportOptions& options,
-                                           const Manifest::DetectionQuery& query,
+                                           const InferenceStore::DetectionQuery& query,
                                            DatasetExportSummary summary) {
   ExportSink sink(options.out, options.force,
                   [](std::string_view head) { return head.starts_with(kDetectionsHeader); });
   sink.write(kDetectionsHeader);
   std::string line;
-  manifest.for_each_detection(query, [&](const Manifest::FileDetections& row) {
-    ++summary.images;
-    const std::string path = csv_field(row.file.path);
-    for (const DetectionRecord& d : row.detections) {
-      if (d.score < options.min_score) continue;
-      std::string crop_path;
-      for (const CropRecord& c : row.crops) {
-        if (c.detection_id == d.id) crop_path = c.path;
-      }
-      line = fmt::format("{},{},{},{},{},{},{},", path, csv_field(d.model), d.task, d.rank,
-                         d.class_id, csv_field(d.label), number(d.score));
-      if (d.has_box) {
-        line += fmt::format("{},{},{},{},", number(d.x1), number(d.y1), number(d.x2),
-                            number(d.y2));
-      } else {
-        line += ",,,,";
-      }
-      line += csv_field(crop_path) + '\n';
-      sink.write(line);
-      ++summary.annotations;
-    }
-    return true;
-  });
+  InferenceStore(manifest).for_each_detection(
+      query, [&](const InferenceStore::FileDetections& row) {
+        ++summary.images;
+        const std::string path = csv_field(row.file.path);
+        for (const DetectionRecord& d : row.detections) {
+          if (d.score < options.min_score) continue;
+          std::string crop_path;
+          for (const CropRecord& c : row.crops) {
+            if (c.detection_id == d.id) crop_path = c.path;
+          }
+          line = fmt::format("{},{},{},{},{},{},{},", path, csv_field(d.model), d.task, d.rank,
+                             d.class_id, csv_field(d.label), number(d.score));
+          if (d.has_box) {
+            line +=
+                fmt::format("{},{},{},{},", number(d.x1), number(d.y1), number(d.x2), number(d.y2));
+          } else {
+            line += ",,,,";
+          }
+          line += csv_field(crop_path) + '\n';
+          sink.write(line);
+          ++summary.annotations;
+        }
+        return true;
+      });
   sink.commit();
   return summary;
 }
@@ -455,7 +459,7 @@ DatasetExportSummary export_dataset(const Manifest& manifest, const ExportOption
   }
   DatasetExportSummary summary;
   summary.model = resolve_model(manifest, options.model);
-  Manifest::DetectionQuery query;
+  InferenceStore::DetectionQuery query;
   query.model = summary.model;
   query.task = boxes_only ? "detect" : options.task;
   query.keepers_only = !options.all_files;

@@ -1,5 +1,6 @@
 // files.html: every file, paged, with its status and decision.
 
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/report/report_writer.h"
 
 namespace vpipe::report_detail {
@@ -39,7 +40,7 @@ void ReportWriter::write_files_pages() {
 
   CuratedQuery query;
   query.order = CuratedQuery::Order::kPath;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     const FileRecord& f = row.file;
     histograms_.add(f);
     if (index > 0 && index % page_size_ == 0) flush();

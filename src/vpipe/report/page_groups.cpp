@@ -1,5 +1,6 @@
 // groups.html: the duplicate groups, each with its keeper and why it won.
 
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/report/report_writer.h"
 
 namespace vpipe::report_detail {
@@ -139,7 +140,7 @@ void ReportWriter::write_groups_pages() {
 
   CuratedQuery query;
   query.order = CuratedQuery::Order::kGroup;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     const DecisionRecord& d = row.decision;
     if (!current || current->id != d.group_id) {
       finish_group();

@@ -1,10 +1,11 @@
 // The predictions pages (per model and label) and crops.html.
 
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/report/report_writer.h"
 
 namespace vpipe::report_detail {
 
-bool ReportWriter::has_label(const Manifest::FileDetections& fd, const std::string& label) {
+bool ReportWriter::has_label(const InferenceStore::FileDetections& fd, const std::string& label) {
   return std::any_of(fd.detections.begin(), fd.detections.end(), [&](const DetectionRecord& d) {
     return label_of(d) == label && (d.task != "classify" || d.rank == 0);
   });
@@ -51,7 +52,8 @@ std::string ReportWriter::label_tabs(const ModelTotals& t, const std::string& ac
   return out;
 }
 
-void ReportWriter::render_prediction_tile(std::string& out, const Manifest::FileDetections& fd,
+void ReportWriter::render_prediction_tile(std::string& out,
+                                          const InferenceStore::FileDetections& fd,
                                           const Thumbnail& thumb, const std::string& label) const {
   const FileRecord& f = fd.file;
   out += "<figure class=\"tile ptile\">";
@@ -149,11 +151,11 @@ void ReportWriter::write_prediction_pages(const ModelTotals& t, const std::strin
   const int64_t pages = pages_for(count, page_size_);
   const auto name = [&](int64_t p) { return detections_page(t.model, label, p); };
   int64_t page = 1;
-  std::vector<Manifest::FileDetections> rows;
+  std::vector<InferenceStore::FileDetections> rows;
   const auto write = [&] {
     std::vector<const FileRecord*> files;
     files.reserve(rows.size());
-    for (const Manifest::FileDetections& r : rows) files.push_back(&r.file);
+    for (const InferenceStore::FileDetections& r : rows) files.push_back(&r.file);
     const std::vector<Thumbnail> thumbs = previews_.get(files);
     std::string body = "<h1>Predictions of ";
     append_html_escaped(body, t.model);
@@ -196,47 +198,51 @@ void ReportWriter::write_prediction_pages(const ModelTotals& t, const std::strin
     rows.clear();
     ++page;
   };
-  Manifest::DetectionQuery query;
+  InferenceStore::DetectionQuery query;
   query.model = t.model;
-  manifest_.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
-    if (!label.empty() && !has_label(fd, label)) return true;
-    if (static_cast<int64_t>(rows.size()) == page_size_) write();
-    rows.push_back(fd);
-    return true;
-  });
+  InferenceStore(manifest_).for_each_detection(
+      query, [&](const InferenceStore::FileDetections& fd) {
+        if (!label.empty() && !has_label(fd, label)) return true;
+        if (static_cast<int64_t>(rows.size()) == page_size_) write();
+        rows.push_back(fd);
+        return true;
+      });
   while (page <= pages) write();
 }
 
 void ReportWriter::write_model_pages(const std::string& model) {
   ModelTotals t;
   t.model = model;
-  const std::map<std::string, int64_t> status = manifest_.inference_counts(model);
+  const std::map<std::string, int64_t> status = InferenceStore(manifest_).inference_counts(model);
   const auto of = [&](const char* s) {
     const auto it = status.find(s);
     return it == status.end() ? int64_t{0} : it->second;
   };
   t.ok = of("ok");
   t.failed = of("failed");
-  t.detections = manifest_.count_detections(model);
-  for (const auto& [label, n] : manifest_.label_counts(model)) t.labels.emplace_back(label, n);
+  t.detections = InferenceStore(manifest_).count_detections(model);
+  for (const auto& [label, n] : InferenceStore(manifest_).label_counts(model))
+    t.labels.emplace_back(label, n);
   std::stable_sort(t.labels.begin(), t.labels.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   // One streaming pass to count the files of each label: the label pages' pagers need them.
-  Manifest::DetectionQuery query;
+  InferenceStore::DetectionQuery query;
   query.model = model;
-  manifest_.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
-    ++t.files_shown;
-    std::set<std::string> labels;
-    for (const DetectionRecord& d : fd.detections) {
-      if (d.task == "classify") {
-        t.classifier = true;
-        if (d.rank != 0) continue;
-      }
-      labels.insert(label_of(d));
-    }
-    for (const std::string& label : labels) ++t.label_files[label];
-    return true;
-  });
+  InferenceStore(manifest_).for_each_detection(query,
+                                               [&](const InferenceStore::FileDetections& fd) {
+                                                 ++t.files_shown;
+                                                 std::set<std::string> labels;
+                                                 for (const DetectionRecord& d : fd.detections) {
+                                                   if (d.task == "classify") {
+                                                     t.classifier = true;
+                                                     if (d.rank != 0) continue;
+                                                   }
+                                                   labels.insert(label_of(d));
+                                                 }
+                                                 for (const std::string& label : labels)
+                                                   ++t.label_files[label];
+                                                 return true;
+                                               });
   for (const auto& [label, n] : t.labels) {
     if (t.label_pages.size() == kLabelPages) break;
     if (t.label_files.contains(label)) t.label_pages.insert(label);
@@ -298,7 +304,7 @@ void ReportWriter::write_crops_pages() {
     tiles.clear();
     ++page;
   };
-  manifest_.for_each_detection({}, [&](const Manifest::FileDetections& fd) {
+  InferenceStore(manifest_).for_each_detection({}, [&](const InferenceStore::FileDetections& fd) {
     for (const CropRecord& crop : fd.crops) {
       const auto d =
           std::find_if(fd.detections.begin(), fd.detections.end(),

@@ -1,5 +1,6 @@
 // rejects.html and one gallery per rule: the rejected files, worst first.
 
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/report/report_writer.h"
 
 namespace vpipe::report_detail {
@@ -84,7 +85,7 @@ void ReportWriter::write_rule_pages(const std::string& rule, int64_t count) {
   CuratedQuery query;
   query.order = CuratedQuery::Order::kSeverity;
   query.rule = rule;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     if (static_cast<int64_t>(rows.size()) == page_size_) write();
     rows.push_back(row);
     return true;
@@ -96,7 +97,7 @@ std::pair<std::vector<CuratedFile>, std::vector<Thumbnail>> ReportWriter::overvi
     CuratedQuery query) {
   query.limit = kOverviewExamples;
   std::vector<CuratedFile> rows;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     rows.push_back(row);
     return true;
   });
@@ -141,7 +142,7 @@ void ReportWriter::write_rejects_overview() {
 void ReportWriter::append_informational_grayscale(std::string& body) {
   const ThresholdRecord* rule = threshold_of("grayscale");
   if (rule == nullptr || rule->enabled) return;
-  const int64_t count = manifest_.count_colourless(rule->threshold);
+  const int64_t count = DedupStore(manifest_).count_colourless(rule->threshold);
   if (count == 0) return;
   CuratedQuery query;
   query.order = CuratedQuery::Order::kColourless;

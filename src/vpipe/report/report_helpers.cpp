@@ -172,7 +172,7 @@ std::string detections_page(const std::string& model, const std::string& label, 
 std::string crops_page(int64_t page) { return fmt::format("crops-{}.html", page); }
 
 /// What a prediction is called on the page: its label, or its class id for a model without labels
-/// (as Manifest::label_counts counts it).
+/// (as InferenceStore::label_counts counts it).
 std::string label_of(const DetectionRecord& d) {
   return d.label.empty() ? std::to_string(d.class_id) : d.label;
 }

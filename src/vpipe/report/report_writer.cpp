@@ -3,22 +3,28 @@
 
 #include "vpipe/report/report_writer.h"
 
+#include "vpipe/crawl/url_store.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
+#include "vpipe/io/file_store.h"
+
 namespace vpipe::report_detail {
 
 ReportSummary ReportWriter::run() {
   write_asset("style.css", kReportStyle);
-  files_ = manifest_.count_files();
-  groups_ = manifest_.count_groups();
-  decisions_ = manifest_.decision_counts();
-  reasons_ = manifest_.reason_counts();
-  for (const auto& [status, n] : manifest_.status_counts()) statuses_.emplace_back(status, n);
+  files_ = FileStore(manifest_).count_files();
+  groups_ = DedupStore(manifest_).count_groups();
+  decisions_ = DedupStore(manifest_).decision_counts();
+  reasons_ = DedupStore(manifest_).reason_counts();
+  for (const auto& [status, n] : FileStore(manifest_).status_counts())
+    statuses_.emplace_back(status, n);
   const auto rank = [](const std::string& name) {
     const std::optional<ItemStatus> s = item_status_from_string(name);
     return s ? static_cast<int>(*s) : 1000;
   };
   std::stable_sort(statuses_.begin(), statuses_.end(),
                    [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
-  thresholds_ = manifest_.quality_thresholds();
+  thresholds_ = DedupStore(manifest_).quality_thresholds();
   keeper_order_ = recorded_keeper_order(manifest_.runs());
   rejected_ = decisions_.contains("reject") ? decisions_.at("reject") : 0;
   // Rules by number of files, largest first.
@@ -26,13 +32,13 @@ ReportSummary ReportWriter::run() {
   std::stable_sort(rules_by_count_.begin(), rules_by_count_.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
 
-  models_ = manifest_.inferred_models();
-  crops_ = models_.empty() ? 0 : manifest_.count_crops();
-  url_states_ = manifest_.url_state_counts();
+  models_ = InferenceStore(manifest_).inferred_models();
+  crops_ = models_.empty() ? 0 : InferenceStore(manifest_).count_crops();
+  url_states_ = UrlStore(manifest_).url_state_counts();
   if (!url_states_.empty()) {
-    url_failures_ = manifest_.url_failure_counts();
-    crawled_bytes_ = manifest_.crawled_bytes();
-    crawl_hosts_ = manifest_.latest_crawl_hosts();
+    url_failures_ = UrlStore(manifest_).url_failure_counts();
+    crawled_bytes_ = UrlStore(manifest_).crawled_bytes();
+    crawl_hosts_ = UrlStore(manifest_).latest_crawl_hosts();
   }
   find_root();
   write_files_pages();
@@ -168,12 +174,12 @@ void ReportWriter::find_root() {
   std::string first, last;
   CuratedQuery query;
   query.limit = 1;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     first = row.file.path;
     return false;
   });
   query.offset = files_ - 1;
-  manifest_.for_each_curated(query, [&](const CuratedFile& row) {
+  DedupStore(manifest_).for_each_curated(query, [&](const CuratedFile& row) {
     last = row.file.path;
     return false;
   });

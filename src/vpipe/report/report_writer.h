@@ -30,7 +30,10 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/core/version.h"
+#include "vpipe/crawl/url_store.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/dedup/grouping.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/jpeg_quality.h"
 #include "vpipe/io/manifest.h"
@@ -46,8 +49,8 @@ namespace vpipe::report_detail {
 
 namespace fs = std::filesystem;
 
-using CuratedFile = Manifest::CuratedFile;
-using CuratedQuery = Manifest::CuratedQuery;
+using CuratedFile = DedupStore::CuratedFile;
+using CuratedQuery = DedupStore::CuratedQuery;
 
 /// Examples of each rule shown on rejects.html.
 constexpr int64_t kOverviewExamples = 6;
@@ -128,7 +131,7 @@ constexpr size_t kCaptionPredictions = 6;
 [[nodiscard]] std::string crops_page(int64_t page);
 
 /// What a prediction is called on the page: its label, or its class id for a model without labels
-/// (as Manifest::label_counts counts it).
+/// (as InferenceStore::label_counts counts it).
 [[nodiscard]] std::string label_of(const DetectionRecord& d);
 
 /// A colour class ("k0".."k7") per label, the same on every page.
@@ -345,8 +348,8 @@ class ReportWriter {
   // --- detections-<model>[.<label>]-N.html --------------------------------------------------
 
   /// Whether `fd` belongs on the pages of `label`: one of its boxes has it, or (a classifier)
-  /// its best class is it, as Manifest::label_counts counts.
-  static bool has_label(const Manifest::FileDetections& fd, const std::string& label);
+  /// its best class is it, as InferenceStore::label_counts counts.
+  static bool has_label(const InferenceStore::FileDetections& fd, const std::string& label);
 
   std::string model_tabs(const std::string& active) const;
 
@@ -357,7 +360,7 @@ class ReportWriter {
   /// A file with the predictions of one model: its preview with every box drawn (an SVG over the
   /// picture, in the preview's pixels), and the predictions listed below. On a label's page the
   /// boxes of other labels are dimmed.
-  void render_prediction_tile(std::string& out, const Manifest::FileDetections& fd,
+  void render_prediction_tile(std::string& out, const InferenceStore::FileDetections& fd,
                               const Thumbnail& thumb, const std::string& label) const;
 
   [[nodiscard]] int previews_size() const;

@@ -20,9 +20,11 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/core/log.h"
+#include "vpipe/crawl/url_store.h"
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/engine/pipeline.h"
 #include "vpipe/engine/threads.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/format.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/paths.h"
@@ -316,9 +318,9 @@ void write_scan_batch(std::span<ScanItem> batch, Manifest& manifest, int sync_fd
                               std::strerror(errno)));
   }
   if (!urls.empty()) {
-    manifest.record_crawl_results(rows, urls);
+    UrlStore(manifest).record_crawl_results(rows, urls);
   } else if (!rows.empty()) {
-    manifest.upsert_files(rows);
+    FileStore(manifest).upsert_files(rows);
   }
   for (const auto& [status, n] : batch_counts) counts[status] += n;
   ignored += batch_ignored;
@@ -464,7 +466,7 @@ std::string folder_prefix(const std::string& root) {
 /// like an empty folder. Rows outside the scanned folders (other scans, lists, crawls) stay.
 int64_t remove_vanished(Manifest& manifest, const std::vector<std::string>& roots,
                         const std::unordered_map<std::string, int64_t>& rows_under,
-                        const std::unordered_map<std::string, Manifest::FileStamp>& unseen) {
+                        const std::unordered_map<std::string, FileStore::FileStamp>& unseen) {
   std::vector<std::string> gone;
   for (const std::string& root : roots) {
     const std::string prefix = folder_prefix(root);
@@ -493,7 +495,7 @@ int64_t remove_vanished(Manifest& manifest, const std::vector<std::string>& root
   std::sort(gone.begin(), gone.end());
   gone.erase(std::unique(gone.begin(), gone.end()), gone.end());  // nested roots
   if (gone.empty()) return 0;
-  const int64_t removed = manifest.remove_files(gone);
+  const int64_t removed = FileStore(manifest).remove_files(gone);
   log().info(
       "scan: {} files under the scanned folders are gone since the last scan; their rows "
       "were removed from the manifest",
@@ -548,7 +550,7 @@ ScanSummary run_scan(const ScanOptions& options) {
   Manifest manifest(options.db);
   // Every row's stamp: resume skips the unchanged files, and the rows the walk does not meet are
   // the candidates for removal afterwards (remove_vanished). Met rows are erased as they come.
-  std::unordered_map<std::string, Manifest::FileStamp> known = manifest.file_stamps();
+  std::unordered_map<std::string, FileStore::FileStamp> known = FileStore(manifest).file_stamps();
   std::unordered_map<std::string, int64_t> rows_under;  // folder prefix -> rows below it
   for (const std::string& root : options.roots) {
     const std::string prefix = folder_prefix(root);

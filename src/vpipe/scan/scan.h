@@ -14,6 +14,7 @@
 
 #include "vpipe/core/record.h"
 #include "vpipe/core/run_report.h"
+#include "vpipe/crawl/url_store.h"
 #include "vpipe/io/decode.h"
 
 namespace vpipe {

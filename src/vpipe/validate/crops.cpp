@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "vpipe/core/image_ops.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/read_file.h"
@@ -62,7 +63,7 @@ double mean_abs_difference(const Image& crop, const Image& source, int x, int y)
 }
 
 /// Checks the crops of one file; appends to `findings`. `decoder` is the worker's own.
-void check_file(const Manifest::FileDetections& f, const CropCheckOptions& options,
+void check_file(const InferenceStore::FileDetections& f, const CropCheckOptions& options,
                 Decoder& decoder, std::vector<Finding>& findings) {
   const FileRecord& file = f.file;
   auto add = [&](const std::string& path, Severity severity, const char* kind,
@@ -191,7 +192,7 @@ void validate_crops(const Manifest& manifest, ValidationReport& report,
 
   // Rounds of files: gathered from the manifest on this thread (a Manifest is single-threaded),
   // checked on the workers, findings appended in file order.
-  std::vector<Manifest::FileDetections> round;
+  std::vector<InferenceStore::FileDetections> round;
   auto check_round = [&] {
     std::vector<std::vector<Finding>> found(round.size());
     std::atomic<size_t> next{0};
@@ -211,10 +212,10 @@ void validate_crops(const Manifest& manifest, ValidationReport& report,
     }
     round.clear();
   };
-  Manifest::DetectionQuery query;
+  InferenceStore::DetectionQuery query;
   query.model = options.model;
   query.task = "detect";
-  manifest.for_each_detection(query, [&](const Manifest::FileDetections& f) {
+  InferenceStore(manifest).for_each_detection(query, [&](const InferenceStore::FileDetections& f) {
     if (f.crops.empty()) return true;
     report.crops += static_cast<int64_t>(f.crops.size());
     round.push_back(f);

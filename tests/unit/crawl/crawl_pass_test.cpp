@@ -14,8 +14,10 @@
 #include "image_files.h"
 #include "temp_dir.h"
 #include "vpipe/core/log.h"
+#include "vpipe/crawl/url_store.h"
 #include "vpipe/dedup/hashes.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -124,7 +126,7 @@ TEST_F(CrawlPassTest, EveryUrlGetsItsStateExtrasAndItsImageIsScannedAsItLands) {
       {"/status/500", "failed", "http_500", 500, 2},  // retried once (max_attempts 2)
   };
   for (const Want& w : wants) {
-    const auto u = m.find_url(url(w.path));
+    const auto u = UrlStore(m).find_url(url(w.path));
     ASSERT_TRUE(u.has_value()) << w.path;
     EXPECT_EQ(u->state, w.state) << w.path;
     EXPECT_EQ(u->reason, w.reason) << w.path;
@@ -136,7 +138,7 @@ TEST_F(CrawlPassTest, EveryUrlGetsItsStateExtrasAndItsImageIsScannedAsItLands) {
       // The hand-off: the image is in `files` with its signals, without any walk of the folder.
       ASSERT_FALSE(u->path.empty()) << w.path;
       EXPECT_TRUE(fs::path(u->path).string().starts_with((out_.path() / "images").string()));
-      const auto f = m.find_file(u->path);
+      const auto f = FileStore(m).find_file(u->path);
       ASSERT_TRUE(f.has_value()) << w.path;
       EXPECT_EQ(f->size_bytes, u->bytes) << w.path;
       const std::vector<uint8_t> bytes = testing::read_bytes(u->path);
@@ -154,21 +156,22 @@ TEST_F(CrawlPassTest, EveryUrlGetsItsStateExtrasAndItsImageIsScannedAsItLands) {
     }
   }
   // The list's other columns, as JSON; the repeated row did not replace the first one's.
-  EXPECT_EQ(m.find_url(url("/files/img0.jpg"))->extras_json,
+  EXPECT_EQ(UrlStore(m).find_url(url("/files/img0.jpg"))->extras_json,
             R"({"caption":"a red, square thing","license":"cc-by"})");
-  EXPECT_EQ(m.find_url(url("/files/img0.jpg"))->line, 2);
-  EXPECT_EQ(m.find_url(url("/files/img2.jpg?ct=text/plain"))->content_type, "text/plain");
-  const auto ftp = m.find_url("ftp://example.invalid/x.jpg");
+  EXPECT_EQ(UrlStore(m).find_url(url("/files/img0.jpg"))->line, 2);
+  EXPECT_EQ(UrlStore(m).find_url(url("/files/img2.jpg?ct=text/plain"))->content_type, "text/plain");
+  const auto ftp = UrlStore(m).find_url("ftp://example.invalid/x.jpg");
   ASSERT_TRUE(ftp.has_value());
   EXPECT_EQ(ftp->reason, "bad_scheme");
   EXPECT_EQ(ftp->attempts, 0);
 
-  EXPECT_EQ(m.count_files(), 4);  // only the downloads, each once
-  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", 4}, {"failed", 4}}));
-  EXPECT_EQ(m.url_failure_counts(), s.failures);
-  EXPECT_EQ(m.crawled_bytes(), static_cast<int64_t>(expected_bytes));
+  EXPECT_EQ(FileStore(m).count_files(), 4);  // only the downloads, each once
+  EXPECT_EQ(UrlStore(m).url_state_counts(),
+            (std::map<std::string, int64_t>{{"done", 4}, {"failed", 4}}));
+  EXPECT_EQ(UrlStore(m).url_failure_counts(), s.failures);
+  EXPECT_EQ(UrlStore(m).crawled_bytes(), static_cast<int64_t>(expected_bytes));
 
-  const std::vector<CrawlHostRecord> hosts = m.latest_crawl_hosts();
+  const std::vector<CrawlHostRecord> hosts = UrlStore(m).latest_crawl_hosts();
   ASSERT_EQ(hosts.size(), 2U);
   EXPECT_EQ(hosts[0].host, "127.0.0.1");
   EXPECT_EQ(hosts[0].urls, 7);
@@ -222,13 +225,14 @@ TEST_F(CrawlPassTest, RerunFetchesOnlyWhatItDoesNotHaveAndRetriesFailuresOnlyWhe
   EXPECT_EQ(hits("/flaky"), 2);
   EXPECT_EQ(hits("/status/404"), 1);
   Manifest m(db_);
-  const auto u = m.find_url(url(flaky));
+  const auto u = UrlStore(m).find_url(url(flaky));
   ASSERT_TRUE(u.has_value());
   EXPECT_EQ(u->state, "done");
   EXPECT_EQ(u->reason, "");
   EXPECT_EQ(u->attempts, 2);  // over both runs
-  EXPECT_EQ(m.count_files(), 4);
-  EXPECT_EQ(m.url_state_counts(), (std::map<std::string, int64_t>{{"done", 4}, {"failed", 1}}));
+  EXPECT_EQ(FileStore(m).count_files(), 4);
+  EXPECT_EQ(UrlStore(m).url_state_counts(),
+            (std::map<std::string, int64_t>{{"done", 4}, {"failed", 1}}));
 }
 
 TEST_F(CrawlPassTest, StopLeavesUnfinishedUrlsPendingAndTheRerunFinishesThemOnce) {
@@ -254,14 +258,14 @@ TEST_F(CrawlPassTest, StopLeavesUnfinishedUrlsPendingAndTheRerunFinishesThemOnce
   EXPECT_GT(first.fetched, 0);
   EXPECT_LT(first.fetched, kUrls);
   Manifest m(db_);
-  auto states = m.url_state_counts();
+  auto states = UrlStore(m).url_state_counts();
   EXPECT_EQ(states["done"], first.fetched);
   EXPECT_EQ(states["pending"], kUrls - first.fetched);
   EXPECT_EQ(m.runs().back().outcome, "interrupted");
   // No temporary is left behind, and every image in the folder is one the manifest records (a
   // download that landed as the stop came is taken away again, not orphaned).
   std::set<std::string> recorded;
-  for (const FileRecord& f : m.all_files()) recorded.insert(f.path);
+  for (const FileRecord& f : FileStore(m).all_files()) recorded.insert(f.path);
   for (const auto& e : fs::recursive_directory_iterator(out_.path() / "images")) {
     if (!e.is_regular_file() || e.path().filename() == ".vpipe-output") continue;
     EXPECT_FALSE(e.path().filename().string().ends_with(".part")) << e.path();
@@ -273,9 +277,9 @@ TEST_F(CrawlPassTest, StopLeavesUnfinishedUrlsPendingAndTheRerunFinishesThemOnce
   EXPECT_FALSE(second.stopped);
   EXPECT_EQ(second.to_fetch, kUrls - first.fetched);
   EXPECT_EQ(second.fetched, kUrls - first.fetched);
-  states = m.url_state_counts();
+  states = UrlStore(m).url_state_counts();
   EXPECT_EQ(states, (std::map<std::string, int64_t>{{"done", kUrls}}));
-  EXPECT_EQ(m.count_files(), kUrls);
+  EXPECT_EQ(FileStore(m).count_files(), kUrls);
   // Each URL requested once over both runs: the first run's are not fetched again. (The stop
   // waits for transfers in flight to be cancelled, so none of them counts as done.)
   const auto stats = server_->stats();

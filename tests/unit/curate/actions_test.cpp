@@ -16,7 +16,10 @@
 #include <vector>
 
 #include "temp_dir.h"
+#include "vpipe/curate/action_store.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/dedup/hashes.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -78,11 +81,11 @@ class ActionsTest : public ::testing::Test {
       write(p, "bytes of " + name);
       records.push_back(as_scanned(p));
     }
-    manifest.upsert_files(records);
+    FileStore(manifest).upsert_files(records);
     // b is a near duplicate of a (group 1, a keeps).
     std::vector<DecisionRecord> rows;
     int64_t a_id = 0;
-    for (const FileRecord& f : manifest.all_files()) {
+    for (const FileRecord& f : FileStore(manifest).all_files()) {
       DecisionRecord d;
       d.file_id = f.id;
       const std::string name = fs::relative(f.path, root_ / "in");
@@ -95,7 +98,7 @@ class ActionsTest : public ::testing::Test {
       rows.push_back(d);
     }
     const std::vector<GroupRecord> groups = {{1, "near", a_id, 2, 3}};
-    manifest.replace_dedup_results(groups, rows);
+    DedupStore(manifest).replace_dedup_results(groups, rows);
   }
 
   fs::path in(const std::string& name) const { return root_ / "in" / name; }
@@ -155,20 +158,20 @@ TEST_F(ActionsTest, CopyLinkAndMoveThenUndoPutsEverythingBack) {
     EXPECT_EQ(read_all(under("rejects", "c.jpg")), "bytes of c.jpg");
     EXPECT_FALSE(fs::exists(in("b.jpg")));
     EXPECT_EQ(read_all(under("dups", "b.jpg")), "bytes of b.jpg");
-    EXPECT_EQ(manifest.actions("done").size(), 6U);
+    EXPECT_EQ(ActionStore(manifest).actions("done").size(), 6U);
     EXPECT_TRUE(temporaries_under(root_).empty());
 
     // A rerun finds everything done and journals nothing new.
     const ActionSummary again = run_actions(manifest, all_actions());
     EXPECT_EQ(again.already_done, 6);
     EXPECT_EQ(again.copied + again.moved + again.hardlinked + again.symlinked, 0);
-    EXPECT_EQ(manifest.actions().size(), 6U);
+    EXPECT_EQ(ActionStore(manifest).actions().size(), 6U);
 
     const UndoSummary u = undo_actions(manifest);
     EXPECT_EQ(u.restored, 2);
     EXPECT_EQ(u.removed, 4);
     EXPECT_EQ(u.failed, 0);
-    EXPECT_EQ(manifest.actions("undone").size(), 6U);
+    EXPECT_EQ(ActionStore(manifest).actions("undone").size(), 6U);
   }
   for (const char* name : {"a.jpg", "b.jpg", "c.jpg", "sub/d.jpg"}) {
     EXPECT_EQ(read_all(in(name)), std::string("bytes of ") + name) << name;
@@ -256,8 +259,8 @@ TEST_F(ActionsTest, CrashBeforeAMoveThenUndoRestoresEverything) {
   ASSERT_EQ(run_in_child(o, "VPIPE_FAULT_AFTER_ACTIONS", "1"), 137);
   {
     Manifest manifest(db_);
-    EXPECT_EQ(manifest.actions("done").size(), 1U);
-    EXPECT_EQ(manifest.actions("planned").size(), 1U);
+    EXPECT_EQ(ActionStore(manifest).actions("done").size(), 1U);
+    EXPECT_EQ(ActionStore(manifest).actions("planned").size(), 1U);
     EXPECT_EQ(manifest.integrity_check(), "ok");
   }
   EXPECT_FALSE(fs::exists(in("c.jpg")));
@@ -282,7 +285,7 @@ TEST_F(ActionsTest, CrashBeforeAMoveThenRerunFinishesTheJob) {
   EXPECT_EQ(s.already_done, 1);  // c
   EXPECT_FALSE(fs::exists(in("b.jpg")));
   EXPECT_EQ(read_all(under("dups", "b.jpg")), "bytes of b.jpg");
-  EXPECT_TRUE(manifest.actions("planned").empty());
+  EXPECT_TRUE(ActionStore(manifest).actions("planned").empty());
 }
 
 TEST_F(ActionsTest, CrashAfterAMoveBeforeTheJournalSaysDone) {
@@ -291,7 +294,7 @@ TEST_F(ActionsTest, CrashAfterAMoveBeforeTheJournalSaysDone) {
   ASSERT_EQ(run_in_child(o, "VPIPE_FAULT_BEFORE_MARK", "0"), 137);
   EXPECT_FALSE(fs::exists(in("c.jpg")));  // moved, but the journal still says planned
   Manifest manifest(db_);
-  ASSERT_EQ(manifest.actions("planned").size(), 1U);
+  ASSERT_EQ(ActionStore(manifest).actions("planned").size(), 1U);
   const UndoSummary u = undo_actions(manifest);
   EXPECT_EQ(u.restored, 1);
   EXPECT_EQ(read_all(in("c.jpg")), "bytes of c.jpg");

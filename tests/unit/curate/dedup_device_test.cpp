@@ -14,8 +14,10 @@
 #include "temp_dir.h"
 #include "vpipe/core/error.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/dedup/hamming_index.h"
 #include "vpipe/device/cuda/gpu.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -131,7 +133,7 @@ fs::path make_manifest(const fs::path& dir, int n) {
     r.content_hash = {static_cast<uint64_t>(i), 7};
     records.push_back(r);
   }
-  manifest.upsert_files(records);
+  FileStore(manifest).upsert_files(records);
   return db;
 }
 
@@ -149,8 +151,8 @@ PassResult run_on(const fs::path& db, const std::string& device, size_t min_hash
   PassResult r;
   Manifest manifest(db);
   r.summary = run_dedup_pass(manifest, options);
-  r.decisions = manifest.decision_counts();
-  r.near_pairs = manifest.count_near_pairs();
+  r.decisions = DedupStore(manifest).decision_counts();
+  r.near_pairs = DedupStore(manifest).count_near_pairs();
   return r;
 }
 
@@ -168,11 +170,11 @@ TEST(DedupPass, StorePairsChangesOnlyWhatNearPairsHolds) {
     EXPECT_EQ(summary.near_pairs, 300) << to_string(store);  // 3 per group of three, found
     // Stored: every pair, one per member that is not a keeper, or none.
     const int64_t expected = store == PairStore::kAll ? 300 : store == PairStore::kForest ? 200 : 0;
-    EXPECT_EQ(manifest.count_near_pairs(), expected) << to_string(store);
+    EXPECT_EQ(DedupStore(manifest).count_near_pairs(), expected) << to_string(store);
     if (decisions.empty()) {
-      decisions = manifest.decision_counts();
+      decisions = DedupStore(manifest).decision_counts();
     } else {
-      EXPECT_EQ(manifest.decision_counts(), decisions) << to_string(store);
+      EXPECT_EQ(DedupStore(manifest).decision_counts(), decisions) << to_string(store);
     }
   }
 }

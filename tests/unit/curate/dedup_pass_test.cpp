@@ -12,7 +12,9 @@
 
 #include "temp_dir.h"
 #include "vpipe/core/image.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/html_report.h"
 
@@ -67,7 +69,7 @@ TEST(DedupPass, AnEqualSizeReencodeAtLowerJpegQualityIsNotKept) {
       jpeg_file(dir.path() / "r.jpg", 40, 900, 1'000),
   };
   Manifest manifest(dir.path() / "run.db");
-  manifest.upsert_files(files);
+  FileStore(manifest).upsert_files(files);
   DedupPassOptions options;
   options.explain_keepers = true;
   const DedupPassSummary summary = run_dedup_pass(manifest, options);
@@ -131,13 +133,13 @@ TEST(DedupPass, TurnedAndWindowedHashesInAScratchFileGroupAsInMemoryAndLeaveNoth
   const fs::path db = dir.path() / "run.db";
   {
     Manifest manifest(db);
-    manifest.upsert_files(files);
+    FileStore(manifest).upsert_files(files);
   }
   const auto groups = [&] {
     Manifest manifest(db);
     std::vector<std::tuple<std::string, int64_t, bool, int, int, std::string>> out;
-    Manifest::CuratedQuery query;
-    manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+    DedupStore::CuratedQuery query;
+    DedupStore(manifest).for_each_curated(query, [&](const DedupStore::CuratedFile& row) {
       const DecisionRecord& d = row.decision;
       out.emplace_back(row.file.path, d.group_id, d.is_keeper, d.phash_distance, d.dhash_distance,
                        d.orientation);
@@ -177,18 +179,18 @@ TEST(DedupPass, GrayscaleInformsWhileDisabledAndRejectsWhenEnabled) {
   files[2].quality.brightness = 12;  // also dark: rejected for that, not counted as a finding
   files[2].quality.highlight_level = 30;
   Manifest manifest(dir.path() / "run.db");
-  manifest.upsert_files(files);
+  FileStore(manifest).upsert_files(files);
 
   const DedupPassSummary informs = run_dedup_pass(manifest, {});
   EXPECT_EQ(informs.informational.at("grayscale"), 1);
   EXPECT_FALSE(informs.reasons.contains("grayscale"));
   EXPECT_EQ(informs.decisions.at("keep"), 2);  // colour.jpg and gray.jpg
-  EXPECT_EQ(manifest.count_colourless(1.0), 1);
+  EXPECT_EQ(DedupStore(manifest).count_colourless(1.0), 1);
   std::vector<std::string> listed;
-  Manifest::CuratedQuery query;
-  query.order = Manifest::CuratedQuery::Order::kColourless;
+  DedupStore::CuratedQuery query;
+  query.order = DedupStore::CuratedQuery::Order::kColourless;
   query.colorfulness_below = 1.0;
-  manifest.for_each_curated(query, [&](const Manifest::CuratedFile& row) {
+  DedupStore(manifest).for_each_curated(query, [&](const DedupStore::CuratedFile& row) {
     listed.push_back(row.file.path);
     return true;
   });

@@ -17,10 +17,12 @@
 #include "image_files.h"
 #include "temp_dir.h"
 #include "vpipe/core/image_ops.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/infer/models.h"
 #include "vpipe/io/atomic_file.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/scan/scan.h"
 
@@ -89,9 +91,9 @@ class InferPassTest : public ::testing::Test {
   std::map<std::string, std::vector<DetectionRecord>> results(const std::string& model) {
     Manifest m(db_);
     std::map<std::string, std::vector<DetectionRecord>> out;
-    Manifest::DetectionQuery q;
+    InferenceStore::DetectionQuery q;
     q.model = model;
-    m.for_each_detection(q, [&](const Manifest::FileDetections& f) {
+    InferenceStore(m).for_each_detection(q, [&](const InferenceStore::FileDetections& f) {
       out[f.file.path] = f.detections;
       return true;
     });
@@ -230,7 +232,7 @@ TEST_F(InferPassTest, RerunSkipsWhatIsDoneAndAFileGoneFailsAlone) {
   EXPECT_EQ(first.failed, 1);
   {
     Manifest m(db_);
-    EXPECT_EQ(m.inference_counts("fake").at("failed"), 1);
+    EXPECT_EQ(InferenceStore(m).inference_counts("fake").at("failed"), 1);
   }
   const InferPassSummary second = run_infer_pass(db_, options);
   EXPECT_EQ(second.unchanged, 3) << "done files are skipped";
@@ -369,7 +371,8 @@ TEST_F(InferPassTest, OutOfDeviceMemoryHalvesTheBatchAndChangesNoResult) {
   EXPECT_EQ(none.ok, 0);
   EXPECT_EQ(none.failed, 18);
   EXPECT_EQ(none.batch_limit, 1U);
-  const std::map<std::string, int64_t> counts = Manifest(db_).inference_counts("blazeface");
+  const std::map<std::string, int64_t> counts =
+      InferenceStore(Manifest(db_)).inference_counts("blazeface");
   EXPECT_EQ(counts.count("ok"), 0U);
   EXPECT_EQ(counts.at("failed"), 18);
 }
@@ -392,7 +395,7 @@ class CropPassTest : public InferPassTest {
              {"one.png", {Box{10, 20, 110, 100}, Box{200, 100, 300, 230}, Box{5, 5, 9, 9}}},
              {"two.png", {Box{0, 0, 60, 80}}}}) {
       InferenceRecord rec;
-      rec.file_id = m.find_file((in_ / name).string())->id;
+      rec.file_id = FileStore(m).find_file((in_ / name).string())->id;
       rec.model = "det";
       for (size_t r = 0; r < boxes.size(); ++r) {
         DetectionRecord d;
@@ -410,7 +413,7 @@ class CropPassTest : public InferPassTest {
       }
       rows.push_back(rec);
     }
-    m.record_inferences(rows);
+    InferenceStore(m).record_inferences(rows);
     options_.dir = root_ / "crops";
     options_.format = "png";  // lossless: pixels can be compared exactly
     options_.margin = 0.1f;
@@ -441,8 +444,10 @@ TEST_F(CropPassTest, CropsAreTheBoxPlusMarginCutFromTheImage) {
   const auto files = crop_files();
   ASSERT_EQ(files.size(), 3U);
   // Box (10, 20)-(110, 100) of one.png grown by 10% = 10 x 8 pixels on each side: (0, 12)-(120, 108).
-  const fs::path first = options_.dir / "det" / "thing" / crop_file_name((in_ / "one.png").string(),
-      Manifest(db_).find_file((in_ / "one.png").string())->id, 0, "png");
+  const fs::path first =
+      options_.dir / "det" / "thing" /
+      crop_file_name((in_ / "one.png").string(),
+                     FileStore(Manifest(db_)).find_file((in_ / "one.png").string())->id, 0, "png");
   ASSERT_TRUE(fs::exists(first));
   const Image crop = decode_file(first);
   ASSERT_EQ(crop.width, 120);
@@ -457,7 +462,7 @@ TEST_F(CropPassTest, CropsAreTheBoxPlusMarginCutFromTheImage) {
   // A label with a slash becomes one folder name, not two.
   EXPECT_TRUE(fs::exists(options_.dir / "det" / "b_ad_label"));
   Manifest m(db_);
-  EXPECT_EQ(m.count_crops(), 3);
+  EXPECT_EQ(InferenceStore(m).count_crops(), 3);
 }
 
 TEST_F(CropPassTest, RerunKeepsMatchingCropsAndRedoesChangedOnes) {
@@ -501,7 +506,7 @@ TEST_F(CropPassTest, ACrashBeforeTheRenameLeavesNoFileUnderAFinalName) {
   EXPECT_TRUE(crop_files().empty()) << "a crop appeared under its final name";
   {
     Manifest m(db_);
-    EXPECT_EQ(m.count_crops(), 0);
+    EXPECT_EQ(InferenceStore(m).count_crops(), 0);
     EXPECT_EQ(m.integrity_check(), "ok");
   }
   // The rerun writes every crop, whole.

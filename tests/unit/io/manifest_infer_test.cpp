@@ -10,6 +10,10 @@
 #include "records.h"
 #include "temp_dir.h"
 #include "vpipe/core/error.h"
+#include "vpipe/curate/action_store.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -51,28 +55,29 @@ class ManifestInferTest : public ::testing::Test {
 
   /// Files /c.jpg, /a.jpg, /b.jpg, /d.jpg (ids read back into a_, b_, c_, d_).
   void add_files(Manifest& manifest) {
-    manifest.upsert_files(
+    FileStore(manifest).upsert_files(
         std::vector<FileRecord>{file("/c.jpg"), file("/a.jpg"), file("/b.jpg"), file("/d.jpg")});
-    a_ = manifest.find_file("/a.jpg")->id;
-    b_ = manifest.find_file("/b.jpg")->id;
-    c_ = manifest.find_file("/c.jpg")->id;
-    d_ = manifest.find_file("/d.jpg")->id;
+    a_ = FileStore(manifest).find_file("/a.jpg")->id;
+    b_ = FileStore(manifest).find_file("/b.jpg")->id;
+    c_ = FileStore(manifest).find_file("/c.jpg")->id;
+    d_ = FileStore(manifest).find_file("/d.jpg")->id;
   }
 
   /// Every detection visited, as "path:model:rank:label", for order checks.
   static std::vector<std::string> visit_all(const Manifest& manifest,
-                                            const Manifest::DetectionQuery& query,
+                                            const InferenceStore::DetectionQuery& query,
                                             std::vector<std::string>* paths = nullptr) {
     std::vector<std::string> seen;
-    manifest.for_each_detection(query, [&](const Manifest::FileDetections& row) {
-      if (paths != nullptr) paths->push_back(row.file.path);
-      for (const DetectionRecord& d : row.detections) {
-        EXPECT_EQ(d.file_id, row.file.id);
-        seen.push_back(row.file.path + ":" + d.model + ":" + std::to_string(d.rank) + ":" +
-                       d.label);
-      }
-      return true;
-    });
+    InferenceStore(manifest).for_each_detection(
+        query, [&](const InferenceStore::FileDetections& row) {
+          if (paths != nullptr) paths->push_back(row.file.path);
+          for (const DetectionRecord& d : row.detections) {
+            EXPECT_EQ(d.file_id, row.file.id);
+            seen.push_back(row.file.path + ":" + d.model + ":" + std::to_string(d.rank) + ":" +
+                           d.label);
+          }
+          return true;
+        });
     return seen;
   }
 
@@ -101,12 +106,12 @@ TEST_F(ManifestInferTest, DetectionsRoundTripWithBoxesKeypointsAndNulls) {
   DetectionRecord face = box(0, "face", 0.875f, 10.5f, 20.25f, 110.5f, 220.75f);
   face.keypoints = {1.5f, 2.5f, -3.0f, 1e6f};
   DetectionRecord unlabeled = box(7, "", 0.5f, 0, 0, 1, 1);
-  manifest.record_inferences(std::vector<InferenceRecord>{
+  InferenceStore(manifest).record_inferences(std::vector<InferenceRecord>{
       inference(a_, "faces", {face, unlabeled}),
       inference(a_, "scenes", {top_class(3, "beach", 0.9f), top_class(1, "sea", 0.05f)})});
 
-  std::vector<Manifest::FileDetections> rows;
-  manifest.for_each_detection({}, [&](const Manifest::FileDetections& row) {
+  std::vector<InferenceStore::FileDetections> rows;
+  InferenceStore(manifest).for_each_detection({}, [&](const InferenceStore::FileDetections& row) {
     rows.push_back(row);
     return true;
   });
@@ -147,36 +152,37 @@ TEST_F(ManifestInferTest, DetectionsRoundTripWithBoxesKeypointsAndNulls) {
 TEST_F(ManifestInferTest, RecordReplacesTheInferenceItsDetectionsAndTheirCrops) {
   Manifest manifest(db_path_);
   add_files(manifest);
-  manifest.record_inferences(std::vector<InferenceRecord>{
+  InferenceStore(manifest).record_inferences(std::vector<InferenceRecord>{
       inference(a_, "m", {box(0, "cat", 0.9f, 0, 0, 10, 10), box(1, "dog", 0.8f, 5, 5, 20, 20)}),
       inference(a_, "other", {box(0, "x", 0.7f, 0, 0, 1, 1)}),
       inference(b_, "m", {box(0, "cat", 0.6f, 1, 1, 2, 2)})});
   std::vector<CropRecord> crops;
-  manifest.for_each_detection({}, [&](const Manifest::FileDetections& row) {
+  InferenceStore(manifest).for_each_detection({}, [&](const InferenceStore::FileDetections& row) {
     for (const DetectionRecord& d : row.detections) {
       crops.push_back(crop(d.id, row.file.path + "." + d.model + std::to_string(d.rank)));
     }
     return true;
   });
   ASSERT_EQ(crops.size(), 4U);
-  manifest.record_crops(crops);
-  EXPECT_EQ(manifest.count_crops(), 4);
-  const std::optional<CropRecord> back = manifest.find_crop(crops[0].detection_id);
+  InferenceStore(manifest).record_crops(crops);
+  EXPECT_EQ(InferenceStore(manifest).count_crops(), 4);
+  const std::optional<CropRecord> back = InferenceStore(manifest).find_crop(crops[0].detection_id);
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->path, crops[0].path);
   EXPECT_EQ(back->xxh64, 0x8000000000000001ULL);
   EXPECT_EQ(back->width, 30);
   EXPECT_EQ(back->size_bytes, 1234);
-  EXPECT_FALSE(manifest.find_crop(999'999).has_value());
+  EXPECT_FALSE(InferenceStore(manifest).find_crop(999'999).has_value());
 
   // Re-infer a with m: one detection now; a's "other" and b's m stay, with their crops.
   InferenceRecord again = inference(a_, "m", {box(2, "bird", 0.5f, 3, 3, 4, 4)});
-  manifest.record_inferences(std::span<const InferenceRecord>(&again, 1));
-  EXPECT_EQ(manifest.count_detections("m"), 2);  // a's bird, b's cat
-  EXPECT_EQ(manifest.count_detections("other"), 1);
-  EXPECT_EQ(manifest.count_detections(), 3);
-  EXPECT_EQ(manifest.count_crops(), 2);  // a's two m crops went with their detections
-  EXPECT_EQ(manifest.inference_counts("m").at("ok"), 2);
+  InferenceStore(manifest).record_inferences(std::span<const InferenceRecord>(&again, 1));
+  EXPECT_EQ(InferenceStore(manifest).count_detections("m"), 2);  // a's bird, b's cat
+  EXPECT_EQ(InferenceStore(manifest).count_detections("other"), 1);
+  EXPECT_EQ(InferenceStore(manifest).count_detections(), 3);
+  EXPECT_EQ(InferenceStore(manifest).count_crops(),
+            2);  // a's two m crops went with their detections
+  EXPECT_EQ(InferenceStore(manifest).inference_counts("m").at("ok"), 2);
   const std::vector<std::string> seen = visit_all(manifest, {});
   EXPECT_EQ(seen, (std::vector<std::string>{"/a.jpg:m:0:bird", "/a.jpg:other:0:x",
                                             "/b.jpg:m:0:cat"}));
@@ -185,10 +191,10 @@ TEST_F(ManifestInferTest, RecordReplacesTheInferenceItsDetectionsAndTheirCrops) 
   InferenceRecord failed = inference(b_, "m", {});
   failed.status = "failed";
   failed.error = "decode error in /b.jpg";
-  manifest.record_inferences(std::span<const InferenceRecord>(&failed, 1));
-  EXPECT_EQ(manifest.count_detections("m"), 1);
-  EXPECT_EQ(manifest.count_crops(), 1);
-  const std::map<std::string, int64_t> counts = manifest.inference_counts("m");
+  InferenceStore(manifest).record_inferences(std::span<const InferenceRecord>(&failed, 1));
+  EXPECT_EQ(InferenceStore(manifest).count_detections("m"), 1);
+  EXPECT_EQ(InferenceStore(manifest).count_crops(), 1);
+  const std::map<std::string, int64_t> counts = InferenceStore(manifest).inference_counts("m");
   EXPECT_EQ(counts.at("ok"), 1);
   EXPECT_EQ(counts.at("failed"), 1);
   RawDb raw(db_path_);
@@ -203,12 +209,13 @@ TEST_F(ManifestInferTest, UnknownFileOrDetectionIsRefusedAndNothingIsWritten) {
   add_files(manifest);
   const std::vector<InferenceRecord> batch{inference(a_, "m", {box(0, "cat", 0.9f, 0, 0, 1, 1)}),
                                            inference(987'654, "m", {})};
-  EXPECT_THROW(manifest.record_inferences(batch), ManifestError);
-  EXPECT_EQ(manifest.count_detections(), 0);  // the whole batch rolled back
-  EXPECT_TRUE(manifest.inference_counts().empty());
+  EXPECT_THROW(InferenceStore(manifest).record_inferences(batch), ManifestError);
+  EXPECT_EQ(InferenceStore(manifest).count_detections(), 0);  // the whole batch rolled back
+  EXPECT_TRUE(InferenceStore(manifest).inference_counts().empty());
   const CropRecord orphan = crop(42, "/crops/x.jpg");
-  EXPECT_THROW(manifest.record_crops(std::span<const CropRecord>(&orphan, 1)), ManifestError);
-  EXPECT_EQ(manifest.count_crops(), 0);
+  EXPECT_THROW(InferenceStore(manifest).record_crops(std::span<const CropRecord>(&orphan, 1)),
+               ManifestError);
+  EXPECT_EQ(InferenceStore(manifest).count_crops(), 0);
 }
 
 TEST_F(ManifestInferTest, CountsModelsAndLabels) {
@@ -216,28 +223,29 @@ TEST_F(ManifestInferTest, CountsModelsAndLabels) {
   add_files(manifest);
   InferenceRecord failed = inference(d_, "det", {});
   failed.status = "failed";
-  manifest.record_inferences(std::vector<InferenceRecord>{
-      inference(a_, "det", {box(0, "cat", 0.9f, 0, 0, 1, 1), box(0, "cat", 0.8f, 0, 0, 2, 2),
-                            box(1, "dog", 0.7f, 0, 0, 3, 3)}),
-      inference(b_, "det", {box(5, "", 0.6f, 0, 0, 1, 1)}),
-      inference(c_, "det", {}), failed,
+  InferenceStore(manifest).record_inferences(std::vector<InferenceRecord>{
+      inference(a_, "det",
+                {box(0, "cat", 0.9f, 0, 0, 1, 1), box(0, "cat", 0.8f, 0, 0, 2, 2),
+                 box(1, "dog", 0.7f, 0, 0, 3, 3)}),
+      inference(b_, "det", {box(5, "", 0.6f, 0, 0, 1, 1)}), inference(c_, "det", {}), failed,
       inference(a_, "cls", {top_class(2, "beach", 0.9f), top_class(0, "cat", 0.1f)}),
       inference(b_, "cls", {top_class(0, "cat", 0.7f), top_class(2, "beach", 0.2f)})});
-  EXPECT_EQ(manifest.inferred_models(), (std::vector<std::string>{"cls", "det"}));
-  EXPECT_EQ(manifest.count_detections("det"), 4);
-  EXPECT_EQ(manifest.count_detections("cls"), 4);
-  EXPECT_EQ(manifest.count_detections(), 8);
-  EXPECT_EQ(manifest.count_detections("nope"), 0);
-  const std::map<std::string, int64_t> det_counts = manifest.inference_counts("det");
+  EXPECT_EQ(InferenceStore(manifest).inferred_models(), (std::vector<std::string>{"cls", "det"}));
+  EXPECT_EQ(InferenceStore(manifest).count_detections("det"), 4);
+  EXPECT_EQ(InferenceStore(manifest).count_detections("cls"), 4);
+  EXPECT_EQ(InferenceStore(manifest).count_detections(), 8);
+  EXPECT_EQ(InferenceStore(manifest).count_detections("nope"), 0);
+  const std::map<std::string, int64_t> det_counts =
+      InferenceStore(manifest).inference_counts("det");
   EXPECT_EQ(det_counts.at("ok"), 3);
   EXPECT_EQ(det_counts.at("failed"), 1);
-  EXPECT_EQ(manifest.inference_counts().at("ok"), 5);
-  EXPECT_EQ(manifest.label_counts("det"),
+  EXPECT_EQ(InferenceStore(manifest).inference_counts().at("ok"), 5);
+  EXPECT_EQ(InferenceStore(manifest).label_counts("det"),
             (std::map<std::string, int64_t>{{"cat", 2}, {"dog", 1}, {"5", 1}}));
   // Classifications: top-1 only.
-  EXPECT_EQ(manifest.label_counts("cls"),
+  EXPECT_EQ(InferenceStore(manifest).label_counts("cls"),
             (std::map<std::string, int64_t>{{"beach", 1}, {"cat", 1}}));
-  EXPECT_EQ(manifest.label_counts().at("cat"), 3);
+  EXPECT_EQ(InferenceStore(manifest).label_counts().at("cat"), 3);
 }
 
 TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
@@ -245,7 +253,7 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
   add_files(manifest);
   InferenceRecord failed = inference(d_, "det", {});
   failed.status = "failed";
-  manifest.record_inferences(std::vector<InferenceRecord>{
+  InferenceStore(manifest).record_inferences(std::vector<InferenceRecord>{
       inference(c_, "det", {box(0, "cat", 0.9f, 0, 0, 1, 1), box(1, "dog", 0.5f, 0, 0, 1, 1)}),
       inference(a_, "det", {box(1, "dog", 0.8f, 0, 0, 1, 1)}),
       inference(b_, "det", {}),  // no detection: still visited
@@ -258,14 +266,14 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
   EXPECT_EQ(seen, (std::vector<std::string>{"/a.jpg:cls:0:beach", "/a.jpg:det:0:dog",
                                             "/c.jpg:det:0:cat", "/c.jpg:det:1:dog"}));
 
-  Manifest::DetectionQuery by_model;
+  InferenceStore::DetectionQuery by_model;
   by_model.model = "cls";
   paths.clear();
   seen = visit_all(manifest, by_model, &paths);
   EXPECT_EQ(paths, (std::vector<std::string>{"/a.jpg"}));
   EXPECT_EQ(seen, (std::vector<std::string>{"/a.jpg:cls:0:beach"}));
 
-  Manifest::DetectionQuery by_task;
+  InferenceStore::DetectionQuery by_task;
   by_task.task = "detect";
   paths.clear();
   seen = visit_all(manifest, by_task, &paths);
@@ -273,7 +281,7 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
   EXPECT_EQ(seen, (std::vector<std::string>{"/a.jpg:det:0:dog", "/c.jpg:det:0:cat",
                                             "/c.jpg:det:1:dog"}));
 
-  Manifest::DetectionQuery page;
+  InferenceStore::DetectionQuery page;
   page.model = "det";
   page.offset = 1;
   page.limit = 1;
@@ -284,7 +292,8 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
 
   // Stopping early.
   int visits = 0;
-  manifest.for_each_detection({}, [&](const Manifest::FileDetections&) { return ++visits < 2; });
+  InferenceStore(manifest).for_each_detection(
+      {}, [&](const InferenceStore::FileDetections&) { return ++visits < 2; });
   EXPECT_EQ(visits, 2);
 
   // Keepers only: a kept, b a duplicate, c rejected, d has no inference; a file with no decision
@@ -298,12 +307,12 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
   DecisionRecord reject;
   reject.file_id = c_;
   reject.decision = "reject";
-  manifest.replace_dedup_results({}, std::vector<DecisionRecord>{keep, dup, reject});
-  manifest.upsert_files(std::vector<FileRecord>{file("/e.jpg")});
-  const int64_t e = manifest.find_file("/e.jpg")->id;
+  DedupStore(manifest).replace_dedup_results({}, std::vector<DecisionRecord>{keep, dup, reject});
+  FileStore(manifest).upsert_files(std::vector<FileRecord>{file("/e.jpg")});
+  const int64_t e = FileStore(manifest).find_file("/e.jpg")->id;
   InferenceRecord late = inference(e, "det", {box(0, "cat", 0.4f, 0, 0, 1, 1)});
-  manifest.record_inferences(std::span<const InferenceRecord>(&late, 1));
-  Manifest::DetectionQuery keepers;
+  InferenceStore(manifest).record_inferences(std::span<const InferenceRecord>(&late, 1));
+  InferenceStore::DetectionQuery keepers;
   keepers.keepers_only = true;
   paths.clear();
   visit_all(manifest, keepers, &paths);
@@ -315,26 +324,27 @@ TEST_F(ManifestInferTest, ForEachDetectionOrderFiltersAndPaging) {
 
 TEST_F(ManifestInferTest, InferredFilesReturnTheMtimeRecordedWithTheInference) {
   Manifest manifest(db_path_);
-  manifest.upsert_files(std::vector<FileRecord>{file("/a.jpg", 111), file("/b.jpg", 222)});
-  const int64_t a = manifest.find_file("/a.jpg")->id;
-  const int64_t b = manifest.find_file("/b.jpg")->id;
+  FileStore(manifest).upsert_files(
+      std::vector<FileRecord>{file("/a.jpg", 111), file("/b.jpg", 222)});
+  const int64_t a = FileStore(manifest).find_file("/a.jpg")->id;
+  const int64_t b = FileStore(manifest).find_file("/b.jpg")->id;
   InferenceRecord failed = inference(b, "m", {});
   failed.status = "failed";
-  manifest.record_inferences(std::vector<InferenceRecord>{inference(a, "m", {}), failed,
-                                                          inference(b, "other", {})});
-  std::unordered_map<int64_t, int64_t> inferred = manifest.inferred_files("m");
+  InferenceStore(manifest).record_inferences(
+      std::vector<InferenceRecord>{inference(a, "m", {}), failed, inference(b, "other", {})});
+  std::unordered_map<int64_t, int64_t> inferred = InferenceStore(manifest).inferred_files("m");
   ASSERT_EQ(inferred.size(), 1U);  // failed inferences are redone
   EXPECT_EQ(inferred.at(a), 111);
-  EXPECT_EQ(manifest.inferred_files("other").at(b), 222);
-  EXPECT_TRUE(manifest.inferred_files("none").empty());
+  EXPECT_EQ(InferenceStore(manifest).inferred_files("other").at(b), 222);
+  EXPECT_TRUE(InferenceStore(manifest).inferred_files("none").empty());
 
   // The file changes: the recorded mtime stays the old one until it is inferred again.
-  manifest.upsert_files(std::vector<FileRecord>{file("/a.jpg", 333)});
-  EXPECT_EQ(manifest.find_file("/a.jpg")->id, a);  // a rescan keeps the row
-  EXPECT_EQ(manifest.inferred_files("m").at(a), 111);
+  FileStore(manifest).upsert_files(std::vector<FileRecord>{file("/a.jpg", 333)});
+  EXPECT_EQ(FileStore(manifest).find_file("/a.jpg")->id, a);  // a rescan keeps the row
+  EXPECT_EQ(InferenceStore(manifest).inferred_files("m").at(a), 111);
   InferenceRecord again = inference(a, "m", {});
-  manifest.record_inferences(std::span<const InferenceRecord>(&again, 1));
-  EXPECT_EQ(manifest.inferred_files("m").at(a), 333);
+  InferenceStore(manifest).record_inferences(std::span<const InferenceRecord>(&again, 1));
+  EXPECT_EQ(InferenceStore(manifest).inferred_files("m").at(a), 333);
 }
 
 TEST_F(ManifestInferTest, Version2DatabaseIsMigratedKeepingItsRows) {
@@ -392,31 +402,32 @@ PRAGMA user_version = 2;
 )sql");
   }
   Manifest manifest(db_path_);
-  const std::vector<FileRecord> files = manifest.all_files();
+  const std::vector<FileRecord> files = FileStore(manifest).all_files();
   ASSERT_EQ(files.size(), 2U);
   EXPECT_EQ(files[0].id, 7);
   EXPECT_EQ(files[0].path, "/x.jpg");
   EXPECT_EQ(files[1].id, 9);
-  EXPECT_EQ(manifest.decision_counts(),
+  EXPECT_EQ(DedupStore(manifest).decision_counts(),
             (std::map<std::string, int64_t>{{"keep", 1}, {"reject", 1}}));
-  EXPECT_EQ(manifest.reason_counts().at("corrupt"), 1);
-  EXPECT_EQ(manifest.actions().size(), 1U);
+  EXPECT_EQ(DedupStore(manifest).reason_counts().at("corrupt"), 1);
+  EXPECT_EQ(ActionStore(manifest).actions().size(), 1U);
   EXPECT_EQ(manifest.runs().size(), 1U);
   // The new tables exist, start empty and work against the old rows.
-  EXPECT_TRUE(manifest.inferred_models().empty());
-  EXPECT_EQ(manifest.count_detections(), 0);
+  EXPECT_TRUE(InferenceStore(manifest).inferred_models().empty());
+  EXPECT_EQ(InferenceStore(manifest).count_detections(), 0);
   InferenceRecord r = inference(7, "m", {box(0, "cat", 0.9f, 1, 2, 3, 4)});
-  manifest.record_inferences(std::span<const InferenceRecord>(&r, 1));
-  EXPECT_EQ(manifest.inferred_files("m").at(7), 555);
-  Manifest::DetectionQuery keepers;
+  InferenceStore(manifest).record_inferences(std::span<const InferenceRecord>(&r, 1));
+  EXPECT_EQ(InferenceStore(manifest).inferred_files("m").at(7), 555);
+  InferenceStore::DetectionQuery keepers;
   keepers.keepers_only = true;
   int visited = 0;
-  manifest.for_each_detection(keepers, [&](const Manifest::FileDetections& row) {
-    EXPECT_EQ(row.file.path, "/x.jpg");
-    EXPECT_EQ(row.detections.size(), 1U);
-    ++visited;
-    return true;
-  });
+  InferenceStore(manifest).for_each_detection(keepers,
+                                              [&](const InferenceStore::FileDetections& row) {
+                                                EXPECT_EQ(row.file.path, "/x.jpg");
+                                                EXPECT_EQ(row.detections.size(), 1U);
+                                                ++visited;
+                                                return true;
+                                              });
   EXPECT_EQ(visited, 1);
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), "10");

@@ -11,6 +11,11 @@
 #include "raw_db.h"
 #include "scoped_cwd.h"
 #include "temp_dir.h"
+#include "vpipe/crawl/url_store.h"
+#include "vpipe/curate/action_store.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe {
@@ -89,24 +94,25 @@ INSERT INTO actions (id, kind, source, target, state, updated_at)
   {
     ScopedCwd cwd(data);  // where the files are: the base of the relative paths
     Manifest manifest(db_);
-    EXPECT_EQ(manifest.count_files(), 4);
-    const std::optional<FileRecord> a = manifest.find_file(abs_a);
+    EXPECT_EQ(FileStore(manifest).count_files(), 4);
+    const std::optional<FileRecord> a = FileStore(manifest).find_file(abs_a);
     ASSERT_TRUE(a.has_value());
     EXPECT_EQ(a->id, 2) << "the most recently scanned row survives";
-    EXPECT_EQ(manifest.find_file((data / "photos" / "b.jpg").string())->id, 3);
-    EXPECT_EQ(manifest.find_file((data / "photos" / "\xff.jpg").string())->id, 5);
-    EXPECT_EQ(manifest.find_file((data / "gone.jpg").string())->id, 4)
+    EXPECT_EQ(FileStore(manifest).find_file((data / "photos" / "b.jpg").string())->id, 3);
+    EXPECT_EQ(FileStore(manifest).find_file((data / "photos" / "\xff.jpg").string())->id, 5);
+    EXPECT_EQ(FileStore(manifest).find_file((data / "gone.jpg").string())->id, 4)
         << "found nowhere: resolved against the first base, as before";
-    EXPECT_TRUE(manifest.decision_counts().empty())
+    EXPECT_TRUE(DedupStore(manifest).decision_counts().empty())
         << "dedup results that counted one file twice are cleared";
-    EXPECT_EQ(manifest.count_groups(), 0);
-    EXPECT_EQ(manifest.count_near_pairs(), 0);
-    const std::vector<ActionRecord> actions = manifest.actions();
+    EXPECT_EQ(DedupStore(manifest).count_groups(), 0);
+    EXPECT_EQ(DedupStore(manifest).count_near_pairs(), 0);
+    const std::vector<ActionRecord> actions = ActionStore(manifest).actions();
     ASSERT_EQ(actions.size(), 1U);
     EXPECT_EQ(actions[0].source, abs_a);
     EXPECT_EQ(actions[0].target, (data / "copies" / "photos" / "a.jpg").string());
-    EXPECT_EQ(manifest.find_url("http://x/b.jpg")->path, (data / "photos" / "b.jpg").string());
-    EXPECT_EQ(manifest.find_crop(10)->path, (data / "crops" / "face.jpg").string());
+    EXPECT_EQ(UrlStore(manifest).find_url("http://x/b.jpg")->path,
+              (data / "photos" / "b.jpg").string());
+    EXPECT_EQ(InferenceStore(manifest).find_crop(10)->path, (data / "crops" / "face.jpg").string());
     EXPECT_EQ(manifest.integrity_check(), "ok");
   }
   RawDb raw(db_);
@@ -135,10 +141,10 @@ TEST_F(ManifestPathsTest, FilesFoundOnlyBesideTheManifestResolveThere) {
   ScopedCwd cwd(root_ / "elsewhere");
   Manifest manifest(db_);
   const fs::path base = db_.parent_path();
-  EXPECT_TRUE(manifest.find_file((base / "photos" / "c.jpg").string()).has_value());
-  EXPECT_TRUE(manifest.find_file((base / "photos" / "moved.jpg").string()).has_value())
+  EXPECT_TRUE(FileStore(manifest).find_file((base / "photos" / "c.jpg").string()).has_value());
+  EXPECT_TRUE(FileStore(manifest).find_file((base / "photos" / "moved.jpg").string()).has_value())
       << "a file found nowhere goes with the base most files were found under";
-  const std::vector<ActionRecord> actions = manifest.actions();
+  const std::vector<ActionRecord> actions = ActionStore(manifest).actions();
   ASSERT_EQ(actions.size(), 1U);
   EXPECT_EQ(actions[0].source, (base / "photos" / "moved.jpg").string());
   EXPECT_EQ(actions[0].target, (base / "dups" / "photos" / "moved.jpg").string());
@@ -159,12 +165,13 @@ INSERT INTO near_pairs VALUES (2, 3, 4, 5, NULL);
 )sql");
   ScopedCwd cwd(root_ / "data");
   Manifest manifest(db_);
-  EXPECT_EQ(manifest.count_files(), 2);
-  EXPECT_EQ(manifest.find_file(abs_a)->id, 2);
-  EXPECT_EQ(manifest.decision_counts(), (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}}));
-  ASSERT_EQ(manifest.groups().size(), 1U);
-  EXPECT_EQ(manifest.groups()[0].keeper_id, 2);
-  EXPECT_EQ(manifest.count_near_pairs(), 1);
+  EXPECT_EQ(FileStore(manifest).count_files(), 2);
+  EXPECT_EQ(FileStore(manifest).find_file(abs_a)->id, 2);
+  EXPECT_EQ(DedupStore(manifest).decision_counts(),
+            (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}}));
+  ASSERT_EQ(DedupStore(manifest).groups().size(), 1U);
+  EXPECT_EQ(DedupStore(manifest).groups()[0].keeper_id, 2);
+  EXPECT_EQ(DedupStore(manifest).count_near_pairs(), 1);
 }
 
 TEST_F(ManifestPathsTest, AbsolutePathsGetTheirFolderResolvedAndAMigratedManifestStaysPut) {
@@ -174,18 +181,18 @@ TEST_F(ManifestPathsTest, AbsolutePathsGetTheirFolderResolvedAndAMigratedManifes
                file_row(2, "/nowhere/x/../y.jpg", "t"));
   {
     Manifest manifest(db_);
-    EXPECT_TRUE(manifest.find_file((root_ / "data" / "a.jpg").string()).has_value());
-    EXPECT_TRUE(manifest.find_file("/nowhere/y.jpg").has_value());
+    EXPECT_TRUE(FileStore(manifest).find_file((root_ / "data" / "a.jpg").string()).has_value());
+    EXPECT_TRUE(FileStore(manifest).find_file("/nowhere/y.jpg").has_value());
   }
   // Schema 5 is not migrated again: a row written now keeps exactly the path it was given.
   {
     Manifest manifest(db_);
     FileRecord r;
     r.path = (root_ / "link" / "a.jpg").string();
-    manifest.upsert_files(std::vector<FileRecord>{r});
+    FileStore(manifest).upsert_files(std::vector<FileRecord>{r});
   }
   Manifest again(db_);
-  EXPECT_EQ(again.count_files(), 3);
+  EXPECT_EQ(FileStore(again).count_files(), 3);
 }
 
 }  // namespace

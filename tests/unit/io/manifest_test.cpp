@@ -15,6 +15,9 @@
 #include "temp_dir.h"
 #include "vpipe/core/error.h"
 #include "vpipe/core/version.h"
+#include "vpipe/curate/action_store.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/io/file_store.h"
 
 namespace vpipe {
 namespace {
@@ -91,10 +94,10 @@ TEST_F(ManifestTest, ReopenKeepsRows) {
   {
     Manifest manifest(db_path_);
     const std::vector<FileRecord> rows = {full_record("/a.jpg")};
-    manifest.upsert_files(rows);
+    FileStore(manifest).upsert_files(rows);
   }
   Manifest again(db_path_);
-  EXPECT_EQ(again.count_files(), 1);
+  EXPECT_EQ(FileStore(again).count_files(), 1);
 }
 
 TEST_F(ManifestTest, UpsertAndFindRoundTripEveryField) {
@@ -107,17 +110,17 @@ TEST_F(ManifestTest, UpsertAndFindRoundTripEveryField) {
   bare.status = ItemStatus::kUnreadable;
   bare.error = "permission denied";
   const std::vector<FileRecord> rows = {full, bare};
-  manifest.upsert_files(rows);
+  FileStore(manifest).upsert_files(rows);
 
-  const std::optional<FileRecord> found_full = manifest.find_file(full.path);
+  const std::optional<FileRecord> found_full = FileStore(manifest).find_file(full.path);
   ASSERT_TRUE(found_full.has_value());
   expect_same(*found_full, full);
-  const std::optional<FileRecord> found_bare = manifest.find_file(bare.path);
+  const std::optional<FileRecord> found_bare = FileStore(manifest).find_file(bare.path);
   ASSERT_TRUE(found_bare.has_value());
   expect_same(*found_bare, bare);
-  EXPECT_FALSE(manifest.find_file("/data/none.jpg").has_value());
+  EXPECT_FALSE(FileStore(manifest).find_file("/data/none.jpg").has_value());
   // Not found by a prefix or a UTF-8 "repair" of the name.
-  EXPECT_FALSE(manifest.find_file("/data/\xff").has_value());
+  EXPECT_FALSE(FileStore(manifest).find_file("/data/\xff").has_value());
 }
 
 TEST_F(ManifestTest, StoredColumnsAreWhatTheDocsSay) {
@@ -127,7 +130,7 @@ TEST_F(ManifestTest, StoredColumnsAreWhatTheDocsSay) {
     bare.path = "/b.jpg";
     bare.status = ItemStatus::kCorrupt;
     const std::vector<FileRecord> rows = {full_record("/a.jpg"), bare};
-    manifest.upsert_files(rows);
+    FileStore(manifest).upsert_files(rows);
   }
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("SELECT content_hash FROM files WHERE path = '/a.jpg'"),
@@ -149,10 +152,11 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
     FileRecord clear = full_record("/clear.png");
     clear.quality = QualitySignals{};
     clear.quality.opaque_fraction = 0;
-    manifest.upsert_files(std::vector<FileRecord>{logo, clear, full_record("/photo.jpg")});
-    EXPECT_EQ(manifest.find_file("/logo.png")->quality.opaque_fraction, 0.375);
-    EXPECT_EQ(manifest.find_file("/clear.png")->quality.opaque_fraction, 0.0);
-    EXPECT_EQ(manifest.find_file("/photo.jpg")->quality.opaque_fraction, 1.0);
+    FileStore(manifest).upsert_files(
+        std::vector<FileRecord>{logo, clear, full_record("/photo.jpg")});
+    EXPECT_EQ(FileStore(manifest).find_file("/logo.png")->quality.opaque_fraction, 0.375);
+    EXPECT_EQ(FileStore(manifest).find_file("/clear.png")->quality.opaque_fraction, 0.0);
+    EXPECT_EQ(FileStore(manifest).find_file("/photo.jpg")->quality.opaque_fraction, 1.0);
   }
   {
     // Back to a version-4 database (no column), as written before transparency was measured.
@@ -167,7 +171,7 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
         "PRAGMA user_version = 4;");
   }
   Manifest migrated(db_path_);
-  const FileRecord old_row = *migrated.find_file("/logo.png");
+  const FileRecord old_row = *FileStore(migrated).find_file("/logo.png");
   EXPECT_TRUE(old_row.has_signals);
   EXPECT_EQ(old_row.quality.opaque_fraction, 1.0);  // NULL: measured as opaque
   EXPECT_EQ(old_row.quality.sharpness, 123.25);
@@ -181,15 +185,15 @@ TEST_F(ManifestTest, OpaqueFractionRoundTripsAndOldRowsReadAsOpaque) {
 TEST_F(ManifestTest, ReUpsertReplacesTheRow) {
   Manifest manifest(db_path_);
   FileRecord r = full_record("/x.png");
-  manifest.upsert_files(std::span(&r, 1));
+  FileStore(manifest).upsert_files(std::span(&r, 1));
   r.size_bytes = 42;
   r.status = ItemStatus::kOk;
   r.error.clear();
   r.has_signals = false;
   r.has_content_hash = false;
-  manifest.upsert_files(std::span(&r, 1));
-  EXPECT_EQ(manifest.count_files(), 1);
-  const std::optional<FileRecord> found = manifest.find_file("/x.png");
+  FileStore(manifest).upsert_files(std::span(&r, 1));
+  EXPECT_EQ(FileStore(manifest).count_files(), 1);
+  const std::optional<FileRecord> found = FileStore(manifest).find_file("/x.png");
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->size_bytes, 42);
   EXPECT_EQ(found->status, ItemStatus::kOk);
@@ -202,17 +206,17 @@ TEST_F(ManifestTest, RowsWithoutTheLatestSignalsAreRescanned) {
   Manifest manifest(db_path_);
   const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg"),
                                         full_record("/c.jpg")};
-  manifest.upsert_files(rows);
-  EXPECT_TRUE(manifest.file_stamps().at("/a.jpg").current_signals);
+  FileStore(manifest).upsert_files(rows);
+  EXPECT_TRUE(FileStore(manifest).file_stamps().at("/a.jpg").current_signals);
   // A row written by a version-4 scan has NULL in the columns of schema 6, one by a version-6
   // scan in the column of schema 7.
   RawDb(db_path_).exec("UPDATE files SET edge_width = NULL WHERE path = '/b.jpg'");
   RawDb(db_path_).exec("UPDATE files SET highlight_plateau = NULL WHERE path = '/c.jpg'");
-  const auto stamps = manifest.file_stamps();
+  const auto stamps = FileStore(manifest).file_stamps();
   EXPECT_TRUE(stamps.at("/a.jpg").current_signals);
   EXPECT_FALSE(stamps.at("/b.jpg").current_signals);
   EXPECT_FALSE(stamps.at("/c.jpg").current_signals);
-  const std::optional<FileRecord> a = manifest.find_file("/a.jpg");
+  const std::optional<FileRecord> a = FileStore(manifest).find_file("/a.jpg");
   ASSERT_TRUE(a.has_value());
   EXPECT_DOUBLE_EQ(a->quality.edge_width, 2.75);
   EXPECT_DOUBLE_EQ(a->quality.clipped_fraction, 0.125);
@@ -230,13 +234,13 @@ TEST_F(ManifestTest, FileStampsAndStatusCounts) {
     r.status = i < 3 ? ItemStatus::kOk : (i < 5 ? ItemStatus::kCorrupt : ItemStatus::kNotImage);
     rows.push_back(r);
   }
-  manifest.upsert_files(rows);
-  const auto stamps = manifest.file_stamps();
+  FileStore(manifest).upsert_files(rows);
+  const auto stamps = FileStore(manifest).file_stamps();
   ASSERT_EQ(stamps.size(), 6u);
   EXPECT_EQ(stamps.at("/f4").size_bytes, 104);
   EXPECT_EQ(stamps.at("/f4").mtime_ns, 4000);
   const std::map<std::string, int64_t> expected = {{"ok", 3}, {"corrupt", 2}, {"not_image", 1}};
-  EXPECT_EQ(manifest.status_counts(), expected);
+  EXPECT_EQ(FileStore(manifest).status_counts(), expected);
 }
 
 TEST_F(ManifestTest, AllFilesOrderedByPathBytes) {
@@ -245,8 +249,8 @@ TEST_F(ManifestTest, AllFilesOrderedByPathBytes) {
   rows[0].path = "/b";
   rows[1].path = "/\xff";
   rows[2].path = "/B";
-  manifest.upsert_files(rows);
-  const std::vector<FileRecord> all = manifest.all_files();
+  FileStore(manifest).upsert_files(rows);
+  const std::vector<FileRecord> all = FileStore(manifest).all_files();
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].path, "/B");
   EXPECT_EQ(all[1].path, "/b");
@@ -260,7 +264,7 @@ TEST_F(ManifestTest, RunsAreRecordedAndLinkedToFiles) {
     run_id = manifest.begin_run("scan", R"({"threads":4})", "cpu");
     EXPECT_GT(run_id, 0);
     FileRecord r = full_record("/a.jpg");
-    manifest.upsert_files(std::span(&r, 1));
+    FileStore(manifest).upsert_files(std::span(&r, 1));
     manifest.end_run(run_id, "completed", {{"ok", 1}, {"a \"quoted\" name", 2}});
     EXPECT_THROW(manifest.end_run(run_id + 100, "completed", {}), ManifestError);
   }
@@ -284,7 +288,7 @@ TEST_F(ManifestTest, RunsAreRecordedAndLinkedToFiles) {
 TEST_F(ManifestTest, IntegrityCheckIsOk) {
   Manifest manifest(db_path_);
   const std::vector<FileRecord> rows = {full_record("/a"), full_record("/b")};
-  manifest.upsert_files(rows);
+  FileStore(manifest).upsert_files(rows);
   EXPECT_EQ(manifest.integrity_check(), "ok");
 }
 
@@ -336,25 +340,25 @@ TEST_F(ManifestTest, MissingDirectoryIsManifestError) {
 TEST_F(ManifestTest, SecondConnectionReadsWhileManifestIsOpen) {
   Manifest manifest(db_path_);
   const std::vector<FileRecord> rows = {full_record("/a"), full_record("/b")};
-  manifest.upsert_files(rows);
+  FileStore(manifest).upsert_files(rows);
   RawDb reader(db_path_, SQLITE_OPEN_READONLY);
   EXPECT_EQ(reader.text("SELECT count(*) FROM files"), "2");
   // The writer keeps writing while the reader holds an open read transaction (WAL).
   reader.exec("BEGIN");
   EXPECT_EQ(reader.text("SELECT count(*) FROM files"), "2");
   const std::vector<FileRecord> more = {full_record("/c")};
-  manifest.upsert_files(more);
+  FileStore(manifest).upsert_files(more);
   EXPECT_EQ(reader.text("SELECT count(*) FROM files"), "2");  // its snapshot
   reader.exec("COMMIT");
   EXPECT_EQ(reader.text("SELECT count(*) FROM files"), "3");
   manifest.checkpoint();  // with the reader idle it may truncate the WAL
-  EXPECT_EQ(manifest.count_files(), 3);
+  EXPECT_EQ(FileStore(manifest).count_files(), 3);
 }
 
 TEST_F(ManifestTest, CheckpointTruncatesTheWal) {
   Manifest manifest(db_path_);
   const std::vector<FileRecord> rows = {full_record("/a"), full_record("/b")};
-  manifest.upsert_files(rows);
+  FileStore(manifest).upsert_files(rows);
   const fs::path wal = db_path_.string() + "-wal";
   ASSERT_TRUE(fs::exists(wal));
   EXPECT_GT(fs::file_size(wal), 0u);
@@ -372,11 +376,12 @@ TEST_F(ManifestTest, HundredThousandRowsInOneBatch) {
     r.content_hash.low = static_cast<uint64_t>(i);
     rows.push_back(std::move(r));
   }
-  manifest.upsert_files(rows);
-  EXPECT_EQ(manifest.count_files(), 100'000);
-  manifest.upsert_files(rows);  // a full rescan replaces, never duplicates
-  EXPECT_EQ(manifest.count_files(), 100'000);
-  EXPECT_EQ(manifest.find_file("/dataset/dir99/img_99999.jpg")->content_hash.low, 99'999u);
+  FileStore(manifest).upsert_files(rows);
+  EXPECT_EQ(FileStore(manifest).count_files(), 100'000);
+  FileStore(manifest).upsert_files(rows);  // a full rescan replaces, never duplicates
+  EXPECT_EQ(FileStore(manifest).count_files(), 100'000);
+  EXPECT_EQ(FileStore(manifest).find_file("/dataset/dir99/img_99999.jpg")->content_hash.low,
+            99'999u);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -410,7 +415,7 @@ PRAGMA user_version = 1;
 )sql");
   }
   Manifest manifest(db_path_);
-  const std::vector<FileRecord> files = manifest.all_files();
+  const std::vector<FileRecord> files = FileStore(manifest).all_files();
   ASSERT_EQ(files.size(), 2U);
   EXPECT_EQ(files[0].path, "/a\xff.jpg");
   EXPECT_EQ(files[0].status, ItemStatus::kCorrupt);
@@ -437,27 +442,27 @@ TEST_F(ManifestTest, ReadOnlyOpeningReadsAndRefusesEveryWriteNamingWhy) {
   {
     Manifest manifest(db_path_);
     const std::vector<FileRecord> rows = {full_record("/a.jpg"), full_record("/b.jpg")};
-    manifest.upsert_files(rows);
+    FileStore(manifest).upsert_files(rows);
   }
   const std::string before = file_bytes(db_path_);
   {
     const Manifest reader(db_path_, Manifest::Access::read_only);
     EXPECT_TRUE(reader.read_only());
-    EXPECT_EQ(reader.count_files(), 2);
-    ASSERT_TRUE(reader.find_file("/b.jpg").has_value());
-    expect_same(*reader.find_file("/b.jpg"), full_record("/b.jpg"));
+    EXPECT_EQ(FileStore(reader).count_files(), 2);
+    ASSERT_TRUE(FileStore(reader).find_file("/b.jpg").has_value());
+    expect_same(*FileStore(reader).find_file("/b.jpg"), full_record("/b.jpg"));
   }
   Manifest reader(db_path_, Manifest::Access::read_only);
   const std::vector<FileRecord> more = {full_record("/c.jpg")};
   try {
-    reader.upsert_files(more);
+    FileStore(reader).upsert_files(more);
     FAIL() << "a read-only manifest took a write";
   } catch (const ManifestError& e) {
     EXPECT_NE(std::string(e.what()).find("opened read-only"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find(db_path_.string()), std::string::npos) << e.what();
   }
   EXPECT_THROW(reader.begin_run("scan", "{}", "cpu"), ManifestError);
-  EXPECT_EQ(reader.count_files(), 2);
+  EXPECT_EQ(FileStore(reader).count_files(), 2);
   EXPECT_EQ(file_bytes(db_path_), before);
 }
 
@@ -486,7 +491,7 @@ PRAGMA user_version = 1;
   }
   const Manifest manifest(db_path_, Manifest::Access::read_only);
   EXPECT_FALSE(manifest.read_only());  // upgraded on a read-write connection
-  EXPECT_EQ(manifest.count_files(), 1);
+  EXPECT_EQ(FileStore(manifest).count_files(), 1);
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(Manifest::kSchemaVersion));
 }
@@ -512,17 +517,17 @@ TEST_F(ManifestTest, OrientationAndCropHashesRoundTripAndMarkTheStamp) {
   FileRecord broken;
   broken.path = "/broken.jpg";
   broken.status = ItemStatus::kCorrupt;
-  manifest.upsert_files(std::vector<FileRecord>{with, older, without, broken});
-  const FileRecord back = *manifest.find_file("/with.jpg");
+  FileStore(manifest).upsert_files(std::vector<FileRecord>{with, older, without, broken});
+  const FileRecord back = *FileStore(manifest).find_file("/with.jpg");
   EXPECT_TRUE(back.has_orientation_hashes);
   EXPECT_EQ(back.orientation_phash, with.orientation_phash);
   EXPECT_EQ(back.orientation_dhash, with.orientation_dhash);
   EXPECT_TRUE(back.has_crop_hashes);
   EXPECT_EQ(back.crop_phash, with.crop_phash);
   EXPECT_EQ(back.crop_dhash, with.crop_dhash);
-  EXPECT_FALSE(manifest.find_file("/without.jpg")->has_orientation_hashes);
-  EXPECT_FALSE(manifest.find_file("/older.jpg")->has_crop_hashes);
-  const auto stamps = manifest.file_stamps();
+  EXPECT_FALSE(FileStore(manifest).find_file("/without.jpg")->has_orientation_hashes);
+  EXPECT_FALSE(FileStore(manifest).find_file("/older.jpg")->has_crop_hashes);
+  const auto stamps = FileStore(manifest).file_stamps();
   EXPECT_TRUE(stamps.at("/with.jpg").has_orientation_hashes);
   EXPECT_FALSE(stamps.at("/older.jpg").has_orientation_hashes);  // rescanned for its crops
   EXPECT_FALSE(stamps.at("/without.jpg").has_orientation_hashes);
@@ -536,7 +541,7 @@ TEST_F(ManifestTest, FiveWindowCropHashesOfSchema7AreDroppedAndRescanned) {
     with.has_orientation_hashes = true;
     with.has_crop_hashes = true;
     with.crop_phash.fill(0x1234);
-    manifest.upsert_files(std::vector<FileRecord>{with});
+    FileStore(manifest).upsert_files(std::vector<FileRecord>{with});
   }
   {
     // Back to schema 7, whose crop blob held five windows: 80 bytes.
@@ -545,10 +550,11 @@ TEST_F(ManifestTest, FiveWindowCropHashesOfSchema7AreDroppedAndRescanned) {
     raw.exec("UPDATE files SET crop_hashes = zeroblob(80); PRAGMA user_version = 7;");
   }
   Manifest migrated(db_path_);
-  const FileRecord back = *migrated.find_file("/with.jpg");
+  const FileRecord back = *FileStore(migrated).find_file("/with.jpg");
   EXPECT_TRUE(back.has_orientation_hashes);
   EXPECT_FALSE(back.has_crop_hashes);
-  EXPECT_FALSE(migrated.file_stamps().at("/with.jpg").has_orientation_hashes);  // rescanned
+  EXPECT_FALSE(
+      FileStore(migrated).file_stamps().at("/with.jpg").has_orientation_hashes);  // rescanned
   RawDb raw(db_path_);
   EXPECT_EQ(raw.text("PRAGMA user_version"), "10");
   EXPECT_EQ(raw.text("SELECT typeof(crop_hashes) FROM files"), "null");
@@ -559,8 +565,8 @@ TEST_F(ManifestTest, EdgeWidthsOfSchema9AreDroppedAndRescanned) {
     Manifest manifest(db_path_);
     FileRecord rec = full_record("/photo.jpg");
     rec.quality.edge_width = 2.5;
-    manifest.upsert_files(std::vector<FileRecord>{rec});
-    EXPECT_TRUE(manifest.file_stamps().at("/photo.jpg").current_signals);
+    FileStore(manifest).upsert_files(std::vector<FileRecord>{rec});
+    EXPECT_TRUE(FileStore(manifest).file_stamps().at("/photo.jpg").current_signals);
   }
   {
     // Back to schema 9, whose edge widths counted strong edges from a rise of 24.
@@ -568,8 +574,9 @@ TEST_F(ManifestTest, EdgeWidthsOfSchema9AreDroppedAndRescanned) {
     raw.exec("PRAGMA user_version = 9;");
   }
   Manifest migrated(db_path_);
-  EXPECT_FALSE(migrated.file_stamps().at("/photo.jpg").current_signals);  // measured again
-  const FileRecord back = *migrated.find_file("/photo.jpg");
+  EXPECT_FALSE(
+      FileStore(migrated).file_stamps().at("/photo.jpg").current_signals);  // measured again
+  const FileRecord back = *FileStore(migrated).find_file("/photo.jpg");
   EXPECT_TRUE(back.has_signals);  // the other signals and the hashes stay
   EXPECT_EQ(back.quality.edge_width, 0.0);  // not judged until then
   RawDb raw(db_path_);
@@ -609,9 +616,9 @@ class DedupResultsTest : public ManifestTest {
  protected:
   /// Three files a, b, c (ids read back) and one group {a keeper, b near}; c rejected.
   void fill(Manifest& manifest) {
-    manifest.upsert_files(
-        std::vector<FileRecord>{full_record("/a.jpg"), full_record("/b.jpg"), full_record("/c.jpg")});
-    for (const FileRecord& f : manifest.all_files()) ids_.push_back(f.id);
+    FileStore(manifest).upsert_files(std::vector<FileRecord>{
+        full_record("/a.jpg"), full_record("/b.jpg"), full_record("/c.jpg")});
+    for (const FileRecord& f : FileStore(manifest).all_files()) ids_.push_back(f.id);
     DecisionRecord a = decision(ids_[0], "keep", 1, true);
     a.phash_distance = a.dhash_distance = 0;
     a.quality_score = 0.75;
@@ -625,7 +632,8 @@ class DedupResultsTest : public ManifestTest {
     const std::vector<GroupRecord> groups = {{1, "near", ids_[0], 2, 6}};
     const std::vector<ThresholdRecord> thresholds = {{"blurry", "sharpness", 40, true, true},
                                                      {"overexposed", "brightness", 230, false, false}};
-    manifest.replace_dedup_results(groups, std::vector<DecisionRecord>{a, b, c}, thresholds);
+    DedupStore(manifest).replace_dedup_results(groups, std::vector<DecisionRecord>{a, b, c},
+                                               thresholds);
   }
   std::vector<int64_t> ids_;
 };
@@ -657,25 +665,26 @@ TEST_F(DedupResultsTest, WritingResultsRebuildsTheIndexesAsTheSchemaDefinesThem)
 TEST_F(DedupResultsTest, DecisionsGroupsAndReasonsReadBack) {
   Manifest manifest(db_path_);
   fill(manifest);
-  EXPECT_EQ(manifest.count_groups(), 1);
-  EXPECT_EQ(manifest.decision_counts(),
+  EXPECT_EQ(DedupStore(manifest).count_groups(), 1);
+  EXPECT_EQ(DedupStore(manifest).decision_counts(),
             (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}, {"reject", 1}}));
-  EXPECT_EQ(manifest.reason_counts(), (std::map<std::string, int64_t>{{"blurry", 1}, {"dark", 1}}));
-  const std::vector<GroupRecord> groups = manifest.groups();
+  EXPECT_EQ(DedupStore(manifest).reason_counts(),
+            (std::map<std::string, int64_t>{{"blurry", 1}, {"dark", 1}}));
+  const std::vector<GroupRecord> groups = DedupStore(manifest).groups();
   ASSERT_EQ(groups.size(), 1U);
   EXPECT_EQ(groups[0].keeper_id, ids_[0]);
   EXPECT_EQ(groups[0].max_distance, 6);
-  const std::vector<ThresholdRecord> t = manifest.quality_thresholds();
+  const std::vector<ThresholdRecord> t = DedupStore(manifest).quality_thresholds();
   ASSERT_EQ(t.size(), 2U);
   EXPECT_EQ(t[1].rule, "overexposed");
   EXPECT_FALSE(t[1].rejects_below);
   EXPECT_FALSE(t[1].enabled);
 
   // By group: keeper first, then the member with its distances.
-  std::vector<Manifest::CuratedFile> members;
-  Manifest::CuratedQuery by_group;
-  by_group.order = Manifest::CuratedQuery::Order::kGroup;
-  manifest.for_each_curated(by_group, [&](const Manifest::CuratedFile& f) {
+  std::vector<DedupStore::CuratedFile> members;
+  DedupStore::CuratedQuery by_group;
+  by_group.order = DedupStore::CuratedQuery::Order::kGroup;
+  DedupStore(manifest).for_each_curated(by_group, [&](const DedupStore::CuratedFile& f) {
     members.push_back(f);
     return true;
   });
@@ -687,11 +696,11 @@ TEST_F(DedupResultsTest, DecisionsGroupsAndReasonsReadBack) {
   EXPECT_EQ(members[1].decision.match, "near");
 
   // Rejects of one rule, with every reason of each file, worst reason first.
-  std::vector<Manifest::CuratedFile> rejects;
-  Manifest::CuratedQuery by_rule;
-  by_rule.order = Manifest::CuratedQuery::Order::kSeverity;
+  std::vector<DedupStore::CuratedFile> rejects;
+  DedupStore::CuratedQuery by_rule;
+  by_rule.order = DedupStore::CuratedQuery::Order::kSeverity;
   by_rule.rule = "dark";
-  manifest.for_each_curated(by_rule, [&](const Manifest::CuratedFile& f) {
+  DedupStore(manifest).for_each_curated(by_rule, [&](const DedupStore::CuratedFile& f) {
     rejects.push_back(f);
     return true;
   });
@@ -702,16 +711,17 @@ TEST_F(DedupResultsTest, DecisionsGroupsAndReasonsReadBack) {
 
   // By path with a decision filter, limit and offset; a visitor can stop early.
   std::vector<std::string> paths;
-  Manifest::CuratedQuery all;
+  DedupStore::CuratedQuery all;
   all.offset = 1;
   all.limit = 5;
-  manifest.for_each_curated(all, [&](const Manifest::CuratedFile& f) {
+  DedupStore(manifest).for_each_curated(all, [&](const DedupStore::CuratedFile& f) {
     paths.push_back(f.file.path);
     return true;
   });
   EXPECT_EQ(paths, (std::vector<std::string>{"/b.jpg", "/c.jpg"}));
   int visited = 0;
-  manifest.for_each_curated({}, [&](const Manifest::CuratedFile&) { return ++visited < 2; });
+  DedupStore(manifest).for_each_curated(
+      {}, [&](const DedupStore::CuratedFile&) { return ++visited < 2; });
   EXPECT_EQ(visited, 2);
 }
 
@@ -719,11 +729,11 @@ TEST_F(DedupResultsTest, ANewPassReplacesTheOldResultsWhole) {
   Manifest manifest(db_path_);
   fill(manifest);
   const DecisionRecord only = decision(ids_[2], "keep");
-  manifest.replace_dedup_results({}, std::vector<DecisionRecord>{only});
-  EXPECT_EQ(manifest.count_groups(), 0);
-  EXPECT_EQ(manifest.decision_counts(), (std::map<std::string, int64_t>{{"keep", 1}}));
-  EXPECT_TRUE(manifest.reason_counts().empty());
-  EXPECT_TRUE(manifest.quality_thresholds().empty());
+  DedupStore(manifest).replace_dedup_results({}, std::vector<DecisionRecord>{only});
+  EXPECT_EQ(DedupStore(manifest).count_groups(), 0);
+  EXPECT_EQ(DedupStore(manifest).decision_counts(), (std::map<std::string, int64_t>{{"keep", 1}}));
+  EXPECT_TRUE(DedupStore(manifest).reason_counts().empty());
+  EXPECT_TRUE(DedupStore(manifest).quality_thresholds().empty());
 }
 
 TEST_F(DedupResultsTest, AFailedPassLeavesThePreviousResults) {
@@ -732,16 +742,17 @@ TEST_F(DedupResultsTest, AFailedPassLeavesThePreviousResults) {
   // A decision for a file id that does not exist violates the foreign key: the whole write
   // rolls back and the previous pass stays.
   const DecisionRecord bogus = decision(999999, "keep");
-  EXPECT_THROW(manifest.replace_dedup_results({}, std::vector<DecisionRecord>{bogus}), ManifestError);
-  EXPECT_EQ(manifest.count_groups(), 1);
-  EXPECT_EQ(manifest.decision_counts().size(), 3U);
+  EXPECT_THROW(DedupStore(manifest).replace_dedup_results({}, std::vector<DecisionRecord>{bogus}),
+               ManifestError);
+  EXPECT_EQ(DedupStore(manifest).count_groups(), 1);
+  EXPECT_EQ(DedupStore(manifest).decision_counts().size(), 3U);
 }
 
 TEST_F(DedupResultsTest, OnlyAnotherConnectionsCommitMovesTheVersion) {
   Manifest manifest(db_path_);
   fill(manifest);
   const int64_t before = manifest.others_version();
-  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
+  DedupStore(manifest).add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
   EXPECT_EQ(manifest.others_version(), before) << "this connection's own commit";
   RawDb(db_path_).exec("UPDATE files SET size_bytes = size_bytes + 1 WHERE id = " +
                        std::to_string(ids_[2]));
@@ -758,18 +769,18 @@ TEST_F(DedupResultsTest, ResultsOfRowsReadBeforeAnotherCommitAreCheckedAgainstIt
   const std::vector<DecisionRecord> rows = {decision(ids_[0], "keep"), decision(ids_[2], "keep")};
   DedupWrite write;
   write.rows_read_at = read_at;
-  EXPECT_THROW(manifest.replace_dedup_results(
+  EXPECT_THROW(DedupStore(manifest).replace_dedup_results(
                    {}, rows.size(), [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, write),
                ManifestError);
-  EXPECT_EQ(manifest.count_groups(), 1);
-  EXPECT_EQ(manifest.decision_counts().size(), 3U);
+  EXPECT_EQ(DedupStore(manifest).count_groups(), 1);
+  EXPECT_EQ(DedupStore(manifest).decision_counts().size(), 3U);
 }
 
 TEST_F(DedupResultsTest, PairsReplacedWithTheResultsAndTheChecksBackOnAfterwards) {
   Manifest manifest(db_path_);
   fill(manifest);
-  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[2], 9, 9, ""},
-                                                      {ids_[1], ids_[2], 8, 8, ""}});
+  DedupStore(manifest).add_near_pairs(
+      std::vector<NearPairRecord>{{ids_[0], ids_[2], 9, 9, ""}, {ids_[1], ids_[2], 8, 8, ""}});
   const int64_t read_at = manifest.others_version();
   const std::vector<DecisionRecord> rows = {decision(ids_[0], "keep", 1, true),
                                             decision(ids_[1], "duplicate", 1)};
@@ -779,10 +790,10 @@ TEST_F(DedupResultsTest, PairsReplacedWithTheResultsAndTheChecksBackOnAfterwards
   write.replace_pairs = true;
   write.pair_count = pairs.size();
   write.pair = [&](size_t i, NearPairRecord& row) { row = pairs[i]; };
-  manifest.replace_dedup_results(
+  DedupStore(manifest).replace_dedup_results(
       std::vector<GroupRecord>{{1, "near", ids_[0], 2, 5}}, rows.size(),
       [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, write);
-  EXPECT_EQ(manifest.decision_counts(),
+  EXPECT_EQ(DedupStore(manifest).decision_counts(),
             (std::map<std::string, int64_t>{{"duplicate", 1}, {"keep", 1}}));
   RawDb raw(db_path_, SQLITE_OPEN_READONLY);
   EXPECT_EQ(raw.text("SELECT group_concat(a || '-' || b || ':' || phash_distance || ',' || "
@@ -790,28 +801,30 @@ TEST_F(DedupResultsTest, PairsReplacedWithTheResultsAndTheChecksBackOnAfterwards
             std::to_string(ids_[0]) + "-" + std::to_string(ids_[1]) + ":5,3,mirror")
       << "the pairs of the previous pass are gone, the new one is in";
   // The pass's write turned the foreign-key checks off for itself only.
-  EXPECT_THROW(manifest.replace_dedup_results({}, std::vector<DecisionRecord>{decision(999999, "keep")}),
+  EXPECT_THROW(DedupStore(manifest).replace_dedup_results(
+                   {}, std::vector<DecisionRecord>{decision(999999, "keep")}),
                ManifestError);
-  EXPECT_THROW(manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], 999999, 1, 1, ""}}),
-               ManifestError);
+  EXPECT_THROW(
+      DedupStore(manifest).add_near_pairs(std::vector<NearPairRecord>{{ids_[0], 999999, 1, 1, ""}}),
+      ManifestError);
   // Without replace_pairs near_pairs stays as it is (a pass that streamed them).
   DedupWrite keep_pairs;
   keep_pairs.rows_read_at = manifest.others_version();
-  manifest.replace_dedup_results(
+  DedupStore(manifest).replace_dedup_results(
       std::vector<GroupRecord>{{1, "near", ids_[0], 2, 5}}, rows.size(),
       [&](size_t i, DecisionRecord& d) { d = rows[i]; }, {}, keep_pairs);
-  EXPECT_EQ(manifest.count_near_pairs(), 1);
+  EXPECT_EQ(DedupStore(manifest).count_near_pairs(), 1);
 }
 
 TEST_F(DedupResultsTest, NearPairsStreamInAndClear) {
   Manifest manifest(db_path_);
   fill(manifest);
-  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
-  manifest.add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""},
-                                                      {ids_[1], ids_[2], 9, 9, "mirror"}});
-  EXPECT_EQ(manifest.count_near_pairs(), 2);
-  manifest.clear_near_pairs();
-  EXPECT_EQ(manifest.count_near_pairs(), 0);
+  DedupStore(manifest).add_near_pairs(std::vector<NearPairRecord>{{ids_[0], ids_[1], 6, 4, ""}});
+  DedupStore(manifest).add_near_pairs(std::vector<NearPairRecord>{
+      {ids_[0], ids_[1], 6, 4, ""}, {ids_[1], ids_[2], 9, 9, "mirror"}});
+  EXPECT_EQ(DedupStore(manifest).count_near_pairs(), 2);
+  DedupStore(manifest).clear_near_pairs();
+  EXPECT_EQ(DedupStore(manifest).count_near_pairs(), 0);
 }
 
 TEST_F(ManifestTest, StageMetricsOfTheLatestRunPerPass) {
@@ -851,18 +864,18 @@ TEST_F(ManifestTest, StageMetricsOfTheLatestRunPerPass) {
 TEST_F(ManifestTest, ActionJournalRecordsPlansAndOutcomes) {
   Manifest manifest(db_path_);
   const int64_t run = manifest.begin_run("dedup", "{}", "cpu");
-  const int64_t a = manifest.plan_action(action("move", "/in/x.jpg", "/out/x.jpg"));
-  const int64_t b = manifest.plan_action(action("copy", "/in/y.jpg", "/k/y.jpg"));
-  manifest.set_action_state(a, "done");
-  manifest.set_action_state(b, "failed", "No space left on device");
-  const auto all = manifest.actions();
+  const int64_t a = ActionStore(manifest).plan_action(action("move", "/in/x.jpg", "/out/x.jpg"));
+  const int64_t b = ActionStore(manifest).plan_action(action("copy", "/in/y.jpg", "/k/y.jpg"));
+  ActionStore(manifest).set_action_state(a, "done");
+  ActionStore(manifest).set_action_state(b, "failed", "No space left on device");
+  const auto all = ActionStore(manifest).actions();
   ASSERT_EQ(all.size(), 2U);
   EXPECT_EQ(all[0].run_id, run);
   EXPECT_EQ(all[0].state, "done");
   EXPECT_EQ(all[1].error, "No space left on device");
-  EXPECT_EQ(manifest.actions("done").size(), 1U);
-  EXPECT_TRUE(manifest.actions("planned").empty());
-  EXPECT_THROW(manifest.set_action_state(12345, "done"), ManifestError);
+  EXPECT_EQ(ActionStore(manifest).actions("done").size(), 1U);
+  EXPECT_TRUE(ActionStore(manifest).actions("planned").empty());
+  EXPECT_THROW(ActionStore(manifest).set_action_state(12345, "done"), ManifestError);
 }
 
 }  // namespace

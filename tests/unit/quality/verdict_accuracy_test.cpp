@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "truth_csv.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/quality/rules.h"
 #include "vpipe/scan/scan.h"
@@ -83,7 +84,7 @@ TEST(VerdictAccuracy, DefaultRulesFindDefectsAndSpareCleanFiles) {
   rules.blurry.threshold = 6;          // clean synthetic scenes reach 6.1 (seed 11)
   rules.dark.threshold = 46;           // dark scenes <= 34, dim clean ones >= 58 (seed 11)
   rules.overexposed.threshold = 0.12;  // clean synthetic scenes clip at most 11% (seed 11)
-  std::vector<FileRecord> records = Manifest(scan.db).all_files();
+  std::vector<FileRecord> records = FileStore(Manifest(scan.db)).all_files();
   fs::remove_all(dir);
 
   Tally clean;

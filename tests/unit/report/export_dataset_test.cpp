@@ -19,6 +19,9 @@
 #include "records.h"
 #include "temp_dir.h"
 #include "vpipe/core/error.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/export.h"
 
@@ -63,38 +66,40 @@ class ExportDatasetTest : public ::testing::Test {
     for (const std::string& p : {a1_, a2_, b_, rejected_, gone_}) std::ofstream(p) << p;
 
     manifest_ = std::make_unique<Manifest>(dir_ / "run.db");
-    manifest_->upsert_files(std::vector<FileRecord>{file(a1_, 640, 480), file(a2_, 100, 200),
-                                                    file(b_, 1000, 500), file(rejected_, 64, 64),
-                                                    file(gone_, 64, 64)});
+    FileStore(*manifest_)
+        .upsert_files(std::vector<FileRecord>{file(a1_, 640, 480), file(a2_, 100, 200),
+                                              file(b_, 1000, 500), file(rejected_, 64, 64),
+                                              file(gone_, 64, 64)});
     const int64_t a1 = id(a1_), a2 = id(a2_), b = id(b_), r = id(rejected_), g = id(gone_);
-    manifest_->record_inferences(std::vector<InferenceRecord>{
-        inference(a1, "det", {box(0, "cat", 0.9f, 64, 48, 320, 240),
-                              box(2, "dog", 0.3f, -10, -10, 32, 24)}),
-        inference(a2, "det", {box(0, "cat", 0.8f, 10, 20, 60, 220)}),
-        inference(b, "det", {}),
-        inference(r, "det", {box(1, "bird", 0.7f, 1, 1, 9, 9)}),
-        inference(g, "det", {}),
-        inference(a1, "cls", {top_class(5, "beach", 0.75f)})});
+    InferenceStore(*manifest_)
+        .record_inferences(std::vector<InferenceRecord>{
+            inference(
+                a1, "det",
+                {box(0, "cat", 0.9f, 64, 48, 320, 240), box(2, "dog", 0.3f, -10, -10, 32, 24)}),
+            inference(a2, "det", {box(0, "cat", 0.8f, 10, 20, 60, 220)}), inference(b, "det", {}),
+            inference(r, "det", {box(1, "bird", 0.7f, 1, 1, 9, 9)}), inference(g, "det", {}),
+            inference(a1, "cls", {top_class(5, "beach", 0.75f)})});
     DecisionRecord reject;
     reject.file_id = r;
     reject.decision = "reject";
     DecisionRecord keep;
     keep.file_id = a1;
     keep.decision = "keep";
-    manifest_->replace_dedup_results({}, std::vector<DecisionRecord>{reject, keep});
+    DedupStore(*manifest_).replace_dedup_results({}, std::vector<DecisionRecord>{reject, keep});
     // Crop of one/a.jpg's cat.
-    manifest_->for_each_detection({}, [&](const Manifest::FileDetections& row) {
-      for (const DetectionRecord& d : row.detections) {
-        if (row.file.path == a1_ && d.label == "cat") {
-          CropRecord c;
-          c.detection_id = d.id;
-          c.path = "/crops/cat 1.jpg";
-          manifest_->record_crops(std::span<const CropRecord>(&c, 1));
-          return false;
-        }
-      }
-      return true;
-    });
+    InferenceStore(*manifest_)
+        .for_each_detection({}, [&](const InferenceStore::FileDetections& row) {
+          for (const DetectionRecord& d : row.detections) {
+            if (row.file.path == a1_ && d.label == "cat") {
+              CropRecord c;
+              c.detection_id = d.id;
+              c.path = "/crops/cat 1.jpg";
+              InferenceStore(*manifest_).record_crops(std::span<const CropRecord>(&c, 1));
+              return false;
+            }
+          }
+          return true;
+        });
     fs::remove(gone_);
   }
 
@@ -108,7 +113,7 @@ class ExportDatasetTest : public ::testing::Test {
     f.height = height;
     return f;
   }
-  int64_t id(const std::string& path) const { return manifest_->find_file(path)->id; }
+  int64_t id(const std::string& path) const { return FileStore(*manifest_).find_file(path)->id; }
 
   ExportOptions options(ExportFormat format, const fs::path& out, const char* model = "det") {
     ExportOptions o;
@@ -336,7 +341,7 @@ TEST_F(ExportDatasetTest, DetectionsCsvHasOneRowPerPrediction) {
 
   // A path with a comma is quoted (RFC 4180): make b,c.png have a detection.
   InferenceRecord r = inference(id(b_), "det", {box(0, "cat", 0.5f, 0, 0, 1, 1)});
-  manifest_->record_inferences(std::span<const InferenceRecord>(&r, 1));
+  InferenceStore(*manifest_).record_inferences(std::span<const InferenceRecord>(&r, 1));
   export_dataset(*manifest_, o);
   bool quoted = false;
   for (const std::string& line : lines_of(read_text(out))) {

@@ -20,6 +20,8 @@
 
 #include "vpipe/core/error.h"
 #include "vpipe/curate/dedup_pass.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/report/html_report.h"
 #include "vpipe/scan/scan.h"
@@ -50,11 +52,11 @@ void make_large_manifest(const std::filesystem::path& db, int64_t n) {
                  static_cast<double>(i % 120)};
     batch.push_back(f);
     if (batch.size() == 10'000) {
-      m.upsert_files(batch);
+      vpipe::FileStore(m).upsert_files(batch);
       batch.clear();
     }
   }
-  m.upsert_files(batch);
+  vpipe::FileStore(m).upsert_files(batch);
   m.begin_run("dedup", "{}", "cpu");
   std::vector<vpipe::GroupRecord> groups;
   std::vector<vpipe::DecisionRecord> decisions;
@@ -102,7 +104,7 @@ void make_large_manifest(const std::filesystem::path& db, int64_t n) {
   for (vpipe::DecisionRecord& d : decisions) {
     if (d.group_id > 0) d.group_id = new_id[static_cast<size_t>(d.group_id)];
   }
-  m.replace_dedup_results(
+  vpipe::DedupStore(m).replace_dedup_results(
       groups, decisions,
       std::vector<vpipe::ThresholdRecord>{{"blurry", "sharpness", 40, true, true},
                                           {"dark", "brightness", 40, true, true}});

@@ -21,7 +21,10 @@
 #include "records.h"
 #include "vpipe/core/image.h"
 #include "vpipe/core/record.h"
+#include "vpipe/dedup/dedup_store.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
 namespace vpipe::report_test {
@@ -199,7 +202,7 @@ class ReportFixture : public ::testing::Test {
     for (const Spec& s : specs_) records.push_back(write(s));
     Manifest m(db_);
     const int64_t scan_run = m.begin_run("scan", "{}", "cpu");
-    m.upsert_files(records);
+    FileStore(m).upsert_files(records);
     RunReport scan;
     scan.wall_ns = 2'000'000'000;
     scan.stages = {stage("walk", 1, 16, 0.05, 0.0, 0.9), stage("read", 2, 16, 0.3, 0.1, 0.6),
@@ -209,7 +212,7 @@ class ReportFixture : public ::testing::Test {
     m.record_stage_metrics(scan_run, "scan", scan);
     m.end_run(scan_run, "completed", {{"ok", 15}, {"corrupt", 1}});
 
-    for (const FileRecord& f : m.all_files())
+    for (const FileRecord& f : FileStore(m).all_files())
       ids_[f.path.substr(images_.string().size() + 1)] = f.id;
     const int64_t dedup_run = m.begin_run("dedup", "{}", "cpu");
     std::vector<GroupRecord> groups = {
@@ -272,7 +275,7 @@ class ReportFixture : public ::testing::Test {
         {"tiny", "min_side", 64, true, true},
         {"extreme_aspect", "aspect_ratio", 4, false, false},
     };
-    m.replace_dedup_results(groups, decisions, thresholds);
+    DedupStore(m).replace_dedup_results(groups, decisions, thresholds);
     RunReport dedup;
     dedup.wall_ns = 50'000'000;
     dedup.stages = {stage("load", 1, 16, 0.2, 0, 0), stage("verdicts", 1, 16, 0.1, 0, 0),
@@ -311,13 +314,13 @@ class ReportFixture : public ::testing::Test {
     records[4].status = "failed";
     records[4].error = "backend error on single.jpg";
     const int64_t run = m.begin_run("detect", "{}", "cpu");
-    m.record_inferences(records);
+    InferenceStore(m).record_inferences(records);
 
     // Crops of the two persons: detection ids as the manifest assigned them.
     std::vector<CropRecord> crops;
-    Manifest::DetectionQuery query;
+    InferenceStore::DetectionQuery query;
     query.model = "finder";
-    m.for_each_detection(query, [&](const Manifest::FileDetections& fd) {
+    InferenceStore(m).for_each_detection(query, [&](const InferenceStore::FileDetections& fd) {
       for (const DetectionRecord& d : fd.detections) {
         if (d.label != "person") continue;
         const bool first = fd.file.path.ends_with("a1.jpg");
@@ -343,7 +346,7 @@ class ReportFixture : public ::testing::Test {
       return true;
     });
     EXPECT_EQ(crops.size(), 2U);
-    m.record_crops(crops);
+    InferenceStore(m).record_crops(crops);
 
     RunReport infer;
     infer.wall_ns = 2'000'000'000;

@@ -13,9 +13,11 @@
 
 #include "report_fixture.h"
 #include "vpipe/core/error.h"
-#include "vpipe/io/walk.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
+#include "vpipe/io/walk.h"
 #include "vpipe/report/html.h"
 #include "vpipe/report/html_report.h"
 #include "vpipe/report/svg.h"
@@ -192,7 +194,7 @@ TEST_F(ReportTest, ShowsEveryGroupOnce) {
   for (const auto& [name, html] : read_pages(out_)) {
     if (name.starts_with("groups-")) cards += count_of(html, "<section class=\"group-card\"");
   }
-  EXPECT_EQ(cards, m.count_groups());
+  EXPECT_EQ(cards, DedupStore(m).count_groups());
   const std::string groups = read_text(out_ / "groups-1.html");
   EXPECT_EQ(count_of(groups, "badge keeper"), 5);  // one keeper per group
   EXPECT_NE(groups.find("pHash 3 &middot; dHash 2"), std::string::npos);
@@ -313,7 +315,8 @@ TEST_F(ReportTest, ThumbnailsAreMadeOnceAndCached) {
   EXPECT_EQ(first.thumbnail_failures, 3);  // broken (groups), corrupt (its page, rejects.html)
   EXPECT_TRUE(fs::is_regular_file(
       out_ / "thumbs" /
-      (ThumbnailCache::key(*Manifest(db_).find_file((images_ / "e2-broken.jpg").string()), 160) +
+      (ThumbnailCache::key(
+           *FileStore(Manifest(db_)).find_file((images_ / "e2-broken.jpg").string()), 160) +
        ".fail")));
   expect_images_exist(out_);
 
@@ -324,9 +327,9 @@ TEST_F(ReportTest, ThumbnailsAreMadeOnceAndCached) {
   // A changed file (new mtime) gets a new thumbnail; the others are reused.
   {
     Manifest m(db_);
-    FileRecord f = *m.find_file((images_ / "d2.jpg").string());
+    FileRecord f = *FileStore(m).find_file((images_ / "d2.jpg").string());
     f.mtime_ns += 1'000'000'000;
-    m.upsert_files(std::span(&f, 1));
+    FileStore(m).upsert_files(std::span(&f, 1));
   }
   const ReportSummary third = write_report(db_, options_for(out_));
   EXPECT_EQ(third.thumbnails_made, 1);

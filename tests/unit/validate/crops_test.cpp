@@ -17,8 +17,10 @@
 #include "temp_dir.h"
 #include "vpipe/core/image_ops.h"
 #include "vpipe/curate/infer_pass.h"
+#include "vpipe/infer/inference_store.h"
 #include "vpipe/io/decode.h"
 #include "vpipe/io/encode.h"
+#include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/validate/validate.h"
 
@@ -94,14 +96,14 @@ class CropsTest : public ::testing::Test {
       sources_.push_back(path);
     }
     Manifest m(db_);
-    m.upsert_files(files);
+    FileStore(m).upsert_files(files);
     std::vector<InferenceRecord> inferences;
     for (const fs::path& source : sources_) {
-      inferences.push_back(inference(m.find_file(source.string())->id, "toy",
+      inferences.push_back(inference(FileStore(m).find_file(source.string())->id, "toy",
                                      {box(0, "thing", 0.9f, 40, 30, 100, 90),
                                       box(0, "thing", 0.9f, 130.5f, 60.2f, 200, 150.7f)}));
     }
-    m.record_inferences(inferences);
+    InferenceStore(m).record_inferences(inferences);
   }
 
   CropPassSummary crop(float margin = 0.1f) {
@@ -127,7 +129,7 @@ class CropsTest : public ::testing::Test {
   std::vector<CropRecord> crops() const {
     const Manifest m(db_);
     std::vector<CropRecord> out;
-    m.for_each_detection({}, [&](const Manifest::FileDetections& f) {
+    InferenceStore(m).for_each_detection({}, [&](const InferenceStore::FileDetections& f) {
       out.insert(out.end(), f.crops.begin(), f.crops.end());
       return true;
     });
@@ -146,7 +148,7 @@ class CropsTest : public ::testing::Test {
     row.size_bytes = static_cast<int64_t>(bytes.size());
     row.xxh64 = XXH64(bytes.data(), bytes.size(), 0);
     Manifest m(db_);
-    m.record_crops(std::vector<CropRecord>{row});
+    InferenceStore(m).record_crops(std::vector<CropRecord>{row});
   }
 
   TempDir tmp_{"vpipe_crops_"};
@@ -199,7 +201,7 @@ TEST_F(CropsTest, EachPlantedDefectIsFoundOnceAtItsCrop) {
   {
     CropRecord moved = rows[4];
     moved.x = kWidth - moved.width + 5;
-    Manifest(db_).record_crops(std::vector<CropRecord>{moved});
+    InferenceStore(Manifest(db_)).record_crops(std::vector<CropRecord>{moved});
   }
   expected.emplace(rows[4].path, "crop_outside_image");
   // 5: a consistent crop of a rectangle shrunk inside the box: it cuts the box.

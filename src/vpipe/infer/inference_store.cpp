@@ -1,5 +1,7 @@
 // The infer pass's tables (docs/MANIFEST.md: inferences, detections, crops).
 
+#include "vpipe/infer/inference_store.h"
+
 #include <bit>
 
 #include "vpipe/core/error.h"
@@ -78,9 +80,11 @@ DetectionRecord read_detection(const Statement& row, int64_t file_id) {
 
 }  // namespace
 
-void Manifest::record_inferences(std::span<const InferenceRecord> records) {
+InferenceStore::InferenceStore(const Manifest& manifest) : db_(manifest.db()) {}
+
+void InferenceStore::record_inferences(std::span<const InferenceRecord> records) {
   if (records.empty()) return;
-  manifest_detail::ManifestDb& db = *db_;
+  const manifest_detail::ManifestDb& db = db_;
   const std::string now = manifest_detail::now_utc_iso8601();
   db.transaction("cannot commit inferences", [&] {
     // Deleting the detections cascades to their crops (crops.detection_id ON DELETE CASCADE).
@@ -125,33 +129,33 @@ void Manifest::record_inferences(std::span<const InferenceRecord> records) {
   });
 }
 
-std::unordered_map<int64_t, int64_t> Manifest::inferred_files(std::string_view model) const {
+std::unordered_map<int64_t, int64_t> InferenceStore::inferred_files(std::string_view model) const {
   std::unordered_map<int64_t, int64_t> result;
-  db_->prepare("SELECT file_id, mtime_ns FROM inferences WHERE model = ?1 AND status = 'ok'")
+  db_.prepare("SELECT file_id, mtime_ns FROM inferences WHERE model = ?1 AND status = 'ok'")
       .bind(1, model)
       .each_row("cannot read inferred files",
                 [&](const Statement& row) { result.emplace(row.int64(0), row.int64(1)); });
   return result;
 }
 
-std::map<std::string, int64_t> Manifest::inference_counts(std::string_view model) const {
+std::map<std::string, int64_t> InferenceStore::inference_counts(std::string_view model) const {
   // An empty filter binds as '' (never NULL), so `?1 = ''` selects every model.
-  Statement stmt = db_->prepare(
+  Statement stmt = db_.prepare(
       "SELECT status, count(*) FROM inferences WHERE ?1 = '' OR model = ?1 GROUP BY status");
   stmt.bind(1, model);
   return count_by(stmt, "cannot count inferences");
 }
 
-std::vector<std::string> Manifest::inferred_models() const {
+std::vector<std::string> InferenceStore::inferred_models() const {
   std::vector<std::string> models;
-  db_->prepare("SELECT DISTINCT model FROM inferences ORDER BY model")
+  db_.prepare("SELECT DISTINCT model FROM inferences ORDER BY model")
       .each_row("cannot read inferred models",
                 [&](const Statement& row) { models.push_back(row.text(0)); });
   return models;
 }
 
-void Manifest::for_each_detection(const DetectionQuery& query,
-                                  const std::function<bool(const FileDetections&)>& visit) const {
+void InferenceStore::for_each_detection(
+    const DetectionQuery& query, const std::function<bool(const FileDetections&)>& visit) const {
   std::string sql = std::string("SELECT ") + manifest_detail::kFileColumnsQualified +
                     " FROM files AS f WHERE EXISTS (SELECT 1 FROM inferences AS i WHERE "
                     "i.file_id = f.id AND i.status = 'ok' AND (?1 = '' OR i.model = ?1)) ";
@@ -162,10 +166,10 @@ void Manifest::for_each_detection(const DetectionQuery& query,
         "d.decision <> 'keep') ";
   }
   sql += "ORDER BY f.path LIMIT ?2 OFFSET ?3";
-  Statement files_stmt = db_->prepare(sql);
+  Statement files_stmt = db_.prepare(sql);
   files_stmt.bind_all(query.model, query.limit, query.offset);
   // Crop columns follow the detection columns, at 12 + 0..7.
-  Statement detections_stmt = db_->prepare(
+  Statement detections_stmt = db_.prepare(
       std::string("SELECT d.id, d.model, d.task, d.rank, d.class_id, d.label, d.score, d.x1, "
                   "d.y1, d.x2, d.y2, d.keypoints, ") +
       kCropColumns +
@@ -176,7 +180,7 @@ void Manifest::for_each_detection(const DetectionQuery& query,
 
   FileDetections file;
   files_stmt.each_row("cannot read inferred files", [&](const Statement& row) {
-    file.file = manifest_detail::read_file_row(*db_, row);
+    file.file = manifest_detail::read_file_row(db_, row);
     file.detections.clear();
     file.crops.clear();
     detections_stmt.bind_all(file.file.id, query.model, query.task)
@@ -188,25 +192,25 @@ void Manifest::for_each_detection(const DetectionQuery& query,
   });
 }
 
-std::map<std::string, int64_t> Manifest::label_counts(std::string_view model) const {
+std::map<std::string, int64_t> InferenceStore::label_counts(std::string_view model) const {
   // A classifier's rank 0 is its top-1 class; its other ranks are runners-up, not findings.
-  Statement stmt = db_->prepare(
+  Statement stmt = db_.prepare(
       "SELECT coalesce(label, CAST(class_id AS TEXT)), count(*) FROM detections "
       "WHERE (?1 = '' OR model = ?1) AND (task = 'detect' OR rank = 0) GROUP BY 1");
   stmt.bind(1, model);
   return count_by(stmt, "cannot count labels");
 }
 
-int64_t Manifest::count_detections(std::string_view model) const {
-  return db_->prepare("SELECT count(*) FROM detections WHERE ?1 = '' OR model = ?1")
+int64_t InferenceStore::count_detections(std::string_view model) const {
+  return db_.prepare("SELECT count(*) FROM detections WHERE ?1 = '' OR model = ?1")
       .bind(1, model)
       .single_int("cannot count detections");
 }
 
-void Manifest::record_crops(std::span<const CropRecord> crops) {
+void InferenceStore::record_crops(std::span<const CropRecord> crops) {
   if (crops.empty()) return;
-  db_->transaction("cannot commit crops", [&] {
-    Statement stmt = db_->prepare(
+  db_.transaction("cannot commit crops", [&] {
+    Statement stmt = db_.prepare(
         "INSERT OR REPLACE INTO crops (detection_id, path, x, y, width, height, size_bytes, "
         "xxh64) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     for (const CropRecord& c : crops) {
@@ -217,9 +221,9 @@ void Manifest::record_crops(std::span<const CropRecord> crops) {
   });
 }
 
-std::optional<CropRecord> Manifest::find_crop(int64_t detection_id) const {
+std::optional<CropRecord> InferenceStore::find_crop(int64_t detection_id) const {
   std::optional<CropRecord> found;
-  db_->prepare(std::string("SELECT ") + kCropColumns + " FROM crops AS c WHERE c.detection_id = ?1")
+  db_.prepare(std::string("SELECT ") + kCropColumns + " FROM crops AS c WHERE c.detection_id = ?1")
       .bind(1, detection_id)
       .each_row("cannot look up a crop", [&](const Statement& row) {
         found = read_crop(row, 0);
@@ -228,8 +232,8 @@ std::optional<CropRecord> Manifest::find_crop(int64_t detection_id) const {
   return found;
 }
 
-int64_t Manifest::count_crops() const {
-  return db_->query_int("SELECT count(*) FROM crops", "cannot count crops");
+int64_t InferenceStore::count_crops() const {
+  return db_.query_int("SELECT count(*) FROM crops", "cannot count crops");
 }
 
 }  // namespace vpipe

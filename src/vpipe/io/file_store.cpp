@@ -1,4 +1,4 @@
-#include "vpipe/io/manifest_files.h"
+#include "vpipe/io/file_store.h"
 
 #include <array>
 #include <bit>
@@ -9,6 +9,7 @@
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
 #include "vpipe/io/manifest.h"
+#include "vpipe/io/manifest_files.h"
 
 namespace vpipe {
 namespace manifest_detail {
@@ -198,10 +199,12 @@ using manifest_detail::kFileColumns;
 using manifest_detail::read_file_row;
 using manifest_detail::Statement;
 
-std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() const {
+FileStore::FileStore(const Manifest& manifest) : db_(manifest.db()) {}
+
+std::unordered_map<std::string, FileStore::FileStamp> FileStore::file_stamps() const {
   std::unordered_map<std::string, FileStamp> stamps;
   stamps.reserve(static_cast<size_t>(count_files()));
-  db_->prepare(
+  db_.prepare(
          "SELECT path, size_bytes, mtime_ns, "
          "(orientation_hashes IS NOT NULL AND crop_hashes IS NOT NULL) OR phash IS NULL, "
          "phash IS NULL OR (edge_width IS NOT NULL AND highlight_plateau IS NOT NULL) FROM files")
@@ -212,41 +215,41 @@ std::unordered_map<std::string, Manifest::FileStamp> Manifest::file_stamps() con
   return stamps;
 }
 
-void Manifest::upsert_files(std::span<const FileRecord> records) {
+void FileStore::upsert_files(std::span<const FileRecord> records) {
   if (records.empty()) return;
   const std::string scanned_at = manifest_detail::now_utc_iso8601();
-  db_->transaction("cannot commit file rows", [&] {
-    for (const FileRecord& record : records) write_file_row(*db_, record, scanned_at);
+  db_.transaction("cannot commit file rows", [&] {
+    for (const FileRecord& record : records) write_file_row(db_, record, scanned_at);
   });
 }
 
-int64_t Manifest::remove_files(std::span<const std::string> paths) {
+int64_t FileStore::remove_files(std::span<const std::string> paths) {
   if (paths.empty()) return 0;
-  Statement stmt = db_->prepare("DELETE FROM files WHERE path = ?1");
+  Statement stmt = db_.prepare("DELETE FROM files WHERE path = ?1");
   int64_t removed = 0;
-  db_->transaction("cannot commit the deleted file rows", [&] {
+  db_.transaction("cannot commit the deleted file rows", [&] {
     for (const std::string& path : paths) {
       stmt.bind(1, path).run("cannot delete a file row");
-      removed += db_->changes();
+      removed += db_.changes();
     }
   });
   return removed;
 }
 
-std::optional<FileRecord> Manifest::find_file(std::string_view path) const {
+std::optional<FileRecord> FileStore::find_file(std::string_view path) const {
   std::optional<FileRecord> found;
   static const std::string kFind =
       std::string("SELECT ") + kFileColumns + " FROM files WHERE path = ?1";
-  db_->cached(kFind.c_str())
+  db_.cached(kFind.c_str())
       .bind(1, path)
       .each_row("cannot look up a file row", [&](const Statement& row) {
-        found = read_file_row(*db_, row);
+        found = read_file_row(db_, row);
         return false;
       });
   return found;
 }
 
-std::vector<FileRecord> Manifest::all_files() const {
+std::vector<FileRecord> FileStore::all_files() const {
   std::vector<FileRecord> records;
   for_each_file([&](const FileRecord& r) {
     records.push_back(r);
@@ -255,18 +258,18 @@ std::vector<FileRecord> Manifest::all_files() const {
   return records;
 }
 
-void Manifest::for_each_file(const std::function<bool(const FileRecord&)>& visit) const {
-  db_->prepare(std::string("SELECT ") + kFileColumns + " FROM files ORDER BY path")
+void FileStore::for_each_file(const std::function<bool(const FileRecord&)>& visit) const {
+  db_.prepare(std::string("SELECT ") + kFileColumns + " FROM files ORDER BY path")
       .each_row("cannot read file rows",
-                [&](const Statement& row) { return visit(read_file_row(*db_, row)); });
+                [&](const Statement& row) { return visit(read_file_row(db_, row)); });
 }
 
-int64_t Manifest::count_files() const {
-  return db_->query_int("SELECT count(*) FROM files", "cannot count file rows");
+int64_t FileStore::count_files() const {
+  return db_.query_int("SELECT count(*) FROM files", "cannot count file rows");
 }
 
-std::map<std::string, int64_t> Manifest::status_counts() const {
-  return manifest_detail::count_by(*db_, "SELECT status, count(*) FROM files GROUP BY status",
+std::map<std::string, int64_t> FileStore::status_counts() const {
+  return manifest_detail::count_by(db_, "SELECT status, count(*) FROM files GROUP BY status",
                                    "cannot count statuses");
 }
 

@@ -1,5 +1,7 @@
 // The crawl's tables (docs/MANIFEST.md: urls, crawl_hosts).
 
+#include "vpipe/crawl/url_store.h"
+
 #include "vpipe/core/error.h"
 #include "vpipe/io/manifest.h"
 #include "vpipe/io/manifest_db.h"
@@ -40,10 +42,12 @@ CrawlUrlRecord read_url_row(const Statement& row) {
 
 }  // namespace
 
-int64_t Manifest::add_urls(std::span<const CrawlUrlRecord> urls) {
+UrlStore::UrlStore(const Manifest& manifest) : db_(manifest.db()) {}
+
+int64_t UrlStore::add_urls(std::span<const CrawlUrlRecord> urls) {
   int64_t added = 0;
   if (urls.empty()) return added;
-  manifest_detail::ManifestDb& db = *db_;
+  const manifest_detail::ManifestDb& db = db_;
   db.transaction("cannot commit URL rows", [&] {
     Statement stmt = db.prepare(
         "INSERT INTO urls (url, state, host, source, line, extras, added_run, run_id, "
@@ -62,10 +66,10 @@ int64_t Manifest::add_urls(std::span<const CrawlUrlRecord> urls) {
   return added;
 }
 
-std::vector<std::string> Manifest::urls_to_fetch(
+std::vector<std::string> UrlStore::urls_to_fetch(
     const std::function<bool(std::string_view reason)>& retry) const {
   std::vector<std::string> urls;
-  db_->prepare(
+  db_.prepare(
          "SELECT url, state, reason FROM urls WHERE state IN ('pending', 'failed') ORDER BY id")
       .each_row("cannot read URL rows", [&](const Statement& row) {
         if (row.text(1) == "failed" && !(retry && retry(row.text(2)))) return;
@@ -74,10 +78,10 @@ std::vector<std::string> Manifest::urls_to_fetch(
   return urls;
 }
 
-void Manifest::record_crawl_results(std::span<const FileRecord> files,
+void UrlStore::record_crawl_results(std::span<const FileRecord> files,
                                     std::span<const CrawlUrlRecord> urls) {
   if (files.empty() && urls.empty()) return;
-  manifest_detail::ManifestDb& db = *db_;
+  const manifest_detail::ManifestDb& db = db_;
   const std::string now = manifest_detail::now_utc_iso8601();
   db.transaction("cannot commit crawl results", [&] {
     for (const FileRecord& record : files) manifest_detail::write_file_row(db, record, now);
@@ -98,9 +102,9 @@ void Manifest::record_crawl_results(std::span<const FileRecord> files,
   });
 }
 
-std::optional<CrawlUrlRecord> Manifest::find_url(std::string_view url) const {
+std::optional<CrawlUrlRecord> UrlStore::find_url(std::string_view url) const {
   std::optional<CrawlUrlRecord> found;
-  db_->prepare(std::string("SELECT ") + kUrlColumns + " FROM urls WHERE url = ?1")
+  db_.prepare(std::string("SELECT ") + kUrlColumns + " FROM urls WHERE url = ?1")
       .bind(1, url)
       .each_row("cannot look up a URL row", [&](const Statement& row) {
         found = read_url_row(row);
@@ -109,31 +113,31 @@ std::optional<CrawlUrlRecord> Manifest::find_url(std::string_view url) const {
   return found;
 }
 
-void Manifest::for_each_url(const std::function<bool(const CrawlUrlRecord&)>& visit) const {
-  db_->prepare(std::string("SELECT ") + kUrlColumns + " FROM urls ORDER BY id")
+void UrlStore::for_each_url(const std::function<bool(const CrawlUrlRecord&)>& visit) const {
+  db_.prepare(std::string("SELECT ") + kUrlColumns + " FROM urls ORDER BY id")
       .each_row("cannot read URL rows",
                 [&](const Statement& row) { return visit(read_url_row(row)); });
 }
 
-std::map<std::string, int64_t> Manifest::url_state_counts() const {
-  return count_by(*db_, "SELECT state, count(*) FROM urls GROUP BY state", "cannot count URL rows");
+std::map<std::string, int64_t> UrlStore::url_state_counts() const {
+  return count_by(db_, "SELECT state, count(*) FROM urls GROUP BY state", "cannot count URL rows");
 }
 
-std::map<std::string, int64_t> Manifest::url_failure_counts() const {
-  return count_by(*db_,
+std::map<std::string, int64_t> UrlStore::url_failure_counts() const {
+  return count_by(db_,
                   "SELECT coalesce(reason, ''), count(*) FROM urls WHERE state = 'failed' "
                   "GROUP BY 1",
                   "cannot count failed URLs");
 }
 
-int64_t Manifest::crawled_bytes() const {
-  return db_->query_int("SELECT coalesce(sum(bytes), 0) FROM urls WHERE state = 'done'",
-                        "cannot sum crawled bytes");
+int64_t UrlStore::crawled_bytes() const {
+  return db_.query_int("SELECT coalesce(sum(bytes), 0) FROM urls WHERE state = 'done'",
+                       "cannot sum crawled bytes");
 }
 
-void Manifest::record_crawl_hosts(int64_t run_id, std::span<const CrawlHostRecord> hosts) {
-  db_->transaction("cannot commit crawl host figures", [&] {
-    Statement stmt = db_->prepare(
+void UrlStore::record_crawl_hosts(int64_t run_id, std::span<const CrawlHostRecord> hosts) {
+  db_.transaction("cannot commit crawl host figures", [&] {
+    Statement stmt = db_.prepare(
         "INSERT OR REPLACE INTO crawl_hosts (run_id, host, urls, done, failed, requests, bytes, "
         "seconds) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     for (const CrawlHostRecord& h : hosts) {
@@ -143,9 +147,9 @@ void Manifest::record_crawl_hosts(int64_t run_id, std::span<const CrawlHostRecor
   });
 }
 
-std::vector<CrawlHostRecord> Manifest::latest_crawl_hosts() const {
+std::vector<CrawlHostRecord> UrlStore::latest_crawl_hosts() const {
   std::vector<CrawlHostRecord> hosts;
-  db_->prepare(
+  db_.prepare(
          "SELECT host, urls, done, failed, requests, bytes, seconds FROM crawl_hosts "
          "WHERE run_id = (SELECT max(run_id) FROM crawl_hosts) ORDER BY bytes DESC, host")
       .each_row("cannot read crawl host figures", [&](const Statement& row) {

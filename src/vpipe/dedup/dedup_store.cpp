@@ -1,6 +1,8 @@
 // The dedup and quality pass's tables (docs/MANIFEST.md: groups, decisions, reasons,
 // quality_thresholds, near_pairs), and the curated view of files joined with their decisions.
 
+#include "vpipe/dedup/dedup_store.h"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -51,8 +53,9 @@ constexpr const char* kColourlessWhere =
     "(d.decision IS NULL OR d.decision <> 'reject')";
 
 /// The SELECT of for_each_curated: the file columns, then the decision's at kFileColumnCount.
-std::string curated_sql(const Manifest::CuratedQuery& query) {
-  using Order = Manifest::CuratedQuery::Order;
+
+std::string curated_sql(const DedupStore::CuratedQuery& query) {
+  using Order = DedupStore::CuratedQuery::Order;
   std::string sql = std::string("SELECT ") + manifest_detail::kFileColumnsQualified +
                     ", d.file_id, d.decision, d.group_id, d.is_keeper, d.match, d.phash_distance, "
                     "d.dhash_distance, d.orientation, d.quality_score FROM files AS f ";
@@ -98,18 +101,20 @@ DecisionRecord read_decision(const Statement& row, int d) {
 
 }  // namespace
 
-void Manifest::replace_dedup_results(std::span<const GroupRecord> groups,
-                                     std::span<const DecisionRecord> decisions,
-                                     std::span<const ThresholdRecord> thresholds) {
+DedupStore::DedupStore(const Manifest& manifest) : db_(manifest.db()) {}
+
+void DedupStore::replace_dedup_results(std::span<const GroupRecord> groups,
+                                       std::span<const DecisionRecord> decisions,
+                                       std::span<const ThresholdRecord> thresholds) {
   replace_dedup_results(
       groups, decisions.size(), [&](size_t i, DecisionRecord& d) { d = decisions[i]; }, thresholds);
 }
 
-void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
-                                     const std::function<void(size_t, DecisionRecord&)>& decision,
-                                     std::span<const ThresholdRecord> thresholds,
-                                     const DedupWrite& write) {
-  manifest_detail::ManifestDb& db = *db_;
+void DedupStore::replace_dedup_results(std::span<const GroupRecord> groups, size_t decision_count,
+                                       const std::function<void(size_t, DecisionRecord&)>& decision,
+                                       std::span<const ThresholdRecord> thresholds,
+                                       const DedupWrite& write) {
+  const manifest_detail::ManifestDb& db = db_;
   db.transaction_after_read(write.rows_read_at, "cannot commit the dedup results", [&] {
     db.exec("DELETE FROM quality_thresholds", "cannot clear thresholds");
     Statement threshold_stmt = db.prepare(
@@ -169,35 +174,35 @@ void Manifest::replace_dedup_results(std::span<const GroupRecord> groups, size_t
   });
 }
 
-void Manifest::clear_near_pairs() {
-  db_->exec("DELETE FROM near_pairs", "cannot clear near pairs");
+void DedupStore::clear_near_pairs() {
+  db_.exec("DELETE FROM near_pairs", "cannot clear near pairs");
 }
 
-void Manifest::add_near_pairs(std::span<const NearPairRecord> pairs,
-                              std::optional<int64_t> rows_read_at) {
+void DedupStore::add_near_pairs(std::span<const NearPairRecord> pairs,
+                                std::optional<int64_t> rows_read_at) {
   if (pairs.empty()) return;
-  db_->transaction_after_read(rows_read_at, "cannot commit near pairs", [&] {
-    Statement stmt = db_->prepare(kInsertNearPair);
+  db_.transaction_after_read(rows_read_at, "cannot commit near pairs", [&] {
+    Statement stmt = db_.prepare(kInsertNearPair);
     for (const NearPairRecord& p : pairs) write_near_pair(stmt, p);
   });
 }
 
-int64_t Manifest::count_near_pairs() const {
-  return db_->query_int("SELECT count(*) FROM near_pairs", "cannot count near pairs");
+int64_t DedupStore::count_near_pairs() const {
+  return db_.query_int("SELECT count(*) FROM near_pairs", "cannot count near pairs");
 }
 
-std::map<std::string, int64_t> Manifest::decision_counts() const {
-  return count_by(*db_, "SELECT decision, count(*) FROM decisions GROUP BY decision",
+std::map<std::string, int64_t> DedupStore::decision_counts() const {
+  return count_by(db_, "SELECT decision, count(*) FROM decisions GROUP BY decision",
                   "cannot count decisions");
 }
 
-std::map<std::string, int64_t> Manifest::reason_counts() const {
-  return count_by(*db_, "SELECT rule, count(*) FROM reasons GROUP BY rule", "cannot count reasons");
+std::map<std::string, int64_t> DedupStore::reason_counts() const {
+  return count_by(db_, "SELECT rule, count(*) FROM reasons GROUP BY rule", "cannot count reasons");
 }
 
-std::vector<ThresholdRecord> Manifest::quality_thresholds() const {
+std::vector<ThresholdRecord> DedupStore::quality_thresholds() const {
   std::vector<ThresholdRecord> result;
-  db_->prepare(
+  db_.prepare(
          "SELECT rule, signal, threshold, rejects_below, enabled FROM quality_thresholds "
          "ORDER BY rowid")
       .each_row("cannot read quality thresholds", [&](const Statement& row) {
@@ -207,13 +212,13 @@ std::vector<ThresholdRecord> Manifest::quality_thresholds() const {
   return result;
 }
 
-int64_t Manifest::count_groups() const {
-  return db_->query_int("SELECT count(*) FROM groups", "cannot count groups");
+int64_t DedupStore::count_groups() const {
+  return db_.query_int("SELECT count(*) FROM groups", "cannot count groups");
 }
 
-std::vector<GroupRecord> Manifest::groups() const {
+std::vector<GroupRecord> DedupStore::groups() const {
   std::vector<GroupRecord> result;
-  db_->prepare("SELECT id, kind, keeper_id, size, max_distance FROM groups ORDER BY id")
+  db_.prepare("SELECT id, kind, keeper_id, size, max_distance FROM groups ORDER BY id")
       .each_row("cannot read groups", [&](const Statement& row) {
         GroupRecord g;
         g.id = row.int64(0);
@@ -226,20 +231,20 @@ std::vector<GroupRecord> Manifest::groups() const {
   return result;
 }
 
-int64_t Manifest::count_colourless(double colorfulness_below) const {
+int64_t DedupStore::count_colourless(double colorfulness_below) const {
   return db_
-      ->prepare(std::string("SELECT count(*) FROM files AS f LEFT JOIN decisions AS d ON "
-                            "d.file_id = f.id WHERE ") +
-                kColourlessWhere)
+      .prepare(std::string("SELECT count(*) FROM files AS f LEFT JOIN decisions AS d ON "
+                           "d.file_id = f.id WHERE ") +
+               kColourlessWhere)
       .bind(7, colorfulness_below)
       .single_int("cannot count colourless files");
 }
 
-void Manifest::for_each_curated(const CuratedQuery& query,
-                                const std::function<bool(const CuratedFile&)>& visit) const {
+void DedupStore::for_each_curated(const CuratedQuery& query,
+                                  const std::function<bool(const CuratedFile&)>& visit) const {
   using Order = CuratedQuery::Order;
-  Statement stmt = db_->prepare(curated_sql(query));
-  Statement reasons_stmt = db_->prepare(
+  Statement stmt = db_.prepare(curated_sql(query));
+  Statement reasons_stmt = db_.prepare(
       "SELECT rule, value, threshold, severity FROM reasons WHERE file_id = ?1 "
       "ORDER BY severity DESC, rule");
   if (query.order == Order::kPath && !query.decision.empty()) stmt.bind(1, query.decision);
@@ -250,7 +255,7 @@ void Manifest::for_each_curated(const CuratedQuery& query,
 
   CuratedFile file;
   stmt.each_row("cannot read curated files", [&](const Statement& row) {
-    file.file = manifest_detail::read_file_row(*db_, row);
+    file.file = manifest_detail::read_file_row(db_, row);
     file.has_decision = !row.is_null(kFileColumnCount);
     file.decision = file.has_decision ? read_decision(row, kFileColumnCount) : DecisionRecord{};
     if (file.decision.decision == "reject") {
