@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,8 +18,6 @@
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
@@ -266,7 +265,8 @@ struct Fetcher::Impl {
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl was built with
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options.connect_timeout.count()));
     const auto time_left =
         task.is_robots ? options.total_timeout
                        : std::chrono::duration_cast<std::chrono::milliseconds>(task.time_left);
@@ -416,7 +416,8 @@ struct Fetcher::Impl {
       } else if (code == 429 || code >= 500) {
         long retry_after = 0;
         curl_off_t ra = 0;
-        if (curl_easy_getinfo(t.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK) retry_after = static_cast<long>(ra);
+        if (curl_easy_getinfo(t.easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK)
+          retry_after = static_cast<long>(ra);
         std::string why;
         if (retry_later(task, host, now, retry_after, why)) return;
         r.state = Robots::State::kFailed;
@@ -448,6 +449,65 @@ struct Fetcher::Impl {
     r.waiting.clear();
   }
 
+  /// The figures of a finished hop's response (`code`, the transfer's bytes) into task.last.
+  void record_response(Task& task, const Transfer& t, CURL* easy, long code) {
+    char* ctype = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ctype);
+    char* effective = nullptr;
+    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
+    task.last = FetchResult();
+    task.last.url = task.url;
+    task.last.http_status = static_cast<int>(code);
+    task.last.content_type = ctype != nullptr ? ctype : "";
+    task.last.final_url = effective != nullptr ? effective : task.hop_url;
+    task.last.bytes = t.bytes;
+    task.last.attempts = task.attempts;
+    long http_version = 0;
+    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &http_version);
+    switch (http_version) {
+      case CURL_HTTP_VERSION_1_0:
+        task.last.http_version = 10;
+        break;
+      case CURL_HTTP_VERSION_1_1:
+        task.last.http_version = 11;
+        break;
+      case CURL_HTTP_VERSION_2_0:
+        task.last.http_version = 20;
+        break;
+      case CURL_HTTP_VERSION_3:
+        task.last.http_version = 30;
+        break;
+      default:
+        task.last.http_version = 0;
+        break;
+    }
+  }
+
+  /// A body whose bytes are an image of `format`: closed (fsynced when asked), moved to its
+  /// final name, and the task finished ok. False, with why in `message`, when it could not be
+  /// written; the temporary file is then left to discard_file.
+  bool keep_image(Task& task, Transfer& t, ImageFormat format, std::string& message) {
+    bool written = t.fd >= 0;
+    if (written && options.fsync) written = ::fsync(t.fd) == 0;
+    if (t.fd >= 0 && ::close(t.fd) != 0) written = false;
+    t.fd = -1;
+    const std::filesystem::path final_path =
+        image_path_for(options.out_dir, task.url, extension_for(format));
+    std::error_code ec;
+    if (written) std::filesystem::rename(t.tmp_path, final_path, ec);
+    if (!written || ec) {
+      message = fmt::format("cannot write {}: {}", final_path.string(),
+                            ec ? ec.message() : std::strerror(errno));
+      return false;
+    }
+    t.tmp_path.clear();
+    FetchResult r = task.last;
+    r.ok = true;
+    r.path = final_path;
+    finish(task, std::move(r));
+    return true;
+  }
+
   void on_done(CURL* easy, CURLcode rc) {
     auto node = live.extract(easy);
     // invariant: every easy handle in the multi was registered in `live` by start()
@@ -463,10 +523,6 @@ struct Fetcher::Impl {
 
     long code = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    char* ctype = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &ctype);
-    char* effective = nullptr;
-    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
     curl_off_t retry_after = 0;
     curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &retry_after);
     stats.bytes += t->bytes;
@@ -486,22 +542,7 @@ struct Fetcher::Impl {
     }
 
     task.time_left -= now - t->started;
-    task.last = FetchResult();
-    task.last.url = task.url;
-    task.last.http_status = static_cast<int>(code);
-    task.last.content_type = ctype != nullptr ? ctype : "";
-    task.last.final_url = effective != nullptr ? effective : task.hop_url;
-    task.last.bytes = t->bytes;
-    task.last.attempts = task.attempts;
-    long http_version = 0;
-    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &http_version);
-    switch (http_version) {
-      case CURL_HTTP_VERSION_1_0: task.last.http_version = 10; break;
-      case CURL_HTTP_VERSION_1_1: task.last.http_version = 11; break;
-      case CURL_HTTP_VERSION_2_0: task.last.http_version = 20; break;
-      case CURL_HTTP_VERSION_3: task.last.http_version = 30; break;
-      default: task.last.http_version = 0; break;
-    }
+    record_response(task, *t, easy, code);
 
     FetchFailure failure = FetchFailure::kNone;
     std::string message;
@@ -519,29 +560,12 @@ struct Fetcher::Impl {
         const ImageFormat fmt = sniff_format(t->head);
         if (fmt == ImageFormat::kUnknown) {
           failure = FetchFailure::kNotImage;
-          message = fmt::format("the bytes are not an image (Content-Type '{}')",
-                                task.last.content_type);
+          message =
+              fmt::format("the bytes are not an image (Content-Type '{}')", task.last.content_type);
+        } else if (keep_image(task, *t, fmt, message)) {
+          return;
         } else {
-          bool written = t->fd >= 0;
-          if (written && options.fsync) written = ::fsync(t->fd) == 0;
-          if (t->fd >= 0 && ::close(t->fd) != 0) written = false;
-          t->fd = -1;
-          const std::filesystem::path final_path =
-              image_path_for(options.out_dir, task.url, extension_for(fmt));
-          std::error_code ec;
-          if (written) std::filesystem::rename(t->tmp_path, final_path, ec);
-          if (!written || ec) {
-            failure = FetchFailure::kWriteFailed;
-            message = fmt::format("cannot write {}: {}", final_path.string(),
-                                  ec ? ec.message() : std::strerror(errno));
-          } else {
-            t->tmp_path.clear();
-            FetchResult r = task.last;
-            r.ok = true;
-            r.path = final_path;
-            finish(task, std::move(r));
-            return;
-          }
+          failure = FetchFailure::kWriteFailed;
         }
       } else {
         failure = FetchFailure::kHttpStatus;
@@ -584,12 +608,11 @@ struct Fetcher::Impl {
     const std::string wire = request_url(target);
     const UrlParts next = split_url(url_parser, wire);
     if (next.failure != FetchFailure::kNone) {
-      finish(task, fail_result(task, next.failure,
-                               next.failure == FetchFailure::kBadScheme
-                                   ? fmt::format("redirect to {}: only http and https are fetched",
-                                                 target)
-                                   : fmt::format("redirect to {}: not a URL curl can parse",
-                                                 target)));
+      finish(task, fail_result(
+                       task, next.failure,
+                       next.failure == FetchFailure::kBadScheme
+                           ? fmt::format("redirect to {}: only http and https are fetched", target)
+                           : fmt::format("redirect to {}: not a URL curl can parse", target)));
       return;
     }
     ++task.redirects;
@@ -654,8 +677,9 @@ struct Fetcher::Impl {
     for (Task* task : refused) {
       const FetchFailure failure = task->last.failure;
       finish(*task, fail_result(*task, failure,
-                                failure == FetchFailure::kBadScheme ? "only http and https URLs are fetched"
-                                                       : "not a URL curl can parse"));
+                                failure == FetchFailure::kBadScheme
+                                    ? "only http and https URLs are fetched"
+                                    : "not a URL curl can parse"));
     }
 
     while (unfinished > 0) {

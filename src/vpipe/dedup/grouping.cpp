@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <optional>
 #include <span>
-#include <numeric>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -20,19 +20,19 @@
 namespace vpipe {
 namespace {
 
+using grouping_detail::fold_new_pairs;
 using grouping_detail::hashes_of;
 using grouping_detail::inverse;
 using grouping_detail::kFirstWindow;
-using grouping_detail::MatchRule;
 using grouping_detail::kNoMatch;
+using grouping_detail::MatchRule;
+using grouping_detail::merge_duplicates;
 using grouping_detail::Nearness;
 using grouping_detail::nearness;
 using grouping_detail::nearness_of;
 using grouping_detail::PairMatch;
 using grouping_detail::PairRule;
 using grouping_detail::PodBuffer;
-using grouping_detail::fold_new_pairs;
-using grouping_detail::merge_duplicates;
 using grouping_detail::Variant;
 
 /// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
@@ -125,8 +125,8 @@ class Grouper {
     }
     const auto settle_start = std::chrono::steady_clock::now();
     for (size_t k = 0; k < components.size(); ++k) {
-      result_.largest_component = std::max(result_.largest_component,
-                                           static_cast<int64_t>(components[k].size()));
+      result_.largest_component =
+          std::max(result_.largest_component, static_cast<int64_t>(components[k].size()));
       settle(components[k], k);
     }
     kept_pairs_.release();
@@ -137,7 +137,8 @@ class Grouper {
 
     std::sort(result_.groups.begin(), result_.groups.end(),
               [](const DuplicateGroup& x, const DuplicateGroup& y) {
-                if (x.members.size() != y.members.size()) return x.members.size() > y.members.size();
+                if (x.members.size() != y.members.size())
+                  return x.members.size() > y.members.size();
                 return x.members.front().item < y.members.front().item;
               });
     return std::move(result_);
@@ -155,9 +156,8 @@ class Grouper {
     for (size_t i = 0; i < items_.size(); ++i) {
       if (items_[i].has_content_hash) order.push_back(i);
     }
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return key(a) != key(b) ? key(a) < key(b) : a < b;
-    });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return key(a) != key(b) ? key(a) < key(b) : a < b; });
     std::vector<size_t> bucket;
     for (size_t start = 0; start < order.size();) {
       size_t end = start + 1;
@@ -182,39 +182,54 @@ class Grouper {
       // Every file that ended up alone in its class had an equal hash but different bytes (or
       // could not be read): it is not an exact duplicate.
       for (size_t rep : class_reps) {
-        const bool alone = std::none_of(bucket.begin(), bucket.end(),
-                                        [&](size_t i) { return i != rep && exact_class_[i] == rep; });
+        const bool alone = std::none_of(bucket.begin(), bucket.end(), [&](size_t i) {
+          return i != rep && exact_class_[i] == rep;
+        });
         if (alone) {
           ++result_.exact_unconfirmed;
-          log().warn("dedup: '{}' has the content hash of another file but not its bytes "
-                     "(changed since the scan, unreadable, or a hash collision); not grouped "
-                     "as an exact copy",
-                     items_[rep].path);
+          log().warn(
+              "dedup: '{}' has the content hash of another file but not its bytes "
+              "(changed since the scan, unreadable, or a hash collision); not grouped "
+              "as an exact copy",
+              items_[rep].path);
         }
       }
     }
   }
 
-  /// Runs the Hamming searches over the items `reps` (indices into items_) and calls
-  /// visit(i, j, variant, phash distance, dhash distance) for every pair the rule accepts through
-  /// one variant: positions i, j into `reps`, and the variant of reps[i] (its stored hashes, a
-  /// turn, a crop window) whose hashes are within the thresholds of reps[j]'s stored ones. With match `both` the search
-  /// runs on the pHash and the dHash is tested on the search's worker threads (so the
-  /// serialised visit sees only accepted pairs); with `either` both searches run. visit is
-  /// called from one thread at a time, possibly more than once for one pair (the other way
-  /// round, through another variant). `use_device`: let DedupOptions::self_join run the
-  /// self-joins (the pass's own search, not a component's again), and log each join's time and
-  /// pairs at debug level (`vpipe -v dedup`).
+  /// The state of one for_each_candidate: the hashes of `reps` as the searches read them, the
+  /// search options, the visitor and how many pairs it was given, and the queries' scratch.
   template <typename Visit>
-  void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& raw_visit) {
-    const size_t n = reps.size();
+  struct CandidateSearch {
+    CandidateSearch(const std::vector<size_t>& searched, bool device, Visit& visitor)
+        : reps(searched), use_device(device), raw_visit(visitor) {}
+
+    const std::vector<size_t>& reps;
+    bool use_device;
+    Visit& raw_visit;
     int64_t visited = 0;
-    const auto visit = [&](size_t i, size_t j, Variant variant, int dp, int dd) {
+    std::vector<uint64_t> phashes;
+    std::vector<uint64_t> dhashes;
+    HammingSearchOptions search;
+    bool both = false;          ///< match `both`: search one hash, test the other
+    bool search_phash = false;  ///< a search on the pHash runs
+    bool search_dhash = false;
+    // The queries of a cross join: a variant's hashes, the other hash (tested with `both`),
+    // and each query's position in reps; the variant's column, for the items whose hashes are
+    // in DedupOptions::variant_columns.
+    std::vector<uint64_t> queries;
+    std::vector<uint64_t> query_other;
+    std::vector<uint32_t> query_of;
+    std::vector<uint64_t> column_p;
+    std::vector<uint64_t> column_d;
+
+    void visit(size_t i, size_t j, Variant variant, int dp, int dd) {
       ++visited;
       raw_visit(i, j, variant, dp, dd);
-    };
-    // Runs one join and, for the pass's own search, logs what it took.
-    const auto timed = [&](const char* what, size_t index, const auto& join) {
+    }
+    /// Runs one join and, for the pass's own search, logs what it took.
+    template <typename Join>
+    void timed(const char* what, size_t index, const Join& join) {
       const auto start = std::chrono::steady_clock::now();
       const int64_t before = visited;
       join();
@@ -222,128 +237,143 @@ class Grouper {
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       log().debug("dedup: {} {} join: {:.1f} s, {} pairs", what, index, took.count(),
                   visited - before);
-    };
-    std::vector<uint64_t> phashes(n);
-    std::vector<uint64_t> dhashes(n);
-    for (size_t i = 0; i < n; ++i) {
-      phashes[i] = items_[reps[i]].phash;
-      dhashes[i] = items_[reps[i]].dhash;
     }
-    HammingSearchOptions search;
-    search.method = options_.method == "brute"  ? HammingMethod::kBruteForce
-                    : options_.method == "mih" ? HammingMethod::kMultiIndex
-                                               : HammingMethod::kAuto;
-    search.threads = options_.threads;
+  };
+
+  /// The self-join of the stored hashes, on the pHash (`by_phash`) or the dHash.
+  template <typename Visit>
+  void self_join(CandidateSearch<Visit>& s, bool by_phash) {
+    const std::vector<uint64_t>& hashes = by_phash ? s.phashes : s.dhashes;
+    const std::vector<uint64_t>& other = by_phash ? s.dhashes : s.phashes;
+    const int t = by_phash ? options_.phash_threshold : options_.dhash_threshold;
+    const int other_t = by_phash ? options_.dhash_threshold : options_.phash_threshold;
+    const bool both = s.both;
+    s.search.max_distance = t;
+    s.search.second_queries = {};
+    s.search.second_base = both ? std::span<const uint64_t>(other) : std::span<const uint64_t>();
+    s.search.second_max_distance = both ? other_t : -1;
+    if (s.use_device && options_.self_join) {
+      // The device join has no second hash: the test runs here, on the calling thread.
+      const HammingPairSink tested = [&](std::span<const HammingPair> pairs) {
+        for (const HammingPair& p : pairs) {
+          const int searched = hamming_distance(hashes[p.a], hashes[p.b]);
+          const int tested_distance = hamming_distance(other[p.a], other[p.b]);
+          if (!both || tested_distance <= other_t) {
+            s.visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
+                    by_phash ? tested_distance : searched);
+          }
+        }
+      };
+      if (options_.self_join(hashes, t, tested)) return;
+    }
+    hamming_self_join(hashes, s.search, [&](std::span<const HammingPair> pairs) {
+      for (const HammingPair& p : pairs) {
+        const int searched = p.distance;
+        const int tested_distance = hamming_distance(other[p.a], other[p.b]);
+        s.visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
+                by_phash ? tested_distance : searched);
+      }
+    });
+  }
+
+  /// The cross join of one variant (a turn or a crop window) of every item that has it, as
+  /// queries (8 bytes per item, 16 with the other hash to test), against the stored hashes.
+  /// `in_memory`: the item holds the variant's hashes; `in_columns`: they are in
+  /// DedupOptions::variant_columns.
+  template <typename Visit>
+  void cross_join(CandidateSearch<Visit>& s, Variant variant, bool in_memory(const GroupingItem&),
+                  bool in_columns(const GroupingItem&)) {
+    const size_t n = s.reps.size();
+    bool column_read = false;
+    for (const bool by_phash : {true, false}) {
+      if (by_phash ? !s.search_phash : !s.search_dhash) continue;
+      s.queries.clear();
+      s.query_other.clear();
+      s.query_of.clear();
+      for (size_t i = 0; i < n; ++i) {
+        const GroupingItem& item = items_[s.reps[i]];
+        const bool here = in_memory(item);
+        if (!here && !in_columns(item)) continue;
+        if (!here && !column_read) {
+          options_.variant_columns->read(variant, s.column_p, s.column_d);
+          column_read = true;
+        }
+        const auto [p, d] = here ? hashes_of(item, variant)
+                                 : std::pair{s.column_p[s.reps[i]], s.column_d[s.reps[i]]};
+        s.queries.push_back(by_phash ? p : d);
+        s.query_other.push_back(by_phash ? d : p);
+        s.query_of.push_back(static_cast<uint32_t>(i));
+      }
+      // The column is in the queries now: not held through the join (read again for the
+      // dHash search of match `either`).
+      s.column_p = {};
+      s.column_d = {};
+      column_read = false;
+      // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
+      const MatchRule& variant_rule = rule_.variant;
+      s.search.max_distance =
+          by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
+      const int second_t = by_phash ? variant_rule.dhash_threshold : variant_rule.phash_threshold;
+      if (s.queries.empty() || s.search.max_distance < 0 || (s.both && second_t < 0)) continue;
+      const std::vector<uint64_t>& other_base = by_phash ? s.dhashes : s.phashes;
+      s.search.second_queries =
+          s.both ? std::span<const uint64_t>(s.query_other) : std::span<const uint64_t>();
+      s.search.second_base =
+          s.both ? std::span<const uint64_t>(other_base) : std::span<const uint64_t>();
+      s.search.second_max_distance = s.both ? second_t : -1;
+      hamming_cross_join(
+          s.queries, by_phash ? s.phashes : s.dhashes, s.search,
+          [&](std::span<const HammingPair> pairs) {
+            for (const HammingPair& p : pairs) {
+              const int searched = p.distance;
+              const int tested_distance = hamming_distance(s.query_other[p.a], other_base[p.b]);
+              s.visit(s.query_of[p.a], p.b, variant, by_phash ? searched : tested_distance,
+                      by_phash ? tested_distance : searched);
+            }
+          });
+    }
+  }
+
+  /// Runs the Hamming searches over the items `reps` (indices into items_) and calls
+  /// visit(i, j, variant, phash distance, dhash distance) for every pair the rule accepts through
+  /// one variant: positions i, j into `reps`, and the variant of reps[i] (its stored hashes, a
+  /// turn, a crop window) whose hashes are within the thresholds of reps[j]'s stored ones. With
+  /// match `both` the search runs on the pHash and the dHash is tested on the search's worker
+  /// threads (so the serialised visit sees only accepted pairs); with `either` both searches
+  /// run. visit is called from one thread at a time, possibly more than once for one pair (the
+  /// other way round, through another variant). `use_device`: let DedupOptions::self_join run
+  /// the self-joins (the pass's own search, not a component's again), and log each join's time
+  /// and pairs at debug level (`vpipe -v dedup`).
+  template <typename Visit>
+  void for_each_candidate(const std::vector<size_t>& reps, bool use_device, Visit&& raw_visit) {
+    using V = std::remove_reference_t<Visit>;
+    CandidateSearch<V> s(reps, use_device, raw_visit);
+    const size_t n = reps.size();
+    s.phashes.resize(n);
+    s.dhashes.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      s.phashes[i] = items_[reps[i]].phash;
+      s.dhashes[i] = items_[reps[i]].dhash;
+    }
+    s.search.method = options_.method == "brute" ? HammingMethod::kBruteForce
+                      : options_.method == "mih" ? HammingMethod::kMultiIndex
+                                                 : HammingMethod::kAuto;
+    s.search.threads = options_.threads;
     // Search on the hash the rule needs. With "both" the pHash search finds every candidate
     // and the dHash is tested on each, on the search's threads (on the clustered benchmark a
     // sample has 6x fewer pairs by pHash than by dHash); with "either" both searches run.
-    const bool both = options_.match == NearMatch::kBoth;
-    const bool search_phash = options_.match != NearMatch::kDhash;
-    const bool search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
-    // The hash to test and its threshold, when searching by pHash (by_phash) or by dHash.
-    const auto tested_threshold = [&](bool by_phash) {
-      return by_phash ? options_.dhash_threshold : options_.phash_threshold;
-    };
-    const auto self_join = [&](bool by_phash) {
-      const std::vector<uint64_t>& hashes = by_phash ? phashes : dhashes;
-      const std::vector<uint64_t>& other = by_phash ? dhashes : phashes;
-      const int t = by_phash ? options_.phash_threshold : options_.dhash_threshold;
-      const int other_t = tested_threshold(by_phash);
-      search.max_distance = t;
-      search.second_queries = {};
-      search.second_base = both ? std::span<const uint64_t>(other) : std::span<const uint64_t>();
-      search.second_max_distance = both ? other_t : -1;
-      if (use_device && options_.self_join) {
-        // The device join has no second hash: the test runs here, on the calling thread.
-        const HammingPairSink tested = [&](std::span<const HammingPair> pairs) {
-          for (const HammingPair& p : pairs) {
-            const int searched = hamming_distance(hashes[p.a], hashes[p.b]);
-            const int tested_distance = hamming_distance(other[p.a], other[p.b]);
-            if (!both || tested_distance <= other_t) {
-              visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
-                    by_phash ? tested_distance : searched);
-            }
-          }
-        };
-        if (options_.self_join(hashes, t, tested)) return;
-      }
-      hamming_self_join(hashes, search, [&](std::span<const HammingPair> pairs) {
-        for (const HammingPair& p : pairs) {
-          const int searched = p.distance;
-          const int tested_distance = hamming_distance(other[p.a], other[p.b]);
-          visit(p.a, p.b, Variant{0}, by_phash ? searched : tested_distance,
-                by_phash ? tested_distance : searched);
-        }
-      });
-    };
-    if (search_phash) timed("pHash self", 0, [&] { self_join(true); });
-    if (search_dhash) timed("dHash self", 0, [&] { self_join(false); });
+    s.both = options_.match == NearMatch::kBoth;
+    s.search_phash = options_.match != NearMatch::kDhash;
+    s.search_dhash = options_.match == NearMatch::kDhash || options_.match == NearMatch::kEither;
+    if (s.search_phash) s.timed("pHash self", 0, [&] { self_join(s, true); });
+    if (s.search_dhash) s.timed("dHash self", 0, [&] { self_join(s, false); });
 
-    // Queries: each item turned the seven other ways, and each of its crop windows, one variant
-    // at a time (8 bytes per item each, 16 with the other hash to test); base: the stored hashes.
-    std::vector<uint64_t> queries;
-    std::vector<uint64_t> query_other;  // the query's other hash (with match "both", tested)
-    std::vector<uint32_t> query_of;     // query -> position in reps
-    // The variant's column, for the items whose hashes are in DedupOptions::variant_columns.
-    std::vector<uint64_t> column_p;
-    std::vector<uint64_t> column_d;
-    const auto cross_join = [&](Variant variant, bool in_memory(const GroupingItem&),
-                                bool in_columns(const GroupingItem&)) {
-      bool column_read = false;
-      for (const bool by_phash : {true, false}) {
-        if (by_phash ? !search_phash : !search_dhash) continue;
-        queries.clear();
-        query_other.clear();
-        query_of.clear();
-        for (size_t i = 0; i < n; ++i) {
-          const GroupingItem& item = items_[reps[i]];
-          const bool here = in_memory(item);
-          if (!here && !in_columns(item)) continue;
-          if (!here && !column_read) {
-            options_.variant_columns->read(variant, column_p, column_d);
-            column_read = true;
-          }
-          const auto [p, d] = here ? hashes_of(item, variant)
-                                   : std::pair{column_p[reps[i]], column_d[reps[i]]};
-          queries.push_back(by_phash ? p : d);
-          query_other.push_back(by_phash ? d : p);
-          query_of.push_back(static_cast<uint32_t>(i));
-        }
-        // The column is in the queries now: not held through the join (read again for the
-        // dHash search of match `either`).
-        column_p = {};
-        column_d = {};
-        column_read = false;
-        // A variant must come nearer than the stored hashes (DedupOptions::variant_margin).
-        const MatchRule& variant_rule = rule_.variant;
-        search.max_distance = by_phash ? variant_rule.phash_threshold : variant_rule.dhash_threshold;
-        const int second_t = by_phash ? variant_rule.dhash_threshold : variant_rule.phash_threshold;
-        if (queries.empty() || search.max_distance < 0 || (both && second_t < 0)) continue;
-        const std::vector<uint64_t>& other_base = by_phash ? dhashes : phashes;
-        search.second_queries = both ? std::span<const uint64_t>(query_other)
-                                     : std::span<const uint64_t>();
-        search.second_base = both ? std::span<const uint64_t>(other_base)
-                                  : std::span<const uint64_t>();
-        search.second_max_distance = both ? second_t : -1;
-        hamming_cross_join(queries, by_phash ? phashes : dhashes, search,
-                           [&](std::span<const HammingPair> pairs) {
-                             for (const HammingPair& p : pairs) {
-                               const int searched = p.distance;
-                               const int tested_distance =
-                                   hamming_distance(query_other[p.a], other_base[p.b]);
-                               visit(query_of[p.a], p.b, variant,
-                                     by_phash ? searched : tested_distance,
-                                     by_phash ? tested_distance : searched);
-                             }
-                           });
-      }
-    };
     const bool columns = options_.variant_columns != nullptr;
     if (options_.orientations) {
       for (Variant k = 1; k < kOrientationCount; ++k) {
-        timed("turn", k, [&] {
+        s.timed("turn", k, [&] {
           cross_join(
-              k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; },
+              s, k, [](const GroupingItem& item) { return item.orientation_phash != nullptr; },
               columns ? +[](const GroupingItem& item) { return item.orientations_in_columns; }
                       : +[](const GroupingItem&) { return false; });
         });
@@ -351,9 +381,9 @@ class Grouper {
     }
     if (options_.crops) {
       for (Variant w = kFirstWindow; w < kFirstWindow + kCropWindowCount; ++w) {
-        timed("window", w - kFirstWindow, [&] {
+        s.timed("window", w - kFirstWindow, [&] {
           cross_join(
-              w, [](const GroupingItem& item) { return item.crop_phash != nullptr; },
+              s, w, [](const GroupingItem& item) { return item.crop_phash != nullptr; },
               columns ? +[](const GroupingItem& item) { return item.crops_in_columns; }
                       : +[](const GroupingItem&) { return false; });
         });
@@ -439,18 +469,19 @@ class Grouper {
         // Both slots of a pair lie in one component, so its pairs are those whose smaller slot
         // is in the component's run.
         const uint64_t first = slot_start[c];
-        const PairMatch* to = std::lower_bound(
-            from, last, (first + components[c].size()) << 32,
-            [](const PairMatch& m, uint64_t key) { return m.key < key; });
-        kept_ranges_[c] = KeptRange{static_cast<size_t>(from - kept_pairs_.begin()),
-                                    static_cast<size_t>(to - kept_pairs_.begin()),
-                                    static_cast<uint32_t>(first)};
+        const PairMatch* to =
+            std::lower_bound(from, last, (first + components[c].size()) << 32,
+                             [](const PairMatch& m, uint64_t key) { return m.key < key; });
+        kept_ranges_[c] =
+            KeptRange{static_cast<size_t>(from - kept_pairs_.begin()),
+                      static_cast<size_t>(to - kept_pairs_.begin()), static_cast<uint32_t>(first)};
         from = to;
       }
     } else {
-      log().info("dedup: more than {} distinct near pairs; each large component's pairs are "
-                 "searched again while it settles (docs/DEDUP.md, \"At scale\")",
-                 options_.max_kept_pairs);
+      log().info(
+          "dedup: more than {} distinct near pairs; each large component's pairs are "
+          "searched again while it settles (docs/DEDUP.md, \"At scale\")",
+          options_.max_kept_pairs);
     }
     return components;
   }
@@ -526,7 +557,8 @@ class Grouper {
     std::vector<GroupingItem> members;
     members.reserve(all.size());
     for (size_t i : all) members.push_back(items_[i]);
-    const std::vector<size_t> ranked = rank_keepers(members, options_.keeper_order, jpeg_quality_of(all));
+    const std::vector<size_t> ranked =
+        rank_keepers(members, options_.keeper_order, jpeg_quality_of(all));
     for (size_t r = 0; r < ranked.size(); ++r) rank_[all[ranked[r]]] = static_cast<uint32_t>(r);
   }
 
@@ -540,51 +572,19 @@ class Grouper {
   /// component_pairs past the budget), so the guard costs O(members + pairs of this component).
   /// Hands the pairs to the sink as DedupOptions::store_pairs says.
   void settle(const std::vector<size_t>& reps, size_t index) {
-    const size_t m = reps.size();
     rank_component(reps);
-    // The component's pairs (keys: positions into reps plus `base`, ascending) with their
-    // matches: kept by the search, or found again here.
-    PodBuffer<PairMatch> found;
-    std::span<const PairMatch> pairs;
-    uint32_t base = 0;
-    if (index < kept_ranges_.size()) {
-      const KeptRange& range = kept_ranges_[index];
-      pairs = std::span<const PairMatch>(kept_pairs_.begin() + range.begin, range.end - range.begin);
-      base = range.first_slot;
-    } else if (m > 1) {
-      found = component_pairs(reps);
-      pairs = std::span<const PairMatch>(found.begin(), found.size());
-    }
-    result_.near_pairs += static_cast<int64_t>(pairs.size());
+    ComponentGraph graph;
+    fill_graph(reps, index, graph);
+    result_.near_pairs += static_cast<int64_t>(graph.pairs.size());
     if (options_.store_pairs == PairStore::kAll) {
-      for (const PairMatch& p : pairs) {
-        emit_pair(reps[p.first() - base], reps[p.second() - base],
+      for (const PairMatch& p : graph.pairs) {
+        emit_pair(reps[p.first() - graph.base], reps[p.second() - graph.base],
                   grouping_detail::both_ways(p, true).value());
       }
     }
-    // The pairs of each position, flat: offsets[k]..offsets[k + 1] in `adjacent`, as indices
-    // into `pairs`.
-    std::vector<uint32_t> offsets(m + 1, 0);
-    for (const PairMatch& p : pairs) {
-      ++offsets[p.first() - base + 1];
-      ++offsets[p.second() - base + 1];
-    }
-    std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
-    std::vector<uint32_t> adjacent(offsets.back());
-    {
-      std::vector<uint32_t> fill(offsets.begin(), offsets.end() - 1);
-      for (size_t e = 0; e < pairs.size(); ++e) {
-        adjacent[fill[pairs[e].first() - base]++] = static_cast<uint32_t>(e);
-        adjacent[fill[pairs[e].second() - base]++] = static_cast<uint32_t>(e);
-      }
-    }
-    const auto position_of = [&](size_t rep) {
-      return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
-    };
-
     // Best member of each class, then classes ordered by it.
     std::vector<std::pair<size_t, size_t>> by_keeper;  // (best member, representative)
-    by_keeper.reserve(m);
+    by_keeper.reserve(reps.size());
     for (size_t rep : reps) {
       size_t best = rep;
       for (size_t member : members_of(rep)) {
@@ -594,54 +594,111 @@ class Grouper {
     }
     std::sort(by_keeper.begin(), by_keeper.end(),
               [&](const auto& x, const auto& y) { return better_keeper(x.first, y.first); });
-
-    if (!options_.chain_guard) {
-      need_rows();
-      const size_t keeper = by_keeper.front().first;
-      std::vector<std::pair<size_t, Nearness>> near;
-      for (size_t rep : reps) {
-        // Joined through a chain maybe: keep it, with its actual distance to the keeper.
-        near.emplace_back(rep, nearness(items_[keeper], items_[rep], rule_, options_)
-                                   .value_or(Nearness{
-                                       hamming_distance(items_[keeper].phash, items_[rep].phash),
-                                       hamming_distance(items_[keeper].dhash, items_[rep].dhash),
-                                       Orientation::kIdentity}));
-      }
-      emit_group(keeper, near);
-      if (options_.store_pairs == PairStore::kForest) {
-        // The tree by which each member joins, breadth first from the keeper's class.
-        std::vector<char> seen(m, 0);
-        std::vector<uint32_t> queue = {position_of(by_keeper.front().second)};
-        seen[queue.front()] = 1;
-        for (size_t head = 0; head < queue.size(); ++head) {
-          const uint32_t from = queue[head];
-          for (uint32_t k = offsets[from]; k < offsets[from + 1]; ++k) {
-            const PairMatch& p = pairs[adjacent[k]];
-            const uint32_t to = p.other(from + base) - base;
-            if (seen[to] != 0) continue;
-            seen[to] = 1;
-            queue.push_back(to);
-            emit_pair(reps[from], reps[to],
-                      grouping_detail::both_ways(p, p.first() == from + base).value());
-          }
-        }
-      }
-      return;
+    if (options_.chain_guard) {
+      settle_guarded(reps, by_keeper, graph);
+    } else {
+      settle_whole(reps, by_keeper, graph);
     }
+  }
 
+  /// A component's pairs, and for each position in its `reps` the pairs it is in.
+  struct ComponentGraph {
+    PodBuffer<PairMatch> found;        ///< the pairs, when found again here (else empty)
+    std::span<const PairMatch> pairs;  ///< keys: positions into reps plus `base`, ascending
+    uint32_t base = 0;
+    /// The pairs of position k: adjacent[offsets[k]..offsets[k + 1]), indices into `pairs`.
+    std::vector<uint32_t> offsets;
+    std::vector<uint32_t> adjacent;
+
+    /// Position of representative `rep` in `reps` (ascending).
+    static uint32_t position_of(const std::vector<size_t>& reps, size_t rep) {
+      return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
+    }
+  };
+
+  /// The pairs of component number `index` with their matches (kept by the search, or found
+  /// again here), and their adjacency.
+  void fill_graph(const std::vector<size_t>& reps, size_t index, ComponentGraph& g) {
+    const size_t m = reps.size();
+    if (index < kept_ranges_.size()) {
+      const KeptRange& range = kept_ranges_[index];
+      g.pairs =
+          std::span<const PairMatch>(kept_pairs_.begin() + range.begin, range.end - range.begin);
+      g.base = range.first_slot;
+    } else if (m > 1) {
+      g.found = component_pairs(reps);
+      g.pairs = std::span<const PairMatch>(g.found.begin(), g.found.size());
+    }
+    g.offsets.assign(m + 1, 0);
+    for (const PairMatch& p : g.pairs) {
+      ++g.offsets[p.first() - g.base + 1];
+      ++g.offsets[p.second() - g.base + 1];
+    }
+    std::partial_sum(g.offsets.begin(), g.offsets.end(), g.offsets.begin());
+    g.adjacent.resize(g.offsets.back());
+    std::vector<uint32_t> fill(g.offsets.begin(), g.offsets.end() - 1);
+    for (size_t e = 0; e < g.pairs.size(); ++e) {
+      g.adjacent[fill[g.pairs[e].first() - g.base]++] = static_cast<uint32_t>(e);
+      g.adjacent[fill[g.pairs[e].second() - g.base]++] = static_cast<uint32_t>(e);
+    }
+  }
+
+  /// settle() without the chain guard: the whole component is one group, kept by its best
+  /// member (`by_keeper` front); with PairStore::kForest, the tree by which each member joins.
+  void settle_whole(const std::vector<size_t>& reps,
+                    const std::vector<std::pair<size_t, size_t>>& by_keeper,
+                    const ComponentGraph& g) {
+    need_rows();
+    const size_t keeper = by_keeper.front().first;
+    std::vector<std::pair<size_t, Nearness>> near;
+    for (size_t rep : reps) {
+      // Joined through a chain maybe: keep it, with its actual distance to the keeper.
+      near.emplace_back(
+          rep, nearness(items_[keeper], items_[rep], rule_, options_)
+                   .value_or(Nearness{hamming_distance(items_[keeper].phash, items_[rep].phash),
+                                      hamming_distance(items_[keeper].dhash, items_[rep].dhash),
+                                      Orientation::kIdentity}));
+    }
+    emit_group(keeper, near);
+    if (options_.store_pairs != PairStore::kForest) return;
+    // The tree by which each member joins, breadth first from the keeper's class.
+    std::vector<char> seen(reps.size(), 0);
+    std::vector<uint32_t> queue = {ComponentGraph::position_of(reps, by_keeper.front().second)};
+    seen[queue.front()] = 1;
+    for (size_t head = 0; head < queue.size(); ++head) {
+      const uint32_t from = queue[head];
+      for (uint32_t k = g.offsets[from]; k < g.offsets[from + 1]; ++k) {
+        const PairMatch& p = g.pairs[g.adjacent[k]];
+        const uint32_t to = p.other(from + g.base) - g.base;
+        if (seen[to] != 0) continue;
+        seen[to] = 1;
+        queue.push_back(to);
+        emit_pair(reps[from], reps[to],
+                  grouping_detail::both_ways(p, p.first() == from + g.base).value());
+      }
+    }
+  }
+
+  /// settle() with the chain guard: groups gathered greedily in the component's keeper order
+  /// (`by_keeper`), each around a keeper that is the best of its own group.
+  void settle_guarded(const std::vector<size_t>& reps,
+                      const std::vector<std::pair<size_t, size_t>>& by_keeper,
+                      const ComponentGraph& g) {
+    const size_t m = reps.size();
     std::vector<char> placed(m, 0);
     // The unplaced representatives near a keeper of class `keeper_rep`, the keeper's own class
     // first at distance 0: the group that keeper would keep.
     const auto gather = [&](size_t keeper_rep) {
-      const uint32_t keeper_at = position_of(keeper_rep);
-      std::vector<std::pair<size_t, Nearness>> near = {{keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
+      const uint32_t keeper_at = ComponentGraph::position_of(reps, keeper_rep);
+      std::vector<std::pair<size_t, Nearness>> near = {
+          {keeper_rep, Nearness{0, 0, Orientation::kIdentity}}};
       // The match seen from the keeper's side (its turns, either's windows). A keeper that is
       // not its class's representative is a byte-identical copy of it and is compared as it.
-      for (uint32_t k = offsets[keeper_at]; k < offsets[keeper_at + 1]; ++k) {
-        const PairMatch& p = pairs[adjacent[k]];
-        const uint32_t other_at = p.other(keeper_at + base) - base;
+      for (uint32_t k = g.offsets[keeper_at]; k < g.offsets[keeper_at + 1]; ++k) {
+        const PairMatch& p = g.pairs[g.adjacent[k]];
+        const uint32_t other_at = p.other(keeper_at + g.base) - g.base;
         if (placed[other_at] != 0) continue;
-        if (const uint32_t code = p.from(keeper_at + base); code != kNoMatch) {
+        if (const uint32_t code = p.from(keeper_at + g.base); code != kNoMatch) {
           near.emplace_back(reps[other_at], nearness_of(code));
         }
       }
@@ -649,7 +706,7 @@ class Grouper {
     };
     bool first = true;
     for (const auto& [seed, seed_rep] : by_keeper) {
-      if (placed[position_of(seed_rep)] != 0) continue;
+      if (placed[ComponentGraph::position_of(reps, seed_rep)] != 0) continue;
       // The seed is the best unplaced member by the component's ranking. The keeper is the best
       // of the group itself, ranked among its own members only: a component can chain in
       // copies of other pictures, and the relative criteria (least_degraded) must not compare a
@@ -663,7 +720,7 @@ class Grouper {
         keeper = best;
         near = gather(exact_class_[keeper]);
       }
-      for (const auto& [rep, n] : near) placed[position_of(rep)] = 1;
+      for (const auto& [rep, n] : near) placed[ComponentGraph::position_of(reps, rep)] = 1;
       if (options_.store_pairs == PairStore::kForest) {
         // Each member's edge to its keeper: the group's spanning tree, a star.
         for (size_t k = 1; k < near.size(); ++k) emit_pair(keeper, near[k].first, near[k].second);
@@ -726,11 +783,12 @@ class Grouper {
       }
     }
     if (group.members.size() < 2) return;
-    std::sort(group.members.begin(), group.members.end(),
-              [](const GroupMember& x, const GroupMember& y) {
-                return std::make_tuple(!x.is_keeper, !x.exact, x.phash_distance, x.dhash_distance, x.item) <
-                       std::make_tuple(!y.is_keeper, !y.exact, y.phash_distance, y.dhash_distance, y.item);
-              });
+    std::sort(
+        group.members.begin(), group.members.end(), [](const GroupMember& x, const GroupMember& y) {
+          return std::make_tuple(!x.is_keeper, !x.exact, x.phash_distance, x.dhash_distance,
+                                 x.item) < std::make_tuple(!y.is_keeper, !y.exact, y.phash_distance,
+                                                           y.dhash_distance, y.item);
+        });
     group.kind = any_exact && any_near ? "mixed" : any_exact ? "exact" : "near";
     result_.groups.push_back(std::move(group));
   }
@@ -759,7 +817,7 @@ class Grouper {
     size_t end = 0;
     uint32_t first_slot = 0;
   };
-  PodBuffer<PairMatch> kept_pairs_;    ///< near_components: the pairs, while within budget
+  PodBuffer<PairMatch> kept_pairs_;     ///< near_components: the pairs, while within budget
   std::vector<KeptRange> kept_ranges_;  ///< per near component; empty when not kept
   /// How many times a group is gathered again around a better keeper (settle): in practice once;
   /// the bound only stops a cycle of relative rankings.

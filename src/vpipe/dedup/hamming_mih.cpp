@@ -296,6 +296,108 @@ MihPlan mih_plan(double nq, double nb, bool self, int t) {
   return plan;
 }
 
+namespace {
+
+/// One block's pass of multi_index_join: the bucket tables of the queries and the base, and the
+/// blocks before it (a pair they found is not reported again). Read-only, shared by the workers.
+struct BlockJoin {
+  const JoinRequest& request;
+  const std::vector<MihBlock>& blocks;
+  size_t k;  ///< this block's index in `blocks`
+  const BucketTable& query_table;
+  const BucketTable& base_table;
+  std::vector<uint32_t> masks;  ///< the bucket XORs within the block's radius
+
+  /// True when an earlier block would already have reported a pair with XOR `x`.
+  [[nodiscard]] bool found_earlier(uint64_t x) const {
+    for (size_t e = 0; e < k; ++e) {
+      const uint64_t bits = (x >> blocks[e].shift) & block_mask(blocks[e].width);
+      if (popcount_portable(bits) <= blocks[e].radius) return true;
+    }
+    return false;
+  }
+
+  /// Compares query rows [r0, r1) with base rows [c0, c1), tile by tile, into `buffer`.
+  /// `same_bucket`: a self-join's bucket with itself, where only the pairs above the diagonal
+  /// count.
+  void join_ranges(uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1, bool same_bucket,
+                   PairBuffer& buffer) const {
+    const uint64_t* q_hash = query_table.hashes.data();
+    const uint64_t* b_hash = base_table.hashes.data();
+    const uint32_t* q_index = query_table.index.data();
+    const uint32_t* b_index = base_table.index.data();
+    const uint64_t* q_second = query_table.second.data();
+    const uint64_t* b_second = base_table.second.data();
+    const int second_t = request.second_t;
+    // 64-bit positions: a step past the last tile must not wrap around.
+    for (uint64_t col = c0; col < c1; col += kTileCols) {
+      const auto cols = static_cast<uint32_t>(std::min<uint64_t>(c1 - col, kTileCols));
+      for (uint64_t row = r0; row < r1; row += kTileRows) {
+        const auto rows = static_cast<uint32_t>(std::min<uint64_t>(r1 - row, kTileRows));
+        TileShape shape;
+        if (same_bucket) {
+          // Same table, same bucket: only the positions after the row's own.
+          shape.upper = true;
+          shape.diagonal = static_cast<int64_t>(row) - static_cast<int64_t>(col);
+        }
+        HammingPair* pairs = buffer.tile_space();
+        const size_t found =
+            request.kernel(q_hash + row, rows, b_hash + col, cols, shape, request.t, pairs);
+        size_t kept = 0;
+        for (size_t h = 0; h < found; ++h) {
+          const uint64_t qi = row + pairs[h].a;
+          const uint64_t bi = col + pairs[h].b;
+          if (k > 0 && found_earlier(q_hash[qi] ^ b_hash[bi])) continue;
+          if (second_t >= 0 && popcount_portable(q_second[qi] ^ b_second[bi]) > second_t) {
+            continue;
+          }
+          uint32_t a = q_index[qi];
+          uint32_t b = b_index[bi];
+          if (request.self && a > b) std::swap(a, b);
+          pairs[kept++] = HammingPair{a, b, pairs[h].distance};
+        }
+        buffer.commit(kept);
+      }
+    }
+  }
+
+  /// Every pair of one task: its query rows against the base buckets within the radius of
+  /// theirs. `neighbours` is the worker's scratch.
+  void run_task(const Task& task, std::vector<Range>& neighbours, PairBuffer& buffer) const {
+    const uint32_t* q_off = query_table.offsets.data();
+    const uint32_t* b_off = base_table.offsets.data();
+    const uint64_t* b_hash = base_table.hashes.data();
+    for (uint32_t u = task.bucket_begin; u < task.bucket_end; ++u) {
+      const uint32_t r0 = std::max(q_off[u], task.row_begin);
+      const uint32_t r1 = std::min(q_off[u + 1], task.row_end);
+      if (r0 >= r1) continue;
+      // The non-empty buckets to compare with, gathered first so that the hashes of the next
+      // ones can be prefetched: each is a random place in a table larger than L2.
+      neighbours.clear();
+      for (const uint32_t mask : masks) {
+        const uint32_t v = u ^ mask;
+        // Self-join: the pair of buckets {u, v} is done once, from the smaller one.
+        if (request.self && v < u) continue;
+        if (b_off[v] != b_off[v + 1]) neighbours.push_back({b_off[v], b_off[v + 1]});
+      }
+      for (size_t next = 0; next < neighbours.size(); ++next) {
+        if (next + kPrefetchAhead < neighbours.size()) {
+          const Range& ahead = neighbours[next + kPrefetchAhead];
+          const uint32_t count = std::min<uint32_t>(ahead.end - ahead.begin, kPrefetchHashes);
+          for (uint32_t at = 0; at < count; at += 8) {  // 8 hashes per cache line
+            __builtin_prefetch(b_hash + ahead.begin + at);
+          }
+        }
+        // Self-join: distinct non-empty buckets start at distinct positions.
+        const bool same_bucket = request.self && neighbours[next].begin == q_off[u];
+        join_ranges(r0, r1, neighbours[next].begin, neighbours[next].end, same_bucket, buffer);
+      }
+    }
+  }
+};
+
+}  // namespace
+
 void multi_index_join(const JoinRequest& request, JoinOutput& output) {
   const std::span<const uint64_t> queries = request.queries;
   const std::span<const uint64_t> base = request.base;
@@ -322,7 +424,8 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
     if (!request.self) {
       build_table(queries, request.second_queries, block, query_table_storage, scratch);
     }
-    const std::vector<uint32_t> masks = ball(block.width, block.radius);
+    const BlockJoin join{request,     blocks,     k,
+                         query_table, base_table, ball(block.width, block.radius)};
 
     // ~64 tasks per thread for balance; bounded so that a split bucket's slices stay small.
     const auto rows_per_task = static_cast<uint32_t>(std::clamp<size_t>(
@@ -333,88 +436,12 @@ void multi_index_join(const JoinRequest& request, JoinOutput& output) {
 
     run_workers(threads, output, [&](int) {
       PairBuffer buffer(output);
-      const uint32_t* q_off = query_table.offsets.data();
-      const uint32_t* b_off = base_table.offsets.data();
-      const uint64_t* q_hash = query_table.hashes.data();
-      const uint64_t* b_hash = base_table.hashes.data();
-      const uint32_t* q_index = query_table.index.data();
-      const uint32_t* b_index = base_table.index.data();
-      const uint64_t* q_second = query_table.second.data();
-      const uint64_t* b_second = base_table.second.data();
-      const int second_t = request.second_t;
-
-      // True when an earlier block would already have reported a pair with XOR `x`.
-      const auto found_earlier = [&](uint64_t x) {
-        for (size_t e = 0; e < k; ++e) {
-          const uint64_t bits = (x >> blocks[e].shift) & block_mask(blocks[e].width);
-          if (popcount_portable(bits) <= blocks[e].radius) return true;
-        }
-        return false;
-      };
-
       std::vector<Range> neighbours;
-      neighbours.reserve(masks.size());
+      neighbours.reserve(join.masks.size());
       while (!output.stopped()) {
         const size_t task_index = next_task.fetch_add(1, std::memory_order_relaxed);
         if (task_index >= tasks.size()) break;
-        const Task& task = tasks[task_index];
-        for (uint32_t u = task.bucket_begin; u < task.bucket_end; ++u) {
-          const uint32_t r0 = std::max(q_off[u], task.row_begin);
-          const uint32_t r1 = std::min(q_off[u + 1], task.row_end);
-          if (r0 >= r1) continue;
-          // The non-empty buckets to compare with, gathered first so that the hashes of the
-          // next ones can be prefetched: each is a random place in a table larger than L2.
-          neighbours.clear();
-          for (const uint32_t mask : masks) {
-            const uint32_t v = u ^ mask;
-            // Self-join: the pair of buckets {u, v} is done once, from the smaller one.
-            if (request.self && v < u) continue;
-            if (b_off[v] != b_off[v + 1]) neighbours.push_back({b_off[v], b_off[v + 1]});
-          }
-          for (size_t next = 0; next < neighbours.size(); ++next) {
-            if (next + kPrefetchAhead < neighbours.size()) {
-              const Range& ahead = neighbours[next + kPrefetchAhead];
-              const uint32_t count = std::min<uint32_t>(ahead.end - ahead.begin, kPrefetchHashes);
-              for (uint32_t at = 0; at < count; at += 8) {  // 8 hashes per cache line
-                __builtin_prefetch(b_hash + ahead.begin + at);
-              }
-            }
-            const uint32_t c0 = neighbours[next].begin;
-            const uint32_t c1 = neighbours[next].end;
-            // Self-join: distinct non-empty buckets start at distinct positions.
-            const bool same_bucket = request.self && c0 == q_off[u];
-            // 64-bit positions: a step past the last tile must not wrap around.
-            for (uint64_t col = c0; col < c1; col += kTileCols) {
-              const auto cols = static_cast<uint32_t>(std::min<uint64_t>(c1 - col, kTileCols));
-              for (uint64_t row = r0; row < r1; row += kTileRows) {
-                const auto rows = static_cast<uint32_t>(std::min<uint64_t>(r1 - row, kTileRows));
-                TileShape shape;
-                if (same_bucket) {
-                  // Same table, same bucket: only the positions after the row's own.
-                  shape.upper = true;
-                  shape.diagonal = static_cast<int64_t>(row) - static_cast<int64_t>(col);
-                }
-                HammingPair* pairs = buffer.tile_space();
-                const size_t found =
-                    request.kernel(q_hash + row, rows, b_hash + col, cols, shape, request.t, pairs);
-                size_t kept = 0;
-                for (size_t h = 0; h < found; ++h) {
-                  const uint64_t qi = row + pairs[h].a;
-                  const uint64_t bi = col + pairs[h].b;
-                  if (k > 0 && found_earlier(q_hash[qi] ^ b_hash[bi])) continue;
-                  if (second_t >= 0 && popcount_portable(q_second[qi] ^ b_second[bi]) > second_t) {
-                    continue;
-                  }
-                  uint32_t a = q_index[qi];
-                  uint32_t b = b_index[bi];
-                  if (request.self && a > b) std::swap(a, b);
-                  pairs[kept++] = HammingPair{a, b, pairs[h].distance};
-                }
-                buffer.commit(kept);
-              }
-            }
-          }
-        }
+        join.run_task(tasks[task_index], neighbours, buffer);
       }
       buffer.flush();
     });

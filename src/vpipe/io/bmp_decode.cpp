@@ -8,6 +8,7 @@
 #include <array>
 #include <bit>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "vpipe/io/decode_internal.h"
@@ -46,14 +47,14 @@ using Palette = std::array<std::array<uint8_t, 3>, 256>;
 
 /// Where and how a bitmap's pixel rows are stored.
 struct BmpLayout {
-  const uint8_t* pixels;  ///< the first stored row
-  uint64_t row_bytes;     ///< stored row size, padded to 4 bytes
-  uint64_t rows_in_file;  ///< rows present (fewer than the height when truncated)
-  bool top_down;
-  uint32_t bits;
-  bool gray;                        ///< palette of grays only: 1-channel output
-  const Palette* palette;           ///< for bits <= 8
-  Channel red, green, blue, alpha;  ///< for 16 and 32 bits
+  const uint8_t* pixels = nullptr;  ///< the first stored row
+  uint64_t row_bytes = 0;           ///< stored row size, padded to 4 bytes
+  uint64_t rows_in_file = 0;        ///< rows present (fewer than the height when truncated)
+  bool top_down = false;
+  uint32_t bits = 0;
+  bool gray = false;                            ///< palette of grays only: 1-channel output
+  const Palette* palette = nullptr;             ///< for bits <= 8
+  Channel red{0}, green{0}, blue{0}, alpha{0};  ///< for 16 and 32 bits
 };
 
 /// Decodes the stored rows into `image` (its size, gray or RGB) and, when `alpha` is not null,
@@ -102,150 +103,177 @@ bool decode_bmp_rows(const BmpLayout& in, Image& image, Image* alpha_plane) {
   return alpha_seen;
 }
 
+/// Little-endian 16 and 32-bit fields of the file (callers check the bounds).
+uint32_t le16(std::span<const uint8_t> bytes, size_t at) {
+  return uint32_t{bytes[at]} | (uint32_t{bytes[at + 1]} << 8);
+}
+uint32_t le32(std::span<const uint8_t> bytes, size_t at) {
+  return le16(bytes, at) | (le16(bytes, at + 2) << 16);
+}
+
+/// The file and DIB headers' fields the decoder reads.
+struct BmpHeader {
+  uint32_t pixel_offset = 0;
+  uint32_t dib_size = 0;
+  int64_t width = 0;
+  int64_t height = 0;  ///< negative: top-down
+  uint32_t bits = 0;
+  uint32_t compression = kBiRgb;
+  uint32_t colors_used = 0;
+  size_t palette_entry = 4;  ///< bytes per palette entry
+  size_t palette_start = 0;
+  bool bitfields = false;  ///< BI_BITFIELDS or BI_ALPHABITFIELDS
+};
+
+/// Reads and checks the headers. On a header the decoder cannot use, fills `result` with the
+/// status and reason and returns nothing.
+std::optional<BmpHeader> read_bmp_header(std::span<const uint8_t> bytes, DecodeResult& result) {
+  const size_t size = bytes.size();
+  if (size < 26) {
+    fail(result, ItemStatus::kCorrupt, "BMP: truncated header");
+    return std::nullopt;
+  }
+  BmpHeader h;
+  h.pixel_offset = le32(bytes, 10);
+  h.dib_size = le32(bytes, 14);
+  if (h.dib_size < 12 || 14 + uint64_t{h.dib_size} > size) {
+    fail(result, ItemStatus::kCorrupt, "BMP: truncated or invalid header");
+    return std::nullopt;
+  }
+  h.palette_start = 14 + h.dib_size;
+  if (h.dib_size == 12) {  // BITMAPCOREHEADER: unsigned 16-bit sides, 3-byte palette entries
+    h.width = le16(bytes, 18);
+    h.height = le16(bytes, 20);
+    h.bits = le16(bytes, 24);
+    h.palette_entry = 3;
+  } else if (h.dib_size >= 40) {
+    h.width = static_cast<int32_t>(le32(bytes, 18));
+    h.height = static_cast<int32_t>(le32(bytes, 22));
+    h.bits = le16(bytes, 28);
+    h.compression = le32(bytes, 30);
+    h.colors_used = le32(bytes, 46);
+    if (h.dib_size == 40 && h.compression == kBiBitfields) h.palette_start += 12;
+    if (h.dib_size == 40 && h.compression == kBiAlphaBitfields) h.palette_start += 16;
+  } else {
+    fail(result, ItemStatus::kCorrupt, "BMP: unknown header size " + std::to_string(h.dib_size));
+    return std::nullopt;
+  }
+  if (h.compression == kBiRle8 || h.compression == kBiRle4) {
+    fail(result, ItemStatus::kUnsupported, "BMP: RLE-compressed bitmaps are not supported");
+    return std::nullopt;
+  }
+  h.bitfields = h.compression == kBiBitfields || h.compression == kBiAlphaBitfields;
+  if (h.compression != kBiRgb && !h.bitfields) {
+    fail(result, ItemStatus::kUnsupported,
+         "BMP: compression type " + std::to_string(h.compression) + " is not supported");
+    return std::nullopt;
+  }
+  const uint32_t bits = h.bits;
+  const bool valid_bits =
+      bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32;
+  if (!valid_bits || (h.bitfields && bits != 16 && bits != 32)) {
+    fail(result, ItemStatus::kUnsupported,
+         "BMP: " + std::to_string(bits) + " bits per pixel is not supported");
+    return std::nullopt;
+  }
+  return h;
+}
+
+/// The palette of a 1/4/8-bit bitmap (BGR(X) entries) into `palette`, and whether every entry
+/// is gray (R == G == B). False (`result` filled) when the file ends inside it.
+bool read_palette(std::span<const uint8_t> bytes, const BmpHeader& h, Palette& palette, bool& gray,
+                  DecodeResult& result) {
+  const uint32_t max_colors = 1u << h.bits;
+  const uint32_t count = h.colors_used == 0 ? max_colors : std::min(h.colors_used, max_colors);
+  if (h.palette_start + uint64_t{count} * h.palette_entry > bytes.size()) {
+    fail(result, ItemStatus::kCorrupt, "BMP: truncated palette");
+    return false;
+  }
+  gray = true;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint8_t* e = bytes.data() + h.palette_start + i * h.palette_entry;
+    palette[i] = {e[2], e[1], e[0]};
+    gray = gray && e[0] == e[1] && e[1] == e[2];
+  }
+  return true;
+}
+
+/// The red, green, blue and alpha channels of 16 and 32-bit pixels into `layout`: the defaults
+/// of BI_RGB, or the header's masks. False (`result` filled) when the file ends inside them.
+bool read_channels(std::span<const uint8_t> bytes, const BmpHeader& h, BmpLayout& layout,
+                   DecodeResult& result) {
+  layout.red = Channel(h.bits == 16 ? 0x7C00 : 0x00FF0000);
+  layout.green = Channel(h.bits == 16 ? 0x03E0 : 0x0000FF00);
+  layout.blue = Channel(h.bits == 16 ? 0x001F : 0x000000FF);
+  if (h.bitfields) {
+    if (bytes.size() < 66) {
+      fail(result, ItemStatus::kCorrupt, "BMP: truncated colour masks");
+      return false;
+    }
+    layout.red = Channel(le32(bytes, 54));
+    layout.green = Channel(le32(bytes, 58));
+    layout.blue = Channel(le32(bytes, 62));
+  }
+  // Where the alpha of a 32-bit pixel is: the V3+ header's (or BI_ALPHABITFIELDS') alpha mask,
+  // or the byte that BI_RGB leaves unused and that many writers fill with alpha.
+  layout.alpha = Channel(0);
+  if (h.bits == 32 && h.compression == kBiRgb) layout.alpha = Channel(0xFF000000);
+  const bool has_alpha_mask =
+      h.dib_size >= 56 || (h.dib_size == 40 && h.compression == kBiAlphaBitfields);
+  if (h.bits == 32 && h.bitfields && has_alpha_mask && bytes.size() >= 70) {
+    layout.alpha = Channel(le32(bytes, 66));
+  }
+  return true;
+}
+
 }  // namespace
 
 DecodeResult decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   DecodeResult result;
-  const size_t size = bytes.size();
-  auto u16 = [&](size_t at) -> uint32_t {
-    return uint32_t{bytes[at]} | (uint32_t{bytes[at + 1]} << 8);
-  };
-  auto u32 = [&](size_t at) -> uint32_t { return u16(at) | (u16(at + 2) << 16); };
-  if (size < 26) {
-    fail(result, ItemStatus::kCorrupt, "BMP: truncated header");
-    return result;
-  }
-  const uint32_t pixel_offset = u32(10);
-  const uint32_t dib_size = u32(14);
-  if (dib_size < 12 || 14 + uint64_t{dib_size} > size) {
-    fail(result, ItemStatus::kCorrupt, "BMP: truncated or invalid header");
-    return result;
-  }
-  int64_t width = 0;
-  int64_t height = 0;
-  uint32_t bits = 0;
-  uint32_t compression = kBiRgb;
-  uint32_t colors_used = 0;
-  size_t palette_entry = 4;
-  size_t palette_start = 14 + dib_size;
-  if (dib_size == 12) {  // BITMAPCOREHEADER: unsigned 16-bit sides, 3-byte palette entries
-    width = u16(18);
-    height = u16(20);
-    bits = u16(24);
-    palette_entry = 3;
-  } else if (dib_size >= 40) {
-    width = static_cast<int32_t>(u32(18));
-    height = static_cast<int32_t>(u32(22));
-    bits = u16(28);
-    compression = u32(30);
-    colors_used = u32(46);
-    if (dib_size == 40 && compression == kBiBitfields) palette_start += 12;
-    if (dib_size == 40 && compression == kBiAlphaBitfields) palette_start += 16;
-  } else {
-    fail(result, ItemStatus::kCorrupt, "BMP: unknown header size " + std::to_string(dib_size));
-    return result;
-  }
-  if (compression == kBiRle8 || compression == kBiRle4) {
-    fail(result, ItemStatus::kUnsupported, "BMP: RLE-compressed bitmaps are not supported");
-    return result;
-  }
-  const bool bitfields = compression == kBiBitfields || compression == kBiAlphaBitfields;
-  if (compression != kBiRgb && !bitfields) {
-    fail(result, ItemStatus::kUnsupported,
-         "BMP: compression type " + std::to_string(compression) + " is not supported");
-    return result;
-  }
-  const bool valid_bits =
-      bits == 1 || bits == 4 || bits == 8 || bits == 16 || bits == 24 || bits == 32;
-  if (!valid_bits || (bitfields && bits != 16 && bits != 32)) {
-    fail(result, ItemStatus::kUnsupported,
-         "BMP: " + std::to_string(bits) + " bits per pixel is not supported");
-    return result;
-  }
-  const bool top_down = height < 0;
-  height = std::abs(height);
+  const std::optional<BmpHeader> header = read_bmp_header(bytes, result);
+  if (!header) return result;
+  const BmpHeader& h = *header;
+  const bool top_down = h.height < 0;
+  const int64_t width = h.width;
+  const int64_t height = std::abs(h.height);
   if (refuse_size(result, "BMP", width, height, options)) return result;
 
-  // Palette (1/4/8-bit): BGR(X) entries; gray when every entry has R == G == B.
   Palette palette{};
-  bool gray = false;
-  if (bits <= 8) {
-    const uint32_t max_colors = 1u << bits;
-    const uint32_t count = colors_used == 0 ? max_colors : std::min(colors_used, max_colors);
-    if (palette_start + uint64_t{count} * palette_entry > size) {
-      fail(result, ItemStatus::kCorrupt, "BMP: truncated palette");
-      return result;
-    }
-    gray = true;
-    for (uint32_t i = 0; i < count; ++i) {
-      const uint8_t* e = bytes.data() + palette_start + i * palette_entry;
-      palette[i] = {e[2], e[1], e[0]};
-      gray = gray && e[0] == e[1] && e[1] == e[2];
-    }
-  }
-  Channel red(0x00FF0000);
-  Channel green(0x0000FF00);
-  Channel blue(0x000000FF);
-  if (bits == 16) {
-    red = Channel(0x7C00);
-    green = Channel(0x03E0);
-    blue = Channel(0x001F);
-  }
-  if (bitfields) {
-    if (size < 66) {
-      fail(result, ItemStatus::kCorrupt, "BMP: truncated colour masks");
-      return result;
-    }
-    red = Channel(u32(54));
-    green = Channel(u32(58));
-    blue = Channel(u32(62));
-  }
-  // Where the alpha of a 32-bit pixel is: the V3+ header's (or BI_ALPHABITFIELDS') alpha mask,
-  // or the byte that BI_RGB leaves unused and that many writers fill with alpha.
-  Channel alpha_channel(0);
-  if (bits == 32 && compression == kBiRgb) alpha_channel = Channel(0xFF000000);
-  const bool has_alpha_mask =
-      dib_size >= 56 || (dib_size == 40 && compression == kBiAlphaBitfields);
-  if (bits == 32 && bitfields && has_alpha_mask && size >= 70) alpha_channel = Channel(u32(66));
+  BmpLayout layout{};
+  layout.top_down = top_down;
+  layout.bits = h.bits;
+  layout.palette = &palette;
+  if (h.bits <= 8 && !read_palette(bytes, h, palette, layout.gray, result)) return result;
+  if (!read_channels(bytes, h, layout, result)) return result;
 
-  const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
-  if (pixel_offset >= size) {
+  const size_t size = bytes.size();
+  layout.row_bytes = (static_cast<uint64_t>(width) * h.bits + 31) / 32 * 4;
+  if (h.pixel_offset >= size) {
     fail(result, ItemStatus::kCorrupt, "BMP: no pixel data (truncated file)");
     return result;
   }
-  const uint64_t rows_in_file = std::min<uint64_t>((size - pixel_offset) / row_bytes, height);
-  if (rows_in_file == 0) {
+  layout.pixels = bytes.data() + h.pixel_offset;
+  layout.rows_in_file = std::min<uint64_t>((size - h.pixel_offset) / layout.row_bytes, height);
+  if (layout.rows_in_file == 0) {
     fail(result, ItemStatus::kCorrupt, "BMP: truncated pixel data");
     return result;
   }
-  const int channels = gray ? 1 : 3;
-  result.image = Image(static_cast<int>(width), static_cast<int>(height), channels);
+  result.image = Image(static_cast<int>(width), static_cast<int>(height), layout.gray ? 1 : 3);
   result.width = static_cast<int>(width);
   result.height = static_cast<int>(height);
-  const bool read_alpha = alpha_channel.bits > 0;
+  const bool read_alpha = layout.alpha.bits > 0;
   if (read_alpha) {
     // Rows missing from a truncated file stay opaque black, as in every format.
     result.alpha = Image(static_cast<int>(width), static_cast<int>(height), 1);
     std::fill(result.alpha.pixels.begin(), result.alpha.pixels.end(), uint8_t{255});
   }
-  const BmpLayout layout{bytes.data() + pixel_offset,
-                         row_bytes,
-                         rows_in_file,
-                         top_down,
-                         bits,
-                         gray,
-                         &palette,
-                         red,
-                         green,
-                         blue,
-                         alpha_channel};
   const bool alpha_seen =
       decode_bmp_rows(layout, result.image, read_alpha ? &result.alpha : nullptr);
   if (read_alpha && !alpha_seen) result.alpha = Image();  // all zero: not meant as alpha
   result.status = ItemStatus::kOk;
-  if (rows_in_file < static_cast<uint64_t>(height)) {
+  if (layout.rows_in_file < static_cast<uint64_t>(height)) {
     set_damaged(result, options,
-                "BMP: truncated pixel data (" + std::to_string(rows_in_file) + " of " +
+                "BMP: truncated pixel data (" + std::to_string(layout.rows_in_file) + " of " +
                     std::to_string(height) + " rows present)");
   }
   return result;

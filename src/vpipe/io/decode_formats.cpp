@@ -212,12 +212,126 @@ DecodeResult decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& op
   }
   if (config.input.has_alpha) {
     result.alpha = Image(out_w, out_h, 1);
-    split_alpha(rgba.data(), result.image.pixels.data(), result.alpha.pixels.data(), out_pixels,
-                3, true);
+    split_alpha(rgba.data(), result.image.pixels.data(), result.alpha.pixels.data(), out_pixels, 3,
+                true);
   }
   result.status = ItemStatus::kOk;
   return result;
 }
+
+namespace {
+
+/// Reads one extension record, keeping the transparent index of a graphic control extension in
+/// `transparent`. False (`result` filled) when the file is damaged there.
+bool read_gif_extension(GifFileType* gif, int& transparent, DecodeResult& result) {
+  int code = 0;
+  GifByteType* ext = nullptr;
+  if (DGifGetExtension(gif, &code, &ext) != GIF_OK) {
+    fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+    return false;
+  }
+  // Graphic control extension: [size=4][flags][delay lo][delay hi][transparent index].
+  if (code == GRAPHICS_EXT_FUNC_CODE && ext != nullptr && ext[0] >= 4 && (ext[1] & 1) != 0) {
+    transparent = ext[4];
+  }
+  while (ext != nullptr) {
+    if (DGifGetExtensionNext(gif, &ext) != GIF_OK) {
+      fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Paints one decoded line of frame row `fy` onto the canvas of `result` (its image and alpha),
+/// through colour map `map`; pixels of index `transparent` become transparent.
+void put_gif_line(const GifImageDesc& desc, const ColorMapObject& map, int transparent, bool gray,
+                  int fy, const std::vector<GifPixelType>& line, DecodeResult& result) {
+  const int y = desc.Top + fy;
+  if (y < 0 || y >= result.image.height) return;
+  uint8_t* dst = result.image.row(y);
+  for (int fx = 0; fx < desc.Width; ++fx) {
+    const int x = desc.Left + fx;
+    const int index = line[fx];
+    if (x < 0 || x >= result.image.width) continue;
+    if (index == transparent) {
+      result.alpha.row(y)[x] = 0;
+      continue;
+    }
+    if (index >= map.ColorCount) continue;
+    const GifColorType& c = map.Colors[index];
+    if (gray) {
+      dst[x] = c.Red;
+    } else {
+      dst[3 * x] = c.Red;
+      dst[3 * x + 1] = c.Green;
+      dst[3 * x + 2] = c.Blue;
+    }
+  }
+}
+
+/// Decodes the frame whose image descriptor comes next onto a black canvas of the file's size.
+void decode_gif_frame(GifFileType* gif, int transparent, const DecodeOptions& options,
+                      DecodeResult& result) {
+  if (DGifGetImageDesc(gif) != GIF_OK) {
+    fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
+    return;
+  }
+  const GifImageDesc& desc = gif->Image;
+  const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
+  if (map == nullptr || map->Colors == nullptr) {
+    fail(result, ItemStatus::kCorrupt, "GIF: no colour map");
+    return;
+  }
+  int canvas_width = gif->SWidth;
+  int canvas_height = gif->SHeight;
+  if (canvas_width <= 0 || canvas_height <= 0) {
+    canvas_width = desc.Left + desc.Width;
+    canvas_height = desc.Top + desc.Height;
+  }
+  if (refuse_size(result, "GIF", canvas_width, canvas_height, options) ||
+      refuse_size(result, "GIF", desc.Width, desc.Height, options)) {
+    return;
+  }
+  bool gray = true;
+  for (int i = 0; i < map->ColorCount; ++i) {
+    const GifColorType& c = map->Colors[i];
+    gray = gray && c.Red == c.Green && c.Red == c.Blue;
+  }
+  result.image = Image(canvas_width, canvas_height, gray ? 1 : 3);  // black background
+  result.width = canvas_width;
+  result.height = canvas_height;
+  result.alpha = gif_frame_alpha(desc, canvas_width, canvas_height, transparent >= 0);
+  std::vector<GifPixelType> line(static_cast<size_t>(desc.Width));
+  // Interlaced GIFs store rows in four passes: every 8th from 0, every 8th from 4, every 4th
+  // from 2, every 2nd from 1.
+  static constexpr int kPassStart[4] = {0, 4, 2, 1};
+  static constexpr int kPassStep[4] = {8, 8, 4, 2};
+  const int passes = desc.Interlace ? 4 : 1;
+  int rows_done = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    const int start = desc.Interlace ? kPassStart[pass] : 0;
+    const int step = desc.Interlace ? kPassStep[pass] : 1;
+    for (int fy = start; fy < desc.Height; fy += step) {
+      if (DGifGetLine(gif, line.data(), desc.Width) != GIF_OK) {
+        const std::string reason = gif_error(gif->Error);
+        if (rows_done == 0) {
+          fail(result, ItemStatus::kCorrupt, reason);
+        } else {
+          set_damaged(result, options,
+                      reason + ": " + std::to_string(rows_done) + " of " +
+                          std::to_string(desc.Height) + " rows decoded");
+        }
+        return;
+      }
+      ++rows_done;
+      put_gif_line(desc, *map, transparent, gray, fy, line, result);
+    }
+  }
+  result.status = ItemStatus::kOk;
+}
+
+}  // namespace
 
 DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   DecodeResult result;
@@ -240,103 +354,11 @@ DecodeResult decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& opt
       return result;
     }
     if (record == EXTENSION_RECORD_TYPE) {
-      int code = 0;
-      GifByteType* ext = nullptr;
-      if (DGifGetExtension(gif.get(), &code, &ext) != GIF_OK) {
-        fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
-        return result;
-      }
-      // Graphic control extension: [size=4][flags][delay lo][delay hi][transparent index].
-      if (code == GRAPHICS_EXT_FUNC_CODE && ext != nullptr && ext[0] >= 4 && (ext[1] & 1) != 0) {
-        transparent = ext[4];
-      }
-      while (ext != nullptr) {
-        if (DGifGetExtensionNext(gif.get(), &ext) != GIF_OK) {
-          fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
-          return result;
-        }
-      }
+      if (!read_gif_extension(gif.get(), transparent, result)) return result;
       continue;
     }
     if (record != IMAGE_DESC_RECORD_TYPE) continue;
-
-    if (DGifGetImageDesc(gif.get()) != GIF_OK) {
-      fail(result, ItemStatus::kCorrupt, gif_error(gif->Error));
-      return result;
-    }
-    const GifImageDesc& desc = gif->Image;
-    const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
-    if (map == nullptr || map->Colors == nullptr) {
-      fail(result, ItemStatus::kCorrupt, "GIF: no colour map");
-      return result;
-    }
-    int canvas_width = gif->SWidth;
-    int canvas_height = gif->SHeight;
-    if (canvas_width <= 0 || canvas_height <= 0) {
-      canvas_width = desc.Left + desc.Width;
-      canvas_height = desc.Top + desc.Height;
-    }
-    if (refuse_size(result, "GIF", canvas_width, canvas_height, options) ||
-        refuse_size(result, "GIF", desc.Width, desc.Height, options)) {
-      return result;
-    }
-    bool gray = true;
-    for (int i = 0; i < map->ColorCount; ++i) {
-      const GifColorType& c = map->Colors[i];
-      gray = gray && c.Red == c.Green && c.Red == c.Blue;
-    }
-    const int channels = gray ? 1 : 3;
-    result.image = Image(canvas_width, canvas_height, channels);  // black background
-    result.width = canvas_width;
-    result.height = canvas_height;
-    result.alpha = gif_frame_alpha(desc, canvas_width, canvas_height, transparent >= 0);
-    std::vector<GifPixelType> line(static_cast<size_t>(desc.Width));
-    // Interlaced GIFs store rows in four passes: every 8th from 0, every 8th from 4, every 4th
-    // from 2, every 2nd from 1.
-    static constexpr int kPassStart[4] = {0, 4, 2, 1};
-    static constexpr int kPassStep[4] = {8, 8, 4, 2};
-    const int passes = desc.Interlace ? 4 : 1;
-    int rows_done = 0;
-    for (int pass = 0; pass < passes; ++pass) {
-      const int start = desc.Interlace ? kPassStart[pass] : 0;
-      const int step = desc.Interlace ? kPassStep[pass] : 1;
-      for (int fy = start; fy < desc.Height; fy += step) {
-        if (DGifGetLine(gif.get(), line.data(), desc.Width) != GIF_OK) {
-          const std::string reason = gif_error(gif->Error);
-          if (rows_done == 0) {
-            fail(result, ItemStatus::kCorrupt, reason);
-          } else {
-            set_damaged(result, options,
-                        reason + ": " + std::to_string(rows_done) + " of " +
-                            std::to_string(desc.Height) + " rows decoded");
-          }
-          return result;
-        }
-        ++rows_done;
-        const int y = desc.Top + fy;
-        if (y < 0 || y >= canvas_height) continue;
-        uint8_t* dst = result.image.row(y);
-        for (int fx = 0; fx < desc.Width; ++fx) {
-          const int x = desc.Left + fx;
-          const int index = line[fx];
-          if (x < 0 || x >= canvas_width) continue;
-          if (index == transparent) {
-            result.alpha.row(y)[x] = 0;
-            continue;
-          }
-          if (index >= map->ColorCount) continue;
-          const GifColorType& c = map->Colors[index];
-          if (gray) {
-            dst[x] = c.Red;
-          } else {
-            dst[3 * x] = c.Red;
-            dst[3 * x + 1] = c.Green;
-            dst[3 * x + 2] = c.Blue;
-          }
-        }
-      }
-    }
-    result.status = ItemStatus::kOk;
+    decode_gif_frame(gif.get(), transparent, options, result);  // the first frame only
     return result;
   }
 }
@@ -385,16 +407,16 @@ DecodeResult decode_heif(std::span<const uint8_t> bytes, const DecodeOptions& op
   // not by the size checked above: libheif 1.15 allocates (and clears) up to 32768 x 32768
   // pixels for one unless its context's limit is lower. No side may exceed the declared longer
   // side by more than kHeifCodedPadding (HEVC codes whole 64-pixel blocks and crops them).
-  heif_context_set_maximum_image_size_limit(ctx.get(),
-                                            std::max(width, height) + kHeifCodedPadding);
+  heif_context_set_maximum_image_size_limit(ctx.get(), std::max(width, height) + kHeifCodedPadding);
   // Grid tiles are decoded on this thread: vpipe already runs one decoder per worker.
   heif_context_set_max_decoding_threads(ctx.get(), 0);
   const bool alpha = heif_image_handle_has_alpha_channel(handle.get()) != 0;
   const bool premultiplied = heif_image_handle_is_premultiplied_alpha(handle.get()) != 0;
   // The coded frames may not be larger than the file says (twice its pixels, for a crop or a
   // grid's padding): a tiny file must not make the codec allocate gigabytes.
-  const HeifCodedLimitScope coded_limit(std::min<uint64_t>(
-      options.max_pixels, 2 * static_cast<uint64_t>(width) * static_cast<uint64_t>(height) + 65536));
+  const HeifCodedLimitScope coded_limit(
+      std::min<uint64_t>(options.max_pixels,
+                         2 * static_cast<uint64_t>(width) * static_cast<uint64_t>(height) + 65536));
   heif_image* raw_image = nullptr;
   err = heif_decode_image(handle.get(), &raw_image, heif_colorspace_RGB,
                           alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB,

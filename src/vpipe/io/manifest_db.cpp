@@ -316,7 +316,7 @@ void ManifestDb::migrate() {
         continue;
       }
       if (step.sql != nullptr) exec(step.sql, "cannot migrate the schema");
-      if (step.code != nullptr) step.code(db_, name_);
+      if (step.code != nullptr) step.code(*this);
       const std::string bump = "PRAGMA user_version = " + std::to_string(step.to_version);
       exec(bump.c_str(), "cannot set the schema version");
       exec("COMMIT", "cannot commit the schema migration");

@@ -245,9 +245,9 @@ std::string now_utc_iso8601();
 struct Migration {
   int to_version;
   const char* sql;  ///< nullptr: none
-  /// A step SQL alone cannot do (nullptr: none): gets the connection and the manifest's path
-  /// as given; throws ManifestError.
-  void (*code)(sqlite3* db, const std::string& name) = nullptr;
+  /// A step SQL alone cannot do (nullptr: none), on the connection inside the step's
+  /// transaction; throws ManifestError.
+  void (*code)(const ManifestDb& db) = nullptr;
 };
 /// Every step, in order; the last reaches Manifest::kSchemaVersion.
 std::span<const Migration> migrations();

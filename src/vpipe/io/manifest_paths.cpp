@@ -5,16 +5,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
-#include <system_error>
 #include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "vpipe/core/error.h"
 #include "vpipe/core/log.h"
+#include "vpipe/io/manifest_db.h"
 #include "vpipe/io/paths.h"
 
 namespace vpipe::manifest_detail {
@@ -25,57 +27,9 @@ namespace fs = std::filesystem;
 /// How many relative file paths are checked to choose which base comes first.
 constexpr int kBaseSample = 1000;
 
-struct StatementDeleter {
-  void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
-};
-using Statement = std::unique_ptr<sqlite3_stmt, StatementDeleter>;
-
-/// The migration's connection, with errors that name the manifest.
-class Db {
- public:
-  Db(sqlite3* db, const std::string& name) : db_(db), name_(name) {}
-
-  [[noreturn]] void fail(const std::string& doing) const {
-    throw ManifestError("manifest '" + name_ + "': schema 5 (absolute paths): " + doing + ": " +
-                        sqlite3_errmsg(db_));
-  }
-  void exec(const char* sql) const {
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(sql);
-  }
-  Statement prepare(const std::string& sql) const {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) fail(sql);
-    return Statement(stmt);
-  }
-  /// Steps a statement that returns no rows, then resets it for the next use.
-  void run(sqlite3_stmt* stmt) const {
-    const int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) fail(sqlite3_sql(stmt));
-    sqlite3_reset(stmt);
-  }
-  /// Steps a statement that returns rows; false at the end.
-  bool next_row(sqlite3_stmt* stmt) const {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) return true;
-    if (rc != SQLITE_DONE) fail(sqlite3_sql(stmt));
-    return false;
-  }
-  [[nodiscard]] int64_t changes() const { return sqlite3_changes64(db_); }
-
- private:
-  sqlite3* db_;
-  const std::string& name_;
-};
-
-std::string column_text(sqlite3_stmt* stmt, int index) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
-  if (text == nullptr) return {};
-  return std::string(text, static_cast<size_t>(sqlite3_column_bytes(stmt, index)));
-}
-
-void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
-  // SQLITE_TRANSIENT: the bytes are copied (paths may be non-UTF-8 and are kept as they are).
-  sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+/// What the migration was doing, for ManifestDb::fail's message.
+std::string doing(std::string_view what) {
+  return "schema 5 (absolute paths): " + std::string(what);
 }
 
 bool exists_no_follow(const fs::path& path) {
@@ -143,91 +97,88 @@ class PathRule {
 
 /// The two bases for relative paths, the one under which more of a sample of the manifest's
 /// relative file paths exist first (the current directory on a tie).
-std::vector<fs::path> choose_bases(const Db& db, const std::string& name) {
-  fs::path manifest_dir = fs::absolute(name).parent_path();
+std::vector<fs::path> choose_bases(const ManifestDb& db) {
+  fs::path manifest_dir = fs::absolute(db.name()).parent_path();
   if (std::string real = real_path(manifest_dir.native()); !real.empty()) manifest_dir = real;
   std::error_code ec;
   const fs::path cwd = fs::current_path(ec);
   if (ec || manifest_dir == cwd) return {manifest_dir};
-  Statement sample = db.prepare("SELECT path FROM files WHERE path NOT GLOB '/*' LIMIT " +
-                                std::to_string(kBaseSample));
   int64_t at_cwd = 0;
   int64_t at_manifest = 0;
-  while (db.next_row(sample.get())) {
-    const std::string path = column_text(sample.get(), 0);
-    at_cwd += exists_no_follow(cwd / path) ? 1 : 0;
-    at_manifest += exists_no_follow(manifest_dir / path) ? 1 : 0;
-  }
+  db.prepare("SELECT path FROM files WHERE path NOT GLOB '/*' LIMIT " + std::to_string(kBaseSample))
+      .each_row(doing("sampling relative paths").c_str(), [&](const Statement& row) {
+        const std::string path = row.text(0);
+        at_cwd += exists_no_follow(cwd / path) ? 1 : 0;
+        at_manifest += exists_no_follow(manifest_dir / path) ? 1 : 0;
+      });
   if (at_manifest > at_cwd) return {manifest_dir, cwd};
   return {cwd, manifest_dir};
 }
 
 /// Computes the new value of `table`.`column` for every row into temp.vpipe_moves (key, path),
 /// only where it changes: the table itself is not written while it is read.
-int64_t collect_moves(const Db& db, PathRule& rule, const std::string& table,
+int64_t collect_moves(const ManifestDb& db, PathRule& rule, const std::string& table,
                       const std::string& key, const std::string& column) {
-  db.exec("CREATE TEMP TABLE vpipe_moves (key INTEGER PRIMARY KEY, path TEXT NOT NULL)");
-  Statement read = db.prepare("SELECT " + key + ", " + column + " FROM " + table + " WHERE " +
-                              column + " IS NOT NULL");
+  db.exec("CREATE TEMP TABLE vpipe_moves (key INTEGER PRIMARY KEY, path TEXT NOT NULL)",
+          doing("cannot make the moves table").c_str());
   Statement insert = db.prepare("INSERT INTO temp.vpipe_moves (key, path) VALUES (?1, ?2)");
+  const std::string writing = doing("cannot note a new " + table + " path");
   int64_t moved = 0;
-  while (db.next_row(read.get())) {
-    const std::string old_path = column_text(read.get(), 1);
-    const std::string new_path = rule.resolve(old_path);
-    if (new_path == old_path) continue;
-    sqlite3_bind_int64(insert.get(), 1, sqlite3_column_int64(read.get(), 0));
-    bind_text(insert.get(), 2, new_path);
-    db.run(insert.get());
-    ++moved;
-  }
+  db.prepare("SELECT " + key + ", " + column + " FROM " + table + " WHERE " + column +
+             " IS NOT NULL")
+      .each_row(doing("cannot read " + table).c_str(), [&](const Statement& row) {
+        const std::string old_path = row.text(1);
+        const std::string new_path = rule.resolve(old_path);
+        if (new_path == old_path) return;
+        insert.bind_all(row.int64(0), new_path).run(writing.c_str());
+        ++moved;
+      });
   return moved;
 }
 
 /// Writes temp.vpipe_moves into `table`.`column` and drops it.
-void apply_moves(const Db& db, const std::string& table, const std::string& key,
+void apply_moves(const ManifestDb& db, const std::string& table, const std::string& key,
                  const std::string& column) {
-  Statement update = db.prepare("UPDATE " + table + " SET " + column +
-                                " = (SELECT m.path FROM temp.vpipe_moves m WHERE m.key = " +
-                                table + "." + key + ") WHERE " + key +
-                                " IN (SELECT key FROM temp.vpipe_moves)");
-  db.run(update.get());
-  db.exec("DROP TABLE temp.vpipe_moves");
+  db.prepare("UPDATE " + table + " SET " + column +
+             " = (SELECT m.path FROM temp.vpipe_moves m WHERE m.key = " + table + "." + key +
+             ") WHERE " + key + " IN (SELECT key FROM temp.vpipe_moves)")
+      .run(doing("cannot rewrite " + table).c_str());
+  db.exec("DROP TABLE temp.vpipe_moves", doing("cannot drop the moves table").c_str());
 }
 
 /// File rows that will name the same file: new path -> ids (moved rows, and a row that already
 /// has that path). Usually none; a handful when one folder was scanned under two names.
-std::map<std::string, std::vector<int64_t>> files_to_merge(const Db& db) {
+std::map<std::string, std::vector<int64_t>> files_to_merge(const ManifestDb& db) {
   std::map<std::string, std::vector<int64_t>> merges;
-  Statement clashes = db.prepare(
-      "SELECT m.path, m.key FROM temp.vpipe_moves m "
-      "WHERE m.path IN (SELECT path FROM temp.vpipe_moves GROUP BY path HAVING count(*) > 1) "
-      "OR EXISTS (SELECT 1 FROM files f WHERE f.path = m.path) ORDER BY m.path, m.key");
-  while (db.next_row(clashes.get())) {
-    merges[column_text(clashes.get(), 0)].push_back(sqlite3_column_int64(clashes.get(), 1));
-  }
+  db.prepare(
+        "SELECT m.path, m.key FROM temp.vpipe_moves m "
+        "WHERE m.path IN (SELECT path FROM temp.vpipe_moves GROUP BY path HAVING count(*) > 1) "
+        "OR EXISTS (SELECT 1 FROM files f WHERE f.path = m.path) ORDER BY m.path, m.key")
+      .each_row(doing("cannot find clashing paths").c_str(),
+                [&](const Statement& row) { merges[row.text(0)].push_back(row.int64(1)); });
   Statement holder = db.prepare("SELECT id FROM files WHERE path = ?1");
   for (auto& [path, ids] : merges) {
-    bind_text(holder.get(), 1, path);
-    if (db.next_row(holder.get())) ids.push_back(sqlite3_column_int64(holder.get(), 0));
-    sqlite3_reset(holder.get());
+    holder.bind(1, path).each_row(doing("cannot find a path's row").c_str(),
+                                  [&](const Statement& row) {
+                                    ids.push_back(row.int64(0));
+                                    return false;
+                                  });
   }
   return merges;
 }
 
 /// Orders the rows of one merge: the survivor first. A row the dedup pass decided about wins
 /// (its results stay valid), then the most recently scanned, then the newest id.
-void order_by_survival(const Db& db, std::vector<int64_t>& ids) {
+void order_by_survival(const ManifestDb& db, std::vector<int64_t>& ids) {
   Statement facts = db.prepare(
       "SELECT EXISTS (SELECT 1 FROM decisions WHERE file_id = ?1), scanned_at FROM files "
       "WHERE id = ?1");
   std::vector<std::tuple<bool, std::string, int64_t>> ranked;
   for (const int64_t id : ids) {
-    sqlite3_bind_int64(facts.get(), 1, id);
-    if (db.next_row(facts.get())) {
-      ranked.emplace_back(sqlite3_column_int(facts.get(), 0) != 0,
-                          column_text(facts.get(), 1), id);
-    }
-    sqlite3_reset(facts.get());
+    facts.bind(1, id).each_row(doing("cannot rank merged rows").c_str(), [&](const Statement& row) {
+      ranked.emplace_back(row.boolean(0), row.text(1), id);
+      return false;
+    });
   }
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a > b; });
   ids.clear();
@@ -236,18 +187,17 @@ void order_by_survival(const Db& db, std::vector<int64_t>& ids) {
 
 /// Folds `loser` into `survivor`: its inferences and their detections follow it (those of a
 /// model the survivor has an inference of go: the survivor's are kept), then its row goes.
-void fold_into(const Db& db, int64_t loser, int64_t survivor) {
+void fold_into(const ManifestDb& db, int64_t loser, int64_t survivor) {
   for (const char* sql :
        {"DELETE FROM inferences WHERE file_id = ?1 AND model IN "
         "(SELECT model FROM inferences WHERE file_id = ?2)",
         "UPDATE detections SET file_id = ?2 WHERE file_id = ?1",
         "UPDATE inferences SET file_id = ?2 WHERE file_id = ?1",
-        "DELETE FROM temp.vpipe_moves WHERE key = ?1",
-        "DELETE FROM files WHERE id = ?1"}) {
+        "DELETE FROM temp.vpipe_moves WHERE key = ?1", "DELETE FROM files WHERE id = ?1"}) {
     Statement stmt = db.prepare(sql);
-    sqlite3_bind_int64(stmt.get(), 1, loser);
-    if (sqlite3_bind_parameter_count(stmt.get()) > 1) sqlite3_bind_int64(stmt.get(), 2, survivor);
-    db.run(stmt.get());
+    stmt.bind(1, loser);
+    if (sqlite3_bind_parameter_count(stmt.get()) > 1) stmt.bind(2, survivor);
+    stmt.run(doing(sql).c_str());
   }
 }
 
@@ -255,7 +205,7 @@ void fold_into(const Db& db, int64_t loser, int64_t survivor) {
 /// had dedup results, the survivor had some too (it is chosen so): those results counted one
 /// file twice, so they are cleared (groups, decisions, reasons, near_pairs) for `vpipe dedup`
 /// to recompute; `dedup_cleared` says so.
-int64_t merge_files(const Db& db, bool& dedup_cleared) {
+int64_t merge_files(const ManifestDb& db, bool& dedup_cleared) {
   std::map<std::string, std::vector<int64_t>> merges = files_to_merge(db);
   std::vector<std::pair<int64_t, int64_t>> folds;  // loser, survivor
   for (auto& [path, ids] : merges) {
@@ -270,56 +220,56 @@ int64_t merge_files(const Db& db, bool& dedup_cleared) {
       "EXISTS (SELECT 1 FROM near_pairs WHERE a = ?1 OR b = ?1)");
   dedup_cleared = false;
   for (const auto& [loser, survivor] : folds) {
-    sqlite3_bind_int64(in_dedup.get(), 1, loser);
-    dedup_cleared = dedup_cleared ||
-                    (db.next_row(in_dedup.get()) && sqlite3_column_int(in_dedup.get(), 0) != 0);
-    sqlite3_reset(in_dedup.get());
+    dedup_cleared = dedup_cleared || in_dedup.bind(1, loser).single_int(
+                                         doing("cannot read dedup rows").c_str()) != 0;
   }
   if (dedup_cleared) {
-    db.exec("DELETE FROM near_pairs; DELETE FROM reasons; DELETE FROM decisions; "
-            "DELETE FROM groups;");
+    db.exec(
+        "DELETE FROM near_pairs; DELETE FROM reasons; DELETE FROM decisions; "
+        "DELETE FROM groups;",
+        doing("cannot clear the dedup results").c_str());
   }
   for (const auto& [loser, survivor] : folds) fold_into(db, loser, survivor);
   return static_cast<int64_t>(folds.size());
 }
 
 /// actions.source and actions.target, resolved as a pair.
-int64_t rewrite_actions(const Db& db, PathRule& rule) {
+int64_t rewrite_actions(const ManifestDb& db, PathRule& rule) {
   db.exec(
       "CREATE TEMP TABLE vpipe_action_moves (key INTEGER PRIMARY KEY, source TEXT NOT NULL, "
-      "target TEXT NOT NULL)");
-  Statement read = db.prepare("SELECT id, source, target FROM actions");
+      "target TEXT NOT NULL)",
+      doing("cannot make the action moves table").c_str());
   Statement insert =
       db.prepare("INSERT INTO temp.vpipe_action_moves (key, source, target) VALUES (?1, ?2, ?3)");
   int64_t moved = 0;
-  while (db.next_row(read.get())) {
-    const std::string source = column_text(read.get(), 1);
-    const std::string target = column_text(read.get(), 2);
-    const auto [new_source, new_target] = rule.resolve_pair(source, target);
-    if (new_source == source && new_target == target) continue;
-    sqlite3_bind_int64(insert.get(), 1, sqlite3_column_int64(read.get(), 0));
-    bind_text(insert.get(), 2, new_source);
-    bind_text(insert.get(), 3, new_target);
-    db.run(insert.get());
-    moved += (new_source != source ? 1 : 0) + (new_target != target ? 1 : 0);
-  }
+  db.prepare("SELECT id, source, target FROM actions")
+      .each_row(doing("cannot read actions").c_str(), [&](const Statement& row) {
+        const std::string source = row.text(1);
+        const std::string target = row.text(2);
+        const auto [new_source, new_target] = rule.resolve_pair(source, target);
+        if (new_source == source && new_target == target) return;
+        insert.bind_all(row.int64(0), new_source, new_target)
+            .run(doing("cannot note an action's new paths").c_str());
+        moved += (new_source != source ? 1 : 0) + (new_target != target ? 1 : 0);
+      });
   db.exec(
       "UPDATE actions SET "
       "source = (SELECT m.source FROM temp.vpipe_action_moves m WHERE m.key = actions.id), "
       "target = (SELECT m.target FROM temp.vpipe_action_moves m WHERE m.key = actions.id) "
-      "WHERE id IN (SELECT key FROM temp.vpipe_action_moves)");
-  db.exec("DROP TABLE temp.vpipe_action_moves");
+      "WHERE id IN (SELECT key FROM temp.vpipe_action_moves)",
+      doing("cannot rewrite actions").c_str());
+  db.exec("DROP TABLE temp.vpipe_action_moves", doing("cannot drop the moves table").c_str());
   return moved;
 }
 
 }  // namespace
 
-void make_stored_paths_absolute(sqlite3* handle, const std::string& name) {
-  const Db db(handle, name);
+void make_stored_paths_absolute(const ManifestDb& db) {
+  const std::string& name = db.name();
   // Rows folded into another move their inferences and detections one statement at a time;
   // the foreign keys are checked once, at the migration's commit.
-  db.exec("PRAGMA defer_foreign_keys = ON");
-  PathRule rule(choose_bases(db, name));
+  db.exec("PRAGMA defer_foreign_keys = ON", doing("cannot defer foreign keys").c_str());
+  PathRule rule(choose_bases(db));
 
   int64_t rewritten = collect_moves(db, rule, "files", "id", "path");
   bool dedup_cleared = false;
@@ -342,12 +292,13 @@ void make_stored_paths_absolute(sqlite3* handle, const std::string& name) {
         name, rule.unresolved(), rule.unresolved_example(), rule.first_base().string());
   }
   if (merged > 0) {
-    log().warn("manifest '{}': {} file rows named a file another row already named and were "
-               "merged into it{}",
-               name, merged,
-               dedup_cleared ? "; the dedup results counted those files twice and were cleared: "
-                               "run `vpipe dedup` again"
-                             : "");
+    log().warn(
+        "manifest '{}': {} file rows named a file another row already named and were "
+        "merged into it{}",
+        name, merged,
+        dedup_cleared ? "; the dedup results counted those files twice and were cleared: "
+                        "run `vpipe dedup` again"
+                      : "");
   }
 }
 

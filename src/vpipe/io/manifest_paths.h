@@ -2,9 +2,7 @@
 
 // Internal to the manifest (vpipe_io): the code step of schema 5. Not a public header.
 
-#include <sqlite3.h>
-
-#include <string>
+#include "vpipe/io/manifest_db.h"
 
 namespace vpipe::manifest_detail {
 
@@ -19,8 +17,8 @@ namespace vpipe::manifest_detail {
 /// dedup results that counted the file twice).
 ///
 /// Runs on `db` inside the caller's migration transaction (foreign keys on; their checks are
-/// deferred to the commit). `name` is the manifest's path as given, for messages and for its
-/// directory. Throws ManifestError naming the manifest when SQLite fails.
-void make_stored_paths_absolute(sqlite3* db, const std::string& name);
+/// deferred to the commit). The manifest's path as given (db.name()) names it in messages and
+/// gives its directory. Throws ManifestError naming the manifest when SQLite fails.
+void make_stored_paths_absolute(const ManifestDb& db);
 
 }  // namespace vpipe::manifest_detail

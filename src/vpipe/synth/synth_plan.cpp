@@ -125,6 +125,110 @@ std::vector<Kind> curate_kinds(int count, Rng& layout) {
   return kinds;
 }
 
+/// Size, quality, channels, orientation and path of original `i`, drawn from its own stream.
+void plan_original(const SynthOptions& options, int i, FilePlan& f) {
+  Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
+  Size size{};
+  switch (options.mix) {
+    case SynthMix::kCurate:
+      size = curate_original_size(rng);
+      f.quality = rng.range(80, 95);
+      f.channels = rng.chance(0.08) ? 1 : 3;
+      f.orientation = rng.chance(0.08) ? rng.range(2, 8) : 1;
+      break;
+    case SynthMix::kPhotos:
+      size = size_for_area(rng.uniform(1.05e6, 2.95e6), random_aspect(rng));
+      f.quality = rng.range(85, 95);
+      f.orientation = rng.chance(0.05) ? rng.range(2, 8) : 1;
+      break;
+    case SynthMix::kSmall: {
+      const double aspect = random_aspect(rng);
+      const int long_side = rng.range(64, 256);
+      const int short_side =
+          std::max(64, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
+      size = aspect >= 1 ? Size{long_side, short_side} : Size{short_side, long_side};
+      f.quality = rng.range(75, 95);
+      break;
+    }
+  }
+  f.width = size.width;
+  f.height = size.height;
+  f.path = original_path(i, rng, "originals");
+}
+
+/// The path of derived file `i` (a near-duplicate, an exact copy or a format variant) of
+/// `src`; a format variant also gets the next format of the cycle (`variants` counts them).
+std::string derived_path(const FilePlan& src, int i, FilePlan& f, int& variants) {
+  const std::string stem = stem_of(src.path);
+  switch (f.kind) {
+    case Kind::kNearReencoded:
+      return fmt::format("derived/{}_q_{:06}.jpg", stem, i);
+    case Kind::kNearResized:
+      return fmt::format("derived/{}_small_{:06}.jpg", stem, i);
+    case Kind::kNearCropped:
+      return fmt::format("derived/{}_crop_{:06}.jpg", stem, i);
+    case Kind::kNearBrightness:
+      return fmt::format("derived/{}_edit_{:06}.jpg", stem, i);
+    case Kind::kExactCopy:
+      return fmt::format("derived/{} copy {:06}{}", stem, i, extension_of(src.path));
+    default: {  // format variant
+      f.variant = variants++ % static_cast<int>(kVariantCycle.size());
+      const VariantFormat vf = kVariantCycle[f.variant];
+      const bool deep = vf == VariantFormat::kPng16 || vf == VariantFormat::kTiff16;
+      return fmt::format("formats/{}{}_{:06}{}", stem, deep ? "_16bit" : "", i,
+                         variant_extension(vf));
+    }
+  }
+}
+
+/// Fresh image `i` with a defect: its own procedural scene, so it is unique (no near-duplicate
+/// of any other file) and its defect is the only thing wrong with it. `corrupt` and
+/// `not_images` count those kinds, to cycle their variants.
+void plan_defect(const SynthOptions& options, int i, FilePlan& f, int& corrupt, int& not_images) {
+  Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
+  f.channels = rng.chance(0.05) ? 1 : 3;
+  const auto sized = [&](double low, double high) {
+    const Size s = size_for_area(log_uniform(rng, low, high), random_aspect(rng));
+    f.width = s.width;
+    f.height = s.height;
+  };
+  switch (f.kind) {
+    case Kind::kBlurred:
+    case Kind::kDark:
+    case Kind::kOverexposed:
+      sized(0.1e6, 1.0e6);
+      f.path = fmt::format("defects/{}_{:06}.jpg", kind_name(f.kind), i);
+      break;
+    case Kind::kTiny: {
+      const double aspect = random_aspect(rng);
+      const int long_side = rng.range(16, 47);
+      const int short_side =
+          std::max(8, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
+      f.width = aspect >= 1 ? long_side : short_side;
+      f.height = aspect >= 1 ? short_side : long_side;
+      f.variant = rng.chance(0.3) ? 1 : 0;  // 1: PNG
+      f.path = fmt::format("defects/tiny_{:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
+      break;
+    }
+    case Kind::kTruncated:
+      sized(0.1e6, 0.6e6);
+      f.path = fmt::format("broken/truncated_{:06}.jpg", i);
+      break;
+    case Kind::kCorrupt:
+      sized(0.02e6, 0.2e6);
+      f.variant = corrupt++ % 3;
+      f.path = fmt::format("broken/corrupt_{:06}{}", i, f.variant == 2 ? ".png" : ".jpg");
+      break;
+    case Kind::kNotImage:
+      f.channels = 0;
+      f.variant = not_images++ % 3;
+      f.path = fmt::format("broken/download {:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
+      break;
+    default:
+      assert(false && "every kind is planned above");
+  }
+}
+
 }  // namespace
 
 std::vector<FilePlan> plan_corpus(const SynthOptions& options) {
@@ -140,33 +244,7 @@ std::vector<FilePlan> plan_corpus(const SynthOptions& options) {
     FilePlan& f = plan[i];
     f.kind = kinds[i];
     if (f.kind != Kind::kOriginal) continue;
-    Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
-    Size size{};
-    switch (options.mix) {
-      case SynthMix::kCurate:
-        size = curate_original_size(rng);
-        f.quality = rng.range(80, 95);
-        f.channels = rng.chance(0.08) ? 1 : 3;
-        f.orientation = rng.chance(0.08) ? rng.range(2, 8) : 1;
-        break;
-      case SynthMix::kPhotos:
-        size = size_for_area(rng.uniform(1.05e6, 2.95e6), random_aspect(rng));
-        f.quality = rng.range(85, 95);
-        f.orientation = rng.chance(0.05) ? rng.range(2, 8) : 1;
-        break;
-      case SynthMix::kSmall: {
-        const double aspect = random_aspect(rng);
-        const int long_side = rng.range(64, 256);
-        const int short_side =
-            std::max(64, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
-        size = aspect >= 1 ? Size{long_side, short_side} : Size{short_side, long_side};
-        f.quality = rng.range(75, 95);
-        break;
-      }
-    }
-    f.width = size.width;
-    f.height = size.height;
-    f.path = original_path(i, rng, "originals");
+    plan_original(options, i, f);
     originals.push_back(i);
     // Halving must leave a usable image, and a 2..5% crop must remove at least a pixel.
     if (std::min(f.width, f.height) >= 96) sources.push_back(i);
@@ -179,89 +257,17 @@ std::vector<FilePlan> plan_corpus(const SynthOptions& options) {
   for (int i = 0; i < count; ++i) {
     FilePlan& f = plan[i];
     if (f.kind == Kind::kOriginal) continue;
-    Rng rng(stream_seed(options.seed ^ kPlanSalt, i));
-    if (derives_from_original(f.kind)) {
-      // curate_kinds leaves about half the files originals, so there is always one to use.
-      assert(!sources.empty());
-      f.source = sources[layout.range(0, static_cast<int>(sources.size()) - 1)];
-      FilePlan& src = plan[f.source];
-      src.dependents.push_back(i);
-      f.channels = src.channels;
-      const std::string stem = stem_of(src.path);
-      switch (f.kind) {
-        case Kind::kNearReencoded:
-          f.path = fmt::format("derived/{}_q_{:06}.jpg", stem, i);
-          break;
-        case Kind::kNearResized:
-          f.path = fmt::format("derived/{}_small_{:06}.jpg", stem, i);
-          break;
-        case Kind::kNearCropped:
-          f.path = fmt::format("derived/{}_crop_{:06}.jpg", stem, i);
-          break;
-        case Kind::kNearBrightness:
-          f.path = fmt::format("derived/{}_edit_{:06}.jpg", stem, i);
-          break;
-        case Kind::kExactCopy:
-          f.path = fmt::format("derived/{} copy {:06}{}", stem, i, extension_of(src.path));
-          break;
-        default: {  // format variant
-          f.variant = variants++ % static_cast<int>(kVariantCycle.size());
-          const VariantFormat vf = kVariantCycle[f.variant];
-          const bool deep = vf == VariantFormat::kPng16 || vf == VariantFormat::kTiff16;
-          f.path = fmt::format("formats/{}{}_{:06}{}", stem, deep ? "_16bit" : "", i,
-                               variant_extension(vf));
-          break;
-        }
-      }
+    if (!derives_from_original(f.kind)) {
+      plan_defect(options, i, f, corrupt, not_images);
       continue;
     }
-    // Fresh images: their own procedural scene, so they are unique (no near-duplicate of any
-    // other file) and their defect is the only thing wrong with them.
-    f.channels = rng.chance(0.05) ? 1 : 3;
-    switch (f.kind) {
-      case Kind::kBlurred:
-      case Kind::kDark:
-      case Kind::kOverexposed: {
-        const Size s = size_for_area(log_uniform(rng, 0.1e6, 1.0e6), random_aspect(rng));
-        f.width = s.width;
-        f.height = s.height;
-        f.path = fmt::format("defects/{}_{:06}.jpg", kind_name(f.kind), i);
-        break;
-      }
-      case Kind::kTiny: {
-        const double aspect = random_aspect(rng);
-        const int long_side = rng.range(16, 47);
-        const int short_side =
-            std::max(8, static_cast<int>(std::lround(long_side / std::max(aspect, 1 / aspect))));
-        f.width = aspect >= 1 ? long_side : short_side;
-        f.height = aspect >= 1 ? short_side : long_side;
-        f.variant = rng.chance(0.3) ? 1 : 0;  // 1: PNG
-        f.path = fmt::format("defects/tiny_{:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
-        break;
-      }
-      case Kind::kTruncated: {
-        const Size s = size_for_area(log_uniform(rng, 0.1e6, 0.6e6), random_aspect(rng));
-        f.width = s.width;
-        f.height = s.height;
-        f.path = fmt::format("broken/truncated_{:06}.jpg", i);
-        break;
-      }
-      case Kind::kCorrupt: {
-        const Size s = size_for_area(log_uniform(rng, 0.02e6, 0.2e6), random_aspect(rng));
-        f.width = s.width;
-        f.height = s.height;
-        f.variant = corrupt++ % 3;
-        f.path = fmt::format("broken/corrupt_{:06}{}", i, f.variant == 2 ? ".png" : ".jpg");
-        break;
-      }
-      case Kind::kNotImage:
-        f.channels = 0;
-        f.variant = not_images++ % 3;
-        f.path = fmt::format("broken/download {:06}{}", i, f.variant == 1 ? ".png" : ".jpg");
-        break;
-      default:
-        assert(false && "every kind is planned above");
-    }
+    // curate_kinds leaves about half the files originals, so there is always one to use.
+    assert(!sources.empty());
+    f.source = sources[layout.range(0, static_cast<int>(sources.size()) - 1)];
+    FilePlan& src = plan[f.source];
+    src.dependents.push_back(i);
+    f.channels = src.channels;
+    f.path = derived_path(src, i, f, variants);
   }
   return plan;
 }
