@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "json_check.h"
 #include "process.h"
 #include "temp_dir.h"
 #include "vpipe/curate/action_store.h"
@@ -151,6 +152,47 @@ TEST_F(PathsCli, UndoFromAnotherDirectoryRemovesTheCopies) {
   EXPECT_EQ(regular_files_under(copies), 0);
   EXPECT_EQ(regular_files_under(photos_) - 1, static_cast<int64_t>(images_.size()))
       << "the originals (and truth.csv) are untouched";
+}
+
+TEST_F(PathsCli, EveryCommandsJsonIsOneObjectWithAbsolutePaths) {
+  // Each --json output: one line, valid JSON, the command's name, paths absolute (docs/CLI.md).
+  const auto expect_object = [](const ProcessResult& r, const std::string& command) {
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(testing::json_error(r.out), "") << r.out;
+    EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
+    EXPECT_EQ(r.out.rfind("{\"command\":\"" + command + "\",", 0), 0U) << r.out;
+  };
+  const ProcessResult synth =
+      vpipe({"synth", (root_ / "more").string(), "--n", "4", "--mix", "small", "--json"});
+  expect_object(synth, "synth");
+  EXPECT_NE(synth.out.find(R"("synth":{"files":4,"kinds":{"original":4},"truth":)"),
+            std::string::npos)
+      << synth.out;
+
+  const std::string db = (root_ / "a" / "run.db").string();
+  ASSERT_EQ(vpipe({"scan", "../data/photos", "--db", "run.db"}, "a").exit_code, 0);
+  const ProcessResult report = vpipe({"report", db, "--out", "report", "--json"}, "b");
+  expect_object(report, "report");
+  EXPECT_NE(report.out.find(R"("index":")" + (root_ / "b" / "report" / "index.html").string()),
+            std::string::npos)
+      << "absolute, where the text says report/index.html: " << report.out;
+  EXPECT_NE(report.out.find(R"("thumbnail_failures":0})"), std::string::npos) << report.out;
+
+  const ProcessResult detect = vpipe({"detect", db, "-m", "haar:frontalface_default", "--all",
+                                      "--device", "cpu", "--threads", "2", "--json"},
+                                     "b");
+  expect_object(detect, "detect");
+  EXPECT_NE(detect.out.find(R"("infer":{"model":"haar:frontalface_default",)"), std::string::npos)
+      << detect.out;
+  EXPECT_NE(detect.out.find(R"("ok":)" + std::to_string(images_.size()) + ","), std::string::npos)
+      << detect.out;
+  EXPECT_EQ(detect.out.find("\"scan\":"), std::string::npos) << "no folders given, no scan";
+
+  const ProcessResult undo = vpipe({"undo", db, "--json"}, "b");
+  expect_object(undo, "undo");
+  EXPECT_NE(undo.out.find(R"("undo":{"restored":0,"removed":0,"skipped":0,"failed":0,)"),
+            std::string::npos)
+      << undo.out;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "json_check.h"
 #include "process.h"
 #include "truth_csv.h"
 #include "vpipe/core/image.h"
@@ -245,6 +246,20 @@ TEST_F(RunCli, InterruptedRunResumesAndFinishes) {
   if (first.exit_code == 130) {
     EXPECT_NE(second.out.find("unchanged"), std::string::npos);
   }
+  // A third run, with --json: every file unchanged, every pass's object in one JSON line.
+  const auto third = vpipe({"run", yaml, "--json"});
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  EXPECT_EQ(vpipe::testing::json_error(third.out), "") << third.out;
+  EXPECT_EQ(third.out.find('\n'), third.out.size() - 1) << third.out;
+  EXPECT_EQ(third.out.rfind(R"({"command":"run",)", 0), 0U) << third.out;
+  EXPECT_NE(third.out.find(R"("scan":{"scanned":0,"unchanged":)" + std::to_string(truth_.size())),
+            std::string::npos)
+      << third.out;
+  EXPECT_NE(third.out.find(R"("dedup":{"files":)" + std::to_string(truth_.size())),
+            std::string::npos)
+      << third.out;
+  EXPECT_NE(third.out.find(R"("report":{"index":)"), std::string::npos) << third.out;
+  EXPECT_NE(third.out.find(R"("pass_seconds":{"scan":)"), std::string::npos) << third.out;
 }
 
 TEST_F(RunCli, ConfigErrorsNameTheFileLineAndKey) {

@@ -10,9 +10,12 @@
 #include <regex>
 #include <set>
 
+#include "json_check.h"
 #include "process.h"
 #include "truth_csv.h"
+#include "vpipe/core/json.h"
 #include "vpipe/core/version.h"
+#include "vpipe/dedup/dedup_store.h"
 #include "vpipe/io/file_store.h"
 #include "vpipe/io/manifest.h"
 
@@ -68,8 +71,9 @@ class ScanCli : public ::testing::Test {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT * FROM runs ORDER BY id DESC LIMIT 1", -1, &stmt, nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(
+        sqlite3_prepare_v2(db, "SELECT * FROM runs ORDER BY id DESC LIMIT 1", -1, &stmt, nullptr),
+        SQLITE_OK);
     if (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
       for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
         const auto* text = sqlite3_column_text(stmt, c);
@@ -93,7 +97,8 @@ TEST_F(ScanCli, EveryFileGetsTheStatusItsTruthSays) {
   EXPECT_NE(r.out.find("bottleneck:"), std::string::npos) << r.out;
 
   const auto rows = rows_by_path(db());
-  ASSERT_EQ(rows.size(), truth_.size()) << "every synthesized file, and only those, is in the manifest";
+  ASSERT_EQ(rows.size(), truth_.size())
+      << "every synthesized file, and only those, is in the manifest";
   std::map<std::string, int> broken_kinds_seen;
   for (const auto& t : truth_) {
     const std::string path = (corpus_ / t.at("path")).string();
@@ -102,8 +107,8 @@ TEST_F(ScanCli, EveryFileGetsTheStatusItsTruthSays) {
     const vpipe::FileRecord& rec = it->second;
     EXPECT_EQ(vpipe::to_string(rec.status), t.at("expected_status")) << path << ": " << rec.error;
     if (rec.status != vpipe::ItemStatus::kOk) {
-      EXPECT_FALSE(rec.error.empty()) << path << " has status " << vpipe::to_string(rec.status)
-                                      << " but no reason";
+      EXPECT_FALSE(rec.error.empty())
+          << path << " has status " << vpipe::to_string(rec.status) << " but no reason";
       ++broken_kinds_seen[t.at("kind")];
     } else {
       EXPECT_TRUE(rec.has_signals) << path;
@@ -161,7 +166,8 @@ TEST_F(ScanCli, RerunSkipsUnchangedFilesAndScansOnlyNewOnes) {
   int copied = 0;
   for (const auto& t : truth_) {
     if (t.at("expected_status") != "ok" || copied == 10) continue;
-    fs::copy_file(corpus_ / t.at("path"), extra / ("new_" + std::to_string(copied) + "." + t.at("format")));
+    fs::copy_file(corpus_ / t.at("path"),
+                  extra / ("new_" + std::to_string(copied) + "." + t.at("format")));
     ++copied;
   }
   auto more = vpipe({"scan", corpus_.string(), extra.string(), "--db", db()});
@@ -199,7 +205,8 @@ TEST_F(ScanCli, SigkillAtRandomPointsThenRerunLeavesEveryFileExactlyOnce) {
   for (const auto& row : rows) unique.insert(row.path);
   EXPECT_EQ(unique.size(), rows.size());
   EXPECT_EQ(rows.size(), truth_.size());
-  for (const auto& t : truth_) EXPECT_TRUE(unique.count((corpus_ / t.at("path")).string())) << t.at("path");
+  for (const auto& t : truth_)
+    EXPECT_TRUE(unique.count((corpus_ / t.at("path")).string())) << t.at("path");
 }
 
 /// Starts a scan, sends `sig` shortly after it began, and checks the clean stop: the exit code,
@@ -210,9 +217,11 @@ void expect_clean_stop(ScanCli& t, int sig, int expected_exit) {
   vpipe::testing::ProcessResult r;
   for (int attempt = 0; attempt < 4; ++attempt, delay_ms /= 3) {
     fs::remove(t.db());
-    Child child({"scan", t.corpus().string(), "--db", t.db(), "--threads", "1"}, t.scratch().string());
+    Child child({"scan", t.corpus().string(), "--db", t.db(), "--threads", "1"},
+                t.scratch().string());
     // Wait until the manifest exists (the run has started), then interrupt.
-    for (int i = 0; i < 500 && !fs::exists(t.db()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 500 && !fs::exists(t.db()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     child.signal(sig);
     r = child.wait();
@@ -231,7 +240,8 @@ void expect_clean_stop(ScanCli& t, int sig, int expected_exit) {
   // The rerun resumes: it scans only what the interrupted run did not record.
   const auto resumed = t.vpipe({"scan", t.corpus().string(), "--db", t.db()});
   ASSERT_EQ(resumed.exit_code, 0);
-  EXPECT_NE(resumed.out.find("scanned " + std::to_string(t.truth().size() - done) + " files"), std::string::npos)
+  EXPECT_NE(resumed.out.find("scanned " + std::to_string(t.truth().size() - done) + " files"),
+            std::string::npos)
       << resumed.out;
 }
 
@@ -240,7 +250,8 @@ TEST_F(ScanCli, SigintFinishesInFlightFilesAndExits130) { expect_clean_stop(*thi
 TEST_F(ScanCli, SigtermFinishesInFlightFilesAndExits143) { expect_clean_stop(*this, SIGTERM, 143); }
 
 TEST_F(ScanCli, MaxMegapixelsRefusesLargerImagesWithAReason) {
-  ASSERT_EQ(vpipe({"scan", corpus_.string(), "--db", db(), "--max-megapixels", "0.5"}).exit_code, 0);
+  ASSERT_EQ(vpipe({"scan", corpus_.string(), "--db", db(), "--max-megapixels", "0.5"}).exit_code,
+            0);
   const auto rows = rows_by_path(db());
   int refused = 0;
   for (const auto& t : truth_) {
@@ -269,8 +280,8 @@ TEST_F(ScanCli, PathsWithSpacesNewlinesAndNonUtf8BytesWorkByWalkAndByList) {
   ASSERT_FALSE(jpeg.empty());
   const fs::path dir = scratch_ / "odd names";
   fs::create_directories(dir);
-  const std::vector<std::string> names = {"a b.jpg", "new\nline.jpg", std::string("\xff\xfe bytes.jpg"),
-                                          "no_extension"};
+  const std::vector<std::string> names = {"a b.jpg", "new\nline.jpg",
+                                          std::string("\xff\xfe bytes.jpg"), "no_extension"};
   for (const auto& n : names) fs::copy_file(jpeg, dir / n);
 
   ASSERT_EQ(vpipe({"scan", dir.string(), "--db", db()}).exit_code, 0);
@@ -302,7 +313,8 @@ TEST_F(ScanCli, FilesAreRecognisedByTheirBytesNotTheirNames) {
   std::ofstream(dir / "fake.png") << "<html>not a png</html>";
   ASSERT_EQ(vpipe({"scan", dir.string(), "--db", db()}).exit_code, 0);
   const auto rows = rows_by_path(db());
-  EXPECT_EQ(rows.count((dir / "notes.txt").string()), 0u) << "a text file without an image name is ignored";
+  EXPECT_EQ(rows.count((dir / "notes.txt").string()), 0u)
+      << "a text file without an image name is ignored";
   auto fake = rows.find((dir / "fake.png").string());
   ASSERT_NE(fake, rows.end());
   EXPECT_EQ(fake->second.status, vpipe::ItemStatus::kNotImage);
@@ -373,7 +385,8 @@ TEST_F(ScanCli, AFailedWriteRecordsTheCountsOfTheRowsCommitted) {
   const auto run = last_run(db());
   EXPECT_EQ(run.at("outcome"), "failed");
   int64_t counted = 0;
-  const std::regex status_count(R"re("(ok|damaged|corrupt|not_image|too_large|unreadable|unsupported|failed)":(\d+))re");
+  const std::regex status_count(
+      R"re("(ok|damaged|corrupt|not_image|too_large|unreadable|unsupported|failed)":(\d+))re");
   const std::string& counts = run.at("counts");
   for (auto it = std::sregex_iterator(counts.begin(), counts.end(), status_count);
        it != std::sregex_iterator(); ++it) {
@@ -383,6 +396,47 @@ TEST_F(ScanCli, AFailedWriteRecordsTheCountsOfTheRowsCommitted) {
   EXPECT_GT(rows, 0);
   EXPECT_LE(rows, 100);
   EXPECT_EQ(counted, rows) << counts;
+}
+
+TEST_F(ScanCli, JsonPrintsOneObjectWhoseCountsAreTheManifests) {
+  const auto scan = vpipe({"scan", corpus().string(), "--db", db(), "--json"});
+  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  // One line, one valid JSON object, no text around it.
+  ASSERT_FALSE(scan.out.empty());
+  EXPECT_EQ(scan.out.find('\n'), scan.out.size() - 1) << scan.out;
+  EXPECT_EQ(vpipe::testing::json_error(scan.out), "") << scan.out;
+  EXPECT_EQ(scan.out.find("scanned "), std::string::npos) << "no text with --json";
+  const auto rows = rows_by_path(db());
+  EXPECT_NE(scan.out.find(R"({"command":"scan","manifest":)"), std::string::npos) << scan.out;
+  EXPECT_NE(scan.out.find(R"("scanned":)" + std::to_string(rows.size()) + ","), std::string::npos)
+      << scan.out;
+  std::map<std::string, int64_t> statuses;
+  for (const auto& [path, r] : rows) ++statuses[std::string(to_string(r.status))];
+  std::string expected = R"("statuses":{)";
+  for (const auto& [status, n] : statuses) {
+    expected +=
+        (expected.back() == '{' ? "" : ",") + vpipe::json_quote(status) + ":" + std::to_string(n);
+  }
+  EXPECT_NE(scan.out.find(expected + "}"), std::string::npos) << expected << "\n" << scan.out;
+  EXPECT_NE(scan.out.find(R"("stages":[{"name":)"), std::string::npos) << scan.out;
+
+  // dedup: the decisions it prints are the manifest's.
+  const auto dedup = vpipe({"dedup", db(), "--json", "--explain"});
+  ASSERT_EQ(dedup.exit_code, 0) << dedup.err;
+  EXPECT_EQ(vpipe::testing::json_error(dedup.out), "") << dedup.out;
+  vpipe::Manifest manifest(db());
+  std::string decisions = R"("decisions":{)";
+  for (const auto& [decision, n] : vpipe::DedupStore(manifest).decision_counts()) {
+    decisions += (decisions.back() == '{' ? "" : ",") + vpipe::json_quote(decision) + ":" +
+                 std::to_string(n);
+  }
+  EXPECT_NE(dedup.out.find(decisions + "}"), std::string::npos) << decisions << "\n" << dedup.out;
+  EXPECT_NE(dedup.out.find(R"("groups":)" +
+                           std::to_string(vpipe::DedupStore(manifest).count_groups()) + ","),
+            std::string::npos)
+      << dedup.out;
+  EXPECT_NE(dedup.out.find(R"("keepers":[{"group":1,"keeper":)"), std::string::npos) << dedup.out;
+  EXPECT_NE(dedup.out.find(R"("actions":{"copied":0,)"), std::string::npos) << dedup.out;
 }
 
 TEST_F(ScanCli, VersionAndDevices) {

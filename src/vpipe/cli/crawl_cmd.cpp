@@ -14,6 +14,7 @@ namespace vpipe::cli {
 namespace {
 
 struct CrawlArgs {
+  bool json = false;
   IngestConfig ingest;  // the same settings as the config's `ingest:` section
   std::string db;
   std::vector<std::string> resolve;
@@ -55,13 +56,19 @@ int run(const CrawlArgs& a) {
   scan.progress = a.progress ? &std::cerr : nullptr;
   scan.trace_path = a.trace;
   scan.stop = &stop_requested();
-  scan.device = "cpu";
+  scan.device = Device::cpu();
   scan.config_json = config_json(a, scan.threads);
 
   const CrawlPassSummary s = run_crawl_pass(options);
-  print_crawl_summary(s);
-  fmt::print("images: {}\nmanifest: {}\n", a.ingest.out, a.db);
-  if (!a.trace.empty()) fmt::print("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)\n", a.trace);
+  if (a.json) {
+    JsonObject o;
+    o.add("command", "crawl").add("manifest", json_path(a.db)).add("images", json_path(a.ingest.out));
+    fmt::print("{}\n", o.add("crawl", crawl_json(s)).str());
+  } else {
+    print_crawl_summary(s);
+    fmt::print("images: {}\nmanifest: {}\n", a.ingest.out, a.db);
+    if (!a.trace.empty()) fmt::print("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)\n", a.trace);
+  }
   std::fflush(stdout);
   if (s.stopped) {
     return interrupted_exit(
@@ -100,6 +107,7 @@ void add_crawl_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--lenient-decode", args->lenient, "keep images the codec decoded with a warning (e.g. truncated JPEG) as ok");
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--progress", args->progress, "live progress on stderr: URLs/s, ETA, bottleneck");
+  cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout, no text (docs/CLI.md)");
   cmd->add_option("--trace", args->trace, "write a Chrome/Perfetto trace of the run to this file");
   cmd->callback([args, exit_code] { *exit_code = run(*args); });
 }

@@ -21,6 +21,7 @@ namespace {
 
 struct DedupArgs {
   std::string db;
+  bool json = false;
   std::string config;
   std::string match;
   int phash_threshold = 0;
@@ -78,10 +79,10 @@ int run(const DedupArgs& a) {
   install_stop_handlers();
   DedupPassOptions options;
   ActionsConfig actions;
-  std::string device = a.device;
+  DeviceRequest device = parse_device_request(a.device, "--device");
   if (!a.config.empty()) {
     const PipelineConfig config = load_pipeline_config(a.config);
-    if (a.device_opt->count() == 0) device = config.device;
+    if (a.device_opt->count() == 0) device = parse_device_request(config.device, "device");
     options.gpu_join_min_hashes = static_cast<size_t>(config.devices.gpu_dedup_min_images);
     options.dedup = config.dedup;
     options.quality = config.quality;
@@ -142,8 +143,10 @@ int run(const DedupArgs& a) {
   Manifest manifest(a.db);
   options.scratch_dir = std::filesystem::absolute(a.db).parent_path();
   const DedupPassSummary summary = run_dedup_pass(manifest, options);
-  print_dedup_summary(summary);
-  if (a.explain) print_keeper_reasons(summary);
+  if (!a.json) {
+    print_dedup_summary(summary);
+    if (a.explain) print_keeper_reasons(summary);
+  }
 
   ActionOptions action_options;
   action_options.copy_keepers = actions.copy_keepers;
@@ -152,8 +155,16 @@ int run(const DedupArgs& a) {
   action_options.move_duplicates = actions.move_duplicates;
   action_options.stop = &stop_requested();
   const ActionSummary done = run_actions(manifest, action_options);
-  print_action_summary(done);
-  fmt::print("manifest: {}\n", a.db);
+  if (a.json) {
+    JsonObject o;
+    o.add("command", "dedup").add("manifest", json_path(a.db)).add("dedup", dedup_json(summary));
+    o.add("actions", action_json(done));
+    if (a.explain) o.add_raw("keepers", keeper_reasons_json(summary));
+    fmt::print("{}\n", o.str());
+  } else {
+    print_action_summary(done);
+    fmt::print("manifest: {}\n", a.db);
+  }
   std::fflush(stdout);
   if (done.stopped || stop_requested().load()) {
     return interrupted_exit("rerun the same command to finish (done actions are kept)");
@@ -196,6 +207,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
              &args->crops_given);
   cmd->add_flag("--no-quality", args->no_quality, "do not apply the quality rules");
   cmd->add_flag("--explain", args->explain, "print each group's keeper and why it won (also in the report)");
+  cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout, no text (docs/CLI.md)");
   cmd->add_flag("--auto-thresholds", args->auto_thresholds, "quality thresholds from this corpus's own percentiles");
   cmd->add_option("--threads", args->threads, "Hamming search threads (default: all cores)")->check(CLI::Range(1, 1024));
   args->device_opt = cmd->add_option("--device", args->device, "near-pair search on auto, cpu, cuda or cuda:N (the GPU from 500k images, else the CPU)")->capture_default_str();

@@ -21,6 +21,7 @@ namespace {
 
 struct DetectArgs {
   ModelTask task = ModelTask::kDetect;
+  bool json = false;
   std::string task_name;  ///< --task: overrides the command's own task
   std::vector<std::string> inputs;
   std::string list;
@@ -95,7 +96,10 @@ int run(DetectArgs a) {
   }
 
   const DeviceInventory inventory = probe_devices();
-  const std::string device = select_device(inventory, a.device);
+  const DeviceRequest request = parse_device_request(a.device, "--device");
+  JsonObject out;  // --json: what each step did
+  out.add("command", verb).add("manifest", json_path(db));
+  const Device device = select_device(inventory, request);
   const ModelSpec spec = resolve_model(model_request(a));
   const DeviceDefaults defaults = device_defaults(inventory, device);
   const int threads = a.threads > 0 ? a.threads : inventory.cpu.logical_cores;
@@ -111,7 +115,11 @@ int run(DetectArgs a) {
     scan.device = device;
     scan.progress = a.progress ? &std::cerr : nullptr;
     const ScanSummary s = run_scan(scan);
-    fmt::print("scanned {} files ({} unchanged)\n", s.scanned, s.unchanged);
+    if (a.json) {
+      out.add("scan", scan_json(s));
+    } else {
+      fmt::print("scanned {} files ({} unchanged)\n", s.scanned, s.unchanged);
+    }
     if (s.stopped) {
       return interrupted_exit("during the scan; rerun the same command to resume");
     }
@@ -120,10 +128,10 @@ int run(DetectArgs a) {
   InferPassOptions options;
   options.model = spec;
   options.backend.device = device;
-  options.cpu_fallback = a.device == "auto";
+  options.cpu_fallback = request.kind == DeviceRequest::Kind::kAuto;
   options.threads = a.threads > 0 ? a.threads : defaults.decode_workers;
   options.infer_workers = a.infer_workers;
-  options.worker_devices = worker_devices(inventory, a.device, a.infer_workers);
+  options.worker_devices = worker_devices(inventory, request, a.infer_workers);
   options.backend.precision = resolve_precision(a.precision, device);
   options.backend.cuda_graphs = a.cuda_graphs;
   options.batch.max_batch = static_cast<size_t>(a.max_batch);
@@ -144,9 +152,13 @@ int run(DetectArgs a) {
   const auto start = std::chrono::steady_clock::now();
   const InferPassSummary s = run_infer_pass(db, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("{:.1f} images/s over {:.2f} s (max batch {})\n", seconds > 0 ? s.files / seconds : 0.0,
-             seconds, a.max_batch);
-  print_infer_summary(s, spec.name);
+  if (a.json) {
+    out.add("seconds", seconds).add("max_batch", a.max_batch).add("infer", infer_json(s, spec.name));
+  } else {
+    fmt::print("{:.1f} images/s over {:.2f} s (max batch {})\n",
+               seconds > 0 ? s.files / seconds : 0.0, seconds, a.max_batch);
+    print_infer_summary(s, spec.name);
+  }
 
   if (!a.crops.empty() && !s.stopped && a.task == ModelTask::kDetect) {
     CropOptions crop;
@@ -159,10 +171,18 @@ int run(DetectArgs a) {
     crop.threads = threads;
     crop.stop = &stop_requested();
     const CropPassSummary c = run_crop_pass(db, crop);
-    print_crop_summary(c, a.crops);
+    if (a.json) {
+      out.add("crops", crop_json(c, a.crops));
+    } else {
+      print_crop_summary(c, a.crops);
+    }
   }
-  fmt::print("manifest: {}\n", db);
-  if (!a.trace.empty()) fmt::print("trace: {}\n", a.trace);
+  if (a.json) {
+    fmt::print("{}\n", out.str());
+  } else {
+    fmt::print("manifest: {}\n", db);
+    if (!a.trace.empty()) fmt::print("trace: {}\n", a.trace);
+  }
   std::fflush(stdout);
   if (s.stopped || stop_requested().load()) {
     return interrupted_exit("finished the images in flight; rerun the same command to resume");
@@ -210,6 +230,7 @@ void add_infer_command(CLI::App& app, int* exit_code, ModelTask task) {
     cmd->add_option("--crop-format", args->crop_format, "jpeg or png")->capture_default_str()->check(CLI::IsMember({"jpeg", "png"}));
   }
   cmd->add_flag("--progress", args->progress, "live progress on stderr: images/s, ETA, bottleneck");
+  cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout, no text (docs/CLI.md)");
   cmd->add_option("--trace", args->trace, "write a Chrome/Perfetto trace of the run to this file");
   cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->callback([args, exit_code] { *exit_code = run(*args); });

@@ -18,9 +18,9 @@ void add_devices_command(CLI::App& app, int* exit_code) {
   cmd->add_flag("--json", *json, "print one JSON object instead of text");
   cmd->callback([json, exit_code] {
     const DeviceInventory inv = probe_devices();
-    const std::string chosen = select_device(inv, "auto");
-    std::vector<DeviceDefaults> defaults{device_defaults(inv, "cpu")};
-    for (const auto& d : inv.cuda) defaults.push_back(device_defaults(inv, fmt::format("cuda:{}", d.index)));
+    const std::string chosen = select_device(inv, DeviceRequest::automatic()).str();
+    std::vector<DeviceDefaults> defaults{device_defaults(inv, Device::cpu())};
+    for (const auto& d : inv.cuda) defaults.push_back(device_defaults(inv, Device::cuda(d.index)));
     std::string why_no_kernels;
     const bool kernels = cuda::built();
     const int runtime_devices = cuda::device_count(&why_no_kernels);
@@ -29,7 +29,7 @@ void add_devices_command(CLI::App& app, int* exit_code) {
       for (const DeviceDefaults& d : defaults) {
         defaults_json += fmt::format(
             R"({}{}:{{"decode_workers":{},"infer_batch":{},"hash_batch":{},"memory_budget_bytes":{}}})",
-            defaults_json.empty() ? "" : ",", json_quote(d.device), d.decode_workers, d.infer_batch,
+            defaults_json.empty() ? "" : ",", json_quote(d.device.str()), d.decode_workers, d.infer_batch,
             d.hash_batch, d.memory_budget_bytes);
       }
       std::string cuda;
@@ -62,7 +62,7 @@ void add_devices_command(CLI::App& app, int* exit_code) {
       }
       fmt::print("defaults (derived from the hardware):\n");
       for (const DeviceDefaults& d : defaults) {
-        fmt::print("  {:<7} decode workers {}, infer batch {}", d.device, d.decode_workers, d.infer_batch);
+        fmt::print("  {:<7} decode workers {}, infer batch {}", d.device.str(), d.decode_workers, d.infer_batch);
         if (d.hash_batch > 0) {
           fmt::print(", hash batch {}, memory budget {:.1f} GiB", d.hash_batch,
                      d.memory_budget_bytes / 1073741824.0);

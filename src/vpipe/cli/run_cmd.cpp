@@ -21,7 +21,32 @@ struct RunArgs {
   bool force = false;
   bool progress = false;
   std::string trace;
+  bool json = false;
 };
+
+/// `vpipe run --json`: the passes that ran, each as its own command's object has it.
+std::string run_json(const PipelineConfig& config, const PipelineRunSummary& s, double seconds) {
+  JsonObject o;
+  o.add("command", "run").add("manifest", json_path(config.manifest)).add("device", s.device.str());
+  o.add("seconds", seconds).add("stopped", s.stopped);
+  JsonObject passes;
+  for (const auto& [pass, pass_seconds] : s.pass_seconds) passes.add(pass, pass_seconds);
+  o.add("pass_seconds", passes);
+  if (s.crawled) o.add("crawl", crawl_json(s.crawl));
+  if (s.scanned) o.add("scan", scan_json(s.scan));
+  if (s.deduplicated) o.add("dedup", dedup_json(s.dedup));
+  o.add("actions", action_json(s.actions));
+  if (s.inferred) o.add("infer", infer_json(s.infer, config.infer.model));
+  if (s.cropped) o.add("crops", crop_json(s.crops, config.infer.crops));
+  if (s.reported) {
+    JsonObject report;
+    report.add("index", json_path(s.report.index)).add("pages", s.report.pages);
+    report.add("thumbnails_made", s.report.thumbnails_made);
+    report.add("thumbnails_cached", s.report.thumbnails_cached);
+    o.add("report", report);
+  }
+  return o.str();
+}
 
 int run(const RunArgs& a) {
   install_stop_handlers();
@@ -45,10 +70,16 @@ int run(const RunArgs& a) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  if (a.json) {
+    fmt::print("{}\n", run_json(config, s, seconds));
+    std::fflush(stdout);
+    if (s.stopped) return interrupted_exit("rerun the same command to resume");
+    return s.actions.failed > 0 ? 1 : 0;
+  }
   if (s.crawled) print_crawl_summary(s.crawl);
   if (s.scanned) {
     fmt::print("scan: {} files scanned, {} unchanged (device {})\n", s.scan.scanned,
-               s.scan.unchanged, s.device);
+               s.scan.unchanged, s.device.str());
     for (const auto& [status, n] : s.scan.status_counts) fmt::print("  {:<12}{:>10}\n", status, n);
     fmt::print("\n{}\n", s.scan.engine.format_table());
   }
@@ -86,6 +117,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--report", args->report, "write the HTML report into this directory (overrides report.out)");
   cmd->add_flag("--force", args->force, "rescan files already in the manifest");
   cmd->add_flag("--progress", args->progress, "live scan progress on stderr");
+  cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout, no text (docs/CLI.md)");
   cmd->add_option("--trace", args->trace, "write a Chrome/Perfetto trace of the scan to this file");
   cmd->callback([args, exit_code] { *exit_code = run(*args); });
 }

@@ -7,6 +7,7 @@
 #include "vpipe/cli/commands.h"
 #include "vpipe/core/json.h"
 #include "vpipe/cli/stop_signal.h"
+#include "vpipe/cli/summaries.h"
 #include "vpipe/cli/switches.h"
 #include "vpipe/core/error.h"
 #include "vpipe/device/devices.h"
@@ -29,6 +30,7 @@ struct ScanArgs {
   bool progress = false;
   std::string trace;
   std::string device = "auto";
+  bool json = false;
 };
 
 std::string config_json(const ScanArgs& a, int threads) {
@@ -41,12 +43,15 @@ std::string config_json(const ScanArgs& a, int threads) {
       a.orientations);
 }
 
+void print_scan(const ScanArgs& a, const ScanOptions& options, const ScanSummary& s,
+                double seconds);
+
 int run(const ScanArgs& a) {
   install_stop_handlers();
   const DeviceInventory inventory = probe_devices();
   // The scan pass runs on the CPU for now; a CUDA request is accepted and recorded (issue 7
   // moves hashing to the GPU), an impossible one is refused.
-  const std::string device = select_device(inventory, a.device);
+  const Device device = select_device(inventory, parse_device_request(a.device, "--device"));
 
   ScanOptions options;
   options.roots = a.roots;
@@ -69,8 +74,25 @@ int run(const ScanArgs& a) {
   const ScanSummary s = run_scan(options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+  if (a.json) {
+    JsonObject o;
+    o.add("command", "scan").add("manifest", json_path(a.db)).add("seconds", seconds);
+    o.add("threads", options.threads).add("device", device.str()).add("scan", scan_json(s));
+    fmt::print("{}\n", o.str());
+  } else {
+    print_scan(a, options, s, seconds);
+  }
+  std::fflush(stdout);
+  if (s.stopped) {
+    return interrupted_exit("finished the files in flight; rerun the same command to resume");
+  }
+  return 0;
+}
+
+void print_scan(const ScanArgs& a, const ScanOptions& options, const ScanSummary& s,
+                double seconds) {
   fmt::print("scanned {} files in {:.2f} s ({:.0f} files/s, {} threads, device {})\n", s.scanned,
-             seconds, seconds > 0 ? s.scanned / seconds : 0.0, options.threads, device);
+             seconds, seconds > 0 ? s.scanned / seconds : 0.0, options.threads, options.device.str());
   for (const auto& [status, n] : s.status_counts) fmt::print("  {:<12}{:>10}\n", status, n);
   fmt::print("  {:<12}{:>10}   (already in the manifest, same size and mtime)\n", "unchanged", s.unchanged);
   if (s.removed > 0) fmt::print("  {:<12}{:>10}   (gone from the scanned folders since the last scan: rows removed)\n", "removed", s.removed);
@@ -79,11 +101,6 @@ int run(const ScanArgs& a) {
   fmt::print("\n{}\n", s.engine.format_table());
   fmt::print("manifest: {}\n", a.db);
   if (!a.trace.empty()) fmt::print("trace: {} (open in https://ui.perfetto.dev or chrome://tracing)\n", a.trace);
-  std::fflush(stdout);
-  if (s.stopped) {
-    return interrupted_exit("finished the files in flight; rerun the same command to resume");
-  }
-  return 0;
 }
 
 }  // namespace
@@ -104,6 +121,7 @@ void add_scan_command(CLI::App& app, int* exit_code) {
   cmd->add_option("--max-megapixels", args->max_megapixels, "refuse images over this many megapixels (decompression bombs)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-file-mib", args->max_file_mib, "refuse files over this size without reading them")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--progress", args->progress, "live progress on stderr: files/s, ETA, bottleneck");
+  cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout, no text (docs/CLI.md)");
   cmd->add_option("--trace", args->trace, "write a Chrome/Perfetto trace of the run to this file");
   cmd->add_option("--device", args->device, "auto, cpu, cuda or cuda:N (recorded; the scan pass runs on the CPU)")->capture_default_str();
   cmd->callback([args, exit_code] { *exit_code = run(*args); });

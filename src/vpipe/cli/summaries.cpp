@@ -120,4 +120,84 @@ void print_crop_summary(const CropPassSummary& s, const std::string& dir) {
              s.written, s.unchanged, s.skipped, s.failed, display_path(dir));
 }
 
+std::string json_path(const std::filesystem::path& path) {
+  if (path.empty()) return {};
+  return std::filesystem::absolute(path).lexically_normal().native();
+}
+
+JsonObject scan_json(const ScanSummary& s) {
+  JsonObject o;
+  o.add("scanned", s.scanned).add("unchanged", s.unchanged).add("removed", s.removed);
+  o.add("ignored", s.ignored).add("walk_errors", s.walk_errors);
+  o.add("statuses", s.status_counts).add("stopped", s.stopped);
+  return o.add_raw("stages", s.engine.json());
+}
+
+JsonObject crawl_json(const CrawlPassSummary& s) {
+  JsonObject o;
+  o.add("listed", s.listed).add("duplicates", s.duplicates).add("new_urls", s.new_urls);
+  o.add("known", s.known).add("to_fetch", s.to_fetch).add("fetched", s.fetched);
+  o.add("failed", s.failed).add("unfinished", s.unfinished).add("failures", s.failures);
+  o.add("bytes", s.bytes).add("requests", s.fetch.requests).add("retries", s.fetch.retries);
+  o.add("robots_fetches", s.fetch.robots_fetches).add("seconds", s.seconds);
+  std::string hosts = "[";
+  for (size_t i = 0; i < s.hosts.size() && i < 20; ++i) {
+    const CrawlHostRecord& h = s.hosts[i];
+    JsonObject host;
+    host.add("host", h.host).add("urls", h.urls).add("done", h.done).add("failed", h.failed);
+    host.add("bytes", h.bytes).add("seconds", h.seconds);
+    if (i > 0) hosts += ',';
+    hosts += host.str();
+  }
+  o.add_raw("hosts", hosts + "]").add("stopped", s.stopped);
+  return o.add("scan", scan_json(s.scan));
+}
+
+JsonObject dedup_json(const DedupPassSummary& s) {
+  JsonObject o;
+  o.add("files", s.files).add("groups", s.groups).add("exact_groups", s.exact_groups);
+  o.add("near_groups", s.near_groups).add("near_pairs", s.near_pairs);
+  o.add("decisions", s.decisions).add("reasons", s.reasons);
+  o.add("informational", s.informational).add("keepers_decided_by", s.keepers_decided_by);
+  o.add("exact_unconfirmed", s.exact_unconfirmed).add("chain_splits", s.chain_splits);
+  o.add("join_device", s.join_device);
+  return o.add_raw("stages", s.timings.json());
+}
+
+std::string keeper_reasons_json(const DedupPassSummary& s) {
+  std::string out = "[";
+  for (size_t g = 0; g < s.keeper_reasons.size(); ++g) {
+    const auto& [path, why] = s.keeper_reasons[g];
+    JsonObject group;
+    group.add("group", static_cast<uint64_t>(g + 1)).add("keeper", path).add("why", why);
+    if (g > 0) out += ',';
+    out += group.str();
+  }
+  return out + "]";
+}
+
+JsonObject action_json(const ActionSummary& s) {
+  JsonObject o;
+  o.add("copied", s.copied).add("hardlinked", s.hardlinked).add("symlinked", s.symlinked);
+  o.add("moved", s.moved).add("already_done", s.already_done).add("recovered", s.recovered);
+  o.add("changed", s.changed).add("failed", s.failed);
+  return o.add("stopped", s.stopped);
+}
+
+JsonObject infer_json(const InferPassSummary& s, std::string_view model) {
+  JsonObject o;
+  o.add("model", model).add("runtime", s.runtime).add("files", s.files).add("ok", s.ok);
+  o.add("failed", s.failed).add("unchanged", s.unchanged).add("predictions", s.predictions);
+  o.add("labels", s.labels).add("oom_halvings", static_cast<uint64_t>(s.oom_halvings));
+  o.add("batch_limit", static_cast<uint64_t>(s.batch_limit)).add("stopped", s.stopped);
+  return o.add_raw("stages", s.engine.json());
+}
+
+JsonObject crop_json(const CropPassSummary& s, const std::string& dir) {
+  JsonObject o;
+  o.add("written", s.written).add("unchanged", s.unchanged).add("skipped", s.skipped);
+  o.add("failed", s.failed).add("dir", json_path(dir));
+  return o.add("stopped", s.stopped);
+}
+
 }  // namespace vpipe::cli

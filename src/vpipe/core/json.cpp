@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdint>
 
 namespace vpipe {
@@ -63,6 +64,58 @@ std::string json_quote(std::string_view text) {
   }
   out += '"';
   return out;
+}
+
+void JsonObject::key(std::string_view name) {
+  body_ += body_.empty() ? "{" : ",";
+  body_ += json_quote(name);
+  body_ += ':';
+}
+
+JsonObject& JsonObject::add(std::string_view name, std::string_view value) {
+  key(name);
+  body_ += json_quote(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view name, int64_t value) {
+  key(name);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view name, uint64_t value) {
+  key(name);
+  body_ += std::to_string(value);
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view name, double value) {
+  key(name);
+  body_ += std::isfinite(value) ? fmt::format("{}", value) : "null";
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view name, bool value) {
+  key(name);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+JsonObject& JsonObject::add(std::string_view name, const std::map<std::string, int64_t>& counts) {
+  JsonObject object;
+  for (const auto& [item, count] : counts) object.add(item, count);
+  return add(name, object);
+}
+
+JsonObject& JsonObject::add(std::string_view name, const JsonObject& object) {
+  return add_raw(name, object.str());
+}
+
+JsonObject& JsonObject::add_raw(std::string_view name, std::string_view json) {
+  key(name);
+  body_ += json;
+  return *this;
 }
 
 }  // namespace vpipe

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "vpipe/core/json.h"
+
 namespace vpipe {
 
 namespace {
@@ -80,6 +82,36 @@ std::string RunReport::format_table() const {
   }
   out += fmt::format("bottleneck: {} ({})\n", stage.name, why);
   return out;
+}
+
+std::string RunReport::json() const {
+  const auto seconds = [](int64_t ns) { return static_cast<double>(ns) / 1e9; };
+  std::string stage_list = "[";
+  for (const StageMetrics& s : stages) {
+    JsonObject stage;
+    stage.add("name", s.name).add("workers", s.workers);
+    if (s.device.empty()) {
+      stage.add_raw("device", "null");
+    } else {
+      stage.add("device", s.device);
+    }
+    stage.add("items_in", s.items_in).add("items_out", s.items_out);
+    stage.add("busy_seconds", seconds(s.busy_ns));
+    stage.add("wait_input_seconds", seconds(s.wait_input_ns));
+    stage.add("wait_output_seconds", seconds(s.wait_output_ns));
+    stage.add("utilization", s.utilization(wall_ns));
+    if (stage_list.size() > 1) stage_list += ',';
+    stage_list += stage.str();
+  }
+  stage_list += "]";
+  JsonObject report;
+  report.add("wall_seconds", seconds(wall_ns)).add("stopped", stopped);
+  if (bottleneck >= 0 && bottleneck < static_cast<int>(stages.size())) {
+    report.add("bottleneck", stages[static_cast<size_t>(bottleneck)].name);
+  } else {
+    report.add_raw("bottleneck", "null");
+  }
+  return report.add_raw("stages", stage_list).str();
 }
 
 }  // namespace vpipe

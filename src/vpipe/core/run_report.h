@@ -49,6 +49,11 @@ struct RunReport {
   /// the run is device-bound ("compute on cuda:0 bounds the run") or host-bound ("the host
   /// bounds the run; cuda:0 idles 60%"). For stderr or a report.
   [[nodiscard]] std::string format_table() const;
+  /// The same figures as one JSON object (docs/CLI.md, "--json"): {"wall_seconds", "stopped",
+  /// "bottleneck" (a stage name, or null), "stages": [{"name", "workers", "device" (or null),
+  /// "items_in", "items_out", "busy_seconds", "wait_input_seconds", "wait_output_seconds",
+  /// "utilization" (0..1)}]}.
+  [[nodiscard]] std::string json() const;
 };
 
 }  // namespace vpipe

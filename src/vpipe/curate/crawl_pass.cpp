@@ -195,7 +195,7 @@ CrawlPassSummary run_crawl_pass(const CrawlPassOptions& options) {
   Fetcher fetcher(fetch_options);  // ConfigError for bad limits, before the manifest is touched
   Manifest manifest(options.scan.db);
   std::map<std::string, int64_t> run_counts;  // before the run: a failed run's record reads it
-  RunScope run(manifest, "crawl", options.scan.config_json, options.scan.device);
+  RunScope run(manifest, "crawl", options.scan.config_json, options.scan.device.str());
   run.counts_from([&run_counts] { return run_counts; });
   {
     summary.new_urls = UrlStore(manifest).add_urls(records);

@@ -85,18 +85,18 @@ class PathArena {
 std::function<bool(std::span<const uint64_t>, int, const HammingPairSink&)> near_self_join(
     const DedupPassOptions& options, size_t n_images, DedupPassSummary& summary) {
   summary.join_device = "cpu";
-  if (options.device.rfind("cuda:", 0) != 0) return {};
+  if (!options.device.is_cuda()) return {};
   if (n_images < options.gpu_join_min_hashes) {
     summary.join_device =
         fmt::format("cpu ({} images < {}, the GPU minimum)", n_images, options.gpu_join_min_hashes);
     return {};
   }
-  const int device = std::stoi(options.device.substr(5));
+  const int device = options.device.index;
   return self_join_with_cpu_fallback(
       [device](std::span<const uint64_t> hashes, int t, const HammingPairSink& sink) {
         hamming_self_join_cuda(hashes, t, sink, device);
       },
-      options.device, &summary.join_device);
+      options.device.str(), &summary.join_device);
 }
 
 /// Resident memory of this process in MB from /proc/self/statm (0 where there is none), for the
@@ -492,7 +492,7 @@ struct DedupRun {
 DedupPassSummary run_dedup_pass(Manifest& manifest, const DedupPassOptions& options) {
   DedupPassSummary summary;
   const auto pass_start = Clock::now();
-  RunScope run(manifest, "dedup", options.config_json, options.device);  // failed if it throws
+  RunScope run(manifest, "dedup", options.config_json, options.device.str());  // failed if it throws
   {
     DedupRun steps(manifest, options, summary);
     steps.load();

@@ -10,8 +10,9 @@
 #include <utility>
 #include <vector>
 
-#include "vpipe/dedup/grouping.h"
+#include "vpipe/core/device.h"
 #include "vpipe/core/run_report.h"
+#include "vpipe/dedup/grouping.h"
 #include "vpipe/quality/rules.h"
 
 namespace vpipe {
@@ -23,10 +24,10 @@ struct DedupPassOptions {
   DedupOptions dedup;
   QualityRules quality;
   bool quality_enabled = true;  ///< apply the quality rules (else every file is kept or grouped)
-  /// "cpu" or "cuda:N" (as select_device returns): recorded in the runs table; on "cuda:N" the
-  /// near-pair self-joins run on that GPU (hamming_cuda.h) when there are at least
-  /// gpu_join_min_hashes hashes, falling back to the CPU index when it cannot.
-  std::string device = "cpu";
+  /// As select_device returns: recorded in the runs table; on a CUDA device the near-pair
+  /// self-joins run on that GPU (hamming_cuda.h) when there are at least gpu_join_min_hashes
+  /// hashes, falling back to the CPU index when it cannot.
+  Device device = Device::cpu();
   /// Below this many images the CPU index is used even on a GPU: multi-index hashing on the
   /// CPU costs ~1 s per 2M hashes at t = 10, less than a GPU's set-up and transfer for small
   /// sets. Provisional: the crossover is still to be measured on a GPU (docs/PERFORMANCE.md).

@@ -61,42 +61,41 @@ struct WorkerModels {
 /// it sends that worker and every later one to the CPU (in fp32: half precision is CUDA
 /// autocast), and `backend` records the fallback.
 WorkerModels load_worker_models(const InferPassOptions& options, BackendOptions& backend) {
-  std::vector<std::string> devices = options.worker_devices;
+  std::vector<Device> devices = options.worker_devices;
   if (devices.empty()) {
     devices.assign(static_cast<size_t>(std::max(1, options.infer_workers)), backend.device);
   }
   WorkerModels out;
   bool fell_back = false;
-  for (const std::string& device : devices) {
+  for (const Device device : devices) {
     if (options.make_model) {
       out.models.push_back(options.make_model());
       continue;
     }
     BackendOptions worker_backend = backend;
-    worker_backend.device = fell_back ? std::string("cpu") : device;
+    worker_backend.device = fell_back ? Device::cpu() : device;
     try {
       out.models.push_back(load_model(options.model, worker_backend));
     } catch (const ConfigError& e) {
-      if (!options.cpu_fallback || worker_backend.device == "cpu") throw;
+      if (!options.cpu_fallback || worker_backend.device.is_cpu()) throw;
       const bool was_half = backend.precision != "fp32";
       log().warn("{}; running it on the CPU instead{}", e.what(),
                  was_half ? fmt::format(" (in fp32, not {})", backend.precision) : "");
       fell_back = true;
       backend.precision = "fp32";
-      worker_backend.device = "cpu";
+      worker_backend.device = Device::cpu();
       worker_backend.precision = "fp32";
       out.models.push_back(load_model(options.model, worker_backend));
     }
   }
   if (!options.make_model && !fell_back) {
-    std::vector<std::string> seen;
-    for (const std::string& device : devices) {
-      if (device.rfind("cuda", 0) != 0 ||
-          std::find(seen.begin(), seen.end(), device) != seen.end()) {
+    std::vector<Device> seen;
+    for (const Device device : devices) {
+      if (!device.is_cuda() || std::find(seen.begin(), seen.end(), device) != seen.end()) {
         continue;
       }
       seen.push_back(device);
-      out.stage_device += (out.stage_device.empty() ? "" : "+") + device;
+      out.stage_device += (out.stage_device.empty() ? "" : "+") + device.str();
     }
   }
   return out;
@@ -298,7 +297,7 @@ InferPassSummary run_infer_pass(const std::filesystem::path& db, const InferPass
   InferPassSummary summary;
   summary.runtime = shared.runtime();
   std::atomic<int64_t> unchanged{0};
-  RunScope run(writer, options.command, options.config_json, options.device);
+  RunScope run(writer, options.command, options.config_json, options.device.str());
   // The files to infer, counted before the run for the progress line's ETA: one streaming pass
   // over the manifest, seconds for millions of rows, against hours of inference.
   const auto to_infer = [&](const DedupStore::CuratedFile& f) {

@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 
+#include "vpipe/core/device.h"
 #include "vpipe/core/run_report.h"
 #include "vpipe/engine/pipeline.h"
 #include "vpipe/infer/model.h"
@@ -29,7 +30,7 @@ struct InferPassOptions {
   /// The device of each infer worker (worker_devices(): one per GPU on a machine with several);
   /// when set, its size is the number of infer workers and infer_workers is ignored. Empty =
   /// infer_workers workers on backend.device.
-  std::vector<std::string> worker_devices;
+  std::vector<Device> worker_devices;
   /// The engine's batcher in front of the model: a batch leaves with max_batch images, or when
   /// the oldest has waited max_delay.
   BatchPolicy batch{8, std::chrono::milliseconds(5)};
@@ -43,7 +44,7 @@ struct InferPassOptions {
   std::string trace_path;
   const std::atomic<bool>* stop = nullptr;
   std::string command = "detect";  ///< recorded in the runs table
-  std::string device = "cpu";
+  Device device = Device::cpu();    ///< recorded in the runs table
   std::string config_json = "{}";
   /// Makes each infer worker's model instead of load_model(model, backend) (tests inject a
   /// model; `model` must still name it). Empty = load_model.

@@ -146,43 +146,48 @@ DeviceInventory probe_devices() {
   return inv;
 }
 
-std::string select_device(const DeviceInventory& inventory, const std::string& requested) {
-  if (requested == "cpu") return "cpu";
-  if (requested == "auto") return inventory.cuda.empty() ? "cpu" : "cuda:0";
-  if (requested == "cuda" || requested.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (requested.size() > 5) {
-      const char* first = requested.data() + 5;
-      const char* last = requested.data() + requested.size();
-      auto [ptr, ec] = std::from_chars(first, last, index);
-      if (ec != std::errc() || ptr != last || index < 0) {
-        throw ConfigError(fmt::format("--device '{}': expected cuda:N with N a device index", requested));
-      }
-    }
-    if (index >= static_cast<int>(inventory.cuda.size())) {
-      throw ConfigError(fmt::format("--device '{}': no such CUDA device ({})", requested,
-                                    inventory.cuda.empty() ? inventory.cuda_status
-                                                           : fmt::format("{} found", inventory.cuda.size())));
-    }
-    return fmt::format("cuda:{}", index);
-  }
-  throw ConfigError(fmt::format("--device '{}': expected auto, cpu, cuda or cuda:N", requested));
+DeviceRequest parse_device_request(std::string_view text, std::string_view what) {
+  if (const std::optional<DeviceRequest> request = DeviceRequest::parse(text)) return *request;
+  throw ConfigError(fmt::format("{} '{}': {}", what, text, DeviceRequest::kExpected));
 }
 
-std::vector<std::string> worker_devices(const DeviceInventory& inventory,
-                                        const std::string& requested, int workers) {
-  const std::string first = select_device(inventory, requested);
+Device select_device(const DeviceInventory& inventory, const DeviceRequest& requested) {
+  using Kind = DeviceRequest::Kind;
+  switch (requested.kind) {
+    case Kind::kCpu:
+      return Device::cpu();
+    case Kind::kAuto:
+      return inventory.cuda.empty() ? Device::cpu() : Device::cuda(0);
+    case Kind::kAnyCuda:
+    case Kind::kCuda:
+      break;
+  }
+  const int index = requested.kind == Kind::kCuda ? requested.index : 0;
+  if (index >= static_cast<int>(inventory.cuda.size())) {
+    throw ConfigError(fmt::format(
+        "--device '{}': no such CUDA device ({})", requested.str(),
+        inventory.cuda.empty() ? inventory.cuda_status
+                               : fmt::format("{} found", inventory.cuda.size())));
+  }
+  return Device::cuda(index);
+}
+
+std::vector<Device> worker_devices(const DeviceInventory& inventory,
+                                   const DeviceRequest& requested, int workers) {
+  const Device first = select_device(inventory, requested);
   const auto wanted = static_cast<size_t>(std::max(workers, 1));
-  std::vector<std::string> devices;
-  if (first == "cpu") {
+  std::vector<Device> devices;
+  if (first.is_cpu()) {
     devices.assign(wanted, first);
     return devices;
   }
   constexpr size_t kPerGpu = 2;
   const size_t gpus = inventory.cuda.size();
-  if ((requested == "auto" || requested == "cuda") && gpus > 1) {
+  const bool any_gpu = requested.kind == DeviceRequest::Kind::kAuto ||
+                       requested.kind == DeviceRequest::Kind::kAnyCuda;
+  if (any_gpu && gpus > 1) {
     const size_t n = std::max(wanted, kPerGpu * gpus);
-    for (size_t w = 0; w < n; ++w) devices.push_back(fmt::format("cuda:{}", w % gpus));
+    for (size_t w = 0; w < n; ++w) devices.push_back(Device::cuda(static_cast<int>(w % gpus)));
     return devices;
   }
   devices.assign(std::max(wanted, kPerGpu), first);
@@ -199,18 +204,18 @@ uint64_t floor_pow2(uint64_t v) {
 
 }  // namespace
 
-DeviceDefaults device_defaults(const DeviceInventory& inventory, const std::string& device,
+DeviceDefaults device_defaults(const DeviceInventory& inventory, Device device,
                                uint64_t memory_budget_bytes) {
   DeviceDefaults d;
   d.device = device;
   const int cores = std::max(1, inventory.cpu.logical_cores);
-  if (device == "cpu") {
+  if (device.is_cpu()) {
     d.decode_workers = cores;
     return d;
   }
-  const std::string selected = select_device(inventory, device);  // ConfigError when absent
-  const int index = std::stoi(selected.substr(5));
-  const CudaDeviceInfo& gpu = inventory.cuda[static_cast<size_t>(index)];
+  // ConfigError when the machine lacks it.
+  const Device selected = select_device(inventory, DeviceRequest::of(device));
+  const CudaDeviceInfo& gpu = inventory.cuda[static_cast<size_t>(selected.index)];
   constexpr uint64_t kMiB = uint64_t{1} << 20;
   const uint64_t usable = gpu.free_memory_bytes > 0 ? gpu.free_memory_bytes : gpu.total_memory_bytes;
   const uint64_t share = usable / 5 * 4;

@@ -2,7 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "vpipe/core/device.h"
 
 namespace vpipe {
 
@@ -44,23 +47,26 @@ struct DeviceInventory {
 /// initialises), so call it once per run.
 [[nodiscard]] DeviceInventory probe_devices();
 
-/// Parses a --device value ("auto", "cpu", "cuda", "cuda:N") against the inventory and returns
-/// the device to use as a display string ("cpu" or "cuda:N"). "auto" falls back to "cpu" when no
-/// CUDA device is present. Throws ConfigError for an unknown value or a missing cuda:N.
-[[nodiscard]] std::string select_device(const DeviceInventory& inventory, const std::string& requested);
+/// Parses a device value the user gave (`--device`, `devices.device`): "auto", "cpu", "cuda" or
+/// "cuda:N". Throws ConfigError naming `what` (e.g. "--device") and the value otherwise.
+[[nodiscard]] DeviceRequest parse_device_request(std::string_view text, std::string_view what);
+
+/// The device a request runs on, given the inventory: `auto` is CUDA device 0 when there is one,
+/// else the CPU; `cuda` is device 0. Throws ConfigError for a CUDA device the machine lacks.
+[[nodiscard]] Device select_device(const DeviceInventory& inventory, const DeviceRequest& requested);
 
 /// The device of each infer worker (one loaded model each, on its own CUDA stream). On a GPU,
 /// two workers per device at least, so that one's copies and read-back overlap the other's
-/// compute: with `requested` "auto" or "cuda" (no index), max(workers, 2 x GPUs) workers spread
-/// round robin over every GPU (cuda:0, cuda:1, ..., cuda:0, ...); with "cuda:N", max(workers, 2)
+/// compute: with `requested` auto or cuda (no index), max(workers, 2 x GPUs) workers spread
+/// round robin over every GPU (cuda:0, cuda:1, ..., cuda:0, ...); with cuda:N, max(workers, 2)
 /// on that one. On the CPU, `workers` workers. Throws ConfigError as select_device does.
-[[nodiscard]] std::vector<std::string> worker_devices(const DeviceInventory& inventory,
-                                                      const std::string& requested, int workers);
+[[nodiscard]] std::vector<Device> worker_devices(const DeviceInventory& inventory,
+                                                 const DeviceRequest& requested, int workers);
 
 /// What vpipe runs with on a device unless told otherwise, derived from the hardware and shown
 /// by `vpipe devices`.
 struct DeviceDefaults {
-  std::string device;       ///< "cpu" or "cuda:N"
+  Device device;
   int decode_workers = 1;   ///< CPU threads decoding: every core; with a GPU, all but one (it feeds the GPU)
   int infer_batch = 8;      ///< images per model batch
   int hash_batch = 0;       ///< images per GPU hash batch; 0 on the CPU (hashed one by one)
@@ -69,15 +75,14 @@ struct DeviceDefaults {
   uint64_t memory_budget_bytes = 0;
 };
 
-/// The defaults for `device` ("cpu" or "cuda:N", as select_device returns). GPU rules: the
+/// The defaults for `device` (as select_device returns). GPU rules: the
 /// memory budget as above; infer_batch = the largest power of two <= budget / 2 / 80 MiB (a
 /// 640 px detector's fp16 activations per image, generous), in 1..128; hash_batch = the largest
 /// power of two <= 64 per multiprocessor and <= budget / 4 / 64 KiB (a 256x256 working image),
 /// in 256..8192. `memory_budget_bytes` > 0 replaces the derived budget (`devices.memory_budget_mib`
 /// in the config; at least 256 MiB) and the batches follow from it; ignored on the CPU.
 /// Throws ConfigError for a device the inventory lacks.
-[[nodiscard]] DeviceDefaults device_defaults(const DeviceInventory& inventory,
-                                             const std::string& device,
+[[nodiscard]] DeviceDefaults device_defaults(const DeviceInventory& inventory, Device device,
                                              uint64_t memory_budget_bytes = 0);
 
 }  // namespace vpipe

@@ -51,9 +51,9 @@ BackendKind backend_for_file(const std::filesystem::path& model) {
       model.string(), ext));
 }
 
-std::string resolve_precision(std::string_view requested, std::string_view device) {
+std::string resolve_precision(std::string_view requested, Device device) {
   if (requested != "auto") return std::string(requested);
-  return device.rfind("cuda", 0) == 0 ? "fp16" : "fp32";
+  return device.is_cuda() ? "fp16" : "fp32";
 }
 
 namespace {
@@ -65,7 +65,7 @@ class MemoryLimitedBackend final : public Backend {
   MemoryLimitedBackend(std::unique_ptr<Backend> inner, uint64_t bytes)
       : inner_(std::move(inner)), bytes_(bytes) {}
   BackendKind kind() const override { return inner_->kind(); }
-  std::string device() const override { return inner_->device(); }
+  Device device() const override { return inner_->device(); }
   std::vector<Tensor> infer(std::span<const float> input,
                             std::span<const int64_t> shape) override {
     const auto n = static_cast<uint64_t>(shape.empty() ? 1 : std::max<int64_t>(shape[0], 1));

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "vpipe/core/device.h"
+
 namespace vpipe {
 
 /// A dense float32 tensor, row-major, owning its data.
@@ -31,7 +33,7 @@ enum class BackendKind {
 /// (the OpenCV one ignores them); LibTorch validates them at load_backend() and throws ConfigError
 /// naming the model for a value it refuses.
 struct BackendOptions {
-  std::string device = "cpu";  ///< "cpu", or "cuda" / "cuda:N" where the backend supports it
+  Device device = Device::cpu();  ///< the CPU, or a CUDA device where the backend supports it
   int threads = 0;             ///< intra-op threads; 0 = the backend's default
   /// Testing: behave as a device with this many bytes for one batch. A batch whose input plus
   /// outputs (estimated from the previous call's outputs per image) would exceed it throws
@@ -68,8 +70,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   [[nodiscard]] virtual BackendKind kind() const = 0;
-  /// The device it runs on, as BackendOptions spells it ("cpu", "cuda:0").
-  [[nodiscard]] virtual std::string device() const = 0;
+  /// The device it runs on.
+  [[nodiscard]] virtual Device device() const = 0;
   /// The arithmetic it runs in, as BackendOptions::precision spells it ("fp32", "fp16", "bf16").
   /// Backends without a choice run the network as saved: "fp32".
   [[nodiscard]] virtual std::string precision() const { return "fp32"; }
@@ -87,7 +89,7 @@ class Backend {
 /// The BackendOptions::precision for `requested` (`infer.precision`, `--precision`) on `device`:
 /// "auto" is "fp16" on a CUDA device and "fp32" elsewhere; anything else is returned as given
 /// (the backend refuses what it cannot run). Thread-safe (pure).
-[[nodiscard]] std::string resolve_precision(std::string_view requested, std::string_view device);
+[[nodiscard]] std::string resolve_precision(std::string_view requested, Device device);
 
 /// Whether this build has `kind`. When not, `why` (if given) is told what to install.
 [[nodiscard]] bool backend_available(BackendKind kind, std::string* why = nullptr);

@@ -277,7 +277,7 @@ class TensorModel final : public Model {
   TensorModel(ModelSpec spec, const BackendOptions& options)
       : Model(std::move(spec)),
         backend_(load_backend(this->spec().path, backend_for_file(this->spec().path), options)),
-        halving_(fmt::format("model '{}' on {}", this->spec().name, backend_->device())) {}
+        halving_(fmt::format("model '{}' on {}", this->spec().name, backend_->device().str())) {}
 
   int decode_long_side() const override {
     return std::max(spec().input_width, spec().input_height);
@@ -328,7 +328,7 @@ class TensorModel final : public Model {
   }
 
   std::string runtime() const override {
-    return fmt::format("{}/{}", to_string(backend_->kind()), backend_->device());
+    return fmt::format("{}/{}", to_string(backend_->kind()), backend_->device().str());
   }
 
  private:

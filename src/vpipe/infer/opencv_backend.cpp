@@ -26,9 +26,9 @@ class OpenCvDnnBackend final : public Backend {
   OpenCvDnnBackend(std::filesystem::path model, const BackendOptions& options)
       : model_(std::move(model)) {
     // This build's OpenCV dnn has no CUDA target: a GPU device falls back to the CPU, said once.
-    if (options.device != "cpu") {
+    if (!options.device.is_cpu()) {
       log().info("model '{}': OpenCV dnn runs it on the CPU (device '{}' is for LibTorch models)",
-                 model_.string(), options.device);
+                 model_.string(), options.device.str());
     }
     try {
       net_ = cv::dnn::readNetFromONNX(model_.string());
@@ -46,7 +46,7 @@ class OpenCvDnnBackend final : public Backend {
   }
 
   BackendKind kind() const override { return BackendKind::kOpenCvDnn; }
-  std::string device() const override { return "cpu"; }
+  Device device() const override { return Device::cpu(); }
 
   std::vector<Tensor> infer(std::span<const float> input,
                             std::span<const int64_t> shape) override {

@@ -63,35 +63,23 @@
 namespace vpipe::detail {
 namespace {
 
-/// Parses "cpu", "cuda" or "cuda:N" into a torch device; "cuda" means CUDA device 0. Throws
-/// ConfigError naming the model for anything else, or for a CUDA device LibTorch cannot reach.
-torch::Device parse_device(const std::filesystem::path& model, const std::string& device) {
-  if (device == "cpu") return torch::Device(torch::kCPU);
-  int index = -1;
-  if (device == "cuda") {
-    index = 0;
-  } else if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 8 &&
-             std::all_of(device.begin() + 5, device.end(),
-                         [](unsigned char c) { return std::isdigit(c) != 0; })) {
-    index = std::stoi(device.substr(5));
-  } else {
-    throw ConfigError(fmt::format(
-        "model '{}': unknown device '{}' for LibTorch (expected cpu, cuda or cuda:N)",
-        model.string(), device));
-  }
+/// The torch device of `device`. Throws ConfigError naming the model for a CUDA device LibTorch
+/// cannot reach.
+torch::Device torch_device(const std::filesystem::path& model, Device device) {
+  if (device.is_cpu()) return torch::Device(torch::kCPU);
   if (!torch::cuda::is_available()) {
     throw ConfigError(fmt::format(
         "model '{}': device '{}' asked for, but LibTorch sees no CUDA device (this LibTorch is "
         "built for the CPU only, or there is no GPU or driver); use device 'cpu'",
-        model.string(), device));
+        model.string(), device.str()));
   }
   const auto count = static_cast<int>(torch::cuda::device_count());
-  if (index >= count) {
+  if (device.index >= count) {
     throw ConfigError(fmt::format("model '{}': device '{}' asked for, but LibTorch sees {} CUDA "
                                   "device(s) (cuda:0 to cuda:{})",
-                                  model.string(), device, count, count - 1));
+                                  model.string(), device.str(), count, count - 1));
   }
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device.index));
 }
 
 /// The reason in a LibTorch exception, on one line: without the C++ backtrace c10::Error carries,
@@ -201,7 +189,7 @@ class LibTorchBackend final : public Backend {
  public:
   LibTorchBackend(std::filesystem::path model, const BackendOptions& options, NoteFn note)
       : model_(std::move(model)),
-        device_(parse_device(model_, options.device)),
+        device_(torch_device(model_, options.device)),
         precision_(options.precision),
         autocast_(parse_precision(model_, options.precision, device_)),
         warmup_batches_(options.warmup_batches >= 0 ? options.warmup_batches
@@ -247,8 +235,8 @@ class LibTorchBackend final : public Backend {
 
   BackendKind kind() const override { return BackendKind::kLibTorch; }
 
-  std::string device() const override {
-    return device_.is_cuda() ? fmt::format("cuda:{}", static_cast<int>(device_.index())) : "cpu";
+  Device device() const override {
+    return device_.is_cuda() ? Device::cuda(static_cast<int>(device_.index())) : Device::cpu();
   }
 
   std::string precision() const override { return precision_; }
@@ -424,7 +412,7 @@ class LibTorchBackend final : public Backend {
 #endif
     return DeviceOutOfMemory(fmt::format(
         "model '{}': {} ran out of memory for a batch of {} (input shape [{}]): {}",
-        model_.string(), device(), shape[0], fmt::join(shape, ", "), why));
+        model_.string(), device().str(), shape[0], fmt::join(shape, ", "), why));
   }
 
   /// Appends the tensors in `value` to `out`, depth first: a tensor; a tuple or list, element by

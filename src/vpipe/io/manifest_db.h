@@ -160,13 +160,7 @@ class ManifestDb {
   template <typename Body>
   void transaction(const char* doing, Body&& body) const {
     exec("BEGIN IMMEDIATE", "cannot start a write transaction");
-    try {
-      body();
-      exec("COMMIT", doing);
-    } catch (...) {
-      rollback();
-      throw;
-    }
+    commit_or_roll_back(doing, body);
   }
   /// As transaction(), without foreign-key checks when `rows_read_at` (others_version taken
   /// before the caller read the rows its ids come from) shows that no other connection has
@@ -179,14 +173,8 @@ class ManifestDb {
       transaction(doing, body);
       return;
     }
-    ForeignKeysBack restore{this};
-    try {
-      body();
-      exec("COMMIT", doing);
-    } catch (...) {
-      rollback();
-      throw;
-    }
+    const ForeignKeysBack restore{this};
+    commit_or_roll_back(doing, body);
   }
   void rollback() const;
 
@@ -198,6 +186,18 @@ class ManifestDb {
   int64_t current_run_id = 0;
 
  private:
+  /// Runs `body` in the open transaction and commits it (`doing` names the commit), or rolls it
+  /// back when `body` throws.
+  template <typename Body>
+  void commit_or_roll_back(const char* doing, Body& body) const {
+    try {
+      body();
+      exec("COMMIT", doing);
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
   /// Turns foreign keys back on when the fast path of transaction_after_read ends.
   struct ForeignKeysBack {
     const ManifestDb* db;

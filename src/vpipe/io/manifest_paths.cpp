@@ -157,7 +157,8 @@ std::map<std::string, std::vector<int64_t>> files_to_merge(const ManifestDb& db)
       .each_row(doing("cannot find clashing paths").c_str(),
                 [&](const Statement& row) { merges[row.text(0)].push_back(row.int64(1)); });
   Statement holder = db.prepare("SELECT id FROM files WHERE path = ?1");
-  for (auto& [path, ids] : merges) {
+  for (auto& [path, ids_of_path] : merges) {
+    std::vector<int64_t>& ids = ids_of_path;  // a structured binding cannot be captured (clang 14)
     holder.bind(1, path).each_row(doing("cannot find a path's row").c_str(),
                                   [&](const Statement& row) {
                                     ids.push_back(row.int64(0));

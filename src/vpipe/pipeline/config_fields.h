@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "vpipe/core/device.h"
 #include "vpipe/core/error.h"
 #include "vpipe/pipeline/config.h"
 
@@ -168,13 +169,7 @@ void add_quality_rule(std::vector<ConfigField>& fields, std::string_view enabled
       threshold_doc));
 }
 
-inline bool is_device_name(std::string_view name) {
-  if (name == "auto" || name == "cpu" || name == "cuda") return true;
-  constexpr std::string_view kCudaPrefix = "cuda:";
-  if (!name.starts_with(kCudaPrefix) || name.size() == kCudaPrefix.size()) return false;
-  return std::all_of(name.begin() + kCudaPrefix.size(), name.end(),
-                     [](char c) { return c >= '0' && c <= '9'; });
-}
+inline bool is_device_name(std::string_view name) { return DeviceRequest::parse(name).has_value(); }
 
 /// Every field of the schema, in the order of configs/default.yaml.
 [[nodiscard]] std::vector<ConfigField> build_fields();

@@ -31,7 +31,8 @@ PipelineRunSummary stopped(PipelineRunSummary summary) {
 /// What every step of a run shares: the device chosen, its defaults and the worker counts.
 struct RunContext {
   DeviceInventory inventory;
-  std::string device;  ///< "cpu" or "cuda:N" (select_device)
+  DeviceRequest request;  ///< `device:` of the config, parsed
+  Device device;          ///< select_device(inventory, request)
   DeviceDefaults defaults;
   std::string config_json;
   int threads = 1;        ///< scan, dedup, crop and report workers
@@ -41,18 +42,19 @@ struct RunContext {
 RunContext run_context(const PipelineConfig& config) {
   RunContext c;
   c.inventory = probe_devices();
-  c.device = select_device(c.inventory, config.device);
+  c.request = parse_device_request(config.device, "device");
+  c.device = select_device(c.inventory, c.request);
   c.defaults =
       device_defaults(c.inventory, c.device,
                       uint64_t{static_cast<uint32_t>(config.devices.memory_budget_mib)} << 20);
   c.config_json = pipeline_config_json(config);
   c.threads = config.scan.threads > 0 ? config.scan.threads : c.inventory.cpu.logical_cores;
   c.infer_threads = config.scan.threads > 0 ? config.scan.threads : c.defaults.decode_workers;
-  if (c.device == "cpu") {
+  if (c.device.is_cpu()) {
     log().info("run: on the CPU ({} workers)", c.threads);
   } else {
-    log().info("run: on {} ({}), {} decode workers beside it, GPU memory budget {} MiB", c.device,
-               c.inventory.cuda[static_cast<size_t>(std::stoi(c.device.substr(5)))].name,
+    log().info("run: on {} ({}), {} decode workers beside it, GPU memory budget {} MiB",
+               c.device.str(), c.inventory.cuda[static_cast<size_t>(c.device.index)].name,
                c.infer_threads, c.defaults.memory_budget_bytes >> 20);
   }
   return c;
@@ -133,10 +135,10 @@ InferPassOptions infer_options(const PipelineConfig& config, const PipelineRunOp
   infer.backend.device = c.device;
   infer.backend.precision = resolve_precision(ic.precision, c.device);
   infer.backend.cuda_graphs = ic.cuda_graphs;
-  infer.cpu_fallback = config.device == "auto";
+  infer.cpu_fallback = c.request.kind == DeviceRequest::Kind::kAuto;
   infer.threads = c.infer_threads;
   infer.infer_workers = ic.workers;
-  infer.worker_devices = worker_devices(c.inventory, config.device, ic.workers);
+  infer.worker_devices = worker_devices(c.inventory, c.request, ic.workers);
   infer.batch.max_batch =
       static_cast<size_t>(ic.max_batch > 0 ? ic.max_batch : c.defaults.infer_batch);
   infer.batch.max_delay = std::chrono::microseconds(static_cast<int64_t>(ic.max_delay_ms * 1000));

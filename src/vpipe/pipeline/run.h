@@ -30,7 +30,7 @@ struct PipelineRunOptions {
 
 /// What each pass of a pipeline run did.
 struct PipelineRunSummary {
-  std::string device;
+  Device device;  ///< where the run ran
   bool crawled = false;  ///< the config names URL lists (ingest.urls)
   CrawlPassSummary crawl;
   bool scanned = false;  ///< false when the config names no inputs (the manifest is used as is)

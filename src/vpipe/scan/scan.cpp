@@ -560,7 +560,7 @@ ScanSummary run_scan(const ScanOptions& options) {
   }
   // Declared before the run: a failed run's record reads it.
   std::map<std::string, int64_t> counts;  // written by the manifest stage's single worker
-  RunScope run(manifest, "scan", options.config_json, options.device);
+  RunScope run(manifest, "scan", options.config_json, options.device.str());
   run.counts_from([&counts] { return counts; });
 
   std::atomic<int64_t> unchanged{0};

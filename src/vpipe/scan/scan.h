@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vpipe/core/device.h"
 #include "vpipe/core/record.h"
 #include "vpipe/core/run_report.h"
 #include "vpipe/crawl/url_store.h"
@@ -40,7 +41,7 @@ struct ScanOptions {
   std::ostream* progress = nullptr;             ///< live progress (stderr in the CLI)
   std::string trace_path;                       ///< Chrome trace output; empty = none
   const std::atomic<bool>* stop = nullptr;      ///< set by SIGINT/SIGTERM handlers
-  std::string device = "cpu";                   ///< recorded in the runs table
+  Device device = Device::cpu();                ///< recorded in the runs table
   std::string config_json = "{}";               ///< the effective options, recorded in runs
   /// When set, the file system holding this path is flushed (syncfs) before each manifest
   /// commit that records files: the crawl uses it so that a URL is recorded done only once its

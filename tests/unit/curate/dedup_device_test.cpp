@@ -143,7 +143,7 @@ struct PassResult {
   int64_t near_pairs = 0;
 };
 
-PassResult run_on(const fs::path& db, const std::string& device, size_t min_hashes) {
+PassResult run_on(const fs::path& db, Device device, size_t min_hashes) {
   DedupPassOptions options;
   options.device = device;
   options.gpu_join_min_hashes = min_hashes;
@@ -182,12 +182,12 @@ TEST(DedupPass, StorePairsChangesOnlyWhatNearPairsHolds) {
 TEST(DedupPassOnDevice, Cuda0GivesTheCpuGroupsOnTheGpuOrThroughTheFallback) {
   TempDir dir("vpipe-dedup-device-");
   const fs::path db = make_manifest(dir.path(), 500);
-  const PassResult cpu = run_on(db, "cpu", 0);
+  const PassResult cpu = run_on(db, Device::cpu(), 0);
   EXPECT_EQ(cpu.summary.join_device, "cpu");
   ASSERT_EQ(cpu.summary.near_groups, 100);  // every group of three found
   EXPECT_EQ(cpu.decisions.at("duplicate"), 200);
 
-  const PassResult gpu = run_on(db, "cuda:0", 0);
+  const PassResult gpu = run_on(db, Device::cuda(0), 0);
   EXPECT_EQ(gpu.summary.groups, cpu.summary.groups);
   EXPECT_EQ(gpu.summary.near_pairs, cpu.summary.near_pairs);
   EXPECT_EQ(gpu.near_pairs, cpu.near_pairs);
@@ -204,7 +204,7 @@ TEST(DedupPassOnDevice, Cuda0GivesTheCpuGroupsOnTheGpuOrThroughTheFallback) {
 TEST(DedupPassOnDevice, SmallSetsStayOnTheCpuAndSaySo) {
   TempDir dir("vpipe-dedup-device-");
   const fs::path db = make_manifest(dir.path(), 50);
-  const PassResult r = run_on(db, "cuda:0", 1000);
+  const PassResult r = run_on(db, Device::cuda(0), 1000);
   EXPECT_EQ(r.summary.join_device, "cpu (50 images < 1000, the GPU minimum)");
   EXPECT_EQ(r.summary.near_groups, 10);
 }
