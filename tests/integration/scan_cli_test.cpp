@@ -437,6 +437,19 @@ TEST_F(ScanCli, JsonPrintsOneObjectWhoseCountsAreTheManifests) {
       << dedup.out;
   EXPECT_NE(dedup.out.find(R"("keepers":[{"group":1,"keeper":)"), std::string::npos) << dedup.out;
   EXPECT_NE(dedup.out.find(R"("actions":{"copied":0,)"), std::string::npos) << dedup.out;
+
+  // --set overrides a key as the YAML would; a mistyped one is refused with a suggestion.
+  const auto exact_only = vpipe({"dedup", db(), "--json", "--set", "dedup.near=false"});
+  ASSERT_EQ(exact_only.exit_code, 0) << exact_only.err;
+  EXPECT_NE(exact_only.out.find(R"("near_groups":0,"near_pairs":0,)"), std::string::npos)
+      << exact_only.out;
+  EXPECT_EQ(dedup.out.find(R"("near_groups":0,)"), std::string::npos)
+      << "the corpus has near-duplicates: " << dedup.out;
+  const auto typo = vpipe({"dedup", db(), "--set", "dedup.phash_treshold=8"});
+  EXPECT_EQ(typo.exit_code, 1) << typo.err;
+  EXPECT_NE(typo.err.find("--set dedup.phash_treshold=8: unknown key"), std::string::npos)
+      << typo.err;
+  EXPECT_NE(typo.err.find("phash_threshold"), std::string::npos) << typo.err;
 }
 
 TEST_F(ScanCli, VersionAndDevices) {

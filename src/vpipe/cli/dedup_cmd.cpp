@@ -21,6 +21,7 @@ namespace {
 
 struct DedupArgs {
   std::string db;
+  std::vector<std::string> sets;  ///< --set key=value over --config (or the defaults)
   bool json = false;
   std::string config;
   std::string match;
@@ -80,8 +81,9 @@ int run(const DedupArgs& a) {
   DedupPassOptions options;
   ActionsConfig actions;
   DeviceRequest device = parse_device_request(a.device, "--device");
-  if (!a.config.empty()) {
-    const PipelineConfig config = load_pipeline_config(a.config);
+  if (!a.config.empty() || !a.sets.empty()) {
+    PipelineConfig config = a.config.empty() ? PipelineConfig() : load_pipeline_config(a.config);
+    apply_config_overrides(config, a.sets);
     if (a.device_opt->count() == 0) device = parse_device_request(config.device, "device");
     options.gpu_join_min_hashes = static_cast<size_t>(config.devices.gpu_dedup_min_images);
     options.dedup = config.dedup;
@@ -187,6 +189,7 @@ void add_dedup_command(CLI::App& app, int* exit_code) {
   CLI::App* cmd = app.add_subcommand("dedup", "group exact and near duplicates, pick a keeper per group, apply the quality rules; decisions go to the manifest");
   cmd->add_option("db", args->db, "the manifest written by `vpipe scan`")->required();
   cmd->add_option("--config", args->config, "take dedup:, quality: and actions: from this pipeline YAML (options below override it)");
+  cmd->add_option("--set", args->sets, "override a key of dedup:, quality: or actions: (over --config): --set dedup.phash_threshold=8 (repeatable; checked as in the YAML)")->allow_extra_args(false);
   args->match_opt = cmd->add_option("--match", args->match, "which hashes must agree: phash, dhash, both (default) or either");
   args->phash_opt = cmd->add_option("--phash-threshold", args->phash_threshold, "max pHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));
   args->dhash_opt = cmd->add_option("--dhash-threshold", args->dhash_threshold, "max dHash Hamming distance of a near pair (default 14)")->check(CLI::Range(0, 32));

@@ -15,6 +15,7 @@ namespace {
 
 struct RunArgs {
   std::string config;
+  std::vector<std::string> sets;  ///< --set key=value, in order
   ActionsConfig actions;
   bool no_wait = false;
   std::string report;
@@ -51,6 +52,7 @@ std::string run_json(const PipelineConfig& config, const PipelineRunSummary& s, 
 int run(const RunArgs& a) {
   install_stop_handlers();
   PipelineConfig config = load_pipeline_config(a.config);
+  apply_config_overrides(config, a.sets);
   for (auto [from, to] : {std::pair{&a.actions.copy_keepers, &config.actions.copy_keepers},
                           std::pair{&a.actions.link_keepers, &config.actions.link_keepers},
                           std::pair{&a.actions.move_rejects, &config.actions.move_rejects},
@@ -113,6 +115,7 @@ void add_run_command(CLI::App& app, int* exit_code) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "the whole configured pipeline, resumable: scan -> groups and verdicts -> actions -> report (docs/CONFIG.md)");
   cmd->add_option("config", args->config, "the pipeline YAML (see configs/default.yaml)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->sets, "override a key of the config: --set dedup.phash_threshold=8 (repeatable; checked as in the YAML)")->allow_extra_args(false);
   add_action_options(cmd, args->actions, args->no_wait);
   cmd->add_option("--report", args->report, "write the HTML report into this directory (overrides report.out)");
   cmd->add_flag("--force", args->force, "rescan files already in the manifest");

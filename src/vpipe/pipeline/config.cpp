@@ -297,6 +297,11 @@ class ConfigParser {
       : source_(source), base_dir_(std::move(base_dir)) {
     config_.source = std::string(source);
   }
+  /// A parser whose keys land on `base` (an override): the config's other keys stay as they
+  /// are, and the whole-config checks (required keys, ingest.out) are left to the caller.
+  ConfigParser(std::string_view source, std::filesystem::path base_dir, PipelineConfig base)
+      : source_(source), base_dir_(std::move(base_dir)), config_(std::move(base)),
+        override_(true) {}
 
   PipelineConfig parse(std::string_view text) {
     // The documents are counted first, then the one there may be is loaded: LoadAll is not safe
@@ -314,6 +319,7 @@ class ConfigParser {
     }
     if (documents > 1) fail(-1, fmt::format("expected one YAML document, found {}", documents));
     if (documents == 1) read_section(document, "", 0);
+    if (override_) return std::move(config_);
     for (const ConfigField& field : pipeline_config_fields()) {
       if (!field.required) continue;
       const ConfigValue value = field.get(config_);
@@ -329,7 +335,8 @@ class ConfigParser {
 
  private:
   [[noreturn]] void fail(int line0, const std::string& message) const {
-    if (line0 < 0) throw ConfigError(fmt::format("{}: {}", source_, message));
+    // An override's line is of the YAML made from it: the override names the place already.
+    if (line0 < 0 || override_) throw ConfigError(fmt::format("{}: {}", source_, message));
     throw ConfigError(fmt::format("{}:{}: {}", source_, line0 + 1, message));
   }
 
@@ -559,6 +566,7 @@ class ConfigParser {
   std::string_view source_;
   std::filesystem::path base_dir_;
   PipelineConfig config_;
+  bool override_ = false;
 };
 
 }  // namespace
@@ -621,6 +629,35 @@ std::vector<ConfigValue> pipeline_config_values(const PipelineConfig& config) {
 PipelineConfig parse_pipeline_config(std::string_view yaml_text, std::string_view source_name,
                                      const std::filesystem::path& base_dir) {
   return ConfigParser(source_name, base_dir).parse(yaml_text);
+}
+
+void apply_config_overrides(PipelineConfig& config, std::span<const std::string> overrides) {
+  std::error_code error;
+  const std::filesystem::path cwd = std::filesystem::current_path(error);
+  PipelineConfig result = config;  // all or nothing
+  for (const std::string& text : overrides) {
+    const std::string source = "--set " + text;
+    const size_t equals = text.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw ConfigError(fmt::format("{}: expected key=value, as dedup.phash_threshold=8", source));
+    }
+    const std::string_view key = std::string_view(text).substr(0, equals);
+    const std::string_view value = std::string_view(text).substr(equals + 1);
+    // The key as nested YAML maps around the value, read by the YAML reader itself: the same
+    // types, ranges, suggestions and path resolution (against the current directory) as a file.
+    const std::vector<std::string_view> parts = split_key(key);
+    std::string yaml;
+    for (size_t depth = 0; depth < parts.size(); ++depth) {
+      if (parts[depth].empty()) throw ConfigError(fmt::format("{}: empty key part", source));
+      yaml += std::string(2 * depth, ' ') + std::string(parts[depth]) + ":";
+      yaml += depth + 1 < parts.size() ? "\n" : " ";
+    }
+    yaml += value;
+    yaml += "\n";
+    result = ConfigParser(source, error ? std::filesystem::path() : cwd, std::move(result))
+                 .parse(yaml);
+  }
+  config = std::move(result);
 }
 
 PipelineConfig load_pipeline_config(const std::filesystem::path& yaml_file) {

@@ -176,6 +176,13 @@ struct ConfigSection {
 /// (message "FILE:LINE: what to fix") when it is not a valid config.
 [[nodiscard]] PipelineConfig load_pipeline_config(const std::filesystem::path& yaml_file);
 
+/// Applies `key=value` overrides (`--set`, repeatable: `dedup.phash_threshold=8`,
+/// `inputs=[a, b]`) to `config`, in order, each checked as the same key in a YAML file would be
+/// (type, range, choices; "did you mean" for a mistyped key); relative paths are resolved against
+/// the current directory. The value is a YAML scalar or flow list. Throws ConfigError naming the
+/// override ("--set dedup.phash_treshold=8: unknown key ..."), and `config` is then unchanged.
+void apply_config_overrides(PipelineConfig& config, std::span<const std::string> overrides);
+
 /// Parses and validates config text. `source_name` prefixes error messages and becomes
 /// PipelineConfig::source; relative paths are resolved against `base_dir` (left as they are
 /// when `base_dir` is empty). Throws ConfigError. Unknown keys, duplicate keys, wrong types,

@@ -20,6 +20,7 @@
 namespace vpipe {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 const std::filesystem::path kSourceDir = VPIPE_SOURCE_DIR;
@@ -384,9 +385,9 @@ TEST(PipelineConfigErrors, KeeperEntries) {
             "least_degraded, quality, oldest, shortest_path, got an empty list");
   EXPECT_EQ(parse("manifest: m\ndedup: {keeper: oldest}\n").dedup.keeper_order,
             std::vector<KeeperCriterion>{KeeperCriterion::kOldest});
-  EXPECT_EQ(parse("manifest: m\ndedup: {keeper: [least_degraded, pixels]}\n").dedup.keeper_order,
-            (std::vector<KeeperCriterion>{KeeperCriterion::kLeastDegraded,
-                                          KeeperCriterion::kPixels}));
+  EXPECT_EQ(
+      parse("manifest: m\ndedup: {keeper: [least_degraded, pixels]}\n").dedup.keeper_order,
+      (std::vector<KeeperCriterion>{KeeperCriterion::kLeastDegraded, KeeperCriterion::kPixels}));
 }
 
 TEST(PipelineConfigErrors, SectionsMustBeMaps) {
@@ -552,10 +553,14 @@ TEST(PipelineConfigOutput, Json) {
   const std::string json = pipeline_config_json(c);
   EXPECT_THAT(json, ::testing::StartsWith(
                         R"({"source":"p.yaml","inputs":["a\"b\\c\u000a","été","bad\udcff"],)"));
-  EXPECT_THAT(json, HasSubstr(R"("manifest":"/d/run.db","device":"auto","devices":{"memory_budget_mib":0,)"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(R"("manifest":"/d/run.db","device":"auto","devices":{"memory_budget_mib":0,)"));
   EXPECT_THAT(json, HasSubstr(R"("gpu_dedup_min_images":500000},"ingest":{"urls":[],)"));
   EXPECT_THAT(json, HasSubstr(R"("retry_failed":false},"scan":{"threads":0,)"));
-  EXPECT_THAT(json, HasSubstr(R"("keeper":["pixels","least_degraded","oldest","quality","shortest_path"])"));
+  EXPECT_THAT(
+      json,
+      HasSubstr(R"("keeper":["pixels","least_degraded","oldest","quality","shortest_path"])"));
   EXPECT_THAT(json, HasSubstr(R"("quality":{"blurry":{"enabled":true,"max_edge_width":)"));
   EXPECT_THAT(json, HasSubstr(R"("corrupt":{"enabled":true,"include_damaged":true})"));
   EXPECT_THAT(json, ::testing::EndsWith(R"("thumbnail_size":160}})"));
@@ -598,6 +603,54 @@ TEST(PipelineConfigDocs, ConfigMdReferenceIsUpToDate) {
       << "the reference in " << file << " is out of date; regenerate it with\n"
       << "  cmake --build BUILD --target vpipe_config_doc && BUILD/bin/vpipe_config_doc update "
       << kSourceDir.string();
+}
+
+TEST(ConfigOverrides, SetKeysAsTheYamlWouldAndLeaveTheRest) {
+  PipelineConfig config;
+  const PipelineConfig defaults;
+  const std::vector<std::string> sets = {
+      "dedup.phash_threshold=8", "quality.blurry.max_edge_width=6.5",
+      "inputs=[a, /b]",          "report.out=rep",
+      "dedup.match=either",      "dedup.phash_threshold=9"};
+  apply_config_overrides(config, sets);
+  EXPECT_EQ(config.dedup.phash_threshold, 9) << "in order: the last one wins";
+  EXPECT_EQ(config.quality.blurry.threshold, 6.5);
+  EXPECT_EQ(config.dedup.match, NearMatch::kEither);
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  EXPECT_EQ(config.inputs, (std::vector<std::string>{(cwd / "a").string(), "/b"}));
+  EXPECT_EQ(config.report.out, (cwd / "rep").string()) << "relative to the current directory";
+  // Untouched keys keep their values.
+  EXPECT_EQ(config.dedup.dhash_threshold, defaults.dedup.dhash_threshold);
+  EXPECT_EQ(config.scan.threads, defaults.scan.threads);
+  EXPECT_EQ(config.report.page_size, defaults.report.page_size);
+}
+
+TEST(ConfigOverrides, BadOnesNameTheOverrideAndWhatIsWrong) {
+  const auto error_of = [](const std::string& set) {
+    PipelineConfig config;
+    try {
+      apply_config_overrides(config, std::vector<std::string>{set});
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_THAT(error_of("dedup.phash_treshold=8"),
+              AllOf(HasSubstr("--set dedup.phash_treshold=8"), HasSubstr("unknown key"),
+                    HasSubstr("phash_threshold")));
+  EXPECT_THAT(error_of("dedup.phash_threshold=99"),
+              AllOf(HasSubstr("--set dedup.phash_threshold=99"), HasSubstr("0..")));
+  EXPECT_THAT(error_of("dedup.match=sometimes"), HasSubstr("one of"));
+  EXPECT_THAT(error_of("dedup.phash_threshold"), HasSubstr("expected key=value"));
+  EXPECT_THAT(error_of("=8"), HasSubstr("expected key=value"));
+  EXPECT_THAT(error_of("dedup..phash_threshold=8"), HasSubstr("empty key part"));
+  EXPECT_THAT(error_of("dedup=8"), HasSubstr("--set dedup=8"));
+  // A failed override leaves nothing half applied.
+  PipelineConfig config;
+  EXPECT_THROW(apply_config_overrides(
+                   config, std::vector<std::string>{"dedup.phash_threshold=3", "dedup.nope=1"}),
+               ConfigError);
+  EXPECT_EQ(config.dedup.phash_threshold, PipelineConfig().dedup.phash_threshold);
 }
 
 }  // namespace
