@@ -57,42 +57,37 @@ class JsonChecker {
         return number();
     }
   }
-  bool object(int depth) {
-    ++at_;  // {
+  /// The members of an object or the items of an array, after its opening bracket: `item`
+  /// reads one, then a ',' or the closing `close` follows.
+  template <typename Item>
+  bool members(char close, Item&& item) {
+    ++at_;  // the opening bracket
     skip_space();
-    if (peek() == '}') return ++at_, true;
+    if (peek() == close) return ++at_, true;
     for (;;) {
       skip_space();
+      if (!item()) return false;
+      skip_space();
+      if (peek() == ',') {
+        ++at_;
+        continue;
+      }
+      if (peek() == close) return ++at_, true;
+      return fail(close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+  }
+  bool object(int depth) {
+    return members('}', [&] {
       if (peek() != '"' || !string()) return fail("expected a key");
       skip_space();
       if (peek() != ':') return fail("expected ':'");
       ++at_;
       skip_space();
-      if (!value(depth + 1)) return false;
-      skip_space();
-      if (peek() == ',') {
-        ++at_;
-        continue;
-      }
-      if (peek() == '}') return ++at_, true;
-      return fail("expected ',' or '}'");
-    }
+      return value(depth + 1);
+    });
   }
   bool array(int depth) {
-    ++at_;  // [
-    skip_space();
-    if (peek() == ']') return ++at_, true;
-    for (;;) {
-      skip_space();
-      if (!value(depth + 1)) return false;
-      skip_space();
-      if (peek() == ',') {
-        ++at_;
-        continue;
-      }
-      if (peek() == ']') return ++at_, true;
-      return fail("expected ',' or ']'");
-    }
+    return members(']', [&] { return value(depth + 1); });
   }
   bool string() {
     ++at_;  // "
