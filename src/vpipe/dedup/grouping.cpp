@@ -1,18 +1,17 @@
 #include "vpipe/dedup/grouping.h"
 
 #include <algorithm>
-#include <cassert>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <optional>
 #include <span>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 
 #include "vpipe/core/log.h"
+#include "vpipe/dedup/candidate_search.h"
+#include "vpipe/dedup/component_graph.h"
 #include "vpipe/dedup/hamming_index.h"
 #include "vpipe/dedup/nearness.h"
 #include "vpipe/dedup/pair_buffer.h"
@@ -20,6 +19,9 @@
 namespace vpipe {
 namespace {
 
+using grouping_detail::CandidateSearch;
+using grouping_detail::ComponentGraph;
+using grouping_detail::DisjointSets;
 using grouping_detail::fold_new_pairs;
 using grouping_detail::hashes_of;
 using grouping_detail::inverse;
@@ -34,35 +36,6 @@ using grouping_detail::PairMatch;
 using grouping_detail::PairRule;
 using grouping_detail::PodBuffer;
 using grouping_detail::Variant;
-
-/// Union-find over positions (< 2^32) with path halving and union by size: 8 bytes per element,
-/// no allocation per union.
-class DisjointSets {
- public:
-  explicit DisjointSets(size_t n) : parent_(n), size_(n, 1) {
-    assert(n <= UINT32_MAX && "positions fit 32 bits");
-    std::iota(parent_.begin(), parent_.end(), uint32_t{0});
-  }
-  size_t find(size_t x) {
-    while (parent_[x] != x) {
-      parent_[x] = parent_[parent_[x]];
-      x = parent_[x];
-    }
-    return x;
-  }
-  void unite(size_t a, size_t b) { unite_roots(find(a), find(b)); }
-  /// unite() of two roots (find() results).
-  void unite_roots(size_t a, size_t b) {
-    if (a == b) return;
-    if (size_[a] < size_[b]) std::swap(a, b);
-    parent_[b] = static_cast<uint32_t>(a);
-    size_[a] += size_[b];
-  }
-
- private:
-  std::vector<uint32_t> parent_;
-  std::vector<uint32_t> size_;
-};
 
 class Grouper {
  public:
@@ -197,48 +170,6 @@ class Grouper {
     }
   }
 
-  /// The state of one for_each_candidate: the hashes of `reps` as the searches read them, the
-  /// search options, the visitor and how many pairs it was given, and the queries' scratch.
-  template <typename Visit>
-  struct CandidateSearch {
-    CandidateSearch(const std::vector<size_t>& searched, bool device, Visit& visitor)
-        : reps(searched), use_device(device), raw_visit(visitor) {}
-
-    const std::vector<size_t>& reps;
-    bool use_device;
-    Visit& raw_visit;
-    int64_t visited = 0;
-    std::vector<uint64_t> phashes;
-    std::vector<uint64_t> dhashes;
-    HammingSearchOptions search;
-    bool both = false;          ///< match `both`: search one hash, test the other
-    bool search_phash = false;  ///< a search on the pHash runs
-    bool search_dhash = false;
-    // The queries of a cross join: a variant's hashes, the other hash (tested with `both`),
-    // and each query's position in reps; the variant's column, for the items whose hashes are
-    // in DedupOptions::variant_columns.
-    std::vector<uint64_t> queries;
-    std::vector<uint64_t> query_other;
-    std::vector<uint32_t> query_of;
-    std::vector<uint64_t> column_p;
-    std::vector<uint64_t> column_d;
-
-    void visit(size_t i, size_t j, Variant variant, int dp, int dd) {
-      ++visited;
-      raw_visit(i, j, variant, dp, dd);
-    }
-    /// Runs one join and, for the pass's own search, logs what it took.
-    template <typename Join>
-    void timed(const char* what, size_t index, const Join& join) {
-      const auto start = std::chrono::steady_clock::now();
-      const int64_t before = visited;
-      join();
-      if (!use_device) return;
-      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-      log().debug("dedup: {} {} join: {:.1f} s, {} pairs", what, index, took.count(),
-                  visited - before);
-    }
-  };
 
   /// The self-join of the stored hashes, on the pHash (`by_phash`) or the dHash.
   template <typename Visit>
@@ -601,21 +532,6 @@ class Grouper {
     }
   }
 
-  /// A component's pairs, and for each position in its `reps` the pairs it is in.
-  struct ComponentGraph {
-    PodBuffer<PairMatch> found;        ///< the pairs, when found again here (else empty)
-    std::span<const PairMatch> pairs;  ///< keys: positions into reps plus `base`, ascending
-    uint32_t base = 0;
-    /// The pairs of position k: adjacent[offsets[k]..offsets[k + 1]), indices into `pairs`.
-    std::vector<uint32_t> offsets;
-    std::vector<uint32_t> adjacent;
-
-    /// Position of representative `rep` in `reps` (ascending).
-    static uint32_t position_of(const std::vector<size_t>& reps, size_t rep) {
-      return static_cast<uint32_t>(std::lower_bound(reps.begin(), reps.end(), rep) - reps.begin());
-    }
-  };
-
   /// The pairs of component number `index` with their matches (kept by the search, or found
   /// again here), and their adjacency.
   void fill_graph(const std::vector<size_t>& reps, size_t index, ComponentGraph& g) {
@@ -629,18 +545,7 @@ class Grouper {
       g.found = component_pairs(reps);
       g.pairs = std::span<const PairMatch>(g.found.begin(), g.found.size());
     }
-    g.offsets.assign(m + 1, 0);
-    for (const PairMatch& p : g.pairs) {
-      ++g.offsets[p.first() - g.base + 1];
-      ++g.offsets[p.second() - g.base + 1];
-    }
-    std::partial_sum(g.offsets.begin(), g.offsets.end(), g.offsets.begin());
-    g.adjacent.resize(g.offsets.back());
-    std::vector<uint32_t> fill(g.offsets.begin(), g.offsets.end() - 1);
-    for (size_t e = 0; e < g.pairs.size(); ++e) {
-      g.adjacent[fill[g.pairs[e].first() - g.base]++] = static_cast<uint32_t>(e);
-      g.adjacent[fill[g.pairs[e].second() - g.base]++] = static_cast<uint32_t>(e);
-    }
+    g.index_pairs(m);
   }
 
   /// settle() without the chain guard: the whole component is one group, kept by its best
